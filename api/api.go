@@ -1,0 +1,343 @@
+// Package api is the HTTP face of the engine: JSON commands and queries
+// under /v1, health and readiness probes. It decodes strictly, maps every
+// failure to a status and an error code, and leaves all decisions to the
+// deciders behind the engine. docs/openapi.yaml documents every route.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// Server serves the API.
+type Server struct {
+	Engine *engine.Engine
+	Log    *slog.Logger
+	// Ready reports whether the engine can serve (the store answers).
+	Ready func(ctx context.Context) error
+	// KnownAuthority, if set, says whether an ONS code names an authority of
+	// the reference data; commands naming any other are refused.
+	KnownAuthority func(code string) bool
+}
+
+// Routes lists every route the server serves, as "METHOD /path". The
+// OpenAPI test checks each is documented.
+func (s *Server) Routes() map[string]http.HandlerFunc {
+	cmd := func(name string, newCmd func() aggregates.Command) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { s.command(w, r, r.PathValue("id"), newCmd) }
+	}
+	return map[string]http.HandlerFunc{
+		"POST /v1/referrals":                              s.receive,
+		"POST /v1/referrals/{id}/notifications":           cmd("notify", func() aggregates.Command { return &aggregates.NotifyProfessionals{} }),
+		"POST /v1/referrals/{id}/placement-searches":      cmd("search", func() aggregates.Command { return &aggregates.RecordPlacementSearch{} }),
+		"POST /v1/referrals/{id}/age-assessment-requests": cmd("age-request", func() aggregates.Command { return &aggregates.RequestAgeAssessment{} }),
+		"POST /v1/referrals/{id}/age-assessments":         cmd("age", func() aggregates.Command { return &aggregates.RecordAgeAssessment{} }),
+		"POST /v1/referrals/{id}/placement":               cmd("place", func() aggregates.Command { return &aggregates.Place{} }),
+		"POST /v1/referrals/{id}/withdrawal":              cmd("withdraw", func() aggregates.Command { return &aggregates.Withdraw{} }),
+		"POST /v1/referrals/{id}/leaving-care":            cmd("left-care", func() aggregates.Command { return &aggregates.RecordLeftCare{} }),
+		"GET /v1/referrals/{id}":                          s.get,
+		"GET /v1/referrals/{id}/history":                  s.history,
+		"GET /healthz":                                    s.healthz,
+		"GET /readyz":                                     s.readyz,
+	}
+}
+
+// Handler returns the API's http.Handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for pattern, h := range s.Routes() {
+		mux.HandleFunc(pattern, h)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, apiError(http.StatusNotFound, "no_route", "", "no route %s %s; see docs/openapi.yaml", r.Method, r.URL.Path))
+	})
+	return s.logged(mux)
+}
+
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		next.ServeHTTP(rec, r)
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			return
+		}
+		s.log().LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("took", time.Since(start)))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// CommandResult is the body of a successful command.
+type CommandResult struct {
+	ReferralID string         `json:"referralId"`
+	Version    int            `json:"version"`
+	Sequence   uint64         `json:"sequence"`
+	Events     []EventSummary `json:"events"`
+}
+
+// EventSummary names an event a command recorded.
+type EventSummary struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
+	var c aggregates.ReceiveReferral
+	if e := decodeBody(r, &c); e != nil {
+		writeError(w, e)
+		return
+	}
+	meta, e := metaFrom(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if e := s.checkAuthorities(c); e != nil {
+		writeError(w, e)
+		return
+	}
+	c.ReferralID = engine.NewReferralID(c.ReceivingAuthority, meta.IdempotencyKey)
+	s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
+}
+
+func (s *Server) checkAuthorities(c aggregates.ReceiveReferral) *Error {
+	if s.KnownAuthority == nil {
+		return nil
+	}
+	if aggregates.ValidAuthorityCode(c.ReceivingAuthority) && !s.KnownAuthority(c.ReceivingAuthority) {
+		return apiError(http.StatusUnprocessableEntity, "unknown_authority", "receivingAuthority", "%s is not an authority with children's services in the reference data", c.ReceivingAuthority)
+	}
+	if aggregates.ValidAuthorityCode(c.TransferringAuthority) && !s.KnownAuthority(c.TransferringAuthority) {
+		return apiError(http.StatusUnprocessableEntity, "unknown_authority", "transferringAuthority", "%s is not an authority with children's services in the reference data", c.TransferringAuthority)
+	}
+	return nil
+}
+
+func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newCmd func() aggregates.Command) {
+	ptr := newCmd()
+	if e := decodeBody(r, ptr); e != nil {
+		writeError(w, e)
+		return
+	}
+	meta, e := metaFrom(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.run(w, r, id, deref(ptr), meta, http.StatusOK)
+}
+
+// deref turns the pointer the body was decoded into back into the value the
+// decider takes.
+func deref(c aggregates.Command) aggregates.Command {
+	switch p := c.(type) {
+	case *aggregates.NotifyProfessionals:
+		return *p
+	case *aggregates.RecordPlacementSearch:
+		return *p
+	case *aggregates.RequestAgeAssessment:
+		return *p
+	case *aggregates.RecordAgeAssessment:
+		return *p
+	case *aggregates.Place:
+		return *p
+	case *aggregates.Withdraw:
+		return *p
+	case *aggregates.RecordLeftCare:
+		return *p
+	}
+	return c
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggregates.Command, meta engine.Meta, okStatus int) {
+	out, err := s.Engine.Handle(r.Context(), id, c, meta)
+	if err != nil {
+		e := errorFor(err, func() (int, bool) {
+			ref, _, err := s.Engine.Load(r.Context(), id)
+			return ref.Version, err == nil
+		})
+		if e.status >= 500 {
+			s.log().Error("command failed", "command", c.CommandName(), "referral", id, "err", err)
+		}
+		writeError(w, e)
+		return
+	}
+	res := CommandResult{ReferralID: out.ReferralID, Version: out.Version, Sequence: out.Sequence}
+	for _, ev := range out.Events {
+		res.Events = append(res.Events, EventSummary{ID: ev.ID, Type: ev.Type})
+	}
+	if out.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(out.Version)))
+	if okStatus == http.StatusCreated {
+		w.Header().Set("Location", "/v1/referrals/"+out.ReferralID)
+	}
+	writeJSON(w, okStatus, res)
+}
+
+// metaFrom reads the headers that come with a command.
+func metaFrom(r *http.Request) (engine.Meta, *Error) {
+	m := engine.Meta{Actor: "anonymous", CorrelationID: r.Header.Get("X-Correlation-Id")}
+	if a := r.Header.Get("X-Actor"); a != "" {
+		m.Actor = a
+	}
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if len(k) > 255 || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+			return m, apiError(http.StatusBadRequest, "invalid_header", "Idempotency-Key", "an idempotency key is 1 to 255 visible ASCII characters")
+		}
+		m.IdempotencyKey = k
+	}
+	if im := r.Header.Get("If-Match"); im != "" {
+		v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(im, "W/"), `"`))
+		if err != nil || v < 0 {
+			return m, apiError(http.StatusBadRequest, "invalid_header", "If-Match", "If-Match is the referral's version, a whole number (got %q)", im)
+		}
+		m.ExpectedVersion = &v
+	}
+	return m, nil
+}
+
+// ReferralView is a referral's current state as the API shows it.
+type ReferralView struct {
+	ReferralID          string     `json:"referralId"`
+	Version             int        `json:"version"`
+	Sequence            uint64     `json:"sequence"`
+	Status              string     `json:"status"`
+	ReceivingAuthority  string     `json:"receivingAuthority"`
+	Route               string     `json:"route"`
+	ReceivedAt          time.Time  `json:"receivedAt"`
+	ProfessionsNotified []string   `json:"professionsNotified"`
+	PlacementSearches   int        `json:"placementSearches"`
+	OffersFound         int        `json:"offersFound"`
+	AgeAssessment       string     `json:"ageAssessment,omitempty"`
+	PlacedAt            *time.Time `json:"placedAt,omitempty"`
+	PlacementType       string     `json:"placementType,omitempty"`
+	WithdrawnReason     string     `json:"withdrawnReason,omitempty"`
+	LeftCareAt          *time.Time `json:"leftCareAt,omitempty"`
+	Deadline            Deadline   `json:"deadline"`
+}
+
+// Deadline is the referral's deadline as the deadline saga sees it.
+type Deadline struct {
+	DueAt              *time.Time `json:"dueAt"`
+	WarningAt          *time.Time `json:"warningAt"`
+	WorkingDaysElapsed *int       `json:"workingDaysElapsed"`
+	State              string     `json:"state,omitempty"`
+	Policy             string     `json:"policy,omitempty"`
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ref, stored, ok := s.load(w, r, id)
+	if !ok {
+		return
+	}
+	v := ReferralView{
+		ReferralID: ref.ID, Version: ref.Version, Sequence: stored[len(stored)-1].Sequence, Status: string(ref.Status),
+		ReceivingAuthority: ref.ReceivingAuthority, Route: ref.Route, ReceivedAt: ref.ReceivedAt,
+		ProfessionsNotified: append([]string{}, ref.Professions...), PlacementSearches: ref.Searches, OffersFound: ref.OffersFound,
+		AgeAssessment: ref.AgeAssessment, PlacementType: ref.PlacementType, WithdrawnReason: ref.WithdrawnReason,
+		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt),
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(ref.Version)))
+	writeJSON(w, http.StatusOK, v)
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// HistoryEntry is one event of a referral's story.
+type HistoryEntry struct {
+	Sequence uint64 `json:"sequence"`
+	events.Event
+}
+
+// History is a referral's whole story, oldest first.
+type History struct {
+	ReferralID string         `json:"referralId"`
+	Version    int            `json:"version"`
+	Events     []HistoryEntry `json:"events"`
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ref, stored, ok := s.load(w, r, id)
+	if !ok {
+		return
+	}
+	h := History{ReferralID: id, Version: ref.Version}
+	for _, st := range stored {
+		for _, ev := range st.Commit.Events {
+			h.Events = append(h.Events, HistoryEntry{Sequence: st.Sequence, Event: ev})
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggregates.Referral, []eventstore.Stored, bool) {
+	if !events.ValidID(id) {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
+		return aggregates.Referral{}, nil, false
+	}
+	ref, stored, err := s.Engine.Load(r.Context(), id)
+	if err != nil {
+		e := errorFor(err, func() (int, bool) { return 0, false })
+		if e.status >= 500 {
+			s.log().Error("load failed", "referral", id, "err", err)
+		}
+		writeError(w, e)
+		return ref, nil, false
+	}
+	if len(stored) == 0 {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
+		return ref, nil, false
+	}
+	return ref, stored, true
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,65 @@
+// Command ntsflow is the engine for National Transfer Scheme referrals: one
+// binary that serves the API with an embedded NATS JetStream (or a cluster
+// by URL) and carries the operator's and auditor's tools.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+const usage = `ntsflow: an event-sourced workflow engine for National Transfer Scheme referrals.
+
+Usage:
+  ntsflow <command> [flags]
+
+Commands:
+  serve     run the engine: HTTP API, embedded NATS JetStream (or --nats-url)
+  version   print the version
+
+Run 'ntsflow <command> --help' for a command's flags.
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, "ntsflow", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "ntsflow: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// newLogger logs JSON for machines, or text when a person is watching.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+type serveConfig struct {
+	dataDir      string
+	httpAddr     string
+	natsURL      string
+	natsListen   string
+	replicas     int
+	syncInterval time.Duration
+	maxBytes     int64
+	logFormat    string
+	logLevel     string
+	shutdownWait time.Duration
+}
+
+func serveFlags(fs *flag.FlagSet) *serveConfig {
+	c := &serveConfig{}
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the embedded JetStream's files (ignored with --nats-url)")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address the HTTP API listens on")
+	fs.StringVar(&c.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of embedding one")
+	fs.StringVar(&c.natsListen, "nats-listen", "", "let NATS clients (the nats CLI) reach the embedded server at this loopback host:port; default: in-process only")
+	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded, 3 with --nats-url)")
+	fs.DurationVar(&c.syncInterval, "sync-interval", 0, "embedded JetStream fsync interval; 0 (default) fsyncs every append, see README on what relaxing it risks")
+	fs.Int64Var(&c.maxBytes, "max-bytes", 0, "cap the events stream at this many bytes; when full, commands fail with 503 and nothing is lost (0: no cap)")
+	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
+	return c
+}
+
+func defaultLogFormat() string {
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		return "text"
+	}
+	return "json"
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: ntsflow serve [flags]
+
+Runs the engine in one process: an embedded NATS JetStream server holding the
+event log under --data-dir (or a connection to --nats-url), the streams the
+engine needs (created or updated on start), and the HTTP API on --http-addr.
+Stops gracefully on SIGINT or SIGTERM. Probes: GET /healthz, GET /readyz.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	cfg := serveFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "ntsflow serve:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runServe(ctx, cfg, log, nil); err != nil {
+		log.Error("serve stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServe runs until ctx ends. ready, if set, is called with the HTTP
+// address once the engine serves (tests use it).
+func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(addr string)) error {
+	var nc *nats.Conn
+	replicas := cfg.replicas
+	if cfg.natsURL == "" {
+		dir, err := filepath.Abs(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+		emb, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: dir, Listen: cfg.natsListen, SyncInterval: cfg.syncInterval})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			emb.Shutdown()
+			log.Info("embedded nats stopped")
+		}()
+		sync := "every append (fsync)"
+		if cfg.syncInterval > 0 {
+			sync = "every " + cfg.syncInterval.String()
+		}
+		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
+		if nc, err = emb.Connect("ntsflow"); err != nil {
+			return err
+		}
+		if replicas == 0 {
+			replicas = 1
+		}
+	} else {
+		var err error
+		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow"); err != nil {
+			return err
+		}
+		if replicas == 0 {
+			replicas = 3
+		}
+		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "replicas", replicas)
+	}
+	defer nc.Drain()
+
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	store, err := eventstore.Open(openCtx, nc, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes})
+	cancel()
+	if err != nil {
+		return err
+	}
+	eng := &engine.Engine{Store: store, Log: log}
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping}
+
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("ntsflow serving", "http", "http://"+ln.Addr().String(), "version", version)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "timeout", cfg.shutdownWait)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownWait)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+// Package engine runs commands: it loads an aggregate from the event store,
+// asks the decider, and appends what it decided with the server checking
+// the version, retrying against fresh state when another writer got there
+// first. It is also where a repeated command finds its first outcome.
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// Engine handles referral commands.
+type Engine struct {
+	Store *eventstore.Store
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// MaxAttempts bounds how often a command is decided again after losing
+	// a race (default 5).
+	MaxAttempts int
+	Log         *slog.Logger
+	// OnAppend, if set, is told of every append attempt's result, for metrics.
+	OnAppend func(err error)
+}
+
+// Meta is what comes with a command besides its data.
+type Meta struct {
+	Actor string
+	// IdempotencyKey makes a command safe to repeat: the same key (for the
+	// same referral) returns the first outcome and writes nothing new.
+	IdempotencyKey string
+	CorrelationID  string
+	CausationID    string
+	// ExpectedVersion, if set, is the version the client decided on
+	// (If-Match): the command is refused with a *StaleError if the referral
+	// has moved on.
+	ExpectedVersion *int
+	// MsgID overrides the message id the server deduplicates on; sagas use
+	// one derived from what they react to, so a fire is recorded once.
+	MsgID string
+}
+
+// Outcome is what a command did.
+type Outcome struct {
+	ReferralID string
+	Version    int    // the referral's version after the command
+	Sequence   uint64 // stream sequence of the commit
+	Events     []events.Event
+	// Replayed is true when this is the first outcome of a repeated command.
+	Replayed bool
+}
+
+// StaleError: the client's If-Match version is not the current one.
+type StaleError struct{ Expected, Current int }
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the referral is at version %d, not %d: reload it and decide again", e.Current, e.Expected)
+}
+
+// ErrKeyReused: an idempotency key came back with a different command.
+var ErrKeyReused = errors.New("this idempotency key was already used for a different request")
+
+// ErrContention: the command lost the race for the referral every time it
+// was tried. Nothing was written; trying again later is safe.
+var ErrContention = errors.New("the referral is changing too fast: try again")
+
+// NewReferralID names a new referral. With an idempotency key the id is
+// derived from it (and the receiving authority, so that two authorities'
+// keys never collide), so a repeated create lands on the same referral and
+// finds its first outcome there.
+func NewReferralID(authority, key string) string {
+	if key == "" {
+		return uuid.Must(uuid.NewV7()).String()
+	}
+	return uuid.NewSHA1(referralNamespace, []byte(authority+"\x00"+key)).String()
+}
+
+var referralNamespace = uuid.MustParse("6f1c2a0e-3d5b-4f7a-9c61-2b8e4d0a7f13")
+
+// Load folds a referral's history. The commits come back too, for history
+// views. A referral never received loads as the zero state, version 0.
+func (e *Engine) Load(ctx context.Context, referralID string) (aggregates.Referral, []eventstore.Stored, error) {
+	stored, err := e.Store.Load(ctx, events.ReferralSubject(referralID))
+	if err != nil {
+		return aggregates.Referral{}, nil, fmt.Errorf("load referral %s: %w", referralID, err)
+	}
+	var r aggregates.Referral
+	for _, st := range stored {
+		for _, ev := range st.Commit.Events {
+			r = aggregates.Evolve(r, ev)
+		}
+	}
+	return r, stored, nil
+}
+
+// Handle runs one command against one referral.
+func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.Command, meta Meta) (Outcome, error) {
+	if !events.ValidID(referralID) {
+		return Outcome{}, &aggregates.Refusal{Kind: aggregates.Invalid, Code: "invalid_value", Field: "id", Message: "a referral id is 1 to 64 letters, digits, '-' or '_'"}
+	}
+	subject := events.ReferralSubject(referralID)
+	hash := RequestHash(cmd)
+	attempts := e.MaxAttempts
+	if attempts <= 0 {
+		attempts = 5
+	}
+	for attempt := 1; ; attempt++ {
+		state, stored, err := e.Load(ctx, referralID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if meta.IdempotencyKey != "" {
+			if out, found, err := firstOutcome(referralID, stored, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
+				return out, err
+			}
+		}
+		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != state.Version {
+			return Outcome{}, &StaleError{Expected: *meta.ExpectedVersion, Current: state.Version}
+		}
+		now := e.now()
+		decided, err := aggregates.Decide(state, cmd, now)
+		if err != nil {
+			return Outcome{}, err
+		}
+		evs := e.envelope(referralID, decided, now, meta)
+		commit := events.Commit{Command: cmd.CommandName(), IdempotencyKey: meta.IdempotencyKey, RequestHash: hash, Events: evs}
+		var last uint64
+		if len(stored) > 0 {
+			last = stored[len(stored)-1].Sequence
+		}
+		msgID := meta.MsgID
+		if meta.IdempotencyKey != "" {
+			msgID = "cmd:" + referralID + ":" + meta.IdempotencyKey
+		}
+		if msgID == "" {
+			msgID = evs[0].ID
+		}
+		ack, err := e.Store.Append(ctx, subject, last, msgID, commit)
+		if e.OnAppend != nil {
+			e.OnAppend(err)
+		}
+		var conflict *eventstore.ConflictError
+		if errors.As(err, &conflict) {
+			if attempt >= attempts {
+				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
+			}
+			e.logger().Debug("append conflict, deciding again", "referral", referralID, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
+			sleep(ctx, time.Duration(rand.IntN(attempt*2000))*time.Microsecond)
+			continue
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("command %s on referral %s: %w", cmd.CommandName(), referralID, err)
+		}
+		if ack.Duplicate {
+			// Another copy of this command got there first; answer with its
+			// outcome, read back from the log.
+			_, stored, err := e.Load(ctx, referralID)
+			if err != nil {
+				return Outcome{}, err
+			}
+			out, found, err := firstOutcome(referralID, stored, func(c events.Commit) bool { return true }, hash, ack.Sequence)
+			if !found {
+				return Outcome{}, fmt.Errorf("command %s on referral %s: duplicate of sequence %d, which is not on this referral", cmd.CommandName(), referralID, ack.Sequence)
+			}
+			return out, err
+		}
+		return Outcome{ReferralID: referralID, Version: state.Version + len(evs), Sequence: ack.Sequence, Events: evs}, nil
+	}
+}
+
+// firstOutcome finds the commit a repeated command produced (by key, or at
+// one of the given sequences) and rebuilds the outcome the first call had.
+func firstOutcome(referralID string, stored []eventstore.Stored, match func(events.Commit) bool, hash string, atSeq ...uint64) (Outcome, bool, error) {
+	version := 0
+	for _, st := range stored {
+		version += len(st.Commit.Events)
+		if len(atSeq) > 0 && st.Sequence != atSeq[0] {
+			continue
+		}
+		if !match(st.Commit) {
+			continue
+		}
+		if st.Commit.RequestHash != hash {
+			return Outcome{}, true, ErrKeyReused
+		}
+		return Outcome{ReferralID: referralID, Version: version, Sequence: st.Sequence, Events: st.Commit.Events, Replayed: true}, true, nil
+	}
+	return Outcome{}, false, nil
+}
+
+func (e *Engine) envelope(referralID string, decided []events.Event, now time.Time, meta Meta) []events.Event {
+	out := make([]events.Event, len(decided))
+	for i, ev := range decided {
+		ev.ID = uuid.Must(uuid.NewV7()).String()
+		ev.SchemaVersion = events.SchemaVersion(ev.Type)
+		ev.AggregateID = referralID
+		ev.RecordedAt = now
+		if ev.OccurredAt.IsZero() {
+			ev.OccurredAt = now
+		}
+		ev.Actor = meta.Actor
+		ev.CorrelationID = meta.CorrelationID
+		ev.CausationID = meta.CausationID
+		if ev.CorrelationID == "" {
+			ev.CorrelationID = referralID
+		}
+		out[i] = ev
+	}
+	return out
+}
+
+// RequestHash fingerprints a command, so a key reused for a different
+// request is told apart from an honest retry.
+func RequestHash(cmd aggregates.Command) string {
+	b, _ := json.Marshal(struct {
+		Name string
+		Cmd  aggregates.Command
+	}{cmd.CommandName(), cmd})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) logger() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

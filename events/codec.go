@@ -1,0 +1,178 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrUnknownType is wrapped by Decode when an event's type, or its schema
+// version, is newer than this build knows. The event still decodes, with an
+// Unknown payload, so readers can count and skip it instead of failing.
+var ErrUnknownType = errors.New("unknown event type")
+
+// Unknown is the payload of an event this build cannot read. Raw keeps the
+// bytes so nothing is lost if the event is shown or exported.
+type Unknown struct {
+	Raw json.RawMessage
+}
+
+// MarshalJSON writes the bytes as they came.
+func (u Unknown) MarshalJSON() ([]byte, error) { return u.Raw, nil }
+
+func strict[T any](raw json.RawMessage) (any, error) {
+	var v T
+	if err := DecodeStrict(raw, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// catalogue lists every event type with its current schema version and the
+// upcasters for the versions before it.
+var catalogue = map[string]payloadType{
+	TypeReferralReceived: {version: 2, decode: strict[ReferralReceived], upcast: map[int]func(json.RawMessage) (json.RawMessage, error){
+		1: upcastReceivedV1,
+	}},
+	TypeProfessionalsNotified:  {version: 1, decode: strict[ProfessionalsNotified]},
+	TypePlacementSearched:      {version: 1, decode: strict[PlacementSearched]},
+	TypeAgeAssessmentRequested: {version: 1, decode: strict[AgeAssessmentRequested]},
+	TypeAgeAssessed:            {version: 1, decode: strict[AgeAssessed]},
+	TypeReferralPlaced:         {version: 1, decode: strict[ReferralPlaced]},
+	TypeReferralWithdrawn:      {version: 1, decode: strict[ReferralWithdrawn]},
+	TypeChildLeftCare:          {version: 1, decode: strict[ChildLeftCare]},
+	TypeDeadlineWarning:        {version: 1, decode: strict[DeadlineWarning]},
+	TypeDeadlineBreached:       {version: 1, decode: strict[DeadlineBreached]},
+	TypeAuthorityPledgeSet:     {version: 1, decode: strict[AuthorityPledgeSet]},
+}
+
+// upcastReceivedV1 lifts referral.received v1, which held the child's
+// languages as one comma-separated string "language", to v2's list
+// "languages". The stored bytes stay v1: we upcast on read, never rewrite.
+func upcastReceivedV1(raw json.RawMessage) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	if l, ok := m["language"]; ok {
+		var s string
+		if err := json.Unmarshal(l, &s); err != nil {
+			return nil, fmt.Errorf("language: %w", err)
+		}
+		var langs []string
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				langs = append(langs, part)
+			}
+		}
+		delete(m, "language")
+		if len(langs) > 0 {
+			b, _ := json.Marshal(langs)
+			m["languages"] = b
+		}
+	}
+	return json.Marshal(m)
+}
+
+// SchemaVersion returns the version this build writes for an event type, or
+// 0 if the type is unknown.
+func SchemaVersion(eventType string) int { return catalogue[eventType].version }
+
+// Known reports whether this build can read events of the type.
+func Known(eventType string) bool { _, ok := catalogue[eventType]; return ok }
+
+// Types lists every event type of the catalogue.
+func Types() []string {
+	out := make([]string, 0, len(catalogue))
+	for t := range catalogue {
+		out = append(out, t)
+	}
+	return out
+}
+
+// wireEvent is the stored shape of an envelope.
+type wireEvent struct {
+	Event
+	Data json.RawMessage `json:"data"`
+}
+
+// Encode writes one event as JSON. The schema version is set from the
+// catalogue when the event does not carry one.
+func Encode(e Event) ([]byte, error) {
+	pt, ok := catalogue[e.Type]
+	if !ok {
+		if u, isUnknown := e.Data.(Unknown); isUnknown {
+			return json.Marshal(wireEvent{Event: e, Data: u.Raw})
+		}
+		return nil, fmt.Errorf("encode %s: %w", e.Type, ErrUnknownType)
+	}
+	if e.SchemaVersion == 0 {
+		e.SchemaVersion = pt.version
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", e.Type, err)
+	}
+	return json.Marshal(wireEvent{Event: e, Data: data})
+}
+
+// Decode reads one stored event, upcasting it to the current schema version
+// of its type. Unknown fields are an error: the log is written only by us, so
+// a field we do not know means a corrupt or foreign message, not a newer
+// writer (a newer writer bumps the schema version). A type or version newer
+// than this build decodes with an Unknown payload and an error wrapping
+// ErrUnknownType.
+func Decode(b []byte) (Event, error) {
+	var w wireEvent
+	if err := DecodeStrict(b, &w); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	e := w.Event
+	pt, ok := catalogue[e.Type]
+	if !ok || e.SchemaVersion > pt.version {
+		e.Data = Unknown{Raw: w.Data}
+		return e, fmt.Errorf("%w: %s v%d", ErrUnknownType, e.Type, e.SchemaVersion)
+	}
+	if e.SchemaVersion < 1 {
+		return Event{}, fmt.Errorf("decode %s: schema version %d", e.Type, e.SchemaVersion)
+	}
+	raw := w.Data
+	for v := e.SchemaVersion; v < pt.version; v++ {
+		up, ok := pt.upcast[v]
+		if !ok {
+			return Event{}, fmt.Errorf("decode %s: no upcast from schema version %d", e.Type, v)
+		}
+		var err error
+		if raw, err = up(raw); err != nil {
+			return Event{}, fmt.Errorf("upcast %s v%d: %w", e.Type, v, err)
+		}
+	}
+	data, err := pt.decode(raw)
+	if err != nil {
+		return Event{}, fmt.Errorf("decode %s data: %w", e.Type, err)
+	}
+	e.Data = data
+	e.SchemaVersion = pt.version
+	return e, nil
+}
+
+// DecodeStrict decodes exactly one JSON value into v, refusing unknown
+// fields and trailing data. It is the one JSON reader for all input we do
+// not trust, so its errors name the field at fault (see FieldError).
+func DecodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err == nil {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+// Package events owns the vocabulary of ntsflow: the envelope every event
+// carries, the referral event catalogue, the subjects they live on, and the
+// codec that reads and writes them (strictly on input, and upcasting old
+// schema versions on read so the log is never rewritten).
+//
+// It imports nothing else of ours: every other package speaks its language.
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types. Past tense, one meaning each, never edited after release: a
+// change of meaning is a new type, a change of shape is a new schema version.
+const (
+	TypeReferralReceived       = "referral.received"
+	TypeProfessionalsNotified  = "referral.professionals-notified"
+	TypePlacementSearched      = "placement.searched"
+	TypeAgeAssessmentRequested = "age.assessment-requested"
+	TypeAgeAssessed            = "age.assessed"
+	TypeReferralPlaced         = "referral.placed"
+	TypeReferralWithdrawn      = "referral.withdrawn"
+	TypeChildLeftCare          = "child.left-care"
+	TypeDeadlineWarning        = "deadline.warning"
+	TypeDeadlineBreached       = "deadline.breached"
+	TypeAuthorityPledgeSet     = "authority.pledge-set"
+)
+
+// Event is the envelope. Data holds one of the payload types of this package
+// (a value, not a pointer), chosen by Type.
+type Event struct {
+	ID            string `json:"id"`
+	Type          string `json:"type"`
+	SchemaVersion int    `json:"schemaVersion"`
+	AggregateID   string `json:"aggregateId"`
+	// OccurredAt is when it happened in the world; it may be earlier than
+	// RecordedAt (a social worker records a referral received yesterday).
+	OccurredAt    time.Time `json:"occurredAt"`
+	RecordedAt    time.Time `json:"recordedAt"`
+	Actor         string    `json:"actor"`
+	CorrelationID string    `json:"correlationId,omitempty"`
+	CausationID   string    `json:"causationId,omitempty"`
+	Data          any       `json:"data"`
+}
+
+// Routes into the scheme. The route sets the deadline (DOMAIN.md).
+const (
+	RouteHotel          = "hotel"
+	RouteEntryAuthority = "entry-authority"
+)
+
+// ReferralReceived: the receiving authority has a referral. It is the only
+// event that carries personal data about the child; that data never leaves
+// the internal stream (the public contract carries none of it).
+type ReferralReceived struct {
+	ReferralID            string   `json:"referralId"`
+	ReceivingAuthority    string   `json:"receivingAuthority"`
+	Route                 string   `json:"route"`
+	TransferringAuthority string   `json:"transferringAuthority,omitempty"`
+	Hotel                 string   `json:"hotel,omitempty"`
+	ChildReference        string   `json:"childReference"`
+	ClaimedAge            int      `json:"claimedAge,omitempty"`
+	DateOfBirth           string   `json:"dateOfBirth,omitempty"`
+	Sex                   string   `json:"sex,omitempty"`
+	Nationality           string   `json:"nationality,omitempty"`
+	Languages             []string `json:"languages,omitempty"`
+	Needs                 []string `json:"needs,omitempty"`
+}
+
+// ProfessionalsNotified: the single referral form went out to these
+// professions at once (Stockport's practice).
+type ProfessionalsNotified struct {
+	Professions []string `json:"professions"`
+	NotifiedBy  string   `json:"notifiedBy"`
+}
+
+// PlacementSearched: one search step on one track, and what it found.
+type PlacementSearched struct {
+	Track          string   `json:"track"`
+	OffersFound    int      `json:"offersFound"`
+	PlacementTypes []string `json:"placementTypes,omitempty"`
+}
+
+// AgeAssessmentRequested: the child's age is disputed.
+type AgeAssessmentRequested struct {
+	Method string `json:"method"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Age assessment outcomes.
+const (
+	AgeOutcomeChild = "child"
+	AgeOutcomeAdult = "adult"
+)
+
+// AgeAssessed: the outcome of an age assessment.
+type AgeAssessed struct {
+	Method              string `json:"method"`
+	Outcome             string `json:"outcome"`
+	AssessedDateOfBirth string `json:"assessedDateOfBirth,omitempty"`
+}
+
+// ReferralPlaced: the child is in a placement; the deadline stops.
+type ReferralPlaced struct {
+	PlacementType string    `json:"placementType"`
+	Provider      string    `json:"provider"`
+	PlacedAt      time.Time `json:"placedAt"`
+}
+
+// ReferralWithdrawn: the referral ends without a placement.
+type ReferralWithdrawn struct {
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// ChildLeftCare: a placed child is no longer looked after here.
+type ChildLeftCare struct {
+	LeftAt time.Time `json:"leftAt"`
+	Reason string    `json:"reason"`
+}
+
+// DeadlineWarning is recorded by the deadline saga before the deadline.
+type DeadlineWarning struct {
+	Deadline           time.Time `json:"deadline"`
+	WorkingDaysElapsed int       `json:"workingDaysElapsed"`
+	EscalatedTo        string    `json:"escalatedTo,omitempty"`
+}
+
+// DeadlineBreached is recorded by the deadline saga when the deadline passes
+// with the referral still open.
+type DeadlineBreached struct {
+	Deadline           time.Time `json:"deadline"`
+	WorkingDaysElapsed int       `json:"workingDaysElapsed"`
+	EscalatedTo        string    `json:"escalatedTo"`
+}
+
+// AuthorityPledgeSet: an authority's voluntary pledge of places.
+type AuthorityPledgeSet struct {
+	Authority string `json:"authority"`
+	Pledge    int    `json:"pledge"`
+}
+
+// payloadType describes how one event type is decoded: its current schema
+// version, a zero payload, and the upcasters that lift older versions.
+type payloadType struct {
+	version int
+	decode  func(raw json.RawMessage) (any, error)
+	// upcast[v] turns schema version v's JSON into version v+1's.
+	upcast map[int]func(json.RawMessage) (json.RawMessage, error)
+}

@@ -1,0 +1,110 @@
+// Package eventstore is the only package that knows JetStream. It appends
+// commits with the server checking each aggregate's version, loads one
+// aggregate's history, follows the log for projections and sagas, and runs
+// an embedded nats-server when no cluster URL is given.
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// EmbeddedConfig configures the in-process NATS server.
+type EmbeddedConfig struct {
+	// DataDir holds JetStream's files.
+	DataDir string
+	// Listen is a loopback host:port for NATS clients (the nats CLI, say).
+	// Empty means no listener at all: the engine talks to the server in
+	// process.
+	Listen string
+	// SyncInterval is how often JetStream fsyncs. Zero means fsync on every
+	// write, the default for a single node holding children's records.
+	SyncInterval time.Duration
+	// ServerName names the server (and its JetStream node).
+	ServerName string
+}
+
+// Embedded is a running in-process server.
+type Embedded struct {
+	Server *server.Server
+}
+
+// StartEmbedded starts nats-server with JetStream and waits until it takes
+// connections.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("embedded nats: no data directory")
+	}
+	opts := &server.Options{
+		ServerName: cfg.ServerName,
+		JetStream:  true,
+		StoreDir:   cfg.DataDir,
+		NoSigs:     true,
+		NoLog:      true,
+		DontListen: cfg.Listen == "",
+		MaxPayload: 8 << 20,
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "ntsflow"
+	}
+	if cfg.SyncInterval == 0 {
+		opts.SyncAlways = true
+	} else {
+		opts.SyncInterval = cfg.SyncInterval
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("embedded nats: listen %q: only loopback addresses, since the embedded server has no authentication", cfg.Listen)
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
+		}
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("embedded nats: not ready after 30s")
+	}
+	return &Embedded{Server: s}, nil
+}
+
+// Connect opens an in-process client connection.
+func (e *Embedded) Connect(name string) (*nats.Conn, error) {
+	return nats.Connect("", nats.InProcessServer(e.Server), nats.Name(name), nats.MaxReconnects(-1))
+}
+
+// ClientURL is the address clients reach the server at, if it listens.
+func (e *Embedded) ClientURL() string { return e.Server.ClientURL() }
+
+// Shutdown stops the server and waits for it to finish writing.
+func (e *Embedded) Shutdown() {
+	e.Server.Shutdown()
+	e.Server.WaitForShutdown()
+}
+
+// Connect dials a NATS server or cluster by URL (comma-separated for
+// several seeds), reconnecting for ever: a cluster node that restarts is a
+// blip, not an outage.
+func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}, opts...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats at %s: %w", url, err)
+	}
+	return nc, nil
+}

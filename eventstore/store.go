@@ -1,0 +1,302 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
+)
+
+// EventsStream is the stream of domain events: every commit of every
+// aggregate, in one global order.
+const EventsStream = "NTS_EVENTS"
+
+// Config of the store's streams.
+type Config struct {
+	// Replicas of each stream: 1 embedded, 3 in a cluster.
+	Replicas int
+	// DuplicateWindow is how long the server remembers message ids. It only
+	// has to cover concurrent retries of one command: the command's outcome
+	// is found in the aggregate's history for ever after (see engine).
+	DuplicateWindow time.Duration
+	// MaxBytes caps the events stream (0: no cap). When it is reached the
+	// server refuses new writes; it never discards history.
+	MaxBytes int64
+}
+
+// Store appends to and reads from the events stream.
+type Store struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// Stored is one commit as it lies in the stream.
+type Stored struct {
+	Sequence uint64
+	Subject  string
+	Time     time.Time // when the server stored it
+	Commit   events.Commit
+	// Err is set by Follow when the message does not decode; Commit is then
+	// empty. Events of unknown types are not an error: they decode with an
+	// events.Unknown payload.
+	Err error
+}
+
+// Open creates or updates the streams the engine needs (idempotent: every
+// instance does it on start) and returns a store over them.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.DuplicateWindow == 0 {
+		cfg.DuplicateWindow = 10 * time.Minute
+	}
+	sc := jetstream.StreamConfig{
+		Name:        EventsStream,
+		Description: "ntsflow domain events: one message per command (a commit), one subject per aggregate",
+		Subjects:    []string{events.SubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		// A limit refuses new writes; it never throws history away.
+		Discard:    jetstream.DiscardNew,
+		MaxBytes:   orUnlimited(cfg.MaxBytes),
+		MaxMsgs:    -1,
+		MaxAge:     0,
+		Duplicates: cfg.DuplicateWindow,
+		// Direct get serves Load in one round trip.
+		AllowDirect: true,
+		// The log is the record: no message is deleted and the stream is
+		// never purged through the API.
+		DenyDelete: true,
+		DenyPurge:  true,
+	}
+	s, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", EventsStream, unavailable(err))
+	}
+	return &Store{nc: nc, js: js, stream: s}, nil
+}
+
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// JetStream exposes the client to the other parts of this package's shell
+// that need it (timers, health checks).
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Conn is the NATS connection under the store.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// Appended is the outcome of an append.
+type Appended struct {
+	Sequence uint64
+	// Duplicate is true when the server had already stored a message with
+	// this id: nothing new was written, and Sequence is the first one's.
+	Duplicate bool
+}
+
+// Append stores one commit on subject, if and only if the subject's last
+// sequence is still expected (0: the subject is empty). The server checks
+// it, so two writers cannot both win. msgID, if set, lets the server drop a
+// second copy of the same commit.
+//
+// Errors: *ConflictError when the subject has moved; ErrUnavailable when the
+// server could not take the write. In both cases nothing was written.
+func (s *Store) Append(ctx context.Context, subject string, expected uint64, msgID string, c events.Commit) (Appended, error) {
+	data, err := events.EncodeCommit(c)
+	if err != nil {
+		return Appended{}, err
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithExpectStream(EventsStream)}
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return Appended{}, &ConflictError{Subject: subject, Expected: expected, Actual: lastSeqFrom(apiErr.Description)}
+		}
+		return Appended{}, fmt.Errorf("append to %s: %w", subject, unavailable(err))
+	}
+	return Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// lastSeqFrom reads the sequence from the server's "wrong last sequence: N".
+func lastSeqFrom(desc string) uint64 {
+	for i := len(desc) - 1; i >= 0; i-- {
+		if desc[i] < '0' || desc[i] > '9' {
+			n, _ := strconv.ParseUint(desc[i+1:], 10, 64)
+			return n
+		}
+	}
+	n, _ := strconv.ParseUint(desc, 10, 64)
+	return n
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// directGetRequest is the server's batched direct get (JSApiMsgGetRequest).
+type directGetRequest struct {
+	Seq      uint64 `json:"seq"`
+	NextFor  string `json:"next_by_subj"`
+	Batch    int    `json:"batch"`
+	MaxBytes int    `json:"max_bytes,omitempty"`
+}
+
+// loadBatch is how many messages one direct get asks for. A referral has
+// tens of commits; the loop below handles more.
+const loadBatch = 256
+
+// Load reads every commit on one subject, in order, with the server's
+// batched direct get: one request and one stream of replies per 256 commits,
+// instead of creating a consumer per load (see BENCHMARKS.md).
+// An empty subject loads as no commits and no error.
+func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
+	}
+	defer sub.Unsubscribe()
+
+	var out []Stored
+	from := uint64(1)
+	for {
+		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: loadBatch})
+		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, inbox, req); err != nil {
+			return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
+		}
+		more := false
+		for {
+			m, err := sub.NextMsgWithContext(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
+			}
+			if status := m.Header.Get("Status"); status != "" {
+				if status == "404" { // nothing (more) on the subject
+					return out, nil
+				}
+				if status != "204" {
+					return nil, fmt.Errorf("load %s: %w: direct get answered %s %s", subject, ErrUnavailable, status, m.Header.Get("Description"))
+				}
+				// End of batch: the server says how many remain.
+				more = m.Header.Get("Nats-Num-Pending") != "0" && m.Header.Get("Nats-Num-Pending") != ""
+				break
+			}
+			st, err := storedFromHeaders(m.Header, m.Data)
+			if err != nil {
+				return nil, fmt.Errorf("load %s: %w", subject, err)
+			}
+			out = append(out, st)
+			from = st.Sequence + 1
+		}
+		if !more {
+			return out, nil
+		}
+	}
+}
+
+func storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
+	seq, err := strconv.ParseUint(h.Get("Nats-Sequence"), 10, 64)
+	if err != nil {
+		return Stored{}, fmt.Errorf("%w: direct get reply without a sequence", ErrUnavailable)
+	}
+	ts, _ := time.Parse(time.RFC3339Nano, h.Get("Nats-Time-Stamp"))
+	c, err := events.DecodeCommit(data)
+	if err != nil && !errors.Is(err, events.ErrUnknownType) {
+		return Stored{}, &CorruptError{Sequence: seq, Err: err}
+	}
+	return Stored{Sequence: seq, Subject: h.Get("Nats-Subject"), Time: ts, Commit: c}, nil
+}
+
+// LastSequence is the stream's last sequence now: how far a reader must
+// get to have seen everything written so far.
+func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Ping checks that the events stream answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.LastSequence(ctx)
+	return err
+}
+
+// Follow delivers every commit from stream sequence from (1 for the start)
+// to fn, in order, and goes on with new ones until ctx ends or fn returns an
+// error. It uses an ordered consumer: no server-side state to clean up, and
+// a gap or redelivery is detected and repaired by the client library.
+func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) error {
+	if from < 1 {
+		from = 1
+	}
+	cons, err := s.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	if err != nil {
+		return fmt.Errorf("follow from %d: %w", from, unavailable(err))
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("follow from %d: %w", from, unavailable(err))
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("follow: %w", unavailable(err))
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("follow: %w", err)
+		}
+		st := Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp}
+		c, err := events.DecodeCommit(m.Data())
+		if err != nil && !errors.Is(err, events.ErrUnknownType) {
+			st.Err = &CorruptError{Sequence: st.Sequence, Err: err}
+		} else {
+			st.Commit = c
+		}
+		if err := fn(st); err != nil {
+			return err
+		}
+	}
+}
