@@ -28,7 +28,7 @@ type Engine struct {
 	// Now is the clock; tests move it.
 	Now func() time.Time
 	// MaxAttempts bounds how often a command is decided again after losing
-	// a race (default 5).
+	// a race (default 10).
 	MaxAttempts int
 	Log         *slog.Logger
 	// OnAppend, if set, is told of every append attempt's result, for metrics.
@@ -114,7 +114,7 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 	hash := RequestHash(cmd)
 	attempts := e.MaxAttempts
 	if attempts <= 0 {
-		attempts = 5
+		attempts = 10
 	}
 	for attempt := 1; ; attempt++ {
 		state, stored, err := e.Load(ctx, referralID)
@@ -157,7 +157,7 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
 			}
 			e.logger().Debug("append conflict, deciding again", "referral", referralID, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
-			sleep(ctx, time.Duration(rand.IntN(attempt*2000))*time.Microsecond)
+			sleep(ctx, backoff(attempt))
 			continue
 		}
 		if err != nil {
@@ -244,6 +244,13 @@ func (e *Engine) logger() *slog.Logger {
 		return e.Log
 	}
 	return slog.Default()
+}
+
+// backoff spreads writers that lost a race apart: full jitter, doubling
+// from 1ms up to 64ms.
+func backoff(attempt int) time.Duration {
+	ceiling := time.Millisecond << min(attempt-1, 6)
+	return time.Duration(rand.Int64N(int64(ceiling)))
 }
 
 func sleep(ctx context.Context, d time.Duration) {

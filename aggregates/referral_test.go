@@ -1,0 +1,197 @@
+package aggregates
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/events"
+)
+
+// Given events, when a command, then events or a refusal: no I/O at all.
+
+var (
+	now      = time.Date(2025, 6, 4, 12, 0, 0, 0, time.UTC)
+	received = time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
+	placedAt = time.Date(2025, 6, 4, 9, 0, 0, 0, time.UTC)
+)
+
+func ev(typ string, at time.Time, data any) events.Event {
+	return events.Event{Type: typ, OccurredAt: at, Data: data}
+}
+
+var (
+	gReceived  = ev(events.TypeReferralReceived, received, events.ReferralReceived{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "Hotel A", ChildReference: "HO-1"})
+	gNotified  = ev(events.TypeProfessionalsNotified, now, events.ProfessionalsNotified{Professions: []string{"health"}, NotifiedBy: "tl"})
+	gAgeAsked  = ev(events.TypeAgeAssessmentRequested, now, events.AgeAssessmentRequested{Method: "merton-compliant"})
+	gPlaced    = ev(events.TypeReferralPlaced, placedAt, events.ReferralPlaced{PlacementType: "U1", Provider: "p", PlacedAt: placedAt})
+	gWithdrawn = ev(events.TypeReferralWithdrawn, now, events.ReferralWithdrawn{Reason: "missing"})
+	gLeft      = ev(events.TypeChildLeftCare, now, events.ChildLeftCare{LeftAt: now, Reason: "moved"})
+	gWarned    = ev(events.TypeDeadlineWarning, now, events.DeadlineWarning{})
+	gBreached  = ev(events.TypeDeadlineBreached, now, events.DeadlineBreached{EscalatedTo: "team-leader"})
+	gUnknown   = ev("referral.teleported", now, events.Unknown{Raw: []byte(`{}`)})
+)
+
+func receiveCmd() ReceiveReferral {
+	age := 15
+	return ReceiveReferral{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "Hotel A", ChildReference: "HO-1", ClaimedAge: &age, ReceivedAt: received}
+}
+
+func intp(i int) *int { return &i }
+
+type thenRefused struct{ kind, code, field string }
+
+type decideCase struct {
+	name  string
+	given []events.Event
+	when  Command
+	then  []string // event types; nil with refused set
+	ref   *thenRefused
+}
+
+func mod(f func(*ReceiveReferral)) ReceiveReferral { c := receiveCmd(); f(&c); return c }
+
+var cases = []decideCase{
+	// receive
+	{name: "receive a hotel referral", when: receiveCmd(), then: []string{events.TypeReferralReceived}},
+	{name: "receive from an entry authority", when: mod(func(c *ReceiveReferral) {
+		c.Route, c.Hotel, c.TransferringAuthority = events.RouteEntryAuthority, "", "E10000016"
+	}), then: []string{events.TypeReferralReceived}},
+	{name: "receive twice", given: []events.Event{gReceived}, when: receiveCmd(), ref: &thenRefused{Illegal, "already_received", ""}},
+	{name: "receive, bad authority code", when: mod(func(c *ReceiveReferral) { c.ReceivingAuthority = "E07000001" }), ref: &thenRefused{Invalid, "invalid_value", "receivingAuthority"}},
+	{name: "receive, unknown route", when: mod(func(c *ReceiveReferral) { c.Route = "boat" }), ref: &thenRefused{Invalid, "invalid_value", "route"}},
+	{name: "receive, hotel route without hotel", when: mod(func(c *ReceiveReferral) { c.Hotel = "" }), ref: &thenRefused{Invalid, "invalid_value", "hotel"}},
+	{name: "receive, entry route without authority", when: mod(func(c *ReceiveReferral) { c.Route, c.Hotel = events.RouteEntryAuthority, "" }), ref: &thenRefused{Invalid, "invalid_value", "transferringAuthority"}},
+	{name: "receive, transfer to itself", when: mod(func(c *ReceiveReferral) {
+		c.Route, c.Hotel, c.TransferringAuthority = events.RouteEntryAuthority, "", c.ReceivingAuthority
+	}), ref: &thenRefused{Invalid, "invalid_value", "transferringAuthority"}},
+	{name: "receive, no child reference", when: mod(func(c *ReceiveReferral) { c.ChildReference = " " }), ref: &thenRefused{Invalid, "invalid_value", "childReference"}},
+	{name: "receive, no time", when: mod(func(c *ReceiveReferral) { c.ReceivedAt = time.Time{} }), ref: &thenRefused{Invalid, "invalid_value", "receivedAt"}},
+	{name: "receive, in the future", when: mod(func(c *ReceiveReferral) { c.ReceivedAt = now.Add(time.Hour) }), ref: &thenRefused{Invalid, "invalid_value", "receivedAt"}},
+	{name: "receive, before the scheme", when: mod(func(c *ReceiveReferral) { c.ReceivedAt = time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC) }), ref: &thenRefused{Invalid, "invalid_value", "receivedAt"}},
+	{name: "receive, claimed age 18", when: mod(func(c *ReceiveReferral) { c.ClaimedAge = intp(18) }), ref: &thenRefused{Invalid, "invalid_value", "claimedAge"}},
+	{name: "receive, adult date of birth", when: mod(func(c *ReceiveReferral) { c.DateOfBirth = "2005-01-01" }), ref: &thenRefused{Invalid, "invalid_value", "dateOfBirth"}},
+	{name: "receive, date of birth not a date", when: mod(func(c *ReceiveReferral) { c.DateOfBirth = "01/02/2010" }), ref: &thenRefused{Invalid, "invalid_value", "dateOfBirth"}},
+	{name: "receive, unknown sex", when: mod(func(c *ReceiveReferral) { c.Sex = "x" }), ref: &thenRefused{Invalid, "invalid_value", "sex"}},
+	{name: "receive, id with a dot", when: mod(func(c *ReceiveReferral) { c.ReferralID = "a.b" }), ref: &thenRefused{Invalid, "invalid_value", "referralId"}},
+	// any command before receipt
+	{name: "notify an unknown referral", when: NotifyProfessionals{Professions: []string{"health"}, NotifiedBy: "tl"}, ref: &thenRefused{Illegal, "not_found", ""}},
+	{name: "a history this build cannot read", given: []events.Event{gReceived, gUnknown}, when: Withdraw{Reason: "error"}, ref: &thenRefused{Illegal, "unreadable_history", ""}},
+	// notify
+	{name: "notify", given: []events.Event{gReceived}, when: NotifyProfessionals{Professions: []string{"health", "education", "mash"}, NotifiedBy: "tl"}, then: []string{events.TypeProfessionalsNotified}},
+	{name: "notify no one", given: []events.Event{gReceived}, when: NotifyProfessionals{NotifiedBy: "tl"}, ref: &thenRefused{Invalid, "invalid_value", "professions"}},
+	{name: "notify an unknown profession", given: []events.Event{gReceived}, when: NotifyProfessionals{Professions: []string{"astrologer"}, NotifiedBy: "tl"}, ref: &thenRefused{Invalid, "invalid_value", "professions"}},
+	{name: "notify the same again", given: []events.Event{gReceived, gNotified}, when: NotifyProfessionals{Professions: []string{"health"}, NotifiedBy: "tl"}, ref: &thenRefused{Illegal, "already_notified", ""}},
+	{name: "notify without saying who", given: []events.Event{gReceived}, when: NotifyProfessionals{Professions: []string{"health"}}, ref: &thenRefused{Invalid, "invalid_value", "notifiedBy"}},
+	{name: "notify after withdrawal", given: []events.Event{gReceived, gWithdrawn}, when: NotifyProfessionals{Professions: []string{"police"}, NotifiedBy: "tl"}, ref: &thenRefused{Illegal, "withdrawn", ""}},
+	// search
+	{name: "search", given: []events.Event{gReceived}, when: RecordPlacementSearch{Track: "commissioned", OffersFound: intp(2), PlacementTypes: []string{"U4", "K2"}}, then: []string{events.TypePlacementSearched}},
+	{name: "search finding nothing", given: []events.Event{gReceived}, when: RecordPlacementSearch{Track: "in-house", OffersFound: intp(0)}, then: []string{events.TypePlacementSearched}},
+	{name: "search, unknown track", given: []events.Event{gReceived}, when: RecordPlacementSearch{Track: "x", OffersFound: intp(0)}, ref: &thenRefused{Invalid, "invalid_value", "track"}},
+	{name: "search, no count", given: []events.Event{gReceived}, when: RecordPlacementSearch{Track: "in-house"}, ref: &thenRefused{Invalid, "invalid_value", "offersFound"}},
+	{name: "search, types without offers", given: []events.Event{gReceived}, when: RecordPlacementSearch{Track: "in-house", OffersFound: intp(0), PlacementTypes: []string{"U1"}}, ref: &thenRefused{Invalid, "invalid_value", "placementTypes"}},
+	{name: "search, bad type", given: []events.Event{gReceived}, when: RecordPlacementSearch{Track: "in-house", OffersFound: intp(1), PlacementTypes: []string{"ZZ"}}, ref: &thenRefused{Invalid, "invalid_value", "placementTypes"}},
+	{name: "search after placement", given: []events.Event{gReceived, gPlaced}, when: RecordPlacementSearch{Track: "in-house", OffersFound: intp(0)}, ref: &thenRefused{Illegal, "already_placed", ""}},
+	// age
+	{name: "request age assessment", given: []events.Event{gReceived}, when: RequestAgeAssessment{Method: "naab"}, then: []string{events.TypeAgeAssessmentRequested}},
+	{name: "request age assessment twice", given: []events.Event{gReceived, gAgeAsked}, when: RequestAgeAssessment{Method: "naab"}, ref: &thenRefused{Illegal, "age_assessment_pending", ""}},
+	{name: "request age assessment, bad method", given: []events.Event{gReceived}, when: RequestAgeAssessment{Method: "dental"}, ref: &thenRefused{Invalid, "invalid_value", "method"}},
+	{name: "assessed a child", given: []events.Event{gReceived, gAgeAsked}, when: RecordAgeAssessment{Method: "merton-compliant", Outcome: "child", AssessedDateOfBirth: "2009-03-01"}, then: []string{events.TypeAgeAssessed}},
+	{name: "assessed an adult closes the referral", given: []events.Event{gReceived, gAgeAsked}, when: RecordAgeAssessment{Method: "merton-compliant", Outcome: "adult"}, then: []string{events.TypeAgeAssessed, events.TypeReferralWithdrawn}},
+	{name: "assessed without a request", given: []events.Event{gReceived}, when: RecordAgeAssessment{Method: "naab", Outcome: "child"}, ref: &thenRefused{Illegal, "no_age_assessment_requested", ""}},
+	{name: "assessed, bad outcome", given: []events.Event{gReceived, gAgeAsked}, when: RecordAgeAssessment{Method: "naab", Outcome: "teen"}, ref: &thenRefused{Invalid, "invalid_value", "outcome"}},
+	{name: "assessed, future birth date", given: []events.Event{gReceived, gAgeAsked}, when: RecordAgeAssessment{Method: "naab", Outcome: "child", AssessedDateOfBirth: "2030-01-01"}, ref: &thenRefused{Invalid, "invalid_value", "assessedDateOfBirth"}},
+	// place
+	{name: "place", given: []events.Event{gReceived, gNotified}, when: Place{PlacementType: "U1", Provider: "In-house carer", PlacedAt: placedAt}, then: []string{events.TypeReferralPlaced}},
+	{name: "place after a breach keeps going", given: []events.Event{gReceived, gWarned, gBreached}, when: Place{PlacementType: "K2", Provider: "Home", PlacedAt: placedAt}, then: []string{events.TypeReferralPlaced}},
+	{name: "place twice", given: []events.Event{gReceived, gPlaced}, when: Place{PlacementType: "U1", Provider: "p", PlacedAt: placedAt}, ref: &thenRefused{Illegal, "already_placed", ""}},
+	{name: "place a withdrawn referral", given: []events.Event{gReceived, gWithdrawn}, when: Place{PlacementType: "U1", Provider: "p", PlacedAt: placedAt}, ref: &thenRefused{Illegal, "withdrawn", ""}},
+	{name: "place, bad type", given: []events.Event{gReceived}, when: Place{PlacementType: "XX", Provider: "p", PlacedAt: placedAt}, ref: &thenRefused{Invalid, "invalid_value", "placementType"}},
+	{name: "place, no provider", given: []events.Event{gReceived}, when: Place{PlacementType: "U1", PlacedAt: placedAt}, ref: &thenRefused{Invalid, "invalid_value", "provider"}},
+	{name: "place before receipt", given: []events.Event{gReceived}, when: Place{PlacementType: "U1", Provider: "p", PlacedAt: received.Add(-time.Hour)}, ref: &thenRefused{Invalid, "invalid_value", "placedAt"}},
+	{name: "place in the future", given: []events.Event{gReceived}, when: Place{PlacementType: "U1", Provider: "p", PlacedAt: now.Add(24 * time.Hour)}, ref: &thenRefused{Invalid, "invalid_value", "placedAt"}},
+	// withdraw
+	{name: "withdraw", given: []events.Event{gReceived}, when: Withdraw{Reason: "family-reunion"}, then: []string{events.TypeReferralWithdrawn}},
+	{name: "withdraw, bad reason", given: []events.Event{gReceived}, when: Withdraw{Reason: "bored"}, ref: &thenRefused{Invalid, "invalid_value", "reason"}},
+	{name: "withdraw twice", given: []events.Event{gReceived, gWithdrawn}, when: Withdraw{Reason: "error"}, ref: &thenRefused{Illegal, "withdrawn", ""}},
+	{name: "withdraw a placed child", given: []events.Event{gReceived, gPlaced}, when: Withdraw{Reason: "error"}, ref: &thenRefused{Illegal, "already_placed", ""}},
+	// leave care
+	{name: "leave care", given: []events.Event{gReceived, gPlaced}, when: RecordLeftCare{LeftAt: now, Reason: "turned-18"}, then: []string{events.TypeChildLeftCare}},
+	{name: "leave care unplaced", given: []events.Event{gReceived}, when: RecordLeftCare{LeftAt: now, Reason: "moved"}, ref: &thenRefused{Illegal, "not_placed", ""}},
+	{name: "leave care before placement", given: []events.Event{gReceived, gPlaced}, when: RecordLeftCare{LeftAt: placedAt.Add(-time.Minute), Reason: "moved"}, ref: &thenRefused{Invalid, "invalid_value", "leftAt"}},
+	{name: "leave care twice", given: []events.Event{gReceived, gPlaced, gLeft}, when: RecordLeftCare{LeftAt: now, Reason: "moved"}, ref: &thenRefused{Illegal, "not_placed", ""}},
+	{name: "leave care, bad reason", given: []events.Event{gReceived, gPlaced}, when: RecordLeftCare{LeftAt: now, Reason: "x"}, ref: &thenRefused{Invalid, "invalid_value", "reason"}},
+	// deadline (issued by the saga)
+	{name: "warn", given: []events.Event{gReceived}, when: RecordDeadlineWarning{}, then: []string{events.TypeDeadlineWarning}},
+	{name: "warn twice", given: []events.Event{gReceived, gWarned}, when: RecordDeadlineWarning{}, ref: &thenRefused{Illegal, "already_warned", ""}},
+	{name: "warn a placed referral", given: []events.Event{gReceived, gPlaced}, when: RecordDeadlineWarning{}, ref: &thenRefused{Illegal, "closed", ""}},
+	{name: "breach", given: []events.Event{gReceived, gWarned}, when: RecordDeadlineBreach{EscalatedTo: "team-leader"}, then: []string{events.TypeDeadlineBreached}},
+	{name: "breach twice", given: []events.Event{gReceived, gBreached}, when: RecordDeadlineBreach{EscalatedTo: "director"}, ref: &thenRefused{Illegal, "already_breached", ""}},
+	{name: "breach a withdrawn referral", given: []events.Event{gReceived, gWithdrawn}, when: RecordDeadlineBreach{EscalatedTo: "team-leader"}, ref: &thenRefused{Illegal, "closed", ""}},
+	{name: "breach naming no one", given: []events.Event{gReceived}, when: RecordDeadlineBreach{}, ref: &thenRefused{Invalid, "invalid_value", "escalatedTo"}},
+}
+
+func TestDecide(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Decide(Fold(c.given), c.when, now)
+			if c.ref != nil {
+				var r *Refusal
+				if !errors.As(err, &r) {
+					t.Fatalf("want refusal %+v, got events %v err %v", *c.ref, types(got), err)
+				}
+				if r.Kind != c.ref.kind || r.Code != c.ref.code || r.Field != c.ref.field {
+					t.Fatalf("refused with %s/%s/%s (%s), want %+v", r.Kind, r.Code, r.Field, r.Message, *c.ref)
+				}
+				if r.Message == "" {
+					t.Fatal("a refusal must say why")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !reflect.DeepEqual(types(got), c.then) {
+				t.Fatalf("got %v, want %v", types(got), c.then)
+			}
+		})
+	}
+}
+
+// Every command has at least one accepted and one refused case above.
+func TestEveryCommandCovered(t *testing.T) {
+	ok, no := map[string]bool{}, map[string]bool{}
+	for _, c := range cases {
+		if c.ref == nil {
+			ok[c.when.CommandName()] = true
+		} else {
+			no[c.when.CommandName()] = true
+		}
+	}
+	for _, cmd := range []Command{ReceiveReferral{}, NotifyProfessionals{}, RecordPlacementSearch{}, RequestAgeAssessment{}, RecordAgeAssessment{}, Place{}, Withdraw{}, RecordLeftCare{}, RecordDeadlineWarning{}, RecordDeadlineBreach{}} {
+		if !ok[cmd.CommandName()] || !no[cmd.CommandName()] {
+			t.Errorf("%s: accepted case %v, refused case %v", cmd.CommandName(), ok[cmd.CommandName()], no[cmd.CommandName()])
+		}
+	}
+}
+
+func TestEvolveFollowsTheLifecycle(t *testing.T) {
+	r := Fold([]events.Event{gReceived, gNotified, gAgeAsked, gPlaced})
+	if r.Status != StatusPlaced || r.Version != 4 || r.ID != "r1" || !r.PlacedAt.Equal(placedAt) || r.AgeAssessment != AgeRequested || len(r.Professions) != 1 {
+		t.Fatalf("unexpected state %+v", r)
+	}
+	adult, _ := Decide(Fold([]events.Event{gReceived, gAgeAsked}), RecordAgeAssessment{Method: "naab", Outcome: "adult"}, now)
+	r = Fold(append([]events.Event{gReceived, gAgeAsked}, adult...))
+	if r.Status != StatusWithdrawn || r.WithdrawnReason != "assessed-adult" || r.AgeAssessment != AgeAdult {
+		t.Fatalf("assessed adult: %+v", r)
+	}
+}
+
+func types(evs []events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}

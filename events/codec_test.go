@@ -1,0 +1,150 @@
+package events
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
+
+func sample() []Event {
+	env := func(typ string, data any) Event {
+		return Event{ID: "e-" + typ, Type: typ, SchemaVersion: SchemaVersion(typ), AggregateID: "r1", OccurredAt: t0, RecordedAt: t0.Add(time.Hour), Actor: "tester", CorrelationID: "c1", CausationID: "k1", Data: data}
+	}
+	return []Event{
+		env(TypeReferralReceived, ReferralReceived{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: RouteHotel, Hotel: "Hotel A", ChildReference: "HO-1", ClaimedAge: 15, Languages: []string{"Pashto", "Dari"}}),
+		env(TypeProfessionalsNotified, ProfessionalsNotified{Professions: []string{"health", "police"}, NotifiedBy: "team leader"}),
+		env(TypePlacementSearched, PlacementSearched{Track: "in-house", OffersFound: 2, PlacementTypes: []string{"U1"}}),
+		env(TypeAgeAssessmentRequested, AgeAssessmentRequested{Method: "merton-compliant"}),
+		env(TypeAgeAssessed, AgeAssessed{Method: "merton-compliant", Outcome: AgeOutcomeChild}),
+		env(TypeReferralPlaced, ReferralPlaced{PlacementType: "U1", Provider: "In-house", PlacedAt: t0.Add(48 * time.Hour)}),
+		env(TypeReferralWithdrawn, ReferralWithdrawn{Reason: "missing"}),
+		env(TypeChildLeftCare, ChildLeftCare{LeftAt: t0.Add(400 * 24 * time.Hour), Reason: "turned-18"}),
+		env(TypeDeadlineWarning, DeadlineWarning{Deadline: t0.Add(7 * 24 * time.Hour), WorkingDaysElapsed: 4}),
+		env(TypeDeadlineBreached, DeadlineBreached{Deadline: t0.Add(7 * 24 * time.Hour), WorkingDaysElapsed: 5, EscalatedTo: "team-leader"}),
+		env(TypeAuthorityPledgeSet, AuthorityPledgeSet{Authority: "E08000007", Pledge: 4}),
+	}
+}
+
+func TestEveryTypeRoundTrips(t *testing.T) {
+	seen := map[string]bool{}
+	for _, e := range sample() {
+		b, err := Encode(e)
+		if err != nil {
+			t.Fatalf("encode %s: %v", e.Type, err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("decode %s: %v", e.Type, err)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Errorf("%s: round trip changed the event:\n got %#v\nwant %#v", e.Type, got, e)
+		}
+		seen[e.Type] = true
+	}
+	for _, typ := range Types() {
+		if !seen[typ] {
+			t.Errorf("catalogue type %s has no round-trip case", typ)
+		}
+	}
+}
+
+func TestDecodeRejectsUnknownFields(t *testing.T) {
+	b, _ := Encode(sample()[1])
+	for name, doc := range map[string]string{
+		"in the envelope": strings.Replace(string(b), `"actor"`, `"colour":"red","actor"`, 1),
+		"in the data":     strings.Replace(string(b), `"notifiedBy"`, `"colour":"red","notifiedBy"`, 1),
+	} {
+		if _, err := Decode([]byte(doc)); err == nil || !strings.Contains(err.Error(), "colour") {
+			t.Errorf("%s: want an error naming the unknown field, got %v", name, err)
+		}
+	}
+}
+
+func TestDecodeRejectsTrailingData(t *testing.T) {
+	b, _ := Encode(sample()[1])
+	if _, err := Decode(append(b, []byte(` {}`)...)); err == nil {
+		t.Fatal("want an error for data after the event")
+	}
+}
+
+// Given a referral.received written at schema version 1, when it is read,
+// then it comes back as version 2, its single "language" string split into
+// the "languages" list, and nothing else changed.
+func TestUpcastReceivedV1(t *testing.T) {
+	v1 := `{"id":"e1","type":"referral.received","schemaVersion":1,"aggregateId":"r1","occurredAt":"2021-12-01T09:00:00Z","recordedAt":"2021-12-01T09:05:00Z","actor":"kent","data":{"referralId":"r1","receivingAuthority":"E08000007","route":"entry-authority","transferringAuthority":"E10000016","childReference":"HO-9","claimedAge":16,"language":"Pashto, Dari"}}`
+	e, err := Decode([]byte(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.SchemaVersion != 2 {
+		t.Errorf("schema version %d, want 2", e.SchemaVersion)
+	}
+	d := e.Data.(ReferralReceived)
+	if !reflect.DeepEqual(d.Languages, []string{"Pashto", "Dari"}) {
+		t.Errorf("languages %q", d.Languages)
+	}
+	if d.TransferringAuthority != "E10000016" || d.ClaimedAge != 16 {
+		t.Errorf("other fields changed: %+v", d)
+	}
+	// v2 refuses the old field: the upcast, not leniency, is what reads v1.
+	v2 := strings.Replace(v1, `"schemaVersion":1`, `"schemaVersion":2`, 1)
+	if _, err := Decode([]byte(v2)); err == nil {
+		t.Error(`a v2 event with the v1 field "language" decoded`)
+	}
+}
+
+func TestUnknownTypeDecodesAsUnknown(t *testing.T) {
+	doc := `{"id":"e1","type":"referral.teleported","schemaVersion":1,"aggregateId":"r1","occurredAt":"2025-01-01T00:00:00Z","recordedAt":"2025-01-01T00:00:00Z","actor":"x","data":{"to":"mars"}}`
+	e, err := Decode([]byte(doc))
+	if !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("want ErrUnknownType, got %v", err)
+	}
+	u, ok := e.Data.(Unknown)
+	if !ok || string(u.Raw) != `{"to":"mars"}` {
+		t.Fatalf("want the raw data kept, got %#v", e.Data)
+	}
+	// A newer schema version of a known type is unknown too.
+	newer := strings.Replace(string(mustEncode(t, sample()[1])), `"schemaVersion":1`, `"schemaVersion":9`, 1)
+	if _, err := Decode([]byte(newer)); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("schema version 9: want ErrUnknownType, got %v", err)
+	}
+}
+
+func TestCommitRoundTripAndEmpty(t *testing.T) {
+	c := Commit{Command: "x", IdempotencyKey: "k", RequestHash: "h", Events: sample()[:3]}
+	b, err := EncodeCommit(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeCommit(b)
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Fatalf("round trip: %v\n got %#v", err, got)
+	}
+	if _, err := EncodeCommit(Commit{Command: "x"}); err == nil {
+		t.Error("a commit with no events encoded")
+	}
+	if _, err := DecodeCommit([]byte(`{"command":"x","events":[]}`)); err == nil {
+		t.Error("a commit with no events decoded")
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{"0aea9632-7c2e-5401-909b-3c29b963bd00": true, "ref_1": true, "": false, "a.b": false, "a*": false, "a>": false, "a b": false, strings.Repeat("a", 65): false} {
+		if ValidID(id) != want {
+			t.Errorf("ValidID(%q) = %v", id, !want)
+		}
+	}
+}
+
+func mustEncode(t *testing.T, e Event) []byte {
+	t.Helper()
+	b, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
