@@ -48,10 +48,15 @@ type Referral struct {
 	PlacementType      string
 	WithdrawnReason    string
 	LeftCareAt         time.Time
-	Warned             bool
-	Breached           bool
-	Deadline           time.Time // as recorded by the deadline saga
-	Unreadable         []string  // types of events this build cannot read
+	// The deadline, as the deadline saga set it on receipt.
+	DeadlinePolicy string
+	DueAt          time.Time
+	WarningAt      time.Time
+	EscalateAt     time.Time
+	Warned         bool
+	Breached       bool
+	EscalatedTo    string   // who must act on the breach now
+	Unreadable     []string // types of events this build cannot read
 }
 
 // Open reports whether the referral still runs against its deadline.
@@ -113,6 +118,16 @@ type (
 		LeftAt time.Time `json:"leftAt"`
 		Reason string    `json:"reason"`
 	}
+	// SetDeadline is issued by the deadline saga on receipt.
+	SetDeadline struct {
+		Deadline events.DeadlineSet
+	}
+	// RecordDeadlineEscalation is issued by the deadline saga.
+	RecordDeadlineEscalation struct {
+		Deadline           time.Time
+		WorkingDaysElapsed int
+		EscalatedTo        string
+	}
 	// RecordDeadlineWarning is issued by the deadline saga.
 	RecordDeadlineWarning struct {
 		Deadline           time.Time
@@ -130,16 +145,18 @@ type (
 // Command is any of the referral's commands.
 type Command interface{ CommandName() string }
 
-func (ReceiveReferral) CommandName() string       { return "receive-referral" }
-func (NotifyProfessionals) CommandName() string   { return "notify-professionals" }
-func (RecordPlacementSearch) CommandName() string { return "record-placement-search" }
-func (RequestAgeAssessment) CommandName() string  { return "request-age-assessment" }
-func (RecordAgeAssessment) CommandName() string   { return "record-age-assessment" }
-func (Place) CommandName() string                 { return "place" }
-func (Withdraw) CommandName() string              { return "withdraw" }
-func (RecordLeftCare) CommandName() string        { return "record-left-care" }
-func (RecordDeadlineWarning) CommandName() string { return "record-deadline-warning" }
-func (RecordDeadlineBreach) CommandName() string  { return "record-deadline-breach" }
+func (ReceiveReferral) CommandName() string          { return "receive-referral" }
+func (NotifyProfessionals) CommandName() string      { return "notify-professionals" }
+func (RecordPlacementSearch) CommandName() string    { return "record-placement-search" }
+func (RequestAgeAssessment) CommandName() string     { return "request-age-assessment" }
+func (RecordAgeAssessment) CommandName() string      { return "record-age-assessment" }
+func (Place) CommandName() string                    { return "place" }
+func (Withdraw) CommandName() string                 { return "withdraw" }
+func (RecordLeftCare) CommandName() string           { return "record-left-care" }
+func (SetDeadline) CommandName() string              { return "set-deadline" }
+func (RecordDeadlineWarning) CommandName() string    { return "record-deadline-warning" }
+func (RecordDeadlineEscalation) CommandName() string { return "record-deadline-escalation" }
+func (RecordDeadlineBreach) CommandName() string     { return "record-deadline-breach" }
 
 // ClockSkew is how far into the future a reported time may lie, to allow for
 // clocks that disagree a little.
@@ -289,6 +306,29 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, invalid("leftAt", "the date of leaving care is in the future")
 		}
 		return []events.Event{{Type: events.TypeChildLeftCare, OccurredAt: c.LeftAt, Data: events.ChildLeftCare{LeftAt: c.LeftAt, Reason: c.Reason}}}, nil
+	case SetDeadline:
+		if !r.DueAt.IsZero() {
+			return nil, illegal("deadline_already_set", "the deadline was already set (due %s)", r.DueAt.Format(time.RFC3339))
+		}
+		d := c.Deadline
+		if d.DueAt.IsZero() || d.WarningAt.IsZero() || d.Policy == "" {
+			return nil, invalid("deadline", "a deadline needs a due time, a warning time and the policy that set them")
+		}
+		if d.DueAt.Before(r.ReceivedAt) {
+			return nil, invalid("deadline", "the deadline cannot be before the referral was received")
+		}
+		return one(events.TypeDeadlineSet, now, d), nil
+	case RecordDeadlineEscalation:
+		if !r.Open() {
+			return nil, illegal("closed", "the referral is %s: no deadline runs", r.Status)
+		}
+		if !r.Breached {
+			return nil, illegal("not_breached", "only a breached deadline is escalated")
+		}
+		if r.EscalatedTo == c.EscalatedTo {
+			return nil, illegal("already_escalated", "the breach is already escalated to %s", c.EscalatedTo)
+		}
+		return one(events.TypeDeadlineEscalated, now, events.DeadlineEscalated{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
 	case RecordDeadlineWarning:
 		if !r.Open() {
 			return nil, illegal("closed", "the referral is %s: no deadline runs", r.Status)
@@ -448,12 +488,18 @@ func Evolve(r Referral, e events.Event) Referral {
 	case events.ChildLeftCare:
 		r.Status = StatusLeftCare
 		r.LeftCareAt = d.LeftAt
+	case events.DeadlineSet:
+		r.DeadlinePolicy = d.Policy
+		r.DueAt = d.DueAt
+		r.WarningAt = d.WarningAt
+		r.EscalateAt = d.EscalateAt
 	case events.DeadlineWarning:
 		r.Warned = true
-		r.Deadline = d.Deadline
 	case events.DeadlineBreached:
 		r.Breached = true
-		r.Deadline = d.Deadline
+		r.EscalatedTo = d.EscalatedTo
+	case events.DeadlineEscalated:
+		r.EscalatedTo = d.EscalatedTo
 	case events.Unknown:
 		r.Unreadable = append(slices.Clip(r.Unreadable), e.Type)
 	}

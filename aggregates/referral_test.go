@@ -30,6 +30,7 @@ var (
 	gLeft      = ev(events.TypeChildLeftCare, now, events.ChildLeftCare{LeftAt: now, Reason: "moved"})
 	gWarned    = ev(events.TypeDeadlineWarning, now, events.DeadlineWarning{})
 	gBreached  = ev(events.TypeDeadlineBreached, now, events.DeadlineBreached{EscalatedTo: "team-leader"})
+	gDeadline  = ev(events.TypeDeadlineSet, received, events.DeadlineSet{Route: "hotel", Policy: "p1", WorkingDays: 5, DueAt: received.Add(7 * 24 * time.Hour), WarningAt: received.Add(6 * 24 * time.Hour)})
 	gUnknown   = ev("referral.teleported", now, events.Unknown{Raw: []byte(`{}`)})
 )
 
@@ -129,6 +130,13 @@ var cases = []decideCase{
 	{name: "breach", given: []events.Event{gReceived, gWarned}, when: RecordDeadlineBreach{EscalatedTo: "team-leader"}, then: []string{events.TypeDeadlineBreached}},
 	{name: "breach twice", given: []events.Event{gReceived, gBreached}, when: RecordDeadlineBreach{EscalatedTo: "director"}, ref: &thenRefused{Illegal, "already_breached", ""}},
 	{name: "breach a withdrawn referral", given: []events.Event{gReceived, gWithdrawn}, when: RecordDeadlineBreach{EscalatedTo: "team-leader"}, ref: &thenRefused{Illegal, "closed", ""}},
+	{name: "set the deadline", given: []events.Event{gReceived}, when: SetDeadline{Deadline: gDeadline.Data.(events.DeadlineSet)}, then: []string{events.TypeDeadlineSet}},
+	{name: "set the deadline on a placed referral (saga behind)", given: []events.Event{gReceived, gPlaced}, when: SetDeadline{Deadline: gDeadline.Data.(events.DeadlineSet)}, then: []string{events.TypeDeadlineSet}},
+	{name: "set the deadline twice", given: []events.Event{gReceived, gDeadline}, when: SetDeadline{Deadline: gDeadline.Data.(events.DeadlineSet)}, ref: &thenRefused{Illegal, "deadline_already_set", ""}},
+	{name: "set an empty deadline", given: []events.Event{gReceived}, when: SetDeadline{}, ref: &thenRefused{Invalid, "invalid_value", "deadline"}},
+	{name: "escalate a breach", given: []events.Event{gReceived, gBreached}, when: RecordDeadlineEscalation{EscalatedTo: "director"}, then: []string{events.TypeDeadlineEscalated}},
+	{name: "escalate twice to the same", given: []events.Event{gReceived, gBreached}, when: RecordDeadlineEscalation{EscalatedTo: "team-leader"}, ref: &thenRefused{Illegal, "already_escalated", ""}},
+	{name: "escalate without a breach", given: []events.Event{gReceived}, when: RecordDeadlineEscalation{EscalatedTo: "director"}, ref: &thenRefused{Illegal, "not_breached", ""}},
 	{name: "breach naming no one", given: []events.Event{gReceived}, when: RecordDeadlineBreach{}, ref: &thenRefused{Invalid, "invalid_value", "escalatedTo"}},
 }
 
@@ -169,7 +177,7 @@ func TestEveryCommandCovered(t *testing.T) {
 			no[c.when.CommandName()] = true
 		}
 	}
-	for _, cmd := range []Command{ReceiveReferral{}, NotifyProfessionals{}, RecordPlacementSearch{}, RequestAgeAssessment{}, RecordAgeAssessment{}, Place{}, Withdraw{}, RecordLeftCare{}, RecordDeadlineWarning{}, RecordDeadlineBreach{}} {
+	for _, cmd := range []Command{ReceiveReferral{}, NotifyProfessionals{}, RecordPlacementSearch{}, RequestAgeAssessment{}, RecordAgeAssessment{}, Place{}, Withdraw{}, RecordLeftCare{}, RecordDeadlineWarning{}, RecordDeadlineBreach{}, SetDeadline{}, RecordDeadlineEscalation{}} {
 		if !ok[cmd.CommandName()] || !no[cmd.CommandName()] {
 			t.Errorf("%s: accepted case %v, refused case %v", cmd.CommandName(), ok[cmd.CommandName()], no[cmd.CommandName()])
 		}

@@ -43,7 +43,9 @@ var catalogue = map[string]payloadType{
 	TypeReferralPlaced:         {version: 1, decode: strict[ReferralPlaced]},
 	TypeReferralWithdrawn:      {version: 1, decode: strict[ReferralWithdrawn]},
 	TypeChildLeftCare:          {version: 1, decode: strict[ChildLeftCare]},
+	TypeDeadlineSet:            {version: 1, decode: strict[DeadlineSet]},
 	TypeDeadlineWarning:        {version: 1, decode: strict[DeadlineWarning]},
+	TypeDeadlineEscalated:      {version: 1, decode: strict[DeadlineEscalated]},
 	TypeDeadlineBreached:       {version: 1, decode: strict[DeadlineBreached]},
 	TypeAuthorityPledgeSet:     {version: 1, decode: strict[AuthorityPledgeSet]},
 }

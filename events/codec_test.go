@@ -25,6 +25,8 @@ func sample() []Event {
 		env(TypeChildLeftCare, ChildLeftCare{LeftAt: t0.Add(400 * 24 * time.Hour), Reason: "turned-18"}),
 		env(TypeDeadlineWarning, DeadlineWarning{Deadline: t0.Add(7 * 24 * time.Hour), WorkingDaysElapsed: 4}),
 		env(TypeDeadlineBreached, DeadlineBreached{Deadline: t0.Add(7 * 24 * time.Hour), WorkingDaysElapsed: 5, EscalatedTo: "team-leader"}),
+		env(TypeDeadlineSet, DeadlineSet{Route: RouteHotel, Policy: "nts-2022-08", WorkingDays: 5, DueAt: t0.Add(7 * 24 * time.Hour), WarningAt: t0.Add(6 * 24 * time.Hour), EscalateAt: t0.Add(9 * 24 * time.Hour)}),
+		env(TypeDeadlineEscalated, DeadlineEscalated{Deadline: t0.Add(7 * 24 * time.Hour), WorkingDaysElapsed: 7, EscalatedTo: "director"}),
 		env(TypeAuthorityPledgeSet, AuthorityPledgeSet{Authority: "E08000007", Pledge: 4}),
 	}
 }

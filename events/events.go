@@ -22,8 +22,10 @@ const (
 	TypeReferralPlaced         = "referral.placed"
 	TypeReferralWithdrawn      = "referral.withdrawn"
 	TypeChildLeftCare          = "child.left-care"
+	TypeDeadlineSet            = "deadline.set"
 	TypeDeadlineWarning        = "deadline.warning"
 	TypeDeadlineBreached       = "deadline.breached"
+	TypeDeadlineEscalated      = "deadline.escalated"
 	TypeAuthorityPledgeSet     = "authority.pledge-set"
 )
 
@@ -118,6 +120,26 @@ type ReferralWithdrawn struct {
 type ChildLeftCare struct {
 	LeftAt time.Time `json:"leftAt"`
 	Reason string    `json:"reason"`
+}
+
+// DeadlineSet is recorded by the deadline saga when a referral is received:
+// the deadline as the policy in force computed it, with the policy's
+// version, so a later change of protocol never rewrites an old deadline.
+type DeadlineSet struct {
+	Route       string    `json:"route"`
+	Policy      string    `json:"policy"`
+	WorkingDays int       `json:"workingDays,omitempty"`
+	DueAt       time.Time `json:"dueAt"`
+	WarningAt   time.Time `json:"warningAt"`
+	EscalateAt  time.Time `json:"escalateAt,omitzero"`
+}
+
+// DeadlineEscalated is recorded by the deadline saga when a breach stays
+// open long enough to go up the escalation ladder.
+type DeadlineEscalated struct {
+	Deadline           time.Time `json:"deadline"`
+	WorkingDaysElapsed int       `json:"workingDaysElapsed"`
+	EscalatedTo        string    `json:"escalatedTo"`
 }
 
 // DeadlineWarning is recorded by the deadline saga before the deadline.

@@ -87,6 +87,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", EventsStream, unavailable(err))
 	}
+	if err := ensureTimers(ctx, js, cfg.Replicas); err != nil {
+		return nil, err
+	}
 	return &Store{nc: nc, js: js, stream: s}, nil
 }
 
@@ -231,11 +234,18 @@ func storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 		return Stored{}, fmt.Errorf("%w: direct get reply without a sequence", ErrUnavailable)
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, h.Get("Nats-Time-Stamp"))
+	return storedFrom(seq, h.Get("Nats-Subject"), ts, data)
+}
+
+// storedFrom decodes a stored commit. Unknown event types are not an error
+// (they decode as events.Unknown); anything else that does not decode is a
+// *CorruptError naming the sequence.
+func storedFrom(seq uint64, subject string, ts time.Time, data []byte) (Stored, error) {
 	c, err := events.DecodeCommit(data)
 	if err != nil && !errors.Is(err, events.ErrUnknownType) {
 		return Stored{}, &CorruptError{Sequence: seq, Err: err}
 	}
-	return Stored{Sequence: seq, Subject: h.Get("Nats-Subject"), Time: ts, Commit: c}, nil
+	return Stored{Sequence: seq, Subject: subject, Time: ts, Commit: c}, nil
 }
 
 // LastSequence is the stream's last sequence now: how far a reader must
@@ -288,12 +298,9 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 		if err != nil {
 			return fmt.Errorf("follow: %w", err)
 		}
-		st := Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp}
-		c, err := events.DecodeCommit(m.Data())
-		if err != nil && !errors.Is(err, events.ErrUnknownType) {
-			st.Err = &CorruptError{Sequence: st.Sequence, Err: err}
-		} else {
-			st.Commit = c
+		st, err := storedFromMsg(m, md)
+		if err != nil {
+			st = Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp, Err: err}
 		}
 		if err := fn(st); err != nil {
 			return err

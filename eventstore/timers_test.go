@@ -1,0 +1,57 @@
+package eventstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+)
+
+// The server fires a schedule once, at its time; a purge cancels it; a new
+// publish on the same key replaces it; a time already past fires at once.
+func TestTimersFireReplaceAndCancel(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	c := ctx(t)
+	now := time.Now()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(n.Store.Schedule(c, "t.r1.breach", now.Add(time.Hour), []byte("late")))
+	must(n.Store.Schedule(c, "t.r1.breach", now.Add(1500*time.Millisecond), []byte("replaced")))
+	must(n.Store.Schedule(c, "t.r2.warning", now.Add(1500*time.Millisecond), nil))
+	must(n.Store.Schedule(c, "t.r2.breach", now.Add(1500*time.Millisecond), nil))
+	must(n.Store.Cancel(c, "t.r2"))
+	must(n.Store.Schedule(c, "t.r3.breach", now.Add(-time.Minute), nil))
+
+	var mu sync.Mutex
+	got := map[string][]eventstore.Fired{}
+	cctx, cancel := context.WithTimeout(c, 3500*time.Millisecond)
+	defer cancel()
+	n.Store.ConsumeTimers(cctx, "test", "t.>", func(f eventstore.Fired) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got[f.Key] = append(got[f.Key], f)
+		return nil
+	})
+	if len(got["t.r1.breach"]) != 1 || string(got["t.r1.breach"][0].Data) != "replaced" {
+		t.Fatalf("t.r1.breach fired %+v", got["t.r1.breach"])
+	}
+	if f := got["t.r1.breach"][0]; f.FiredAt.Before(f.At.Truncate(time.Second)) {
+		t.Fatalf("fired at %s, before its time %s", f.FiredAt, f.At)
+	}
+	if len(got["t.r3.breach"]) != 1 {
+		t.Fatalf("a timer in the past fired %d times", len(got["t.r3.breach"]))
+	}
+	if len(got["t.r2.warning"])+len(got["t.r2.breach"]) != 0 {
+		t.Fatal("a cancelled timer fired")
+	}
+	if p, err := n.Store.PendingTimers(c); err != nil || p != 0 {
+		t.Fatalf("%d timers still pending after firing (%v)", p, err)
+	}
+}

@@ -1,0 +1,179 @@
+package deadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// Durable consumer names, shared by every engine instance so that each
+// event and each fired timer is handled by one of them.
+const (
+	EventsConsumer = "deadline-saga"
+	TimersConsumer = "deadline-timers"
+)
+
+const timerPrefix = "deadline"
+
+// Runner drives the saga: a durable consumer of referral events (to set
+// deadlines and arm or cancel timers) and a durable consumer of fired
+// timers (to record warnings, breaches and escalations). Timers are
+// JetStream message schedules: the server keeps them.
+type Runner struct {
+	Saga   Saga
+	Engine *engine.Engine
+	Store  *eventstore.Store
+	Now    func() time.Time
+	Log    *slog.Logger
+	// OnFired, if set, hears of each fired timer and how late it fired
+	// (from its due time to now), for metrics.
+	OnFired func(kind string, lag time.Duration)
+	// OnRecorded, if set, hears of each warning, breach or escalation the
+	// saga recorded (not of repeats).
+	OnRecorded func(eventType string, authority string)
+}
+
+// Run runs both consumers until ctx ends, restarting them after errors
+// (the store unreachable, say) with a pause.
+func (r *Runner) Run(ctx context.Context) error {
+	done := make(chan struct{}, 2)
+	go func() { r.loop(ctx, "events", r.consumeEvents); done <- struct{}{} }()
+	go func() { r.loop(ctx, "timers", r.consumeTimers); done <- struct{}{} }()
+	<-done
+	<-done
+	return ctx.Err()
+}
+
+func (r *Runner) loop(ctx context.Context, name string, run func(context.Context) error) {
+	for ctx.Err() == nil {
+		err := run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log().Warn("deadline saga consumer stopped; restarting", "consumer", name, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Runner) consumeEvents(ctx context.Context) error {
+	return r.Store.ConsumeEvents(ctx, EventsConsumer, events.ReferralSubject("*"), func(st eventstore.Stored) error {
+		return r.HandleCommit(ctx, st)
+	})
+}
+
+func (r *Runner) consumeTimers(ctx context.Context) error {
+	return r.Store.ConsumeTimers(ctx, TimersConsumer, timerPrefix+".>", func(f eventstore.Fired) error {
+		return r.HandleFired(ctx, f)
+	})
+}
+
+// HandleCommit reacts to one commit of a referral. It is idempotent: a
+// redelivered commit finds the work done and does nothing new.
+func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
+	var relevant []events.Event
+	for _, e := range st.Commit.Events {
+		switch e.Data.(type) {
+		case events.ReferralReceived, events.DeadlineSet, events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+			relevant = append(relevant, e)
+		}
+	}
+	if len(relevant) == 0 {
+		return nil
+	}
+	id := relevant[0].AggregateID
+	ref, _, err := r.Engine.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range relevant {
+		if err := r.do(ctx, id, r.Saga.React(ref, e, r.now()), e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HandleFired acts on one fired timer.
+func (r *Runner) HandleFired(ctx context.Context, f eventstore.Fired) error {
+	parts := strings.Split(f.Key, ".")
+	if len(parts) != 3 || parts[0] != timerPrefix {
+		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
+	}
+	id, kind := parts[1], parts[2]
+	now := r.now()
+	if r.OnFired != nil {
+		r.OnFired(kind, now.Sub(f.At))
+	}
+	ref, _, err := r.Engine.Load(ctx, id)
+	if err != nil {
+		return err
+	}
+	cause := events.Event{ID: fmt.Sprintf("timer:%s:%d", f.Key, f.Sequence), CorrelationID: id}
+	return r.do(ctx, id, r.Saga.OnFire(ref, kind, now), cause)
+}
+
+func (r *Runner) do(ctx context.Context, id string, re Reaction, cause events.Event) error {
+	if re.Cancel {
+		if err := r.Store.Cancel(ctx, timerPrefix+"."+id); err != nil {
+			return err
+		}
+	}
+	for _, c := range re.Commands {
+		msgID := "deadline:" + id + ":" + c.CommandName()
+		if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
+			msgID += ":" + esc.EscalatedTo
+		}
+		out, err := r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: msgID})
+		var refusal *aggregates.Refusal
+		switch {
+		case errors.As(err, &refusal):
+			// Already done, or no longer applies: the decider said why.
+			r.log().Debug("deadline saga: command refused", "referral", id, "command", c.CommandName(), "reason", refusal.Error())
+		case err != nil:
+			return err
+		case !out.Replayed && r.OnRecorded != nil:
+			ref, _, _ := r.Engine.Load(ctx, id)
+			for _, e := range out.Events {
+				r.OnRecorded(e.Type, ref.ReceivingAuthority)
+			}
+		}
+		if err == nil && !out.Replayed {
+			for _, e := range out.Events {
+				if e.Type == events.TypeDeadlineWarning || e.Type == events.TypeDeadlineBreached || e.Type == events.TypeDeadlineEscalated {
+					r.log().Info("deadline "+strings.TrimPrefix(e.Type, "deadline."), "referral", id, "event", e.ID)
+				}
+			}
+		}
+	}
+	for _, t := range re.Timers {
+		if err := r.Store.Schedule(ctx, timerPrefix+"."+id+"."+t.Kind, t.At, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}

@@ -1,0 +1,131 @@
+package deadline
+
+import (
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
+)
+
+// Timer kinds. Each referral has at most one pending timer of each kind.
+const (
+	KindWarning    = "warning"
+	KindBreach     = "breach"
+	KindEscalation = "escalation"
+)
+
+// Reaction is what the saga wants done: commands on the referral, timers to
+// set, or the referral's timers cancelled. The runner does it.
+type Reaction struct {
+	Commands []aggregates.Command
+	Timers   []Timer
+	Cancel   bool
+}
+
+// Timer asks for a reminder of a kind at a time.
+type Timer struct {
+	Kind string
+	At   time.Time
+}
+
+// Saga holds what the reaction rules need besides the event: the policy,
+// the calendar and the time now.
+type Saga struct {
+	Policy   Policy
+	Calendar *calendar.Calendar
+}
+
+// React is the saga's answer to an event of a referral whose state, as
+// loaded now (not as it was when the event was written), is r. It is pure:
+// the same inputs give the same reaction, so redelivery is harmless.
+func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reaction {
+	switch d := e.Data.(type) {
+	case events.ReferralReceived:
+		if !r.DueAt.IsZero() {
+			return Reaction{} // already set: a redelivery
+		}
+		dl, err := s.Policy.Compute(s.Calendar, d.Route, e.OccurredAt)
+		if err != nil {
+			return Reaction{}
+		}
+		return Reaction{Commands: []aggregates.Command{aggregates.SetDeadline{Deadline: dl}}}
+	case events.DeadlineSet:
+		return s.arm(r, now)
+	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+		return Reaction{Cancel: true}
+	}
+	return Reaction{}
+}
+
+// arm records at once what is already due (a backdated referral) and sets
+// timers for the rest.
+func (s Saga) arm(r aggregates.Referral, now time.Time) Reaction {
+	if !r.Open() || r.DueAt.IsZero() {
+		return Reaction{}
+	}
+	var re Reaction
+	switch {
+	case now.After(r.DueAt):
+		re.Commands = append(re.Commands, s.breach(r, now)...)
+	case !now.Before(r.WarningAt):
+		re.Commands = append(re.Commands, s.warning(r, now)...)
+		re.Timers = append(re.Timers, Timer{KindBreach, breachTime(r.DueAt)})
+	default:
+		re.Timers = append(re.Timers, Timer{KindWarning, r.WarningAt}, Timer{KindBreach, breachTime(r.DueAt)})
+	}
+	if !r.EscalateAt.IsZero() && now.Before(r.EscalateAt) {
+		re.Timers = append(re.Timers, Timer{KindEscalation, r.EscalateAt})
+	}
+	return re
+}
+
+// breachTime: the deadline is the last millisecond of a day; the breach is
+// the moment after it.
+func breachTime(due time.Time) time.Time { return due.Add(time.Millisecond) }
+
+// OnFire is the saga's answer to a fired timer of a referral whose state is
+// now r. A timer that no longer applies (the child was placed, the referral
+// withdrawn, the event already recorded) does nothing; one that fired early
+// is set again.
+func (s Saga) OnFire(r aggregates.Referral, kind string, now time.Time) Reaction {
+	if !r.Open() || r.DueAt.IsZero() {
+		return Reaction{}
+	}
+	switch kind {
+	case KindWarning:
+		if now.Before(r.WarningAt.Truncate(time.Second)) {
+			return Reaction{Timers: []Timer{{KindWarning, r.WarningAt}}}
+		}
+		return Reaction{Commands: s.warning(r, now)}
+	case KindBreach:
+		if !now.After(r.DueAt.Truncate(time.Second)) {
+			return Reaction{Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
+		}
+		return Reaction{Commands: s.breach(r, now)}
+	case KindEscalation:
+		if !r.Breached {
+			return Reaction{}
+		}
+		to := s.Policy.EscalateTo(s.Calendar, r.DueAt, now)
+		if to == r.EscalatedTo {
+			return Reaction{}
+		}
+		return Reaction{Commands: []aggregates.Command{aggregates.RecordDeadlineEscalation{Deadline: r.DueAt, WorkingDaysElapsed: WorkingDaysElapsed(s.Calendar, r, now), EscalatedTo: to}}}
+	}
+	return Reaction{}
+}
+
+func (s Saga) warning(r aggregates.Referral, now time.Time) []aggregates.Command {
+	if r.Warned || r.Breached {
+		return nil
+	}
+	return []aggregates.Command{aggregates.RecordDeadlineWarning{Deadline: r.DueAt, WorkingDaysElapsed: WorkingDaysElapsed(s.Calendar, r, now), EscalatedTo: s.Policy.WarnTo}}
+}
+
+func (s Saga) breach(r aggregates.Referral, now time.Time) []aggregates.Command {
+	if r.Breached {
+		return nil
+	}
+	return []aggregates.Command{aggregates.RecordDeadlineBreach{Deadline: r.DueAt, WorkingDaysElapsed: WorkingDaysElapsed(s.Calendar, r, now), EscalatedTo: s.Policy.EscalateTo(s.Calendar, r.DueAt, now)}}
+}
