@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
 // Server serves the API.
@@ -27,6 +29,11 @@ type Server struct {
 	// KnownAuthority, if set, says whether an ONS code names an authority of
 	// the reference data; commands naming any other are refused.
 	KnownAuthority func(code string) bool
+	// Calendar counts working days for the deadline fields (default: the
+	// shipped calendar).
+	Calendar *calendar.Calendar
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Routes lists every route the server serves, as "METHOD /path". The
@@ -244,14 +251,32 @@ type ReferralView struct {
 	Deadline            Deadline   `json:"deadline"`
 }
 
-// Deadline is the referral's deadline as the deadline saga sees it.
+// Deadline is where the referral stands against its deadline.
 type Deadline struct {
 	DueAt              *time.Time `json:"dueAt"`
 	WarningAt          *time.Time `json:"warningAt"`
-	WorkingDaysElapsed *int       `json:"workingDaysElapsed"`
-	State              string     `json:"state,omitempty"`
+	WorkingDaysElapsed int        `json:"workingDaysElapsed"`
+	State              string     `json:"state"`
 	Policy             string     `json:"policy,omitempty"`
+	EscalatedTo        string     `json:"escalatedTo,omitempty"`
 }
+
+func (s *Server) deadline(ref aggregates.Referral) Deadline {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	cal := s.Calendar
+	if cal == nil {
+		cal = defaultCalendar
+	}
+	return Deadline{
+		DueAt: timePtr(ref.DueAt), WarningAt: timePtr(ref.WarningAt), Policy: ref.DeadlinePolicy, EscalatedTo: ref.EscalatedTo,
+		WorkingDaysElapsed: deadline.WorkingDaysElapsed(cal, ref, now), State: deadline.StateAt(ref, now),
+	}
+}
+
+var defaultCalendar = calendar.Default()
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
@@ -264,7 +289,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		ReceivingAuthority: ref.ReceivingAuthority, Route: ref.Route, ReceivedAt: ref.ReceivedAt,
 		ProfessionsNotified: append([]string{}, ref.Professions...), PlacementSearches: ref.Searches, OffersFound: ref.OffersFound,
 		AgeAssessment: ref.AgeAssessment, PlacementType: ref.PlacementType, WithdrawnReason: ref.WithdrawnReason,
-		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt),
+		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt), Deadline: s.deadline(ref),
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(ref.Version)))
 	writeJSON(w, http.StatusOK, v)

@@ -29,12 +29,12 @@ const (
 
 func ensureTimers(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              TimersStream,
-		Description:       "ntsflow durable timers: message schedules and the messages they fire",
-		Subjects:          []string{"nts.timers.>"},
-		Storage:           jetstream.FileStorage,
-		Replicas:          replicas,
-		Retention:         jetstream.LimitsPolicy,
+		Name:        TimersStream,
+		Description: "ntsflow durable timers: message schedules and the messages they fire",
+		Subjects:    []string{"nts.timers.>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		Retention:   jetstream.LimitsPolicy,
 		// No limits are set, so nothing is ever discarded (the server does
 		// not allow DiscardNew with schedules).
 		AllowMsgSchedules: true,

@@ -12,14 +12,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
 type serveConfig struct {
@@ -33,6 +36,9 @@ type serveConfig struct {
 	logFormat    string
 	logLevel     string
 	shutdownWait time.Duration
+	policyFile   string
+	holidayFile  string
+	noSagas      bool
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -46,6 +52,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Int64Var(&c.maxBytes, "max-bytes", 0, "cap the events stream at this many bytes; when full, commands fail with 503 and nothing is lost (0: no cap)")
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
+	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
+	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API only; leave the deadline saga to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
 }
@@ -143,8 +152,35 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
+	cal := calendar.Default()
+	if cfg.holidayFile != "" {
+		if cal, err = calendar.Load(cfg.holidayFile); err != nil {
+			return err
+		}
+	}
+	policy := deadline.DefaultPolicy()
+	if cfg.policyFile != "" {
+		if policy, err = deadline.LoadPolicy(cfg.policyFile); err != nil {
+			return err
+		}
+	}
+	first, last := cal.Covers()
+	log.Info("deadline policy", "version", policy.Version, "bank_holidays_listed", fmt.Sprintf("%d-%d", first, last), "calendar_source", cal.Source)
+
 	eng := &engine.Engine{Store: store, Log: log}
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping}
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal}
+
+	var workers sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer func() {
+		stopWork()
+		workers.Wait()
+	}()
+	if !cfg.noSagas {
+		saga := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga")}
+		workers.Add(1)
+		go func() { defer workers.Done(); saga.Run(workCtx) }()
+	}
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +82,39 @@ func TestHelpExplains(t *testing.T) {
 	}
 	if code := run([]string{"frobnicate"}, &out, &errb); code != 2 {
 		t.Errorf("unknown command exit %d", code)
+	}
+}
+
+// The whole engine: the saga runs inside serve, and the referral's GET shows
+// the deadline moving from on-track to breached (a policy in seconds).
+func TestServeRunsTheDeadlineSaga(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(policy, []byte(`{"version":"demo-seconds","routes":{"hotel":{"duration":"3s"},"entry-authority":{"duration":"6s"}},"warnBefore":{"duration":"1s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`), 0o600)
+	base, stop := startServe(t, t.TempDir(), "--deadline-policy", policy)
+	defer stop()
+	body := fmt.Sprintf(`{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","receivedAt":%q}`, time.Now().UTC().Format(time.RFC3339Nano))
+	res, err := http.Post(base+"/v1/referrals", "application/json", strings.NewReader(body))
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create: %v %v", res, err)
+	}
+	loc := res.Header.Get("Location")
+	seen := map[string]bool{}
+	var last map[string]any
+	// Until the saga has recorded the breach (the state says "breached" as
+	// soon as the deadline passes; the breach event names who must act).
+	for start := time.Now(); time.Since(start) < 8*time.Second && (last == nil || last["deadline"].(map[string]any)["escalatedTo"] == nil); time.Sleep(100 * time.Millisecond) {
+		res, err := http.Get(base + loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = nil
+		json.NewDecoder(res.Body).Decode(&last)
+		res.Body.Close()
+		d := last["deadline"].(map[string]any)
+		seen[d["state"].(string)] = true
+	}
+	d := last["deadline"].(map[string]any)
+	if !seen["on-track"] || !seen["at-risk"] || !seen["breached"] || d["policy"] != "demo-seconds" || d["dueAt"] == nil || d["escalatedTo"] != "team-leader" {
+		t.Fatalf("states seen %v; last %v", seen, d)
 	}
 }

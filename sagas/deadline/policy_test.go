@@ -101,7 +101,9 @@ func TestStateAt(t *testing.T) {
 		{"in the warning window", base, "2025-06-07T10:00:00Z", StateAtRisk},
 		{"past the deadline, breach not yet recorded", base, "2025-06-10T10:00:00Z", StateBreached},
 		{"breach recorded", with(func(r *aggregates.Referral) { r.Breached = true }), "2025-06-10T10:00:00Z", StateBreached},
-		{"placed in time", with(func(r *aggregates.Referral) { r.Status, r.PlacedAt = aggregates.StatusPlaced, at("2025-06-05T10:00:00Z") }), "2025-06-20T10:00:00Z", StateMet},
+		{"placed in time", with(func(r *aggregates.Referral) {
+			r.Status, r.PlacedAt = aggregates.StatusPlaced, at("2025-06-05T10:00:00Z")
+		}), "2025-06-20T10:00:00Z", StateMet},
 		{"placed after the breach", with(func(r *aggregates.Referral) {
 			r.Status, r.PlacedAt, r.Breached = aggregates.StatusPlaced, at("2025-06-11T10:00:00Z"), true
 		}), "2025-06-20T10:00:00Z", StateMissed},

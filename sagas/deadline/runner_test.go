@@ -1,0 +1,340 @@
+package deadline_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+)
+
+// A policy in seconds: warning 2s after receipt, deadline at 3s, escalation
+// to the director 2s after the deadline.
+func secondsPolicy(t testing.TB) deadline.Policy {
+	p, err := deadline.ParsePolicy([]byte(`{"version":"test-seconds","routes":{"hotel":{"duration":"3s"},"entry-authority":{"duration":"6s"}},"warnBefore":{"duration":"1s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"},{"after":{"duration":"2s"},"to":"director"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type rig struct {
+	t    testing.TB
+	node *storetest.Node
+	eng  *engine.Engine
+}
+
+func newRig(t testing.TB, dir string) *rig {
+	n := storetest.Start(t, storetest.Options{Dir: dir})
+	return &rig{t: t, node: n, eng: &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler)}}
+}
+
+// runner starts a saga runner (an engine instance's worth) and returns a
+// function that stops it and waits for it.
+func (r *rig) runner() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &deadline.Runner{Saga: deadline.Saga{Policy: secondsPolicy(r.t), Calendar: calendar.Default()}, Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	go func() { run.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	r.t.Cleanup(stop)
+	return stop
+}
+
+func (r *rig) receive(id string, at time.Time) {
+	r.t.Helper()
+	c := aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-" + id, ReceivedAt: at}
+	if _, err := r.eng.Handle(context.Background(), id, c, engine.Meta{Actor: "test"}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) do(id string, c aggregates.Command) error {
+	_, err := r.eng.Handle(context.Background(), id, c, engine.Meta{Actor: "test"})
+	return err
+}
+
+func (r *rig) history(id string) []events.Event {
+	r.t.Helper()
+	_, stored, err := r.eng.Load(context.Background(), id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []events.Event
+	for _, st := range stored {
+		out = append(out, st.Commit.Events...)
+	}
+	return out
+}
+
+func count(evs []events.Event, typ string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func find(evs []events.Event, typ string) events.Event {
+	for _, e := range evs {
+		if e.Type == typ {
+			return e
+		}
+	}
+	return events.Event{}
+}
+
+// waitFor polls until cond holds or the time is up.
+func (r *rig) waitFor(what string, within time.Duration, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *rig) pending() uint64 {
+	n, err := r.node.Store.PendingTimers(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+func TestWarningBreachAndEscalationFireOnTime(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	received := time.Now()
+	r.receive("r1", received)
+	r.waitFor("the escalation", 10*time.Second, func() bool { return count(r.history("r1"), events.TypeDeadlineEscalated) == 1 })
+	h := r.history("r1")
+	set := find(h, events.TypeDeadlineSet).Data.(events.DeadlineSet)
+	warn, breach := find(h, events.TypeDeadlineWarning), find(h, events.TypeDeadlineBreached)
+	if warn.RecordedAt.Before(set.WarningAt) || warn.RecordedAt.After(set.WarningAt.Add(2*time.Second)) {
+		t.Errorf("warning recorded at %s, due at %s", warn.RecordedAt, set.WarningAt)
+	}
+	if !breach.RecordedAt.After(set.DueAt) || breach.RecordedAt.After(set.DueAt.Add(2*time.Second)) {
+		t.Errorf("breach recorded at %s, deadline %s", breach.RecordedAt, set.DueAt)
+	}
+	if b := breach.Data.(events.DeadlineBreached); b.EscalatedTo != "team-leader" || !b.Deadline.Equal(set.DueAt) {
+		t.Errorf("breach %+v", b)
+	}
+	if e := find(h, events.TypeDeadlineEscalated).Data.(events.DeadlineEscalated); e.EscalatedTo != "director" {
+		t.Errorf("escalated to %q", e.EscalatedTo)
+	}
+	if breach.Actor != "deadline-saga" || breach.CausationID == "" {
+		t.Errorf("breach envelope: actor %q causation %q", breach.Actor, breach.CausationID)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	h = r.history("r1")
+	if count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineEscalated) != 1 {
+		t.Fatalf("recorded more than once: %v", types(h))
+	}
+	ref, _, _ := r.eng.Load(context.Background(), "r1")
+	if s := deadline.StateAt(ref, time.Now()); s != deadline.StateBreached {
+		t.Fatalf("state %s", s)
+	}
+}
+
+func TestPlacingBeforeTheDeadlineCancelsBoth(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	r.receive("r1", time.Now())
+	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3 })
+	if err := r.do("r1", aggregates.Place{PlacementType: "U1", Provider: "carer", PlacedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("the timers cancelled", 5*time.Second, func() bool { return r.pending() == 0 })
+	time.Sleep(4 * time.Second) // past the deadline
+	h := r.history("r1")
+	if count(h, events.TypeDeadlineWarning)+count(h, events.TypeDeadlineBreached) != 0 {
+		t.Fatalf("a placed referral was warned or breached: %v", types(h))
+	}
+	ref, _, _ := r.eng.Load(context.Background(), "r1")
+	if s := deadline.StateAt(ref, time.Now()); s != deadline.StateMet {
+		t.Fatalf("state %s, want met", s)
+	}
+}
+
+func TestPlacingAfterTheBreachKeepsItAndIsMissed(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	r.receive("r1", time.Now())
+	r.waitFor("the breach", 8*time.Second, func() bool { return count(r.history("r1"), events.TypeDeadlineBreached) == 1 })
+	if err := r.do("r1", aggregates.Place{PlacementType: "K2", Provider: "home", PlacedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ref, _, _ := r.eng.Load(context.Background(), "r1")
+	if s := deadline.StateAt(ref, time.Now()); s != deadline.StateMissed || !ref.Breached {
+		t.Fatalf("state %s breached %v", s, ref.Breached)
+	}
+}
+
+// Stop the engine after the timers are set and before they fire; start a
+// new one after the fire time: the breach is recorded exactly once.
+func TestEngineRestartBeforeTheFire(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	stop := r.runner()
+	r.receive("r1", time.Now())
+	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3 })
+	stop()
+	time.Sleep(4 * time.Second) // the warning and the breach fire with no engine running
+	if n := count(r.history("r1"), events.TypeDeadlineBreached); n != 0 {
+		t.Fatalf("%d breaches with no engine", n)
+	}
+	r.runner()
+	r.waitFor("the breach", 5*time.Second, func() bool { return count(r.history("r1"), events.TypeDeadlineBreached) == 1 })
+	time.Sleep(2 * time.Second)
+	if h := r.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 {
+		t.Fatalf("after restart: %v", types(h))
+	}
+}
+
+// Stop the embedded NATS server itself after scheduling and restart it on
+// the same data directory: the server still holds the timers and fires them.
+func TestNATSServerRestartBeforeTheFire(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := newRig(t, dir)
+	stop := r.runner()
+	r.receive("r1", time.Now())
+	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3 })
+	stop()
+	r.node.Stop()
+	time.Sleep(1 * time.Second)
+
+	r2 := newRig(t, dir)
+	if p := r2.pending(); p != 3 {
+		t.Fatalf("%d timers after the server restarted, want 3", p)
+	}
+	r2.runner()
+	r2.waitFor("the breach", 8*time.Second, func() bool { return count(r2.history("r1"), events.TypeDeadlineBreached) == 1 })
+	time.Sleep(2 * time.Second)
+	if h := r2.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 {
+		t.Fatalf("after server restart: %v", types(h))
+	}
+}
+
+// Two engine instances on one server share the work: each breach once.
+func TestTwoInstancesRecordEachBreachOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	r.runner()
+	const n = 30
+	now := time.Now()
+	for i := range n {
+		r.receive(fmt.Sprint("r", i), now)
+	}
+	r.waitFor("every breach", 10*time.Second, func() bool {
+		for i := range n {
+			if count(r.history(fmt.Sprint("r", i)), events.TypeDeadlineBreached) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(1500 * time.Millisecond)
+	for i := range n {
+		h := r.history(fmt.Sprint("r", i))
+		if count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineSet) != 1 {
+			t.Fatalf("r%d: %v", i, types(h))
+		}
+	}
+}
+
+// Withdraw referrals at the very moment their breach timers fire: no
+// breach is ever recorded after a withdrawal.
+func TestWithdrawnWhileTheTimerFires(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	const n = 30
+	received := time.Now()
+	for i := range n {
+		r.receive(fmt.Sprint("r", i), received)
+	}
+	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3*n })
+	ref, _, _ := r.eng.Load(context.Background(), "r0")
+	time.Sleep(time.Until(ref.DueAt.Truncate(time.Second).Add(time.Second)))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.do(fmt.Sprint("r", i), aggregates.Withdraw{Reason: "missing"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(1500 * time.Millisecond)
+	breached := 0
+	for i := range n {
+		h := r.history(fmt.Sprint("r", i))
+		withdrawnAt := -1
+		for j, e := range h {
+			switch e.Type {
+			case events.TypeReferralWithdrawn:
+				withdrawnAt = j
+			case events.TypeDeadlineBreached, events.TypeDeadlineWarning, events.TypeDeadlineEscalated:
+				if withdrawnAt >= 0 {
+					t.Fatalf("r%d: %s after the withdrawal: %v", i, e.Type, types(h))
+				}
+				if e.Type == events.TypeDeadlineBreached {
+					breached++
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d breaches landed before the withdrawal, the rest were refused", breached, n)
+}
+
+// A referral recorded after its deadline has passed is breached at once;
+// one recorded inside the warning window is warned at once.
+func TestBackdatedIntake(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	start := time.Now()
+	r.receive("late", start.Add(-10*time.Second))
+	r.receive("warn", start.Add(-2500*time.Millisecond))
+	r.waitFor("the breach of the late one", 3*time.Second, func() bool { return count(r.history("late"), events.TypeDeadlineBreached) == 1 })
+	if h := r.history("late"); count(h, events.TypeDeadlineWarning) != 0 || find(h, events.TypeDeadlineBreached).Data.(events.DeadlineBreached).EscalatedTo != "director" {
+		t.Fatalf("late: %v", types(h))
+	}
+	w := r.history("warn")
+	if count(w, events.TypeDeadlineWarning) != 1 || count(w, events.TypeDeadlineBreached) != 0 {
+		t.Fatalf("inside the warning window, at once: %v", types(w))
+	}
+	if took := find(w, events.TypeDeadlineWarning).RecordedAt.Sub(start); took > 2*time.Second {
+		t.Fatalf("the warning took %v", took)
+	}
+	r.waitFor("its breach, on time", 3*time.Second, func() bool { return count(r.history("warn"), events.TypeDeadlineBreached) == 1 })
+}
+
+func types(evs []events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
