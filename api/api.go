@@ -17,6 +17,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
@@ -26,9 +27,10 @@ type Server struct {
 	Log    *slog.Logger
 	// Ready reports whether the engine can serve (the store answers).
 	Ready func(ctx context.Context) error
-	// KnownAuthority, if set, says whether an ONS code names an authority of
-	// the reference data; commands naming any other are refused.
-	KnownAuthority func(code string) bool
+	// Authorities is the reference data: commands naming an authority not in
+	// it are refused, and earlier codes of an authority are replaced by its
+	// current one.
+	Authorities *refdata.Registry
 	// Calendar counts working days for the deadline fields (default: the
 	// shipped calendar).
 	Calendar *calendar.Calendar
@@ -125,7 +127,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if e := s.checkAuthorities(c); e != nil {
+	if e := s.checkAuthorities(&c); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -133,15 +135,24 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
 }
 
-func (s *Server) checkAuthorities(c aggregates.ReceiveReferral) *Error {
-	if s.KnownAuthority == nil {
+// checkAuthorities refuses codes the reference data does not know and
+// replaces an authority's earlier code by its current one.
+func (s *Server) checkAuthorities(c *aggregates.ReceiveReferral) *Error {
+	if s.Authorities == nil {
 		return nil
 	}
-	if aggregates.ValidAuthorityCode(c.ReceivingAuthority) && !s.KnownAuthority(c.ReceivingAuthority) {
-		return apiError(http.StatusUnprocessableEntity, "unknown_authority", "receivingAuthority", "%s is not an authority with children's services in the reference data", c.ReceivingAuthority)
-	}
-	if aggregates.ValidAuthorityCode(c.TransferringAuthority) && !s.KnownAuthority(c.TransferringAuthority) {
-		return apiError(http.StatusUnprocessableEntity, "unknown_authority", "transferringAuthority", "%s is not an authority with children's services in the reference data", c.TransferringAuthority)
+	for _, f := range []struct {
+		name string
+		code *string
+	}{{"receivingAuthority", &c.ReceivingAuthority}, {"transferringAuthority", &c.TransferringAuthority}} {
+		if !aggregates.ValidAuthorityCode(*f.code) {
+			continue // the decider says what is wrong with it
+		}
+		cur, ok := s.Authorities.Canonical(*f.code)
+		if !ok {
+			return apiError(http.StatusUnprocessableEntity, "unknown_authority", f.name, "%s is not an authority with children's services in the reference data", *f.code)
+		}
+		*f.code = cur
 	}
 	return nil
 }

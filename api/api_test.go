@@ -16,6 +16,7 @@ import (
 	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 const receiveBody = `{"receivingAuthority":"E08000007","route":"hotel","hotel":"Hotel A","childReference":"HO-123","claimedAge":15,"receivedAt":"2025-06-02T10:00:00Z","languages":["Pashto"]}`
@@ -23,7 +24,7 @@ const receiveBody = `{"receivingAuthority":"E08000007","route":"hotel","hotel":"
 func newServer(t *testing.T) (*httptest.Server, *storetest.Node) {
 	n := storetest.Start(t, storetest.Options{})
 	eng := &engine.Engine{Store: n.Store, Now: func() time.Time { return time.Date(2025, 6, 5, 12, 0, 0, 0, time.UTC) }}
-	s := &api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Ready: n.Store.Ping, KnownAuthority: func(c string) bool { return c != "E06000999" }}
+	s := &api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Ready: n.Store.Ping, Authorities: refdata.Default()}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts, n

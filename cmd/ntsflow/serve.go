@@ -22,6 +22,7 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
@@ -39,6 +40,8 @@ type serveConfig struct {
 	policyFile   string
 	holidayFile  string
 	noSagas      bool
+	population   string
+	authorities  string
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -54,6 +57,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
+	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source; without it capacity views have no thresholds")
+	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API only; leave the deadline saga to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
@@ -164,11 +169,24 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			return err
 		}
 	}
+	reg := refdata.Default()
+	if cfg.authorities != "" {
+		if reg, err = refdata.LoadAuthorities(cfg.authorities); err != nil {
+			return err
+		}
+	}
+	if cfg.population != "" {
+		if err := reg.LoadPopulation(cfg.population); err != nil {
+			return err
+		}
+	} else {
+		log.Warn(refdata.ErrNoPopulation.Error())
+	}
 	first, last := cal.Covers()
 	log.Info("deadline policy", "version", policy.Version, "bank_holidays_listed", fmt.Sprintf("%d-%d", first, last), "calendar_source", cal.Source)
 
 	eng := &engine.Engine{Store: store, Log: log}
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal}
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg}
 
 	var workers sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
