@@ -203,3 +203,30 @@ func types(evs []events.Event) []string {
 	}
 	return out
 }
+
+func TestDecideAuthority(t *testing.T) {
+	four, five, neg := 4, 5, -1
+	set := ev(events.TypeAuthorityPledgeSet, now, events.AuthorityPledgeSet{Authority: "E08000007", Pledge: 4})
+	a := EvolveAuthority(Authority{}, set)
+	if evs, err := DecideAuthority(Authority{}, SetPledge{Authority: "E08000007", Pledge: &four}, now); err != nil || len(evs) != 1 {
+		t.Fatalf("first pledge: %v %v", evs, err)
+	}
+	if evs, err := DecideAuthority(a, SetPledge{Authority: "E08000007", Pledge: &five}, now); err != nil || len(evs) != 1 {
+		t.Fatalf("changed pledge: %v %v", evs, err)
+	}
+	for name, c := range map[string]struct {
+		a    Authority
+		cmd  SetPledge
+		code string
+	}{
+		"unchanged": {a, SetPledge{Authority: "E08000007", Pledge: &four}, "pledge_unchanged"},
+		"negative":  {Authority{}, SetPledge{Authority: "E08000007", Pledge: &neg}, "invalid_value"},
+		"missing":   {Authority{}, SetPledge{Authority: "E08000007"}, "invalid_value"},
+		"bad code":  {Authority{}, SetPledge{Authority: "Kent", Pledge: &four}, "invalid_value"},
+	} {
+		var r *Refusal
+		if _, err := DecideAuthority(c.a, c.cmd, now); !errors.As(err, &r) || r.Code != c.code {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

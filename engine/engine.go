@@ -54,6 +54,8 @@ type Meta struct {
 
 // Outcome is what a command did.
 type Outcome struct {
+	// ReferralID is the aggregate's id: the referral's, or the authority's
+	// code for an authority command.
 	ReferralID string
 	Version    int    // the referral's version after the command
 	Sequence   uint64 // stream sequence of the commit
@@ -110,31 +112,70 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 	if !events.ValidID(referralID) {
 		return Outcome{}, &aggregates.Refusal{Kind: aggregates.Invalid, Code: "invalid_value", Field: "id", Message: "a referral id is 1 to 64 letters, digits, '-' or '_'"}
 	}
-	subject := events.ReferralSubject(referralID)
+	return e.run(ctx, referralID, events.ReferralSubject(referralID), cmd, meta, func(stored []eventstore.Stored, now time.Time) (int, []events.Event, error) {
+		var r aggregates.Referral
+		for _, st := range stored {
+			for _, ev := range st.Commit.Events {
+				r = aggregates.Evolve(r, ev)
+			}
+		}
+		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != r.Version {
+			return 0, nil, &StaleError{Expected: *meta.ExpectedVersion, Current: r.Version}
+		}
+		evs, err := aggregates.Decide(r, cmd, now)
+		return r.Version, evs, err
+	})
+}
+
+// HandleAuthority runs one command against one authority.
+func (e *Engine) HandleAuthority(ctx context.Context, cmd aggregates.SetPledge, meta Meta) (Outcome, error) {
+	if !aggregates.ValidAuthorityCode(cmd.Authority) {
+		return Outcome{}, &aggregates.Refusal{Kind: aggregates.Invalid, Code: "invalid_value", Field: "authority", Message: "not the ONS code of an authority with children's services"}
+	}
+	return e.run(ctx, cmd.Authority, events.AuthoritySubject(cmd.Authority), cmd, meta, func(stored []eventstore.Stored, now time.Time) (int, []events.Event, error) {
+		var a aggregates.Authority
+		for _, st := range stored {
+			for _, ev := range st.Commit.Events {
+				a = aggregates.EvolveAuthority(a, ev)
+			}
+		}
+		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != a.Version {
+			return 0, nil, &StaleError{Expected: *meta.ExpectedVersion, Current: a.Version}
+		}
+		evs, err := aggregates.DecideAuthority(a, cmd, now)
+		return a.Version, evs, err
+	})
+}
+
+// decideFunc folds an aggregate's commits and decides: the version it
+// decided on, and the events, or a refusal.
+type decideFunc func(stored []eventstore.Stored, now time.Time) (version int, decided []events.Event, err error)
+
+// run is the command loop every aggregate shares: load, find a repeated
+// command's first outcome, decide, append with the server checking the
+// subject's last sequence, and on a conflict start again from a fresh load.
+func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Command, meta Meta, decide decideFunc) (Outcome, error) {
 	hash := RequestHash(cmd)
 	attempts := e.MaxAttempts
 	if attempts <= 0 {
 		attempts = 10
 	}
 	for attempt := 1; ; attempt++ {
-		state, stored, err := e.Load(ctx, referralID)
+		stored, err := e.Store.Load(ctx, subject)
 		if err != nil {
-			return Outcome{}, err
+			return Outcome{}, fmt.Errorf("load %s: %w", subject, err)
 		}
 		if meta.IdempotencyKey != "" {
-			if out, found, err := firstOutcome(referralID, stored, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
+			if out, found, err := firstOutcome(id, stored, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
 				return out, err
 			}
 		}
-		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != state.Version {
-			return Outcome{}, &StaleError{Expected: *meta.ExpectedVersion, Current: state.Version}
-		}
 		now := e.now()
-		decided, err := aggregates.Decide(state, cmd, now)
+		version, decided, err := decide(stored, now)
 		if err != nil {
 			return Outcome{}, err
 		}
-		evs := e.envelope(referralID, decided, now, meta)
+		evs := e.envelope(id, decided, now, meta)
 		commit := events.Commit{Command: cmd.CommandName(), IdempotencyKey: meta.IdempotencyKey, RequestHash: hash, Events: evs}
 		var last uint64
 		if len(stored) > 0 {
@@ -142,7 +183,7 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 		}
 		msgID := meta.MsgID
 		if meta.IdempotencyKey != "" {
-			msgID = "cmd:" + referralID + ":" + meta.IdempotencyKey
+			msgID = "cmd:" + id + ":" + meta.IdempotencyKey
 		}
 		if msgID == "" {
 			msgID = evs[0].ID
@@ -156,27 +197,27 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 			if attempt >= attempts {
 				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
 			}
-			e.logger().Debug("append conflict, deciding again", "referral", referralID, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
+			e.logger().Debug("append conflict, deciding again", "subject", subject, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
 			sleep(ctx, backoff(attempt))
 			continue
 		}
 		if err != nil {
-			return Outcome{}, fmt.Errorf("command %s on referral %s: %w", cmd.CommandName(), referralID, err)
+			return Outcome{}, fmt.Errorf("command %s on %s: %w", cmd.CommandName(), subject, err)
 		}
 		if ack.Duplicate {
 			// Another copy of this command got there first; answer with its
 			// outcome, read back from the log.
-			_, stored, err := e.Load(ctx, referralID)
+			stored, err := e.Store.Load(ctx, subject)
 			if err != nil {
 				return Outcome{}, err
 			}
-			out, found, err := firstOutcome(referralID, stored, func(c events.Commit) bool { return true }, hash, ack.Sequence)
+			out, found, err := firstOutcome(id, stored, func(c events.Commit) bool { return true }, hash, ack.Sequence)
 			if !found {
-				return Outcome{}, fmt.Errorf("command %s on referral %s: duplicate of sequence %d, which is not on this referral", cmd.CommandName(), referralID, ack.Sequence)
+				return Outcome{}, fmt.Errorf("command %s on %s: duplicate of sequence %d, which is not on this subject", cmd.CommandName(), subject, ack.Sequence)
 			}
 			return out, err
 		}
-		return Outcome{ReferralID: referralID, Version: state.Version + len(evs), Sequence: ack.Sequence, Events: evs}, nil
+		return Outcome{ReferralID: id, Version: version + len(evs), Sequence: ack.Sequence, Events: evs}, nil
 	}
 }
 

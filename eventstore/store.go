@@ -33,9 +33,10 @@ type Config struct {
 
 // Store appends to and reads from the events stream.
 type Store struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	snapshots jetstream.ObjectStore
 }
 
 // Stored is one commit as it lies in the stream.
@@ -90,7 +91,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := ensureTimers(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
-	return &Store{nc: nc, js: js, stream: s}, nil
+	obs, err := ensureSnapshots(ctx, js, cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{nc: nc, js: js, stream: s, snapshots: obs}, nil
 }
 
 func orUnlimited(n int64) int64 {

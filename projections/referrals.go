@@ -1,0 +1,114 @@
+package projections
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+)
+
+// ReferralList is the referral list view's state: one row per referral,
+// enough to filter and page through them. No personal data about the child.
+type ReferralList struct {
+	Rows map[string]*ReferralRow `json:"rows"`
+}
+
+// ReferralRow is one referral in the list.
+type ReferralRow struct {
+	ReferralID    string    `json:"referralId"`
+	Authority     string    `json:"authority"`
+	Route         string    `json:"route"`
+	Status        string    `json:"status"`
+	ReceivedAt    time.Time `json:"receivedAt"`
+	DueAt         time.Time `json:"dueAt,omitzero"`
+	WarningAt     time.Time `json:"warningAt,omitzero"`
+	PlacedAt      time.Time `json:"placedAt,omitzero"`
+	PlacementType string    `json:"placementType,omitempty"`
+	Breached      bool      `json:"breached,omitempty"`
+	EscalatedTo   string    `json:"escalatedTo,omitempty"`
+	// Filled in when read:
+	Region        string `json:"region,omitempty"`
+	DeadlineState string `json:"deadlineState,omitempty"`
+}
+
+// NewReferralList is the empty view.
+func NewReferralList() *ReferralList { return &ReferralList{Rows: map[string]*ReferralRow{}} }
+
+// ApplyReferralList folds one event into the list.
+func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
+	if d, ok := e.Data.(events.ReferralReceived); ok {
+		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, Authority: d.ReceivingAuthority, Route: d.Route, Status: string(aggregates.StatusOpen), ReceivedAt: e.OccurredAt}
+		return v
+	}
+	r := v.Rows[e.AggregateID]
+	if r == nil {
+		return v
+	}
+	switch d := e.Data.(type) {
+	case events.DeadlineSet:
+		r.DueAt, r.WarningAt = d.DueAt, d.WarningAt
+	case events.ReferralPlaced:
+		r.Status, r.PlacedAt, r.PlacementType = string(aggregates.StatusPlaced), d.PlacedAt, d.PlacementType
+	case events.ReferralWithdrawn:
+		r.Status = string(aggregates.StatusWithdrawn)
+	case events.ChildLeftCare:
+		r.Status = string(aggregates.StatusLeftCare)
+	case events.DeadlineBreached:
+		r.Breached, r.EscalatedTo = true, d.EscalatedTo
+	case events.DeadlineEscalated:
+		r.EscalatedTo = d.EscalatedTo
+	}
+	return v
+}
+
+// ReferralFilter narrows the list. Empty fields match everything.
+type ReferralFilter struct {
+	Authority, Region, Status, DeadlineState string
+	Offset, Limit                            int
+}
+
+// ReferralPage is one page of the list, newest referral first.
+type ReferralPage struct {
+	Referrals []ReferralRow `json:"referrals"`
+	Total     int           `json:"total"`
+	Offset    int           `json:"offset"`
+	Next      *int          `json:"next"` // offset of the next page, null at the end
+}
+
+// ListReferrals reads a page of the list at now.
+func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now time.Time) ReferralPage {
+	var match []ReferralRow
+	for _, r := range v.Rows {
+		row := *r
+		row.Region = reg.RegionOf(row.Authority)
+		row.DeadlineState = deadline.StateAt(row.state(), now)
+		if (f.Authority != "" && row.Authority != f.Authority) || (f.Region != "" && row.Region != f.Region) ||
+			(f.Status != "" && row.Status != f.Status) || (f.DeadlineState != "" && row.DeadlineState != f.DeadlineState) {
+			continue
+		}
+		match = append(match, row)
+	}
+	sort.Slice(match, func(i, j int) bool {
+		if !match[i].ReceivedAt.Equal(match[j].ReceivedAt) {
+			return match[i].ReceivedAt.After(match[j].ReceivedAt)
+		}
+		return match[i].ReferralID < match[j].ReferralID
+	})
+	p := ReferralPage{Total: len(match), Offset: f.Offset, Referrals: []ReferralRow{}}
+	if f.Offset < len(match) {
+		end := min(len(match), f.Offset+f.Limit)
+		p.Referrals = match[f.Offset:end]
+		if end < len(match) {
+			p.Next = &end
+		}
+	}
+	return p
+}
+
+// state is the row as the deadline rule reads a referral.
+func (r ReferralRow) state() aggregates.Referral {
+	return aggregates.Referral{Status: aggregates.Status(r.Status), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, WarningAt: r.WarningAt, PlacedAt: r.PlacedAt, Breached: r.Breached}
+}

@@ -1,0 +1,368 @@
+// Package projections builds the views people ask for from the event log:
+// capacity (capacity.go), timeliness (timeliness.go) and the referral list
+// (referrals.go). Each view is a fold, Apply(view, event) view, with no I/O;
+// the runner (runner.go) drives it from the stream, keeps its checkpoint,
+// snapshots it, rebuilds it beside the live one, and folds it as of any
+// past moment.
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// Spec describes a view.
+type Spec[V any] struct {
+	Name string
+	// Schema names the view's shape; a snapshot of another schema is not
+	// resumed from (the view rebuilds).
+	Schema string
+	New    func() V
+	Apply  func(V, events.Event) V
+	// Restore, if set, prepares a view decoded from a snapshot (restores
+	// what is not serialised).
+	Restore func(V) V
+}
+
+// Stats counts what a fold met besides the events it applied.
+type Stats struct {
+	Applied uint64 `json:"applied"`
+	// Unknown: events of types this build cannot read, skipped.
+	Unknown uint64 `json:"unknown"`
+	// Corrupt: commits that did not decode at all, skipped and logged.
+	Corrupt uint64 `json:"corrupt"`
+}
+
+// apply folds one commit into v. The caller advances its checkpoint to the
+// commit's sequence only after this returns: a checkpoint never passes an
+// event that was not applied.
+func apply[V any](spec Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats) V {
+	if st.Err != nil {
+		stats.Corrupt++
+		return v
+	}
+	for _, e := range st.Commit.Events {
+		if !asOf.IsZero() && e.RecordedAt.After(asOf) {
+			continue
+		}
+		if _, unknown := e.Data.(events.Unknown); unknown {
+			stats.Unknown++
+			continue
+		}
+		v = spec.Apply(v, e)
+		stats.Applied++
+	}
+	return v
+}
+
+// Progress of a long fold.
+type Progress struct {
+	Done, Total uint64
+	Rate        float64 // commits per second
+	ETA         time.Duration
+}
+
+// FoldOptions bound a fold.
+type FoldOptions struct {
+	// UpTo is the last stream sequence to fold (0: the stream's last now).
+	UpTo uint64
+	// AsOf, if set, folds only events recorded at or before it.
+	AsOf time.Time
+	// Progress, if set, is called about once a second.
+	Progress func(Progress)
+}
+
+// Fold builds a view from zero: the whole log, or the log as of a moment.
+// It returns the view and the sequence it has applied up to.
+func Fold[V any](ctx context.Context, store *eventstore.Store, spec Spec[V], o FoldOptions) (V, uint64, Stats, error) {
+	v := spec.New()
+	var stats Stats
+	to := o.UpTo
+	if to == 0 {
+		last, err := store.LastSequence(ctx)
+		if err != nil {
+			return v, 0, stats, err
+		}
+		to = last
+	}
+	var seq uint64
+	start, lastReport := time.Now(), time.Now()
+	// Engines' clocks are within ClockSkew of the server's: once the server
+	// stored commits that much after the moment, none recorded before it
+	// can follow.
+	stopAfter := time.Time{}
+	if !o.AsOf.IsZero() {
+		stopAfter = o.AsOf.Add(10 * time.Minute)
+	}
+	errStop := errors.New("stop")
+	err := store.ReadRange(ctx, 1, to, func(st eventstore.Stored) error {
+		if !stopAfter.IsZero() && st.Time.After(stopAfter) {
+			return errStop
+		}
+		v = apply(spec, v, st, o.AsOf, &stats)
+		seq = st.Sequence
+		if o.Progress != nil && time.Since(lastReport) >= time.Second {
+			lastReport = time.Now()
+			o.Progress(progress(seq, to, start))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return v, seq, stats, err
+	}
+	if o.Progress != nil {
+		o.Progress(progress(seq, to, start))
+	}
+	return v, seq, stats, nil
+}
+
+func progress(done, total uint64, start time.Time) Progress {
+	p := Progress{Done: done, Total: total}
+	if secs := time.Since(start).Seconds(); secs > 0 {
+		p.Rate = float64(done) / secs
+		if p.Rate > 0 && total > done {
+			p.ETA = time.Duration(float64(total-done) / p.Rate * float64(time.Second))
+		}
+	}
+	return p
+}
+
+// Runner keeps one live view up to date with the stream.
+type Runner[V any] struct {
+	Spec  Spec[V]
+	Store *eventstore.Store
+	Log   *slog.Logger
+	// SnapshotEvery is how often the view is snapshotted when it has moved
+	// (default 10s; negative: never).
+	SnapshotEvery time.Duration
+
+	mu       sync.RWMutex
+	view     V
+	seq      uint64
+	stats    Stats
+	started  bool
+	advanced chan struct{} // closed and replaced whenever seq moves
+	rebuild  *Progress
+	lastSnap uint64
+}
+
+// Status is a view's position, for the API and metrics.
+type Status struct {
+	Name       string    `json:"name"`
+	Sequence   uint64    `json:"sequence"`
+	Stats      Stats     `json:"stats"`
+	Rebuilding *Progress `json:"rebuilding,omitempty"`
+}
+
+// NewRunner makes a runner for a view, starting from the empty view.
+func NewRunner[V any](spec Spec[V], store *eventstore.Store, log *slog.Logger) *Runner[V] {
+	return &Runner[V]{Spec: spec, Store: store, Log: log, view: spec.New(), advanced: make(chan struct{})}
+}
+
+// Run follows the stream until ctx ends: it resumes from the view's
+// snapshot if there is one of this schema, else rebuilds from zero; a
+// stream that stops answering is followed again, from the checkpoint.
+func (r *Runner[V]) Run(ctx context.Context) error {
+	r.resume(ctx)
+	if r.SnapshotEvery >= 0 {
+		every := r.SnapshotEvery
+		if every == 0 {
+			every = 10 * time.Second
+		}
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					r.Snapshot(ctx)
+				}
+			}
+		}()
+	}
+	for ctx.Err() == nil {
+		r.mu.RLock()
+		from := r.seq + 1
+		r.mu.RUnlock()
+		err := r.Store.Follow(ctx, from, r.applyLive)
+		if ctx.Err() != nil {
+			break
+		}
+		r.log().Warn("view stopped following the stream; resuming from its checkpoint", "view", r.Spec.Name, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return ctx.Err()
+}
+
+func (r *Runner[V]) applyLive(st eventstore.Stored) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st.Sequence <= r.seq {
+		return nil // already applied (a resumed follow can overlap)
+	}
+	if st.Err != nil {
+		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)
+	}
+	r.view = apply(r.Spec, r.view, st, time.Time{}, &r.stats)
+	r.seq = st.Sequence
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+	return nil
+}
+
+type snapshot[V any] struct {
+	Schema   string `json:"schema"`
+	Sequence uint64 `json:"sequence"`
+	Stats    Stats  `json:"stats"`
+	View     V      `json:"view"`
+}
+
+func (r *Runner[V]) resume(ctx context.Context) {
+	b, err := r.Store.LoadSnapshot(ctx, r.Spec.Name)
+	if err != nil || b == nil {
+		if err != nil {
+			r.log().Warn("view snapshot unreadable; rebuilding from zero", "view", r.Spec.Name, "err", err)
+		}
+		return
+	}
+	s := snapshot[V]{View: r.Spec.New()}
+	if err := json.Unmarshal(b, &s); err != nil || s.Schema != r.Spec.Schema {
+		r.log().Info("view snapshot of another schema; rebuilding from zero", "view", r.Spec.Name, "snapshot_schema", s.Schema, "schema", r.Spec.Schema, "err", err)
+		return
+	}
+	if r.Spec.Restore != nil {
+		s.View = r.Spec.Restore(s.View)
+	}
+	r.mu.Lock()
+	r.view, r.seq, r.stats, r.lastSnap = s.View, s.Sequence, s.Stats, s.Sequence
+	r.mu.Unlock()
+	r.log().Info("view resumed from its snapshot", "view", r.Spec.Name, "sequence", s.Sequence)
+}
+
+// Snapshot saves the view with its checkpoint, if it moved since the last.
+func (r *Runner[V]) Snapshot(ctx context.Context) error {
+	r.mu.RLock()
+	if r.seq == r.lastSnap {
+		r.mu.RUnlock()
+		return nil
+	}
+	b, err := json.Marshal(snapshot[V]{Schema: r.Spec.Schema, Sequence: r.seq, Stats: r.stats, View: r.view})
+	seq := r.seq
+	r.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := r.Store.SaveSnapshot(ctx, r.Spec.Name, b); err != nil {
+		r.log().Warn("view snapshot failed", "view", r.Spec.Name, "err", err)
+		return err
+	}
+	r.mu.Lock()
+	r.lastSnap = seq
+	r.mu.Unlock()
+	return nil
+}
+
+// Read calls fn with the live view and the sequence it has reached. fn
+// must not keep the view or change it.
+func (r *Runner[V]) Read(fn func(v V, seq uint64)) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	fn(r.view, r.seq)
+}
+
+// Status reports where the view stands.
+func (r *Runner[V]) Status() Status {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s := Status{Name: r.Spec.Name, Sequence: r.seq, Stats: r.stats}
+	if r.rebuild != nil {
+		p := *r.rebuild
+		s.Rebuilding = &p
+	}
+	return s
+}
+
+// WaitFor blocks until the view has applied sequence seq, or ctx ends.
+func (r *Runner[V]) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		r.mu.RLock()
+		reached, ch := r.seq >= seq, r.advanced
+		r.mu.RUnlock()
+		if reached {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("view %s has not reached sequence %d: %w", r.Spec.Name, seq, ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+// Rebuild folds a new view from zero beside the live one, which keeps
+// answering, then catches it up and swaps it in. progress hears how far it
+// has got.
+func (r *Runner[V]) Rebuild(ctx context.Context, progress func(Progress)) error {
+	r.mu.Lock()
+	if r.rebuild != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("view %s is already rebuilding", r.Spec.Name)
+	}
+	r.rebuild = &Progress{}
+	target := r.seq
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.rebuild = nil
+		r.mu.Unlock()
+	}()
+	fresh, seq, stats := r.Spec.New(), uint64(0), Stats{}
+	if target > 0 {
+		var err error
+		fresh, seq, stats, err = Fold(ctx, r.Store, r.Spec, FoldOptions{UpTo: target, Progress: func(p Progress) {
+			r.mu.Lock()
+			r.rebuild = &p
+			r.mu.Unlock()
+			if progress != nil {
+				progress(p)
+			}
+		}})
+		if err != nil {
+			return err
+		}
+	}
+	// Catch up with what the live view applied meanwhile, holding it still,
+	// then swap.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.Store.ReadRange(ctx, seq+1, r.seq, func(st eventstore.Stored) error {
+		fresh = apply(r.Spec, fresh, st, time.Time{}, &stats)
+		seq = st.Sequence
+		return nil
+	}); err != nil {
+		return err
+	}
+	r.view, r.stats = fresh, stats
+	r.log().Info("view rebuilt and swapped in", "view", r.Spec.Name, "sequence", seq)
+	return nil
+}
+
+func (r *Runner[V]) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}

@@ -1,0 +1,333 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/simulate"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+type appended struct {
+	seq uint64
+	evs []events.Event
+}
+
+// drive runs generated lifecycles through the engine from several
+// goroutines at once (each referral's steps in order) and returns every
+// commit that landed.
+func drive(t testing.TB, eng *engine.Engine, seed uint64, n, writers int, prefix string) []appended {
+	t.Helper()
+	lcs := simulate.Generate(simulate.Options{Seed: seed, Referrals: n, Start: time.Now().Add(-120 * 24 * time.Hour), Span: 60 * 24 * time.Hour,
+		Authorities: []string{"E08000007", "E06000001", "E09000001", "E10000016", "E06000035"}, IDPrefix: prefix})
+	var mu sync.Mutex
+	var out []appended
+	work := make(chan simulate.Lifecycle)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lc := range work {
+				for _, s := range lc.Steps {
+					o, err := eng.Handle(context.Background(), s.ReferralID, s.Command, engine.Meta{Actor: "sim"})
+					var refusal *aggregates.Refusal
+					if errors.As(err, &refusal) {
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					out = append(out, appended{o.Sequence, o.Events})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, lc := range lcs {
+		work <- lc
+	}
+	close(work)
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+func inMemory[V any](spec projections.Spec[V], commits []appended, asOf time.Time) V {
+	v := spec.New()
+	for _, c := range commits {
+		for _, e := range c.evs {
+			if asOf.IsZero() || !e.RecordedAt.After(asOf) {
+				v = spec.Apply(v, e)
+			}
+		}
+	}
+	return v
+}
+
+func js(t testing.TB, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func run[V any](t testing.TB, spec projections.Spec[V], store *eventstore.Store, every time.Duration) (*projections.Runner[V], context.CancelFunc) {
+	r := projections.NewRunner(spec, store, quiet)
+	r.SnapshotEvery = every
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return r, stop
+}
+
+func waitCaughtUp[V any](t testing.TB, r *projections.Runner[V], store *eventstore.Store) uint64 {
+	t.Helper()
+	last, err := store.LastSequence(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.WaitFor(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// Random valid histories for many referrals, appended concurrently while
+// the views follow: the live view equals a rebuild from zero equals the
+// fold computed in memory from what the engine said it appended.
+func TestLiveEqualsRebuildEqualsMemory(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	cal := calendar.Default()
+	capR, _ := run(t, projections.CapacitySpec(), n.Store, -1)
+	timR, _ := run(t, projections.TimelinessSpec(cal), n.Store, -1)
+	refR, _ := run(t, projections.ReferralListSpec(), n.Store, -1)
+	// Pledges interleave with referrals, as they would.
+	for _, code := range []string{"E08000007", "E10000016"} {
+		p := 5
+		if _, err := eng.HandleAuthority(context.Background(), aggregates.SetPledge{Authority: code, Pledge: &p}, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commits := drive(t, eng, 42, 300, 8, "p")
+	last, _ := n.Store.LastSequence(context.Background())
+	if len(commits) < 1000 {
+		t.Fatalf("only %d commits", len(commits))
+	}
+	check := func(name string, live func() string, rebuilt, mem string) {
+		if l := live(); l != rebuilt || rebuilt != mem {
+			t.Errorf("%s: live, rebuilt and in-memory views differ (%d, %d, %d bytes)", name, len(l), len(rebuilt), len(mem))
+		}
+	}
+	waitCaughtUp(t, capR, n.Store)
+	waitCaughtUp(t, timR, n.Store)
+	waitCaughtUp(t, refR, n.Store)
+
+	// The in-memory fold sees the engine's outcomes; the two pledges were
+	// appended first, outside drive: fold them from the stream's first two.
+	all := append(pledgeCommits(t, n.Store), commits...)
+	cv, cseq, _, err := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{})
+	if err != nil || cseq != last {
+		t.Fatal(cseq, err)
+	}
+	check("capacity", func() string {
+		var s string
+		capR.Read(func(v *projections.Capacity, _ uint64) { s = js(t, v) })
+		return s
+	}, js(t, cv), js(t, inMemory(projections.CapacitySpec(), all, time.Time{})))
+	tv, _, _, _ := projections.Fold(context.Background(), n.Store, projections.TimelinessSpec(cal), projections.FoldOptions{})
+	check("timeliness", func() string {
+		var s string
+		timR.Read(func(v *projections.Timeliness, _ uint64) { s = js(t, v) })
+		return s
+	}, js(t, tv), js(t, inMemory(projections.TimelinessSpec(cal), all, time.Time{})))
+	rv, _, _, _ := projections.Fold(context.Background(), n.Store, projections.ReferralListSpec(), projections.FoldOptions{})
+	check("referrals", func() string {
+		var s string
+		refR.Read(func(v *projections.ReferralList, _ uint64) { s = js(t, v) })
+		return s
+	}, js(t, rv), js(t, inMemory(projections.ReferralListSpec(), all, time.Time{})))
+}
+
+func pledgeCommits(t testing.TB, store *eventstore.Store) []appended {
+	var out []appended
+	for _, code := range []string{"E08000007", "E10000016"} {
+		st, err := store.Load(context.Background(), events.AuthoritySubject(code))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range st {
+			out = append(out, appended{s.Sequence, s.Commit.Events})
+		}
+	}
+	return out
+}
+
+// The view at T equals the fold of the events recorded up to T.
+func TestAsOf(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	first := drive(t, eng, 7, 60, 4, "a")
+	time.Sleep(20 * time.Millisecond)
+	asOf := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	second := drive(t, eng, 8, 60, 4, "b")
+	if len(second) == 0 {
+		t.Fatal("nothing after the moment")
+	}
+	v, _, _, err := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{AsOf: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := js(t, v), js(t, inMemory(projections.CapacitySpec(), first, time.Time{})); got != want {
+		t.Fatal("capacity as of the moment differs from the fold of the events recorded before it")
+	}
+	whole, _, _, _ := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{})
+	if js(t, whole) == js(t, v) {
+		t.Fatal("the later events changed nothing: the test proves nothing")
+	}
+}
+
+// A view that counts how often it applied each event: the proof that a
+// restart neither applies an event twice nor skips one.
+type tally struct {
+	Seen map[string]int `json:"seen"`
+}
+
+func tallySpec() projections.Spec[*tally] {
+	return projections.Spec[*tally]{Name: "tally-test", Schema: "tally-1", New: func() *tally { return &tally{Seen: map[string]int{}} },
+		Apply: func(v *tally, e events.Event) *tally { v.Seen[e.ID]++; return v }}
+}
+
+// Kill the runner mid-stream (no final snapshot: as a crash would leave it)
+// and restart it: it resumes from its last snapshot, and every event is
+// applied exactly once.
+func TestRunnerKilledMidStreamResumes(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	r1, kill := run(t, tallySpec(), n.Store, 20*time.Millisecond)
+	var all []appended
+	for round := range 3 {
+		all = append(all, drive(t, eng, uint64(100+round), 40, 4, "k"+string(rune('a'+round)))...)
+		time.Sleep(60 * time.Millisecond) // let a snapshot land mid-stream
+	}
+	waitCaughtUp(t, r1, n.Store)
+	// Appends go on while the runner dies.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); all = append(all, drive(t, eng, 200, 60, 4, "kd")...) }()
+	time.Sleep(30 * time.Millisecond)
+	kill()
+	wg.Wait()
+	snapSeq := r1.Status().Sequence
+	b, err := n.Store.LoadSnapshot(context.Background(), "tally-test")
+	var snap struct{ Sequence uint64 }
+	if err != nil || json.Unmarshal(b, &snap) != nil || snap.Sequence == 0 {
+		t.Fatalf("no snapshot to resume from: %v", err)
+	}
+	lastNow, _ := n.Store.LastSequence(context.Background())
+	if snap.Sequence >= lastNow {
+		t.Fatalf("the snapshot (%d) is not mid-stream (last %d): the test would prove nothing", snap.Sequence, lastNow)
+	}
+
+	r2, _ := run(t, tallySpec(), n.Store, -1)
+	last := waitCaughtUp(t, r2, n.Store)
+	r2.Read(func(v *tally, seq uint64) {
+		want := 0
+		for _, c := range all {
+			for _, e := range c.evs {
+				want++
+				if v.Seen[e.ID] != 1 {
+					t.Fatalf("event %s applied %d times", e.ID, v.Seen[e.ID])
+				}
+			}
+		}
+		if len(v.Seen) != want || seq != last {
+			t.Fatalf("%d events applied, %d appended; at %d of %d", len(v.Seen), want, seq, last)
+		}
+	})
+	t.Logf("the first runner reached sequence %d; the second resumed from the snapshot at %d and caught up to %d", snapSeq, snap.Sequence, last)
+}
+
+// Rebuild beside the live view while commands keep coming: the API keeps
+// answering, and the rebuilt view is swapped in equal to a fold from zero.
+func TestRebuildWhileLive(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	r, _ := run(t, projections.CapacitySpec(), n.Store, -1)
+	drive(t, eng, 9, 150, 4, "r")
+	waitCaughtUp(t, r, n.Store)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); drive(t, eng, 10, 100, 2, "s") }()
+	var reads int
+	stopReading := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stopReading:
+				return
+			default:
+				r.Read(func(*projections.Capacity, uint64) { reads++ })
+			}
+		}
+	}()
+	var reports []projections.Progress
+	if err := r.Rebuild(context.Background(), func(p projections.Progress) { reports = append(reports, p) }); err != nil {
+		t.Fatal(err)
+	}
+	close(stopReading)
+	wg.Wait()
+	waitCaughtUp(t, r, n.Store)
+	whole, _, _, _ := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{})
+	var live string
+	r.Read(func(v *projections.Capacity, _ uint64) { live = js(t, v) })
+	if live != js(t, whole) {
+		t.Fatal("after the swap the live view differs from a fold from zero")
+	}
+	if len(reports) == 0 || reads == 0 {
+		t.Fatalf("progress reports %d, reads during the rebuild %d", len(reports), reads)
+	}
+}
+
+// An event of a type this build does not know is counted and skipped.
+func TestUnknownEventsAreCountedAndSkipped(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	drive(t, eng, 11, 5, 1, "u")
+	doc := `{"command":"future","events":[{"id":"e1","type":"referral.teleported","schemaVersion":1,"aggregateId":"u000000","occurredAt":"2025-01-01T00:00:00Z","recordedAt":"2025-01-01T00:00:00Z","actor":"x","data":{}}]}`
+	if _, err := n.Store.JetStream().Publish(context.Background(), events.ReferralSubject("zz"), []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Store.JetStream().Publish(context.Background(), events.ReferralSubject("zz2"), []byte(`not json`)); err != nil {
+		t.Fatal(err)
+	}
+	drive(t, eng, 12, 5, 1, "v")
+	r, _ := run(t, projections.CapacitySpec(), n.Store, -1)
+	waitCaughtUp(t, r, n.Store)
+	if s := r.Status(); s.Stats.Unknown != 1 || s.Stats.Corrupt != 1 || s.Stats.Applied == 0 {
+		t.Fatalf("stats %+v", s.Stats)
+	}
+}

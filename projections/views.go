@@ -1,0 +1,31 @@
+package projections
+
+import (
+	"github.com/ntsflow/ntsflow/calendar"
+)
+
+// The views, as specs for the runner. Bump a Schema when its view's shape
+// or meaning changes: old snapshots are then rebuilt, not resumed.
+
+// CapacitySpec is the capacity view.
+func CapacitySpec() Spec[*Capacity] {
+	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-1", New: NewCapacity, Apply: ApplyCapacity}
+}
+
+// TimelinessSpec is the timeliness view, counting working days with cal.
+func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
+	return Spec[*Timeliness]{
+		Name: "timeliness", Schema: "timeliness-1",
+		New:     func() *Timeliness { return NewTimeliness(cal) },
+		Apply:   ApplyTimeliness,
+		Restore: func(v *Timeliness) *Timeliness { v.SetCalendar(cal); return v },
+	}
+}
+
+// ReferralListSpec is the referral list view.
+func ReferralListSpec() Spec[*ReferralList] {
+	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-1", New: NewReferralList, Apply: ApplyReferralList}
+}
+
+// Names of the views, for the CLI and the API.
+var Names = []string{"capacity", "timeliness", "referrals"}

@@ -1,0 +1,118 @@
+// Package simulate generates realistic referral histories from a seed: the
+// same seed gives the same history. Tests, benchmarks and the `ntsflow
+// simulate` command share it.
+//
+// The shape, from DOMAIN.md's figures: about half of hotel transfers met
+// five working days in 2022-23, so placements here take 2 to 8 working days
+// for most; some referrals are age-assessed (a few as adults, which closes
+// them), some withdrawn, some left open.
+package simulate
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
+)
+
+// Step is one command of one referral's life, at a time in the world.
+type Step struct {
+	ReferralID string
+	Command    aggregates.Command
+}
+
+// Lifecycle is one referral's commands, in order.
+type Lifecycle struct {
+	ReferralID string
+	Authority  string
+	Steps      []Step
+}
+
+// Options shape a history.
+type Options struct {
+	Seed        uint64
+	Referrals   int
+	Start       time.Time // referrals are received from Start over Span
+	Span        time.Duration
+	Authorities []string // receiving authorities to draw from
+	Calendar    *calendar.Calendar
+	IDPrefix    string
+}
+
+var professions = []string{"commissioning", "placements", "fostering", "health", "education", "mash", "police"}
+var placementTypes = []string{"U1", "U3", "U4", "U5", "U6", "K2", "H5", "P2"}
+
+// Generate returns every referral's lifecycle. Times never pass now (the
+// deciders refuse the future), so choose Start+Span in the past.
+func Generate(o Options) []Lifecycle {
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	cal := o.Calendar
+	if cal == nil {
+		cal = calendar.Default()
+	}
+	out := make([]Lifecycle, o.Referrals)
+	for i := range out {
+		id := fmt.Sprintf("%s%06d", o.IDPrefix, i)
+		auth := o.Authorities[rng.IntN(len(o.Authorities))]
+		recv := o.Start.Add(time.Duration(rng.Int64N(int64(o.Span)))).Truncate(time.Second).UTC()
+		lc := Lifecycle{ReferralID: id, Authority: auth}
+		add := func(c aggregates.Command) { lc.Steps = append(lc.Steps, Step{ReferralID: id, Command: c}) }
+		route := events.RouteHotel
+		rc := aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: auth, Route: route, Hotel: fmt.Sprint("Hotel ", 1+rng.IntN(20)), ChildReference: "SIM-" + id, ReceivedAt: recv, Sex: "male"}
+		if rng.IntN(5) == 0 {
+			rc.Route, rc.Hotel = events.RouteEntryAuthority, ""
+			rc.TransferringAuthority = "E10000016" // Kent, the main entry authority
+			if auth == rc.TransferringAuthority {
+				rc.TransferringAuthority = "E06000035" // Medway
+			}
+		}
+		age := 14 + rng.IntN(4)
+		rc.ClaimedAge = &age
+		add(rc)
+		add(aggregates.NotifyProfessionals{Professions: professions[:3+rng.IntN(len(professions)-2)], NotifiedBy: "team leader"})
+		offers := rng.IntN(3)
+		search := aggregates.RecordPlacementSearch{Track: "in-house", OffersFound: &offers}
+		if offers > 0 {
+			search.PlacementTypes = []string{placementTypes[rng.IntN(len(placementTypes))]}
+		}
+		add(search)
+		roll := rng.IntN(100)
+		if roll < 10 { // age disputed
+			add(aggregates.RequestAgeAssessment{Method: "merton-compliant"})
+			outcome := events.AgeOutcomeChild
+			if rng.IntN(4) == 0 {
+				outcome = events.AgeOutcomeAdult
+			}
+			add(aggregates.RecordAgeAssessment{Method: "merton-compliant", Outcome: outcome})
+			if outcome == events.AgeOutcomeAdult {
+				out[i] = lc
+				continue
+			}
+		}
+		switch {
+		case roll >= 10 && roll < 16: // withdrawn: missing, reallocated, family reunion
+			add(aggregates.Withdraw{Reason: []string{"missing", "reallocated", "family-reunion"}[rng.IntN(3)]})
+		case roll >= 16 && roll < 21: // still open
+		default:
+			// Placed after 2 to 8 working days mostly, some much later.
+			days := 2 + rng.IntN(7)
+			if rng.IntN(10) == 0 {
+				days = 9 + rng.IntN(8)
+			}
+			day := cal.AddWorkingDays(calendar.DateOf(recv), days)
+			placedAt := day.Start().Add(time.Duration(9+rng.IntN(8)) * time.Hour).UTC()
+			if placedAt.Before(recv) {
+				placedAt = recv.Add(time.Hour)
+			}
+			add(aggregates.Place{PlacementType: placementTypes[rng.IntN(len(placementTypes))], Provider: "Provider " + fmt.Sprint(rng.IntN(50)), PlacedAt: placedAt})
+			if rng.IntN(20) == 0 {
+				add(aggregates.RecordLeftCare{LeftAt: placedAt.Add(time.Duration(24*(1+rng.IntN(30))) * time.Hour), Reason: "moved"})
+			}
+		}
+		out[i] = lc
+	}
+	return out
+}
