@@ -17,6 +17,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
@@ -36,6 +37,11 @@ type Server struct {
 	Calendar *calendar.Calendar
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Views, if set, serves the capacity, timeliness and referral list views.
+	Views *projections.Set
+	// MaxWait bounds how long a view read waits for ?minSequence (default
+	// DefaultMaxWait).
+	MaxWait time.Duration
 }
 
 // Routes lists every route the server serves, as "METHOD /path". The
@@ -55,6 +61,14 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/referrals/{id}/leaving-care":            cmd("left-care", func() aggregates.Command { return &aggregates.RecordLeftCare{} }),
 		"GET /v1/referrals/{id}":                          s.get,
 		"GET /v1/referrals/{id}/history":                  s.history,
+		"POST /v1/authorities/{code}/pledge":              s.setPledge,
+		"GET /v1/capacity":                                s.capacity,
+		"GET /v1/capacity/regions/{region}":               s.capacity,
+		"GET /v1/capacity/authorities/{code}":             s.capacity,
+		"GET /v1/timeliness":                              s.timeliness,
+		"GET /v1/referrals":                               s.listReferrals,
+		"GET /v1/views":                                   s.viewStatuses,
+		"POST /v1/views/{name}/rebuild":                   s.rebuildView,
 		"GET /healthz":                                    s.healthz,
 		"GET /readyz":                                     s.readyz,
 	}
@@ -64,12 +78,26 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range s.Routes() {
+		if s.Views == nil && needsViews(pattern) {
+			h = func(w http.ResponseWriter, r *http.Request) {
+				writeError(w, apiError(http.StatusServiceUnavailable, "views_disabled", "", "this instance serves no views"))
+			}
+		}
 		mux.HandleFunc(pattern, h)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusNotFound, "no_route", "", "no route %s %s; see docs/openapi.yaml", r.Method, r.URL.Path))
 	})
 	return s.logged(mux)
+}
+
+func needsViews(pattern string) bool {
+	for _, p := range []string{"GET /v1/capacity", "GET /v1/timeliness", "GET /v1/referrals", "GET /v1/views", "POST /v1/views/"} {
+		if strings.HasPrefix(pattern, p) && pattern != "GET /v1/referrals/{id}" && pattern != "GET /v1/referrals/{id}/history" {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) logged(next http.Handler) http.Handler {
@@ -206,10 +234,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggreg
 		writeError(w, e)
 		return
 	}
-	res := CommandResult{ReferralID: out.ReferralID, Version: out.Version, Sequence: out.Sequence}
-	for _, ev := range out.Events {
-		res.Events = append(res.Events, EventSummary{ID: ev.ID, Type: ev.Type})
-	}
+	res := commandResult(out)
 	if out.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}

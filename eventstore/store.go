@@ -312,3 +312,22 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 		}
 	}
 }
+
+// Attach opens the store over streams that already exist, creating
+// nothing: for tools (replay, export, verify) that read what an engine
+// wrote.
+func Attach(ctx context.Context, nc *nats.Conn) (*Store, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	s, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", EventsStream, unavailable(err))
+	}
+	st := &Store{nc: nc, js: js, stream: s}
+	if obs, err := js.ObjectStore(ctx, SnapshotBucket); err == nil {
+		st.snapshots = obs
+	}
+	return st, nil
+}

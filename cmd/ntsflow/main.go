@@ -18,6 +18,8 @@ Usage:
 
 Commands:
   serve     run the engine: HTTP API, embedded NATS JetStream (or --nats-url)
+  rebuild   rebuild a view from zero beside the live one, then swap (asks a running engine)
+  replay    compute a view as it stood at a past moment, for auditors
   version   print the version
 
 Run 'ntsflow <command> --help' for a command's flags.
@@ -37,6 +39,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "rebuild":
+		return rebuild(args[1:], stdout, stderr)
+	case "replay":
+		return replay(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ntsflow", version)
 		return 0

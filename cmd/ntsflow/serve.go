@@ -22,6 +22,7 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
@@ -186,7 +187,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	log.Info("deadline policy", "version", policy.Version, "bank_holidays_listed", fmt.Sprintf("%d-%d", first, last), "calendar_source", cal.Source)
 
 	eng := &engine.Engine{Store: store, Log: log}
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg}
+	views := projections.NewSet(store, reg, cal, log.With("component", "views"))
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views}
 
 	var workers sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
@@ -194,6 +196,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		stopWork()
 		workers.Wait()
 	}()
+	workers.Add(1)
+	go func() { defer workers.Done(); views.Run(workCtx) }()
 	if !cfg.noSagas {
 		saga := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga")}
 		workers.Add(1)

@@ -118,3 +118,24 @@ func TestServeRunsTheDeadlineSaga(t *testing.T) {
 		t.Fatalf("states seen %v; last %v", seen, d)
 	}
 }
+
+func TestRebuildAndReplayCommands(t *testing.T) {
+	base, stop := startServe(t, t.TempDir())
+	defer stop()
+	body := `{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","receivedAt":"2025-06-02T10:00:00Z"}`
+	if res, err := http.Post(base+"/v1/referrals", "application/json", strings.NewReader(body)); err != nil || res.StatusCode != 201 {
+		t.Fatalf("create: %v %v", res, err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"rebuild", "--server", base, "capacity"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "rebuilt and swapped in") {
+		t.Fatalf("rebuild exit %d: %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"replay", "--server", base, "--as-of", time.Now().UTC().Format(time.RFC3339), "--view", "capacity"}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"inFlight": 1`) {
+		t.Fatalf("replay exit %d: %s %s", code, out.String(), errb.String())
+	}
+	if code := run([]string{"replay", "--view", "capacity"}, &out, &errb); code != 2 {
+		t.Fatalf("replay without --as-of: exit %d", code)
+	}
+}

@@ -1,0 +1,136 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/refdata"
+)
+
+// Set is the engine's live views, each with its runner.
+type Set struct {
+	Capacity   *Runner[*Capacity]
+	Timeliness *Runner[*Timeliness]
+	Referrals  *Runner[*ReferralList]
+	Registry   *refdata.Registry
+	Calendar   *calendar.Calendar
+	Store      *eventstore.Store
+
+	mu          sync.Mutex
+	lastRebuild map[string]RebuildResult
+}
+
+// RebuildResult is how a view's last rebuild ended.
+type RebuildResult struct {
+	At    time.Time `json:"at"`
+	Error string    `json:"error,omitempty"`
+}
+
+// NewSet makes the views over a store.
+func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
+	return &Set{
+		Capacity:    NewRunner(CapacitySpec(), store, log),
+		Timeliness:  NewRunner(TimelinessSpec(cal), store, log),
+		Referrals:   NewRunner(ReferralListSpec(), store, log),
+		Registry:    reg,
+		Calendar:    cal,
+		Store:       store,
+		lastRebuild: map[string]RebuildResult{},
+	}
+}
+
+// Run runs every view until ctx ends, then snapshots them.
+func (s *Set) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{s.Capacity.Run, s.Timeliness.Run, s.Referrals.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
+	wg.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Capacity.Snapshot(sctx)
+	s.Timeliness.Snapshot(sctx)
+	s.Referrals.Snapshot(sctx)
+}
+
+// ViewStatus is a view's status with its last rebuild.
+type ViewStatus struct {
+	Status
+	LastRebuild *RebuildResult `json:"lastRebuild,omitempty"`
+}
+
+// Statuses of every view.
+func (s *Set) Statuses() []ViewStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ViewStatus
+	for _, st := range []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status()} {
+		vs := ViewStatus{Status: st}
+		if r, ok := s.lastRebuild[st.Name]; ok {
+			vs.LastRebuild = &r
+		}
+		out = append(out, vs)
+	}
+	return out
+}
+
+// Rebuild rebuilds one view by name beside the live one.
+func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
+	var err error
+	switch name {
+	case "capacity":
+		err = s.Capacity.Rebuild(ctx, progress)
+	case "timeliness":
+		err = s.Timeliness.Rebuild(ctx, progress)
+	case "referrals":
+		err = s.Referrals.Rebuild(ctx, progress)
+	default:
+		return fmt.Errorf("no view %q (views: capacity, timeliness, referrals)", name)
+	}
+	res := RebuildResult{At: time.Now().UTC()}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.lastRebuild[name] = res
+	s.mu.Unlock()
+	return err
+}
+
+// Known reports whether name is a view.
+func Known(name string) bool {
+	for _, n := range Names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ReportAsOf folds a view from zero as it stood at asOf (zero: now) and
+// reports it unfiltered, for auditors' replays.
+func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, progress func(Progress)) (any, uint64, error) {
+	now := asOf
+	if now.IsZero() {
+		now = time.Now()
+	}
+	o := FoldOptions{AsOf: asOf, Progress: progress}
+	switch name {
+	case "capacity":
+		v, seq, _, err := Fold(ctx, store, CapacitySpec(), o)
+		return ReportCapacity(v, reg), seq, err
+	case "timeliness":
+		v, seq, _, err := Fold(ctx, store, TimelinessSpec(cal), o)
+		return ReportTimeliness(v, reg, TimelinessFilter{}, now), seq, err
+	case "referrals":
+		v, seq, _, err := Fold(ctx, store, ReferralListSpec(), o)
+		return ListReferrals(v, reg, ReferralFilter{Limit: len(v.Rows)}, now), seq, err
+	}
+	return nil, 0, fmt.Errorf("no view %q (views: capacity, timeliness, referrals)", name)
+}
