@@ -131,6 +131,12 @@ func Decode(b []byte) (Event, error) {
 	if err := DecodeStrict(b, &w); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
+	return fromWire(w)
+}
+
+// fromWire finishes decoding an envelope read strictly: its payload, by
+// type, upcast to the current schema version.
+func fromWire(w wireEvent) (Event, error) {
 	e := w.Event
 	pt, ok := catalogue[e.Type]
 	if !ok || e.SchemaVersion > pt.version {

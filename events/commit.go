@@ -25,6 +25,16 @@ type wireCommit struct {
 	Events         []json.RawMessage `json:"events"`
 }
 
+// wireCommitIn reads a commit and its envelopes in one strict pass (the
+// payloads stay raw until their type is known): decoding is most of what a
+// view's rebuild costs (docs/design/atomic-appends.md).
+type wireCommitIn struct {
+	Command        string      `json:"command"`
+	IdempotencyKey string      `json:"idempotencyKey,omitempty"`
+	RequestHash    string      `json:"requestHash,omitempty"`
+	Events         []wireEvent `json:"events"`
+}
+
 // EncodeCommit writes a commit as one JSON document. A commit with no events
 // is an error: there is nothing to record.
 func EncodeCommit(c Commit) ([]byte, error) {
@@ -46,17 +56,17 @@ func EncodeCommit(c Commit) ([]byte, error) {
 // Unknown payload and the returned error wraps ErrUnknownType; any other
 // error means the commit could not be read at all.
 func DecodeCommit(b []byte) (Commit, error) {
-	var w wireCommit
+	var w wireCommitIn
 	if err := DecodeStrict(b, &w); err != nil {
 		return Commit{}, fmt.Errorf("decode commit: %w", err)
 	}
 	if len(w.Events) == 0 {
 		return Commit{}, errors.New("decode commit: no events")
 	}
-	c := Commit{Command: w.Command, IdempotencyKey: w.IdempotencyKey, RequestHash: w.RequestHash}
+	c := Commit{Command: w.Command, IdempotencyKey: w.IdempotencyKey, RequestHash: w.RequestHash, Events: make([]Event, 0, len(w.Events))}
 	var unknown error
-	for i, raw := range w.Events {
-		e, err := Decode(raw)
+	for i, we := range w.Events {
+		e, err := fromWire(we)
 		if errors.Is(err, ErrUnknownType) {
 			unknown = err
 		} else if err != nil {

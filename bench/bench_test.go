@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+)
+
+// The smoke: seconds, on a small history; it checks the harness works and
+// that every view applied every event, not how fast.
+func TestRebuildHarness(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	ctx := context.Background()
+	events, commits, err := LoadHistory(ctx, n.Store, 1, 3000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Rebuild(ctx, n.Store, uint64(events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 || rows[0].Commits != uint64(commits) {
+		t.Fatalf("rows %+v", rows)
+	}
+	for _, r := range rows[1:] {
+		if r.Events != uint64(events) || r.EventsPerSec <= 0 {
+			t.Fatalf("%s applied %d of %d events", r.Name, r.Events, events)
+		}
+	}
+}
+
+// BenchmarkRebuild: go test ./bench -run XXX -bench Rebuild -benchtime 1x
+// (NTSFLOW_BENCH_EVENTS sets the history's size; default 1,000,000).
+func BenchmarkRebuild(b *testing.B) {
+	size := 1_000_000
+	if s := os.Getenv("NTSFLOW_BENCH_EVENTS"); s != "" {
+		size, _ = strconv.Atoi(s)
+	}
+	n := storetest.Start(b, storetest.Options{})
+	ctx := context.Background()
+	start := time.Now()
+	events, commits, err := LoadHistory(ctx, n.Store, 1, size, os.Stderr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d events in %d commits in %v", events, commits, time.Since(start).Round(time.Second))
+	b.ResetTimer()
+	for range b.N {
+		rows, err := Rebuild(ctx, n.Store, uint64(events))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range rows {
+			b.Logf("%-48s %9d events %7.2fs %10.0f events/s  ratio %.2f", r.Name, r.Events, r.Seconds, r.EventsPerSec, r.RatioToRaw)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+)
+
+// Commit is one generated commit and the subject it belongs on.
+type Commit struct {
+	Subject string
+	Commit  events.Commit
+}
+
+// History decides a lifecycle's commands with the real deciders, in memory,
+// adding what the deadline saga would record (deadline.set, and the
+// warning and breach when they fell before the placement), and returns the
+// commits in order. It is how benchmarks get a realistic log of a million
+// events without a million round trips.
+func History(lc Lifecycle, policy deadline.Policy, cal *calendar.Calendar, now time.Time) ([]Commit, error) {
+	var (
+		ref aggregates.Referral
+		out []Commit
+	)
+	subject := events.ReferralSubject(lc.ReferralID)
+	record := func(cmd aggregates.Command, at time.Time) error {
+		evs, err := aggregates.Decide(ref, cmd, now)
+		var refusal *aggregates.Refusal
+		if errors.As(err, &refusal) {
+			return nil // a generated step the rules refuse is simply not taken
+		}
+		if err != nil {
+			return err
+		}
+		for i := range evs {
+			evs[i].ID = uuid.Must(uuid.NewV7()).String()
+			evs[i].SchemaVersion = events.SchemaVersion(evs[i].Type)
+			evs[i].AggregateID = lc.ReferralID
+			evs[i].RecordedAt = at
+			evs[i].Actor = "simulate"
+			evs[i].CorrelationID = lc.ReferralID
+			if evs[i].OccurredAt.IsZero() || evs[i].OccurredAt.Equal(now) {
+				evs[i].OccurredAt = at
+			}
+			ref = aggregates.Evolve(ref, evs[i])
+		}
+		out = append(out, Commit{Subject: subject, Commit: events.Commit{Command: cmd.CommandName(), Events: evs}})
+		return nil
+	}
+	for i, s := range lc.Steps {
+		at := now
+		switch c := s.Command.(type) {
+		case aggregates.ReceiveReferral:
+			at = c.ReceivedAt
+		case aggregates.Place:
+			at = c.PlacedAt
+		case aggregates.RecordLeftCare:
+			at = c.LeftAt
+		default:
+			at = ref.ReceivedAt.Add(time.Duration(i) * time.Hour)
+		}
+		// What the saga would have recorded before this step.
+		if !ref.DueAt.IsZero() && ref.Open() {
+			if !ref.Warned && !ref.Breached && at.After(ref.WarningAt) {
+				if err := record(aggregates.RecordDeadlineWarning{Deadline: ref.DueAt, EscalatedTo: policy.WarnTo}, ref.WarningAt); err != nil {
+					return nil, err
+				}
+			}
+			if !ref.Breached && at.After(ref.DueAt) {
+				if err := record(aggregates.RecordDeadlineBreach{Deadline: ref.DueAt, EscalatedTo: policy.Escalation[0].To}, ref.DueAt.Add(time.Second)); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := record(s.Command, at); err != nil {
+			return nil, fmt.Errorf("%s step %d: %w", lc.ReferralID, i, err)
+		}
+		if _, ok := s.Command.(aggregates.ReceiveReferral); ok && ref.Status == aggregates.StatusOpen {
+			d, err := policy.Compute(cal, ref.Route, ref.ReceivedAt)
+			if err != nil {
+				return nil, err
+			}
+			if err := record(aggregates.SetDeadline{Deadline: d}, at.Add(time.Second)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
