@@ -91,6 +91,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := ensureTimers(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
+	if err := ensurePublic(ctx, js, cfg.Replicas); err != nil {
+		return nil, err
+	}
 	obs, err := ensureSnapshots(ctx, js, cfg.Replicas)
 	if err != nil {
 		return nil, err

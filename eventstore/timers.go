@@ -138,7 +138,7 @@ var ErrPermanent = errors.New("permanent failure")
 // goes to one of them, and comes back if fn fails or the instance dies
 // before acknowledging it.
 func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn func(Fired) error) error {
-	return s.consume(ctx, TimersStream, durable, timerFiredPrefix+filter, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	return s.consume(ctx, TimersStream, durable, timerFiredPrefix+filter, 1024, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		var t Timer
 		if err := json.Unmarshal(m.Data(), &t); err != nil {
 			return fmt.Errorf("%w: timer at sequence %d: %v", ErrPermanent, md.Sequence.Stream, err)
@@ -151,8 +151,16 @@ func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn fu
 // durable consumer shared by every engine instance (sagas, the publisher),
 // from the start of the stream the first time, then from where the
 // consumer's acknowledgements left off.
-func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, fn func(Stored) error) error {
-	return s.consume(ctx, EventsStream, durable, filter, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+//
+// ordered, if true, keeps one commit in flight across all instances, so
+// commits are handled strictly in stream order (the publisher needs this;
+// the deadline saga does not, and handles many at once).
+func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, ordered bool, fn func(Stored) error) error {
+	pending := 1024
+	if ordered {
+		pending = 1
+	}
+	return s.consume(ctx, EventsStream, durable, filter, pending, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		st, err := storedFromMsg(m, md)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrPermanent, err)
@@ -163,14 +171,14 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, fn fu
 
 // consume runs a durable pull consumer until ctx ends. A handler error is
 // retried after a pause (redelivery), unless it wraps ErrPermanent.
-func (s *Store) consume(ctx context.Context, stream, durable, filter string, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
+func (s *Store) consume(ctx context.Context, stream, durable, filter string, maxAckPending int, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 1024,
+		MaxAckPending: maxAckPending,
 		MaxDeliver:    -1,
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
@@ -60,7 +61,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source; without it capacity views have no thresholds")
 	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
-	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API only; leave the deadline saga to other instances")
+	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
 }
@@ -200,8 +201,10 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	go func() { defer workers.Done(); views.Run(workCtx) }()
 	if !cfg.noSagas {
 		saga := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga")}
-		workers.Add(1)
+		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher")}
+		workers.Add(2)
 		go func() { defer workers.Done(); saga.Run(workCtx) }()
+		go func() { defer workers.Done(); pub.Run(workCtx) }()
 	}
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)

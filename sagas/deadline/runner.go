@@ -67,7 +67,7 @@ func (r *Runner) loop(ctx context.Context, name string, run func(context.Context
 }
 
 func (r *Runner) consumeEvents(ctx context.Context) error {
-	return r.Store.ConsumeEvents(ctx, EventsConsumer, events.ReferralSubject("*"), func(st eventstore.Stored) error {
+	return r.Store.ConsumeEvents(ctx, EventsConsumer, events.ReferralSubject("*"), false, func(st eventstore.Stored) error {
 		return r.HandleCommit(ctx, st)
 	})
 }

@@ -1,0 +1,144 @@
+// Package publisher is the public contract: it turns internal events into
+// privacy-safe public ones (contract.go, a pure encoder) and publishes them
+// in order, exactly once, as CloudEvents 1.0 in binary mode over NATS
+// headers (publisher.go). docs/asyncapi.yaml documents every channel and
+// field; a test keeps the two in step.
+//
+// What a subscriber gets: the pseudonymous referral id, authority and
+// region codes, route, times, placement type, deadline and escalation. What
+// it never gets: anything about the child (name, date of birth,
+// nationality, languages, needs, the child's reference), nor the hotel.
+package publisher
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// Source is the CloudEvents source of every public event.
+const Source = "urn:ntsflow:referrals"
+
+// Public event names: the last token of the subject, and the CloudEvents
+// type with its version suffix.
+var publicTypes = map[string]string{
+	events.TypeReferralReceived:  "received",
+	events.TypeReferralPlaced:    "placed",
+	events.TypeReferralWithdrawn: "withdrawn",
+	events.TypeDeadlineWarning:   "deadline-warning",
+	events.TypeDeadlineBreached:  "deadline-breached",
+	events.TypeDeadlineEscalated: "deadline-escalated",
+}
+
+// PayloadVersion is the version of the public payload; it is in every
+// CloudEvents type ("org.ntsflow.referral.placed.v1").
+const PayloadVersion = "v1"
+
+// Subject of a public event.
+func Subject(name string) string { return eventstore.PublicSubjectPrefix + "referral." + name }
+
+// CEType is a public event's CloudEvents type.
+func CEType(name string) string { return "org.ntsflow.referral." + name + "." + PayloadVersion }
+
+// Names lists the public event names.
+func Names() []string {
+	var out []string
+	for _, n := range publicTypes {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Payload is the data of every public event. Fields that do not apply to
+// an event are absent.
+type Payload struct {
+	ReferralID            string     `json:"referralId"`
+	Authority             string     `json:"authority"`
+	Region                string     `json:"region"`
+	Route                 string     `json:"route"`
+	TransferringAuthority string     `json:"transferringAuthority,omitempty"`
+	OccurredAt            time.Time  `json:"occurredAt"`
+	RecordedAt            time.Time  `json:"recordedAt"`
+	ReceivedAt            time.Time  `json:"receivedAt"`
+	PlacementType         string     `json:"placementType,omitempty"`
+	PlacedAt              *time.Time `json:"placedAt,omitempty"`
+	WithdrawalReason      string     `json:"withdrawalReason,omitempty"`
+	Deadline              *Deadline  `json:"deadline,omitempty"`
+	EscalatedTo           string     `json:"escalatedTo,omitempty"`
+}
+
+// Deadline is the referral's deadline, on deadline events.
+type Deadline struct {
+	DueAt              time.Time `json:"dueAt"`
+	WarningAt          time.Time `json:"warningAt,omitzero"`
+	Policy             string    `json:"policy,omitempty"`
+	WorkingDaysElapsed int       `json:"workingDaysElapsed"`
+}
+
+// Context is what the encoder knows of the referral besides the event:
+// its current state and the region of its authority.
+type Context struct {
+	Referral              aggregates.Referral
+	Region                string
+	TransferringAuthority string
+}
+
+// Encode turns one internal event into its public message, or reports that
+// it has none (most internal events are not part of the contract).
+func Encode(e events.Event, c Context) (eventstore.PublicMessage, bool, error) {
+	name, ok := publicTypes[e.Type]
+	if !ok {
+		return eventstore.PublicMessage{}, false, nil
+	}
+	r := c.Referral
+	p := Payload{
+		ReferralID: e.AggregateID, Authority: r.ReceivingAuthority, Region: c.Region, Route: r.Route,
+		TransferringAuthority: c.TransferringAuthority,
+		OccurredAt:            e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC(), ReceivedAt: r.ReceivedAt.UTC(),
+	}
+	switch d := e.Data.(type) {
+	case events.ReferralReceived:
+		// Only the codes: never the child's reference, age, birth date,
+		// sex, nationality, languages or needs, nor the hotel.
+		p.Authority, p.Route, p.TransferringAuthority, p.ReceivedAt = d.ReceivingAuthority, d.Route, d.TransferringAuthority, e.OccurredAt.UTC()
+	case events.ReferralPlaced:
+		at := d.PlacedAt.UTC()
+		p.PlacementType, p.PlacedAt = d.PlacementType, &at
+	case events.ReferralWithdrawn:
+		p.WithdrawalReason = d.Reason // a code; the free-text detail stays inside
+	case events.DeadlineWarning:
+		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
+		p.EscalatedTo = d.EscalatedTo
+	case events.DeadlineBreached:
+		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
+		p.EscalatedTo = d.EscalatedTo
+	case events.DeadlineEscalated:
+		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
+		p.EscalatedTo = d.EscalatedTo
+	default:
+		return eventstore.PublicMessage{}, false, nil
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return eventstore.PublicMessage{}, false, err
+	}
+	return eventstore.PublicMessage{
+		Subject: Subject(name),
+		Data:    data,
+		MsgID:   e.ID,
+		// CloudEvents NATS protocol binding, binary content mode: the
+		// attributes are headers prefixed "ce-", the data is the body.
+		Headers: map[string]string{
+			"ce-specversion": "1.0",
+			"ce-id":          e.ID,
+			"ce-source":      Source,
+			"ce-type":        CEType(name),
+			"ce-time":        e.RecordedAt.UTC().Format(time.RFC3339Nano),
+			"ce-subject":     e.AggregateID,
+			"content-type":   "application/json",
+		},
+	}, true, nil
+}

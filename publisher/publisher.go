@@ -1,0 +1,95 @@
+package publisher
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/refdata"
+)
+
+// Durable is the publisher's consumer, shared by every engine instance.
+const Durable = "public-publisher"
+
+// Publisher publishes the public contract from the internal log. Its
+// checkpoint is its durable consumer's acknowledgements: it resumes after a
+// restart where it stopped; a commit published but not yet acknowledged
+// when it died is published again and dropped by the public stream's
+// de-duplication (the message id is the source event's id). One commit is
+// in flight at a time, across all instances, so each referral's public
+// events keep their order.
+type Publisher struct {
+	Engine   *engine.Engine
+	Store    *eventstore.Store
+	Registry *refdata.Registry
+	Log      *slog.Logger
+	// OnPublished, if set, hears of each commit handled and its stored
+	// time, for the publisher-lag metric.
+	OnPublished func(stored time.Time, n int)
+}
+
+// Run publishes until ctx ends, restarting after errors.
+func (p *Publisher) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := p.Store.ConsumeEvents(ctx, Durable, events.SubjectPrefix+">", true, func(st eventstore.Stored) error { return p.Handle(ctx, st) })
+		if ctx.Err() != nil {
+			break
+		}
+		p.log().Warn("public publisher stopped; restarting", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return ctx.Err()
+}
+
+// Handle publishes one commit's public events.
+func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
+	var msgs []eventstore.PublicMessage
+	var c *Context
+	for _, e := range st.Commit.Events {
+		if _, public := publicTypes[e.Type]; !public {
+			continue
+		}
+		if c == nil {
+			ref, stored, err := p.Engine.Load(ctx, e.AggregateID)
+			if err != nil {
+				return err
+			}
+			c = &Context{Referral: ref, Region: p.Registry.RegionOf(ref.ReceivingAuthority)}
+			if len(stored) > 0 {
+				if d, ok := stored[0].Commit.Events[0].Data.(events.ReferralReceived); ok {
+					c.TransferringAuthority = d.TransferringAuthority
+				}
+			}
+		}
+		m, ok, err := Encode(e, *c)
+		if err != nil {
+			p.log().Error("public event not encodable; skipped", "event", e.ID, "err", err)
+			continue
+		}
+		if ok {
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) > 0 {
+		if err := p.Store.PublishPublic(ctx, msgs...); err != nil {
+			return err
+		}
+	}
+	if p.OnPublished != nil {
+		p.OnPublished(st.Time, len(msgs))
+	}
+	return nil
+}
+
+func (p *Publisher) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
