@@ -69,6 +69,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/referrals":                               s.listReferrals,
 		"GET /v1/views":                                   s.viewStatuses,
 		"POST /v1/views/{name}/rebuild":                   s.rebuildView,
+		"GET /v1/audit/verify":                            s.verifyLog,
+		"GET /v1/audit/export":                            s.exportLog,
 		"GET /healthz":                                    s.healthz,
 		"GET /readyz":                                     s.readyz,
 	}

@@ -33,6 +33,9 @@ type Engine struct {
 	Log         *slog.Logger
 	// OnAppend, if set, is told of every append attempt's result, for metrics.
 	OnAppend func(err error)
+	// ChainKey keys the HMAC chain each aggregate's events carry
+	// (events/chain.go); `ntsflow verify` needs the same key.
+	ChainKey []byte
 }
 
 // Meta is what comes with a command besides its data.
@@ -175,7 +178,15 @@ func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Com
 		if err != nil {
 			return Outcome{}, err
 		}
-		evs := e.envelope(id, decided, now, meta)
+		prev := ""
+		if len(stored) > 0 {
+			last := stored[len(stored)-1].Commit.Events
+			prev = last[len(last)-1].Hash
+		}
+		evs, err := e.envelope(id, decided, now, meta, prev)
+		if err != nil {
+			return Outcome{}, err
+		}
 		commit := events.Commit{Command: cmd.CommandName(), IdempotencyKey: meta.IdempotencyKey, RequestHash: hash, Events: evs}
 		var last uint64
 		if len(stored) > 0 {
@@ -241,7 +252,9 @@ func firstOutcome(referralID string, stored []eventstore.Stored, match func(even
 	return Outcome{}, false, nil
 }
 
-func (e *Engine) envelope(referralID string, decided []events.Event, now time.Time, meta Meta) []events.Event {
+// envelope fills in what the decider leaves to the shell: ids, times,
+// actor, correlation, schema version, and the hash chain from prev.
+func (e *Engine) envelope(referralID string, decided []events.Event, now time.Time, meta Meta, prev string) ([]events.Event, error) {
 	out := make([]events.Event, len(decided))
 	for i, ev := range decided {
 		ev.ID = uuid.Must(uuid.NewV7()).String()
@@ -257,9 +270,15 @@ func (e *Engine) envelope(referralID string, decided []events.Event, now time.Ti
 		if ev.CorrelationID == "" {
 			ev.CorrelationID = referralID
 		}
+		ev.PrevHash = prev
+		h, err := events.ChainHash(e.ChainKey, ev)
+		if err != nil {
+			return nil, err
+		}
+		ev.Hash, prev = h, h
 		out[i] = ev
 	}
-	return out
+	return out, nil
 }
 
 // RequestHash fingerprints a command, so a key reused for a different

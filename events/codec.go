@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrUnknownType is wrapped by Decode when an event's type, or its schema
@@ -94,10 +95,32 @@ func Types() []string {
 	return out
 }
 
-// wireEvent is the stored shape of an envelope.
+// wireEvent is the stored shape of an envelope. Its fields are spelled out
+// (not embedded) so that their order is fixed, with hash last: the chain
+// hashes the stored bytes with the hash left empty (chain.go).
 type wireEvent struct {
-	Event
-	Data json.RawMessage `json:"data"`
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaVersion"`
+	AggregateID   string          `json:"aggregateId"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	RecordedAt    time.Time       `json:"recordedAt"`
+	Actor         string          `json:"actor"`
+	CorrelationID string          `json:"correlationId,omitempty"`
+	CausationID   string          `json:"causationId,omitempty"`
+	Data          json.RawMessage `json:"data"`
+	PrevHash      string          `json:"prevHash,omitempty"`
+	Hash          string          `json:"hash"`
+}
+
+func toWire(e Event, data json.RawMessage) wireEvent {
+	return wireEvent{ID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, AggregateID: e.AggregateID, OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
+		Actor: e.Actor, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+func (w wireEvent) envelope() Event {
+	return Event{ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, AggregateID: w.AggregateID, OccurredAt: w.OccurredAt, RecordedAt: w.RecordedAt,
+		Actor: w.Actor, CorrelationID: w.CorrelationID, CausationID: w.CausationID, PrevHash: w.PrevHash, Hash: w.Hash}
 }
 
 // Encode writes one event as JSON. The schema version is set from the
@@ -106,7 +129,7 @@ func Encode(e Event) ([]byte, error) {
 	pt, ok := catalogue[e.Type]
 	if !ok {
 		if u, isUnknown := e.Data.(Unknown); isUnknown {
-			return json.Marshal(wireEvent{Event: e, Data: u.Raw})
+			return json.Marshal(toWire(e, u.Raw))
 		}
 		return nil, fmt.Errorf("encode %s: %w", e.Type, ErrUnknownType)
 	}
@@ -117,7 +140,7 @@ func Encode(e Event) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", e.Type, err)
 	}
-	return json.Marshal(wireEvent{Event: e, Data: data})
+	return json.Marshal(toWire(e, data))
 }
 
 // Decode reads one stored event, upcasting it to the current schema version
@@ -137,7 +160,7 @@ func Decode(b []byte) (Event, error) {
 // fromWire finishes decoding an envelope read strictly: its payload, by
 // type, upcast to the current schema version.
 func fromWire(w wireEvent) (Event, error) {
-	e := w.Event
+	e := w.envelope()
 	pt, ok := catalogue[e.Type]
 	if !ok || e.SchemaVersion > pt.version {
 		e.Data = Unknown{Raw: w.Data}

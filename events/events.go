@@ -44,6 +44,11 @@ type Event struct {
 	CorrelationID string    `json:"correlationId,omitempty"`
 	CausationID   string    `json:"causationId,omitempty"`
 	Data          any       `json:"data"`
+	// PrevHash and Hash chain the events of one aggregate: Hash is an
+	// HMAC-SHA256 of this event's stored bytes, which include PrevHash, the
+	// Hash of the aggregate's previous event (see chain.go).
+	PrevHash string `json:"prevHash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // Routes into the scheme. The route sets the deadline (DOMAIN.md).

@@ -29,6 +29,11 @@ type Config struct {
 	// MaxBytes caps the events stream (0: no cap). When it is reached the
 	// server refuses new writes; it never discards history.
 	MaxBytes int64
+	// Tamperable creates the events stream without DenyDelete and
+	// DenyPurge. For tests that simulate tampering done outside the API (on
+	// disk, or in a restored backup) only: the server never lets a stream
+	// created with them drop them.
+	Tamperable bool
 }
 
 // Store appends to and reads from the events stream.
@@ -37,6 +42,7 @@ type Store struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	snapshots jetstream.ObjectStore
+	replicas  int
 }
 
 // Stored is one commit as it lies in the stream.
@@ -49,6 +55,8 @@ type Stored struct {
 	// empty. Events of unknown types are not an error: they decode with an
 	// events.Unknown payload.
 	Err error
+	// Raw is the message as stored, for the chain verifier.
+	Raw []byte
 }
 
 // Open creates or updates the streams the engine needs (idempotent: every
@@ -81,8 +89,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		AllowDirect: true,
 		// The log is the record: no message is deleted and the stream is
 		// never purged through the API.
-		DenyDelete: true,
-		DenyPurge:  true,
+		DenyDelete: !cfg.Tamperable,
+		DenyPurge:  !cfg.Tamperable,
 	}
 	s, err := js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
@@ -98,7 +106,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{nc: nc, js: js, stream: s, snapshots: obs}, nil
+	return &Store{nc: nc, js: js, stream: s, snapshots: obs, replicas: cfg.Replicas}, nil
 }
 
 func orUnlimited(n int64) int64 {
@@ -251,9 +259,9 @@ func storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 func storedFrom(seq uint64, subject string, ts time.Time, data []byte) (Stored, error) {
 	c, err := events.DecodeCommit(data)
 	if err != nil && !errors.Is(err, events.ErrUnknownType) {
-		return Stored{}, &CorruptError{Sequence: seq, Err: err}
+		return Stored{Raw: data}, &CorruptError{Sequence: seq, Err: err}
 	}
-	return Stored{Sequence: seq, Subject: subject, Time: ts, Commit: c}, nil
+	return Stored{Sequence: seq, Subject: subject, Time: ts, Commit: c, Raw: data}, nil
 }
 
 // LastSequence is the stream's last sequence now: how far a reader must
@@ -308,7 +316,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 		}
 		st, err := storedFromMsg(m, md)
 		if err != nil {
-			st = Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp, Err: err}
+			st = Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp, Err: err, Raw: m.Data()}
 		}
 		if err := fn(st); err != nil {
 			return err
@@ -328,7 +336,11 @@ func Attach(ctx context.Context, nc *nats.Conn) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", EventsStream, unavailable(err))
 	}
-	st := &Store{nc: nc, js: js, stream: s}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	st := &Store{nc: nc, js: js, stream: s, replicas: info.Config.Replicas}
 	if obs, err := js.ObjectStore(ctx, SnapshotBucket); err == nil {
 		st.snapshots = obs
 	}

@@ -20,6 +20,9 @@ Commands:
   serve     run the engine: HTTP API, embedded NATS JetStream (or --nats-url)
   rebuild   rebuild a view from zero beside the live one, then swap (asks a running engine)
   replay    compute a view as it stood at a past moment, for auditors
+  history   print a referral's whole story
+  export    stream the event history as JSON lines, for offline analysis
+  verify    check the whole log's hash chain: nothing deleted, altered or forged
   version   print the version
 
 Run 'ntsflow <command> --help' for a command's flags.
@@ -43,6 +46,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return rebuild(args[1:], stdout, stderr)
 	case "replay":
 		return replay(args[1:], stdout, stderr)
+	case "history":
+		return history(args[1:], stdout, stderr)
+	case "export":
+		return export(args[1:], stdout, stderr)
+	case "verify":
+		return verify(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ntsflow", version)
 		return 0

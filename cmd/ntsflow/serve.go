@@ -44,6 +44,7 @@ type serveConfig struct {
 	noSagas      bool
 	population   string
 	authorities  string
+	chainKeyFile string
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -61,6 +62,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source; without it capacity views have no thresholds")
 	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
+	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: a key generated once and kept in NATS (bucket ntsflow_chain)")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
@@ -187,7 +189,18 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	first, last := cal.Covers()
 	log.Info("deadline policy", "version", policy.Version, "bank_holidays_listed", fmt.Sprintf("%d-%d", first, last), "calendar_source", cal.Source)
 
-	eng := &engine.Engine{Store: store, Log: log}
+	var chainKey []byte
+	if cfg.chainKeyFile != "" {
+		chainKey, err = readChainKey(cfg.chainKeyFile)
+	} else {
+		kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
+		chainKey, err = store.ChainKey(kctx)
+		kcancel()
+	}
+	if err != nil {
+		return err
+	}
+	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey}
 	views := projections.NewSet(store, reg, cal, log.With("component", "views"))
 	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views}
 

@@ -139,3 +139,44 @@ func TestRebuildAndReplayCommands(t *testing.T) {
 		t.Fatalf("replay without --as-of: exit %d", code)
 	}
 }
+
+func TestHistoryExportVerifyCommands(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startServe(t, dir)
+	body := `{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","receivedAt":"2025-06-02T10:00:00Z"}`
+	res, err := http.Post(base+"/v1/referrals", "application/json", strings.NewReader(body))
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create: %v %v", res, err)
+	}
+	id := strings.TrimPrefix(res.Header.Get("Location"), "/v1/referrals/")
+	http.Post(base+"/v1/referrals/"+id+"/placement", "application/json", strings.NewReader(`{"placementType":"U1","provider":"p","placedAt":"2025-06-04T10:00:00Z"}`))
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"history", "--server", base, id}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.placed") || !strings.Contains(out.String(), "placementType=U1") {
+		t.Fatalf("history exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"history", id, "--json", "--server", base}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "{") {
+		t.Fatalf("history --json exit %d: %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"export", "--server", base}, &out, &errb); code != 0 || strings.Count(out.String(), "\n") < 3 {
+		t.Fatalf("export exit %d: %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"verify", "--server", base}, &out, &errb); code != 0 || !strings.Contains(out.String(), "no problems") {
+		t.Fatalf("verify exit %d: %s %s", code, out.String(), errb.String())
+	}
+	// With the engine stopped, the tools read its data directory directly.
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"verify", "--data-dir", dir}, &out, &errb); code != 0 || !strings.Contains(out.String(), "no problems") {
+		t.Fatalf("verify --data-dir exit %d: %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"export", "--data-dir", dir, "--since", "2000-01-01T00:00:00Z"}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"referral.received"`) {
+		t.Fatalf("export --data-dir exit %d: %s %s", code, out.String(), errb.String())
+	}
+}

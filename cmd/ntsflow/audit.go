@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ntsflow/ntsflow/audit"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// readChainKey reads a chain key file: 64 hex digits, or raw bytes.
+func readChainKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("chain key: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(t); err == nil && len(k) >= 16 {
+		return k, nil
+	}
+	if len(b) < 16 {
+		return nil, fmt.Errorf("chain key %s: too short (want at least 16 bytes, or 32 hex digits)", path)
+	}
+	return b, nil
+}
+
+// localStore opens the event log without a running engine: a NATS server
+// or cluster by URL, or the embedded server's data directory (the engine
+// must be stopped: two servers must not share a directory).
+func localStore(ctx context.Context, natsURL, dataDir string) (*eventstore.Store, func(), error) {
+	if natsURL != "" {
+		nc, err := eventstore.Connect(natsURL, "ntsflow-tool")
+		if err != nil {
+			return nil, nil, err
+		}
+		st, err := eventstore.Attach(ctx, nc)
+		if err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+		return st, nc.Close, nil
+	}
+	dir, _ := filepath.Abs(dataDir)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("data dir: %w", err)
+	}
+	emb, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: dir})
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := emb.Connect("ntsflow-tool")
+	if err != nil {
+		emb.Shutdown()
+		return nil, nil, err
+	}
+	st, err := eventstore.Attach(ctx, nc)
+	if err != nil {
+		nc.Close()
+		emb.Shutdown()
+		return nil, nil, err
+	}
+	return st, func() { nc.Close(); emb.Shutdown() }, nil
+}
+
+func history(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", "http://127.0.0.1:8080", "the running engine's HTTP address")
+	asJSON := fs.Bool("json", false, "print the events as JSON instead of a table")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: ntsflow history [--json] [--server URL] REFERRAL\n\nPrints a referral's whole story, oldest first: time recorded, actor, event and its key data.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	// Flags may come after the referral id too.
+	var id string
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return exitParse(err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if id != "" {
+			fmt.Fprintln(stderr, "ntsflow history: give one referral id")
+			return 2
+		}
+		id, rest = fs.Arg(0), fs.Args()[1:]
+	}
+	if id == "" {
+		fs.Usage()
+		return 2
+	}
+	res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/referrals/" + url.PathEscape(id) + "/history")
+	if err != nil {
+		fmt.Fprintln(stderr, "ntsflow history:", err)
+		return 1
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "ntsflow history: %s: %s\n", res.Status, body)
+		return 1
+	}
+	if *asJSON {
+		stdout.Write(body)
+		return 0
+	}
+	var h struct {
+		ReferralID string
+		Version    int
+		Events     []struct {
+			Sequence   uint64
+			Type       string
+			RecordedAt time.Time
+			OccurredAt time.Time
+			Actor      string
+			Data       map[string]any
+		}
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		fmt.Fprintln(stderr, "ntsflow history:", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "referral %s, version %d\n\nRECORDED\tOCCURRED\tACTOR\tEVENT\tDETAIL\n", h.ReferralID, h.Version)
+	for _, e := range h.Events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.Format("2006-01-02 15:04:05Z07:00"), e.OccurredAt.Format("2006-01-02 15:04"), e.Actor, e.Type, keyData(e.Type, e.Data))
+	}
+	tw.Flush()
+	return 0
+}
+
+// keyData picks what matters of an event for one line of the table.
+func keyData(typ string, d map[string]any) string {
+	keys := map[string][]string{
+		events.TypeReferralReceived:       {"receivingAuthority", "route", "transferringAuthority"},
+		events.TypeProfessionalsNotified:  {"professions", "notifiedBy"},
+		events.TypePlacementSearched:      {"track", "offersFound", "placementTypes"},
+		events.TypeAgeAssessmentRequested: {"method"},
+		events.TypeAgeAssessed:            {"method", "outcome"},
+		events.TypeReferralPlaced:         {"placementType", "placedAt"},
+		events.TypeReferralWithdrawn:      {"reason"},
+		events.TypeChildLeftCare:          {"reason", "leftAt"},
+		events.TypeDeadlineSet:            {"dueAt", "policy"},
+		events.TypeDeadlineWarning:        {"deadline", "workingDaysElapsed"},
+		events.TypeDeadlineBreached:       {"deadline", "workingDaysElapsed", "escalatedTo"},
+		events.TypeDeadlineEscalated:      {"escalatedTo"},
+	}[typ]
+	var parts []string
+	for _, k := range keys {
+		if v, ok := d[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func export(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sinceS := fs.String("since", "", "only events recorded at or after this time (RFC 3339)")
+	untilS := fs.String("until", "", "only events recorded at or before this time (RFC 3339)")
+	format := fs.String("format", "jsonl", "output format: jsonl (one event per line)")
+	server := fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or...")
+	natsURL := fs.String("nats-url", "", "...read the log here from this NATS server or cluster")
+	dataDir := fs.String("data-dir", "", "...or from a stopped engine's data directory")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: ntsflow export [--since T] [--until T] [--format jsonl] [--server URL | --nats-url URL | --data-dir DIR]\n\nStreams the event history, one JSON event per line on stdout, with progress on stderr.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitParse(err)
+	}
+	if *format != "jsonl" {
+		fmt.Fprintln(stderr, "ntsflow export: the only format is jsonl")
+		return 2
+	}
+	var since, until time.Time
+	for _, p := range []struct {
+		s  string
+		to *time.Time
+	}{{*sinceS, &since}, {*untilS, &until}} {
+		if p.s != "" {
+			t, err := time.Parse(time.RFC3339Nano, p.s)
+			if err != nil {
+				fmt.Fprintln(stderr, "ntsflow export: --since and --until are RFC 3339 times")
+				return 2
+			}
+			*p.to = t
+		}
+	}
+	start := time.Now()
+	cw := &countingWriter{w: stdout}
+	if *natsURL == "" && *dataDir == "" {
+		q := url.Values{}
+		if !since.IsZero() {
+			q.Set("since", since.Format(time.RFC3339Nano))
+		}
+		if !until.IsZero() {
+			q.Set("until", until.Format(time.RFC3339Nano))
+		}
+		res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/audit/export?" + q.Encode())
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow export:", err)
+			return 1
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(res.Body)
+			fmt.Fprintf(stderr, "ntsflow export: %s: %s\n", res.Status, b)
+			return 1
+		}
+		done := make(chan struct{})
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					fmt.Fprintf(stderr, "export: %d events, %.0f events/s\n", cw.lines.Load(), float64(cw.lines.Load())/time.Since(start).Seconds())
+				}
+			}
+		}()
+		_, err = io.Copy(cw, res.Body)
+		close(done)
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow export:", err)
+			return 1
+		}
+	} else {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		st, closeStore, err := localStore(ctx, *natsURL, *dataDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow export:", err)
+			return 1
+		}
+		defer closeStore()
+		if _, err := audit.Export(ctx, st, since, until, cw, func(done, total uint64) {
+			fmt.Fprintf(stderr, "export: %5.1f%% of the log, %d events, %.0f events/s\n", 100*float64(done)/float64(max(total, 1)), cw.lines.Load(), float64(cw.lines.Load())/time.Since(start).Seconds())
+		}); err != nil {
+			fmt.Fprintln(stderr, "ntsflow export:", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "export: %d events in %s\n", cw.lines.Load(), time.Since(start).Round(time.Millisecond))
+	return 0
+}
+
+func verify(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or...")
+	natsURL := fs.String("nats-url", "", "...verify the log here, on this NATS server or cluster")
+	dataDir := fs.String("data-dir", "", "...or in a stopped engine's data directory")
+	keyFile := fs.String("chain-key-file", "", "the chain key, if the engines use a key file (default: the key kept in NATS)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: ntsflow verify [--server URL | --nats-url URL | --data-dir DIR] [--json]
+
+Walks the whole event log and checks that no stream sequence is missing,
+that every event's hash is the HMAC of its stored bytes, and that every event
+links to the one before it on its referral. Exit status: 0 nothing wrong,
+1 problems found (each printed with its referral and stream sequence),
+2 could not verify.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitParse(err)
+	}
+	var rep audit.Report
+	if *natsURL == "" && *dataDir == "" {
+		res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/audit/verify")
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow verify:", err)
+			return 2
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(res.Body)
+			fmt.Fprintf(stderr, "ntsflow verify: %s: %s\n", res.Status, b)
+			return 2
+		}
+		if err := json.NewDecoder(res.Body).Decode(&rep); err != nil {
+			fmt.Fprintln(stderr, "ntsflow verify:", err)
+			return 2
+		}
+	} else {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		st, closeStore, err := localStore(ctx, *natsURL, *dataDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow verify:", err)
+			return 2
+		}
+		defer closeStore()
+		var key []byte
+		if *keyFile != "" {
+			key, err = readChainKey(*keyFile)
+		} else {
+			key, err = st.ChainKey(ctx)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow verify:", err)
+			return 2
+		}
+		start := time.Now()
+		rep, err = audit.Verify(ctx, st, key, func(done, total uint64) {
+			fmt.Fprintf(stderr, "verify: %5.1f%%  %d/%d commits  %.0f commits/s\n", 100*float64(done)/float64(max(total, 1)), done, total, float64(done)/time.Since(start).Seconds())
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "ntsflow verify:", err)
+			return 2
+		}
+	}
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(rep)
+	} else {
+		fmt.Fprintf(stdout, "verified %d events in %d commits on %d aggregates, up to stream sequence %d\n", rep.Events, rep.Commits, rep.Aggregates, rep.LastSeq)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(stdout, "PROBLEM %-12s sequence %-8d %-40s %s\n", p.Kind, p.Sequence, p.Aggregate, p.Detail)
+		}
+		if rep.OK() {
+			fmt.Fprintln(stdout, "no problems: no gap, every hash and every link checks")
+		}
+	}
+	if !rep.OK() {
+		return 1
+	}
+	return 0
+}
+
+type countingWriter struct {
+	w     io.Writer
+	lines atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if b == '\n' {
+			c.lines.Add(1)
+		}
+	}
+	return c.w.Write(p)
+}
