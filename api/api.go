@@ -17,6 +17,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
@@ -42,6 +43,8 @@ type Server struct {
 	// MaxWait bounds how long a view read waits for ?minSequence (default
 	// DefaultMaxWait).
 	MaxWait time.Duration
+	// Metrics, if set, is served at /metrics and times every command.
+	Metrics *metrics.Metrics
 }
 
 // Routes lists every route the server serves, as "METHOD /path". The
@@ -71,6 +74,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/views/{name}/rebuild":                   s.rebuildView,
 		"GET /v1/audit/verify":                            s.verifyLog,
 		"GET /v1/audit/export":                            s.exportLog,
+		"GET /metrics":                                    s.metrics,
 		"GET /healthz":                                    s.healthz,
 		"GET /readyz":                                     s.readyz,
 	}
@@ -102,12 +106,32 @@ func needsViews(pattern string) bool {
 	return false
 }
 
+// commandName names a command route for metrics: its last path segment
+// ("placement", "notifications"...), or "receive" for POST /v1/referrals.
+func commandName(pattern string) string {
+	if pattern == "POST /v1/referrals" {
+		return "receive"
+	}
+	return pattern[strings.LastIndex(pattern, "/")+1:]
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.Metrics == nil {
+		writeError(w, apiError(http.StatusNotFound, "no_metrics", "", "metrics are not enabled"))
+		return
+	}
+	s.Metrics.Handler().ServeHTTP(w, r)
+}
+
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		next.ServeHTTP(rec, r)
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if s.Metrics != nil && r.Method == http.MethodPost && strings.HasPrefix(r.Pattern, "POST /v1/") {
+			s.Metrics.ObserveCommand(commandName(r.Pattern), rec.status, time.Since(start))
+		}
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			return
 		}
 		s.log().LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),

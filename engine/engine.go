@@ -33,6 +33,10 @@ type Engine struct {
 	Log         *slog.Logger
 	// OnAppend, if set, is told of every append attempt's result, for metrics.
 	OnAppend func(err error)
+	// OnCommitted, if set, hears of every referral command that recorded
+	// events (not of repeats), with the referral's state after it: for
+	// metrics such as working days to placement.
+	OnCommitted func(after aggregates.Referral, recorded []events.Event)
 	// ChainKey keys the HMAC chain each aggregate's events carry
 	// (events/chain.go); `ntsflow verify` needs the same key.
 	ChainKey []byte
@@ -115,19 +119,29 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 	if !events.ValidID(referralID) {
 		return Outcome{}, &aggregates.Refusal{Kind: aggregates.Invalid, Code: "invalid_value", Field: "id", Message: "a referral id is 1 to 64 letters, digits, '-' or '_'"}
 	}
-	return e.run(ctx, referralID, events.ReferralSubject(referralID), cmd, meta, func(stored []eventstore.Stored, now time.Time) (int, []events.Event, error) {
+	var before aggregates.Referral
+	out, err := e.run(ctx, referralID, events.ReferralSubject(referralID), cmd, meta, func(stored []eventstore.Stored, now time.Time) (int, []events.Event, error) {
 		var r aggregates.Referral
 		for _, st := range stored {
 			for _, ev := range st.Commit.Events {
 				r = aggregates.Evolve(r, ev)
 			}
 		}
+		before = r
 		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != r.Version {
 			return 0, nil, &StaleError{Expected: *meta.ExpectedVersion, Current: r.Version}
 		}
 		evs, err := aggregates.Decide(r, cmd, now)
 		return r.Version, evs, err
 	})
+	if err == nil && !out.Replayed && e.OnCommitted != nil {
+		after := before
+		for _, ev := range out.Events {
+			after = aggregates.Evolve(after, ev)
+		}
+		e.OnCommitted(after, out.Events)
+	}
+	return out, err
 }
 
 // HandleAuthority runs one command against one authority.

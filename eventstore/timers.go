@@ -221,3 +221,17 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 func storedFromMsg(m jetstream.Msg, md *jetstream.MsgMetadata) (Stored, error) {
 	return storedFrom(md.Sequence.Stream, m.Subject(), md.Timestamp, m.Data())
 }
+
+// ConsumerPending is how many messages a durable consumer has yet to see
+// or acknowledge.
+func (s *Store) ConsumerPending(ctx context.Context, stream, durable string) (uint64, error) {
+	c, err := s.js.Consumer(ctx, stream, durable)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}

@@ -147,6 +147,7 @@ type Runner[V any] struct {
 	mu       sync.RWMutex
 	view     V
 	seq      uint64
+	lastTime time.Time
 	stats    Stats
 	started  bool
 	advanced chan struct{} // closed and replaced whenever seq moves
@@ -156,10 +157,13 @@ type Runner[V any] struct {
 
 // Status is a view's position, for the API and metrics.
 type Status struct {
-	Name       string    `json:"name"`
-	Sequence   uint64    `json:"sequence"`
-	Stats      Stats     `json:"stats"`
-	Rebuilding *Progress `json:"rebuilding,omitempty"`
+	Name     string `json:"name"`
+	Sequence uint64 `json:"sequence"`
+	// LastApplied is when the server stored the last commit the view
+	// applied.
+	LastApplied time.Time `json:"lastApplied,omitzero"`
+	Stats       Stats     `json:"stats"`
+	Rebuilding  *Progress `json:"rebuilding,omitempty"`
 }
 
 // NewRunner makes a runner for a view, starting from the empty view.
@@ -217,7 +221,7 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)
 	}
 	r.view = apply(r.Spec, r.view, st, time.Time{}, &r.stats)
-	r.seq = st.Sequence
+	r.seq, r.lastTime = st.Sequence, st.Time
 	close(r.advanced)
 	r.advanced = make(chan struct{})
 	return nil
@@ -287,7 +291,7 @@ func (r *Runner[V]) Read(fn func(v V, seq uint64)) {
 func (r *Runner[V]) Status() Status {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	s := Status{Name: r.Spec.Name, Sequence: r.seq, Stats: r.stats}
+	s := Status{Name: r.Spec.Name, Sequence: r.seq, LastApplied: r.lastTime, Stats: r.stats}
 	if r.rebuild != nil {
 		p := *r.rebuild
 		s.Rebuilding = &p

@@ -22,6 +22,7 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
@@ -200,9 +201,10 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
-	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey}
 	views := projections.NewSet(store, reg, cal, log.With("component", "views"))
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views}
+	met := metrics.New(views, store, reg, cal, version)
+	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met}
 
 	var workers sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
@@ -213,8 +215,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	workers.Add(1)
 	go func() { defer workers.Done(); views.Run(workCtx) }()
 	if !cfg.noSagas {
-		saga := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga")}
-		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher")}
+		saga := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga"), OnFired: met.OnFired, OnRecorded: met.OnRecorded}
+		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
 		workers.Add(2)
 		go func() { defer workers.Done(); saga.Run(workCtx) }()
 		go func() { defer workers.Done(); pub.Run(workCtx) }()

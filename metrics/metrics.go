@@ -1,0 +1,279 @@
+// Package metrics is what operators see in Prometheus and Grafana: counters
+// and histograms the engine feeds as things happen, and gauges read from
+// the views and the store at scrape time. Names follow Prometheus
+// conventions (prefix ntsflow_, _total counters, base units); labels are
+// bounded (authority, region, deadline state, view, kind, command) and
+// carry no personal data.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/publisher"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+)
+
+// Metrics holds the engine's metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	appends         prometheus.Counter
+	appendConflicts prometheus.Counter
+	appendErrors    prometheus.Counter
+	commandDuration *prometheus.HistogramVec
+	recorded        map[string]*prometheus.CounterVec // by event type
+	daysToPlacement *prometheus.HistogramVec
+	fireLag         *prometheus.HistogramVec
+
+	views    *projections.Set
+	store    *eventstore.Store
+	registry *refdata.Registry
+	cal      *calendar.Calendar
+	now      func() time.Time
+
+	mu            sync.Mutex
+	lastPublished time.Time
+}
+
+// New registers the engine's metrics. views and store may be nil (no view
+// or store gauges then).
+func New(views *projections.Set, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, version string) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry(), views: views, store: store, registry: reg, cal: cal, now: time.Now}
+	f := func(c prometheus.Collector) { m.Registry.MustRegister(c) }
+	m.appends = prometheus.NewCounter(prometheus.CounterOpts{Name: "ntsflow_appends_total", Help: "Commits appended to the event log."})
+	m.appendConflicts = prometheus.NewCounter(prometheus.CounterOpts{Name: "ntsflow_append_conflicts_total", Help: "Appends refused because another writer changed the aggregate first (the command is decided again)."})
+	m.appendErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "ntsflow_append_errors_total", Help: "Appends the store could not take (unavailable, full)."})
+	m.commandDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_command_duration_seconds", Help: "HTTP command latency, by command and outcome (ok, refused, error).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"command", "outcome"})
+	m.recorded = map[string]*prometheus.CounterVec{
+		events.TypeDeadlineWarning:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_warnings_total", Help: "Deadline warnings recorded by this instance's saga, by region."}, []string{"region"}),
+		events.TypeDeadlineBreached:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_breaches_total", Help: "Deadline breaches recorded by this instance's saga, by region."}, []string{"region"}),
+		events.TypeDeadlineEscalated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_escalations_total", Help: "Breaches escalated up the ladder by this instance's saga, by region."}, []string{"region"}),
+	}
+	m.daysToPlacement = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_placement_workdays", Help: "Working days from receipt to placement, for placements recorded by this instance, by region. (A working day is not a fixed number of seconds, so this is not in base units.)",
+		Buckets: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30}}, []string{"region"})
+	m.fireLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_saga_timer_fire_lag_seconds", Help: "Time from a deadline timer's due instant to its handling.",
+		Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300}}, []string{"kind"})
+	f(m.appends)
+	f(m.appendConflicts)
+	f(m.appendErrors)
+	f(m.commandDuration)
+	for _, c := range m.recorded {
+		f(c)
+	}
+	f(m.daysToPlacement)
+	f(m.fireLag)
+	// Every series exists from the start (at zero), so alerts and panels
+	// see a value rather than nothing.
+	for _, region := range refdata.Regions {
+		for _, c := range m.recorded {
+			c.WithLabelValues(region)
+		}
+		m.daysToPlacement.WithLabelValues(region)
+	}
+	for _, k := range []string{deadline.KindWarning, deadline.KindBreach, deadline.KindEscalation} {
+		m.fireLag.WithLabelValues(k)
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ntsflow_build_info", Help: "The running build.", ConstLabels: prometheus.Labels{"version": version}}, func() float64 { return 1 }))
+	f(&scrape{m})
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// OnAppend counts an append attempt's result (engine.Engine.OnAppend).
+func (m *Metrics) OnAppend(err error) {
+	switch {
+	case err == nil:
+		m.appends.Inc()
+	case isConflict(err):
+		m.appendConflicts.Inc()
+	default:
+		m.appendErrors.Inc()
+	}
+}
+
+// OnCommitted observes working days to placement
+// (engine.Engine.OnCommitted).
+func (m *Metrics) OnCommitted(after aggregates.Referral, recorded []events.Event) {
+	for _, e := range recorded {
+		if e.Type == events.TypeReferralPlaced {
+			days := m.cal.WorkingDaysBetween(calendar.DateOf(after.ReceivedAt), calendar.DateOf(after.PlacedAt))
+			m.daysToPlacement.WithLabelValues(m.regionOf(after.ReceivingAuthority)).Observe(float64(days))
+		}
+	}
+}
+
+// OnRecorded counts the saga's warnings, breaches and escalations
+// (deadline.Runner.OnRecorded).
+func (m *Metrics) OnRecorded(eventType, authority string) {
+	if c, ok := m.recorded[eventType]; ok {
+		c.WithLabelValues(m.regionOf(authority)).Inc()
+	}
+}
+
+// OnFired observes a timer's fire lag (deadline.Runner.OnFired).
+func (m *Metrics) OnFired(kind string, lag time.Duration) {
+	m.fireLag.WithLabelValues(kind).Observe(max(0, lag.Seconds()))
+}
+
+// OnPublished notes the publisher's progress (publisher.Publisher.OnPublished).
+func (m *Metrics) OnPublished(stored time.Time, _ int) {
+	m.mu.Lock()
+	m.lastPublished = stored
+	m.mu.Unlock()
+}
+
+// ObserveCommand records an HTTP command's latency.
+func (m *Metrics) ObserveCommand(command string, status int, took time.Duration) {
+	outcome := "ok"
+	switch {
+	case status >= 500:
+		outcome = "error"
+	case status >= 400:
+		outcome = "refused"
+	}
+	m.commandDuration.WithLabelValues(command, outcome).Observe(took.Seconds())
+}
+
+func (m *Metrics) regionOf(authority string) string {
+	if r := m.registry.RegionOf(authority); r != "" {
+		return r
+	}
+	return "unknown"
+}
+
+func isConflict(err error) bool {
+	_, ok := err.(*eventstore.ConflictError)
+	return ok
+}
+
+// scrape reads the views and the store when Prometheus scrapes.
+type scrape struct{ m *Metrics }
+
+var (
+	descOpen          = prometheus.NewDesc("ntsflow_referrals_open", "Open referrals (received, not placed or withdrawn), by authority, region and deadline state.", []string{"authority", "region", "deadline_state"}, nil)
+	descPlaced        = prometheus.NewDesc("ntsflow_referrals_placed", "Referrals placed, by region (all time).", []string{"region"}, nil)
+	descPlacedWithin  = prometheus.NewDesc("ntsflow_referrals_placed_within_deadline", "Referrals placed by their deadline, by region (all time).", []string{"region"}, nil)
+	descLookedAfter   = prometheus.NewDesc("ntsflow_capacity_looked_after", "UASC looked after now (placed, not left care), by region.", []string{"region"}, nil)
+	descHeadroom      = prometheus.NewDesc("ntsflow_capacity_headroom_children", "Children the region's authorities can still take before their thresholds (needs the population file).", []string{"region"}, nil)
+	descLagEvents     = prometheus.NewDesc("ntsflow_projection_lag_events", "Commits in the log a view has not applied yet.", []string{"view"}, nil)
+	descLagSeconds    = prometheus.NewDesc("ntsflow_projection_lag_seconds", "How stale a view is: 0 when caught up, else the time since it last applied a commit.", []string{"view"}, nil)
+	descUnknown       = prometheus.NewDesc("ntsflow_projection_skipped_events", "Events a view skipped, by reason (unknown type, corrupt commit).", []string{"view", "reason"}, nil)
+	descLastSeq       = prometheus.NewDesc("ntsflow_stream_last_sequence", "The events stream's last sequence.", nil, nil)
+	descTimers        = prometheus.NewDesc("ntsflow_saga_timers_pending", "Deadline timers scheduled on the server and not yet fired.", nil, nil)
+	descPubPending    = prometheus.NewDesc("ntsflow_publisher_pending_events", "Commits the public publisher has not yet published.", nil, nil)
+	descPubLagSeconds = prometheus.NewDesc("ntsflow_publisher_lag_seconds", "How far behind the public publisher is: 0 when caught up, else the age of the last commit it published.", nil, nil)
+	descStoreUp       = prometheus.NewDesc("ntsflow_store_up", "1 when the event store answered this scrape.", nil, nil)
+)
+
+func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descStoreUp} {
+		ch <- d
+	}
+}
+
+func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+	m := s.m
+	now := m.now()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	var last uint64
+	if m.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		last, err = m.store.LastSequence(ctx)
+		up := 1.0
+		if err != nil {
+			up = 0
+		}
+		gauge(descStoreUp, up)
+		gauge(descLastSeq, float64(last))
+		if n, err := m.store.PendingTimers(ctx); err == nil {
+			gauge(descTimers, float64(n))
+		}
+		if n, err := m.store.ConsumerPending(ctx, eventstore.EventsStream, publisher.Durable); err == nil {
+			gauge(descPubPending, float64(n))
+			lag := 0.0
+			m.mu.Lock()
+			if n > 0 && !m.lastPublished.IsZero() {
+				lag = now.Sub(m.lastPublished).Seconds()
+			}
+			m.mu.Unlock()
+			gauge(descPubLagSeconds, lag)
+		}
+	}
+	if m.views == nil {
+		return
+	}
+	for _, st := range m.views.Statuses() {
+		behind := float64(0)
+		if last > st.Sequence {
+			behind = float64(last - st.Sequence)
+		}
+		gauge(descLagEvents, behind, st.Name)
+		lag := 0.0
+		if behind > 0 && !st.LastApplied.IsZero() {
+			lag = now.Sub(st.LastApplied).Seconds()
+		}
+		gauge(descLagSeconds, lag, st.Name)
+		gauge(descUnknown, float64(st.Stats.Unknown), st.Name, "unknown-type")
+		gauge(descUnknown, float64(st.Stats.Corrupt), st.Name, "corrupt")
+	}
+
+	type key struct{ authority, state string }
+	open := map[key]int{}
+	m.views.Referrals.Read(func(v *projections.ReferralList, _ uint64) {
+		for _, r := range v.Rows {
+			if r.Status != string(aggregates.StatusOpen) {
+				continue
+			}
+			st := deadline.StateAt(aggregates.Referral{Status: aggregates.StatusOpen, DueAt: r.DueAt, WarningAt: r.WarningAt, Breached: r.Breached}, now)
+			open[key{r.Authority, st}]++
+		}
+	})
+	for _, a := range m.registry.Authorities() {
+		for _, st := range []string{deadline.StatePending, deadline.StateOnTrack, deadline.StateAtRisk, deadline.StateBreached} {
+			gauge(descOpen, float64(open[key{a.Code, st}]), a.Code, a.Region, st)
+		}
+	}
+	var rep projections.TimelinessReport
+	m.views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) {
+		rep = projections.ReportTimeliness(v, m.registry, projections.TimelinessFilter{}, now)
+	})
+	placed, within := map[string]int{}, map[string]int{}
+	for _, r := range rep.ByRegionMonth {
+		placed[r.Region] += r.Placed
+		within[r.Region] += r.PlacedWithin
+	}
+	var capRep projections.CapacityReport
+	m.views.Capacity.Read(func(v *projections.Capacity, _ uint64) { capRep = projections.ReportCapacity(v, m.registry) })
+	for _, r := range capRep.Regions {
+		gauge(descPlaced, float64(placed[r.Name]), r.Name)
+		gauge(descPlacedWithin, float64(within[r.Name]), r.Name)
+		gauge(descLookedAfter, float64(r.LookedAfter), r.Name)
+		if r.Headroom != nil {
+			gauge(descHeadroom, float64(*r.Headroom), r.Name)
+		}
+	}
+}
