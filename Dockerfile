@@ -14,4 +14,4 @@ WORKDIR /home/ntsflow
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD wget -q -O /dev/null http://127.0.0.1:8080/readyz || exit 1
 ENTRYPOINT ["ntsflow"]
-CMD ["serve", "--http-addr", "0.0.0.0:8080"]
+CMD ["serve", "--http-addr", "0.0.0.0:8080", "--insecure"]

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -45,6 +46,9 @@ type Server struct {
 	MaxWait time.Duration
 	// Metrics, if set, is served at /metrics and times every command.
 	Metrics *metrics.Metrics
+	// Tokens, if set, turns authentication on: every route but the probes
+	// needs a bearer token, and each role sees only what it may.
+	Tokens *auth.Tokens
 }
 
 // Routes lists every route the server serves, as "METHOD /path". The
@@ -89,12 +93,12 @@ func (s *Server) Handler() http.Handler {
 				writeError(w, apiError(http.StatusServiceUnavailable, "views_disabled", "", "this instance serves no views"))
 			}
 		}
-		mux.HandleFunc(pattern, h)
+		mux.HandleFunc(pattern, s.authorizeRoute(pattern, h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusNotFound, "no_route", "", "no route %s %s; see docs/openapi.yaml", r.Method, r.URL.Path))
 	})
-	return s.logged(mux)
+	return s.logged(s.authenticate(mux))
 }
 
 func needsViews(pattern string) bool {
@@ -185,6 +189,10 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if p, on := principal(r); on && !p.CanWrite(c.ReceivingAuthority, s.Authorities) {
+		writeError(w, forbidden(p, "receive referrals for "+c.ReceivingAuthority))
+		return
+	}
 	c.ReferralID = engine.NewReferralID(c.ReceivingAuthority, meta.IdempotencyKey)
 	s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
 }
@@ -221,6 +229,14 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newC
 	if e != nil {
 		writeError(w, e)
 		return
+	}
+	if _, on := principal(r); on {
+		ref, _, err := s.Engine.Load(r.Context(), id)
+		if err == nil && ref.Status != aggregates.StatusNone && !s.mayWrite(r, ref.ReceivingAuthority) {
+			// Another authority's referral is, to this caller, no referral.
+			writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
+			return
+		}
 	}
 	s.run(w, r, id, deref(ptr), meta, http.StatusOK)
 }
@@ -406,7 +422,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggreg
 		writeError(w, e)
 		return ref, nil, false
 	}
-	if len(stored) == 0 {
+	if len(stored) == 0 || !s.mayRead(r, ref.ReceivingAuthority) {
 		writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
 		return ref, nil, false
 	}

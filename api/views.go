@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
@@ -96,6 +97,15 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request) {
 		}
 		code = cur
 	}
+	if p, on := principal(r); on && p.Kind != auth.Auditor {
+		switch {
+		case code != "" && p.CanRead(code, s.Views.Registry):
+		case region != "" && p.Kind == auth.Region && p.Region == region:
+		default:
+			writeError(w, forbidden(p, "read this capacity view; ask for your own authority or region"))
+			return
+		}
+	}
 	readView(s, w, r, s.Views.Capacity, projections.CapacitySpec(), func(v *projections.Capacity, _ time.Time) any {
 		rep := projections.ReportCapacity(v, s.Views.Registry)
 		switch {
@@ -138,7 +148,7 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if e := s.placeFilter(q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
+	if e := s.placeFilter(r, q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -147,8 +157,32 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// placeFilter checks region and authority query parameters.
-func (s *Server) placeFilter(region, authority string, regionOut, authorityOut *string) *Error {
+// placeFilter checks region and authority query parameters, and narrows
+// them to what the caller may read.
+func (s *Server) placeFilter(r *http.Request, region, authority string, regionOut, authorityOut *string) *Error {
+	if e := s.placeFilterParams(region, authority, regionOut, authorityOut); e != nil {
+		return e
+	}
+	p, on := principal(r)
+	if !on || p.Kind == auth.Auditor {
+		return nil
+	}
+	switch p.Kind {
+	case auth.Authority:
+		if *authorityOut != "" && *authorityOut != p.Authority {
+			return forbidden(p, "read another authority's referrals")
+		}
+		*authorityOut = p.Authority
+	case auth.Region:
+		if (*regionOut != "" && *regionOut != p.Region) || (*authorityOut != "" && s.Views.Registry.RegionOf(*authorityOut) != p.Region) {
+			return forbidden(p, "read another region's referrals")
+		}
+		*regionOut = p.Region
+	}
+	return nil
+}
+
+func (s *Server) placeFilterParams(region, authority string, regionOut, authorityOut *string) *Error {
 	if region != "" {
 		name, ok := refdata.RegionByName(region)
 		if !ok {
@@ -196,7 +230,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 			*p.to = n
 		}
 	}
-	if e := s.placeFilter(q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
+	if e := s.placeFilter(r, q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -257,6 +291,10 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Authority = code
+	if p, on := principal(r); on && !p.CanWrite(code, s.Authorities) {
+		writeError(w, forbidden(p, "set the pledge of "+code))
+		return
+	}
 	out, err := s.Engine.HandleAuthority(r.Context(), c, meta)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))

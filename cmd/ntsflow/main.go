@@ -4,11 +4,16 @@
 package main
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 const usage = `ntsflow: an event-sourced workflow engine for National Transfer Scheme referrals.
@@ -23,6 +28,7 @@ Commands:
   history   print a referral's whole story
   export    stream the event history as JSON lines, for offline analysis
   verify    check the whole log's hash chain: nothing deleted, altered or forged
+  token     make a bearer token for a role, and the line for the token file
   version   print the version
 
 Run 'ntsflow <command> --help' for a command's flags.
@@ -52,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return export(args[1:], stdout, stderr)
 	case "verify":
 		return verify(args[1:], stdout, stderr)
+	case "token":
+		return token(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ntsflow", version)
 		return 0
@@ -77,4 +85,39 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+func token(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "", "authority:<ONS code>, region:<name>, auditor or operator (required)")
+	name := fs.String("name", "", "who holds it, e.g. \"Stockport placements team\" (required)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: ntsflow token --role ROLE --name NAME
+
+Makes a random bearer token. The token is printed once, on stdout: give it to
+its holder. The entry for the --tokens file (its SHA-256, never the token) is
+printed on stderr: add it to the file's "tokens" list; the engine reloads the
+file when it changes. Remove an entry to revoke its token.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitParse(err)
+	}
+	if *role == "" || *name == "" {
+		fs.Usage()
+		return 2
+	}
+	if _, err := auth.ParseRole(*role, refdata.Default()); err != nil {
+		fmt.Fprintln(stderr, "ntsflow token:", err)
+		return 2
+	}
+	tok, entry := auth.NewToken(*name, *role)
+	b, _ := json.Marshal(entry)
+	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(stderr, "token file entry:\n%s\n", b)
+	return 0
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -46,6 +47,10 @@ type serveConfig struct {
 	population   string
 	authorities  string
 	chainKeyFile string
+	tokens       string
+	tlsCert      string
+	tlsKey       string
+	insecure     bool
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -64,6 +69,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source; without it capacity views have no thresholds")
 	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
 	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: a key generated once and kept in NATS (bucket ntsflow_chain)")
+	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or tokens (closed container networks and demos only)")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
@@ -115,6 +124,9 @@ Flags:
 // runServe runs until ctx ends. ready, if set, is called with the HTTP
 // address once the engine serves (tests use it).
 func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(addr string)) error {
+	if err := checkExposure(cfg); err != nil {
+		return err
+	}
 	var nc *nats.Conn
 	replicas := cfg.replicas
 	if cfg.natsURL == "" {
@@ -205,6 +217,14 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	met := metrics.New(views, store, reg, cal, version)
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
 	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met}
+	if cfg.tokens != "" {
+		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
+			return err
+		}
+		log.Info("authentication on", "tokens", cfg.tokens)
+	} else {
+		log.Warn("authentication off: no --tokens file; anyone who can reach " + cfg.httpAddr + " can read and write")
+	}
 
 	var workers sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
@@ -214,6 +234,13 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}()
 	workers.Add(1)
 	go func() { defer workers.Done(); views.Run(workCtx) }()
+	if srv.Tokens != nil {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			srv.Tokens.Watch(workCtx, 2*time.Second, func(err error) { log.Error("token file not reloaded; keeping the tokens in force", "err", err) })
+		}()
+	}
 	if !cfg.noSagas {
 		saga := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga"), OnFired: met.OnFired, OnRecorded: met.OnRecorded}
 		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
@@ -228,8 +255,18 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("ntsflow serving", "http", "http://"+ln.Addr().String(), "version", version)
+	go func() {
+		if cfg.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	log.Info("ntsflow serving", "http", scheme+"://"+ln.Addr().String(), "version", version)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -244,6 +281,32 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// checkExposure refuses configurations that would put children's records
+// on a network unprotected: beyond loopback the API needs TLS and tokens
+// (unless --insecure, for closed networks), and a token never travels in
+// clear beyond loopback.
+func checkExposure(cfg *serveConfig) error {
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	host, _, err := net.SplitHostPort(cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr %q: %w", cfg.httpAddr, err)
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	if loopback || cfg.tlsCert != "" {
+		return nil
+	}
+	if cfg.tokens != "" {
+		return fmt.Errorf("--http-addr %s is beyond loopback: bearer tokens would travel in clear; serve TLS (--tls-cert, --tls-key)", cfg.httpAddr)
+	}
+	if !cfg.insecure {
+		return fmt.Errorf("--http-addr %s is beyond loopback: serve TLS with --tokens, or pass --insecure on a closed network", cfg.httpAddr)
 	}
 	return nil
 }

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/ntsflow/ntsflow/auth"
+)
+
+// authenticate finds who is calling. With no token file, authentication is
+// off (the engine then refuses to listen beyond loopback, see serve).
+// Probes are open to all: orchestrators call them without credentials.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Tokens == nil || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ntsflow"`)
+			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "send a bearer token: Authorization: Bearer <token>"))
+			return
+		}
+		p, ok := s.Tokens.Lookup(strings.TrimSpace(token))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ntsflow", error="invalid_token"`)
+			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "this token is not known (revoked, or mistyped)"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
+	})
+}
+
+// allowedRoute is the coarse rule: which kinds of principal may call a
+// route at all. Scoping to an authority or region is done by the handlers.
+func allowedRoute(p auth.Principal, pattern string) bool {
+	method, path, _ := strings.Cut(pattern, " ")
+	switch p.Kind {
+	case auth.Operator:
+		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild"
+	case auth.Auditor:
+		return method == http.MethodGet
+	case auth.Authority, auth.Region:
+		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && path != "/metrics"
+	}
+	return false
+}
+
+// authorizeRoute applies the coarse rule once the route is known.
+func (s *Server) authorizeRoute(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if p, on := auth.From(r.Context()); on && !allowedRoute(p, pattern) {
+			writeError(w, apiError(http.StatusForbidden, "forbidden", "", "the %s role may not call %s", p.Role(), pattern))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// principal returns the caller and whether authentication is on.
+func principal(r *http.Request) (auth.Principal, bool) { return auth.From(r.Context()) }
+
+// mayRead is true when authentication is off or the caller may read the
+// authority's referrals.
+func (s *Server) mayRead(r *http.Request, authority string) bool {
+	p, on := principal(r)
+	return !on || p.CanRead(authority, s.Authorities)
+}
+
+// mayWrite is true when authentication is off or the caller may change the
+// authority's referrals.
+func (s *Server) mayWrite(r *http.Request, authority string) bool {
+	p, on := principal(r)
+	return !on || p.CanWrite(authority, s.Authorities)
+}
+
+func forbidden(p auth.Principal, what string) *Error {
+	return apiError(http.StatusForbidden, "forbidden", "", "the %s role may not %s", p.Role(), what)
+}

@@ -1,0 +1,225 @@
+// Package auth says who is calling and what they may see. Bearer tokens
+// come from a file that holds only their SHA-256 hashes (tokens are 256-bit
+// random strings, so a plain hash is enough: there is nothing to guess),
+// reloaded when the file changes. Each token has a role:
+//
+//	authority:<ONS code>  its own referrals only: read and write
+//	region:<name>         its region: read, and allocate (receive referrals for its authorities)
+//	auditor               read everything, history, export, verify; no writes
+//	operator              health, metrics and view status only
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ntsflow/ntsflow/refdata"
+)
+
+// Role kinds.
+const (
+	Authority = "authority"
+	Region    = "region"
+	Auditor   = "auditor"
+	Operator  = "operator"
+)
+
+// Principal is who a token speaks for.
+type Principal struct {
+	Name      string
+	Kind      string // Authority, Region, Auditor, Operator
+	Authority string // for Authority
+	Region    string // for Region
+}
+
+// Role is the principal's role as written in the token file.
+func (p Principal) Role() string {
+	switch p.Kind {
+	case Authority:
+		return Authority + ":" + p.Authority
+	case Region:
+		return Region + ":" + p.Region
+	}
+	return p.Kind
+}
+
+// ParseRole reads "authority:E08000007", "region:North West", "auditor" or
+// "operator", checking codes and regions against the reference data.
+func ParseRole(role string, reg *refdata.Registry) (Principal, error) {
+	kind, arg, _ := strings.Cut(role, ":")
+	switch kind {
+	case Authority:
+		code, ok := reg.Canonical(arg)
+		if !ok {
+			return Principal{}, fmt.Errorf("role %q: %s is not an authority with children's services", role, arg)
+		}
+		return Principal{Kind: Authority, Authority: code}, nil
+	case Region:
+		name, ok := refdata.RegionByName(arg)
+		if !ok {
+			return Principal{}, fmt.Errorf("role %q: no region %q", role, arg)
+		}
+		return Principal{Kind: Region, Region: name}, nil
+	case Auditor, Operator:
+		if arg != "" {
+			return Principal{}, fmt.Errorf("role %q takes no argument", role)
+		}
+		return Principal{Kind: kind}, nil
+	}
+	return Principal{}, fmt.Errorf("role %q: want authority:<ONS code>, region:<name>, auditor or operator", role)
+}
+
+// CanRead reports whether p may read a referral of the authority.
+func (p Principal) CanRead(authority string, reg *refdata.Registry) bool {
+	switch p.Kind {
+	case Auditor:
+		return true
+	case Authority:
+		return p.Authority == authority
+	case Region:
+		return reg.RegionOf(authority) == p.Region
+	}
+	return false
+}
+
+// CanWrite reports whether p may change (or receive) a referral of the
+// authority, or set its pledge.
+func (p Principal) CanWrite(authority string, reg *refdata.Registry) bool {
+	switch p.Kind {
+	case Authority:
+		return p.Authority == authority
+	case Region:
+		return reg.RegionOf(authority) == p.Region
+	}
+	return false
+}
+
+// File is the token file's shape.
+type File struct {
+	Tokens []Entry `json:"tokens"`
+}
+
+// Entry is one token, hashed.
+type Entry struct {
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	SHA256 string `json:"sha256"`
+}
+
+// Tokens holds the token file's tokens, reloading it when it changes.
+type Tokens struct {
+	path string
+	reg  *refdata.Registry
+
+	mu      sync.RWMutex
+	byHash  map[string]Principal
+	modTime time.Time
+}
+
+// Load reads a token file.
+func Load(path string, reg *refdata.Registry) (*Tokens, error) {
+	t := &Tokens{path: path, reg: reg}
+	if err := t.reload(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Tokens) reload() error {
+	fi, err := os.Stat(t.path)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	b, err := os.ReadFile(t.path)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("tokens %s: %w", t.path, err)
+	}
+	by := map[string]Principal{}
+	for i, e := range f.Tokens {
+		p, err := ParseRole(e.Role, t.reg)
+		if err != nil {
+			return fmt.Errorf("tokens %s, entry %d: %w", t.path, i, err)
+		}
+		if h, err := hex.DecodeString(e.SHA256); err != nil || len(h) != sha256.Size {
+			return fmt.Errorf("tokens %s, entry %d: sha256 must be 64 hex digits", t.path, i)
+		}
+		p.Name = e.Name
+		by[strings.ToLower(e.SHA256)] = p
+	}
+	t.mu.Lock()
+	t.byHash, t.modTime = by, fi.ModTime()
+	t.mu.Unlock()
+	return nil
+}
+
+// Watch reloads the file whenever it changes, until ctx ends. A file that
+// no longer parses is reported and the tokens in force are kept.
+func (t *Tokens) Watch(ctx context.Context, every time.Duration, onErr func(error)) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fi, err := os.Stat(t.path)
+			t.mu.RLock()
+			changed := err == nil && !fi.ModTime().Equal(t.modTime)
+			t.mu.RUnlock()
+			if changed {
+				if err := t.reload(); err != nil && onErr != nil {
+					onErr(err)
+				}
+			}
+		}
+	}
+}
+
+// Lookup finds the principal a bearer token speaks for.
+func (t *Tokens) Lookup(token string) (Principal, bool) {
+	sum := sha256.Sum256([]byte(token))
+	h := hex.EncodeToString(sum[:])
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for k, p := range t.byHash {
+		if subtle.ConstantTimeCompare([]byte(k), []byte(h)) == 1 {
+			return p, true
+		}
+	}
+	return Principal{}, false
+}
+
+// NewToken makes a random token and its file entry.
+func NewToken(name, role string) (token string, e Entry) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token = "ntsf_" + hex.EncodeToString(b)
+	sum := sha256.Sum256([]byte(token))
+	return token, Entry{Name: name, Role: role, SHA256: hex.EncodeToString(sum[:])}
+}
+
+type ctxKey struct{}
+
+// With attaches a principal to a context.
+func With(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// From returns the context's principal, if authentication is on.
+func From(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok
+}
