@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
 )
@@ -146,6 +148,7 @@ func TestBadInput(t *testing.T) {
 	ts, n := newServer(t)
 	id := create(t, ts.URL)
 	do(t, "POST", ts.URL+"/v1/referrals/"+id+"/withdrawal", `{"reason":"missing"}`)
+	open := create(t, ts.URL)
 	before, _ := n.Store.LastSequence(t.Context())
 	url := ts.URL + "/v1/referrals/" + id
 	cases := []struct {
@@ -169,12 +172,17 @@ func TestBadInput(t *testing.T) {
 		{"malformed authority", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "E08000007", "Stockport", 1), nil, 422, "invalid_value", "receivingAuthority"},
 		{"far past", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "2025-06-02", "1901-06-02", 1), nil, 422, "invalid_value", "receivedAt"},
 		{"far future", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "2025-06-02", "2999-06-02", 1), nil, 422, "invalid_value", "receivedAt"},
+		{"claimed age as text", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `"claimedAge":15`, `"claimedAge":"15"`, 1), nil, 400, "wrong_type", "claimedAge"},
+		{"list where a string goes", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `"hotel":"Hotel A"`, `"hotel":["Hotel A"]`, 1), nil, 400, "wrong_type", "hotel"},
 		{"bad idempotency key", "POST", ts.URL + "/v1/referrals", receiveBody, []string{"Idempotency-Key", "a b"}, 400, "invalid_header", "Idempotency-Key"},
 		{"bad If-Match", "POST", url + "/notifications", `{"professions":["health"],"notifiedBy":"x"}`, []string{"If-Match", "banana"}, 400, "invalid_header", "If-Match"},
 		{"unknown referral", "POST", ts.URL + "/v1/referrals/nope/placement", `{"placementType":"U1","provider":"p","placedAt":"2025-06-03T09:00:00Z"}`, nil, 404, "not_found", ""},
 		{"unknown referral GET", "GET", ts.URL + "/v1/referrals/nope", "", nil, 404, "not_found", ""},
 		{"id that is not a subject token", "GET", ts.URL + "/v1/referrals/a.b", "", nil, 404, "not_found", ""},
 		{"illegal transition", "POST", url + "/placement", `{"placementType":"U1","provider":"p","placedAt":"2025-06-03T09:00:00Z"}`, nil, 409, "withdrawn", ""},
+		{"placement before receipt", "POST", ts.URL + "/v1/referrals/" + open + "/placement", `{"placementType":"U1","provider":"p","placedAt":"2025-06-01T09:00:00Z"}`, nil, 422, "invalid_value", "placedAt"},
+		{"placement far in the future", "POST", ts.URL + "/v1/referrals/" + open + "/placement", `{"placementType":"U1","provider":"p","placedAt":"2031-06-01T09:00:00Z"}`, nil, 422, "invalid_value", "placedAt"},
+		{"unknown placement type", "POST", ts.URL + "/v1/referrals/" + open + "/placement", `{"placementType":"Q9","provider":"p","placedAt":"2025-06-03T09:00:00Z"}`, nil, 422, "invalid_value", "placementType"},
 		{"stale version", "POST", url + "/leaving-care", `{"leftAt":"2025-06-03T09:00:00Z","reason":"moved"}`, []string{"If-Match", `"1"`}, 409, "stale_version", "If-Match"},
 		{"no such route", "GET", ts.URL + "/v2/referrals", "", nil, 404, "no_route", ""},
 	}
@@ -253,5 +261,48 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		if _, ok := served[route]; !ok {
 			t.Errorf("%s is documented but not served", route)
 		}
+	}
+}
+
+// When JetStream refuses a write (the stream is full), the command fails
+// with a clear 503, nothing is half-written, and reads go on.
+func TestFullStoreAnswers503AndKeepsReading(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{Store: eventstore.Config{MaxBytes: 6000}})
+	eng := &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler)}
+	ts := httptest.NewServer((&api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Authorities: refdata.Default()}).Handler())
+	defer ts.Close()
+	var first string
+	var full resp
+	for i := 0; i < 50; i++ {
+		r := do(t, "POST", ts.URL+"/v1/referrals", strings.Replace(receiveBody, "HO-123", fmt.Sprint("HO-", i), 1))
+		if r.status == 503 {
+			full = r
+			break
+		}
+		if r.status != 201 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if first == "" {
+			first = r.json(t)["referralId"].(string)
+		}
+	}
+	if code, _ := full.errCode(t); full.status != 503 || code != "unavailable" || full.header.Get("Retry-After") == "" {
+		t.Fatalf("a full store: %d %s", full.status, full.body)
+	}
+	before, _ := n.Store.LastSequence(t.Context())
+	// An adult age assessment would write two events: it must write none.
+	do(t, "POST", ts.URL+"/v1/referrals/"+first+"/age-assessment-requests", `{"method":"naab"}`)
+	r := do(t, "POST", ts.URL+"/v1/referrals/"+first+"/age-assessments", `{"method":"naab","outcome":"adult"}`)
+	if r.status != 503 && r.status != 409 {
+		t.Fatalf("two-event command on a full store: %d %s", r.status, r.body)
+	}
+	if after, _ := n.Store.LastSequence(t.Context()); after != before {
+		t.Fatalf("a refused write left %d messages", after-before)
+	}
+	if g := do(t, "GET", ts.URL+"/v1/referrals/"+first, ""); g.status != 200 {
+		t.Fatalf("reads stop when the store is full: %d", g.status)
+	}
+	if g := do(t, "GET", ts.URL+"/v1/referrals/"+first+"/history", ""); g.status != 200 {
+		t.Fatalf("history stops when the store is full: %d", g.status)
 	}
 }
