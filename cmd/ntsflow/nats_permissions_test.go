@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The users of deploy/nats/permissions.conf, on a real server: the engine
+// runs with its user; a subscriber reads the public stream through a
+// durable consumer and can touch nothing else.
+func TestNATSUsersAndPermissions(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	subscriberPublish := []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.NTS_PUBLIC", "$JS.API.CONSUMER.CREATE.NTS_PUBLIC.>", "$JS.API.CONSUMER.DURABLE.CREATE.NTS_PUBLIC.>",
+		"$JS.API.CONSUMER.INFO.NTS_PUBLIC.>", "$JS.API.CONSUMER.MSG.NEXT.NTS_PUBLIC.>", "$JS.ACK.NTS_PUBLIC.>"}
+	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+		Users: []*server.User{
+			{Username: "ntsflow", Password: "engine-secret", Permissions: &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}}, Subscribe: &server.SubjectPermission{Allow: []string{">"}}}},
+			{Username: "subscriber", Password: "sub-secret", Permissions: &server.Permissions{Publish: &server.SubjectPermission{Allow: subscriberPublish}, Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}}}},
+		}}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	defer s.Shutdown()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	// The config file we ship names the same subjects.
+	if !strings.Contains(readFile(t, "../../deploy/nats/permissions.conf"), `"$JS.API.CONSUMER.MSG.NEXT.NTS_PUBLIC.>"`) {
+		t.Fatal("deploy/nats/permissions.conf and this test disagree")
+	}
+
+	url := fmt.Sprintf("nats://ntsflow:engine-secret@127.0.0.1:%d", port)
+	base, stop := startServe(t, t.TempDir(), "--nats-url", url, "--replicas", "1")
+	defer stop()
+	res, err := http.Post(base+"/v1/referrals", "application/json", strings.NewReader(`{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","nationality":"Eritrean","receivedAt":"2025-06-02T10:00:00Z"}`))
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("the engine with its user: %v %v", res, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := nats.Connect(fmt.Sprintf("nats://subscriber:wrong@127.0.0.1:%d", port)); err == nil {
+		t.Fatal("a wrong password connected")
+	}
+	nc, err := nats.Connect(fmt.Sprintf("nats://subscriber:sub-secret@127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	pub, err := js.CreateOrUpdateConsumer(ctx, "NTS_PUBLIC", jetstream.ConsumerConfig{Durable: "partner", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatalf("the subscriber cannot make its consumer on the public stream: %v", err)
+	}
+	var got jetstream.Msg
+	for got == nil && ctx.Err() == nil {
+		batch, err := pub.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			got = m
+		}
+	}
+	if got == nil || got.Headers().Get("ce-type") != "org.ntsflow.referral.received.v1" || strings.Contains(string(got.Data()), "Eritrean") {
+		t.Fatalf("the subscriber's public event: %v", got)
+	}
+	if err := got.Ack(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Everything else is refused.
+	short, cancelShort := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelShort()
+	if _, err := js.CreateOrUpdateConsumer(short, "NTS_EVENTS", jetstream.ConsumerConfig{Durable: "snoop"}); err == nil {
+		t.Error("the subscriber made a consumer on the internal events")
+	}
+	if _, err := js.Stream(short, "NTS_EVENTS"); err == nil {
+		t.Error("the subscriber read the internal stream's info")
+	}
+	if _, err := js.KeyValue(short, "ntsflow_chain"); err == nil {
+		t.Error("the subscriber reached the chain key")
+	}
+	errs := make(chan error, 4)
+	nc2, _ := nats.Connect(fmt.Sprintf("nats://subscriber:sub-secret@127.0.0.1:%d", port), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+	defer nc2.Close()
+	nc2.Subscribe("nts.events.>", func(*nats.Msg) {})
+	nc2.Publish("nts.public.referral.placed", []byte(`{"forged":true}`))
+	nc2.Flush()
+	denied := 0
+	for timeout := time.After(3 * time.Second); denied < 2; {
+		select {
+		case err := <-errs:
+			if strings.Contains(err.Error(), "Permissions Violation") {
+				denied++
+			}
+		case <-timeout:
+			t.Fatalf("%d of 2 violations reported (subscribe to internal events, publish a public event)", denied)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Personal data stays in: a full scripted run (referrals received with
+// every personal field filled in, notified, searched, age-assessed, warned,
+// breached, escalated, placed, withdrawn), then every public message
+// (headers and body) and every metric line are scanned for any of it.
+func TestNoPersonalDataLeavesTheEngine(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	natsAddr := l.Addr().String()
+	l.Close()
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(policy, []byte(`{"version":"privacy-test","routes":{"hotel":{"duration":"2s"},"entry-authority":{"duration":"2s"}},"warnBefore":{"duration":"1s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"},{"after":{"duration":"1s"},"to":"director"}]}`), 0o600)
+	base, stop := startServe(t, t.TempDir(), "--nats-listen", natsAddr, "--deadline-policy", policy)
+	defer stop()
+
+	personal := []string{"Amanuel Tesfaye", "HO-SECRET-77", "2009-04-17", "Eritrean", "Tigrinya", "Arabic", "type 1 diabetes", "Hotel Marina", "Mrs Okafor fostering", "seen near the station"}
+	post := func(path, body string) string {
+		t.Helper()
+		res, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
+		}
+		return strings.Split(strings.Split(string(b), `"referralId":"`)[1], `"`)[0]
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	ids := []string{}
+	for i, route := range []string{`"route":"hotel","hotel":"Hotel Marina"`, `"route":"entry-authority","transferringAuthority":"E10000016"`, `"route":"hotel","hotel":"Hotel Marina"`} {
+		ids = append(ids, post("/v1/referrals", fmt.Sprintf(`{"receivingAuthority":"E08000007",%s,"childReference":"HO-SECRET-77","claimedAge":16,"dateOfBirth":"2009-04-17","sex":"male","nationality":"Eritrean","languages":["Tigrinya","Arabic"],"needs":["type 1 diabetes","Amanuel Tesfaye's asthma"],"receivedAt":%q}`, route, now)))
+		_ = i
+	}
+	post("/v1/referrals/"+ids[0]+"/notifications", `{"professions":["health","education","mash","police"],"notifiedBy":"team leader"}`)
+	post("/v1/referrals/"+ids[0]+"/placement-searches", `{"track":"commissioned","offersFound":1,"placementTypes":["U4"]}`)
+	post("/v1/referrals/"+ids[1]+"/age-assessment-requests", `{"method":"merton-compliant","reason":"Amanuel Tesfaye appears older"}`)
+	post("/v1/referrals/"+ids[1]+"/age-assessments", `{"method":"merton-compliant","outcome":"child","assessedDateOfBirth":"2009-04-17"}`)
+	time.Sleep(4 * time.Second) // warnings, breaches and escalations
+	post("/v1/referrals/"+ids[0]+"/placement", fmt.Sprintf(`{"placementType":"U4","provider":"Mrs Okafor fostering","placedAt":%q}`, time.Now().UTC().Format(time.RFC3339Nano)))
+	post("/v1/referrals/"+ids[2]+"/withdrawal", `{"reason":"missing","detail":"seen near the station"}`)
+	time.Sleep(time.Second)
+
+	nc, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, "NTS_PUBLIC", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var public []string
+	types := map[string]bool{}
+	for {
+		batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var hdr []string
+			for k, v := range m.Headers() {
+				hdr = append(hdr, k+": "+strings.Join(v, ","))
+			}
+			public = append(public, strings.Join(hdr, "\n")+"\n"+string(m.Data()))
+			types[m.Headers().Get("ce-type")] = true
+		}
+		if n == 0 {
+			break
+		}
+	}
+	for _, want := range []string{"received", "deadline-warning", "deadline-breached", "deadline-escalated", "placed", "withdrawn"} {
+		if !types["org.ntsflow.referral."+want+".v1"] {
+			t.Errorf("the run produced no public %s event: the scan would prove less", want)
+		}
+	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, secret := range personal {
+		for i, msg := range public {
+			if strings.Contains(msg, secret) {
+				t.Errorf("public message %d carries %q:\n%s", i, secret, msg)
+			}
+		}
+		if strings.Contains(string(metricsText), secret) {
+			t.Errorf("/metrics carries %q", secret)
+		}
+	}
+	for _, field := range []string{`"childReference":`, `"dateOfBirth":`, `"nationality":`, `"languages":`, `"needs":`, `"claimedAge":`, `"sex":`, `"hotel":`, `"provider":`, `"detail":`, `"reason":`} {
+		for i, msg := range public {
+			if strings.Contains(msg, field) {
+				t.Errorf("public message %d has a personal field %s", i, field)
+			}
+		}
+	}
+	t.Logf("scanned %d public messages and %d bytes of metrics", len(public), len(metricsText))
+}
