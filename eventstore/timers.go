@@ -171,12 +171,17 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 
 // consume runs a durable pull consumer until ctx ends. A handler error is
 // retried after a pause (redelivery), unless it wraps ErrPermanent.
+//
+// Stopping hands back at once what the client had pulled but not handled
+// (a Nak), so another instance takes it now rather than after AckWait; a
+// crash leaves it to AckWait, kept short because handlers take
+// milliseconds.
 func (s *Store) consume(ctx context.Context, stream, durable, filter string, maxAckPending int, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       10 * time.Second,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: maxAckPending,
 		MaxDeliver:    -1,
@@ -184,11 +189,11 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
 	for {
@@ -199,22 +204,31 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 			}
 			return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
 		}
+		if ctx.Err() != nil {
+			m.Nak() // stopping: give it back for another instance, now
+			continue
+		}
 		md, err := m.Metadata()
 		if err != nil {
 			m.Term()
 			continue
 		}
 		if err := fn(m, md); err != nil && !errors.Is(err, ErrPermanent) {
+			if ctx.Err() != nil {
+				m.Nak()
+				continue
+			}
 			// Leave it to be redelivered after a pause; the handler is
 			// idempotent, so a second go is safe.
 			m.NakWithDelay(time.Second)
 			continue
 		}
-		if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
-			// Unacknowledged: it comes back, and the handler's idempotency
-			// makes that harmless.
-			continue
-		}
+		// Acknowledge even while stopping: the work is done. A failed
+		// acknowledgement means a redelivery, which the handler's
+		// idempotency makes harmless.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		m.DoubleAck(actx)
+		cancel()
 	}
 }
 

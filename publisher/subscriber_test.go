@@ -11,7 +11,9 @@ import (
 
 	cejs "github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	ceclient "github.com/cloudevents/sdk-go/v2/client"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
@@ -81,7 +83,11 @@ func TestOutsiderSubscriberReceivesTheContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := cloudevents.NewClient(consumer)
+	// One receiving goroutine, calling back in turn: by default the SDK
+	// calls the receiver from several goroutines at once, and a subscriber
+	// that needs each referral's events in order (as this one checks) must
+	// not let it. docs/asyncapi.yaml says so to subscribers.
+	client, err := cloudevents.NewClient(consumer, ceclient.WithPollGoroutines(1), ceclient.WithBlockingCallback())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +174,25 @@ func TestOutsiderSubscriberReceivesTheContract(t *testing.T) {
 			}
 		}
 	}
+	// The stream itself holds r1's events in order.
+	var streamOrder []string
+	cons, err := n.Store.JetStream().OrderedConsumer(context.Background(), eventstore.PublicStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if m.Headers().Get("ce-subject") == "r1" {
+			streamOrder = append(streamOrder, strings.TrimSuffix(strings.TrimPrefix(m.Headers().Get("ce-type"), "org.ntsflow.referral."), ".v1"))
+		}
+	}
+	if strings.Join(streamOrder, ",") != "received,deadline-warning,deadline-breached,deadline-escalated,placed" {
+		t.Fatalf("r1's public events out of order on the stream: %v", streamOrder)
+	}
+
 	if strings.Join(order, ",") != "received,deadline-warning,deadline-breached,deadline-escalated,placed" {
 		t.Fatalf("r1's public events out of order: %v", order)
 	}

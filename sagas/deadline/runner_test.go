@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -337,4 +338,43 @@ func types(evs []events.Event) []string {
 		out = append(out, e.Type)
 	}
 	return out
+}
+
+// Saga instances stopped and started at random points while forty
+// deadlines, spread over a few seconds, fall due: no deadline lost, no
+// warning or breach recorded twice.
+func TestSagaRestartsAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	const n = 40
+	start := time.Now()
+	stop := r.runner()
+	for i := range n {
+		// Received over the last 2s: deadlines fall from 1s to 3s from now.
+		r.receive(fmt.Sprint("x", i), start.Add(-time.Duration(i)*50*time.Millisecond))
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	for time.Since(start) < 7*time.Second {
+		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		stop()
+		if rng.IntN(2) == 0 {
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // sometimes none runs for a while
+		}
+		stop = r.runner()
+	}
+	r.waitFor("every breach", 10*time.Second, func() bool {
+		for i := range n {
+			if count(r.history(fmt.Sprint("x", i)), events.TypeDeadlineBreached) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second)
+	for i := range n {
+		h := r.history(fmt.Sprint("x", i))
+		if count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineSet) != 1 || count(h, events.TypeDeadlineWarning) > 1 || count(h, events.TypeDeadlineEscalated) > 1 {
+			t.Fatalf("x%d: %v", i, types(h))
+		}
+	}
 }
