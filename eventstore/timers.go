@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -138,7 +139,7 @@ var ErrPermanent = errors.New("permanent failure")
 // goes to one of them, and comes back if fn fails or the instance dies
 // before acknowledging it.
 func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn func(Fired) error) error {
-	return s.consume(ctx, TimersStream, durable, timerFiredPrefix+filter, 1024, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	return s.consume(ctx, TimersStream, durable, timerFiredPrefix+filter, 1024, 8, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		var t Timer
 		if err := json.Unmarshal(m.Data(), &t); err != nil {
 			return fmt.Errorf("%w: timer at sequence %d: %v", ErrPermanent, md.Sequence.Stream, err)
@@ -156,11 +157,11 @@ func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn fu
 // commits are handled strictly in stream order (the publisher needs this;
 // the deadline saga does not, and handles many at once).
 func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, ordered bool, fn func(Stored) error) error {
-	pending := 1024
+	pending, workers := 1024, 8
 	if ordered {
-		pending = 1
+		pending, workers = 1, 1
 	}
-	return s.consume(ctx, EventsStream, durable, filter, pending, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	return s.consume(ctx, EventsStream, durable, filter, pending, workers, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		st, err := storedFromMsg(m, md)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrPermanent, err)
@@ -176,7 +177,7 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 // (a Nak), so another instance takes it now rather than after AckWait; a
 // crash leaves it to AckWait, kept short because handlers take
 // milliseconds.
-func (s *Store) consume(ctx context.Context, stream, durable, filter string, maxAckPending int, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
+func (s *Store) consume(ctx context.Context, stream, durable, filter string, maxAckPending, workers int, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: filter,
@@ -196,6 +197,39 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
+	// Handlers run on up to workers goroutines: they are idempotent and the
+	// server's version check orders writers, so only an ordered consumer
+	// (one worker, one message in flight) needs them one at a time.
+	sem := make(chan struct{}, max(1, workers))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	handle := func(m jetstream.Msg) {
+		if ctx.Err() != nil {
+			m.Nak() // stopping: give it back for another instance, now
+			return
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			m.Term()
+			return
+		}
+		if err := fn(m, md); err != nil && !errors.Is(err, ErrPermanent) {
+			if ctx.Err() != nil {
+				m.Nak()
+				return
+			}
+			// Leave it to be redelivered after a pause; the handler is
+			// idempotent, so a second go is safe.
+			m.NakWithDelay(time.Second)
+			return
+		}
+		// Acknowledge even while stopping: the work is done. A failed
+		// acknowledgement means a redelivery, which the handler's
+		// idempotency makes harmless.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		m.DoubleAck(actx)
+		cancel()
+	}
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -204,31 +238,17 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 			}
 			return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
 		}
-		if ctx.Err() != nil {
-			m.Nak() // stopping: give it back for another instance, now
+		if workers <= 1 {
+			handle(m)
 			continue
 		}
-		md, err := m.Metadata()
-		if err != nil {
-			m.Term()
-			continue
-		}
-		if err := fn(m, md); err != nil && !errors.Is(err, ErrPermanent) {
-			if ctx.Err() != nil {
-				m.Nak()
-				continue
-			}
-			// Leave it to be redelivered after a pause; the handler is
-			// idempotent, so a second go is safe.
-			m.NakWithDelay(time.Second)
-			continue
-		}
-		// Acknowledge even while stopping: the work is done. A failed
-		// acknowledgement means a redelivery, which the handler's
-		// idempotency makes harmless.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		m.DoubleAck(actx)
-		cancel()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			handle(m)
+		}()
 	}
 }
 

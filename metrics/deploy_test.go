@@ -73,7 +73,7 @@ func scrapeAfterARun(t *testing.T) string {
 		}
 	}
 	m.OnRecorded(events.TypeDeadlineBreached, "E08000007")
-	m.OnFired("breach", 800*time.Millisecond)
+	m.OnFired("breach", time.Now().Add(-800*time.Millisecond), time.Now().Add(-700*time.Millisecond), time.Now())
 	m.ObserveCommand("placement", 200, 3*time.Millisecond)
 	last, _ := n.Store.LastSequence(ctx)
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)

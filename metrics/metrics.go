@@ -130,9 +130,10 @@ func (m *Metrics) OnRecorded(eventType, authority string) {
 	}
 }
 
-// OnFired observes a timer's fire lag (deadline.Runner.OnFired).
-func (m *Metrics) OnFired(kind string, lag time.Duration) {
-	m.fireLag.WithLabelValues(kind).Observe(max(0, lag.Seconds()))
+// OnFired observes a timer's fire lag, from due to handled
+// (deadline.Runner.OnFired).
+func (m *Metrics) OnFired(kind string, due, _, handled time.Time) {
+	m.fireLag.WithLabelValues(kind).Observe(max(0, handled.Sub(due).Seconds()))
 }
 
 // OnPublished notes the publisher's progress (publisher.Publisher.OnPublished).

@@ -25,6 +25,9 @@ type Commit struct {
 // commits in order. It is how benchmarks get a realistic log of a million
 // events without a million round trips.
 func History(lc Lifecycle, policy deadline.Policy, cal *calendar.Calendar, now time.Time) ([]Commit, error) {
+	if cal == nil {
+		cal = calendar.Default()
+	}
 	var (
 		ref aggregates.Referral
 		out []Commit

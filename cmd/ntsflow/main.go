@@ -28,6 +28,7 @@ Commands:
   history   print a referral's whole story
   export    stream the event history as JSON lines, for offline analysis
   verify    check the whole log's hash chain: nothing deleted, altered or forged
+  bench     measure the engine beside raw JetStream on this machine
   token     make a bearer token for a role, and the line for the token file
   version   print the version
 
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return export(args[1:], stdout, stderr)
 	case "verify":
 		return verify(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "version":

@@ -33,9 +33,9 @@ type Runner struct {
 	Store  *eventstore.Store
 	Now    func() time.Time
 	Log    *slog.Logger
-	// OnFired, if set, hears of each fired timer and how late it fired
-	// (from its due time to now), for metrics.
-	OnFired func(kind string, lag time.Duration)
+	// OnFired, if set, hears of each fired timer: when it was due, when the
+	// server fired it, and when the saga took it up.
+	OnFired func(kind string, due, fired, handled time.Time)
 	// OnRecorded, if set, hears of each warning, breach or escalation the
 	// saga recorded (not of repeats).
 	OnRecorded func(eventType string, authority string)
@@ -97,7 +97,7 @@ func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 		return err
 	}
 	for _, e := range relevant {
-		if err := r.do(ctx, id, r.Saga.React(ref, e, r.now()), e); err != nil {
+		if err := r.do(ctx, id, ref.ReceivingAuthority, r.Saga.React(ref, e, r.now()), e); err != nil {
 			return err
 		}
 	}
@@ -113,17 +113,17 @@ func (r *Runner) HandleFired(ctx context.Context, f eventstore.Fired) error {
 	id, kind := parts[1], parts[2]
 	now := r.now()
 	if r.OnFired != nil {
-		r.OnFired(kind, now.Sub(f.At))
+		r.OnFired(kind, f.At, f.FiredAt, now)
 	}
 	ref, _, err := r.Engine.Load(ctx, id)
 	if err != nil {
 		return err
 	}
 	cause := events.Event{ID: fmt.Sprintf("timer:%s:%d", f.Key, f.Sequence), CorrelationID: id}
-	return r.do(ctx, id, r.Saga.OnFire(ref, kind, now), cause)
+	return r.do(ctx, id, ref.ReceivingAuthority, r.Saga.OnFire(ref, kind, now), cause)
 }
 
-func (r *Runner) do(ctx context.Context, id string, re Reaction, cause events.Event) error {
+func (r *Runner) do(ctx context.Context, id, authority string, re Reaction, cause events.Event) error {
 	if re.Cancel {
 		if err := r.Store.Cancel(ctx, timerPrefix+"."+id); err != nil {
 			return err
@@ -143,9 +143,8 @@ func (r *Runner) do(ctx context.Context, id string, re Reaction, cause events.Ev
 		case err != nil:
 			return err
 		case !out.Replayed && r.OnRecorded != nil:
-			ref, _, _ := r.Engine.Load(ctx, id)
 			for _, e := range out.Events {
-				r.OnRecorded(e.Type, ref.ReceivingAuthority)
+				r.OnRecorded(e.Type, authority)
 			}
 		}
 		if err == nil && !out.Replayed {

@@ -1,0 +1,218 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// The baselines publish with nats.go directly: measuring raw JetStream is
+// the one place outside eventstore that needs the client.
+
+// Row is one measured line of a benchmark table.
+type Row struct {
+	Group        string  `json:"group"`
+	Name         string  `json:"name"`
+	Ops          int     `json:"ops"`
+	Events       int     `json:"events"`
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"eventsPerSecond"`
+	P50ms        float64 `json:"p50Ms"`
+	P95ms        float64 `json:"p95Ms"`
+	P99ms        float64 `json:"p99Ms"`
+	P999ms       float64 `json:"p999Ms"`
+	MaxMs        float64 `json:"maxMs"`
+	Ratio        float64 `json:"ratioToBaseline,omitempty"`
+	Errors       int     `json:"errors,omitempty"`
+	Conflicts    int     `json:"conflicts,omitempty"`
+	Note         string  `json:"note,omitempty"`
+}
+
+func fill(r *Row, lat []time.Duration, took time.Duration) {
+	r.Seconds = took.Seconds()
+	r.EventsPerSec = float64(r.Events) / r.Seconds
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	q := func(f float64) float64 {
+		return float64(lat[min(len(lat)-1, int(f*float64(len(lat))))].Microseconds()) / 1000
+	}
+	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = q(.5), q(.95), q(.99), q(.999), float64(lat[len(lat)-1].Microseconds())/1000
+}
+
+// AppendOptions shape an append workload, after the Event Store Benchmark
+// Suite's: writers, payload, streams, and how writes fall on them.
+type AppendOptions struct {
+	Writers         int
+	OpsPerWriter    int
+	Streams         int
+	Zipf            bool // 20% of writes to a hot set of 100 streams
+	EventsPerCommit int
+	PayloadBytes    int
+}
+
+func (o AppendOptions) shape() string {
+	dist := "flat"
+	if o.Zipf {
+		dist = "hot 20%/100"
+	}
+	return fmt.Sprintf("%d writers, %d streams %s, %d-event commits of %d B events", o.Writers, o.Streams, dist, o.EventsPerCommit, o.PayloadBytes)
+}
+
+func (o AppendOptions) pick(rng *rand.Rand) int {
+	if o.Zipf && rng.IntN(5) == 0 {
+		return rng.IntN(min(100, o.Streams))
+	}
+	return rng.IntN(o.Streams)
+}
+
+// commitOf builds a commit of n events, each with payloadBytes of data.
+func commitOf(n, payloadBytes int) events.Commit {
+	c := events.Commit{Command: "bench"}
+	pad := strings.Repeat("x", max(0, payloadBytes-60))
+	for i := range n {
+		c.Events = append(c.Events, events.Event{ID: fmt.Sprintf("b-%d", i), Type: events.TypePlacementSearched, SchemaVersion: 1, AggregateID: "bench",
+			OccurredAt: time.Unix(0, 0).UTC(), RecordedAt: time.Unix(0, 0).UTC(), Actor: "bench",
+			Data: events.PlacementSearched{Track: pad, OffersFound: i}})
+	}
+	return c
+}
+
+// Appends measures, on the same server and subjects, with the same writers
+// and bytes: raw synchronous publishes, raw asynchronous publishes, and the
+// engine store's conditional append (expected last subject sequence and a
+// message id, retried on conflict as the engine does).
+func Appends(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o AppendOptions, prefix string) ([]Row, error) {
+	js, _ := jetstream.New(nc)
+	commit := commitOf(o.EventsPerCommit, o.PayloadBytes)
+	data, err := events.EncodeCommit(commit)
+	if err != nil {
+		return nil, err
+	}
+	subject := func(run string, i int) string { return events.ReferralSubject(fmt.Sprintf("%s%s%d", prefix, run, i)) }
+	group := "appends: " + o.shape()
+	type result struct {
+		lat       []time.Duration
+		errs      int
+		conflicts int
+	}
+	run := func(name string, op func(rng *rand.Rand, w int, res *result)) Row {
+		var wg sync.WaitGroup
+		results := make([]result, o.Writers)
+		start := time.Now()
+		for w := range o.Writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(w), 42))
+				op(rng, w, &results[w])
+			}()
+		}
+		wg.Wait()
+		took := time.Since(start)
+		r := Row{Group: group, Name: name, Ops: o.Writers * o.OpsPerWriter, Events: o.Writers * o.OpsPerWriter * o.EventsPerCommit}
+		var lat []time.Duration
+		for _, res := range results {
+			lat = append(lat, res.lat...)
+			r.Errors += res.errs
+			r.Conflicts += res.conflicts
+		}
+		fill(&r, lat, took)
+		return r
+	}
+
+	syncRow := run("raw JetStream publish (sync)", func(rng *rand.Rand, w int, res *result) {
+		for range o.OpsPerWriter {
+			t := time.Now()
+			if _, err := js.Publish(ctx, subject("s", o.pick(rng)), data); err != nil {
+				res.errs++
+			}
+			res.lat = append(res.lat, time.Since(t))
+		}
+	})
+	async := run("raw JetStream publish (async, 64 in flight)", func(rng *rand.Rand, w int, res *result) {
+		type inflight struct {
+			f jetstream.PubAckFuture
+			t time.Time
+		}
+		window := make(chan inflight, 64)
+		done := make(chan struct{})
+		go func() {
+			for in := range window {
+				select {
+				case <-in.f.Ok():
+				case <-in.f.Err():
+					res.errs++
+				}
+				res.lat = append(res.lat, time.Since(in.t))
+			}
+			close(done)
+		}()
+		for range o.OpsPerWriter {
+			t := time.Now()
+			f, err := js.PublishAsync(subject("a", o.pick(rng)), data)
+			if err != nil {
+				res.errs++
+				continue
+			}
+			window <- inflight{f, t}
+		}
+		close(window)
+		<-done
+	})
+	var mu sync.Mutex
+	last := map[string]uint64{}
+	n := 0
+	engine := run("ntsflow conditional append (expected version + msg id)", func(rng *rand.Rand, w int, res *result) {
+		for range o.OpsPerWriter {
+			subj := subject("e", o.pick(rng))
+			t := time.Now()
+			for {
+				mu.Lock()
+				expected := last[subj]
+				n++
+				id := fmt.Sprintf("%s-%d-%d", prefix, w, n)
+				mu.Unlock()
+				ack, err := store.Append(ctx, subj, expected, id, commit)
+				var conflict *eventstore.ConflictError
+				if errors.As(err, &conflict) {
+					res.conflicts++
+					mu.Lock()
+					if conflict.Actual > last[subj] {
+						last[subj] = conflict.Actual
+					}
+					mu.Unlock()
+					continue
+				}
+				if err != nil {
+					res.errs++
+					break
+				}
+				mu.Lock()
+				if ack.Sequence > last[subj] {
+					last[subj] = ack.Sequence
+				}
+				mu.Unlock()
+				break
+			}
+			res.lat = append(res.lat, time.Since(t))
+		}
+	})
+	engine.Ratio = engine.EventsPerSec / syncRow.EventsPerSec
+	async.Ratio = async.EventsPerSec / syncRow.EventsPerSec
+	engine.Note = fmt.Sprintf("%.2f of async", engine.EventsPerSec/async.EventsPerSec)
+	syncRow.Ratio = 1
+	return []Row{syncRow, async, engine}, nil
+}
