@@ -180,3 +180,31 @@ func TestHistoryExportVerifyCommands(t *testing.T) {
 		t.Fatalf("export --data-dir exit %d: %s %s", code, out.String(), errb.String())
 	}
 }
+
+// The benchmark harness, as CI runs it: a seconds-long smoke of every part
+// that checks the harness works and the counts add up, not the figures.
+func TestBenchQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bench smoke: not in -short")
+	}
+	var out, errb bytes.Buffer
+	jsonFile := filepath.Join(t.TempDir(), "bench.json")
+	if code := run([]string{"bench", "--quick", "--parts", "appends,http,load,rebuild,timers", "--json", jsonFile}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"raw JetStream publish (sync)", "ntsflow conditional append", "req/s offered", "referral of 500 events", "rebuild timeliness", "lost 0, doubled 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, out.String())
+		}
+	}
+	var doc struct{ Rows []struct{ Errors int } }
+	b, _ := os.ReadFile(jsonFile)
+	if err := json.Unmarshal(b, &doc); err != nil || len(doc.Rows) < 20 {
+		t.Fatalf("json: %v, %d rows", err, len(doc.Rows))
+	}
+	for i, r := range doc.Rows {
+		if r.Errors != 0 {
+			t.Errorf("row %d: %d errors", i, r.Errors)
+		}
+	}
+}
