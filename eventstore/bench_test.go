@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 
@@ -18,8 +19,9 @@ import (
 // atomic-appends.md). Each runs against a real embedded server with fsync on
 // every write, as production runs; -bench ... -benchtime 2000x for a look.
 
+// NTSFLOW_BENCH_SYNC=interval runs them on the server's interval sync.
 func benchNode(b *testing.B) *storetest.Node {
-	return storetest.Start(b, storetest.Options{Durable: true})
+	return storetest.Start(b, storetest.Options{Durable: os.Getenv("NTSFLOW_BENCH_SYNC") != "interval"})
 }
 
 // Raw JetStream: a synchronous publish with the same headers checked, the
