@@ -28,6 +28,7 @@ Commands:
   history   print a referral's whole story
   export    stream the event history as JSON lines, for offline analysis
   verify    check the whole log's hash chain: nothing deleted, altered or forged
+  simulate  drive a running engine with generated referrals, for demos
   bench     measure the engine beside raw JetStream on this machine
   token     make a bearer token for a role, and the line for the token file
   version   print the version
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return export(args[1:], stdout, stderr)
 	case "verify":
 		return verify(args[1:], stdout, stderr)
+	case "simulate":
+		return simulateCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "token":
