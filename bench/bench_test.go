@@ -59,3 +59,16 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHTTP500 offers 500 commands/s for 5 s, for profiling:
+// go test ./bench -run XXX -bench HTTP500 -benchtime 1x -cpuprofile http.prof
+func BenchmarkHTTP500(b *testing.B) {
+	n := storetest.Start(b, storetest.Options{Durable: true})
+	for range b.N {
+		rows, err := HTTP(context.Background(), n.Store, []int{500}, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%+v", rows[0])
+	}
+}
