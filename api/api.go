@@ -176,13 +176,8 @@ type EventSummary struct {
 
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	var c aggregates.ReceiveReferral
-	if e := decodeBody(r, &c); e != nil {
-		writeError(w, e)
-		return
-	}
-	meta, e := metaFrom(r)
-	if e != nil {
-		writeError(w, e)
+	meta, ok := decodeCommand(w, r, &c)
+	if !ok {
 		return
 	}
 	if e := s.checkAuthorities(&c); e != nil {
@@ -221,13 +216,8 @@ func (s *Server) checkAuthorities(c *aggregates.ReceiveReferral) *Error {
 
 func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newCmd func() aggregates.Command) {
 	ptr := newCmd()
-	if e := decodeBody(r, ptr); e != nil {
-		writeError(w, e)
-		return
-	}
-	meta, e := metaFrom(r)
-	if e != nil {
-		writeError(w, e)
+	meta, ok := decodeCommand(w, r, ptr)
+	if !ok {
 		return
 	}
 	if _, on := principal(r); on {
@@ -285,6 +275,21 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggreg
 		w.Header().Set("Location", "/v1/referrals/"+out.ReferralID)
 	}
 	writeJSON(w, okStatus, res)
+}
+
+// decodeCommand reads a command: its body into v and its headers into a
+// Meta. On failure it has written the error response.
+func decodeCommand(w http.ResponseWriter, r *http.Request, v any) (engine.Meta, bool) {
+	if e := decodeBody(r, v); e != nil {
+		writeError(w, e)
+		return engine.Meta{}, false
+	}
+	meta, e := metaFrom(r)
+	if e != nil {
+		writeError(w, e)
+		return engine.Meta{}, false
+	}
+	return meta, true
 }
 
 // metaFrom reads the headers that come with a command.

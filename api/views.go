@@ -273,16 +273,11 @@ func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 	var c aggregates.SetPledge
-	if e := decodeBody(r, &c); e != nil {
-		writeError(w, e)
+	meta, ok := decodeCommand(w, r, &c)
+	if !ok {
 		return
 	}
-	meta, e := metaFrom(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	code, ok := r.PathValue("code"), true
+	code := r.PathValue("code")
 	if s.Authorities != nil {
 		code, ok = s.Authorities.Canonical(code)
 	}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 )
@@ -117,13 +116,14 @@ func replay(args []string, stdout, stderr io.Writer) int {
 	view := fs.String("view", "", "capacity, timeliness or referrals (required)")
 	server := fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or...")
 	natsURL := fs.String("nats-url", "", "...compute here from the event log on this NATS server or cluster, with progress on stderr")
+	dataDir := fs.String("data-dir", "", "...or from a stopped engine's data directory")
 	population := fs.String("population", "", "child population CSV, for thresholds when computing here")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: ntsflow replay --as-of T --view NAME [--server URL | --nats-url URL]
+		fmt.Fprint(stderr, `Usage: ntsflow replay --as-of T --view NAME [--server URL | --nats-url URL | --data-dir DIR]
 
 Prints, as JSON on stdout, a view as it stood at moment T: the fold of every
 event recorded up to T, whatever came after. By default a running engine
-computes it; with --nats-url this command reads the log itself and prints
+computes it; with --nats-url or --data-dir this command reads the log itself and prints
 progress (commits/s, percent, ETA) on stderr.
 
 Flags:
@@ -139,20 +139,15 @@ Flags:
 		return 2
 	}
 	var out any
-	if *natsURL != "" {
+	if *natsURL != "" || *dataDir != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		nc, err := eventstore.Connect(*natsURL, "ntsflow-replay")
+		store, closeStore, err := localStore(ctx, *natsURL, *dataDir)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow replay:", err)
 			return 1
 		}
-		defer nc.Close()
-		store, err := eventstore.Attach(ctx, nc)
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow replay:", err)
-			return 1
-		}
+		defer closeStore()
 		reg := refdata.Default()
 		if *population != "" {
 			if err := reg.LoadPopulation(*population); err != nil {
