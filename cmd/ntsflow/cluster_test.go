@@ -41,6 +41,26 @@ func post(t *testing.T, bases []string, path, key, body string) (int, []byte) {
 	return 0, nil
 }
 
+// waitQuiet waits until the stream has not moved for a second and a half
+// (the saga and publisher have done their work), so a live view and a
+// rebuild are compared over the same events.
+func waitQuiet(t *testing.T, base string) uint64 {
+	t.Helper()
+	var last uint64
+	still := time.Now()
+	for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(100 * time.Millisecond) {
+		var v struct{ StreamSequence uint64 }
+		getJSON(t, base+"/v1/views", &v)
+		if v.StreamSequence != last {
+			last, still = v.StreamSequence, time.Now()
+		} else if time.Since(still) > 1500*time.Millisecond {
+			return last
+		}
+	}
+	t.Fatal("the stream never went quiet")
+	return 0
+}
+
 func getJSON(t *testing.T, u string, v any) {
 	t.Helper()
 	res, err := http.Get(u)
@@ -158,7 +178,7 @@ func TestClusterSurvivesANodeLoss(t *testing.T) {
 
 	// Views on both instances equal a rebuild from zero.
 	var views struct{ StreamSequence uint64 }
-	getJSON(t, bases[0]+"/v1/views", &views)
+	views.StreamSequence = waitQuiet(t, bases[0])
 	for _, base := range bases {
 		var live, rebuilt struct{ Result json.RawMessage }
 		getJSON(t, fmt.Sprintf("%s/v1/capacity?minSequence=%d", base, views.StreamSequence), &live)

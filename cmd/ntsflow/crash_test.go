@@ -182,7 +182,7 @@ func TestKillNineUnderLoad(t *testing.T) {
 	}
 	// Every view equals a rebuild from zero.
 	var st struct{ StreamSequence uint64 }
-	getJSON(t, base+"/v1/views", &st)
+	st.StreamSequence = waitQuiet(t, base)
 	future := url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	for _, view := range []string{"/v1/capacity", "/v1/timeliness", "/v1/referrals?limit=500&"} {
 		sep := "?"
