@@ -39,6 +39,30 @@ func readChainKey(path string) ([]byte, error) {
 	return b, nil
 }
 
+// logSource is where a tool reads the log: a running engine's HTTP API (the
+// default), or the log itself on a NATS server or cluster, or in a stopped
+// engine's data directory.
+type logSource struct{ server, natsURL, dataDir *string }
+
+func logSourceFlags(fs *flag.FlagSet, local string) logSource {
+	return logSource{
+		server:  fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or..."),
+		natsURL: fs.String("nats-url", "", "..."+local+" on this NATS server or cluster"),
+		dataDir: fs.String("data-dir", "", "...or in a stopped engine's data directory"),
+	}
+}
+
+// local reports whether the tool reads the log itself.
+func (l logSource) local() bool { return *l.natsURL != "" || *l.dataDir != "" }
+
+// url is the engine's address for path.
+func (l logSource) url(path string) string { return strings.TrimRight(*l.server, "/") + path }
+
+// open opens the log for a local read.
+func (l logSource) open(ctx context.Context) (*eventstore.Store, func(), error) {
+	return localStore(ctx, *l.natsURL, *l.dataDir)
+}
+
 // localStore opens the event log without a running engine: a NATS server
 // or cluster by URL, or the embedded server's data directory (the engine
 // must be stopped: two servers must not share a directory).
@@ -177,9 +201,7 @@ func export(args []string, stdout, stderr io.Writer) int {
 	sinceS := fs.String("since", "", "only events recorded at or after this time (RFC 3339)")
 	untilS := fs.String("until", "", "only events recorded at or before this time (RFC 3339)")
 	format := fs.String("format", "jsonl", "output format: jsonl (one event per line)")
-	server := fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or...")
-	natsURL := fs.String("nats-url", "", "...read the log here from this NATS server or cluster")
-	dataDir := fs.String("data-dir", "", "...or from a stopped engine's data directory")
+	src := logSourceFlags(fs, "read the log here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: ntsflow export [--since T] [--until T] [--format jsonl] [--server URL | --nats-url URL | --data-dir DIR]\n\nStreams the event history, one JSON event per line on stdout, with progress on stderr.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -207,7 +229,7 @@ func export(args []string, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 	cw := &countingWriter{w: stdout}
-	if *natsURL == "" && *dataDir == "" {
+	if !src.local() {
 		q := url.Values{}
 		if !since.IsZero() {
 			q.Set("since", since.Format(time.RFC3339Nano))
@@ -215,7 +237,7 @@ func export(args []string, stdout, stderr io.Writer) int {
 		if !until.IsZero() {
 			q.Set("until", until.Format(time.RFC3339Nano))
 		}
-		res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/audit/export?" + q.Encode())
+		res, err := http.Get(src.url("/v1/audit/export?" + q.Encode()))
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow export:", err)
 			return 1
@@ -248,7 +270,7 @@ func export(args []string, stdout, stderr io.Writer) int {
 	} else {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		st, closeStore, err := localStore(ctx, *natsURL, *dataDir)
+		st, closeStore, err := src.open(ctx)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow export:", err)
 			return 1
@@ -268,9 +290,7 @@ func export(args []string, stdout, stderr io.Writer) int {
 func verify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or...")
-	natsURL := fs.String("nats-url", "", "...verify the log here, on this NATS server or cluster")
-	dataDir := fs.String("data-dir", "", "...or in a stopped engine's data directory")
+	src := logSourceFlags(fs, "verify the log here")
 	keyFile := fs.String("chain-key-file", "", "the chain key, if the engines use a key file (default: the key kept in NATS)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
@@ -290,8 +310,8 @@ Flags:
 		return exitParse(err)
 	}
 	var rep audit.Report
-	if *natsURL == "" && *dataDir == "" {
-		res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/audit/verify")
+	if !src.local() {
+		res, err := http.Get(src.url("/v1/audit/verify"))
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow verify:", err)
 			return 2
@@ -309,7 +329,7 @@ Flags:
 	} else {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		st, closeStore, err := localStore(ctx, *natsURL, *dataDir)
+		st, closeStore, err := src.open(ctx)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow verify:", err)
 			return 2

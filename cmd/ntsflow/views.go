@@ -114,9 +114,7 @@ func replay(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asOfS := fs.String("as-of", "", "the moment (RFC 3339), e.g. 2025-06-30T23:59:59Z (required)")
 	view := fs.String("view", "", "capacity, timeliness or referrals (required)")
-	server := fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or...")
-	natsURL := fs.String("nats-url", "", "...compute here from the event log on this NATS server or cluster, with progress on stderr")
-	dataDir := fs.String("data-dir", "", "...or from a stopped engine's data directory")
+	src := logSourceFlags(fs, "compute here from the log, with progress on stderr,")
 	population := fs.String("population", "", "child population CSV, for thresholds when computing here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: ntsflow replay --as-of T --view NAME [--server URL | --nats-url URL | --data-dir DIR]
@@ -139,10 +137,10 @@ Flags:
 		return 2
 	}
 	var out any
-	if *natsURL != "" || *dataDir != "" {
+	if src.local() {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		store, closeStore, err := localStore(ctx, *natsURL, *dataDir)
+		store, closeStore, err := src.open(ctx)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow replay:", err)
 			return 1
@@ -168,9 +166,9 @@ Flags:
 		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		fmt.Fprintf(stderr, "replay %s as of %s: asking %s (the engine folds the log from the start)\n", *view, asOf.Format(time.RFC3339), *server)
+		fmt.Fprintf(stderr, "replay %s as of %s: asking %s (the engine folds the log from the start)\n", *view, asOf.Format(time.RFC3339), *src.server)
 		start := time.Now()
-		res, err := http.Get(strings.TrimRight(*server, "/") + path + sep + "asOf=" + url.QueryEscape(asOf.Format(time.RFC3339Nano)))
+		res, err := http.Get(src.url(path + sep + "asOf=" + url.QueryEscape(asOf.Format(time.RFC3339Nano))))
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow replay:", err)
 			return 1
