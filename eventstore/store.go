@@ -194,11 +194,26 @@ const loadBatch = 256
 // batched direct get: one request and one stream of replies per 256 commits,
 // instead of creating a consumer per load (see BENCHMARKS.md).
 // An empty subject loads as no commits and no error.
+//
+// Load reads its writes: it returns at least every commit acknowledged
+// before it was called. On a replicated stream a direct get may be
+// answered by a follower that has not yet applied the latest commits (the
+// server lets followers answer once they are 90% caught up), which would
+// show a referral just received as unknown, or a version already passed.
+// So there Load first asks the stream's leader for the subject's last
+// sequence and reads until it has it.
 func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+	}
+	var want uint64
+	if s.replicas > 1 {
+		var err error
+		if want, err = s.leaderLastSequence(ctx, subject); err != nil {
+			return nil, fmt.Errorf("load %s: %w", subject, err)
+		}
 	}
 	inbox := s.nc.NewInbox()
 	sub, err := s.nc.SubscribeSync(inbox)
@@ -208,24 +223,55 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 	defer sub.Unsubscribe()
 
 	var out []Stored
-	from := uint64(1)
+	for attempt := 1; ; attempt++ {
+		if out, err = s.directGet(ctx, sub, subject, out); err != nil {
+			return nil, fmt.Errorf("load %s: %w", subject, err)
+		}
+		if lastSequence(out) >= want {
+			return out, nil
+		}
+		// A follower behind the leader answered: ask again from where it
+		// stopped (the next request may reach another replica, and this one
+		// catches up within milliseconds).
+		if attempt == staleRetries {
+			return nil, fmt.Errorf("load %s: %w: replicas answered up to sequence %d, the leader has %d", subject, ErrUnavailable, lastSequence(out), want)
+		}
+		sleep(ctx, time.Duration(attempt)*2*time.Millisecond)
+	}
+}
+
+// staleRetries bounds how often Load asks again when a lagging replica
+// answered (about a second and a half in all).
+const staleRetries = 40
+
+func lastSequence(stored []Stored) uint64 {
+	if len(stored) == 0 {
+		return 0
+	}
+	return stored[len(stored)-1].Sequence
+}
+
+// directGet appends to out the commits on subject after out's last, asking
+// whichever server answers direct gets.
+func (s *Store) directGet(ctx context.Context, sub *nats.Subscription, subject string, out []Stored) ([]Stored, error) {
+	from := lastSequence(out) + 1
 	for {
 		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: loadBatch})
-		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, inbox, req); err != nil {
-			return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
+		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, sub.Subject, req); err != nil {
+			return nil, unavailable(err)
 		}
 		more := false
 		for {
 			m, err := sub.NextMsgWithContext(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
+				return nil, unavailable(err)
 			}
 			if status := m.Header.Get("Status"); status != "" {
 				if status == "404" { // nothing (more) on the subject
 					return out, nil
 				}
 				if status != "204" {
-					return nil, fmt.Errorf("load %s: %w: direct get answered %s %s", subject, ErrUnavailable, status, m.Header.Get("Description"))
+					return nil, fmt.Errorf("%w: direct get answered %s %s", ErrUnavailable, status, m.Header.Get("Description"))
 				}
 				// End of batch: the server says how many remain.
 				more = m.Header.Get("Nats-Num-Pending") != "0" && m.Header.Get("Nats-Num-Pending") != ""
@@ -233,7 +279,7 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 			}
 			st, err := storedFromHeaders(m.Header, m.Data)
 			if err != nil {
-				return nil, fmt.Errorf("load %s: %w", subject, err)
+				return nil, err
 			}
 			out = append(out, st)
 			from = st.Sequence + 1
@@ -241,6 +287,44 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 		if !more {
 			return out, nil
 		}
+	}
+}
+
+// leaderLastSequence asks the stream's leader (the non-direct message get,
+// which only the leader answers) for the last sequence on subject; 0 when
+// the subject is empty.
+func (s *Store) leaderLastSequence(ctx context.Context, subject string) (uint64, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
+	m, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+EventsStream, req)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	var res struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &res); err != nil {
+		return 0, fmt.Errorf("%w: leader's answer: %v", ErrUnavailable, err)
+	}
+	switch {
+	case res.Error != nil && res.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return 0, nil
+	case res.Error != nil:
+		return 0, unavailable(res.Error)
+	case res.Message == nil:
+		return 0, fmt.Errorf("%w: leader's answer has no message", ErrUnavailable)
+	}
+	return res.Message.Seq, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

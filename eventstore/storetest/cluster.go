@@ -144,3 +144,9 @@ func (c *Cluster) Shutdown() {
 		c.Kill(i)
 	}
 }
+
+// ClientURL is server i's client URL alone, for a connection that should
+// reach the cluster through that server.
+func (c *Cluster) ClientURL(i int) string {
+	return fmt.Sprintf("nats://127.0.0.1:%d", c.opts[i].Port)
+}
