@@ -92,9 +92,14 @@ func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 		return nil
 	}
 	id := relevant[0].AggregateID
-	ref, _, err := r.Engine.Load(ctx, id)
+	ref, stored, err := r.Engine.Load(ctx, id)
 	if err != nil {
 		return err
+	}
+	if len(stored) == 0 || stored[len(stored)-1].Sequence < st.Sequence {
+		// The load missed the very commit being handled: react to nothing
+		// rather than to a past state; redelivery tries again.
+		return fmt.Errorf("referral %s loaded without its commit at sequence %d", id, st.Sequence)
 	}
 	for _, e := range relevant {
 		if err := r.do(ctx, id, ref.ReceivingAuthority, r.Saga.React(ref, e, r.now()), e); err != nil {
