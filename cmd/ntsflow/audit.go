@@ -42,21 +42,21 @@ func readChainKey(path string) ([]byte, error) {
 // logSource is where a tool reads the log: a running engine's HTTP API (the
 // default), or the log itself on a NATS server or cluster, or in a stopped
 // engine's data directory.
-type logSource struct{ server, natsURL, dataDir *string }
+type logSource struct {
+	engineClient
+	natsURL, dataDir *string
+}
 
 func logSourceFlags(fs *flag.FlagSet, local string) logSource {
 	return logSource{
-		server:  fs.String("server", "http://127.0.0.1:8080", "ask this running engine (default), or..."),
-		natsURL: fs.String("nats-url", "", "..."+local+" on this NATS server or cluster"),
-		dataDir: fs.String("data-dir", "", "...or in a stopped engine's data directory"),
+		engineClient: engineFlags(fs, "ask this running engine (default), or...", "bearer token for the running engine (an auditor's)"),
+		natsURL:      fs.String("nats-url", "", "..."+local+" on this NATS server or cluster"),
+		dataDir:      fs.String("data-dir", "", "...or in a stopped engine's data directory"),
 	}
 }
 
 // local reports whether the tool reads the log itself.
 func (l logSource) local() bool { return *l.natsURL != "" || *l.dataDir != "" }
-
-// url is the engine's address for path.
-func (l logSource) url(path string) string { return strings.TrimRight(*l.server, "/") + path }
 
 // open opens the log for a local read.
 func (l logSource) open(ctx context.Context) (*eventstore.Store, func(), error) {
@@ -104,7 +104,7 @@ func localStore(ctx context.Context, natsURL, dataDir string) (*eventstore.Store
 func history(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "http://127.0.0.1:8080", "the running engine's HTTP address")
+	engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an auditor's, or the referral's authority's)")
 	asJSON := fs.Bool("json", false, "print the events as JSON instead of a table")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: ntsflow history [--json] [--server URL] REFERRAL\n\nPrints a referral's whole story, oldest first: time recorded, actor, event and its key data.\n\nFlags:\n")
@@ -130,15 +130,15 @@ func history(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/referrals/" + url.PathEscape(id) + "/history")
+	res, err := engine.call("GET", "/v1/referrals/"+url.PathEscape(id)+"/history", http.StatusOK)
 	if err != nil {
 		fmt.Fprintln(stderr, "ntsflow history:", err)
 		return 1
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "ntsflow history: %s: %s\n", res.Status, body)
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		fmt.Fprintln(stderr, "ntsflow history:", err)
 		return 1
 	}
 	if *asJSON {
@@ -237,17 +237,12 @@ func export(args []string, stdout, stderr io.Writer) int {
 		if !until.IsZero() {
 			q.Set("until", until.Format(time.RFC3339Nano))
 		}
-		res, err := http.Get(src.url("/v1/audit/export?" + q.Encode()))
+		res, err := src.call("GET", "/v1/audit/export?"+q.Encode(), http.StatusOK)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow export:", err)
 			return 1
 		}
 		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(res.Body)
-			fmt.Fprintf(stderr, "ntsflow export: %s: %s\n", res.Status, b)
-			return 1
-		}
 		done := make(chan struct{})
 		go func() {
 			t := time.NewTicker(time.Second)
@@ -311,17 +306,12 @@ Flags:
 	}
 	var rep audit.Report
 	if !src.local() {
-		res, err := http.Get(src.url("/v1/audit/verify"))
+		res, err := src.call("GET", "/v1/audit/verify", http.StatusOK)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow verify:", err)
 			return 2
 		}
 		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(res.Body)
-			fmt.Fprintf(stderr, "ntsflow verify: %s: %s\n", res.Status, b)
-			return 2
-		}
 		if err := json.NewDecoder(res.Body).Decode(&rep); err != nil {
 			fmt.Fprintln(stderr, "ntsflow verify:", err)
 			return 2

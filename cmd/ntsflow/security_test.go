@@ -89,3 +89,43 @@ func TestServeOverTLSWithTokens(t *testing.T) {
 		t.Fatalf("a bad role: exit %d", code)
 	}
 }
+
+// The tools carry a token to an engine that asks for one: --token, or
+// $NTSFLOW_TOKEN; without one the engine's 401 is reported.
+func TestToolsSendTheirToken(t *testing.T) {
+	dir := t.TempDir()
+	auditor, auditorEntry := auth.NewToken("auditor", "auditor")
+	writer, writerEntry := auth.NewToken("Stockport", "authority:E08000007")
+	b, _ := json.Marshal(auth.File{Tokens: []auth.Entry{auditorEntry, writerEntry}})
+	tokens := filepath.Join(dir, "tokens.json")
+	os.WriteFile(tokens, b, 0o600)
+	base, stop := startServe(t, t.TempDir(), "--tokens", tokens, "--no-sagas")
+	defer stop()
+
+	req, _ := http.NewRequest("POST", base+"/v1/referrals", strings.NewReader(`{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","receivedAt":"2025-06-02T10:00:00Z"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+writer)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create: %v %v", res, err)
+	}
+	id := strings.TrimPrefix(res.Header.Get("Location"), "/v1/referrals/")
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"history", "--server", base, id}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "401") {
+		t.Fatalf("history without a token: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"history", "--server", base, "--token", auditor, id}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.received") {
+		t.Fatalf("history with an auditor's token: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	t.Setenv("NTSFLOW_TOKEN", auditor)
+	out.Reset()
+	if code := run([]string{"verify", "--server", base}, &out, &errb); code != 0 || !strings.Contains(out.String(), "no problems") {
+		t.Fatalf("verify with $NTSFLOW_TOKEN: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"export", "--server", base}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"referral.received"`) {
+		t.Fatalf("export with $NTSFLOW_TOKEN: exit %d: %s %s", code, out.String(), errb.String())
+	}
+}

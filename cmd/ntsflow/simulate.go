@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +39,7 @@ func commandPath(c aggregates.Command) string {
 func simulateCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "http://127.0.0.1:8080", "the running engine")
-	token := fs.String("token", "", "bearer token, if the engine has --tokens (a region or authority role that may write)")
+	engine := engineFlags(fs, "the running engine", "bearer token, if the engine has --tokens (a region or authority role that may write)")
 	n := fs.Int("referrals", 100, "how many referrals")
 	seed := fs.Uint64("seed", 1, "generator seed: the same seed gives the same history")
 	days := fs.Int("days", 60, "spread the referrals' receipt over this many past days")
@@ -68,18 +65,14 @@ Flags:
 		codes = append(codes, a.Code)
 	}
 	lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed)})
-	client := &http.Client{Timeout: 30 * time.Second}
+	engine.http.Timeout = 30 * time.Second
 	var sent, refused, failed atomic.Int64
 	post := func(path, key string, body any) (string, bool) {
 		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", strings.TrimRight(*server, "/")+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
+		req := engine.request("POST", path, bytes.NewReader(b))
 		req.Header.Set("Idempotency-Key", key)
 		req.Header.Set("X-Actor", "simulate")
-		if *token != "" {
-			req.Header.Set("Authorization", "Bearer "+*token)
-		}
-		res, err := client.Do(req)
+		res, err := engine.http.Do(req)
 		if err != nil {
 			failed.Add(1)
 			return "", false

@@ -34,7 +34,7 @@ func printProgress(w io.Writer, what string) func(projections.Progress) {
 func rebuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", "http://127.0.0.1:8080", "the running engine's HTTP address")
+	engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an operator's or auditor's)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: ntsflow rebuild [--server URL] VIEW
 
@@ -55,19 +55,18 @@ Flags:
 		return 2
 	}
 	name := fs.Arg(0)
-	res, err := http.Post(strings.TrimRight(*server, "/")+"/v1/views/"+name+"/rebuild", "application/json", nil)
+	res, err := engine.call("POST", "/v1/views/"+name+"/rebuild", http.StatusAccepted)
 	if err != nil {
 		fmt.Fprintln(stderr, "ntsflow rebuild:", err)
 		return 1
 	}
-	body, _ := io.ReadAll(res.Body)
+	var started struct{ Started time.Time }
+	err = json.NewDecoder(res.Body).Decode(&started)
 	res.Body.Close()
-	if res.StatusCode != http.StatusAccepted {
-		fmt.Fprintf(stderr, "ntsflow rebuild: %s: %s\n", res.Status, body)
+	if err != nil {
+		fmt.Fprintln(stderr, "ntsflow rebuild:", err)
 		return 1
 	}
-	var started struct{ Started time.Time }
-	json.Unmarshal(body, &started)
 	show := printProgress(stderr, "rebuild "+name)
 	for {
 		time.Sleep(time.Second)
@@ -79,7 +78,7 @@ Flags:
 				LastRebuild *projections.RebuildResult
 			}
 		}
-		res, err := http.Get(strings.TrimRight(*server, "/") + "/v1/views")
+		res, err := engine.call("GET", "/v1/views", http.StatusOK)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow rebuild:", err)
 			return 1
@@ -168,17 +167,12 @@ Flags:
 		}
 		fmt.Fprintf(stderr, "replay %s as of %s: asking %s (the engine folds the log from the start)\n", *view, asOf.Format(time.RFC3339), *src.server)
 		start := time.Now()
-		res, err := http.Get(src.url(path + sep + "asOf=" + url.QueryEscape(asOf.Format(time.RFC3339Nano))))
+		res, err := src.call("GET", path+sep+"asOf="+url.QueryEscape(asOf.Format(time.RFC3339Nano)), http.StatusOK)
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow replay:", err)
 			return 1
 		}
 		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(res.Body)
-			fmt.Fprintf(stderr, "ntsflow replay: %s: %s\n", res.Status, b)
-			return 1
-		}
 		var raw json.RawMessage
 		if err := json.NewDecoder(res.Body).Decode(&raw); err != nil {
 			fmt.Fprintln(stderr, "ntsflow replay:", err)
