@@ -171,7 +171,7 @@ const (
 	StateOnTrack  = "on-track"
 	StateAtRisk   = "at-risk"
 	StateBreached = "breached"
-	StateMet      = "met"    // placed by the deadline
+	StateMet      = "met"    // placed (placed-at) by the deadline
 	StateMissed   = "missed" // placed after it
 	StateClosed   = "closed" // withdrawn: no deadline runs
 )
@@ -184,7 +184,11 @@ func StateAt(r aggregates.Referral, now time.Time) string {
 	case r.DueAt.IsZero():
 		return StatePending
 	case r.Status == aggregates.StatusPlaced || r.Status == aggregates.StatusLeftCare:
-		if r.Breached || r.PlacedAt.After(r.DueAt) {
+		// Judged by when the child was placed, as the timeliness view and
+		// the Home Office returns judge it: a placement made in time but
+		// recorded late is met, though the breach the saga recorded while
+		// no placement was on record stays in the history.
+		if r.PlacedAt.After(r.DueAt) {
 			return StateMissed
 		}
 		return StateMet

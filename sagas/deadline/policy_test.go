@@ -107,6 +107,18 @@ func TestStateAt(t *testing.T) {
 		{"placed after the breach", with(func(r *aggregates.Referral) {
 			r.Status, r.PlacedAt, r.Breached = aggregates.StatusPlaced, at("2025-06-11T10:00:00Z"), true
 		}), "2025-06-20T10:00:00Z", StateMissed},
+		{"placed in time, recorded after the breach", with(func(r *aggregates.Referral) {
+			r.Status, r.PlacedAt, r.Breached = aggregates.StatusPlaced, at("2025-06-09T18:00:00Z"), true
+		}), "2025-06-20T10:00:00Z", StateMet},
+		{"placed in the deadline's last minute (London)", with(func(r *aggregates.Referral) {
+			r.Status, r.PlacedAt = aggregates.StatusPlaced, at("2025-06-09T23:59:00+01:00")
+		}), "2025-06-20T10:00:00Z", StateMet},
+		{"placed a minute after it", with(func(r *aggregates.Referral) {
+			r.Status, r.PlacedAt = aggregates.StatusPlaced, at("2025-06-10T00:00:30+01:00")
+		}), "2025-06-20T10:00:00Z", StateMissed},
+		{"left care after a placement in time", with(func(r *aggregates.Referral) {
+			r.Status, r.PlacedAt = aggregates.StatusLeftCare, at("2025-06-05T10:00:00Z")
+		}), "2025-09-20T10:00:00Z", StateMet},
 		{"withdrawn", with(func(r *aggregates.Referral) { r.Status = aggregates.StatusWithdrawn }), "2025-06-20T10:00:00Z", StateClosed},
 		{"deadline not set yet", with(func(r *aggregates.Referral) { r.DueAt = time.Time{} }), "2025-06-04T10:00:00Z", StatePending},
 	}
