@@ -236,7 +236,11 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 		if attempt == staleRetries {
 			return nil, fmt.Errorf("load %s: %w: replicas answered up to sequence %d, the leader has %d", subject, ErrUnavailable, lastSequence(out), want)
 		}
-		sleep(ctx, time.Duration(attempt)*2*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("load %s: %w", subject, unavailable(ctx.Err()))
+		case <-time.After(time.Duration(attempt) * 2 * time.Millisecond):
+		}
 	}
 }
 
@@ -319,14 +323,6 @@ func (s *Store) leaderLastSequence(ctx context.Context, subject string) (uint64,
 	return res.Message.Seq, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
 
 func storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 	seq, err := strconv.ParseUint(h.Get("Nats-Sequence"), 10, 64)
