@@ -94,7 +94,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}
 	s, err := js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", EventsStream, unavailable(err))
+		return nil, fmt.Errorf("create stream %s with %d replicas: %w%s", EventsStream, cfg.Replicas, unavailable(err), replicasHint(err))
 	}
 	if err := ensureTimers(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
@@ -107,6 +107,22 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{nc: nc, js: js, stream: s, snapshots: obs, replicas: cfg.Replicas}, nil
+}
+
+// replicasHint explains the two ways a stream's replica count can be wrong
+// for the server it is asked of.
+func replicasHint(err error) string {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return ""
+	}
+	switch apiErr.ErrorCode {
+	case 10074: // replicas > 1 not supported in non-clustered mode
+		return " (this NATS server is not a cluster: use 1 replica)"
+	case 10005, 10023: // no suitable peers, insufficient resources
+		return " (the cluster has fewer JetStream servers than replicas asked for, or they lack room)"
+	}
+	return ""
 }
 
 func orUnlimited(n int64) int64 {

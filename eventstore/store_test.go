@@ -302,3 +302,13 @@ func TestFollowDeliversInOrderFromASequence(t *testing.T) {
 		t.Fatalf("followed %v", got)
 	}
 }
+
+// Asking a single server for replicated streams fails on start, saying what
+// to change.
+func TestReplicasOnASingleServerSaysWhy(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	_, err := eventstore.Open(ctx(t), n.Conn, eventstore.Config{Replicas: 3})
+	if err == nil || !strings.Contains(err.Error(), "not a cluster: use 1 replica") {
+		t.Fatalf("open with 3 replicas on one server: %v", err)
+	}
+}
