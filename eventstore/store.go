@@ -339,7 +339,6 @@ func (s *Store) leaderLastSequence(ctx context.Context, subject string) (uint64,
 	return res.Message.Seq, nil
 }
 
-
 func storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 	seq, err := strconv.ParseUint(h.Get("Nats-Sequence"), 10, 64)
 	if err != nil {
