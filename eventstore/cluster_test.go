@@ -1,10 +1,12 @@
 package eventstore_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -58,5 +60,48 @@ func TestClusterLoadReadsItsWrites(t *testing.T) {
 		if stale > 5 {
 			t.Fatal("stopping: loads do not read their writes")
 		}
+	}
+}
+
+// Load of a 10-commit referral through a follower of a 3-node cluster,
+// where Load asks the leader first, beside the same read on a 1-replica
+// stream on the same cluster, where it does not: the price of reading
+// one's writes. -bench ClusterLoad -benchtime 2000x.
+func BenchmarkClusterLoad(b *testing.B) {
+	cluster := storetest.StartCluster(b, 3)
+	for _, replicas := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
+			nc, err := nats.Connect(cluster.ClientURL(replicas % 3))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			s, err := eventstore.Open(context.Background(), nc, eventstore.Config{Replicas: replicas})
+			if err != nil {
+				b.Fatal(err)
+			}
+			subj := events.ReferralSubject(fmt.Sprint("bench", replicas))
+			var last uint64
+			for i := range 10 {
+				ack, err := s.Append(context.Background(), subj, last, "", commit(fmt.Sprint("b", i), 1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				last = ack.Sequence
+			}
+			b.ResetTimer()
+			for range b.N {
+				got, err := s.Load(context.Background(), subj)
+				if err != nil || len(got) != 10 {
+					b.Fatalf("load: %d commits, %v", len(got), err)
+				}
+			}
+			b.StopTimer()
+			// The next sub-benchmark makes the streams anew.
+			js, _ := jetstream.New(nc)
+			for _, name := range []string{eventstore.EventsStream, eventstore.TimersStream, eventstore.PublicStream, "OBJ_" + eventstore.SnapshotBucket} {
+				js.DeleteStream(context.Background(), name)
+			}
+		})
 	}
 }
