@@ -192,5 +192,14 @@ func TestClusterSurvivesANodeLoss(t *testing.T) {
 		if len(tl.Result) == 0 || !strings.Contains(string(tl.Result), ids[0]) {
 			t.Errorf("%s: the referral list lacks referrals", base)
 		}
+		var tm, tmRebuilt struct{ Result json.RawMessage }
+		getJSON(t, fmt.Sprintf("%s/v1/timeliness?minSequence=%d", base, views.StreamSequence), &tm)
+		getJSON(t, base+"/v1/timeliness?asOf="+url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), &tmRebuilt)
+		if !bytes.Equal(tm.Result, tmRebuilt.Result) {
+			t.Errorf("%s: the live timeliness view differs from a rebuild:\n%s\n%s", base, tm.Result, tmRebuilt.Result)
+		}
+		if !bytes.Equal(tl.Result, tlRebuilt.Result) {
+			t.Errorf("%s: the live referral list differs from a rebuild:\n%s\n%s", base, tl.Result, tlRebuilt.Result)
+		}
 	}
 }
