@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 )
 
 // engineClient is how the tools (history, export, verify, replay, rebuild,
@@ -23,7 +22,9 @@ func engineFlags(fs *flag.FlagSet, serverUsage, tokenUsage string) engineClient 
 		server: fs.String("server", "http://127.0.0.1:8080", serverUsage),
 		// The token is not a flag default: --help prints defaults.
 		token: fs.String("token", "", tokenUsage+" (default: $NTSFLOW_TOKEN)"),
-		http:  &http.Client{Timeout: 10 * time.Minute},
+		// No overall timeout: an export of a long history streams for as
+		// long as it takes; Ctrl-C stops it.
+		http: &http.Client{},
 	}
 }
 

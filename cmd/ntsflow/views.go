@@ -34,7 +34,7 @@ func printProgress(w io.Writer, what string) func(projections.Progress) {
 func rebuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an operator's or auditor's)")
+	engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an operator's)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: ntsflow rebuild [--server URL] VIEW
 
