@@ -368,7 +368,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := ReferralView{
-		ReferralID: ref.ID, Version: ref.Version, Sequence: stored[len(stored)-1].Sequence, Status: string(ref.Status),
+		ReferralID: ref.ID, Version: ref.Version, Sequence: eventstore.LastSequenceOf(stored), Status: string(ref.Status),
 		ReceivingAuthority: ref.ReceivingAuthority, Route: ref.Route, ReceivedAt: ref.ReceivedAt,
 		ProfessionsNotified: append([]string{}, ref.Professions...), PlacementSearches: ref.Searches, OffersFound: ref.OffersFound,
 		AgeAssessment: ref.AgeAssessment, PlacementType: ref.PlacementType, WithdrawnReason: ref.WithdrawnReason,

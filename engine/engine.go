@@ -202,10 +202,7 @@ func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Com
 			return Outcome{}, err
 		}
 		commit := events.Commit{Command: cmd.CommandName(), IdempotencyKey: meta.IdempotencyKey, RequestHash: hash, Events: evs}
-		var last uint64
-		if len(stored) > 0 {
-			last = stored[len(stored)-1].Sequence
-		}
+		last := eventstore.LastSequenceOf(stored)
 		msgID := meta.MsgID
 		if meta.IdempotencyKey != "" {
 			msgID = "cmd:" + id + ":" + meta.IdempotencyKey

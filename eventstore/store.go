@@ -243,14 +243,14 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 		if out, err = s.directGet(ctx, sub, subject, out); err != nil {
 			return nil, fmt.Errorf("load %s: %w", subject, err)
 		}
-		if lastSequence(out) >= want {
+		if LastSequenceOf(out) >= want {
 			return out, nil
 		}
 		// A follower behind the leader answered: ask again from where it
 		// stopped (the next request may reach another replica, and this one
 		// catches up within milliseconds).
 		if attempt == staleRetries {
-			return nil, fmt.Errorf("load %s: %w: replicas answered up to sequence %d, the leader has %d", subject, ErrUnavailable, lastSequence(out), want)
+			return nil, fmt.Errorf("load %s: %w: replicas answered up to sequence %d, the leader has %d", subject, ErrUnavailable, LastSequenceOf(out), want)
 		}
 		select {
 		case <-ctx.Done():
@@ -264,7 +264,10 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 // answered (about a second and a half in all).
 const staleRetries = 40
 
-func lastSequence(stored []Stored) uint64 {
+// LastSequenceOf is the stream sequence of the last of an aggregate's
+// loaded commits (0 when there are none): the version the server checks an
+// append against.
+func LastSequenceOf(stored []Stored) uint64 {
 	if len(stored) == 0 {
 		return 0
 	}
@@ -274,7 +277,7 @@ func lastSequence(stored []Stored) uint64 {
 // directGet appends to out the commits on subject after out's last, asking
 // whichever server answers direct gets.
 func (s *Store) directGet(ctx context.Context, sub *nats.Subscription, subject string, out []Stored) ([]Stored, error) {
-	from := lastSequence(out) + 1
+	from := LastSequenceOf(out) + 1
 	for {
 		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: loadBatch})
 		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, sub.Subject, req); err != nil {

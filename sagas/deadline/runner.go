@@ -96,7 +96,7 @@ func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 	if err != nil {
 		return err
 	}
-	if len(stored) == 0 || stored[len(stored)-1].Sequence < st.Sequence {
+	if eventstore.LastSequenceOf(stored) < st.Sequence {
 		// The load missed the very commit being handled: react to nothing
 		// rather than to a past state; redelivery tries again.
 		return fmt.Errorf("referral %s loaded without its commit at sequence %d", id, st.Sequence)
