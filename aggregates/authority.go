@@ -1,6 +1,7 @@
 package aggregates
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
@@ -24,13 +25,24 @@ type SetPledge struct {
 	Pledge    *int   `json:"pledge"`
 }
 
+// AuthorityCommand is any of the authority's commands.
+type AuthorityCommand interface {
+	Command
+	authorityCommand()
+}
+
 func (SetPledge) CommandName() string { return "set-pledge" }
+func (SetPledge) authorityCommand()   {}
 
 // MaxPledge bounds a pledge to something no authority could mean by mistake.
 const MaxPledge = 1000
 
 // DecideAuthority answers an authority command.
-func DecideAuthority(a Authority, c SetPledge, now time.Time) ([]events.Event, error) {
+func DecideAuthority(a Authority, cmd AuthorityCommand, now time.Time) ([]events.Event, error) {
+	c, ok := cmd.(SetPledge)
+	if !ok {
+		return nil, fmt.Errorf("authority: unknown command %T", cmd)
+	}
 	if !ValidAuthorityCode(c.Authority) {
 		return nil, invalid("authority", "%q is not the ONS code of an English authority with children's services", c.Authority)
 	}
@@ -38,9 +50,16 @@ func DecideAuthority(a Authority, c SetPledge, now time.Time) ([]events.Event, e
 		return nil, invalid("pledge", "a pledge is a number of children from 0 to %d", MaxPledge)
 	}
 	if a.PledgeSet && a.Pledge == *c.Pledge {
-		return nil, illegal("pledge_unchanged", "the pledge is already %d", a.Pledge)
+		return nil, illegal(CodePledgeUnchanged, "the pledge is already %d", a.Pledge)
 	}
-	return one(events.TypeAuthorityPledgeSet, now, events.AuthorityPledgeSet{Authority: c.Authority, Pledge: *c.Pledge}), nil
+	return one(now, events.AuthorityPledgeSet{Authority: c.Authority, Pledge: *c.Pledge}), nil
+}
+
+func checkAuthorityCode(code string) error {
+	if !ValidAuthorityCode(code) {
+		return invalid("authority", "not the ONS code of an authority with children's services")
+	}
+	return nil
 }
 
 // EvolveAuthority folds one event into an authority's state.

@@ -55,20 +55,25 @@ var onsAuthority = regexp.MustCompile(`^E(06|08|09|10)[0-9]{6}$`)
 // an English authority with children's services.
 func ValidAuthorityCode(code string) bool { return onsAuthority.MatchString(code) }
 
-type codeSet map[string]bool
+// CodeSet is a fixed set of codes: made once here, read everywhere, changed
+// by no one at run time.
+type CodeSet struct{ codes map[string]bool }
 
-func set(codes ...string) codeSet {
-	s := codeSet{}
+func set(codes ...string) CodeSet {
+	s := CodeSet{codes: map[string]bool{}}
 	for _, c := range codes {
-		s[c] = true
+		s.codes[c] = true
 	}
 	return s
 }
 
+// Has reports whether code is in the set.
+func (s CodeSet) Has(code string) bool { return s.codes[code] }
+
 // List returns the codes in order, for error messages and documentation.
-func (s codeSet) List() []string {
-	out := make([]string, 0, len(s))
-	for c := range s {
+func (s CodeSet) List() []string {
+	out := make([]string, 0, len(s.codes))
+	for c := range s.codes {
 		out = append(out, c)
 	}
 	sort.Strings(out)

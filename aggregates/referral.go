@@ -142,9 +142,6 @@ type (
 	}
 )
 
-// Command is any of the referral's commands.
-type Command interface{ CommandName() string }
-
 func (ReceiveReferral) CommandName() string          { return "receive-referral" }
 func (NotifyProfessionals) CommandName() string      { return "notify-professionals" }
 func (RecordPlacementSearch) CommandName() string    { return "record-placement-search" }
@@ -171,10 +168,10 @@ var SchemeStart = time.Date(2016, 7, 1, 0, 0, 0, 0, time.UTC)
 func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 	if _, isReceive := cmd.(ReceiveReferral); !isReceive {
 		if r.Status == StatusNone {
-			return nil, illegal("not_found", "there is no referral with this id")
+			return nil, illegal(CodeNotFound, "there is no referral with this id")
 		}
 		if len(r.Unreadable) > 0 {
-			return nil, illegal("unreadable_history", "this referral has events this engine cannot read (%s); upgrade the engine before changing it", strings.Join(r.Unreadable, ", "))
+			return nil, illegal(CodeUnreadableHistory, "this referral has events this engine cannot read (%s); upgrade the engine before changing it", strings.Join(r.Unreadable, ", "))
 		}
 	}
 	switch c := cmd.(type) {
@@ -189,7 +186,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		}
 		var fresh []string
 		for _, p := range c.Professions {
-			if !Professions[p] {
+			if !Professions.Has(p) {
 				return nil, invalid("professions", "%q is not a profession we notify (%s)", p, strings.Join(Professions.List(), ", "))
 			}
 			if !slices.Contains(r.Professions, p) && !slices.Contains(fresh, p) {
@@ -197,17 +194,17 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			}
 		}
 		if len(fresh) == 0 {
-			return nil, illegal("already_notified", "every profession named has already been notified")
+			return nil, illegal(CodeAlreadyNotified, "every profession named has already been notified")
 		}
 		if strings.TrimSpace(c.NotifiedBy) == "" {
 			return nil, invalid("notifiedBy", "say who sent the referral form")
 		}
-		return one(events.TypeProfessionalsNotified, now, events.ProfessionalsNotified{Professions: fresh, NotifiedBy: c.NotifiedBy}), nil
+		return one(now, events.ProfessionalsNotified{Professions: fresh, NotifiedBy: c.NotifiedBy}), nil
 	case RecordPlacementSearch:
 		if err := mustBeOpen(r, "record a placement search"); err != nil {
 			return nil, err
 		}
-		if !SearchTracks[c.Track] {
+		if !SearchTracks.Has(c.Track) {
 			return nil, invalid("track", "the search track must be one of %s", strings.Join(SearchTracks.List(), ", "))
 		}
 		if c.OffersFound == nil || *c.OffersFound < 0 {
@@ -217,27 +214,27 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, invalid("placementTypes", "no offers were found, so no placement types can have been offered")
 		}
 		for _, p := range c.PlacementTypes {
-			if !PlacementTypes[p] {
+			if !PlacementTypes.Has(p) {
 				return nil, invalid("placementTypes", "%q is not an SSDA903 placement type code", p)
 			}
 		}
-		return one(events.TypePlacementSearched, now, events.PlacementSearched{Track: c.Track, OffersFound: *c.OffersFound, PlacementTypes: c.PlacementTypes}), nil
+		return one(now, events.PlacementSearched{Track: c.Track, OffersFound: *c.OffersFound, PlacementTypes: c.PlacementTypes}), nil
 	case RequestAgeAssessment:
 		if err := mustBeOpen(r, "request an age assessment"); err != nil {
 			return nil, err
 		}
-		if !AgeAssessmentMethods[c.Method] {
+		if !AgeAssessmentMethods.Has(c.Method) {
 			return nil, invalid("method", "the assessment method must be one of %s", strings.Join(AgeAssessmentMethods.List(), ", "))
 		}
 		if r.AgeAssessment == AgeRequested {
-			return nil, illegal("age_assessment_pending", "an age assessment is already in progress")
+			return nil, illegal(CodeAgeAssessmentPending, "an age assessment is already in progress")
 		}
-		return one(events.TypeAgeAssessmentRequested, now, events.AgeAssessmentRequested{Method: c.Method, Reason: c.Reason}), nil
+		return one(now, events.AgeAssessmentRequested{Method: c.Method, Reason: c.Reason}), nil
 	case RecordAgeAssessment:
 		if err := mustBeOpen(r, "record an age assessment"); err != nil {
 			return nil, err
 		}
-		if !AgeAssessmentMethods[c.Method] {
+		if !AgeAssessmentMethods.Has(c.Method) {
 			return nil, invalid("method", "the assessment method must be one of %s", strings.Join(AgeAssessmentMethods.List(), ", "))
 		}
 		if c.Outcome != events.AgeOutcomeChild && c.Outcome != events.AgeOutcomeAdult {
@@ -249,23 +246,23 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			}
 		}
 		if r.AgeAssessment != AgeRequested {
-			return nil, illegal("no_age_assessment_requested", "no age assessment was requested for this referral")
+			return nil, illegal(CodeNoAgeAssessmentRequested, "no age assessment was requested for this referral")
 		}
-		evs := one(events.TypeAgeAssessed, now, events.AgeAssessed{Method: c.Method, Outcome: c.Outcome, AssessedDateOfBirth: c.AssessedDateOfBirth})
+		evs := one(now, events.AgeAssessed{Method: c.Method, Outcome: c.Outcome, AssessedDateOfBirth: c.AssessedDateOfBirth})
 		if c.Outcome == events.AgeOutcomeAdult {
 			// Assessed as an adult: the child leaves the children's scheme,
 			// in the same commit, so no reader ever sees one without the other.
-			evs = append(evs, one(events.TypeReferralWithdrawn, now, events.ReferralWithdrawn{Reason: "assessed-adult", Detail: "assessed as an adult by " + c.Method})...)
+			evs = append(evs, one(now, events.ReferralWithdrawn{Reason: "assessed-adult", Detail: "assessed as an adult by " + c.Method})...)
 		}
 		return evs, nil
 	case Place:
 		if r.Status == StatusPlaced || r.Status == StatusLeftCare {
-			return nil, illegal("already_placed", "the child was already placed on %s", r.PlacedAt.Format(time.DateOnly))
+			return nil, illegal(CodeAlreadyPlaced, "the child was already placed on %s", r.PlacedAt.Format(time.DateOnly))
 		}
 		if err := mustBeOpen(r, "place the child"); err != nil {
 			return nil, err
 		}
-		if !PlacementTypes[c.PlacementType] {
+		if !PlacementTypes.Has(c.PlacementType) {
 			return nil, invalid("placementType", "%q is not an SSDA903 placement type code (for example U1-U6 foster, K2 children's home, H5 semi-independent)", c.PlacementType)
 		}
 		if strings.TrimSpace(c.Provider) == "" {
@@ -283,20 +280,20 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		return []events.Event{{Type: events.TypeReferralPlaced, OccurredAt: c.PlacedAt, Data: events.ReferralPlaced{PlacementType: c.PlacementType, Provider: c.Provider, PlacedAt: c.PlacedAt}}}, nil
 	case Withdraw:
 		if r.Status == StatusPlaced {
-			return nil, illegal("already_placed", "the child is placed; record that they left care instead of withdrawing the referral")
+			return nil, illegal(CodeAlreadyPlaced, "the child is placed; record that they left care instead of withdrawing the referral")
 		}
 		if err := mustBeOpen(r, "withdraw the referral"); err != nil {
 			return nil, err
 		}
-		if !WithdrawalReasons[c.Reason] {
+		if !WithdrawalReasons.Has(c.Reason) {
 			return nil, invalid("reason", "the reason must be one of %s", strings.Join(WithdrawalReasons.List(), ", "))
 		}
-		return one(events.TypeReferralWithdrawn, now, events.ReferralWithdrawn{Reason: c.Reason, Detail: c.Detail}), nil
+		return one(now, events.ReferralWithdrawn{Reason: c.Reason, Detail: c.Detail}), nil
 	case RecordLeftCare:
 		if r.Status != StatusPlaced {
-			return nil, illegal("not_placed", "only a placed child can leave care; this referral is %s", r.Status)
+			return nil, illegal(CodeNotPlaced, "only a placed child can leave care; this referral is %s", r.Status)
 		}
-		if !LeftCareReasons[c.Reason] {
+		if !LeftCareReasons.Has(c.Reason) {
 			return nil, invalid("reason", "the reason must be one of %s", strings.Join(LeftCareReasons.List(), ", "))
 		}
 		if c.LeftAt.IsZero() || c.LeftAt.Before(r.PlacedAt) {
@@ -308,7 +305,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		return []events.Event{{Type: events.TypeChildLeftCare, OccurredAt: c.LeftAt, Data: events.ChildLeftCare{LeftAt: c.LeftAt, Reason: c.Reason}}}, nil
 	case SetDeadline:
 		if !r.DueAt.IsZero() {
-			return nil, illegal("deadline_already_set", "the deadline was already set (due %s)", r.DueAt.Format(time.RFC3339))
+			return nil, illegal(CodeDeadlineAlreadySet, "the deadline was already set (due %s)", r.DueAt.Format(time.RFC3339))
 		}
 		d := c.Deadline
 		if d.DueAt.IsZero() || d.WarningAt.IsZero() || d.Policy == "" {
@@ -317,44 +314,44 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if d.DueAt.Before(r.ReceivedAt) {
 			return nil, invalid("deadline", "the deadline cannot be before the referral was received")
 		}
-		return one(events.TypeDeadlineSet, now, d), nil
+		return one(now, d), nil
 	case RecordDeadlineEscalation:
 		if !r.Open() {
-			return nil, illegal("closed", "the referral is %s: no deadline runs", r.Status)
+			return nil, illegal(CodeClosed, "the referral is %s: no deadline runs", r.Status)
 		}
 		if !r.Breached {
-			return nil, illegal("not_breached", "only a breached deadline is escalated")
+			return nil, illegal(CodeNotBreached, "only a breached deadline is escalated")
 		}
 		if r.EscalatedTo == c.EscalatedTo {
-			return nil, illegal("already_escalated", "the breach is already escalated to %s", c.EscalatedTo)
+			return nil, illegal(CodeAlreadyEscalated, "the breach is already escalated to %s", c.EscalatedTo)
 		}
-		return one(events.TypeDeadlineEscalated, now, events.DeadlineEscalated{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
+		return one(now, events.DeadlineEscalated{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
 	case RecordDeadlineWarning:
 		if !r.Open() {
-			return nil, illegal("closed", "the referral is %s: no deadline runs", r.Status)
+			return nil, illegal(CodeClosed, "the referral is %s: no deadline runs", r.Status)
 		}
 		if r.Warned || r.Breached {
-			return nil, illegal("already_warned", "the deadline warning is already on record")
+			return nil, illegal(CodeAlreadyWarned, "the deadline warning is already on record")
 		}
-		return one(events.TypeDeadlineWarning, now, events.DeadlineWarning{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
+		return one(now, events.DeadlineWarning{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
 	case RecordDeadlineBreach:
 		if !r.Open() {
-			return nil, illegal("closed", "the referral is %s: no deadline runs", r.Status)
+			return nil, illegal(CodeClosed, "the referral is %s: no deadline runs", r.Status)
 		}
 		if r.Breached {
-			return nil, illegal("already_breached", "the breach is already on record")
+			return nil, illegal(CodeAlreadyBreached, "the breach is already on record")
 		}
 		if c.EscalatedTo == "" {
 			return nil, invalid("escalatedTo", "a breach must name who must now act")
 		}
-		return one(events.TypeDeadlineBreached, now, events.DeadlineBreached{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
+		return one(now, events.DeadlineBreached{Deadline: c.Deadline, WorkingDaysElapsed: c.WorkingDaysElapsed, EscalatedTo: c.EscalatedTo}), nil
 	}
 	return nil, fmt.Errorf("referral: unknown command %T", cmd)
 }
 
 func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, error) {
 	if r.Status != StatusNone {
-		return nil, illegal("already_received", "this referral was already received on %s", r.ReceivedAt.Format(time.DateOnly))
+		return nil, illegal(CodeAlreadyReceived, "this referral was already received on %s", r.ReceivedAt.Format(time.DateOnly))
 	}
 	if !events.ValidID(c.ReferralID) {
 		return nil, invalid("referralId", "a referral id is 1 to 64 letters, digits, '-' or '_'")
@@ -407,7 +404,7 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 			return nil, invalid("dateOfBirth", "by this date of birth the young person was 18 or over when referred: not a referral for the children's scheme")
 		}
 	}
-	if c.Sex != "" && !Sexes[c.Sex] {
+	if c.Sex != "" && !Sexes.Has(c.Sex) {
 		return nil, invalid("sex", "sex must be one of %s", strings.Join(Sexes.List(), ", "))
 	}
 	d := events.ReferralReceived{
@@ -418,7 +415,7 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	if c.ClaimedAge != nil {
 		d.ClaimedAge = *c.ClaimedAge
 	}
-	return []events.Event{{Type: events.TypeReferralReceived, OccurredAt: c.ReceivedAt, Data: d}}, nil
+	return []events.Event{events.New(c.ReceivedAt, d)}, nil
 }
 
 func mustBeOpen(r Referral, doing string) error {
@@ -426,13 +423,13 @@ func mustBeOpen(r Referral, doing string) error {
 	case StatusOpen:
 		return nil
 	case StatusWithdrawn:
-		return illegal("withdrawn", "cannot %s: the referral was withdrawn (%s)", doing, r.WithdrawnReason)
+		return illegal(CodeWithdrawn, "cannot %s: the referral was withdrawn (%s)", doing, r.WithdrawnReason)
 	case StatusPlaced:
-		return illegal("already_placed", "cannot %s: the child was placed on %s", doing, r.PlacedAt.Format(time.DateOnly))
+		return illegal(CodeAlreadyPlaced, "cannot %s: the child was placed on %s", doing, r.PlacedAt.Format(time.DateOnly))
 	case StatusLeftCare:
-		return illegal("left_care", "cannot %s: the child has left care", doing)
+		return illegal(CodeLeftCare, "cannot %s: the child has left care", doing)
 	}
-	return illegal("not_found", "there is no referral with this id")
+	return illegal(CodeNotFound, "there is no referral with this id")
 }
 
 func pastDate(s string, now time.Time) (time.Time, error) {
@@ -449,8 +446,8 @@ func pastDate(s string, now time.Time) (time.Time, error) {
 	return d, nil
 }
 
-func one(eventType string, now time.Time, data any) []events.Event {
-	return []events.Event{{Type: eventType, OccurredAt: now, Data: data}}
+func one(now time.Time, p events.Payload) []events.Event {
+	return []events.Event{events.New(now, p)}
 }
 
 // Evolve folds one event into the state. It never fails: an event is a fact.
@@ -506,11 +503,12 @@ func Evolve(r Referral, e events.Event) Referral {
 	return r
 }
 
-// Fold replays events into a state.
-func Fold(evs []events.Event) Referral {
-	var r Referral
-	for _, e := range evs {
-		r = Evolve(r, e)
+// Fold replays a referral's events into its state.
+func Fold(evs []events.Event) Referral { return Referrals.Fold(evs) }
+
+func checkReferralID(id string) error {
+	if !events.ValidID(id) {
+		return invalid("id", "a referral id is 1 to 64 letters, digits, '-' or '_'")
 	}
-	return r
+	return nil
 }

@@ -41,7 +41,11 @@ func receiveCmd() ReceiveReferral {
 
 func intp(i int) *int { return &i }
 
-type thenRefused struct{ kind, code, field string }
+type thenRefused struct {
+	kind  Kind
+	code  Code
+	field string
+}
 
 type decideCase struct {
 	name  string
@@ -217,7 +221,7 @@ func TestDecideAuthority(t *testing.T) {
 	for name, c := range map[string]struct {
 		a    Authority
 		cmd  SetPledge
-		code string
+		code Code
 	}{
 		"unchanged": {a, SetPledge{Authority: "E08000007", Pledge: &four}, "pledge_unchanged"},
 		"negative":  {Authority{}, SetPledge{Authority: "E08000007", Pledge: &neg}, "invalid_value"},

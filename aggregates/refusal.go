@@ -2,25 +2,55 @@
 // the current state to new events, or a refusal that says why. No I/O, no
 // clock (the time of decision comes in as an argument), no JetStream.
 //
-// A decider is three things: an initial state (the zero value), Decide and
-// Evolve. Loading an aggregate is a fold of its events with Evolve.
+// Each aggregate is one file (referral.go, authority.go) holding its state,
+// commands, Decide and Evolve, and one Decider value (decider.go) that the
+// engine's single runner serves.
 package aggregates
 
 import "fmt"
 
-// Refusal kinds: Invalid means the command itself is wrong whatever the
-// state (a missing field, an unknown code); Illegal means the command is
+// Kind sorts refusals: Invalid means the command itself is wrong whatever
+// the state (a missing field, an unknown code); Illegal means the command is
 // well formed but not allowed now (placing a withdrawn referral).
+type Kind string
+
+// Refusal kinds.
 const (
-	Invalid = "invalid"
-	Illegal = "illegal"
+	Invalid Kind = "invalid"
+	Illegal Kind = "illegal"
+)
+
+// Code names a refusal for machines: the API returns it as the error code,
+// and clients branch on it. A code, once released, keeps its meaning.
+type Code string
+
+// Refusal codes, one meaning each.
+const (
+	CodeInvalidValue             Code = "invalid_value"
+	CodeNotFound                 Code = "not_found"
+	CodeUnreadableHistory        Code = "unreadable_history"
+	CodeAlreadyReceived          Code = "already_received"
+	CodeAlreadyNotified          Code = "already_notified"
+	CodeAlreadyPlaced            Code = "already_placed"
+	CodeWithdrawn                Code = "withdrawn"
+	CodeLeftCare                 Code = "left_care"
+	CodeNotPlaced                Code = "not_placed"
+	CodeAgeAssessmentPending     Code = "age_assessment_pending"
+	CodeNoAgeAssessmentRequested Code = "no_age_assessment_requested"
+	CodeClosed                   Code = "closed"
+	CodeDeadlineAlreadySet       Code = "deadline_already_set"
+	CodeAlreadyWarned            Code = "already_warned"
+	CodeAlreadyBreached          Code = "already_breached"
+	CodeNotBreached              Code = "not_breached"
+	CodeAlreadyEscalated         Code = "already_escalated"
+	CodePledgeUnchanged          Code = "pledge_unchanged"
 )
 
 // Refusal is a decider's "no", worded for the social worker who sent the
 // command. Field names the offending field of the command, if one is at fault.
 type Refusal struct {
-	Kind    string
-	Code    string
+	Kind    Kind
+	Code    Code
 	Message string
 	Field   string
 }
@@ -29,13 +59,13 @@ func (r *Refusal) Error() string {
 	if r.Field != "" {
 		return fmt.Sprintf("%s (%s): %s", r.Code, r.Field, r.Message)
 	}
-	return r.Code + ": " + r.Message
+	return string(r.Code) + ": " + r.Message
 }
 
 func invalid(field, format string, args ...any) *Refusal {
-	return &Refusal{Kind: Invalid, Code: "invalid_value", Field: field, Message: fmt.Sprintf(format, args...)}
+	return &Refusal{Kind: Invalid, Code: CodeInvalidValue, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-func illegal(code, format string, args ...any) *Refusal {
+func illegal(code Code, format string, args ...any) *Refusal {
 	return &Refusal{Kind: Illegal, Code: code, Message: fmt.Sprintf(format, args...)}
 }

@@ -272,7 +272,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggreg
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(out.Version)))
 	if okStatus == http.StatusCreated {
-		w.Header().Set("Location", "/v1/referrals/"+out.ReferralID)
+		w.Header().Set("Location", "/v1/referrals/"+out.AggregateID)
 	}
 	writeJSON(w, okStatus, res)
 }

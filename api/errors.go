@@ -40,12 +40,12 @@ func errorFor(err error, currentVersion func() (int, bool)) *Error {
 		return apiErr
 	case errors.As(err, &refusal):
 		switch {
-		case refusal.Code == "not_found":
+		case refusal.Code == aggregates.CodeNotFound:
 			return apiError(http.StatusNotFound, "not_found", "", "%s", refusal.Message)
 		case refusal.Kind == aggregates.Invalid:
-			return apiError(http.StatusUnprocessableEntity, refusal.Code, refusal.Field, "%s", refusal.Message)
+			return apiError(http.StatusUnprocessableEntity, string(refusal.Code), refusal.Field, "%s", refusal.Message)
 		}
-		e := apiError(http.StatusConflict, refusal.Code, refusal.Field, "%s", refusal.Message)
+		e := apiError(http.StatusConflict, string(refusal.Code), refusal.Field, "%s", refusal.Message)
 		if v, ok := currentVersion(); ok {
 			e.CurrentVersion = &v
 		}

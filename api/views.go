@@ -290,7 +290,7 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, forbidden(p, "set the pledge of "+code))
 		return
 	}
-	out, err := s.Engine.HandleAuthority(r.Context(), c, meta)
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
@@ -299,7 +299,7 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 }
 
 func commandResult(out engine.Outcome) CommandResult {
-	res := CommandResult{ReferralID: out.ReferralID, Version: out.Version, Sequence: out.Sequence}
+	res := CommandResult{ReferralID: out.AggregateID, Version: out.Version, Sequence: out.Sequence}
 	for _, ev := range out.Events {
 		res.Events = append(res.Events, EventSummary{ID: ev.ID, Type: ev.Type})
 	}

@@ -177,10 +177,17 @@ func Appends(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o Appe
 					ack, err := store.Append(ctx, subj, expected, id, commit)
 					var conflict *eventstore.ConflictError
 					if errors.As(err, &conflict) {
+						// As the engine does: reload to learn where the
+						// subject stands now.
 						res.conflicts++
+						stored, err := store.Load(ctx, subj)
+						if err != nil {
+							res.errs++
+							break
+						}
 						mu.Lock()
-						if conflict.Actual > last[subj] {
-							last[subj] = conflict.Actual
+						if seq := eventstore.LastSequenceOf(stored); seq > last[subj] {
+							last[subj] = seq
 						}
 						mu.Unlock()
 						continue

@@ -133,6 +133,9 @@ func Encode(e Event) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("encode %s: %w", e.Type, ErrUnknownType)
 	}
+	if p, ok := e.Data.(Payload); !ok || p.EventType() != e.Type {
+		return nil, fmt.Errorf("encode %s: the data is a %T, not that event's payload", e.Type, e.Data)
+	}
 	if e.SchemaVersion == 0 {
 		e.SchemaVersion = pt.version
 	}

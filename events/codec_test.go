@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -149,4 +150,24 @@ func mustEncode(t *testing.T, e Event) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Every type in the catalogue decodes to the payload that names it, and an
+// event whose data is another type's payload does not encode.
+func TestPayloadsNameTheirType(t *testing.T) {
+	for typ, pt := range catalogue {
+		v, err := pt.decode(json.RawMessage(`{}`))
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		p, ok := v.(Payload)
+		if !ok || p.EventType() != typ {
+			t.Errorf("%s decodes to %T, which names %q", typ, v, p.EventType())
+		}
+	}
+	e := New(time.Now(), ReferralPlaced{PlacementType: "U1"})
+	e.Type = TypeReferralWithdrawn
+	if _, err := Encode(e); err == nil {
+		t.Fatal("an event whose data is another type's payload was encoded")
+	}
 }

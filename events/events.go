@@ -168,6 +168,30 @@ type AuthorityPledgeSet struct {
 	Pledge    int    `json:"pledge"`
 }
 
+// Payload is an event's data. Each payload type names its own event type,
+// so an event's type and its data cannot disagree: make events with New.
+type Payload interface{ EventType() string }
+
+// New is an event of p's type that happened at occurredAt; the shell fills
+// in the rest of the envelope when it records it.
+func New(occurredAt time.Time, p Payload) Event {
+	return Event{Type: p.EventType(), OccurredAt: occurredAt, Data: p}
+}
+
+func (ReferralReceived) EventType() string       { return TypeReferralReceived }
+func (ProfessionalsNotified) EventType() string  { return TypeProfessionalsNotified }
+func (PlacementSearched) EventType() string      { return TypePlacementSearched }
+func (AgeAssessmentRequested) EventType() string { return TypeAgeAssessmentRequested }
+func (AgeAssessed) EventType() string            { return TypeAgeAssessed }
+func (ReferralPlaced) EventType() string         { return TypeReferralPlaced }
+func (ReferralWithdrawn) EventType() string      { return TypeReferralWithdrawn }
+func (ChildLeftCare) EventType() string          { return TypeChildLeftCare }
+func (DeadlineSet) EventType() string            { return TypeDeadlineSet }
+func (DeadlineWarning) EventType() string        { return TypeDeadlineWarning }
+func (DeadlineBreached) EventType() string       { return TypeDeadlineBreached }
+func (DeadlineEscalated) EventType() string      { return TypeDeadlineEscalated }
+func (AuthorityPledgeSet) EventType() string     { return TypeAuthorityPledgeSet }
+
 // payloadType describes how one event type is decoded: its current schema
 // version, a zero payload, and the upcasters that lift older versions.
 type payloadType struct {

@@ -3,6 +3,8 @@ package eventstore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrUnavailable is wrapped by errors that mean the store could not take or
@@ -11,16 +13,26 @@ import (
 var ErrUnavailable = errors.New("event store unavailable")
 
 // ConflictError is an append refused by the server because the aggregate's
-// subject had moved past the sequence the writer decided on.
+// subject had moved past the sequence the writer decided on. The writer
+// reloads to learn where it stands now: the server's answer names no
+// sequence in a field, and its wording is not an interface.
 type ConflictError struct {
 	Subject  string
 	Expected uint64
-	Actual   uint64 // as the server reported it; 0 if it did not say
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("append to %s: expected last sequence %d, found %d", e.Subject, e.Expected, e.Actual)
+	return fmt.Sprintf("append to %s: the subject has moved past expected last sequence %d", e.Subject, e.Expected)
 }
+
+// JetStream API error codes this package acts on, by name. nats.go exports
+// constants for some (jetstream.JSErrCodeStreamWrongLastSequence); these are
+// the server's codes (nats-server's server/errors.json) that it does not.
+const (
+	errCodeReplicasNotSupported jetstream.ErrorCode = 10074 // replicas > 1 on a server that is not clustered
+	errCodeNoSuitablePeers      jetstream.ErrorCode = 10005 // fewer JetStream peers than replicas
+	errCodeInsufficientRes      jetstream.ErrorCode = 10023 // not enough resources for the stream
+)
 
 // CorruptError is a stored message that does not decode: the log holds
 // something we did not write, or wrote wrongly. It is never skipped silently.

@@ -117,9 +117,9 @@ func replicasHint(err error) string {
 		return ""
 	}
 	switch apiErr.ErrorCode {
-	case 10074: // replicas > 1 not supported in non-clustered mode
+	case errCodeReplicasNotSupported:
 		return " (this NATS server is not a cluster: use 1 replica)"
-	case 10005, 10023: // no suitable peers, insufficient resources
+	case errCodeNoSuitablePeers, errCodeInsufficientRes:
 		return " (the cluster has fewer JetStream servers than replicas asked for, or they lack room)"
 	}
 	return ""
@@ -168,23 +168,11 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, msg
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			return Appended{}, &ConflictError{Subject: subject, Expected: expected, Actual: lastSeqFrom(apiErr.Description)}
+			return Appended{}, &ConflictError{Subject: subject, Expected: expected}
 		}
 		return Appended{}, fmt.Errorf("append to %s: %w", subject, unavailable(err))
 	}
 	return Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
-}
-
-// lastSeqFrom reads the sequence from the server's "wrong last sequence: N".
-func lastSeqFrom(desc string) uint64 {
-	for i := len(desc) - 1; i >= 0; i-- {
-		if desc[i] < '0' || desc[i] > '9' {
-			n, _ := strconv.ParseUint(desc[i+1:], 10, 64)
-			return n
-		}
-	}
-	n, _ := strconv.ParseUint(desc, 10, 64)
-	return n
 }
 
 func unavailable(err error) error {

@@ -96,11 +96,11 @@ func TestServerRejectsStaleVersion(t *testing.T) {
 	}
 	_, err = n.Store.Append(ctx(t), subj, 0, "", commit("b", 1))
 	var conflict *eventstore.ConflictError
-	if !errors.As(err, &conflict) || conflict.Actual != first.Sequence {
-		t.Fatalf("want a conflict reporting sequence %d, got %v", first.Sequence, err)
+	if !errors.As(err, &conflict) || conflict.Expected != 0 || conflict.Subject != subj {
+		t.Fatalf("want a conflict on %s expecting 0, got %v", subj, err)
 	}
 	got, _ := n.Store.Load(ctx(t), subj)
-	if len(got) != 1 {
+	if len(got) != 1 || got[0].Sequence != first.Sequence {
 		t.Fatalf("the stale append wrote something: %d commits", len(got))
 	}
 }

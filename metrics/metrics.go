@@ -113,7 +113,11 @@ func (m *Metrics) OnAppend(err error) {
 
 // OnCommitted observes working days to placement
 // (engine.Engine.OnCommitted).
-func (m *Metrics) OnCommitted(after aggregates.Referral, recorded []events.Event) {
+func (m *Metrics) OnCommitted(state any, recorded []events.Event) {
+	after, ok := state.(aggregates.Referral)
+	if !ok {
+		return
+	}
 	for _, e := range recorded {
 		if e.Type == events.TypeReferralPlaced {
 			days := m.cal.WorkingDaysBetween(calendar.DateOf(after.ReceivedAt), calendar.DateOf(after.PlacedAt))

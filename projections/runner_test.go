@@ -127,7 +127,7 @@ func TestLiveEqualsRebuildEqualsMemory(t *testing.T) {
 	// Pledges interleave with referrals, as they would.
 	for _, code := range []string{"E08000007", "E10000016"} {
 		p := 5
-		if _, err := eng.HandleAuthority(context.Background(), aggregates.SetPledge{Authority: code, Pledge: &p}, engine.Meta{}); err != nil {
+		if _, err := engine.Handle(context.Background(), eng, aggregates.Authorities, code, aggregates.AuthorityCommand(aggregates.SetPledge{Authority: code, Pledge: &p}), engine.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// envelope fills in what the decider leaves to the shell: ids, times,
+// actor, correlation, schema version, and the hash chain from prev, the
+// hash of the aggregate's last recorded event.
+func (e *Engine) envelope(id string, decided []events.Event, now time.Time, meta Meta, prev string) ([]events.Event, error) {
+	out := make([]events.Event, len(decided))
+	for i, ev := range decided {
+		ev.ID = newEventID()
+		ev.SchemaVersion = events.SchemaVersion(ev.Type)
+		ev.AggregateID = id
+		ev.RecordedAt = now
+		if ev.OccurredAt.IsZero() {
+			ev.OccurredAt = now
+		}
+		ev.Actor = meta.Actor
+		ev.CorrelationID = meta.CorrelationID
+		ev.CausationID = meta.CausationID
+		if ev.CorrelationID == "" {
+			ev.CorrelationID = id
+		}
+		ev.PrevHash = prev
+		h, err := events.ChainHash(e.ChainKey, ev)
+		if err != nil {
+			return nil, err
+		}
+		ev.Hash, prev = h, h
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// lastHash is the hash the next event of an aggregate chains to.
+func lastHash(stored []eventstore.Stored) string {
+	if len(stored) == 0 {
+		return ""
+	}
+	last := stored[len(stored)-1].Commit.Events
+	return last[len(last)-1].Hash
+}

@@ -1,0 +1,35 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// Load reads one aggregate's commits and folds them with its decider. The
+// commits come back too, for history views and for checking that a load
+// holds a given commit. An aggregate with no events loads as the zero
+// state. The API, the sagas and the publisher read aggregates through it.
+func Load[S any, C aggregates.Command](ctx context.Context, store *eventstore.Store, d aggregates.Decider[S, C], id string) (S, []eventstore.Stored, error) {
+	stored, err := store.Load(ctx, d.Subject(id))
+	if err != nil {
+		var zero S
+		return zero, nil, fmt.Errorf("load %s %s: %w", d.Kind, id, err)
+	}
+	s, _ := fold(d, stored)
+	return s, stored, nil
+}
+
+// fold is the one fold of stored commits: the state, and the version (the
+// number of events, including any this build cannot read).
+func fold[S any, C aggregates.Command](d aggregates.Decider[S, C], stored []eventstore.Stored) (S, int) {
+	var s S
+	version := 0
+	for _, st := range stored {
+		s = d.Apply(s, st.Commit.Events)
+		version += len(st.Commit.Events)
+	}
+	return s, version
+}
