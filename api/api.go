@@ -19,9 +19,9 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // Server serves the API.
@@ -40,7 +40,7 @@ type Server struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Views, if set, serves the capacity, timeliness and referral list views.
-	Views *projections.Set
+	Views *views.Set
 	// MaxWait bounds how long a view read waits for ?minSequence (default
 	// DefaultMaxWait).
 	MaxWait time.Duration

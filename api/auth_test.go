@@ -18,8 +18,8 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/metrics"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 type roles struct {
@@ -48,7 +48,7 @@ func newAuthServer(t *testing.T) (*httptest.Server, roles) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	views := projections.NewSet(n.Store, reg, cal, quiet)
+	views := views.NewSet(n.Store, reg, cal, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { views.Run(ctx); close(done) }()

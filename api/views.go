@@ -11,6 +11,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // ViewResponse wraps every view read: which view, the stream sequence it
@@ -29,7 +30,7 @@ const DefaultMaxWait = 10 * time.Second
 // readView answers a view read: live, after waiting for ?minSequence if
 // asked, or folded from zero as of ?asOf. report runs under the view's read
 // lock and must copy what it returns.
-func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *projections.Runner[V], spec projections.Spec[V], report func(v V, now time.Time) any) {
+func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *views.Runner[V], spec projections.Spec[V], report func(v V, now time.Time) any) {
 	q := r.URL.Query()
 	if a := q.Get("asOf"); a != "" {
 		asOf, err := time.Parse(time.RFC3339Nano, a)
@@ -37,7 +38,7 @@ func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *
 			writeError(w, apiError(http.StatusBadRequest, "invalid_query", "asOf", "asOf is an RFC 3339 time, e.g. 2025-06-30T23:59:59Z"))
 			return
 		}
-		v, seq, _, err := projections.Fold(r.Context(), s.Views.Store, spec, projections.FoldOptions{AsOf: asOf})
+		v, seq, _, err := views.Fold(r.Context(), s.Views.Store, spec, views.FoldOptions{AsOf: asOf})
 		if err != nil {
 			writeError(w, errorFor(err, noVersion))
 			return
@@ -252,7 +253,7 @@ func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 // answering meanwhile. GET /v1/views shows progress and the outcome.
 func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !projections.Known(name) {
+	if !views.Known(name) {
 		writeError(w, apiError(http.StatusNotFound, "not_found", "name", "no view %q (views: capacity, timeliness, referrals)", name))
 		return
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 func newViewServer(t *testing.T) *httptest.Server {
@@ -23,7 +23,7 @@ func newViewServer(t *testing.T) *httptest.Server {
 	quiet := slog.New(slog.DiscardHandler)
 	eng := &engine.Engine{Store: n.Store, Log: quiet}
 	reg := refdata.Default()
-	views := projections.NewSet(n.Store, reg, calendar.Default(), quiet)
+	views := views.NewSet(n.Store, reg, calendar.Default(), quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { views.Run(ctx); close(done) }()

@@ -17,6 +17,7 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
@@ -133,7 +134,7 @@ func Timers(ctx context.Context, store *eventstore.Store, n int, workers int) (R
 	var fmu sync.Mutex
 	var serverLag []time.Duration // due to fired by the server, breaches only
 	for range workers {
-		run := &deadline.Runner{Saga: deadline.Saga{Policy: policy, Calendar: calendar.Default()}, Engine: eng, Store: store, Log: quiet,
+		run := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: calendar.Default()}, Engine: eng, Store: store, Log: quiet,
 			OnFired: func(kind string, due, fired, _ time.Time) {
 				if kind == deadline.KindBreach {
 					fmu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/simulate"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // Authorities the generated referrals go to: every authority, so views
@@ -100,15 +101,15 @@ func Rebuild(ctx context.Context, store *eventstore.Store, events uint64) ([]Reb
 		fold func() (uint64, error)
 	}{
 		{"capacity", func() (uint64, error) {
-			_, _, st, err := projections.Fold(ctx, store, projections.CapacitySpec(), projections.FoldOptions{UpTo: last})
+			_, _, st, err := views.Fold(ctx, store, projections.CapacitySpec(), views.FoldOptions{UpTo: last})
 			return st.Applied, err
 		}},
 		{"timeliness", func() (uint64, error) {
-			_, _, st, err := projections.Fold(ctx, store, projections.TimelinessSpec(cal), projections.FoldOptions{UpTo: last})
+			_, _, st, err := views.Fold(ctx, store, projections.TimelinessSpec(cal), views.FoldOptions{UpTo: last})
 			return st.Applied, err
 		}},
 		{"referrals", func() (uint64, error) {
-			_, _, st, err := projections.Fold(ctx, store, projections.ReferralListSpec(), projections.FoldOptions{UpTo: last})
+			_, _, st, err := views.Fold(ctx, store, projections.ReferralListSpec(), views.FoldOptions{UpTo: last})
 			return st.Applied, err
 		}},
 	} {

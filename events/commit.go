@@ -81,7 +81,10 @@ func DecodeCommit(b []byte) (Commit, error) {
 // can check the aggregate's version (its last sequence on that subject) and
 // a load reads one subject only.
 const (
-	SubjectPrefix          = "nts.events."
+	SubjectPrefix = "nts.events."
+	// PublicSubjectPrefix is where the public contract is published, apart
+	// from the internal log.
+	PublicSubjectPrefix    = "nts.public."
 	referralSubjectPrefix  = SubjectPrefix + "referral."
 	authoritySubjectPrefix = SubjectPrefix + "authority."
 )

@@ -7,20 +7,19 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
 )
 
 // PublicStream carries the public contract: privacy-safe CloudEvents for
 // other services, on their own subjects, apart from the internal log.
 const PublicStream = "NTS_PUBLIC"
 
-// PublicSubjectPrefix is where public events are published.
-const PublicSubjectPrefix = "nts.public."
-
 func ensurePublic(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        PublicStream,
 		Description: "ntsflow public events: CloudEvents 1.0 in binary mode, no personal data (docs/asyncapi.yaml)",
-		Subjects:    []string{PublicSubjectPrefix + ">"},
+		Subjects:    []string{events.PublicSubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		Retention:   jetstream.LimitsPolicy,

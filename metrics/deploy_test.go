@@ -24,9 +24,9 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/metrics"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // scrapeAfterARun drives a referral to a breach and a placement, with
@@ -45,7 +45,7 @@ func scrapeAfterARun(t *testing.T) string {
 	if err := reg.LoadPopulation(popFile); err != nil {
 		t.Fatal(err)
 	}
-	views := projections.NewSet(n.Store, reg, cal, quiet)
+	views := views.NewSet(n.Store, reg, cal, quiet)
 	m := metrics.New(views, n.Store, reg, cal, "test")
 	eng := &engine.Engine{Store: n.Store, Log: quiet, OnAppend: m.OnAppend, OnCommitted: m.OnCommitted}
 	ctx, cancel := context.WithCancel(context.Background())

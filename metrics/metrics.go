@@ -24,6 +24,7 @@ import (
 	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // Metrics holds the engine's metrics.
@@ -38,7 +39,7 @@ type Metrics struct {
 	daysToPlacement *prometheus.HistogramVec
 	fireLag         *prometheus.HistogramVec
 
-	views    *projections.Set
+	views    *views.Set
 	store    *eventstore.Store
 	registry *refdata.Registry
 	cal      *calendar.Calendar
@@ -50,7 +51,7 @@ type Metrics struct {
 
 // New registers the engine's metrics. views and store may be nil (no view
 // or store gauges then).
-func New(views *projections.Set, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, version string) *Metrics {
+func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, version string) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), views: views, store: store, registry: reg, cal: cal, now: time.Now}
 	f := func(c prometheus.Collector) { m.Registry.MustRegister(c) }
 	m.appends = prometheus.NewCounter(prometheus.CounterOpts{Name: "ntsflow_appends_total", Help: "Commits appended to the event log."})
@@ -127,7 +128,7 @@ func (m *Metrics) OnCommitted(state any, recorded []events.Event) {
 }
 
 // OnRecorded counts the saga's warnings, breaches and escalations
-// (deadline.Runner.OnRecorded).
+// (sagarun.Deadline.OnRecorded).
 func (m *Metrics) OnRecorded(eventType, authority string) {
 	if c, ok := m.recorded[eventType]; ok {
 		c.WithLabelValues(m.regionOf(authority)).Inc()
@@ -135,7 +136,7 @@ func (m *Metrics) OnRecorded(eventType, authority string) {
 }
 
 // OnFired observes a timer's fire lag, from due to handled
-// (deadline.Runner.OnFired).
+// (sagarun.Deadline.OnFired).
 func (m *Metrics) OnFired(kind string, due, _, handled time.Time) {
 	m.fireLag.WithLabelValues(kind).Observe(max(0, handled.Sub(due).Seconds()))
 }

@@ -1,8 +1,26 @@
+// Package projections holds the views people ask for, as pure folds of the
+// event log: capacity (capacity.go), timeliness (timeliness.go) and the
+// referral list (referrals.go), each Apply(view, event) view with no I/O,
+// and the reports people read from them. Package views keeps them live.
 package projections
 
 import (
 	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
 )
+
+// Spec describes a view.
+type Spec[V any] struct {
+	Name string
+	// Schema names the view's shape; a snapshot of another schema is not
+	// resumed from (the view rebuilds).
+	Schema string
+	New    func() V
+	Apply  func(V, events.Event) V
+	// Restore, if set, prepares a view decoded from a snapshot (restores
+	// what is not serialised).
+	Restore func(V) V
+}
 
 // The views, as specs for the runner. Bump a Schema when its view's shape
 // or meaning changes: old snapshots are then rebuilt, not resumed.

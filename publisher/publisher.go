@@ -1,3 +1,5 @@
+// Package publisher publishes the public contract (package contract) from
+// the internal log, in order and exactly once, on the NTS_PUBLIC stream.
 package publisher
 
 import (
@@ -5,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ntsflow/ntsflow/contract"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -50,9 +53,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 // Handle publishes one commit's public events.
 func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 	var msgs []eventstore.PublicMessage
-	var c *Context
+	var c *contract.Context
 	for _, e := range st.Commit.Events {
-		if _, public := publicTypes[e.Type]; !public {
+		if !contract.Public(e.Type) {
 			continue
 		}
 		if c == nil {
@@ -60,20 +63,20 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 			if err != nil {
 				return err
 			}
-			c = &Context{Referral: ref, Region: p.Registry.RegionOf(ref.ReceivingAuthority)}
+			c = &contract.Context{Referral: ref, Region: p.Registry.RegionOf(ref.ReceivingAuthority)}
 			if len(stored) > 0 {
 				if d, ok := stored[0].Commit.Events[0].Data.(events.ReferralReceived); ok {
 					c.TransferringAuthority = d.TransferringAuthority
 				}
 			}
 		}
-		m, ok, err := Encode(e, *c)
+		m, ok, err := contract.Encode(e, *c)
 		if err != nil {
 			p.log().Error("public event not encodable; skipped", "event", e.ID, "err", err)
 			continue
 		}
 		if ok {
-			msgs = append(msgs, m)
+			msgs = append(msgs, eventstore.PublicMessage(m))
 		}
 	}
 	if len(msgs) > 0 {

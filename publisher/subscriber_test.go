@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/contract"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -124,7 +125,7 @@ func TestOutsiderSubscriberReceivesTheContract(t *testing.T) {
 	}
 	var order []string
 	for _, e := range got {
-		if e.SpecVersion() != "1.0" || e.Source() != publisher.Source || e.DataContentType() != "application/json" {
+		if e.SpecVersion() != "1.0" || e.Source() != contract.Source || e.DataContentType() != "application/json" {
 			t.Errorf("attributes: %s", e)
 		}
 		if !strings.HasPrefix(e.Type(), "org.ntsflow.referral.") || !strings.HasSuffix(e.Type(), ".v1") {
@@ -136,7 +137,7 @@ func TestOutsiderSubscriberReceivesTheContract(t *testing.T) {
 		if bad := containsPersonal(string(e.Data())); bad != "" {
 			t.Errorf("%s carries personal data (%q): %s", e.Type(), bad, e.Data())
 		}
-		var p publisher.Payload
+		var p contract.Payload
 		dec := json.NewDecoder(strings.NewReader(string(e.Data())))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
@@ -160,15 +161,15 @@ func TestOutsiderSubscriberReceivesTheContract(t *testing.T) {
 			t.Errorf("%s: common fields %+v", e.Type(), p)
 		}
 		switch e.Type() {
-		case publisher.CEType("placed"):
+		case contract.CEType("placed"):
 			if p.PlacementType != "U4" || p.PlacedAt == nil {
 				t.Errorf("placed: %+v", p)
 			}
-		case publisher.CEType("deadline-breached"):
+		case contract.CEType("deadline-breached"):
 			if p.Deadline == nil || p.Deadline.Policy != "nts-test" || p.Deadline.WorkingDaysElapsed != 10 || p.Deadline.WarningAt.IsZero() || p.EscalatedTo != "team-leader" {
 				t.Errorf("breached: %+v %+v", p, p.Deadline)
 			}
-		case publisher.CEType("deadline-escalated"):
+		case contract.CEType("deadline-escalated"):
 			if p.EscalatedTo != "director" {
 				t.Errorf("escalated: %+v", p)
 			}

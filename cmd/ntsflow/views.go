@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // printProgress writes a fold's progress as one line on stderr.
-func printProgress(w io.Writer, what string) func(projections.Progress) {
-	return func(p projections.Progress) {
+func printProgress(w io.Writer, what string) func(views.Progress) {
+	return func(p views.Progress) {
 		pct := 100.0
 		if p.Total > 0 {
 			pct = 100 * float64(p.Done) / float64(p.Total)
@@ -50,7 +50,7 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return exitParse(err)
 	}
-	if fs.NArg() != 1 || !projections.Known(fs.Arg(0)) {
+	if fs.NArg() != 1 || !views.Known(fs.Arg(0)) {
 		fmt.Fprintln(stderr, "ntsflow rebuild: name one view: capacity, timeliness or referrals")
 		return 2
 	}
@@ -74,8 +74,8 @@ Flags:
 			Views []struct {
 				Name        string
 				Sequence    uint64
-				Rebuilding  *projections.Progress
-				LastRebuild *projections.RebuildResult
+				Rebuilding  *views.Progress
+				LastRebuild *views.RebuildResult
 			}
 		}
 		res, err := engine.call("GET", "/v1/views", http.StatusOK)
@@ -131,7 +131,7 @@ Flags:
 		return exitParse(err)
 	}
 	asOf, err := time.Parse(time.RFC3339Nano, *asOfS)
-	if err != nil || !projections.Known(*view) {
+	if err != nil || !views.Known(*view) {
 		fmt.Fprintln(stderr, "ntsflow replay: give --as-of as an RFC 3339 time and --view as capacity, timeliness or referrals")
 		return 2
 	}
@@ -152,7 +152,7 @@ Flags:
 				return 1
 			}
 		}
-		result, seq, err := projections.ReportAsOf(ctx, store, reg, calendar.Default(), *view, asOf, printProgress(stderr, "replay "+*view))
+		result, seq, err := views.ReportAsOf(ctx, store, reg, calendar.Default(), *view, asOf, printProgress(stderr, "replay "+*view))
 		if err != nil {
 			fmt.Fprintln(stderr, "ntsflow replay:", err)
 			return 1

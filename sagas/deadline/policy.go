@@ -1,7 +1,7 @@
 // Package deadline enforces the scheme's deadline: a referral must end in a
 // placement within five working days (hotel route) or ten (from an entry
 // authority). The rule is in this file, as data; the saga that applies it
-// is in saga.go, and the runner that wires it to durable timers in runner.go.
+// is in saga.go; package sagarun wires it to durable timers.
 package deadline
 
 import (

@@ -1,4 +1,4 @@
-package projections_test
+package views_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/simulate"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -89,8 +90,8 @@ func js(t testing.TB, v any) string {
 	return string(b)
 }
 
-func run[V any](t testing.TB, spec projections.Spec[V], store *eventstore.Store, every time.Duration) (*projections.Runner[V], context.CancelFunc) {
-	r := projections.NewRunner(spec, store, quiet)
+func run[V any](t testing.TB, spec projections.Spec[V], store *eventstore.Store, every time.Duration) (*views.Runner[V], context.CancelFunc) {
+	r := views.NewRunner(spec, store, quiet)
 	r.SnapshotEvery = every
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -100,7 +101,7 @@ func run[V any](t testing.TB, spec projections.Spec[V], store *eventstore.Store,
 	return r, stop
 }
 
-func waitCaughtUp[V any](t testing.TB, r *projections.Runner[V], store *eventstore.Store) uint64 {
+func waitCaughtUp[V any](t testing.TB, r *views.Runner[V], store *eventstore.Store) uint64 {
 	t.Helper()
 	last, err := store.LastSequence(context.Background())
 	if err != nil {
@@ -148,7 +149,7 @@ func TestLiveEqualsRebuildEqualsMemory(t *testing.T) {
 	// The in-memory fold sees the engine's outcomes; the two pledges were
 	// appended first, outside drive: fold them from the stream's first two.
 	all := append(pledgeCommits(t, n.Store), commits...)
-	cv, cseq, _, err := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{})
+	cv, cseq, _, err := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{})
 	if err != nil || cseq != last {
 		t.Fatal(cseq, err)
 	}
@@ -157,13 +158,13 @@ func TestLiveEqualsRebuildEqualsMemory(t *testing.T) {
 		capR.Read(func(v *projections.Capacity, _ uint64) { s = js(t, v) })
 		return s
 	}, js(t, cv), js(t, inMemory(projections.CapacitySpec(), all, time.Time{})))
-	tv, _, _, _ := projections.Fold(context.Background(), n.Store, projections.TimelinessSpec(cal), projections.FoldOptions{})
+	tv, _, _, _ := views.Fold(context.Background(), n.Store, projections.TimelinessSpec(cal), views.FoldOptions{})
 	check("timeliness", func() string {
 		var s string
 		timR.Read(func(v *projections.Timeliness, _ uint64) { s = js(t, v) })
 		return s
 	}, js(t, tv), js(t, inMemory(projections.TimelinessSpec(cal), all, time.Time{})))
-	rv, _, _, _ := projections.Fold(context.Background(), n.Store, projections.ReferralListSpec(), projections.FoldOptions{})
+	rv, _, _, _ := views.Fold(context.Background(), n.Store, projections.ReferralListSpec(), views.FoldOptions{})
 	check("referrals", func() string {
 		var s string
 		refR.Read(func(v *projections.ReferralList, _ uint64) { s = js(t, v) })
@@ -197,14 +198,14 @@ func TestAsOf(t *testing.T) {
 	if len(second) == 0 {
 		t.Fatal("nothing after the moment")
 	}
-	v, _, _, err := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{AsOf: asOf})
+	v, _, _, err := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{AsOf: asOf})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := js(t, v), js(t, inMemory(projections.CapacitySpec(), first, time.Time{})); got != want {
 		t.Fatal("capacity as of the moment differs from the fold of the events recorded before it")
 	}
-	whole, _, _, _ := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{})
+	whole, _, _, _ := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{})
 	if js(t, whole) == js(t, v) {
 		t.Fatal("the later events changed nothing: the test proves nothing")
 	}
@@ -294,14 +295,14 @@ func TestRebuildWhileLive(t *testing.T) {
 			}
 		}
 	}()
-	var reports []projections.Progress
-	if err := r.Rebuild(context.Background(), func(p projections.Progress) { reports = append(reports, p) }); err != nil {
+	var reports []views.Progress
+	if err := r.Rebuild(context.Background(), func(p views.Progress) { reports = append(reports, p) }); err != nil {
 		t.Fatal(err)
 	}
 	close(stopReading)
 	wg.Wait()
 	waitCaughtUp(t, r, n.Store)
-	whole, _, _, _ := projections.Fold(context.Background(), n.Store, projections.CapacitySpec(), projections.FoldOptions{})
+	whole, _, _, _ := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{})
 	var live string
 	r.Read(func(v *projections.Capacity, _ uint64) { live = js(t, v) })
 	if live != js(t, whole) {

@@ -1,4 +1,4 @@
-package deadline_test
+package sagarun_test
 
 import (
 	"context"

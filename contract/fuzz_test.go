@@ -1,4 +1,4 @@
-package publisher
+package contract
 
 import (
 	"encoding/json"

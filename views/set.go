@@ -1,4 +1,4 @@
-package projections
+package views
 
 import (
 	"context"
@@ -9,14 +9,15 @@ import (
 
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Set is the engine's live views, each with its runner.
 type Set struct {
-	Capacity   *Runner[*Capacity]
-	Timeliness *Runner[*Timeliness]
-	Referrals  *Runner[*ReferralList]
+	Capacity   *Runner[*projections.Capacity]
+	Timeliness *Runner[*projections.Timeliness]
+	Referrals  *Runner[*projections.ReferralList]
 	Registry   *refdata.Registry
 	Calendar   *calendar.Calendar
 	Store      *eventstore.Store
@@ -34,9 +35,9 @@ type RebuildResult struct {
 // NewSet makes the views over a store.
 func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
 	return &Set{
-		Capacity:    NewRunner(CapacitySpec(), store, log),
-		Timeliness:  NewRunner(TimelinessSpec(cal), store, log),
-		Referrals:   NewRunner(ReferralListSpec(), store, log),
+		Capacity:    NewRunner(projections.CapacitySpec(), store, log),
+		Timeliness:  NewRunner(projections.TimelinessSpec(cal), store, log),
+		Referrals:   NewRunner(projections.ReferralListSpec(), store, log),
 		Registry:    reg,
 		Calendar:    cal,
 		Store:       store,
@@ -105,7 +106,7 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 
 // Known reports whether name is a view.
 func Known(name string) bool {
-	for _, n := range Names {
+	for _, n := range projections.Names {
 		if n == name {
 			return true
 		}
@@ -123,14 +124,14 @@ func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Regis
 	o := FoldOptions{AsOf: asOf, Progress: progress}
 	switch name {
 	case "capacity":
-		v, seq, _, err := Fold(ctx, store, CapacitySpec(), o)
-		return ReportCapacity(v, reg), seq, err
+		v, seq, _, err := Fold(ctx, store, projections.CapacitySpec(), o)
+		return projections.ReportCapacity(v, reg), seq, err
 	case "timeliness":
-		v, seq, _, err := Fold(ctx, store, TimelinessSpec(cal), o)
-		return ReportTimeliness(v, reg, TimelinessFilter{}, now), seq, err
+		v, seq, _, err := Fold(ctx, store, projections.TimelinessSpec(cal), o)
+		return projections.ReportTimeliness(v, reg, projections.TimelinessFilter{}, now), seq, err
 	case "referrals":
-		v, seq, _, err := Fold(ctx, store, ReferralListSpec(), o)
-		return ListReferrals(v, reg, ReferralFilter{Limit: len(v.Rows)}, now), seq, err
+		v, seq, _, err := Fold(ctx, store, projections.ReferralListSpec(), o)
+		return projections.ListReferrals(v, reg, projections.ReferralFilter{Limit: len(v.Rows)}, now), seq, err
 	}
 	return nil, 0, fmt.Errorf("no view %q (views: capacity, timeliness, referrals)", name)
 }

@@ -1,4 +1,9 @@
-package deadline
+// Package sagarun runs the sagas against the log. A saga's rules are pure
+// (package sagas/deadline: the policy and its reactions); a runner here
+// feeds them from durable consumers of events and of fired timers, and
+// carries out their answers: commands through the engine, timers as
+// JetStream message schedules.
+package sagarun
 
 import (
 	"context"
@@ -12,23 +17,24 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
 // Durable consumer names, shared by every engine instance so that each
 // event and each fired timer is handled by one of them.
 const (
-	EventsConsumer = "deadline-saga"
-	TimersConsumer = "deadline-timers"
+	DeadlineEventsConsumer = "deadline-saga"
+	DeadlineTimersConsumer = "deadline-timers"
 )
 
 const timerPrefix = "deadline"
 
-// Runner drives the saga: a durable consumer of referral events (to set
+// Deadline drives the deadline saga: a durable consumer of referral events (to set
 // deadlines and arm or cancel timers) and a durable consumer of fired
 // timers (to record warnings, breaches and escalations). Timers are
 // JetStream message schedules: the server keeps them.
-type Runner struct {
-	Saga   Saga
+type Deadline struct {
+	Saga   deadline.Saga
 	Engine *engine.Engine
 	Store  *eventstore.Store
 	Now    func() time.Time
@@ -43,7 +49,7 @@ type Runner struct {
 
 // Run runs both consumers until ctx ends, restarting them after errors
 // (the store unreachable, say) with a pause.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Deadline) Run(ctx context.Context) error {
 	done := make(chan struct{}, 2)
 	go func() { r.loop(ctx, "events", r.consumeEvents); done <- struct{}{} }()
 	go func() { r.loop(ctx, "timers", r.consumeTimers); done <- struct{}{} }()
@@ -52,7 +58,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (r *Runner) loop(ctx context.Context, name string, run func(context.Context) error) {
+func (r *Deadline) loop(ctx context.Context, name string, run func(context.Context) error) {
 	for ctx.Err() == nil {
 		err := run(ctx)
 		if ctx.Err() != nil {
@@ -66,21 +72,21 @@ func (r *Runner) loop(ctx context.Context, name string, run func(context.Context
 	}
 }
 
-func (r *Runner) consumeEvents(ctx context.Context) error {
-	return r.Store.ConsumeEvents(ctx, EventsConsumer, events.ReferralSubject("*"), false, func(st eventstore.Stored) error {
+func (r *Deadline) consumeEvents(ctx context.Context) error {
+	return r.Store.ConsumeEvents(ctx, DeadlineEventsConsumer, events.ReferralSubject("*"), false, func(st eventstore.Stored) error {
 		return r.HandleCommit(ctx, st)
 	})
 }
 
-func (r *Runner) consumeTimers(ctx context.Context) error {
-	return r.Store.ConsumeTimers(ctx, TimersConsumer, timerPrefix+".>", func(f eventstore.Fired) error {
+func (r *Deadline) consumeTimers(ctx context.Context) error {
+	return r.Store.ConsumeTimers(ctx, DeadlineTimersConsumer, timerPrefix+".>", func(f eventstore.Fired) error {
 		return r.HandleFired(ctx, f)
 	})
 }
 
 // HandleCommit reacts to one commit of a referral. It is idempotent: a
 // redelivered commit finds the work done and does nothing new.
-func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
+func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 	var relevant []events.Event
 	for _, e := range st.Commit.Events {
 		switch e.Data.(type) {
@@ -92,7 +98,7 @@ func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 		return nil
 	}
 	id := relevant[0].AggregateID
-	ref, stored, err := r.Engine.Load(ctx, id)
+	ref, stored, err := engine.Load(ctx, r.Store, aggregates.Referrals, id)
 	if err != nil {
 		return err
 	}
@@ -110,7 +116,7 @@ func (r *Runner) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 }
 
 // HandleFired acts on one fired timer.
-func (r *Runner) HandleFired(ctx context.Context, f eventstore.Fired) error {
+func (r *Deadline) HandleFired(ctx context.Context, f eventstore.Fired) error {
 	parts := strings.Split(f.Key, ".")
 	if len(parts) != 3 || parts[0] != timerPrefix {
 		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
@@ -120,7 +126,7 @@ func (r *Runner) HandleFired(ctx context.Context, f eventstore.Fired) error {
 	if r.OnFired != nil {
 		r.OnFired(kind, f.At, f.FiredAt, now)
 	}
-	ref, _, err := r.Engine.Load(ctx, id)
+	ref, _, err := engine.Load(ctx, r.Store, aggregates.Referrals, id)
 	if err != nil {
 		return err
 	}
@@ -128,7 +134,7 @@ func (r *Runner) HandleFired(ctx context.Context, f eventstore.Fired) error {
 	return r.do(ctx, id, ref.ReceivingAuthority, r.Saga.OnFire(ref, kind, now), cause)
 }
 
-func (r *Runner) do(ctx context.Context, id, authority string, re Reaction, cause events.Event) error {
+func (r *Deadline) do(ctx context.Context, id, authority string, re deadline.Reaction, cause events.Event) error {
 	if re.Cancel {
 		if err := r.Store.Cancel(ctx, timerPrefix+"."+id); err != nil {
 			return err
@@ -168,14 +174,14 @@ func (r *Runner) do(ctx context.Context, id, authority string, re Reaction, caus
 	return nil
 }
 
-func (r *Runner) now() time.Time {
+func (r *Deadline) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
 	}
 	return time.Now()
 }
 
-func (r *Runner) log() *slog.Logger {
+func (r *Deadline) log() *slog.Logger {
 	if r.Log != nil {
 		return r.Log
 	}

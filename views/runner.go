@@ -1,10 +1,8 @@
-// Package projections builds the views people ask for from the event log:
-// capacity (capacity.go), timeliness (timeliness.go) and the referral list
-// (referrals.go). Each view is a fold, Apply(view, event) view, with no I/O;
-// the runner (runner.go) drives it from the stream, keeps its checkpoint,
-// snapshots it, rebuilds it beside the live one, and folds it as of any
-// past moment.
-package projections
+// Package views keeps the projections (package projections, pure folds)
+// live: a runner per view drives its fold from the stream, keeps its
+// checkpoint, snapshots it, rebuilds it beside the live one, and folds it
+// as of any past moment (runner.go); set.go is the engine's set of views.
+package views
 
 import (
 	"context"
@@ -17,20 +15,8 @@ import (
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
 )
-
-// Spec describes a view.
-type Spec[V any] struct {
-	Name string
-	// Schema names the view's shape; a snapshot of another schema is not
-	// resumed from (the view rebuilds).
-	Schema string
-	New    func() V
-	Apply  func(V, events.Event) V
-	// Restore, if set, prepares a view decoded from a snapshot (restores
-	// what is not serialised).
-	Restore func(V) V
-}
 
 // Stats counts what a fold met besides the events it applied.
 type Stats struct {
@@ -44,7 +30,7 @@ type Stats struct {
 // apply folds one commit into v. The caller advances its checkpoint to the
 // commit's sequence only after this returns: a checkpoint never passes an
 // event that was not applied.
-func apply[V any](spec Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats) V {
+func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats) V {
 	if st.Err != nil {
 		stats.Corrupt++
 		return v
@@ -82,7 +68,7 @@ type FoldOptions struct {
 
 // Fold builds a view from zero: the whole log, or the log as of a moment.
 // It returns the view and the sequence it has applied up to.
-func Fold[V any](ctx context.Context, store *eventstore.Store, spec Spec[V], o FoldOptions) (V, uint64, Stats, error) {
+func Fold[V any](ctx context.Context, store *eventstore.Store, spec projections.Spec[V], o FoldOptions) (V, uint64, Stats, error) {
 	v := spec.New()
 	var stats Stats
 	to := o.UpTo
@@ -137,7 +123,7 @@ func progress(done, total uint64, start time.Time) Progress {
 
 // Runner keeps one live view up to date with the stream.
 type Runner[V any] struct {
-	Spec  Spec[V]
+	Spec  projections.Spec[V]
 	Store *eventstore.Store
 	Log   *slog.Logger
 	// SnapshotEvery is how often the view is snapshotted when it has moved
@@ -167,7 +153,7 @@ type Status struct {
 }
 
 // NewRunner makes a runner for a view, starting from the empty view.
-func NewRunner[V any](spec Spec[V], store *eventstore.Store, log *slog.Logger) *Runner[V] {
+func NewRunner[V any](spec projections.Spec[V], store *eventstore.Store, log *slog.Logger) *Runner[V] {
 	return &Runner[V]{Spec: spec, Store: store, Log: log, view: spec.New(), advanced: make(chan struct{})}
 }
 

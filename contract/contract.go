@@ -1,14 +1,14 @@
-// Package publisher is the public contract: it turns internal events into
-// privacy-safe public ones (contract.go, a pure encoder) and publishes them
-// in order, exactly once, as CloudEvents 1.0 in binary mode over NATS
-// headers (publisher.go). docs/asyncapi.yaml documents every channel and
-// field; a test keeps the two in step.
+// Package contract is the public contract, as pure functions: which
+// internal events other services see, and the privacy-safe CloudEvents 1.0
+// (binary mode: ce-* headers, JSON body) each becomes. Package publisher
+// publishes them. docs/asyncapi.yaml documents every channel and field; a
+// test keeps the two in step.
 //
 // What a subscriber gets: the pseudonymous referral id, authority and
 // region codes, route, times, placement type, deadline and escalation. What
 // it never gets: anything about the child (name, date of birth,
 // nationality, languages, needs, the child's reference), nor the hotel.
-package publisher
+package contract
 
 import (
 	"encoding/json"
@@ -16,7 +16,6 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
-	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // Source is the CloudEvents source of every public event.
@@ -38,10 +37,26 @@ var publicTypes = map[string]string{
 const PayloadVersion = "v1"
 
 // Subject of a public event.
-func Subject(name string) string { return eventstore.PublicSubjectPrefix + "referral." + name }
+func Subject(name string) string { return events.PublicSubjectPrefix + "referral." + name }
 
 // CEType is a public event's CloudEvents type.
 func CEType(name string) string { return "org.ntsflow.referral." + name + "." + PayloadVersion }
+
+// Public reports whether events of this internal type are part of the
+// contract.
+func Public(eventType string) bool {
+	_, ok := publicTypes[eventType]
+	return ok
+}
+
+// Message is one public event, ready to publish.
+type Message struct {
+	Subject string
+	Headers map[string]string
+	Data    []byte
+	// MsgID deduplicates a republish (the source event's id).
+	MsgID string
+}
 
 // Names lists the public event names.
 func Names() []string {
@@ -88,10 +103,10 @@ type Context struct {
 
 // Encode turns one internal event into its public message, or reports that
 // it has none (most internal events are not part of the contract).
-func Encode(e events.Event, c Context) (eventstore.PublicMessage, bool, error) {
+func Encode(e events.Event, c Context) (Message, bool, error) {
 	name, ok := publicTypes[e.Type]
 	if !ok {
-		return eventstore.PublicMessage{}, false, nil
+		return Message{}, false, nil
 	}
 	r := c.Referral
 	p := Payload{
@@ -119,13 +134,13 @@ func Encode(e events.Event, c Context) (eventstore.PublicMessage, bool, error) {
 		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
 		p.EscalatedTo = d.EscalatedTo
 	default:
-		return eventstore.PublicMessage{}, false, nil
+		return Message{}, false, nil
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
-		return eventstore.PublicMessage{}, false, err
+		return Message{}, false, err
 	}
-	return eventstore.PublicMessage{
+	return Message{
 		Subject: Subject(name),
 		Data:    data,
 		MsgID:   e.ID,
