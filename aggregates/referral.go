@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // The referral's rules, all of them, in this file.
@@ -60,7 +61,75 @@ type Referral struct {
 }
 
 // Open reports whether the referral still runs against its deadline.
-func (r Referral) Open() bool { return r.Status == StatusOpen }
+func (r Referral) Open() bool { return r.Status.Open() }
+
+// Open: received, not yet placed or withdrawn; in flight.
+func (s Status) Open() bool { return s == StatusOpen }
+
+// LookedAfter: placed and not left care; the authority looks after the
+// child now, which counts against its threshold.
+func (s Status) LookedAfter() bool { return s == StatusPlaced }
+
+// NextStatus is the referral's status machine: its status after event e.
+// Evolve and every view that keeps a referral's status use it, so the
+// machine is written once. Moves the machine does not allow (which Decide
+// never records) leave the status as it was.
+func NextStatus(s Status, e events.Event) Status {
+	switch e.Data.(type) {
+	case events.ReferralReceived:
+		if s == StatusNone {
+			return StatusOpen
+		}
+	case events.ReferralPlaced:
+		if s == StatusOpen {
+			return StatusPlaced
+		}
+	case events.ReferralWithdrawn:
+		if s == StatusOpen {
+			return StatusWithdrawn
+		}
+	case events.ChildLeftCare:
+		if s == StatusPlaced {
+			return StatusLeftCare
+		}
+	}
+	return s
+}
+
+// Deadline states, as the referral's GET shows them.
+const (
+	StatePending  = "pending" // received; the saga has not set the deadline yet
+	StateOnTrack  = "on-track"
+	StateAtRisk   = "at-risk"
+	StateBreached = "breached"
+	StateMet      = "met"    // placed (placed-at) by the deadline
+	StateMissed   = "missed" // placed after it
+	StateClosed   = "closed" // withdrawn: no deadline runs
+)
+
+// DeadlineState is where the referral stands against its deadline at now.
+func (r Referral) DeadlineState(now time.Time) string {
+	switch {
+	case r.Status == StatusWithdrawn:
+		return StateClosed
+	case r.DueAt.IsZero():
+		return StatePending
+	case r.Status == StatusPlaced || r.Status == StatusLeftCare:
+		// Judged by when the child was placed, as the timeliness view and
+		// the Home Office returns judge it: a placement made in time but
+		// recorded late is met, though the breach the saga recorded while
+		// no placement was on record stays in the history.
+		if r.PlacedAt.After(r.DueAt) {
+			return StateMissed
+		}
+		return StateMet
+	case r.Breached || now.After(r.DueAt):
+		return StateBreached
+	case !now.Before(r.WarningAt):
+		return StateAtRisk
+	}
+	return StateOnTrack
+}
 
 // Commands. Each is plain data, decoded from the API or issued by a saga.
 type (
@@ -418,6 +487,28 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	return []events.Event{events.New(c.ReceivedAt, d)}, nil
 }
 
+// Resolve checks the referral's authority codes against the reference
+// data: a code no authority with children's services has is refused, and
+// an authority's earlier code (before a boundary change) becomes its
+// current one. Codes of the wrong shape are left for Decide to refuse.
+func (c ReceiveReferral) Resolve(reg *refdata.Registry) (ReceiveReferral, error) {
+	for _, f := range []struct {
+		name string
+		code *string
+	}{{"receivingAuthority", &c.ReceivingAuthority}, {"transferringAuthority", &c.TransferringAuthority}} {
+		if !ValidAuthorityCode(*f.code) {
+			continue
+		}
+		cur, ok := reg.Canonical(*f.code)
+		if !ok {
+			return c, &Refusal{Kind: Invalid, Code: CodeUnknownAuthority, Field: f.name,
+				Message: fmt.Sprintf("%s is not an authority with children's services in the reference data", *f.code)}
+		}
+		*f.code = cur
+	}
+	return c, nil
+}
+
 func mustBeOpen(r Referral, doing string) error {
 	switch r.Status {
 	case StatusOpen:
@@ -455,10 +546,10 @@ func one(now time.Time, p events.Payload) []events.Event {
 // on a history it does not fully understand.
 func Evolve(r Referral, e events.Event) Referral {
 	r.Version++
+	r.Status = NextStatus(r.Status, e)
 	switch d := e.Data.(type) {
 	case events.ReferralReceived:
 		r.ID = d.ReferralID
-		r.Status = StatusOpen
 		r.ReceivingAuthority = d.ReceivingAuthority
 		r.Route = d.Route
 		r.ReceivedAt = e.OccurredAt
@@ -476,14 +567,11 @@ func Evolve(r Referral, e events.Event) Referral {
 			r.AgeAssessment = AgeChild
 		}
 	case events.ReferralPlaced:
-		r.Status = StatusPlaced
 		r.PlacedAt = d.PlacedAt
 		r.PlacementType = d.PlacementType
 	case events.ReferralWithdrawn:
-		r.Status = StatusWithdrawn
 		r.WithdrawnReason = d.Reason
 	case events.ChildLeftCare:
-		r.Status = StatusLeftCare
 		r.LeftCareAt = d.LeftAt
 	case events.DeadlineSet:
 		r.DeadlinePolicy = d.Policy

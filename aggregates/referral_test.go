@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Given events, when a command, then events or a refusal: no I/O at all.
@@ -232,5 +233,25 @@ func TestDecideAuthority(t *testing.T) {
 		if _, err := DecideAuthority(c.a, c.cmd, now); !errors.As(err, &r) || r.Code != c.code {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// Given the reference data, when a referral names authorities, then an
+// unknown code is refused and an earlier code becomes the current one.
+func TestResolveAuthorities(t *testing.T) {
+	reg := refdata.Default()
+	c := ReceiveReferral{ReceivingAuthority: "E08000007", Route: "entry-authority", TransferringAuthority: "E08000016"}
+	got, err := c.Resolve(reg)
+	if err != nil || got.ReceivingAuthority != "E08000007" || got.TransferringAuthority != "E08000038" {
+		t.Fatalf("resolved %+v, err %v", got, err)
+	}
+	c.ReceivingAuthority = "E08000999"
+	var r *Refusal
+	if _, err := c.Resolve(reg); !errors.As(err, &r) || r.Code != CodeUnknownAuthority || r.Field != "receivingAuthority" || r.Kind != Invalid {
+		t.Fatalf("an unknown authority: %v", err)
+	}
+	c.ReceivingAuthority = "Stockport"
+	if _, err := c.Resolve(reg); err != nil {
+		t.Fatalf("a code of the wrong shape is Decide's to refuse, not Resolve's: %v", err)
 	}
 }

@@ -27,6 +27,7 @@ type Code string
 // Refusal codes, one meaning each.
 const (
 	CodeInvalidValue             Code = "invalid_value"
+	CodeUnknownAuthority         Code = "unknown_authority"
 	CodeNotFound                 Code = "not_found"
 	CodeUnreadableHistory        Code = "unreadable_history"
 	CodeAlreadyReceived          Code = "already_received"

@@ -180,9 +180,13 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if e := s.checkAuthorities(&c); e != nil {
-		writeError(w, e)
-		return
+	if s.Authorities != nil {
+		resolved, err := c.Resolve(s.Authorities)
+		if err != nil {
+			writeError(w, errorFor(err, noVersion))
+			return
+		}
+		c = resolved
 	}
 	if p, on := principal(r); on && !p.CanWrite(c.ReceivingAuthority, s.Authorities) {
 		writeError(w, forbidden(p, "receive referrals for "+c.ReceivingAuthority))
@@ -190,28 +194,6 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	c.ReferralID = engine.NewReferralID(c.ReceivingAuthority, meta.IdempotencyKey)
 	s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
-}
-
-// checkAuthorities refuses codes the reference data does not know and
-// replaces an authority's earlier code by its current one.
-func (s *Server) checkAuthorities(c *aggregates.ReceiveReferral) *Error {
-	if s.Authorities == nil {
-		return nil
-	}
-	for _, f := range []struct {
-		name string
-		code *string
-	}{{"receivingAuthority", &c.ReceivingAuthority}, {"transferringAuthority", &c.TransferringAuthority}} {
-		if !aggregates.ValidAuthorityCode(*f.code) {
-			continue // the decider says what is wrong with it
-		}
-		cur, ok := s.Authorities.Canonical(*f.code)
-		if !ok {
-			return apiError(http.StatusUnprocessableEntity, "unknown_authority", f.name, "%s is not an authority with children's services in the reference data", *f.code)
-		}
-		*f.code = cur
-	}
-	return nil
 }
 
 func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newCmd func() aggregates.Command) {
@@ -355,7 +337,7 @@ func (s *Server) deadline(ref aggregates.Referral) Deadline {
 	}
 	return Deadline{
 		DueAt: timePtr(ref.DueAt), WarningAt: timePtr(ref.WarningAt), Policy: ref.DeadlinePolicy, EscalatedTo: ref.EscalatedTo,
-		WorkingDaysElapsed: deadline.WorkingDaysElapsed(cal, ref, now), State: deadline.StateAt(ref, now),
+		WorkingDaysElapsed: deadline.WorkingDaysElapsed(cal, ref, now), State: ref.DeadlineState(now),
 	}
 }
 

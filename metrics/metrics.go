@@ -254,12 +254,12 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			if r.Status != string(aggregates.StatusOpen) {
 				continue
 			}
-			st := deadline.StateAt(aggregates.Referral{Status: aggregates.StatusOpen, DueAt: r.DueAt, WarningAt: r.WarningAt, Breached: r.Breached}, now)
+			st := aggregates.Referral{Status: aggregates.StatusOpen, DueAt: r.DueAt, WarningAt: r.WarningAt, Breached: r.Breached}.DeadlineState(now)
 			open[key{r.Authority, st}]++
 		}
 	})
 	for _, a := range m.registry.Authorities() {
-		for _, st := range []string{deadline.StatePending, deadline.StateOnTrack, deadline.StateAtRisk, deadline.StateBreached} {
+		for _, st := range []string{aggregates.StatePending, aggregates.StateOnTrack, aggregates.StateAtRisk, aggregates.StateBreached} {
 			gauge(descOpen, float64(open[key{a.Code, st}]), a.Code, a.Region, st)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/ntsflow/ntsflow/aggregates"
+
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
 )
@@ -27,9 +29,9 @@ type AuthorityCount struct {
 }
 
 type capRef struct {
-	Authority string `json:"a"`
-	Status    byte   `json:"s"` // 'o' open, 'p' placed, 'c' closed, 'l' left care
-	Pledged   bool   `json:"p,omitempty"`
+	Authority string            `json:"a"`
+	Status    aggregates.Status `json:"s"`
+	Pledged   bool              `json:"p,omitempty"`
 }
 
 // NewCapacity is the empty view.
@@ -52,36 +54,30 @@ func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 	case events.ReferralReceived:
 		c := v.count(d.ReceivingAuthority)
 		c.InFlight++
-		r := capRef{Authority: d.ReceivingAuthority, Status: 'o'}
+		r := capRef{Authority: d.ReceivingAuthority, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
 		if c.PledgeSet {
 			c.PledgeTaken++
 			r.Pledged = true
 		}
 		v.Referrals[e.AggregateID] = r
-	case events.ReferralPlaced:
-		if r, ok := v.Referrals[e.AggregateID]; ok && r.Status == 'o' {
-			c := v.count(r.Authority)
-			c.InFlight--
-			c.LookedAfter++
-			r.Status = 'p'
-			v.Referrals[e.AggregateID] = r
+	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+		r, ok := v.Referrals[e.AggregateID]
+		if !ok {
+			break
 		}
-	case events.ReferralWithdrawn:
-		if r, ok := v.Referrals[e.AggregateID]; ok && r.Status == 'o' {
-			c := v.count(r.Authority)
-			c.InFlight--
-			if r.Pledged {
-				c.PledgeTaken--
-			}
-			r.Status = 'c'
-			v.Referrals[e.AggregateID] = r
+		next := aggregates.NextStatus(r.Status, e)
+		if next == r.Status {
+			break
 		}
-	case events.ChildLeftCare:
-		if r, ok := v.Referrals[e.AggregateID]; ok && r.Status == 'p' {
-			v.count(r.Authority).LookedAfter--
-			r.Status = 'l'
-			v.Referrals[e.AggregateID] = r
+		c := v.count(r.Authority)
+		c.InFlight += delta(r.Status.Open(), next.Open())
+		c.LookedAfter += delta(r.Status.LookedAfter(), next.LookedAfter())
+		if r.Pledged && next == aggregates.StatusWithdrawn {
+			// A withdrawn referral no longer uses up the pledge.
+			c.PledgeTaken--
 		}
+		r.Status = next
+		v.Referrals[e.AggregateID] = r
 	case events.AuthorityPledgeSet:
 		c := v.count(d.Authority)
 		c.Pledge, c.PledgeSet, c.PledgeTaken = d.Pledge, true, 0
@@ -93,6 +89,18 @@ func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 		}
 	}
 	return v
+}
+
+// delta is how a count moves when a referral's status moves: +1 as it
+// starts counting, -1 as it stops.
+func delta(before, after bool) int {
+	switch {
+	case after && !before:
+		return 1
+	case before && !after:
+		return -1
+	}
+	return 0
 }
 
 // CapacityRow is one authority's or region's capacity as people read it.

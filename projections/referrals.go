@@ -7,7 +7,6 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
 // ReferralList is the referral list view's state: one row per referral,
@@ -40,22 +39,19 @@ func NewReferralList() *ReferralList { return &ReferralList{Rows: map[string]*Re
 // ApplyReferralList folds one event into the list.
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	if d, ok := e.Data.(events.ReferralReceived); ok {
-		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, Authority: d.ReceivingAuthority, Route: d.Route, Status: string(aggregates.StatusOpen), ReceivedAt: e.OccurredAt}
+		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, Authority: d.ReceivingAuthority, Route: d.Route, Status: string(aggregates.NextStatus(aggregates.StatusNone, e)), ReceivedAt: e.OccurredAt}
 		return v
 	}
 	r := v.Rows[e.AggregateID]
 	if r == nil {
 		return v
 	}
+	r.Status = string(aggregates.NextStatus(aggregates.Status(r.Status), e))
 	switch d := e.Data.(type) {
 	case events.DeadlineSet:
 		r.DueAt, r.WarningAt = d.DueAt, d.WarningAt
 	case events.ReferralPlaced:
-		r.Status, r.PlacedAt, r.PlacementType = string(aggregates.StatusPlaced), d.PlacedAt, d.PlacementType
-	case events.ReferralWithdrawn:
-		r.Status = string(aggregates.StatusWithdrawn)
-	case events.ChildLeftCare:
-		r.Status = string(aggregates.StatusLeftCare)
+		r.PlacedAt, r.PlacementType = d.PlacedAt, d.PlacementType
 	case events.DeadlineBreached:
 		r.Breached, r.EscalatedTo = true, d.EscalatedTo
 	case events.DeadlineEscalated:
@@ -84,7 +80,7 @@ func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now
 	for _, r := range v.Rows {
 		row := *r
 		row.Region = reg.RegionOf(row.Authority)
-		row.DeadlineState = deadline.StateAt(row.state(), now)
+		row.DeadlineState = row.state().DeadlineState(now)
 		if (f.Authority != "" && row.Authority != f.Authority) || (f.Region != "" && row.Region != f.Region) ||
 			(f.Status != "" && row.Status != f.Status) || (f.DeadlineState != "" && row.DeadlineState != f.DeadlineState) {
 			continue

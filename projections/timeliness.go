@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
@@ -35,15 +36,15 @@ type Bucket struct {
 }
 
 type timeRef struct {
-	Authority  string    `json:"a"`
-	Month      string    `json:"m"`
-	ReceivedAt time.Time `json:"r"`
-	DueAt      time.Time `json:"d,omitzero"`
-	WarningAt  time.Time `json:"w,omitzero"`
-	PlacedAt   time.Time `json:"p,omitzero"`
-	Open       bool      `json:"o,omitempty"`
-	Breached   bool      `json:"b,omitempty"`
-	Counted    bool      `json:"c,omitempty"` // placedWithin decided
+	Authority  string            `json:"a"`
+	Month      string            `json:"m"`
+	ReceivedAt time.Time         `json:"r"`
+	DueAt      time.Time         `json:"d,omitzero"`
+	WarningAt  time.Time         `json:"w,omitzero"`
+	PlacedAt   time.Time         `json:"p,omitzero"`
+	Status     aggregates.Status `json:"s"`
+	Breached   bool              `json:"b,omitempty"`
+	Counted    bool              `json:"c,omitempty"` // placedWithin decided
 }
 
 // NewTimeliness is the empty view; working days are counted with cal.
@@ -67,7 +68,7 @@ func (v *Timeliness) bucket(r *timeRef) *Bucket {
 // ApplyTimeliness folds one event into the timeliness view.
 func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	if d, ok := e.Data.(events.ReferralReceived); ok {
-		r := &timeRef{Authority: d.ReceivingAuthority, Month: e.OccurredAt.In(calendar.London).Format("2006-01"), ReceivedAt: e.OccurredAt, Open: true}
+		r := &timeRef{Authority: d.ReceivingAuthority, Month: e.OccurredAt.In(calendar.London).Format("2006-01"), ReceivedAt: e.OccurredAt, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
 		v.Referrals[e.AggregateID] = r
 		v.bucket(r).Received++
 		return v
@@ -76,15 +77,17 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	if r == nil {
 		return v
 	}
+	before := r.Status
+	r.Status = aggregates.NextStatus(before, e)
 	switch d := e.Data.(type) {
 	case events.DeadlineSet:
 		r.DueAt, r.WarningAt = d.DueAt, d.WarningAt
 		v.within(r)
 	case events.ReferralPlaced:
-		if !r.PlacedAt.IsZero() {
+		if r.Status == before {
 			return v
 		}
-		r.PlacedAt, r.Open = d.PlacedAt, false
+		r.PlacedAt = d.PlacedAt
 		b := v.bucket(r)
 		b.Placed++
 		b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.ReceivedAt), calendar.DateOf(d.PlacedAt))]++
@@ -95,8 +98,7 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 			v.bucket(r).Breached++
 		}
 	case events.ReferralWithdrawn:
-		if r.Open {
-			r.Open = false
+		if r.Status != before {
 			v.bucket(r).Withdrawn++
 		}
 	}
@@ -211,7 +213,7 @@ func ReportTimeliness(v *Timeliness, reg *refdata.Registry, f TimelinessFilter, 
 	sortRows(rep.ByMonth)
 
 	for id, r := range v.Referrals {
-		if !r.Open || r.DueAt.IsZero() || !keep(r.Authority, "") {
+		if !r.Status.Open() || r.DueAt.IsZero() || !keep(r.Authority, "") {
 			continue
 		}
 		state := ""

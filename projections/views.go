@@ -27,13 +27,13 @@ type Spec[V any] struct {
 
 // CapacitySpec is the capacity view.
 func CapacitySpec() Spec[*Capacity] {
-	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-1", New: NewCapacity, Apply: ApplyCapacity}
+	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-2", New: NewCapacity, Apply: ApplyCapacity}
 }
 
 // TimelinessSpec is the timeliness view, counting working days with cal.
 func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 	return Spec[*Timeliness]{
-		Name: "timeliness", Schema: "timeliness-1",
+		Name: "timeliness", Schema: "timeliness-2",
 		New:     func() *Timeliness { return NewTimeliness(cal) },
 		Apply:   ApplyTimeliness,
 		Restore: func(v *Timeliness) *Timeliness { v.SetCalendar(cal); return v },

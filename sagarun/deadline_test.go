@@ -148,7 +148,7 @@ func TestWarningBreachAndEscalationFireOnTime(t *testing.T) {
 		t.Fatalf("recorded more than once: %v", types(h))
 	}
 	ref, _, _ := r.eng.Load(context.Background(), "r1")
-	if s := deadline.StateAt(ref, time.Now()); s != deadline.StateBreached {
+	if s := ref.DeadlineState(time.Now()); s != aggregates.StateBreached {
 		t.Fatalf("state %s", s)
 	}
 }
@@ -169,7 +169,7 @@ func TestPlacingBeforeTheDeadlineCancelsBoth(t *testing.T) {
 		t.Fatalf("a placed referral was warned or breached: %v", types(h))
 	}
 	ref, _, _ := r.eng.Load(context.Background(), "r1")
-	if s := deadline.StateAt(ref, time.Now()); s != deadline.StateMet {
+	if s := ref.DeadlineState(time.Now()); s != aggregates.StateMet {
 		t.Fatalf("state %s, want met", s)
 	}
 }
@@ -184,7 +184,7 @@ func TestPlacingAfterTheBreachKeepsItAndIsMissed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _, _ := r.eng.Load(context.Background(), "r1")
-	if s := deadline.StateAt(ref, time.Now()); s != deadline.StateMissed || !ref.Breached {
+	if s := ref.DeadlineState(time.Now()); s != aggregates.StateMissed || !ref.Breached {
 		t.Fatalf("state %s breached %v", s, ref.Breached)
 	}
 }

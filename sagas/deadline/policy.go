@@ -165,41 +165,6 @@ func (p Policy) EscalateTo(cal *calendar.Calendar, due, now time.Time) string {
 	return to
 }
 
-// Deadline states, as the referral's GET shows them.
-const (
-	StatePending  = "pending" // received; the saga has not set the deadline yet
-	StateOnTrack  = "on-track"
-	StateAtRisk   = "at-risk"
-	StateBreached = "breached"
-	StateMet      = "met"    // placed (placed-at) by the deadline
-	StateMissed   = "missed" // placed after it
-	StateClosed   = "closed" // withdrawn: no deadline runs
-)
-
-// StateAt is where a referral stands against its deadline at now.
-func StateAt(r aggregates.Referral, now time.Time) string {
-	switch {
-	case r.Status == aggregates.StatusWithdrawn:
-		return StateClosed
-	case r.DueAt.IsZero():
-		return StatePending
-	case r.Status == aggregates.StatusPlaced || r.Status == aggregates.StatusLeftCare:
-		// Judged by when the child was placed, as the timeliness view and
-		// the Home Office returns judge it: a placement made in time but
-		// recorded late is met, though the breach the saga recorded while
-		// no placement was on record stays in the history.
-		if r.PlacedAt.After(r.DueAt) {
-			return StateMissed
-		}
-		return StateMet
-	case r.Breached || now.After(r.DueAt):
-		return StateBreached
-	case !now.Before(r.WarningAt):
-		return StateAtRisk
-	}
-	return StateOnTrack
-}
-
 // WorkingDaysElapsed counts the working days since receipt, up to now or to
 // the placement if there was one.
 func WorkingDaysElapsed(cal *calendar.Calendar, r aggregates.Referral, now time.Time) int {
