@@ -62,11 +62,12 @@ func TestViewsOverHTTP(t *testing.T) {
 	c := do(t, "GET", ts.URL+"/v1/capacity/authorities/E08000007"+min, "")
 	res := c.json(t)
 	row := res["result"].(map[string]any)
-	if c.status != 200 || res["sequence"].(float64) < seq || row["lookedAfter"].(float64) != 1 || row["inFlight"].(float64) != 2 || row["threshold"] != nil {
+	if c.status != 200 || res["sequence"].(float64) < seq || row["lookedAfter"].(float64) != 1 || row["inFlight"].(float64) != 2 ||
+		row["threshold"] != 63.903 || row["childPopulation"] != 63903.0 || row["populationYear"] != "mid-2020" || !strings.HasPrefix(row["populationSource"].(string), "ONS mid-2020") {
 		t.Fatalf("capacity of Stockport: %s", c.body)
 	}
 	reg := do(t, "GET", ts.URL+"/v1/capacity/regions/yorkshire-and-the-humber"+min, "")
-	if !strings.Contains(string(reg.body), `"pledge":4`) || !strings.Contains(string(reg.body), "--population") {
+	if !strings.Contains(string(reg.body), `"pledge":4`) || strings.Contains(string(reg.body), "--population") || !strings.Contains(string(reg.body), `"threshold"`) {
 		t.Fatalf("region: %s", reg.body)
 	}
 	tl := do(t, "GET", ts.URL+"/v1/timeliness?region=north-west&from=2025-06&to=2025-06"+strings.Replace(min, "?", "&", 1), "")

@@ -124,6 +124,8 @@ type CapacityRow struct {
 	Pledge             *int   `json:"pledge,omitempty"`
 	PledgeRemaining    *int   `json:"pledgeRemaining,omitempty"`
 	PopulationYear     string `json:"populationYear,omitempty"`
+	// PopulationSource names the estimate the threshold is computed from.
+	PopulationSource string `json:"populationSource,omitempty"`
 }
 
 // ThresholdPerThousand is the NTS threshold: 0.1% of the child population,
@@ -167,6 +169,7 @@ func ReportCapacity(v *Capacity, reg *refdata.Registry) CapacityReport {
 			head := max(0, int(math.Ceil(t))-c.LookedAfter)
 			above := float64(c.LookedAfter) >= t
 			row.ChildPopulation, row.Threshold, row.Headroom, row.AtOrAboveThreshold, row.PopulationYear = &pop, &t, &head, &above, a.PopulationYear
+			row.PopulationSource = a.PopulationSource
 		}
 		if c.PledgeSet {
 			p, rem := c.Pledge, max(0, c.Pledge-c.PledgeTaken)

@@ -130,7 +130,7 @@ func TestCapacityFold(t *testing.T) {
 }
 
 func TestCapacityWithoutPopulationSaysWhy(t *testing.T) {
-	rep := ReportCapacity(fold(CapacitySpec(), received("a", "E08000007", "2025-06-02T10:00:00Z")), refdata.Default())
+	rep := ReportCapacity(fold(CapacitySpec(), received("a", "E08000007", "2025-06-02T10:00:00Z")), refdata.DefaultAuthorities())
 	if r := row(rep, "E08000007"); r.Threshold != nil || r.Headroom != nil || r.InFlight != 1 {
 		t.Errorf("%+v", r)
 	}

@@ -1,8 +1,9 @@
 // Package refdata is the reference data the engine checks and counts
 // against: the English authorities with children's services (ONS code,
-// name, region), shipped in the binary, and their child populations, which
-// an operator supplies (we ship no population figures rather than invent
-// any: see LoadPopulation).
+// name, region) and their child populations (ONS mid-2020 estimates,
+// population-mid2020.csv, with its provenance at the top), both shipped in
+// the binary; an operator with a newer ONS release loads it over them
+// (LoadPopulation).
 package refdata
 
 import (
@@ -23,6 +24,12 @@ var shippedAuthorities []byte
 
 //go:embed aliases.csv
 var shippedAliases []byte
+
+//go:embed population-mid2020.csv
+var shippedPopulation []byte
+
+// ShippedPopulationSource names the shipped child population figures.
+const ShippedPopulationSource = "ONS mid-2020 population estimates (MYE2 - Persons, April 2021 boundaries), ages 0-17 summed"
 
 // Regions are the nine English regions, in the ONS order.
 var Regions = []string{"North East", "North West", "Yorkshire and the Humber", "East Midlands", "West Midlands", "East of England", "London", "South East", "South West"}
@@ -48,13 +55,43 @@ type Registry struct {
 	PopulationLoaded bool
 }
 
-// Default is the shipped authority list, without populations.
+// Default is the shipped authority list with the shipped child
+// populations, so every authority has a threshold out of the box.
 func Default() *Registry {
+	r := DefaultAuthorities()
+	if err := r.loadShippedPopulation(); err != nil {
+		panic("refdata: shipped population: " + err.Error())
+	}
+	return r
+}
+
+// DefaultAuthorities is the shipped authority list alone, with no
+// populations: for an operator's figures to be loaded into, and for the
+// views' answer when none are.
+func DefaultAuthorities() *Registry {
 	r, err := parse(shippedAuthorities, shippedAliases)
 	if err != nil {
 		panic("refdata: shipped data: " + err.Error())
 	}
 	return r
+}
+
+// loadShippedPopulation reads population-mid2020.csv, whose columns are
+// ons_code,name,region,population_0_17,year,note.
+func (r *Registry) loadShippedPopulation() error {
+	rows := map[string][]string{}
+	err := readCSV(shippedPopulation, []string{"ons_code", "name", "region", "population_0_17", "year", "note"}, func(line int, f []string) error {
+		source := ShippedPopulationSource
+		if f[5] != "" {
+			source += "; " + f[5]
+		}
+		rows[f[0]] = []string{f[0], f[3], f[4], source}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.setPopulation(rows, "population-mid2020.csv")
 }
 
 // LoadAuthorities reads an operator's authority list (the shipped file's
@@ -181,7 +218,7 @@ func RegionByName(s string) (string, bool) {
 func Slug(region string) string { return strings.ReplaceAll(strings.ToLower(region), " ", "-") }
 
 // ErrNoPopulation says why thresholds are missing.
-var ErrNoPopulation = errors.New("no child population data: start the engine with --population FILE (CSV with columns ons_code,population_0_17,year,source, one row per authority, from the ONS mid-year population estimates); thresholds are not computed without it")
+var ErrNoPopulation = errors.New("no child population data: load one with --population FILE (CSV with columns ons_code,population_0_17,year,source, one row per authority, from the ONS mid-year population estimates); thresholds are not computed without it")
 
 // LoadPopulation reads the child populations (aged 0 to 17) from an
 // operator's CSV: ons_code,population_0_17,year,source. Every authority must
@@ -192,31 +229,55 @@ func (r *Registry) LoadPopulation(path string) error {
 	if err != nil {
 		return fmt.Errorf("population: %w", err)
 	}
+	rows := map[string][]string{}
+	var dup error
+	err = readCSV(b, []string{"ons_code", "population_0_17", "year", "source"}, func(line int, f []string) error {
+		if _, twice := rows[f[0]]; twice && dup == nil {
+			dup = fmt.Errorf("line %d: %s twice", line, f[0])
+		}
+		rows[f[0]] = append([]string(nil), f...)
+		return nil
+	})
+	if err == nil {
+		err = dup
+	}
+	if err != nil {
+		return fmt.Errorf("population %s: %w", path, err)
+	}
+	return r.setPopulation(rows, path)
+}
+
+// setPopulation takes rows of ons_code, population_0_17, year, source: every
+// authority must have one, every row a year and a source, since a threshold
+// must say where its numbers come from. Nothing changes unless all are good.
+func (r *Registry) setPopulation(rows map[string][]string, from string) error {
 	seen := map[string]bool{}
 	updated := map[string]Authority{}
-	err = readCSV(b, []string{"ons_code", "population_0_17", "year", "source"}, func(line int, f []string) error {
+	codes := make([]string, 0, len(rows))
+	for c := range rows {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, raw := range codes {
+		f := rows[raw]
 		code, ok := r.Canonical(f[0])
 		if !ok {
-			return fmt.Errorf("line %d: %s is not an authority with children's services", line, f[0])
+			return fmt.Errorf("population %s: %s is not an authority with children's services", from, f[0])
 		}
 		n, err := strconv.Atoi(f[1])
 		if err != nil || n <= 0 {
-			return fmt.Errorf("line %d: population_0_17 %q is not a positive whole number", line, f[1])
+			return fmt.Errorf("population %s: %s: population_0_17 %q is not a positive whole number", from, f[0], f[1])
 		}
 		if f[2] == "" || f[3] == "" {
-			return fmt.Errorf("line %d: name the year and the source of the estimate", line)
+			return fmt.Errorf("population %s: %s: name the year and the source of the estimate", from, f[0])
 		}
 		if seen[code] {
-			return fmt.Errorf("line %d: %s twice", line, code)
+			return fmt.Errorf("population %s: %s twice", from, code)
 		}
 		seen[code] = true
 		a := r.byCode[code]
 		a.ChildPopulation, a.PopulationYear, a.PopulationSource = n, f[2], f[3]
 		updated[code] = a
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("population %s: %w", path, err)
 	}
 	var missing []string
 	for code := range r.byCode {
@@ -226,7 +287,7 @@ func (r *Registry) LoadPopulation(path string) error {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return fmt.Errorf("population %s: no row for %d authorities (%s...)", path, len(missing), strings.Join(missing[:min(5, len(missing))], ", "))
+		return fmt.Errorf("population %s: no row for %d authorities (%s...)", from, len(missing), strings.Join(missing[:min(5, len(missing))], ", "))
 	}
 	for code, a := range updated {
 		r.byCode[code] = a

@@ -8,6 +8,24 @@ import (
 	"testing"
 )
 
+// The shipped populations: Stockport 63,903 children (threshold 63.903);
+// Devon 148,076, which a published FOI answer puts at "about 150" for its
+// 0.1% threshold.
+func TestShippedPopulations(t *testing.T) {
+	r := Default()
+	if !r.PopulationLoaded {
+		t.Fatal("the default registry has no populations")
+	}
+	for code, want := range map[string]int{"E08000007": 63903, "E10000008": 148076} {
+		if a, _ := r.Lookup(code); a.ChildPopulation != want {
+			t.Errorf("%s: %d children, want %d", code, a.ChildPopulation, want)
+		}
+	}
+	if DefaultAuthorities().PopulationLoaded {
+		t.Error("DefaultAuthorities carries populations")
+	}
+}
+
 func TestShippedAuthorities(t *testing.T) {
 	r := Default()
 	all := r.Authorities()
@@ -17,8 +35,8 @@ func TestShippedAuthorities(t *testing.T) {
 	perRegion := map[string]int{}
 	for _, a := range all {
 		perRegion[a.Region]++
-		if a.ChildPopulation != 0 {
-			t.Fatal("no population figures are shipped")
+		if a.ChildPopulation <= 0 || a.PopulationYear != "mid-2020" || !strings.HasPrefix(a.PopulationSource, "ONS mid-2020") {
+			t.Fatalf("%s %s: population %d, year %q, source %q: every authority has a shipped figure that names its source", a.Code, a.Name, a.ChildPopulation, a.PopulationYear, a.PopulationSource)
 		}
 	}
 	// Counts of children's services authorities per region since April 2023.

@@ -67,7 +67,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
-	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source; without it capacity views have no thresholds")
+	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source, replacing the shipped ONS mid-2020 figures (e.g. with a newer release)")
 	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
 	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: a key generated once and kept in NATS (bucket ntsflow_chain)")
 	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
@@ -194,10 +194,12 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	if cfg.population != "" {
+		// A newer ONS release replaces the shipped mid-2020 figures.
 		if err := reg.LoadPopulation(cfg.population); err != nil {
 			return err
 		}
-	} else {
+	} else if !reg.PopulationLoaded {
+		// An operator's own authority list, with no figures for it.
 		log.Warn(refdata.ErrNoPopulation.Error())
 	}
 	first, last := cal.Covers()
