@@ -2,13 +2,15 @@ package aggregates
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
 )
 
-// The authority's rules: the capacity facts an authority records about
-// itself. Today that is its voluntary pledge of places.
+// The authority's rules: what an authority records about itself: its
+// voluntary pledge of places, and its single point of contact for the
+// partnership's allocations.
 
 // Authority is the state an authority's events fold to.
 type Authority struct {
@@ -16,7 +18,24 @@ type Authority struct {
 	Version   int
 	Pledge    int
 	PledgeSet bool
+	Contact   events.AuthorityContactSet // zero until set
 }
+
+// SetContact records the authority's single point of contact for
+// allocations: a role mailbox and a name (the authority's data, not the
+// child's), so referrals "are considered and responded to swiftly".
+type SetContact struct {
+	Authority string `json:"-"`
+	Mailbox   string `json:"mailbox"`
+	Name      string `json:"name"`
+}
+
+func (SetContact) CommandName() string { return "set-contact" }
+func (SetContact) authorityCommand()   {}
+
+// mailbox is the shape of a role mailbox: something@somewhere.tld, no
+// spaces; whether it delivers is the authority's business.
+var mailbox = regexp.MustCompile(`^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
 
 // SetPledge records an authority's pledge: how many children it commits to
 // receive (regional pledges such as "ALL receiving 4").
@@ -39,6 +58,18 @@ const MaxPledge = 1000
 
 // DecideAuthority answers an authority command.
 func DecideAuthority(a Authority, cmd AuthorityCommand, now time.Time) ([]events.Event, error) {
+	if c, ok := cmd.(SetContact); ok {
+		if !mailbox.MatchString(c.Mailbox) || len(c.Mailbox) > 254 {
+			return nil, invalid("mailbox", "give the contact's role mailbox, e.g. nts@council.gov.uk")
+		}
+		if !present(c.Name) || len([]rune(c.Name)) > 100 {
+			return nil, invalid("name", "give the contact's name or team (1 to 100 characters)")
+		}
+		if a.Contact.Mailbox == c.Mailbox && a.Contact.Name == c.Name {
+			return nil, illegal(CodeContactUnchanged, "the contact is already %s (%s)", c.Name, c.Mailbox)
+		}
+		return one(now, events.AuthorityContactSet{Authority: a.Code, Mailbox: c.Mailbox, Name: c.Name}), nil
+	}
 	c, ok := cmd.(SetPledge)
 	if !ok {
 		return nil, fmt.Errorf("authority: unknown command %T", cmd)
@@ -65,8 +96,11 @@ func checkAuthorityCode(code string) error {
 // EvolveAuthority folds one event into an authority's state.
 func EvolveAuthority(a Authority, e events.Event) Authority {
 	a.Version++
-	if d, ok := e.Data.(events.AuthorityPledgeSet); ok {
+	switch d := e.Data.(type) {
+	case events.AuthorityPledgeSet:
 		a.Code, a.Pledge, a.PledgeSet = d.Authority, d.Pledge, true
+	case events.AuthorityContactSet:
+		a.Code, a.Contact = d.Authority, d
 	}
 	return a
 }

@@ -27,6 +27,19 @@ type Decider[S any, C Command] struct {
 	// Evolve folds one event into the state. It never fails: an event is a
 	// fact.
 	Evolve func(state S, e events.Event) S
+	// Initial, if set, is the state of an aggregate with no events yet, for
+	// aggregates whose rules need their own id (a region its slug); else
+	// the zero value.
+	Initial func(id string) S
+}
+
+// Start is the state before the aggregate's first event.
+func (d Decider[S, C]) Start(id string) S {
+	if d.Initial != nil {
+		return d.Initial(id)
+	}
+	var s S
+	return s
 }
 
 // Fold replays events into a state, from the zero state.
@@ -52,5 +65,11 @@ var (
 	Authorities = Decider[Authority, AuthorityCommand]{
 		Kind: "authority", Subject: events.AuthoritySubject, CheckID: checkAuthorityCode,
 		Decide: DecideAuthority, Evolve: EvolveAuthority,
+		Initial: func(code string) Authority { return Authority{Code: code} },
+	}
+	Regions = Decider[Region, RegionCommand]{
+		Kind: "region", Subject: events.RegionSubject, CheckID: checkRegionSlug,
+		Decide: DecideRegion, Evolve: EvolveRegion,
+		Initial: func(slug string) Region { return Region{Slug: slug} },
 	}
 )

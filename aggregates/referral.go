@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
@@ -15,10 +16,17 @@ import (
 // Status of a referral.
 type Status string
 
-// Statuses. A referral starts open and ends placed (then, later, left care)
-// or withdrawn.
+// Statuses. A referral starts open (received directly) or awaiting
+// allocation (referred into the scheme), and ends placed (then, later, left
+// care) or withdrawn.
 const (
-	StatusNone      Status = ""
+	StatusNone Status = ""
+	// Referred into the scheme for a region; the partnership allocates it.
+	StatusAwaitingAllocation Status = "awaiting-allocation"
+	// Allocated to an authority, whose contact has not yet answered.
+	StatusAwaitingAcceptance Status = "awaiting-acceptance"
+	// Received (directly, or by accepting an allocation): in flight at the
+	// receiving authority.
 	StatusOpen      Status = "open"
 	StatusPlaced    Status = "placed"
 	StatusWithdrawn Status = "withdrawn"
@@ -58,12 +66,29 @@ type Referral struct {
 	Breached       bool
 	EscalatedTo    string   // who must act on the breach now
 	Unreadable     []string // types of events this build cannot read
+	// Allocation, for a referral referred into the scheme.
+	Region              string    // the region's slug
+	AllocatedTo         string    // the authority whose answer is awaited
+	AllocationPosition  int       // its place in the rota (1-based)
+	RespondBy           time.Time // when its contact must have answered
+	Declined            []string  // authorities that raised an exception for this child
+	Reminded            bool      // the contact was reminded, for this allocation
+	AllocationEscalated bool      // the response deadline passed, for this allocation
+	referred            events.ReferralReferred
 }
 
-// Open reports whether the referral still runs against its deadline.
-func (r Referral) Open() bool { return r.Status.Open() }
+// Open reports whether the referral still runs against its deadline: from
+// referral or receipt until placement or withdrawal.
+func (r Referral) Open() bool { return r.Status.Running() }
 
-// Open: received, not yet placed or withdrawn; in flight.
+// Running: the transfer clock runs (awaiting allocation or acceptance, or
+// received and not yet placed or withdrawn).
+func (s Status) Running() bool {
+	return s == StatusAwaitingAllocation || s == StatusAwaitingAcceptance || s == StatusOpen
+}
+
+// Open: received, not yet placed or withdrawn; in flight at the receiving
+// authority.
 func (s Status) Open() bool { return s == StatusOpen }
 
 // LookedAfter: placed and not left care; the authority looks after the
@@ -76,8 +101,21 @@ func (s Status) LookedAfter() bool { return s == StatusPlaced }
 // never records) leave the status as it was.
 func NextStatus(s Status, e events.Event) Status {
 	switch e.Data.(type) {
-	case events.ReferralReceived:
+	case events.ReferralReferred:
 		if s == StatusNone {
+			return StatusAwaitingAllocation
+		}
+	case events.ReferralAllocated:
+		if s == StatusAwaitingAllocation {
+			return StatusAwaitingAcceptance
+		}
+	case events.AllocationException:
+		if s == StatusAwaitingAcceptance {
+			return StatusAwaitingAllocation
+		}
+	case events.ReferralReceived:
+		// Received directly, or on accepting an allocation.
+		if s == StatusNone || s == StatusAwaitingAcceptance {
 			return StatusOpen
 		}
 	case events.ReferralPlaced:
@@ -85,7 +123,7 @@ func NextStatus(s Status, e events.Event) Status {
 			return StatusPlaced
 		}
 	case events.ReferralWithdrawn:
-		if s == StatusOpen {
+		if s.Running() {
 			return StatusWithdrawn
 		}
 	case events.ChildLeftCare:
@@ -148,6 +186,32 @@ type (
 		Languages             []string  `json:"languages,omitempty"`
 		Needs                 []string  `json:"needs,omitempty"`
 		ReceivedAt            time.Time `json:"receivedAt"`
+		// Region, instead of ReceivingAuthority, refers the child into the
+		// scheme for that region's partnership to allocate (a slug, e.g.
+		// "north-west"); ReceivedAt is then when the child was referred,
+		// and the transfer clock runs from it.
+		Region string `json:"region,omitempty"`
+	}
+	// AcceptAllocation: the allocated authority's contact accepts. The
+	// shell names the accepting authority from the caller's role (empty:
+	// the allocated one, where no roles are in force).
+	AcceptAllocation struct {
+		Authority string `json:"-"`
+	}
+	// RaiseAllocationException: the allocated authority's contact declines
+	// this child, with a reason.
+	RaiseAllocationException struct {
+		Authority string `json:"-"`
+		Reason    string `json:"reason"`
+	}
+	// RecordAllocationReminder is issued by the allocation response saga.
+	RecordAllocationReminder struct {
+		RespondBy time.Time
+	}
+	// RecordAllocationEscalation is issued by the allocation response saga.
+	RecordAllocationEscalation struct {
+		RespondBy   time.Time
+		EscalatedTo string
 	}
 	// NotifyProfessionals records that the referral form went out.
 	NotifyProfessionals struct {
@@ -217,6 +281,12 @@ func (RecordPlacementSearch) CommandName() string    { return "record-placement-
 func (RequestAgeAssessment) CommandName() string     { return "request-age-assessment" }
 func (RecordAgeAssessment) CommandName() string      { return "record-age-assessment" }
 func (Place) CommandName() string                    { return "place" }
+func (AcceptAllocation) CommandName() string         { return "accept-allocation" }
+func (RaiseAllocationException) CommandName() string { return "raise-allocation-exception" }
+func (RecordAllocationReminder) CommandName() string { return "record-allocation-reminder" }
+func (RecordAllocationEscalation) CommandName() string {
+	return "record-allocation-escalation"
+}
 func (Withdraw) CommandName() string                 { return "withdraw" }
 func (RecordLeftCare) CommandName() string           { return "record-left-care" }
 func (SetDeadline) CommandName() string              { return "set-deadline" }
@@ -347,11 +417,52 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, invalid("placedAt", "the placement time is in the future")
 		}
 		return []events.Event{{Type: events.TypeReferralPlaced, OccurredAt: c.PlacedAt, Data: events.ReferralPlaced{PlacementType: c.PlacementType, Provider: c.Provider, PlacedAt: c.PlacedAt}}}, nil
+	case AcceptAllocation:
+		if err := mustAwaitAnswer(r, c.Authority, "accept"); err != nil {
+			return nil, err
+		}
+		d := r.referred
+		received := events.ReferralReceived{
+			ReferralID: d.ReferralID, ReceivingAuthority: r.AllocatedTo, Route: d.Route,
+			TransferringAuthority: d.TransferringAuthority, Hotel: d.Hotel, ChildReference: d.ChildReference,
+			ClaimedAge: d.ClaimedAge, DateOfBirth: d.DateOfBirth, Sex: d.Sex, Nationality: d.Nationality,
+			Languages: d.Languages, Needs: d.Needs,
+		}
+		// Received, for every reader downstream, as of the referral into
+		// the scheme: the transfer clock ran from then.
+		return []events.Event{events.New(now, events.AllocationAccepted{Authority: r.AllocatedTo}), events.New(r.ReceivedAt, received)}, nil
+	case RaiseAllocationException:
+		if err := mustAwaitAnswer(r, c.Authority, "raise an exception to"); err != nil {
+			return nil, err
+		}
+		if !present(c.Reason) {
+			return nil, invalid("reason", "say why this authority cannot take this child, so the partnership can allocate well")
+		}
+		return one(now, events.AllocationException{Authority: r.AllocatedTo, Reason: c.Reason}), nil
+	case RecordAllocationReminder:
+		if r.Status != StatusAwaitingAcceptance || !c.RespondBy.Equal(r.RespondBy) {
+			return nil, illegal(CodeNotAwaitingAcceptance, "no answer is awaited for this allocation")
+		}
+		if r.Reminded {
+			return nil, illegal(CodeAlreadyReminded, "the contact was already reminded")
+		}
+		return one(now, events.AllocationReminded{Authority: r.AllocatedTo, RespondBy: r.RespondBy}), nil
+	case RecordAllocationEscalation:
+		if r.Status != StatusAwaitingAcceptance || !c.RespondBy.Equal(r.RespondBy) {
+			return nil, illegal(CodeNotAwaitingAcceptance, "no answer is awaited for this allocation")
+		}
+		if r.AllocationEscalated {
+			return nil, illegal(CodeAlreadyEscalated, "the missed response is already escalated")
+		}
+		if c.EscalatedTo == "" {
+			return nil, invalid("escalatedTo", "an escalation names who must now act")
+		}
+		return one(now, events.AllocationEscalated{Authority: r.AllocatedTo, RespondBy: r.RespondBy, EscalatedTo: c.EscalatedTo}), nil
 	case Withdraw:
 		if r.Status == StatusPlaced {
 			return nil, illegal(CodeAlreadyPlaced, "the child is placed; record that they left care instead of withdrawing the referral")
 		}
-		if err := mustBeOpen(r, "withdraw the referral"); err != nil {
+		if err := mustBeRunning(r, "withdraw the referral"); err != nil {
 			return nil, err
 		}
 		if !WithdrawalReasons.Has(c.Reason) {
@@ -425,7 +536,15 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	if !events.ValidID(c.ReferralID) {
 		return nil, invalid("referralId", "a referral id is 1 to 64 letters, digits, '-' or '_'")
 	}
-	if !ValidAuthorityCode(c.ReceivingAuthority) {
+	referred := c.Region != ""
+	switch {
+	case referred && c.ReceivingAuthority != "":
+		return nil, invalid("region", "give receivingAuthority (a referral already received) or region (a referral into the scheme for its partnership to allocate), not both")
+	case referred:
+		if reg, ok := refdata.RegionByName(c.Region); !ok || refdata.Slug(reg) != c.Region {
+			return nil, invalid("region", "%q is not a region's slug (%s)", c.Region, strings.Join(regionSlugs(), ", "))
+		}
+	case !ValidAuthorityCode(c.ReceivingAuthority):
 		return nil, invalid("receivingAuthority", "%q is not the ONS code of an English authority with children's services (E06, E08, E09 or E10 and six digits)", c.ReceivingAuthority)
 	}
 	switch c.Route {
@@ -476,6 +595,20 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	if c.Sex != "" && !Sexes.Has(c.Sex) {
 		return nil, invalid("sex", "sex must be one of %s", strings.Join(Sexes.List(), ", "))
 	}
+	if referred {
+		d := events.ReferralReferred{
+			ReferralID: c.ReferralID, Region: c.Region, Route: c.Route, ReferringParty: c.TransferringAuthority,
+			TransferringAuthority: c.TransferringAuthority, Hotel: c.Hotel, ChildReference: c.ChildReference,
+			DateOfBirth: c.DateOfBirth, Sex: c.Sex, Nationality: c.Nationality, Languages: c.Languages, Needs: c.Needs,
+		}
+		if c.Route == events.RouteHotel {
+			d.ReferringParty = events.ReferringPartyHomeOffice
+		}
+		if c.ClaimedAge != nil {
+			d.ClaimedAge = *c.ClaimedAge
+		}
+		return []events.Event{events.New(c.ReceivedAt, d)}, nil
+	}
 	d := events.ReferralReceived{
 		ReferralID: c.ReferralID, ReceivingAuthority: c.ReceivingAuthority, Route: c.Route,
 		TransferringAuthority: c.TransferringAuthority, Hotel: c.Hotel, ChildReference: c.ChildReference,
@@ -513,6 +646,8 @@ func mustBeOpen(r Referral, doing string) error {
 	switch r.Status {
 	case StatusOpen:
 		return nil
+	case StatusAwaitingAllocation, StatusAwaitingAcceptance:
+		return illegal(CodeNotReceived, "cannot %s: the referral is %s; an authority must accept it first", doing, r.Status)
 	case StatusWithdrawn:
 		return illegal(CodeWithdrawn, "cannot %s: the referral was withdrawn (%s)", doing, r.WithdrawnReason)
 	case StatusPlaced:
@@ -521,6 +656,43 @@ func mustBeOpen(r Referral, doing string) error {
 		return illegal(CodeLeftCare, "cannot %s: the child has left care", doing)
 	}
 	return illegal(CodeNotFound, "there is no referral with this id")
+}
+
+func regionSlugs() []string {
+	out := make([]string, len(refdata.Regions))
+	for i, r := range refdata.Regions {
+		out[i] = refdata.Slug(r)
+	}
+	return out
+}
+
+// mustBeRunning: the transfer clock runs (the referral may await
+// allocation or acceptance).
+func mustBeRunning(r Referral, doing string) error {
+	if r.Status.Running() {
+		return nil
+	}
+	return mustBeOpen(r, doing)
+}
+
+// mustAwaitAnswer: the referral is allocated, and (when the shell names
+// one) to the answering authority.
+func mustAwaitAnswer(r Referral, authority, doing string) error {
+	if r.Status != StatusAwaitingAcceptance {
+		if r.Status == StatusAwaitingAllocation {
+			return illegal(CodeNotAwaitingAcceptance, "cannot %s the allocation: the referral awaits allocation", doing)
+		}
+		return mustBeRunning(r, doing+" the allocation")
+	}
+	if authority != "" && authority != r.AllocatedTo {
+		return illegal(CodeNotAllocatedToYou, "cannot %s the allocation: the referral is allocated to %s", doing, r.AllocatedTo)
+	}
+	return nil
+}
+
+// present reports whether s has any visible text.
+func present(s string) bool {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) != ""
 }
 
 func pastDate(s string, now time.Time) (time.Time, error) {
@@ -553,6 +725,7 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.ReceivingAuthority = d.ReceivingAuthority
 		r.Route = d.Route
 		r.ReceivedAt = e.OccurredAt
+		r.AllocatedTo = ""
 	case events.ProfessionalsNotified:
 		r.Professions = append(slices.Clip(r.Professions), d.Professions...)
 	case events.PlacementSearched:
@@ -585,6 +758,24 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.EscalatedTo = d.EscalatedTo
 	case events.DeadlineEscalated:
 		r.EscalatedTo = d.EscalatedTo
+	case events.ReferralReferred:
+		r.ID = d.ReferralID
+		r.Region = d.Region
+		r.Route = d.Route
+		r.ReceivedAt = e.OccurredAt
+		r.referred = d
+	case events.ReferralAllocated:
+		r.AllocatedTo, r.AllocationPosition, r.RespondBy = d.Authority, d.Position, d.RespondBy
+		r.Reminded, r.AllocationEscalated = false, false
+	case events.AllocationException:
+		r.Declined = append(slices.Clip(r.Declined), d.Authority)
+		r.AllocatedTo, r.RespondBy = "", time.Time{}
+	case events.AllocationAccepted:
+		r.RespondBy = time.Time{}
+	case events.AllocationReminded:
+		r.Reminded = true
+	case events.AllocationEscalated:
+		r.AllocationEscalated = true
 	case events.Unknown:
 		r.Unreadable = append(slices.Clip(r.Unreadable), e.Type)
 	}

@@ -33,6 +33,13 @@ var (
 	gBreached  = ev(events.TypeDeadlineBreached, now, events.DeadlineBreached{EscalatedTo: "team-leader"})
 	gDeadline  = ev(events.TypeDeadlineSet, received, events.DeadlineSet{Route: "hotel", Policy: "p1", WorkingDays: 5, DueAt: received.Add(7 * 24 * time.Hour), WarningAt: received.Add(6 * 24 * time.Hour)})
 	gUnknown   = ev("referral.teleported", now, events.Unknown{Raw: []byte(`{}`)})
+	// A referral into the scheme, allocated to Stockport.
+	respondBy   = received.Add(24 * time.Hour)
+	gReferred   = ev(events.TypeReferralReferred, received, events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: events.RouteHotel, ReferringParty: events.ReferringPartyHomeOffice, Hotel: "Hotel A", ChildReference: "HO-1"})
+	gAllocated  = ev(events.TypeReferralAllocated, received, events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1, RespondBy: respondBy})
+	gException  = ev(events.TypeAllocationException, received, events.AllocationException{Authority: "E08000007", Reason: "no placement"})
+	gReminded   = ev(events.TypeAllocationReminded, received, events.AllocationReminded{Authority: "E08000007", RespondBy: respondBy})
+	gEscalatedA = ev(events.TypeAllocationEscalated, received, events.AllocationEscalated{Authority: "E08000007", RespondBy: respondBy, EscalatedTo: "rsmp-lead"})
 )
 
 func receiveCmd() ReceiveReferral {
@@ -81,6 +88,30 @@ var cases = []decideCase{
 	{name: "receive, date of birth not a date", when: mod(func(c *ReceiveReferral) { c.DateOfBirth = "01/02/2010" }), ref: &thenRefused{Invalid, "invalid_value", "dateOfBirth"}},
 	{name: "receive, unknown sex", when: mod(func(c *ReceiveReferral) { c.Sex = "x" }), ref: &thenRefused{Invalid, "invalid_value", "sex"}},
 	{name: "receive, id with a dot", when: mod(func(c *ReceiveReferral) { c.ReferralID = "a.b" }), ref: &thenRefused{Invalid, "invalid_value", "referralId"}},
+	// referred into the scheme, for a region to allocate
+	{name: "refer into the scheme", when: mod(func(c *ReceiveReferral) { c.ReceivingAuthority, c.Region = "", "north-west" }), then: []string{events.TypeReferralReferred}},
+	{name: "refer from an entry authority", when: mod(func(c *ReceiveReferral) {
+		c.ReceivingAuthority, c.Region, c.Route, c.Hotel, c.TransferringAuthority = "", "south-east", events.RouteEntryAuthority, "", "E10000016"
+	}), then: []string{events.TypeReferralReferred}},
+	{name: "refer to an unknown region", when: mod(func(c *ReceiveReferral) { c.ReceivingAuthority, c.Region = "", "atlantis" }), ref: &thenRefused{Invalid, "invalid_value", "region"}},
+	{name: "refer by region name, not slug", when: mod(func(c *ReceiveReferral) { c.ReceivingAuthority, c.Region = "", "North West" }), ref: &thenRefused{Invalid, "invalid_value", "region"}},
+	{name: "refer and receive at once", when: mod(func(c *ReceiveReferral) { c.Region = "north-west" }), ref: &thenRefused{Invalid, "invalid_value", "region"}},
+	{name: "notify before acceptance", given: []events.Event{gReferred, gAllocated}, when: NotifyProfessionals{Professions: []string{"health"}, NotifiedBy: "tl"}, ref: &thenRefused{Illegal, "not_received", ""}},
+	{name: "withdraw while awaiting allocation", given: []events.Event{gReferred}, when: Withdraw{Reason: "family-reunion"}, then: []string{events.TypeReferralWithdrawn}},
+	{name: "accept", given: []events.Event{gReferred, gAllocated}, when: AcceptAllocation{Authority: "E08000007"}, then: []string{events.TypeAllocationAccepted, events.TypeReferralReceived}},
+	{name: "accept, where no roles are in force", given: []events.Event{gReferred, gAllocated}, when: AcceptAllocation{}, then: []string{events.TypeAllocationAccepted, events.TypeReferralReceived}},
+	{name: "accept another authority's allocation", given: []events.Event{gReferred, gAllocated}, when: AcceptAllocation{Authority: "E08000001"}, ref: &thenRefused{Illegal, "not_allocated_to_you", ""}},
+	{name: "accept before allocation", given: []events.Event{gReferred}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "accept after an exception", given: []events.Event{gReferred, gAllocated, gException}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "raise an exception", given: []events.Event{gReferred, gAllocated}, when: RaiseAllocationException{Authority: "E08000007", Reason: "no placement for these needs"}, then: []string{events.TypeAllocationException}},
+	{name: "raise an exception without a reason", given: []events.Event{gReferred, gAllocated}, when: RaiseAllocationException{Reason: "\u200b "}, ref: &thenRefused{Invalid, "invalid_value", "reason"}},
+	{name: "remind", given: []events.Event{gReferred, gAllocated}, when: RecordAllocationReminder{RespondBy: respondBy}, then: []string{events.TypeAllocationReminded}},
+	{name: "remind twice", given: []events.Event{gReferred, gAllocated, gReminded}, when: RecordAllocationReminder{RespondBy: respondBy}, ref: &thenRefused{Illegal, "already_reminded", ""}},
+	{name: "remind for an earlier allocation", given: []events.Event{gReferred, gAllocated}, when: RecordAllocationReminder{RespondBy: respondBy.Add(-time.Hour)}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "escalate a missed response", given: []events.Event{gReferred, gAllocated, gReminded}, when: RecordAllocationEscalation{RespondBy: respondBy, EscalatedTo: "rsmp-lead"}, then: []string{events.TypeAllocationEscalated}},
+	{name: "escalate twice", given: []events.Event{gReferred, gAllocated, gEscalatedA}, when: RecordAllocationEscalation{RespondBy: respondBy, EscalatedTo: "rsmp-lead"}, ref: &thenRefused{Illegal, "already_escalated", ""}},
+	{name: "escalate after acceptance", given: []events.Event{gReferred, gAllocated, ev(events.TypeAllocationAccepted, now, events.AllocationAccepted{Authority: "E08000007"})}, when: RecordAllocationEscalation{RespondBy: respondBy, EscalatedTo: "rsmp-lead"}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "warn while awaiting allocation: the clock runs", given: []events.Event{gReferred}, when: RecordDeadlineWarning{}, then: []string{events.TypeDeadlineWarning}},
 	// any command before receipt
 	{name: "notify an unknown referral", when: NotifyProfessionals{Professions: []string{"health"}, NotifiedBy: "tl"}, ref: &thenRefused{Illegal, "not_found", ""}},
 	{name: "a history this build cannot read", given: []events.Event{gReceived, gUnknown}, when: Withdraw{Reason: "error"}, ref: &thenRefused{Illegal, "unreadable_history", ""}},
@@ -182,7 +213,8 @@ func TestEveryCommandCovered(t *testing.T) {
 			no[c.when.CommandName()] = true
 		}
 	}
-	for _, cmd := range []Command{ReceiveReferral{}, NotifyProfessionals{}, RecordPlacementSearch{}, RequestAgeAssessment{}, RecordAgeAssessment{}, Place{}, Withdraw{}, RecordLeftCare{}, RecordDeadlineWarning{}, RecordDeadlineBreach{}, SetDeadline{}, RecordDeadlineEscalation{}} {
+	for _, cmd := range []Command{ReceiveReferral{}, NotifyProfessionals{}, RecordPlacementSearch{}, RequestAgeAssessment{}, RecordAgeAssessment{}, Place{}, Withdraw{}, RecordLeftCare{}, RecordDeadlineWarning{}, RecordDeadlineBreach{}, SetDeadline{}, RecordDeadlineEscalation{},
+		AcceptAllocation{}, RaiseAllocationException{}, RecordAllocationReminder{}, RecordAllocationEscalation{}} {
 		if !ok[cmd.CommandName()] || !no[cmd.CommandName()] {
 			t.Errorf("%s: accepted case %v, refused case %v", cmd.CommandName(), ok[cmd.CommandName()], no[cmd.CommandName()])
 		}
@@ -253,5 +285,24 @@ func TestResolveAuthorities(t *testing.T) {
 	c.ReceivingAuthority = "Stockport"
 	if _, err := c.Resolve(reg); err != nil {
 		t.Fatalf("a code of the wrong shape is Decide's to refuse, not Resolve's: %v", err)
+	}
+}
+
+// Accepting an allocation makes the referral received by the allocated
+// authority, as of the referral into the scheme, with the child's data.
+func TestAcceptedReferralIsReceived(t *testing.T) {
+	evs, err := Decide(Fold([]events.Event{gReferred, gAllocated}), AcceptAllocation{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Fold(append([]events.Event{gReferred, gAllocated}, evs...))
+	got := evs[1].Data.(events.ReferralReceived)
+	if r.Status != StatusOpen || r.ReceivingAuthority != "E08000007" || !r.ReceivedAt.Equal(received) || !evs[1].OccurredAt.Equal(received) ||
+		got.ChildReference != "HO-1" || got.Hotel != "Hotel A" || got.Route != events.RouteHotel {
+		t.Fatalf("state %+v, received %+v", r, got)
+	}
+	after := Fold([]events.Event{gReferred, gAllocated, gException})
+	if after.Status != StatusAwaitingAllocation || len(after.Declined) != 1 || after.Declined[0] != "E08000007" || after.AllocatedTo != "" {
+		t.Fatalf("after an exception: %+v", after)
 	}
 }

@@ -45,6 +45,14 @@ const (
 	CodeNotBreached              Code = "not_breached"
 	CodeAlreadyEscalated         Code = "already_escalated"
 	CodePledgeUnchanged          Code = "pledge_unchanged"
+	CodeNotReceived              Code = "not_received"
+	CodeNotAwaitingAllocation    Code = "not_awaiting_allocation"
+	CodeNotAwaitingAcceptance    Code = "not_awaiting_acceptance"
+	CodeNotAllocatedToYou        Code = "not_allocated_to_you"
+	CodeAlreadyReminded          Code = "already_reminded"
+	CodeNoAuthorityAvailable     Code = "no_authority_available"
+	CodeContactUnchanged         Code = "contact_unchanged"
+	CodeRotaUnchanged            Code = "rota_unchanged"
 )
 
 // Refusal is a decider's "no", worded for the social worker who sent the

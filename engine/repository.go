@@ -18,14 +18,14 @@ func Load[S any, C aggregates.Command](ctx context.Context, store *eventstore.St
 		var zero S
 		return zero, nil, fmt.Errorf("load %s %s: %w", d.Kind, id, err)
 	}
-	s, _ := fold(d, stored)
+	s, _ := fold(d, id, stored)
 	return s, stored, nil
 }
 
 // fold is the one fold of stored commits: the state, and the version (the
 // number of events, including any this build cannot read).
-func fold[S any, C aggregates.Command](d aggregates.Decider[S, C], stored []eventstore.Stored) (S, int) {
-	var s S
+func fold[S any, C aggregates.Command](d aggregates.Decider[S, C], id string, stored []eventstore.Stored) (S, int) {
+	s := d.Start(id)
 	version := 0
 	for _, st := range stored {
 		s = d.Apply(s, st.Commit.Events)

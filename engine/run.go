@@ -22,7 +22,7 @@ func Handle[S any, C aggregates.Command](ctx context.Context, e *Engine, d aggre
 	}
 	var before S
 	out, err := e.run(ctx, id, d.Subject(id), cmd, meta, func(stored []eventstore.Stored, now time.Time) (int, []events.Event, error) {
-		s, version := fold(d, stored)
+		s, version := fold(d, id, stored)
 		before = s
 		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != version {
 			return 0, nil, &StaleError{Kind: d.Kind, Expected: *meta.ExpectedVersion, Current: version}

@@ -49,6 +49,16 @@ var catalogue = map[string]payloadType{
 	TypeDeadlineEscalated:      {version: 1, decode: strict[DeadlineEscalated]},
 	TypeDeadlineBreached:       {version: 1, decode: strict[DeadlineBreached]},
 	TypeAuthorityPledgeSet:     {version: 1, decode: strict[AuthorityPledgeSet]},
+	TypeReferralReferred:       {version: 1, decode: strict[ReferralReferred]},
+	TypeReferralAllocated:      {version: 1, decode: strict[ReferralAllocated]},
+	TypeAllocationAccepted:     {version: 1, decode: strict[AllocationAccepted]},
+	TypeAllocationException:    {version: 1, decode: strict[AllocationException]},
+	TypeAllocationReminded:     {version: 1, decode: strict[AllocationReminded]},
+	TypeAllocationEscalated:    {version: 1, decode: strict[AllocationEscalated]},
+	TypeRegionRotaSet:          {version: 1, decode: strict[RegionRotaSet]},
+	TypeRegionAuthorityPaused:  {version: 1, decode: strict[RegionAuthorityPaused]},
+	TypeRegionRotaAdvanced:     {version: 1, decode: strict[RegionRotaAdvanced]},
+	TypeAuthorityContactSet:    {version: 1, decode: strict[AuthorityContactSet]},
 }
 
 // upcastReceivedV1 lifts referral.received v1, which held the child's

@@ -29,6 +29,16 @@ func sample() []Event {
 		env(TypeDeadlineSet, DeadlineSet{Route: RouteHotel, Policy: "nts-2022-08", WorkingDays: 5, DueAt: t0.Add(7 * 24 * time.Hour), WarningAt: t0.Add(6 * 24 * time.Hour), EscalateAt: t0.Add(9 * 24 * time.Hour)}),
 		env(TypeDeadlineEscalated, DeadlineEscalated{Deadline: t0.Add(7 * 24 * time.Hour), WorkingDaysElapsed: 7, EscalatedTo: "director"}),
 		env(TypeAuthorityPledgeSet, AuthorityPledgeSet{Authority: "E08000007", Pledge: 4}),
+		env(TypeReferralReferred, ReferralReferred{ReferralID: "r1", Region: "north-west", Route: RouteHotel, ReferringParty: ReferringPartyHomeOffice, Hotel: "Hotel A", ChildReference: "HO-1", ClaimedAge: 15}),
+		env(TypeReferralAllocated, ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 3, Skipped: []Skip{{Authority: "E08000001", Reason: SkipPaused}}, RespondBy: t0.Add(24 * time.Hour)}),
+		env(TypeAllocationAccepted, AllocationAccepted{Authority: "E08000007"}),
+		env(TypeAllocationException, AllocationException{Authority: "E08000007", Reason: "no placement for these needs"}),
+		env(TypeAllocationReminded, AllocationReminded{Authority: "E08000007", RespondBy: t0.Add(24 * time.Hour)}),
+		env(TypeAllocationEscalated, AllocationEscalated{Authority: "E08000007", RespondBy: t0.Add(24 * time.Hour), EscalatedTo: "rsmp-lead"}),
+		env(TypeRegionRotaSet, RegionRotaSet{Region: "north-west", Order: []string{"E08000007", "E08000001"}}),
+		env(TypeRegionAuthorityPaused, RegionAuthorityPaused{Region: "north-west", Authority: "E08000001", Reason: "placement pressures", Until: t0.Add(30 * 24 * time.Hour)}),
+		env(TypeRegionRotaAdvanced, RegionRotaAdvanced{Region: "north-west", ReferralID: "r1", Authority: "E08000007", Position: 3}),
+		env(TypeAuthorityContactSet, AuthorityContactSet{Authority: "E08000007", Mailbox: "nts@stockport.gov.uk", Name: "NTS single point of contact"}),
 	}
 }
 

@@ -87,6 +87,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		Duplicates: cfg.DuplicateWindow,
 		// Direct get serves Load in one round trip.
 		AllowDirect: true,
+		// A command that two aggregates decide together (an allocation takes
+		// the region's rota slot and allocates the referral) lands on both
+		// subjects all or nothing: see AppendAtomic.
+		AllowAtomicPublish: true,
 		// The log is the record: no message is deleted and the stream is
 		// never purged through the API.
 		DenyDelete: !cfg.Tamperable,

@@ -312,3 +312,28 @@ func TestReplicasOnASingleServerSaysWhy(t *testing.T) {
 		t.Fatalf("open with 3 replicas on one server: %v", err)
 	}
 }
+
+// An atomic append lands on both subjects or neither: a moved subject
+// rejects the whole batch.
+func TestAppendAtomicAllOrNothing(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	a, b := events.ReferralSubject("pair-a"), events.RegionSubject("north-west")
+	seqs, err := n.Store.AppendAtomic(ctx(t), eventstore.Write{Subject: a, Expected: 0, Commit: commit("a1", 1)}, eventstore.Write{Subject: b, Expected: 0, Commit: commit("b1", 1)})
+	if err != nil || len(seqs) != 2 || seqs[1] != seqs[0]+1 {
+		t.Fatalf("first pair: %v %v", seqs, err)
+	}
+	gotA, _ := n.Store.Load(ctx(t), a)
+	gotB, _ := n.Store.Load(ctx(t), b)
+	if len(gotA) != 1 || len(gotB) != 1 || gotA[0].Sequence != seqs[0] || gotB[0].Sequence != seqs[1] {
+		t.Fatalf("loaded %d and %d", len(gotA), len(gotB))
+	}
+	// b has moved past 0: the batch is refused, and a is not written either.
+	_, err = n.Store.AppendAtomic(ctx(t), eventstore.Write{Subject: a, Expected: seqs[0], Commit: commit("a2", 1)}, eventstore.Write{Subject: b, Expected: 0, Commit: commit("b2", 1)})
+	var conflict *eventstore.ConflictError
+	if !errors.As(err, &conflict) {
+		t.Fatalf("want a conflict, got %v", err)
+	}
+	if gotA, _ = n.Store.Load(ctx(t), a); len(gotA) != 1 {
+		t.Fatalf("half a batch was written: %d commits on %s", len(gotA), a)
+	}
+}

@@ -1,0 +1,74 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/google/uuid"
+
+	"github.com/ntsflow/ntsflow/events"
+)
+
+// Write is one commit of an atomic append: like Append's arguments.
+type Write struct {
+	Subject  string
+	Expected uint64 // the subject's last sequence the writer decided on
+	Commit   events.Commit
+}
+
+// AppendAtomic stores several commits, each on its own subject with its own
+// expected last sequence, all or nothing: JetStream's atomic batch publish
+// (ADR-50). The server checks every expected sequence when the batch
+// commits; one that moved rejects the whole batch with a *ConflictError
+// naming the first write's subject, and nothing is written. It costs a
+// staging store per batch (docs/design/atomic-appends.md measures about ten
+// single appends' latency), which is why only commands that span two
+// aggregates use it.
+//
+// The sequences returned are the stream sequences of the writes, in order.
+func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, error) {
+	if len(writes) == 0 {
+		return nil, errors.New("append atomic: nothing to write")
+	}
+	batch := uuid.NewString()
+	var ack *jetstream.PubAck
+	for i, w := range writes {
+		data, err := events.EncodeCommit(w.Commit)
+		if err != nil {
+			return nil, err
+		}
+		m := &nats.Msg{Subject: w.Subject, Data: data, Header: nats.Header{}}
+		m.Header.Set(jetstream.ExpectedStreamHeader, EventsStream)
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(w.Expected, 10))
+		m.Header.Set("Nats-Batch-Id", batch)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i < len(writes)-1 {
+			// Only the commit message is acknowledged; the server answers a
+			// broken batch there.
+			if err := s.nc.PublishMsg(m); err != nil {
+				return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, unavailable(err))
+			}
+			continue
+		}
+		m.Header.Set("Nats-Batch-Commit", "1")
+		ack, err = s.js.PublishMsg(ctx, m)
+		if err != nil {
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+				return nil, &ConflictError{Subject: writes[0].Subject, Expected: writes[0].Expected}
+			}
+			return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, unavailable(err))
+		}
+	}
+	// The batch's messages are stored consecutively, ending at the ack's.
+	seqs := make([]uint64, len(writes))
+	for i := range writes {
+		seqs[i] = ack.Sequence - uint64(len(writes)-1-i)
+	}
+	return seqs, nil
+}
