@@ -10,11 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -101,73 +99,67 @@ func localStore(ctx context.Context, natsURL, dataDir string) (*eventstore.Store
 	return st, func() { nc.Close(); emb.Shutdown() }, nil
 }
 
-func history(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an auditor's, or the referral's authority's)")
-	asJSON := fs.Bool("json", false, "print the events as JSON instead of a table")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: ntsflow history [--json] [--server URL] REFERRAL\n\nPrints a referral's whole story, oldest first: time recorded, actor, event and its key data.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	// Flags may come after the referral id too.
-	var id string
-	rest := args
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return exitParse(err)
+var cmdHistory = &Command{
+	Name:      "history",
+	UsageLine: "history [--json] [--server URL] REFERRAL",
+	Short:     "print a referral's whole story",
+	Long:      "Prints a referral's whole story, oldest first: time recorded, actor, event and its key data.",
+	Flags: func(fs *flag.FlagSet) runFunc {
+		engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an auditor's, or the referral's authority's)")
+		asJSON := fs.Bool("json", false, "print the events as JSON instead of a table")
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			// Flags may come after the referral id too.
+			var id string
+			for rest := args; len(rest) > 0; {
+				if id != "" {
+					return usagef("give one referral id")
+				}
+				id = rest[0]
+				if err := parseFlags(fs, rest[1:]); err != nil {
+					return err
+				}
+				rest = fs.Args()
+			}
+			if id == "" {
+				return errUsage
+			}
+			res, err := engine.call(ctx, "GET", "/v1/referrals/"+url.PathEscape(id)+"/history", http.StatusOK)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			body, err := io.ReadAll(res.Body)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				stdout.Write(body)
+				return nil
+			}
+			var h struct {
+				ReferralID string
+				Version    int
+				Events     []struct {
+					Sequence   uint64
+					Type       string
+					RecordedAt time.Time
+					OccurredAt time.Time
+					Actor      string
+					Data       map[string]any
+				}
+			}
+			if err := json.Unmarshal(body, &h); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "referral %s, version %d\n\nRECORDED\tOCCURRED\tACTOR\tEVENT\tDETAIL\n", h.ReferralID, h.Version)
+			for _, e := range h.Events {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.Format("2006-01-02 15:04:05Z07:00"), e.OccurredAt.Format("2006-01-02 15:04"), e.Actor, e.Type, keyData(e.Type, e.Data))
+			}
+			tw.Flush()
+			return nil
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if id != "" {
-			fmt.Fprintln(stderr, "ntsflow history: give one referral id")
-			return 2
-		}
-		id, rest = fs.Arg(0), fs.Args()[1:]
-	}
-	if id == "" {
-		fs.Usage()
-		return 2
-	}
-	res, err := engine.call("GET", "/v1/referrals/"+url.PathEscape(id)+"/history", http.StatusOK)
-	if err != nil {
-		fmt.Fprintln(stderr, "ntsflow history:", err)
-		return 1
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		fmt.Fprintln(stderr, "ntsflow history:", err)
-		return 1
-	}
-	if *asJSON {
-		stdout.Write(body)
-		return 0
-	}
-	var h struct {
-		ReferralID string
-		Version    int
-		Events     []struct {
-			Sequence   uint64
-			Type       string
-			RecordedAt time.Time
-			OccurredAt time.Time
-			Actor      string
-			Data       map[string]any
-		}
-	}
-	if err := json.Unmarshal(body, &h); err != nil {
-		fmt.Fprintln(stderr, "ntsflow history:", err)
-		return 1
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "referral %s, version %d\n\nRECORDED\tOCCURRED\tACTOR\tEVENT\tDETAIL\n", h.ReferralID, h.Version)
-	for _, e := range h.Events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.Format("2006-01-02 15:04:05Z07:00"), e.OccurredAt.Format("2006-01-02 15:04"), e.Actor, e.Type, keyData(e.Type, e.Data))
-	}
-	tw.Flush()
-	return 0
+	},
 }
 
 // keyData picks what matters of an event for one line of the table.
@@ -195,170 +187,152 @@ func keyData(typ string, d map[string]any) string {
 	return strings.Join(parts, " ")
 }
 
-func export(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sinceS := fs.String("since", "", "only events recorded at or after this time (RFC 3339)")
-	untilS := fs.String("until", "", "only events recorded at or before this time (RFC 3339)")
-	format := fs.String("format", "jsonl", "output format: jsonl (one event per line)")
-	src := logSourceFlags(fs, "read the log here")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: ntsflow export [--since T] [--until T] [--format jsonl] [--server URL | --nats-url URL | --data-dir DIR]\n\nStreams the event history, one JSON event per line on stdout, with progress on stderr.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitParse(err)
-	}
-	if *format != "jsonl" {
-		fmt.Fprintln(stderr, "ntsflow export: the only format is jsonl")
-		return 2
-	}
-	var since, until time.Time
-	for _, p := range []struct {
-		s  string
-		to *time.Time
-	}{{*sinceS, &since}, {*untilS, &until}} {
-		if p.s != "" {
-			t, err := time.Parse(time.RFC3339Nano, p.s)
-			if err != nil {
-				fmt.Fprintln(stderr, "ntsflow export: --since and --until are RFC 3339 times")
-				return 2
+var cmdExport = &Command{
+	Name:      "export",
+	UsageLine: "export [--since T] [--until T] [--format jsonl] [--server URL | --nats-url URL | --data-dir DIR]",
+	Short:     "stream the event history as JSON lines, for offline analysis",
+	Long:      "Streams the event history, one JSON event per line on stdout, with progress on stderr.",
+	Flags: func(fs *flag.FlagSet) runFunc {
+		sinceS := fs.String("since", "", "only events recorded at or after this time (RFC 3339)")
+		untilS := fs.String("until", "", "only events recorded at or before this time (RFC 3339)")
+		format := fs.String("format", "jsonl", "output format: jsonl (one event per line)")
+		src := logSourceFlags(fs, "read the log here")
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if *format != "jsonl" {
+				return usagef("the only format is jsonl")
 			}
-			*p.to = t
-		}
-	}
-	start := time.Now()
-	cw := &countingWriter{w: stdout}
-	if !src.local() {
-		q := url.Values{}
-		if !since.IsZero() {
-			q.Set("since", since.Format(time.RFC3339Nano))
-		}
-		if !until.IsZero() {
-			q.Set("until", until.Format(time.RFC3339Nano))
-		}
-		res, err := src.call("GET", "/v1/audit/export?"+q.Encode(), http.StatusOK)
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow export:", err)
-			return 1
-		}
-		defer res.Body.Close()
-		done := make(chan struct{})
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					fmt.Fprintf(stderr, "export: %d events, %.0f events/s\n", cw.lines.Load(), float64(cw.lines.Load())/time.Since(start).Seconds())
+			var since, until time.Time
+			for _, p := range []struct {
+				s  string
+				to *time.Time
+			}{{*sinceS, &since}, {*untilS, &until}} {
+				if p.s != "" {
+					t, err := time.Parse(time.RFC3339Nano, p.s)
+					if err != nil {
+						return usagef("--since and --until are RFC 3339 times")
+					}
+					*p.to = t
 				}
 			}
-		}()
-		_, err = io.Copy(cw, res.Body)
-		close(done)
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow export:", err)
-			return 1
+			start := time.Now()
+			cw := &countingWriter{w: stdout}
+			if !src.local() {
+				q := url.Values{}
+				if !since.IsZero() {
+					q.Set("since", since.Format(time.RFC3339Nano))
+				}
+				if !until.IsZero() {
+					q.Set("until", until.Format(time.RFC3339Nano))
+				}
+				res, err := src.call(ctx, "GET", "/v1/audit/export?"+q.Encode(), http.StatusOK)
+				if err != nil {
+					return err
+				}
+				defer res.Body.Close()
+				done := make(chan struct{})
+				go func() {
+					t := time.NewTicker(time.Second)
+					defer t.Stop()
+					for {
+						select {
+						case <-done:
+							return
+						case <-t.C:
+							fmt.Fprintf(stderr, "export: %d events, %.0f events/s\n", cw.lines.Load(), float64(cw.lines.Load())/time.Since(start).Seconds())
+						}
+					}
+				}()
+				_, err = io.Copy(cw, res.Body)
+				close(done)
+				if err != nil {
+					return err
+				}
+			} else {
+				st, closeStore, err := src.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer closeStore()
+				if _, err := audit.Export(ctx, st, since, until, cw, func(done, total uint64) {
+					fmt.Fprintf(stderr, "export: %5.1f%% of the log, %d events, %.0f events/s\n", 100*float64(done)/float64(max(total, 1)), cw.lines.Load(), float64(cw.lines.Load())/time.Since(start).Seconds())
+				}); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(stderr, "export: %d events in %s\n", cw.lines.Load(), time.Since(start).Round(time.Millisecond))
+			return nil
 		}
-	} else {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		st, closeStore, err := src.open(ctx)
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow export:", err)
-			return 1
-		}
-		defer closeStore()
-		if _, err := audit.Export(ctx, st, since, until, cw, func(done, total uint64) {
-			fmt.Fprintf(stderr, "export: %5.1f%% of the log, %d events, %.0f events/s\n", 100*float64(done)/float64(max(total, 1)), cw.lines.Load(), float64(cw.lines.Load())/time.Since(start).Seconds())
-		}); err != nil {
-			fmt.Fprintln(stderr, "ntsflow export:", err)
-			return 1
-		}
-	}
-	fmt.Fprintf(stderr, "export: %d events in %s\n", cw.lines.Load(), time.Since(start).Round(time.Millisecond))
-	return 0
+	},
 }
 
-func verify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	src := logSourceFlags(fs, "verify the log here")
-	keyFile := fs.String("chain-key-file", "", "the chain key, if the engines use a key file (default: the key kept in NATS)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: ntsflow verify [--server URL | --nats-url URL | --data-dir DIR] [--json]
-
-Walks the whole event log and checks that no stream sequence is missing,
+var cmdVerify = &Command{
+	Name:      "verify",
+	UsageLine: "verify [--server URL | --nats-url URL | --data-dir DIR] [--json]",
+	Short:     "check the whole log's hash chain: nothing deleted, altered or forged",
+	Long: `Walks the whole event log and checks that no stream sequence is missing,
 that every event's hash is the HMAC of its stored bytes, and that every event
 links to the one before it on its referral. Exit status: 0 nothing wrong,
 1 problems found (each printed with its referral and stream sequence),
-2 could not verify.
+2 could not verify.`,
+	Flags: func(fs *flag.FlagSet) runFunc {
+		src := logSourceFlags(fs, "verify the log here")
+		keyFile := fs.String("chain-key-file", "", "the chain key, if the engines use a key file (default: the key kept in NATS)")
+		asJSON := fs.Bool("json", false, "print the report as JSON")
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			rep, err := verifyLog(ctx, src, *keyFile, stderr)
+			if err != nil {
+				return exitWith(2, err) // could not verify
+			}
+			if *asJSON {
+				json.NewEncoder(stdout).Encode(rep)
+			} else {
+				fmt.Fprintf(stdout, "verified %d events in %d commits on %d aggregates, up to stream sequence %d\n", rep.Events, rep.Commits, rep.Aggregates, rep.LastSeq)
+				for _, p := range rep.Problems {
+					fmt.Fprintf(stdout, "PROBLEM %-12s sequence %-8d %-40s %s\n", p.Kind, p.Sequence, p.Aggregate, p.Detail)
+				}
+				if rep.OK() {
+					fmt.Fprintln(stdout, "no problems: no gap, every hash and every link checks")
+				}
+			}
+			if !rep.OK() {
+				return exitWith(1, nil) // the problems are printed above
+			}
+			return nil
+		}
+	},
+}
 
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitParse(err)
-	}
+// verifyLog asks the engine for the verification report, or makes it here
+// from the log.
+func verifyLog(ctx context.Context, src logSource, keyFile string, stderr io.Writer) (audit.Report, error) {
 	var rep audit.Report
 	if !src.local() {
-		res, err := src.call("GET", "/v1/audit/verify", http.StatusOK)
+		res, err := src.call(ctx, "GET", "/v1/audit/verify", http.StatusOK)
 		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow verify:", err)
-			return 2
+			return rep, err
 		}
 		defer res.Body.Close()
-		if err := json.NewDecoder(res.Body).Decode(&rep); err != nil {
-			fmt.Fprintln(stderr, "ntsflow verify:", err)
-			return 2
-		}
+		err = json.NewDecoder(res.Body).Decode(&rep)
+		return rep, err
+	}
+	st, closeStore, err := src.open(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer closeStore()
+	var key []byte
+	if keyFile != "" {
+		key, err = readChainKey(keyFile)
 	} else {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		st, closeStore, err := src.open(ctx)
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow verify:", err)
-			return 2
-		}
-		defer closeStore()
-		var key []byte
-		if *keyFile != "" {
-			key, err = readChainKey(*keyFile)
-		} else {
-			key, err = st.ChainKey(ctx)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow verify:", err)
-			return 2
-		}
-		start := time.Now()
-		rep, err = audit.Verify(ctx, st, key, func(done, total uint64) {
-			fmt.Fprintf(stderr, "verify: %5.1f%%  %d/%d commits  %.0f commits/s\n", 100*float64(done)/float64(max(total, 1)), done, total, float64(done)/time.Since(start).Seconds())
-		})
-		if err != nil {
-			fmt.Fprintln(stderr, "ntsflow verify:", err)
-			return 2
-		}
+		key, err = st.ChainKey(ctx)
 	}
-	if *asJSON {
-		json.NewEncoder(stdout).Encode(rep)
-	} else {
-		fmt.Fprintf(stdout, "verified %d events in %d commits on %d aggregates, up to stream sequence %d\n", rep.Events, rep.Commits, rep.Aggregates, rep.LastSeq)
-		for _, p := range rep.Problems {
-			fmt.Fprintf(stdout, "PROBLEM %-12s sequence %-8d %-40s %s\n", p.Kind, p.Sequence, p.Aggregate, p.Detail)
-		}
-		if rep.OK() {
-			fmt.Fprintln(stdout, "no problems: no gap, every hash and every link checks")
-		}
+	if err != nil {
+		return rep, err
 	}
-	if !rep.OK() {
-		return 1
-	}
-	return 0
+	start := time.Now()
+	return audit.Verify(ctx, st, key, func(done, total uint64) {
+		fmt.Fprintf(stderr, "verify: %5.1f%%  %d/%d commits  %.0f commits/s\n", 100*float64(done)/float64(max(total, 1)), done, total, float64(done)/time.Since(start).Seconds())
+	})
 }
 
 type countingWriter struct {

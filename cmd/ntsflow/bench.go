@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -24,182 +22,170 @@ import (
 	"github.com/ntsflow/ntsflow/simulate"
 )
 
-func benchCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a seconds-long smoke run of every part (checks the harness, not the figures)")
-	jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
-	parts := fs.String("parts", "appends,http,load,rebuild,timers,memory", "which parts to run")
-	nEvents := fs.Int("events", 1_000_000, "history size for the rebuild and memory parts")
-	nTimers := fs.Int("timers", 100_000, "deadlines for the timer part")
-	ops := fs.Int("ops", 5000, "appends per writer in the append part")
-	dir := fs.String("dir", "", "where the embedded servers keep their data (default: a temporary directory, removed after)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: ntsflow bench [--quick] [--json FILE] [--parts LIST]
-
-Measures the engine on this machine, each figure beside raw JetStream measured
+var cmdBench = &Command{
+	Name:      "bench",
+	UsageLine: "bench [--quick] [--json FILE] [--parts LIST]",
+	Short:     "measure the engine beside raw JetStream on this machine",
+	Long: `Measures the engine on this machine, each figure beside raw JetStream measured
 in the same run on the same embedded server: appends (4 writers, 256-byte
 events, 10,000 streams flat and with a hot set, 1- and 3-event commits,
 fsync on every write and interval sync), HTTP commands at fixed offered rates
 (open loop), aggregate loads, rebuilds of each view over a generated history,
-deadline timers firing together, and the memory of serve holding the history.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitParse(err)
-	}
-	if *quick {
-		*nEvents, *nTimers, *ops = 3000, 50, 100
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	base := *dir
-	if base == "" {
-		var err error
-		if base, err = os.MkdirTemp("", "ntsflow-bench-"); err != nil {
-			fmt.Fprintln(stderr, "ntsflow bench:", err)
-			return 1
-		}
-		defer os.RemoveAll(base)
-	}
-	want := map[string]bool{}
-	for _, p := range strings.Split(*parts, ",") {
-		want[strings.TrimSpace(p)] = true
-	}
-	var rows []bench.Row
-	say := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
-	fail := func(part string, err error) int {
-		fmt.Fprintf(stderr, "ntsflow bench: %s: %v\n", part, err)
-		return 1
-	}
-	say("%d cores (GOMAXPROCS %d), %s/%s, go %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-
-	if want["appends"] {
-		for _, mode := range []struct {
-			name  string
-			every time.Duration
-		}{{"fsync every write (default)", 0}, {"interval sync (1m)", time.Minute}} {
-			srv, err := bench.Open(ctx, filepath.Join(base, "appends-"+fmt.Sprint(mode.every)), mode.every)
-			if err != nil {
-				return fail("appends", err)
+deadline timers firing together, and the memory of serve holding the history.`,
+	Flags: func(fs *flag.FlagSet) runFunc {
+		quick := fs.Bool("quick", false, "a seconds-long smoke run of every part (checks the harness, not the figures)")
+		jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
+		parts := fs.String("parts", "appends,http,load,rebuild,timers,memory", "which parts to run")
+		nEvents := fs.Int("events", 1_000_000, "history size for the rebuild and memory parts")
+		nTimers := fs.Int("timers", 100_000, "deadlines for the timer part")
+		ops := fs.Int("ops", 5000, "appends per writer in the append part")
+		dir := fs.String("dir", "", "where the embedded servers keep their data (default: a temporary directory, removed after)")
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if *quick {
+				*nEvents, *nTimers, *ops = 3000, 50, 100
 			}
-			for _, o := range []bench.AppendOptions{
-				{Writers: 4, OpsPerWriter: *ops, Streams: 10000, EventsPerCommit: 1, PayloadBytes: 256},
-				{Writers: 4, OpsPerWriter: *ops, Streams: 10000, Zipf: true, EventsPerCommit: 1, PayloadBytes: 256},
-				{Writers: 4, OpsPerWriter: *ops / 3, Streams: 10000, EventsPerCommit: 3, PayloadBytes: 256},
-			} {
-				say("appends: %s: %d writers, zipf %v, %d-event commits", mode.name, o.Writers, o.Zipf, o.EventsPerCommit)
-				r, err := bench.Appends(ctx, srv.Store, srv.Conn, o, fmt.Sprintf("m%d-z%v-e%d-", mode.every, o.Zipf, o.EventsPerCommit))
-				if err != nil {
-					return fail("appends", err)
+			base := *dir
+			if base == "" {
+				var err error
+				if base, err = os.MkdirTemp("", "ntsflow-bench-"); err != nil {
+					return err
 				}
-				for i := range r {
-					r[i].Group = mode.name + ": " + r[i].Group
+				defer os.RemoveAll(base)
+			}
+			want := map[string]bool{}
+			for _, p := range strings.Split(*parts, ",") {
+				want[strings.TrimSpace(p)] = true
+			}
+			var rows []bench.Row
+			say := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+			fail := func(part string, err error) error { return fmt.Errorf("%s: %w", part, err) }
+			say("%d cores (GOMAXPROCS %d), %s/%s, go %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
+
+			if want["appends"] {
+				for _, mode := range []struct {
+					name  string
+					every time.Duration
+				}{{"fsync every write (default)", 0}, {"interval sync (1m)", time.Minute}} {
+					srv, err := bench.Open(ctx, filepath.Join(base, "appends-"+fmt.Sprint(mode.every)), mode.every)
+					if err != nil {
+						return fail("appends", err)
+					}
+					for _, o := range []bench.AppendOptions{
+						{Writers: 4, OpsPerWriter: *ops, Streams: 10000, EventsPerCommit: 1, PayloadBytes: 256},
+						{Writers: 4, OpsPerWriter: *ops, Streams: 10000, Zipf: true, EventsPerCommit: 1, PayloadBytes: 256},
+						{Writers: 4, OpsPerWriter: *ops / 3, Streams: 10000, EventsPerCommit: 3, PayloadBytes: 256},
+					} {
+						say("appends: %s: %d writers, zipf %v, %d-event commits", mode.name, o.Writers, o.Zipf, o.EventsPerCommit)
+						r, err := bench.Appends(ctx, srv.Store, srv.Conn, o, fmt.Sprintf("m%d-z%v-e%d-", mode.every, o.Zipf, o.EventsPerCommit))
+						if err != nil {
+							return fail("appends", err)
+						}
+						for i := range r {
+							r[i].Group = mode.name + ": " + r[i].Group
+						}
+						rows = append(rows, r...)
+					}
+					srv.Close()
+				}
+			}
+			if want["http"] {
+				srv, err := bench.Open(ctx, filepath.Join(base, "http"), 0)
+				if err != nil {
+					return fail("http", err)
+				}
+				rates, each := []int{100, 500, 2000}, 10*time.Second
+				if *quick {
+					rates, each = []int{50}, time.Second
+				}
+				say("http: offered rates %v, %s each", rates, each)
+				r, err := bench.HTTP(ctx, srv.Store, rates, each)
+				if err != nil {
+					return fail("http", err)
 				}
 				rows = append(rows, r...)
+				srv.Close()
 			}
-			srv.Close()
-		}
-	}
-	if want["http"] {
-		srv, err := bench.Open(ctx, filepath.Join(base, "http"), 0)
-		if err != nil {
-			return fail("http", err)
-		}
-		rates, each := []int{100, 500, 2000}, 10*time.Second
-		if *quick {
-			rates, each = []int{50}, time.Second
-		}
-		say("http: offered rates %v, %s each", rates, each)
-		r, err := bench.HTTP(ctx, srv.Store, rates, each)
-		if err != nil {
-			return fail("http", err)
-		}
-		rows = append(rows, r...)
-		srv.Close()
-	}
-	if want["load"] {
-		srv, err := bench.Open(ctx, filepath.Join(base, "load"), time.Minute)
-		if err != nil {
-			return fail("load", err)
-		}
-		times := 1000
-		if *quick {
-			times = 20
-		}
-		say("load: referrals of 10, 50 and 500 events, %d loads each", times)
-		r, err := bench.Load(ctx, srv.Store, []int{10, 50, 500}, times)
-		if err != nil {
-			return fail("load", err)
-		}
-		rows = append(rows, r...)
-		srv.Close()
-	}
-	historyDir := filepath.Join(base, "history")
-	var loadedEvents, openReferrals int
-	if want["rebuild"] || want["memory"] {
-		srv, err := bench.Open(ctx, historyDir, time.Minute)
-		if err != nil {
-			return fail("rebuild", err)
-		}
-		say("rebuild: loading a generated history of %d events", *nEvents)
-		ev, commits, err := bench.LoadHistory(ctx, srv.Store, 1, *nEvents, stderr)
-		if err != nil {
-			return fail("rebuild", err)
-		}
-		loadedEvents = ev
-		if want["rebuild"] {
-			r, err := bench.Rebuild(ctx, srv.Store, uint64(ev))
-			if err != nil {
-				return fail("rebuild", err)
+			if want["load"] {
+				srv, err := bench.Open(ctx, filepath.Join(base, "load"), time.Minute)
+				if err != nil {
+					return fail("load", err)
+				}
+				times := 1000
+				if *quick {
+					times = 20
+				}
+				say("load: referrals of 10, 50 and 500 events, %d loads each", times)
+				r, err := bench.Load(ctx, srv.Store, []int{10, 50, 500}, times)
+				if err != nil {
+					return fail("load", err)
+				}
+				rows = append(rows, r...)
+				srv.Close()
 			}
-			for _, x := range rowsOf(r) {
-				x.Group = fmt.Sprintf("rebuild from zero: %d events in %d commits", ev, commits)
-				rows = append(rows, x)
+			historyDir := filepath.Join(base, "history")
+			var loadedEvents, openReferrals int
+			if want["rebuild"] || want["memory"] {
+				srv, err := bench.Open(ctx, historyDir, time.Minute)
+				if err != nil {
+					return fail("rebuild", err)
+				}
+				say("rebuild: loading a generated history of %d events", *nEvents)
+				ev, commits, err := bench.LoadHistory(ctx, srv.Store, 1, *nEvents, stderr)
+				if err != nil {
+					return fail("rebuild", err)
+				}
+				loadedEvents = ev
+				if want["rebuild"] {
+					r, err := bench.Rebuild(ctx, srv.Store, uint64(ev))
+					if err != nil {
+						return fail("rebuild", err)
+					}
+					for _, x := range rowsOf(r) {
+						x.Group = fmt.Sprintf("rebuild from zero: %d events in %d commits", ev, commits)
+						rows = append(rows, x)
+					}
+				}
+				if want["memory"] {
+					openReferrals = max(100, *nEvents/10)
+					say("memory: adding %d open referrals", openReferrals)
+					if err := addOpenReferrals(ctx, srv, openReferrals); err != nil {
+						return fail("memory", err)
+					}
+				}
+				srv.Close()
 			}
-		}
-		if want["memory"] {
-			openReferrals = max(100, *nEvents/10)
-			say("memory: adding %d open referrals", openReferrals)
-			if err := addOpenReferrals(ctx, srv, openReferrals); err != nil {
-				return fail("memory", err)
+			if want["memory"] {
+				say("memory: serve holding the history")
+				rss, took, err := peakRSS(ctx, historyDir)
+				if err != nil {
+					return fail("memory", err)
+				}
+				rows = append(rows, bench.Row{Group: "memory", Name: fmt.Sprintf("serve holding %d events and %d open referrals, views caught up", loadedEvents+2*openReferrals, openReferrals),
+					Seconds: took.Seconds(), Note: fmt.Sprintf("peak RSS %.0f MiB (VmHWM), start to views caught up %s", float64(rss)/1024, took.Round(time.Millisecond))})
 			}
+			if want["timers"] {
+				srv, err := bench.Open(ctx, filepath.Join(base, "timers"), 0)
+				if err != nil {
+					return fail("timers", err)
+				}
+				say("timers: %d deadlines due together", *nTimers)
+				r, err := bench.Timers(ctx, srv.Store, *nTimers, 1)
+				if err != nil {
+					return fail("timers", err)
+				}
+				rows = append(rows, r)
+				srv.Close()
+			}
+			printRows(stdout, rows)
+			if *jsonOut != "" {
+				b, _ := json.MarshalIndent(map[string]any{"cores": runtime.NumCPU(), "go": runtime.Version(), "when": time.Now().UTC(), "rows": rows}, "", "  ")
+				if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+					return fail("json", err)
+				}
+			}
+			return nil
 		}
-		srv.Close()
-	}
-	if want["memory"] {
-		say("memory: serve holding the history")
-		rss, took, err := peakRSS(ctx, historyDir)
-		if err != nil {
-			return fail("memory", err)
-		}
-		rows = append(rows, bench.Row{Group: "memory", Name: fmt.Sprintf("serve holding %d events and %d open referrals, views caught up", loadedEvents+2*openReferrals, openReferrals),
-			Seconds: took.Seconds(), Note: fmt.Sprintf("peak RSS %.0f MiB (VmHWM), start to views caught up %s", float64(rss)/1024, took.Round(time.Millisecond))})
-	}
-	if want["timers"] {
-		srv, err := bench.Open(ctx, filepath.Join(base, "timers"), 0)
-		if err != nil {
-			return fail("timers", err)
-		}
-		say("timers: %d deadlines due together", *nTimers)
-		r, err := bench.Timers(ctx, srv.Store, *nTimers, 1)
-		if err != nil {
-			return fail("timers", err)
-		}
-		rows = append(rows, r)
-		srv.Close()
-	}
-	printRows(stdout, rows)
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(map[string]any{"cores": runtime.NumCPU(), "go": runtime.Version(), "when": time.Now().UTC(), "rows": rows}, "", "  ")
-		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
-			return fail("json", err)
-		}
-	}
-	return 0
+	},
 }
 
 func rowsOf(r []bench.RebuildRow) []bench.Row {

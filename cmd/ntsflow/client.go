@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ func engineFlags(fs *flag.FlagSet, serverUsage, tokenUsage string) engineClient 
 		// The token is not a flag default: --help prints defaults.
 		token: fs.String("token", "", tokenUsage+" (default: $NTSFLOW_TOKEN)"),
 		// No overall timeout: an export of a long history streams for as
-		// long as it takes; Ctrl-C stops it.
+		// long as it takes; Ctrl-C stops it (the request's context).
 		http: &http.Client{},
 	}
 }
@@ -31,9 +32,10 @@ func engineFlags(fs *flag.FlagSet, serverUsage, tokenUsage string) engineClient 
 // url is the engine's address for path.
 func (c engineClient) url(path string) string { return strings.TrimRight(*c.server, "/") + path }
 
-// request makes a request to the engine with the caller's token.
-func (c engineClient) request(method, path string, body io.Reader) *http.Request {
-	req, _ := http.NewRequest(method, c.url(path), body)
+// request makes a request to the engine with the caller's token; it is
+// abandoned when ctx ends.
+func (c engineClient) request(ctx context.Context, method, path string, body io.Reader) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, method, c.url(path), body)
 	tok := *c.token
 	if tok == "" {
 		tok = os.Getenv("NTSFLOW_TOKEN")
@@ -49,8 +51,8 @@ func (c engineClient) request(method, path string, body io.Reader) *http.Request
 
 // call sends a request with no body and returns the response if its status
 // is want; any other status is an error carrying the engine's answer.
-func (c engineClient) call(method, path string, want int) (*http.Response, error) {
-	res, err := c.http.Do(c.request(method, path, nil))
+func (c engineClient) call(ctx context.Context, method, path string, want int) (*http.Response, error) {
+	res, err := c.http.Do(c.request(ctx, method, path, nil))
 	if err != nil {
 		return nil, err
 	}

@@ -10,10 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -86,40 +84,28 @@ func defaultLogFormat() string {
 	return "json"
 }
 
-func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: ntsflow serve [flags]
-
-Runs the engine in one process: an embedded NATS JetStream server holding the
+var cmdServe = &Command{
+	Name:      "serve",
+	UsageLine: "serve [flags]",
+	Short:     "run the engine: HTTP API, embedded NATS JetStream (or --nats-url)",
+	Long: `Runs the engine in one process: an embedded NATS JetStream server holding the
 event log under --data-dir (or a connection to --nats-url), the streams the
 engine needs (created or updated on start), and the HTTP API on --http-addr.
-Stops gracefully on SIGINT or SIGTERM. Probes: GET /healthz, GET /readyz.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	cfg := serveFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+Stops gracefully on SIGINT or SIGTERM. Probes: GET /healthz, GET /readyz.`,
+	Flags: func(fs *flag.FlagSet) runFunc {
+		cfg := serveFlags(fs)
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+			if err != nil {
+				return exitWith(2, err)
+			}
+			if err := runServe(ctx, cfg, log, nil); err != nil {
+				log.Error("serve stopped", "err", err)
+				return exitWith(1, nil)
+			}
+			return nil
 		}
-		return 2
-	}
-	log, err := newLogger(stderr, cfg.logFormat, cfg.logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "ntsflow serve:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runServe(ctx, cfg, log, nil); err != nil {
-		log.Error("serve stopped", "err", err)
-		return 1
-	}
-	return 0
+	},
 }
 
 // runServe runs until ctx ends. ready, if set, is called with the HTTP
