@@ -55,10 +55,7 @@ type decideFunc func(stored []eventstore.Stored, now time.Time) (version int, de
 // run is the command loop every aggregate shares.
 func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Command, meta Meta, decide decideFunc) (Outcome, error) {
 	hash := RequestHash(cmd)
-	attempts := e.MaxAttempts
-	if attempts <= 0 {
-		attempts = 10
-	}
+	attempts := e.attempts()
 	for attempt := 1; ; attempt++ {
 		stored, err := e.Store.Load(ctx, subject)
 		if err != nil {

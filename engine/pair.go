@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// HandlePair runs a command that two aggregates decide together, such as
+// an allocation: the region's rota gives a slot (first) and the referral is
+// allocated (second). Both are loaded, decide sees both states, and what it
+// decides lands on both subjects at once, each append checked against the
+// version it was decided on (eventstore.AppendAtomic), so two racing
+// allocations never take the same slot and never allocate one referral
+// twice; the loser decides again on fresh state. The outcome, idempotency
+// key and If-Match are the second aggregate's. When decide gives the first
+// aggregate no events, only the second is written (a plain append).
+func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
+	ctx context.Context, e *Engine,
+	d1 aggregates.Decider[S1, C1], id1 string,
+	d2 aggregates.Decider[S2, C2], id2 string,
+	cmd aggregates.Command, meta Meta,
+	decide func(first S1, second S2, now time.Time) (firstEvents, secondEvents []events.Event, err error),
+) (Outcome, error) {
+	if err := d1.CheckID(id1); err != nil {
+		return Outcome{}, err
+	}
+	if err := d2.CheckID(id2); err != nil {
+		return Outcome{}, err
+	}
+	hash := RequestHash(cmd)
+	subj1, subj2 := d1.Subject(id1), d2.Subject(id2)
+	for attempt := 1; ; attempt++ {
+		stored1, err := e.Store.Load(ctx, subj1)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("load %s: %w", subj1, err)
+		}
+		stored2, err := e.Store.Load(ctx, subj2)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("load %s: %w", subj2, err)
+		}
+		if meta.IdempotencyKey != "" {
+			if out, found, err := firstOutcome(id2, stored2, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
+				return out, err
+			}
+		}
+		s1, _ := fold(d1, id1, stored1)
+		s2, version := fold(d2, id2, stored2)
+		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != version {
+			return Outcome{}, &StaleError{Kind: d2.Kind, Expected: *meta.ExpectedVersion, Current: version}
+		}
+		now := e.now()
+		evs1, evs2, err := decide(s1, s2, now)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if len(evs2) == 0 {
+			return Outcome{}, fmt.Errorf("command %s on %s: decided nothing for it", cmd.CommandName(), subj2)
+		}
+		evs2, err = e.envelope(id2, evs2, now, meta, lastHash(stored2))
+		if err != nil {
+			return Outcome{}, err
+		}
+		second := eventstore.Write{Subject: subj2, Expected: eventstore.LastSequenceOf(stored2),
+			Commit: events.Commit{Command: cmd.CommandName(), IdempotencyKey: meta.IdempotencyKey, RequestHash: hash, Events: evs2}}
+		var seq uint64
+		if len(evs1) == 0 {
+			var ack eventstore.Appended
+			msgID := evs2[0].ID
+			if meta.IdempotencyKey != "" {
+				msgID = "cmd:" + id2 + ":" + meta.IdempotencyKey
+			}
+			ack, err = e.Store.Append(ctx, second.Subject, second.Expected, msgID, second.Commit)
+			seq = ack.Sequence
+			if err == nil && ack.Duplicate {
+				stored2, err := e.Store.Load(ctx, subj2)
+				if err != nil {
+					return Outcome{}, err
+				}
+				out, found, err := firstOutcome(id2, stored2, func(events.Commit) bool { return true }, hash, ack.Sequence)
+				if !found {
+					return Outcome{}, fmt.Errorf("command %s on %s: duplicate of sequence %d, which is not on this subject", cmd.CommandName(), subj2, ack.Sequence)
+				}
+				return out, err
+			}
+		} else {
+			evs1, err = e.envelope(id1, evs1, now, Meta{Actor: meta.Actor, CorrelationID: meta.CorrelationID, CausationID: meta.CausationID}, lastHash(stored1))
+			if err != nil {
+				return Outcome{}, err
+			}
+			first := eventstore.Write{Subject: subj1, Expected: eventstore.LastSequenceOf(stored1),
+				Commit: events.Commit{Command: cmd.CommandName(), RequestHash: hash, Events: evs1}}
+			var seqs []uint64
+			seqs, err = e.Store.AppendAtomic(ctx, first, second)
+			if err == nil {
+				seq = seqs[1]
+			}
+		}
+		if e.OnAppend != nil {
+			e.OnAppend(err)
+		}
+		var conflict *eventstore.ConflictError
+		if errors.As(err, &conflict) {
+			if attempt >= e.attempts() {
+				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
+			}
+			sleep(ctx, backoff(attempt))
+			continue
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("command %s on %s and %s: %w", cmd.CommandName(), subj1, subj2, err)
+		}
+		if e.OnCommitted != nil {
+			e.OnCommitted(d2.Apply(s2, evs2), evs2)
+		}
+		return Outcome{AggregateID: id2, Version: version + len(evs2), Sequence: seq, Events: evs2}, nil
+	}
+}
+
+func (e *Engine) attempts() int {
+	if e.MaxAttempts <= 0 {
+		return 10
+	}
+	return e.MaxAttempts
+}
