@@ -47,6 +47,7 @@ type serveConfig struct {
 	population   string
 	authorities  string
 	chainKeyFile string
+	natsUsers    string
 	tokens       string
 	tlsCert      string
 	tlsKey       string
@@ -68,7 +69,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source; without it capacity views have no thresholds")
 	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
-	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: a key generated once and kept in NATS (bucket ntsflow_chain)")
+	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: embedded, DATA-DIR/chain.key (made on first start, 0600); with --nats-url, a key kept in NATS (bucket ntsflow_chain)")
+	fs.StringVar(&c.natsUsers, "nats-users", "", "with --nats-listen: the NATS users' passwords, JSON {\"engine\":...,\"subscriber\":...}; default DATA-DIR/nats-users.json, made on first start (0600)")
 	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
@@ -137,7 +139,20 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
-		emb, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: dir, Listen: cfg.natsListen, SyncInterval: cfg.syncInterval})
+		ecfg := eventstore.EmbeddedConfig{DataDir: dir, Listen: cfg.natsListen, SyncInterval: cfg.syncInterval}
+		if cfg.natsListen != "" {
+			path := cfg.natsUsers
+			if path == "" {
+				path = filepath.Join(dir, eventstore.NATSUsersFileName)
+			}
+			users, err := eventstore.LoadOrCreateNATSUsers(path)
+			if err != nil {
+				return err
+			}
+			ecfg.Users = &users
+			log.Info("embedded nats requires authentication", "users", eventstore.EngineUser+", "+eventstore.SubscriberUser, "credentials", path)
+		}
+		emb, err := eventstore.StartEmbedded(ecfg)
 		if err != nil {
 			return err
 		}
@@ -202,14 +217,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	first, last := cal.Covers()
 	log.Info("deadline policy", "version", policy.Version, "bank_holidays_listed", fmt.Sprintf("%d-%d", first, last), "calendar_source", cal.Source)
 
-	var chainKey []byte
-	if cfg.chainKeyFile != "" {
-		chainKey, err = readChainKey(cfg.chainKeyFile)
-	} else {
-		kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
-		chainKey, err = store.ChainKey(kctx)
-		kcancel()
-	}
+	chainKey, err := serveChainKey(ctx, cfg, store, log)
 	if err != nil {
 		return err
 	}
@@ -283,6 +291,33 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		log.Warn("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// serveChainKey finds the chain key. An embedded engine keeps it in a file
+// beside its data, never in NATS (a key kept in an earlier version's bucket
+// moves to the file on first start); with --nats-url, instances share the
+// one kept in NATS unless the operator gives them all a key file.
+func serveChainKey(ctx context.Context, cfg *serveConfig, store *eventstore.Store, log *slog.Logger) ([]byte, error) {
+	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	embedded := cfg.natsURL == ""
+	switch {
+	case cfg.chainKeyFile != "":
+		key, err := eventstore.ReadChainKeyFile(cfg.chainKeyFile)
+		if err == nil && embedded {
+			err = store.ForgetStoredChainKey(kctx, key)
+		}
+		return key, err
+	case embedded:
+		path := filepath.Join(cfg.dataDir, eventstore.ChainKeyFileName)
+		key, migrated, err := store.KeyFileChainKey(kctx, path)
+		if migrated {
+			log.Info("chain key moved out of NATS into a key file", "file", path, "bucket_deleted", eventstore.ChainKeyBucket)
+		}
+		return key, err
+	}
+	log.Warn("chain key kept in NATS (bucket " + eventstore.ChainKeyBucket + "): whoever can read it can forge the chain; give every engine and verifier --chain-key-file")
+	return store.ChainKey(kctx)
 }
 
 // checkExposure refuses configurations that would put children's records
