@@ -334,13 +334,15 @@ func checkExposure(cfg *serveConfig) error {
 	}
 	ip := net.ParseIP(host)
 	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
-	if loopback || cfg.tlsCert != "" {
-		return nil
-	}
-	if cfg.tokens != "" {
+	tls, tokens := cfg.tlsCert != "", cfg.tokens != ""
+	switch {
+	case loopback || (tls && tokens):
+	case tokens:
 		return fmt.Errorf("--http-addr %s is beyond loopback: bearer tokens would travel in clear; serve TLS (--tls-cert, --tls-key)", cfg.httpAddr)
-	}
-	if !cfg.insecure {
+	case cfg.insecure:
+	case tls:
+		return fmt.Errorf("--http-addr %s is beyond loopback: TLS without --tokens lets anyone who reaches it read and write; add --tokens (or --insecure on a closed network)", cfg.httpAddr)
+	default:
 		return fmt.Errorf("--http-addr %s is beyond loopback: serve TLS with --tokens, or pass --insecure on a closed network", cfg.httpAddr)
 	}
 	return nil
