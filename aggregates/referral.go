@@ -177,6 +177,9 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, illegal("unreadable_history", "this referral has events this engine cannot read (%s); upgrade the engine before changing it", strings.Join(r.Unreadable, ", "))
 		}
 	}
+	if err := checkText(cmd); err != nil {
+		return nil, err
+	}
 	switch c := cmd.(type) {
 	case ReceiveReferral:
 		return receive(r, c, now)
@@ -199,7 +202,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if len(fresh) == 0 {
 			return nil, illegal("already_notified", "every profession named has already been notified")
 		}
-		if strings.TrimSpace(c.NotifiedBy) == "" {
+		if blank(c.NotifiedBy) {
 			return nil, invalid("notifiedBy", "say who sent the referral form")
 		}
 		return one(events.TypeProfessionalsNotified, now, events.ProfessionalsNotified{Professions: fresh, NotifiedBy: c.NotifiedBy}), nil
@@ -210,8 +213,8 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if !SearchTracks[c.Track] {
 			return nil, invalid("track", "the search track must be one of %s", strings.Join(SearchTracks.List(), ", "))
 		}
-		if c.OffersFound == nil || *c.OffersFound < 0 {
-			return nil, invalid("offersFound", "give the number of offers found (0 or more)")
+		if c.OffersFound == nil || *c.OffersFound < 0 || *c.OffersFound > MaxOffers {
+			return nil, invalid("offersFound", "give the number of offers found (0 to %d)", MaxOffers)
 		}
 		if *c.OffersFound == 0 && len(c.PlacementTypes) > 0 {
 			return nil, invalid("placementTypes", "no offers were found, so no placement types can have been offered")
@@ -268,7 +271,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if !PlacementTypes[c.PlacementType] {
 			return nil, invalid("placementType", "%q is not an SSDA903 placement type code (for example U1-U6 foster, K2 children's home, H5 semi-independent)", c.PlacementType)
 		}
-		if strings.TrimSpace(c.Provider) == "" {
+		if blank(c.Provider) {
 			return nil, invalid("provider", "name the placement provider")
 		}
 		if c.PlacedAt.IsZero() {
@@ -364,7 +367,7 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	}
 	switch c.Route {
 	case events.RouteHotel:
-		if strings.TrimSpace(c.Hotel) == "" {
+		if blank(c.Hotel) {
 			return nil, invalid("hotel", "a referral on the hotel route names the hotel")
 		}
 		if c.TransferringAuthority != "" {
@@ -383,7 +386,7 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	default:
 		return nil, invalid("route", "the route must be %q or %q", events.RouteHotel, events.RouteEntryAuthority)
 	}
-	if ref := strings.TrimSpace(c.ChildReference); ref == "" || len(ref) > 64 {
+	if blank(c.ChildReference) {
 		return nil, invalid("childReference", "give the child's pseudonymous reference (1 to 64 characters)")
 	}
 	if c.ReceivedAt.IsZero() {
