@@ -117,6 +117,10 @@ Flags:
 		fs.Usage()
 		return 2
 	}
+	if err := auth.CheckName(*name); err != nil {
+		fmt.Fprintln(stderr, "ntsflow token:", err)
+		return 2
+	}
 	if _, err := auth.ParseRole(*role, refdata.Default()); err != nil {
 		fmt.Fprintln(stderr, "ntsflow token:", err)
 		return 2

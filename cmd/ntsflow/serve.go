@@ -224,7 +224,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	views := projections.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met}
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
@@ -261,7 +261,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := newHTTPServer(srv.Handler(), log)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {
@@ -291,6 +291,15 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		log.Warn("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection: headers (and their
+// size), the whole request, the response (streams that may run longer, the
+// export and verify, lift their own write deadline) and idle keep-alives.
+// Command bodies have their own, shorter deadline (api.DefaultBodyTimeout).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 
 // serveChainKey finds the chain key. An embedded engine keeps it in a file
