@@ -50,6 +50,16 @@ func textProblem(s string, max int, multiline bool) string {
 	return ""
 }
 
+// TextProblem says what is wrong with a one-line piece of text of at most
+// max characters (for the shell's own fields, such as the person a header
+// names), or "" if nothing.
+func TextProblem(s string, max int) string {
+	if blank(s) {
+		return "has nothing readable in it"
+	}
+	return textProblem(s, max, false)
+}
+
 type textField struct {
 	name      string
 	value     string

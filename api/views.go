@@ -91,7 +91,10 @@ func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *
 	}
 	now := s.now()
 	var resp ViewResponse
-	runner.Read(func(v V, seq uint64) { resp = ViewResponse{View: spec.Name, Result: report(v, now)}; resp.Sequence = &seq })
+	runner.Read(func(v V, seq uint64) {
+		resp = ViewResponse{View: spec.Name, Result: report(v, now)}
+		resp.Sequence = &seq
+	})
 	if restricted(r) {
 		resp.ReadToken, resp.Sequence = s.sealSequence(*resp.Sequence), nil
 	}
