@@ -130,6 +130,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		return err
 	}
 	var nc *nats.Conn
+	natsClient := metrics.NewNATSClient(log)
 	replicas := cfg.replicas
 	if cfg.natsURL == "" {
 		dir, err := filepath.Abs(cfg.dataDir)
@@ -165,7 +166,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			sync = "every " + cfg.syncInterval.String()
 		}
 		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
-		if nc, err = emb.Connect("ntsflow"); err != nil {
+		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
 		if replicas == 0 {
@@ -173,7 +174,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	} else {
 		var err error
-		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow"); err != nil {
+		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
 		if replicas == 0 {
@@ -223,6 +224,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}
 	views := projections.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
+	met.Registry.MustRegister(natsClient)
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
 	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey}
 	if cfg.tokens != "" {
