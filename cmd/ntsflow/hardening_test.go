@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -26,5 +27,31 @@ func TestHTTPServerBoundsConnections(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("a 1 MB X-Actor: %d", res.StatusCode)
+	}
+}
+
+// Issue 12, item 6: the shipped compose file is safe by default: ports on
+// loopback only, tokens on, NATS users, Prometheus with a token, and no
+// password written into it.
+func TestComposeIsSafeByDefault(t *testing.T) {
+	compose := readFile(t, "../../docker-compose.yml")
+	for _, m := range regexp.MustCompile(`ports: \[([^\]]*)\]`).FindAllStringSubmatch(compose, -1) {
+		if !strings.HasPrefix(m[1], `"127.0.0.1:`) {
+			t.Errorf("a port published beyond loopback: %s", m[0])
+		}
+	}
+	if n := strings.Count(compose, `"--tokens", "/secrets/tokens.json"`); n != 2 {
+		t.Errorf("%d of 2 engines run with tokens", n)
+	}
+	for _, want := range []string{"${GRAFANA_ADMIN_PASSWORD:?", "${NTSFLOW_NATS_PASSWORD:?", "/etc/nats/permissions.conf", "nats://ntsflow:${NTSFLOW_NATS_PASSWORD}@"} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("docker-compose.yml lacks %s", want)
+		}
+	}
+	if strings.Contains(compose, "ADMIN_PASSWORD: admin") {
+		t.Error("Grafana's admin password is written into the compose file")
+	}
+	if !strings.Contains(readFile(t, "../../deploy/prometheus/prometheus.yml"), "credentials_file: /secrets/prometheus.token") {
+		t.Error("Prometheus scrapes without a token")
 	}
 }

@@ -32,7 +32,8 @@ func TestExposureRules(t *testing.T) {
 		{serveConfig{httpAddr: "[::1]:8080", tokens: "t.json"}, true},
 		{serveConfig{httpAddr: "0.0.0.0:8080"}, false},
 		{serveConfig{httpAddr: "0.0.0.0:8080", insecure: true}, true},
-		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", insecure: true}, false}, // tokens never in clear beyond loopback
+		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json"}, false},                // tokens never in clear beyond loopback...
+		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", insecure: true}, true}, // ...unless the network is declared closed (docker-compose)
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", tlsCert: "c", tlsKey: "k"}, true},
 		{serveConfig{httpAddr: "127.0.0.1:8080", tlsCert: "c"}, false},
 		// Issue 12, item 5: beyond loopback, TLS alone is not enough.
