@@ -313,6 +313,9 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, illegal(CodeUnreadableHistory, "this referral has events this engine cannot read (%s); upgrade the engine before changing it", strings.Join(r.Unreadable, ", "))
 		}
 	}
+	if err := checkText(cmd); err != nil {
+		return nil, err
+	}
 	switch c := cmd.(type) {
 	case ReceiveReferral:
 		return receive(r, c, now)
@@ -335,7 +338,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if len(fresh) == 0 {
 			return nil, illegal(CodeAlreadyNotified, "every profession named has already been notified")
 		}
-		if strings.TrimSpace(c.NotifiedBy) == "" {
+		if blank(c.NotifiedBy) {
 			return nil, invalid("notifiedBy", "say who sent the referral form")
 		}
 		return one(now, events.ProfessionalsNotified{Professions: fresh, NotifiedBy: c.NotifiedBy}), nil
@@ -346,8 +349,8 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if !SearchTracks.Has(c.Track) {
 			return nil, invalid("track", "the search track must be one of %s", strings.Join(SearchTracks.List(), ", "))
 		}
-		if c.OffersFound == nil || *c.OffersFound < 0 {
-			return nil, invalid("offersFound", "give the number of offers found (0 or more)")
+		if c.OffersFound == nil || *c.OffersFound < 0 || *c.OffersFound > MaxOffers {
+			return nil, invalid("offersFound", "give the number of offers found (0 to %d)", MaxOffers)
 		}
 		if *c.OffersFound == 0 && len(c.PlacementTypes) > 0 {
 			return nil, invalid("placementTypes", "no offers were found, so no placement types can have been offered")
@@ -404,7 +407,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 		if !PlacementTypes.Has(c.PlacementType) {
 			return nil, invalid("placementType", "%q is not an SSDA903 placement type code (for example U1-U6 foster, K2 children's home, H5 semi-independent)", c.PlacementType)
 		}
-		if strings.TrimSpace(c.Provider) == "" {
+		if blank(c.Provider) {
 			return nil, invalid("provider", "name the placement provider")
 		}
 		if c.PlacedAt.IsZero() {
@@ -549,7 +552,7 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	}
 	switch c.Route {
 	case events.RouteHotel:
-		if strings.TrimSpace(c.Hotel) == "" {
+		if blank(c.Hotel) {
 			return nil, invalid("hotel", "a referral on the hotel route names the hotel")
 		}
 		if c.TransferringAuthority != "" {
@@ -568,7 +571,7 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	default:
 		return nil, invalid("route", "the route must be %q or %q", events.RouteHotel, events.RouteEntryAuthority)
 	}
-	if ref := strings.TrimSpace(c.ChildReference); ref == "" || len(ref) > 64 {
+	if blank(c.ChildReference) {
 		return nil, invalid("childReference", "give the child's pseudonymous reference (1 to 64 characters)")
 	}
 	if c.ReceivedAt.IsZero() {

@@ -6,8 +6,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +51,20 @@ type Server struct {
 	// Tokens, if set, turns authentication on: every route but the probes
 	// needs a bearer token, and each role sees only what it may.
 	Tokens *auth.Tokens
+	// ReadTokenSecret keys the opaque read tokens authorities and regions
+	// get instead of stream sequences; every instance serving one log needs
+	// the same (serve gives the chain key). Empty: a key for this process.
+	ReadTokenSecret []byte
+	// BodyTimeout bounds how long reading a command's body may take
+	// (default DefaultBodyTimeout): a client sending a byte a second, or
+	// announcing more than it sends, is cut off.
+	BodyTimeout time.Duration
+
+	readTokens readTokens
 }
+
+// DefaultBodyTimeout bounds the reading of a command's body.
+const DefaultBodyTimeout = 10 * time.Second
 
 // Routes lists every route the server serves, as "METHOD /path". The
 // OpenAPI test checks each is documented.
@@ -96,9 +111,29 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc(pattern, s.authorizeRoute(pattern, h))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, apiError(http.StatusMethodNotAllowed, "method_not_allowed", "", "%s is not a method of %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, apiError(http.StatusNotFound, "no_route", "", "no route %s %s; see docs/openapi.yaml", r.Method, r.URL.Path))
 	})
 	return s.logged(s.authenticate(mux))
+}
+
+// allowedMethods lists the methods some route serves at r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if slices.Contains(allow, http.MethodGet) {
+		allow = append(allow, http.MethodHead)
+	}
+	return allow
 }
 
 func needsViews(pattern string) bool {
@@ -148,6 +183,10 @@ type statusRecorder struct {
 	status int
 }
 
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// flushes) through the recorder.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
@@ -162,10 +201,13 @@ func (s *Server) log() *slog.Logger {
 
 // CommandResult is the body of a successful command.
 type CommandResult struct {
-	ReferralID string         `json:"referralId"`
-	Version    int            `json:"version"`
-	Sequence   uint64         `json:"sequence"`
-	Events     []EventSummary `json:"events"`
+	ReferralID string `json:"referralId"`
+	Version    int    `json:"version"`
+	// Sequence is the commit's stream sequence, for callers that see the
+	// whole log; authorities and regions get ReadToken instead.
+	Sequence  *uint64        `json:"sequence,omitempty"`
+	ReadToken string         `json:"readToken,omitempty"`
+	Events    []EventSummary `json:"events"`
 }
 
 // EventSummary names an event a command recorded.
@@ -176,7 +218,7 @@ type EventSummary struct {
 
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	var c aggregates.ReceiveReferral
-	meta, ok := decodeCommand(w, r, &c)
+	meta, ok := s.decodeCommand(w, r, &c)
 	if !ok {
 		return
 	}
@@ -198,15 +240,16 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newCmd func() aggregates.Command) {
 	ptr := newCmd()
-	meta, ok := decodeCommand(w, r, ptr)
+	meta, ok := s.decodeCommand(w, r, ptr)
 	if !ok {
 		return
 	}
 	if _, on := principal(r); on {
 		ref, _, err := s.Engine.Load(r.Context(), id)
 		if err == nil && ref.Status != aggregates.StatusNone && !s.mayWrite(r, ref.ReceivingAuthority) {
-			// Another authority's referral is, to this caller, no referral.
-			writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
+			// Another authority's referral is, to this caller, no referral:
+			// the same answer as for an id never used, If-Match or not.
+			writeError(w, noReferral())
 			return
 		}
 	}
@@ -237,6 +280,12 @@ func deref(c aggregates.Command) aggregates.Command {
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggregates.Command, meta engine.Meta, okStatus int) {
 	out, err := s.Engine.Handle(r.Context(), id, c, meta)
+	var stale *engine.StaleError
+	if _, isReceive := c.(aggregates.ReceiveReferral); errors.As(err, &stale) && stale.Current == 0 && !isReceive {
+		// If-Match on an id never used: no referral, as without If-Match.
+		writeError(w, noReferral())
+		return
+	}
 	if err != nil {
 		e := errorFor(err, func() (int, bool) {
 			ref, _, err := s.Engine.Load(r.Context(), id)
@@ -248,7 +297,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggreg
 		writeError(w, e)
 		return
 	}
-	res := commandResult(out)
+	res := s.commandResult(r, out)
 	if out.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
@@ -261,7 +310,14 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggreg
 
 // decodeCommand reads a command: its body into v and its headers into a
 // Meta. On failure it has written the error response.
-func decodeCommand(w http.ResponseWriter, r *http.Request, v any) (engine.Meta, bool) {
+func (s *Server) decodeCommand(w http.ResponseWriter, r *http.Request, v any) (engine.Meta, bool) {
+	timeout := s.BodyTimeout
+	if timeout <= 0 {
+		timeout = DefaultBodyTimeout
+	}
+	// Errors here mean the connection cannot take a deadline (HTTP/2 before
+	// Go supported it, a test recorder): the server's ReadTimeout still holds.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 	if e := decodeBody(r, v); e != nil {
 		writeError(w, e)
 		return engine.Meta{}, false
@@ -274,11 +330,34 @@ func decodeCommand(w http.ResponseWriter, r *http.Request, v any) (engine.Meta, 
 	return meta, true
 }
 
-// metaFrom reads the headers that come with a command.
+// MaxPersonLength bounds the X-Actor header, in characters.
+const MaxPersonLength = 100
+
+// metaFrom reads the headers that come with a command. Every header that
+// is recorded is bounded. With tokens on, the actor recorded is the
+// token's name; X-Actor may only name a person within it ("Stockport
+// placements team / Jane Smith"), never replace it.
 func metaFrom(r *http.Request) (engine.Meta, *Error) {
-	m := engine.Meta{Actor: "anonymous", CorrelationID: r.Header.Get("X-Correlation-Id")}
-	if a := r.Header.Get("X-Actor"); a != "" {
-		m.Actor = a
+	m := engine.Meta{Actor: "anonymous"}
+	if c := r.Header.Get("X-Correlation-Id"); c != "" {
+		if len(c) > 128 || strings.IndexFunc(c, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+			return m, apiError(http.StatusBadRequest, "invalid_header", "X-Correlation-Id", "a correlation id is 1 to 128 visible ASCII characters")
+		}
+		m.CorrelationID = c
+	}
+	person := r.Header.Get("X-Actor")
+	if person != "" {
+		if p := aggregates.TextProblem(person, MaxPersonLength); p != "" || len(r.Header.Values("X-Actor")) > 1 {
+			return m, apiError(http.StatusBadRequest, "invalid_header", "X-Actor", "X-Actor names one person, in at most %d characters without control characters", MaxPersonLength)
+		}
+	}
+	switch p, on := principal(r); {
+	case on && person != "":
+		m.Actor = p.Name + events.ActorPersonSeparator + person
+	case on:
+		m.Actor = p.Name
+	case person != "":
+		m.Actor = person
 	}
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		if len(k) > 255 || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
@@ -300,7 +379,8 @@ func metaFrom(r *http.Request) (engine.Meta, *Error) {
 type ReferralView struct {
 	ReferralID          string     `json:"referralId"`
 	Version             int        `json:"version"`
-	Sequence            uint64     `json:"sequence"`
+	Sequence            *uint64    `json:"sequence,omitempty"`
+	ReadToken           string     `json:"readToken,omitempty"`
 	Status              string     `json:"status"`
 	ReceivingAuthority  string     `json:"receivingAuthority"`
 	Route               string     `json:"route"`
@@ -350,12 +430,13 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := ReferralView{
-		ReferralID: ref.ID, Version: ref.Version, Sequence: eventstore.LastSequenceOf(stored), Status: string(ref.Status),
+		ReferralID: ref.ID, Version: ref.Version, Status: string(ref.Status),
 		ReceivingAuthority: ref.ReceivingAuthority, Route: ref.Route, ReceivedAt: ref.ReceivedAt,
 		ProfessionsNotified: append([]string{}, ref.Professions...), PlacementSearches: ref.Searches, OffersFound: ref.OffersFound,
 		AgeAssessment: ref.AgeAssessment, PlacementType: ref.PlacementType, WithdrawnReason: ref.WithdrawnReason,
 		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt), Deadline: s.deadline(ref),
 	}
+	v.Sequence, v.ReadToken = s.position(r, eventstore.LastSequenceOf(stored))
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(ref.Version)))
 	writeJSON(w, http.StatusOK, v)
 }
@@ -369,7 +450,8 @@ func timePtr(t time.Time) *time.Time {
 
 // HistoryEntry is one event of a referral's story.
 type HistoryEntry struct {
-	Sequence uint64 `json:"sequence"`
+	// Sequence is left out for authorities and regions (see readtoken.go).
+	Sequence uint64 `json:"sequence,omitempty"`
 	events.Event
 }
 
@@ -387,9 +469,14 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := History{ReferralID: id, Version: ref.Version}
+	hide := restricted(r)
 	for _, st := range stored {
 		for _, ev := range st.Commit.Events {
-			h.Events = append(h.Events, HistoryEntry{Sequence: st.Sequence, Event: ev})
+			e := HistoryEntry{Sequence: st.Sequence, Event: ev}
+			if hide {
+				e.Sequence = 0
+			}
+			h.Events = append(h.Events, e)
 		}
 	}
 	writeJSON(w, http.StatusOK, h)
@@ -397,7 +484,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggregates.Referral, []eventstore.Stored, bool) {
 	if !events.ValidID(id) {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
+		writeError(w, noReferral())
 		return aggregates.Referral{}, nil, false
 	}
 	ref, stored, err := s.Engine.Load(r.Context(), id)
@@ -410,10 +497,26 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggreg
 		return ref, nil, false
 	}
 	if len(stored) == 0 || !s.mayRead(r, ref.ReceivingAuthority) {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id"))
+		writeError(w, noReferral())
 		return ref, nil, false
 	}
 	return ref, stored, true
+}
+
+// noReferral is the one answer for an id that names no referral the caller
+// may see, whether it was never used or is another authority's.
+func noReferral() *Error {
+	return apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id")
+}
+
+// position is what a response says of where in the log it stands: the
+// stream sequence for callers that see everything, an opaque read token
+// for authorities and regions.
+func (s *Server) position(r *http.Request, seq uint64) (*uint64, string) {
+	if restricted(r) {
+		return nil, s.sealSequence(seq)
+	}
+	return &seq, ""
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -163,7 +163,26 @@ func TestBadInput(t *testing.T) {
 		{"two values", "POST", ts.URL + "/v1/referrals", receiveBody + `{}`, nil, 400, "malformed_json", ""},
 		{"unknown field", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `"route"`, `"colour":"red","route"`, 1), nil, 400, "unknown_field", "colour"},
 		{"wrong type", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `15`, `"fifteen"`, 1), nil, 400, "wrong_type", "claimedAge"},
-		{"bad time", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `2025-06-02T10:00:00Z`, `yesterday`, 1), nil, 400, "malformed_json", ""},
+		{"bad time", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `2025-06-02T10:00:00Z`, `yesterday`, 1), nil, 400, "wrong_type", "receivedAt"},
+		// Issue 12, items 10, 11 and 13.
+		{"duplicate key", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `"route"`, `"receivingAuthority":"E06000001","route"`, 1), nil, 400, "duplicate_field", "receivingAuthority"},
+		{"duplicate key in a nested object", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `"route"`, `"x":{"a":1,"a":2},"route"`, 1), nil, 400, "unknown_field", "x"},
+		{"field name in another case", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, `"receivingAuthority"`, `"RECEIVINGAUTHORITY"`, 1), nil, 400, "unknown_field", "RECEIVINGAUTHORITY"},
+		{"field name in title case", "POST", url + "/withdrawal", `{"Reason":"missing"}`, nil, 400, "unknown_field", "Reason"},
+		{"array body", "POST", ts.URL + "/v1/referrals", `[` + receiveBody + `]`, nil, 400, "not_an_object", ""},
+		{"null body", "POST", url + "/withdrawal", `null`, nil, 400, "not_an_object", ""},
+		{"a string body", "POST", url + "/withdrawal", `"missing"`, nil, 400, "not_an_object", ""},
+		{"a bad time in a command", "POST", ts.URL + "/v1/referrals/" + id + "/placement", `{"placementType":"U1","provider":"p","placedAt":"3 June"}`, nil, 400, "wrong_type", "placedAt"},
+		{"X-Actor too long", "POST", ts.URL + "/v1/referrals", receiveBody, []string{"X-Actor", strings.Repeat("a", api.MaxPersonLength+1)}, 400, "invalid_header", "X-Actor"},
+		{"X-Actor with a tab", "POST", ts.URL + "/v1/referrals", receiveBody, []string{"X-Actor", "Director\tof Services"}, 400, "invalid_header", "X-Actor"},
+		{"X-Correlation-Id too long", "POST", ts.URL + "/v1/referrals", receiveBody, []string{"X-Correlation-Id", strings.Repeat("c", 129)}, 400, "invalid_header", "X-Correlation-Id"},
+		{"offersFound past every bound", "POST", ts.URL + "/v1/referrals/" + open + "/placement-searches", `{"track":"in-house","offersFound":9223372036854775807}`, nil, 422, "invalid_value", "offersFound"},
+		{"64 characters and 1,000 spaces too many", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "HO-123", strings.Repeat("é", 65)+strings.Repeat(" ", 1000), 1), nil, 422, "invalid_value", "childReference"},
+		{"a reference of a zero-width space", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "HO-123", `\u200b`, 1), nil, 422, "invalid_value", "childReference"},
+		{"a hotel of NUL", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "Hotel A", `\u0000`, 1), nil, 422, "invalid_value", "hotel"},
+		{"If-Match on an id never used", "POST", ts.URL + "/v1/referrals/never-used/placement", `{"placementType":"U1","provider":"p","placedAt":"2025-06-03T09:00:00Z"}`, []string{"If-Match", `"1"`}, 404, "not_found", ""},
+		{"wrong method", "DELETE", url, "", nil, 405, "method_not_allowed", ""},
+		{"GET of a command", "GET", url + "/placement", "", nil, 405, "method_not_allowed", ""},
 		{"invalid UTF-8", "POST", ts.URL + "/v1/referrals", strings.Replace(receiveBody, "Hotel A", "Hotel \xff", 1), nil, 400, "invalid_utf8", ""},
 		{"too deep", "POST", ts.URL + "/v1/referrals", strings.Repeat("[", 40) + strings.Repeat("]", 40), nil, 400, "too_deep", ""},
 		{"oversized", "POST", ts.URL + "/v1/referrals", `{"hotel":"` + strings.Repeat("x", api.MaxBodyBytes) + `"}`, nil, 413, "body_too_large", ""},
@@ -192,6 +211,9 @@ func TestBadInput(t *testing.T) {
 			code, field := r.errCode(t)
 			if r.status != c.status || code != c.code || field != c.field {
 				t.Fatalf("got %d %s/%s, want %d %s/%s: %s", r.status, code, field, c.status, c.code, c.field, r.body)
+			}
+			if c.status == 405 && r.header.Get("Allow") == "" {
+				t.Fatalf("a 405 without Allow")
 			}
 			if c.status == 409 {
 				if v, ok := r.json(t)["error"].(map[string]any)["currentVersion"].(float64); !ok || v != 2 {

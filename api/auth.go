@@ -16,14 +16,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ntsflow"`)
 			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "send a bearer token: Authorization: Bearer <token>"))
 			return
 		}
-		p, ok := s.Tokens.Lookup(strings.TrimSpace(token))
+		p, ok := s.Tokens.Lookup(token)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ntsflow", error="invalid_token"`)
 			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "this token is not known (revoked, or mistyped)"))
@@ -31,6 +30,25 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
 	})
+}
+
+// bearerToken reads "Bearer <token>"; the scheme's name is
+// case-insensitive (RFC 9110, section 11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// restricted reports whether the caller sees only part of the log (an
+// authority or a region): such callers get opaque read tokens, never
+// stream sequences, which would count other authorities' commands.
+func restricted(r *http.Request) bool {
+	p, on := principal(r)
+	return on && (p.Kind == auth.Authority || p.Kind == auth.Region)
 }
 
 // allowedRoute is the coarse rule: which kinds of principal may call a

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -27,11 +29,18 @@ func decodeBody(r *http.Request, v any) *Error {
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type", "send the command as application/json (got %q)", ct)
 	}
+	if r.ContentLength > MaxBodyBytes {
+		return apiError(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", MaxBodyBytes)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
 			return apiError(http.StatusRequestEntityTooLarge, "body_too_large", "", "the body is larger than %d bytes", MaxBodyBytes)
+		case errors.As(err, &netErr) && netErr.Timeout():
+			return apiError(http.StatusRequestTimeout, "body_timeout", "", "the body did not arrive in time")
 		}
 		return apiError(http.StatusBadRequest, "unreadable_body", "", "could not read the body: %v", err)
 	}
@@ -43,6 +52,9 @@ func decodeBody(r *http.Request, v any) *Error {
 	}
 	if depth(body) > maxDepth {
 		return apiError(http.StatusBadRequest, "too_deep", "", "the JSON is nested more than %d levels deep", maxDepth)
+	}
+	if e := checkShape(body, reflect.TypeOf(v)); e != nil {
+		return e
 	}
 	if err := events.DecodeStrict(body, v); err != nil {
 		var syntax *json.SyntaxError
@@ -58,9 +70,11 @@ func decodeBody(r *http.Request, v any) *Error {
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return apiError(http.StatusBadRequest, "malformed_json", "", "the body ends in the middle of the JSON")
 		}
-		// Time and other field decoders say what is wrong but not where.
+		// Time and other field decoders say what is wrong but not where;
+		// checkShape has named the field of any time that does not parse.
 		return apiError(http.StatusBadRequest, "malformed_json", "", "%v", err)
 	}
+	trimStrings(reflect.ValueOf(v))
 	return nil
 }
 

@@ -18,10 +18,14 @@ import (
 // reflects (everything up to it, nothing after), and the moment it was
 // read as of (null: now).
 type ViewResponse struct {
-	View     string     `json:"view"`
-	Sequence uint64     `json:"sequence"`
-	AsOf     *time.Time `json:"asOf"`
-	Result   any        `json:"result"`
+	View string `json:"view"`
+	// Sequence for callers that see the whole log; ReadToken, opaque, for
+	// authorities and regions (pass it back as ?readToken= to read your
+	// writes).
+	Sequence  *uint64    `json:"sequence,omitempty"`
+	ReadToken string     `json:"readToken,omitempty"`
+	AsOf      *time.Time `json:"asOf"`
+	Result    any        `json:"result"`
 }
 
 // DefaultMaxWait bounds how long a read waits for ?minSequence.
@@ -44,14 +48,32 @@ func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *
 			return
 		}
 		asOf = asOf.UTC()
-		writeJSON(w, http.StatusOK, ViewResponse{View: spec.Name, Sequence: seq, AsOf: &asOf, Result: report(v, asOf)})
+		resp := ViewResponse{View: spec.Name, AsOf: &asOf, Result: report(v, asOf)}
+		resp.Sequence, resp.ReadToken = s.position(r, seq)
+		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	if m := q.Get("minSequence"); m != "" {
-		seq, err := strconv.ParseUint(m, 10, 64)
-		if err != nil {
-			writeError(w, apiError(http.StatusBadRequest, "invalid_query", "minSequence", "minSequence is a stream sequence, a whole number"))
+	param, m := "minSequence", q.Get("minSequence")
+	if t := q.Get("readToken"); t != "" {
+		param, m = "readToken", t
+	}
+	if m != "" {
+		var seq uint64
+		var err error
+		switch {
+		case param == "readToken":
+			if seq, err = s.openSequence(m); err != nil {
+				writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "readToken is a token from an earlier response of this engine"))
+				return
+			}
+		case restricted(r):
+			writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "pass the readToken of an earlier response as ?readToken= (stream sequences are for auditors)"))
 			return
+		default:
+			if seq, err = strconv.ParseUint(m, 10, 64); err != nil {
+				writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "minSequence is a stream sequence, a whole number"))
+				return
+			}
 		}
 		wait := s.MaxWait
 		if wait <= 0 {
@@ -60,14 +82,23 @@ func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
 		if err := runner.WaitFor(ctx, seq); err != nil {
-			e := apiError(http.StatusServiceUnavailable, "view_behind", "minSequence", "the %s view has not reached sequence %d within %v (it is at %d); try again", spec.Name, seq, wait, runner.Status().Sequence)
+			e := apiError(http.StatusServiceUnavailable, "view_behind", param, "the %s view has not reached sequence %d within %v (it is at %d); try again", spec.Name, seq, wait, runner.Status().Sequence)
+			if restricted(r) {
+				e = apiError(http.StatusServiceUnavailable, "view_behind", param, "the %s view has not caught up with that write within %v; try again", spec.Name, wait)
+			}
 			writeError(w, e)
 			return
 		}
 	}
 	now := s.now()
 	var resp ViewResponse
-	runner.Read(func(v V, seq uint64) { resp = ViewResponse{View: spec.Name, Sequence: seq, Result: report(v, now)} })
+	runner.Read(func(v V, seq uint64) {
+		resp = ViewResponse{View: spec.Name, Result: report(v, now)}
+		resp.Sequence = &seq
+	})
+	if restricted(r) {
+		resp.ReadToken, resp.Sequence = s.sealSequence(*resp.Sequence), nil
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -274,7 +305,7 @@ func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 	var c aggregates.SetPledge
-	meta, ok := decodeCommand(w, r, &c)
+	meta, ok := s.decodeCommand(w, r, &c)
 	if !ok {
 		return
 	}
@@ -296,11 +327,12 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	writeJSON(w, http.StatusOK, commandResult(out))
+	writeJSON(w, http.StatusOK, s.commandResult(r, out))
 }
 
-func commandResult(out engine.Outcome) CommandResult {
-	res := CommandResult{ReferralID: out.AggregateID, Version: out.Version, Sequence: out.Sequence}
+func (s *Server) commandResult(r *http.Request, out engine.Outcome) CommandResult {
+	res := CommandResult{ReferralID: out.AggregateID, Version: out.Version}
+	res.Sequence, res.ReadToken = s.position(r, out.Sequence)
 	for _, ev := range out.Events {
 		res.Events = append(res.Events, EventSummary{ID: ev.ID, Type: ev.Type})
 	}

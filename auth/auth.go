@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
@@ -103,6 +105,22 @@ func (p Principal) CanWrite(authority string, reg *refdata.Registry) bool {
 	return false
 }
 
+// MaxNameLength bounds a token's name, in characters.
+const MaxNameLength = 100
+
+// CheckName refuses a token name that could not stand as the actor of
+// every event its holder records: blank, too long, holding control
+// characters, or holding the separator before a person's name.
+func CheckName(name string) error {
+	if p := aggregates.TextProblem(name, MaxNameLength); p != "" {
+		return fmt.Errorf("token name %q %s (at most %d characters, no control characters)", name, p, MaxNameLength)
+	}
+	if strings.Contains(name, events.ActorPersonSeparator) {
+		return fmt.Errorf("token name %q holds %q, which separates the person in an event's actor", name, events.ActorPersonSeparator)
+	}
+	return nil
+}
+
 // File is the token file's shape.
 type File struct {
 	Tokens []Entry `json:"tokens"`
@@ -155,6 +173,9 @@ func (t *Tokens) reload() error {
 		}
 		if h, err := hex.DecodeString(e.SHA256); err != nil || len(h) != sha256.Size {
 			return fmt.Errorf("tokens %s, entry %d: sha256 must be 64 hex digits", t.path, i)
+		}
+		if err := CheckName(e.Name); err != nil {
+			return fmt.Errorf("tokens %s, entry %d: %w", t.path, i, err)
 		}
 		p.Name = e.Name
 		by[strings.ToLower(e.SHA256)] = p

@@ -51,6 +51,12 @@ type Event struct {
 	Hash     string `json:"hash,omitempty"`
 }
 
+// ActorPersonSeparator joins, in an event's Actor, the identity that made
+// the call (a bearer token's name) and the person within it who says they
+// acted: "Stockport placements team / Jane Smith". The identity comes
+// first and is never the caller's choice; token names cannot hold it.
+const ActorPersonSeparator = " / "
+
 // Routes into the scheme. The route sets the deadline (DOMAIN.md).
 const (
 	RouteHotel          = "hotel"

@@ -3,14 +3,26 @@ package eventstore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ChainKeyBucket holds the chain key when no key file is given.
+// ChainKeyBucket held the chain key in NATS. An embedded engine moves the
+// key out of it into a key file on start (see KeyFileChainKey); a cluster
+// engine without --chain-key-file still keeps it there.
 const ChainKeyBucket = "ntsflow_chain"
+
+// ChainKeyFileName is the key file an embedded engine keeps beside its data.
+const ChainKeyFileName = "chain.key"
+
+const chainKeyEntry = "hmac-sha256"
 
 // ChainKey returns the key of the events' HMAC chain, creating it on first
 // use, so every engine instance on one NATS system uses the same key.
@@ -21,19 +33,128 @@ func (s *Store) ChainKey(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))
 	}
-	if e, err := kv.Get(ctx, "hmac-sha256"); err == nil {
+	if e, err := kv.Get(ctx, chainKeyEntry); err == nil {
 		return e.Value(), nil
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	if _, err := kv.Create(ctx, "hmac-sha256", key); err != nil {
+	if _, err := kv.Create(ctx, chainKeyEntry, key); err != nil {
 		// Another instance created it first: use theirs.
-		if e, gerr := kv.Get(ctx, "hmac-sha256"); gerr == nil {
+		if e, gerr := kv.Get(ctx, chainKeyEntry); gerr == nil {
 			return e.Value(), nil
 		}
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))
 	}
 	return key, nil
+}
+
+// StoredChainKey returns the key kept in NATS, if there is one, without
+// creating it (nil, nil when there is none).
+func (s *Store) StoredChainKey(ctx context.Context) ([]byte, error) {
+	kv, err := s.js.KeyValue(ctx, ChainKeyBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chain key: %w", unavailable(err))
+	}
+	e, err := kv.Get(ctx, chainKeyEntry)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chain key: %w", unavailable(err))
+	}
+	return e.Value(), nil
+}
+
+// KeyFileChainKey returns the chain key kept in the file at path (0600). On
+// first use it creates the file: with the key an earlier version kept in
+// NATS, if there is one (the bucket is then deleted, so that nobody who can
+// read the server can forge a chain), or else with a new random key.
+func (s *Store) KeyFileChainKey(ctx context.Context, path string) (key []byte, migrated bool, err error) {
+	if key, err := ReadChainKeyFile(path); err == nil {
+		return key, false, s.ForgetStoredChainKey(ctx, key)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	key, err = s.StoredChainKey(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	migrated = key != nil
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	if err := writeKeyFile(path, key); err != nil {
+		return nil, false, err
+	}
+	// Read back what is on disk: another process may have won the race to
+	// create it.
+	if key, err = ReadChainKeyFile(path); err != nil {
+		return nil, false, err
+	}
+	return key, migrated, s.ForgetStoredChainKey(ctx, key)
+}
+
+// ForgetStoredChainKey deletes the chain key bucket once the same key is
+// safely in a file. A bucket holding a different key is left alone, and
+// reported: two keys for one log is for an operator to settle.
+func (s *Store) ForgetStoredChainKey(ctx context.Context, fileKey []byte) error {
+	stored, err := s.StoredChainKey(ctx)
+	if err != nil || stored == nil {
+		return err
+	}
+	if string(stored) != string(fileKey) {
+		return fmt.Errorf("chain key: the key file and the key kept in NATS (bucket %s) differ; keep the one the log was written with and delete the other", ChainKeyBucket)
+	}
+	if err := s.js.DeleteKeyValue(ctx, ChainKeyBucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("chain key: delete bucket %s: %w", ChainKeyBucket, unavailable(err))
+	}
+	return nil
+}
+
+func writeKeyFile(path string, key []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("chain key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("chain key: %w", err)
+	}
+	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("chain key %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadChainKeyFile reads a chain key file: hex digits (at least 32), or at
+// least 16 raw bytes.
+func ReadChainKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("chain key: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if k, err := hex.DecodeString(t); err == nil && len(k) >= 16 {
+		return k, nil
+	}
+	if len(b) < 16 {
+		return nil, fmt.Errorf("chain key %s: too short (want at least 16 bytes, or 32 hex digits)", path)
+	}
+	return b, nil
 }

@@ -28,11 +28,16 @@ type EmbeddedConfig struct {
 	SyncInterval time.Duration
 	// ServerName names the server (and its JetStream node).
 	ServerName string
+	// Users are required when the server listens: every connection, the
+	// engine's own in-process one included, then authenticates, and only
+	// the engine's user may write the event log.
+	Users *NATSUsers
 }
 
 // Embedded is a running in-process server.
 type Embedded struct {
 	Server *server.Server
+	users  *NATSUsers
 }
 
 // StartEmbedded starts nats-server with JetStream and waits until it takes
@@ -64,12 +69,18 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
 		}
 		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("embedded nats: listen %q: only loopback addresses, since the embedded server has no authentication", cfg.Listen)
+			return nil, fmt.Errorf("embedded nats: listen %q: only loopback addresses (the embedded server has no TLS)", cfg.Listen)
+		}
+		if cfg.Users == nil || cfg.Users.Engine == "" || cfg.Users.Subscriber == "" {
+			return nil, fmt.Errorf("embedded nats: listen %q: a listening server needs its users (engine and subscriber passwords)", cfg.Listen)
 		}
 		opts.Host = host
 		if opts.Port, err = strconv.Atoi(port); err != nil {
 			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
 		}
+	}
+	if cfg.Users != nil {
+		opts.Users = cfg.Users.serverUsers()
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -80,12 +91,17 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		s.Shutdown()
 		return nil, errors.New("embedded nats: not ready after 30s")
 	}
-	return &Embedded{Server: s}, nil
+	return &Embedded{Server: s, users: cfg.Users}, nil
 }
 
-// Connect opens an in-process client connection.
-func (e *Embedded) Connect(name string) (*nats.Conn, error) {
-	return nats.Connect("", nats.InProcessServer(e.Server), nats.Name(name), nats.MaxReconnects(-1))
+// Connect opens an in-process client connection, as the engine's user when
+// the server has users.
+func (e *Embedded) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(e.Server), nats.Name(name), nats.MaxReconnects(-1)}, opts...)
+	if e.users != nil {
+		opts = append(opts, nats.UserInfo(EngineUser, e.users.Engine))
+	}
+	return nats.Connect("", opts...)
 }
 
 // ClientURL is the address clients reach the server at, if it listens.

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,20 +21,24 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
-// readChainKey reads a chain key file: 64 hex digits, or raw bytes.
-func readChainKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("chain key: %w", err)
+// toolChainKey finds the chain key for a tool reading the log itself: the
+// key file given, or the one beside a stopped engine's data, or the key an
+// engine on a cluster keeps in NATS. It never makes one.
+func toolChainKey(ctx context.Context, st *eventstore.Store, keyFile, dataDir string) ([]byte, error) {
+	if keyFile != "" {
+		return eventstore.ReadChainKeyFile(keyFile)
 	}
-	t := strings.TrimSpace(string(b))
-	if k, err := hex.DecodeString(t); err == nil && len(k) >= 16 {
-		return k, nil
+	if dataDir != "" {
+		path := filepath.Join(dataDir, eventstore.ChainKeyFileName)
+		if _, err := os.Stat(path); err == nil {
+			return eventstore.ReadChainKeyFile(path)
+		}
 	}
-	if len(b) < 16 {
-		return nil, fmt.Errorf("chain key %s: too short (want at least 16 bytes, or 32 hex digits)", path)
+	key, err := st.StoredChainKey(ctx)
+	if err == nil && key == nil {
+		err = errors.New("no chain key: give --chain-key-file (an embedded engine keeps it in DATA-DIR/" + eventstore.ChainKeyFileName + ")")
 	}
-	return b, nil
+	return key, err
 }
 
 // logSource is where a tool reads the log: a running engine's HTTP API (the
@@ -276,7 +280,7 @@ links to the one before it on its referral. Exit status: 0 nothing wrong,
 2 could not verify.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
 		src := logSourceFlags(fs, "verify the log here")
-		keyFile := fs.String("chain-key-file", "", "the chain key, if the engines use a key file (default: the key kept in NATS)")
+		keyFile := fs.String("chain-key-file", "", "the chain key file (default: DATA-DIR/chain.key with --data-dir, else the key kept in NATS)")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			rep, err := verifyLog(ctx, src, *keyFile, stderr)
@@ -320,12 +324,7 @@ func verifyLog(ctx context.Context, src logSource, keyFile string, stderr io.Wri
 		return rep, err
 	}
 	defer closeStore()
-	var key []byte
-	if keyFile != "" {
-		key, err = readChainKey(keyFile)
-	} else {
-		key, err = st.ChainKey(ctx)
-	}
+	key, err := toolChainKey(ctx, st, keyFile, *src.dataDir)
 	if err != nil {
 		return rep, err
 	}

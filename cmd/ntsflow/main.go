@@ -62,6 +62,9 @@ file when it changes. Remove an entry to revoke its token.`,
 			if *role == "" || *name == "" {
 				return errUsage
 			}
+			if err := auth.CheckName(*name); err != nil {
+				return usagef("%v", err)
+			}
 			if _, err := auth.ParseRole(*role, refdata.Default()); err != nil {
 				return usagef("%v", err)
 			}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,22 +15,32 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/eventstore"
 )
 
-// The users of deploy/nats/permissions.conf, on a real server: the engine
-// runs with its user; a subscriber reads the public stream through a
-// durable consumer and can touch nothing else.
+// The users of deploy/nats/permissions.conf, on a real server that parses
+// the shipped file with the passwords in its environment: the engine runs
+// with its user; a subscriber reads the public stream through a durable
+// consumer and can touch nothing else; the placeholder text itself is no
+// password.
 func TestNATSUsersAndPermissions(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	subscriberPublish := []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.NTS_PUBLIC", "$JS.API.CONSUMER.CREATE.NTS_PUBLIC.>", "$JS.API.CONSUMER.DURABLE.CREATE.NTS_PUBLIC.>",
-		"$JS.API.CONSUMER.INFO.NTS_PUBLIC.>", "$JS.API.CONSUMER.MSG.NEXT.NTS_PUBLIC.>", "$JS.ACK.NTS_PUBLIC.>"}
-	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
-		Users: []*server.User{
-			{Username: "ntsflow", Password: "engine-secret", Permissions: &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}}, Subscribe: &server.SubjectPermission{Allow: []string{">"}}}},
-			{Username: "subscriber", Password: "sub-secret", Permissions: &server.Permissions{Publish: &server.SubjectPermission{Allow: subscriberPublish}, Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}}}},
-		}}
+	port := freePort(t)
+	t.Setenv("NTSFLOW_NATS_PASSWORD", "engine-secret")
+	t.Setenv("SUBSCRIBER_NATS_PASSWORD", "sub-secret")
+	opts, err := server.ProcessConfigFile("../../deploy/nats/permissions.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Users) != 2 {
+		t.Fatalf("permissions.conf: %d users", len(opts.Users))
+	}
+	for _, u := range opts.Users {
+		if u.Username == eventstore.SubscriberUser && !slices.Equal(u.Permissions.Publish.Allow, eventstore.SubscriberPublishAllow) {
+			t.Fatalf("permissions.conf and the embedded server's subscriber differ:\n%v\n%v", u.Permissions.Publish.Allow, eventstore.SubscriberPublishAllow)
+		}
+	}
+	opts.Host, opts.Port, opts.JetStream, opts.StoreDir, opts.NoSigs, opts.NoLog = "127.0.0.1", port, true, t.TempDir(), true, true
 	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -38,9 +50,11 @@ func TestNATSUsersAndPermissions(t *testing.T) {
 	if !s.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	// The config file we ship names the same subjects.
-	if !strings.Contains(readFile(t, "../../deploy/nats/permissions.conf"), `"$JS.API.CONSUMER.MSG.NEXT.NTS_PUBLIC.>"`) {
-		t.Fatal("deploy/nats/permissions.conf and this test disagree")
+	for _, pw := range []string{"$NTSFLOW_NATS_PASSWORD", `"$NTSFLOW_NATS_PASSWORD"`, ""} {
+		if nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), nats.UserInfo("ntsflow", pw), nats.MaxReconnects(0)); err == nil {
+			nc.Close()
+			t.Fatalf("the engine's user connected with the password %q", pw)
+		}
 	}
 
 	url := fmt.Sprintf("nats://ntsflow:engine-secret@127.0.0.1:%d", port)
@@ -53,7 +67,7 @@ func TestNATSUsersAndPermissions(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if _, err := nats.Connect(fmt.Sprintf("nats://subscriber:wrong@127.0.0.1:%d", port)); err == nil {
+	if _, err := nats.Connect(fmt.Sprintf("nats://subscriber:wrong@127.0.0.1:%d", port), nats.MaxReconnects(0)); err == nil {
 		t.Fatal("a wrong password connected")
 	}
 	nc, err := nats.Connect(fmt.Sprintf("nats://subscriber:sub-secret@127.0.0.1:%d", port))
@@ -112,6 +126,24 @@ func TestNATSUsersAndPermissions(t *testing.T) {
 			t.Fatalf("%d of 2 violations reported (subscribe to internal events, publish a public event)", denied)
 		}
 	}
+}
+
+// A variable the environment does not set stops the server from starting,
+// rather than leaving a guessable password.
+func TestNATSPermissionsNeedTheirVariables(t *testing.T) {
+	t.Setenv("NTSFLOW_NATS_PASSWORD", "") // restored after the test
+	os.Unsetenv("NTSFLOW_NATS_PASSWORD")
+	t.Setenv("SUBSCRIBER_NATS_PASSWORD", "sub-secret")
+	if _, err := server.ProcessConfigFile("../../deploy/nats/permissions.conf"); err == nil || !strings.Contains(err.Error(), "NTSFLOW_NATS_PASSWORD") {
+		t.Fatalf("permissions.conf without $NTSFLOW_NATS_PASSWORD: %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	_, p, _ := net.SplitHostPort(freeAddr(t))
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 func readFile(t *testing.T, path string) string {

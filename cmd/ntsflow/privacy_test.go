@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // Personal data stays in: a full scripted run (referrals received with
@@ -26,7 +28,8 @@ func TestNoPersonalDataLeavesTheEngine(t *testing.T) {
 	l.Close()
 	policy := filepath.Join(t.TempDir(), "policy.json")
 	os.WriteFile(policy, []byte(`{"version":"privacy-test","routes":{"hotel":{"duration":"2s"},"entry-authority":{"duration":"2s"}},"warnBefore":{"duration":"1s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"},{"after":{"duration":"1s"},"to":"director"}]}`), 0o600)
-	base, stop := startServe(t, t.TempDir(), "--nats-listen", natsAddr, "--deadline-policy", policy)
+	dataDir := t.TempDir()
+	base, stop := startServe(t, dataDir, "--nats-listen", natsAddr, "--deadline-policy", policy)
 	defer stop()
 
 	personal := []string{"Amanuel Tesfaye", "HO-SECRET-77", "2009-04-17", "Eritrean", "Tigrinya", "Arabic", "type 1 diabetes", "Hotel Marina", "Mrs Okafor fostering", "seen near the station"}
@@ -58,7 +61,11 @@ func TestNoPersonalDataLeavesTheEngine(t *testing.T) {
 	post("/v1/referrals/"+ids[2]+"/withdrawal", `{"reason":"missing","detail":"seen near the station"}`)
 	time.Sleep(time.Second)
 
-	nc, err := nats.Connect("nats://" + natsAddr)
+	users, err := eventstore.LoadOrCreateNATSUsers(filepath.Join(dataDir, eventstore.NATSUsersFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo(eventstore.SubscriberUser, users.Subscriber))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,9 +32,14 @@ func TestExposureRules(t *testing.T) {
 		{serveConfig{httpAddr: "[::1]:8080", tokens: "t.json"}, true},
 		{serveConfig{httpAddr: "0.0.0.0:8080"}, false},
 		{serveConfig{httpAddr: "0.0.0.0:8080", insecure: true}, true},
-		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", insecure: true}, false}, // tokens never in clear beyond loopback
+		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json"}, false},                // tokens never in clear beyond loopback...
+		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", insecure: true}, true}, // ...unless the network is declared closed (docker-compose)
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", tlsCert: "c", tlsKey: "k"}, true},
 		{serveConfig{httpAddr: "127.0.0.1:8080", tlsCert: "c"}, false},
+		// Issue 12, item 5: beyond loopback, TLS alone is not enough.
+		{serveConfig{httpAddr: "192.0.2.1:8443", tlsCert: "c", tlsKey: "k"}, false},
+		{serveConfig{httpAddr: "[2001:db8::1]:8443", tlsCert: "c", tlsKey: "k"}, false},
+		{serveConfig{httpAddr: "192.0.2.1:8443", tlsCert: "c", tlsKey: "k", tokens: "t.json"}, true},
 	} {
 		if err := checkExposure(&c.cfg); (err == nil) != c.ok {
 			t.Errorf("%+v: %v", c.cfg, err)

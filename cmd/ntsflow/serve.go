@@ -46,6 +46,7 @@ type serveConfig struct {
 	population   string
 	authorities  string
 	chainKeyFile string
+	natsUsers    string
 	tokens       string
 	tlsCert      string
 	tlsKey       string
@@ -67,11 +68,12 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source, replacing the shipped ONS mid-2020 figures (e.g. with a newer release)")
 	fs.StringVar(&c.authorities, "authorities", "", "authority list CSV (ons_code,name,region) to use instead of the shipped one")
-	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: a key generated once and kept in NATS (bucket ntsflow_chain)")
+	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: embedded, DATA-DIR/chain.key (made on first start, 0600); with --nats-url, a key kept in NATS (bucket ntsflow_chain)")
+	fs.StringVar(&c.natsUsers, "nats-users", "", "with --nats-listen: the NATS users' passwords, JSON {\"engine\":...,\"subscriber\":...}; default DATA-DIR/nats-users.json, made on first start (0600)")
 	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or tokens (closed container networks and demos only)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or without tokens (closed container networks and demos only)")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
@@ -115,6 +117,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		return err
 	}
 	var nc *nats.Conn
+	natsClient := metrics.NewNATSClient(log)
 	replicas := cfg.replicas
 	if cfg.natsURL == "" {
 		dir, err := filepath.Abs(cfg.dataDir)
@@ -124,7 +127,20 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
-		emb, err := eventstore.StartEmbedded(eventstore.EmbeddedConfig{DataDir: dir, Listen: cfg.natsListen, SyncInterval: cfg.syncInterval})
+		ecfg := eventstore.EmbeddedConfig{DataDir: dir, Listen: cfg.natsListen, SyncInterval: cfg.syncInterval}
+		if cfg.natsListen != "" {
+			path := cfg.natsUsers
+			if path == "" {
+				path = filepath.Join(dir, eventstore.NATSUsersFileName)
+			}
+			users, err := eventstore.LoadOrCreateNATSUsers(path)
+			if err != nil {
+				return err
+			}
+			ecfg.Users = &users
+			log.Info("embedded nats requires authentication", "users", eventstore.EngineUser+", "+eventstore.SubscriberUser, "credentials", path)
+		}
+		emb, err := eventstore.StartEmbedded(ecfg)
 		if err != nil {
 			return err
 		}
@@ -137,7 +153,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			sync = "every " + cfg.syncInterval.String()
 		}
 		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
-		if nc, err = emb.Connect("ntsflow"); err != nil {
+		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
 		if replicas == 0 {
@@ -145,7 +161,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	} else {
 		var err error
-		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow"); err != nil {
+		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
 		if replicas == 0 {
@@ -191,21 +207,15 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	first, last := cal.Covers()
 	log.Info("deadline policy", "version", policy.Version, "bank_holidays_listed", fmt.Sprintf("%d-%d", first, last), "calendar_source", cal.Source)
 
-	var chainKey []byte
-	if cfg.chainKeyFile != "" {
-		chainKey, err = readChainKey(cfg.chainKeyFile)
-	} else {
-		kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
-		chainKey, err = store.ChainKey(kctx)
-		kcancel()
-	}
+	chainKey, err := serveChainKey(ctx, cfg, store, log)
 	if err != nil {
 		return err
 	}
 	views := views.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
+	met.Registry.MustRegister(natsClient)
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met}
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
@@ -242,7 +252,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := newHTTPServer(srv.Handler(), log)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {
@@ -274,10 +284,47 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	return nil
 }
 
+// newHTTPServer bounds every phase of a connection: headers (and their
+// size), the whole request, the response (streams that may run longer, the
+// export and verify, lift their own write deadline) and idle keep-alives.
+// Command bodies have their own, shorter deadline (api.DefaultBodyTimeout).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
+
+// serveChainKey finds the chain key. An embedded engine keeps it in a file
+// beside its data, never in NATS (a key kept in an earlier version's bucket
+// moves to the file on first start); with --nats-url, instances share the
+// one kept in NATS unless the operator gives them all a key file.
+func serveChainKey(ctx context.Context, cfg *serveConfig, store *eventstore.Store, log *slog.Logger) ([]byte, error) {
+	kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	embedded := cfg.natsURL == ""
+	switch {
+	case cfg.chainKeyFile != "":
+		key, err := eventstore.ReadChainKeyFile(cfg.chainKeyFile)
+		if err == nil && embedded {
+			err = store.ForgetStoredChainKey(kctx, key)
+		}
+		return key, err
+	case embedded:
+		path := filepath.Join(cfg.dataDir, eventstore.ChainKeyFileName)
+		key, migrated, err := store.KeyFileChainKey(kctx, path)
+		if migrated {
+			log.Info("chain key moved out of NATS into a key file", "file", path, "bucket_deleted", eventstore.ChainKeyBucket)
+		}
+		return key, err
+	}
+	log.Warn("chain key kept in NATS (bucket " + eventstore.ChainKeyBucket + "): whoever can read it can forge the chain; give every engine and verifier --chain-key-file")
+	return store.ChainKey(kctx)
+}
+
 // checkExposure refuses configurations that would put children's records
 // on a network unprotected: beyond loopback the API needs TLS and tokens
-// (unless --insecure, for closed networks), and a token never travels in
-// clear beyond loopback.
+// (unless --insecure, for closed networks such as docker-compose's, where
+// tokens may then travel without TLS), and a token never travels in clear
+// beyond loopback without --insecure.
 func checkExposure(cfg *serveConfig) error {
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -288,13 +335,14 @@ func checkExposure(cfg *serveConfig) error {
 	}
 	ip := net.ParseIP(host)
 	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
-	if loopback || cfg.tlsCert != "" {
-		return nil
-	}
-	if cfg.tokens != "" {
-		return fmt.Errorf("--http-addr %s is beyond loopback: bearer tokens would travel in clear; serve TLS (--tls-cert, --tls-key)", cfg.httpAddr)
-	}
-	if !cfg.insecure {
+	tls, tokens := cfg.tlsCert != "", cfg.tokens != ""
+	switch {
+	case loopback || (tls && tokens) || cfg.insecure:
+	case tokens:
+		return fmt.Errorf("--http-addr %s is beyond loopback: bearer tokens would travel in clear; serve TLS (--tls-cert, --tls-key), or pass --insecure on a closed network", cfg.httpAddr)
+	case tls:
+		return fmt.Errorf("--http-addr %s is beyond loopback: TLS without --tokens lets anyone who reaches it read and write; add --tokens (or --insecure on a closed network)", cfg.httpAddr)
+	default:
 		return fmt.Errorf("--http-addr %s is beyond loopback: serve TLS with --tokens, or pass --insecure on a closed network", cfg.httpAddr)
 	}
 	return nil

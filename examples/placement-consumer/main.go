@@ -4,10 +4,11 @@
 // JetStream redeliver any it could not handle. Copy it; it depends only on
 // nats.go.
 //
-//	go run ./examples/placement-consumer --nats-url nats://127.0.0.1:4222
+//	NATS_PASSWORD=... go run ./examples/placement-consumer --nats-url nats://127.0.0.1:4222
 //
 // (start the engine with --nats-listen 127.0.0.1:4222 to reach its
-// embedded server). The contract is docs/asyncapi.yaml.
+// embedded server; the subscriber's password is in the engine's
+// data/nats-users.json). The contract is docs/asyncapi.yaml.
 package main
 
 import (
@@ -36,12 +37,13 @@ type placed struct {
 func main() {
 	url := flag.String("nats-url", nats.DefaultURL, "NATS server with the NTS_PUBLIC stream")
 	durable := flag.String("durable", "example-placements", "durable consumer name: keep it to resume where you left off")
+	user := flag.String("user", "subscriber", "NATS user; its password comes from $NATS_PASSWORD")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	nc, err := nats.Connect(*url, nats.Name("placement-consumer"), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(*url, nats.Name("placement-consumer"), nats.MaxReconnects(-1), nats.UserInfo(*user, os.Getenv("NATS_PASSWORD")))
 	if err != nil {
 		log.Error("connect", "err", err)
 		os.Exit(1)
