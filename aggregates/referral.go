@@ -70,6 +70,7 @@ type Referral struct {
 	Region              string    // the region's slug
 	AllocatedTo         string    // the authority whose answer is awaited
 	AllocationPosition  int       // its place in the rota (1-based)
+	AllocatedAt         time.Time // when it was allocated
 	RespondBy           time.Time // when its contact must have answered
 	Declined            []string  // authorities that raised an exception for this child
 	Reminded            bool      // the contact was reminded, for this allocation
@@ -113,9 +114,13 @@ func NextStatus(s Status, e events.Event) Status {
 		if s == StatusAwaitingAcceptance {
 			return StatusAwaitingAllocation
 		}
+	case events.AllocationAccepted:
+		// The referral.received in the same commit tells the views.
+		if s == StatusAwaitingAcceptance {
+			return StatusOpen
+		}
 	case events.ReferralReceived:
-		// Received directly, or on accepting an allocation.
-		if s == StatusNone || s == StatusAwaitingAcceptance {
+		if s == StatusNone {
 			return StatusOpen
 		}
 	case events.ReferralPlaced:
@@ -768,7 +773,7 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.ReceivedAt = e.OccurredAt
 		r.referred = d
 	case events.ReferralAllocated:
-		r.AllocatedTo, r.AllocationPosition, r.RespondBy = d.Authority, d.Position, d.RespondBy
+		r.AllocatedTo, r.AllocationPosition, r.RespondBy, r.AllocatedAt = d.Authority, d.Position, d.RespondBy, e.OccurredAt
 		r.Reminded, r.AllocationEscalated = false, false
 	case events.AllocationException:
 		r.Declined = append(slices.Clip(r.Declined), d.Authority)

@@ -40,12 +40,22 @@ type Saga struct {
 // loaded now (not as it was when the event was written), is r. It is pure:
 // the same inputs give the same reaction, so redelivery is harmless.
 func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reaction {
+	route := ""
 	switch d := e.Data.(type) {
 	case events.ReferralReceived:
+		route = d.Route
+	case events.ReferralReferred:
+		route = d.Route
+	}
+	switch e.Data.(type) {
+	case events.ReferralReceived, events.ReferralReferred:
+		// The transfer clock starts at the referral into the scheme, or at
+		// receipt for a referral received directly; a received that follows
+		// an accepted allocation finds the deadline already set.
 		if !r.DueAt.IsZero() {
 			return Reaction{} // already set: a redelivery
 		}
-		dl, err := s.Policy.Compute(s.Calendar, d.Route, e.OccurredAt)
+		dl, err := s.Policy.Compute(s.Calendar, route, e.OccurredAt)
 		if err != nil {
 			return Reaction{}
 		}
