@@ -22,6 +22,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -48,6 +49,10 @@ type Server struct {
 	MaxWait time.Duration
 	// Metrics, if set, is served at /metrics and times every command.
 	Metrics *metrics.Metrics
+	// AllocationPolicy is the allocated authority's response time (default:
+	// the shipped policy); the saga enforces it, the API stamps it on each
+	// allocation.
+	AllocationPolicy *allocation.Policy
 	// Tokens, if set, turns authentication on: every route but the probes
 	// needs a bearer token, and each role sees only what it may.
 	Tokens *auth.Tokens
@@ -84,6 +89,14 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/referrals/{id}":                          s.get,
 		"GET /v1/referrals/{id}/history":                  s.history,
 		"POST /v1/authorities/{code}/pledge":              s.setPledge,
+		"PUT /v1/authorities/{code}/contact":              s.setContact,
+		"POST /v1/referrals/{id}/allocation":              s.allocate,
+		"POST /v1/referrals/{id}/acceptance":              func(w http.ResponseWriter, r *http.Request) { s.answerAllocation(w, r, true) },
+		"POST /v1/referrals/{id}/allocation-exception":    func(w http.ResponseWriter, r *http.Request) { s.answerAllocation(w, r, false) },
+		"GET /v1/regions/{region}/rota":                   s.rota,
+		"PUT /v1/regions/{region}/rota":                   func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, true) },
+		"POST /v1/regions/{region}/pauses":                func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, false) },
+		"GET /v1/capacity/national":                       s.national,
 		"GET /v1/capacity":                                s.capacity,
 		"GET /v1/capacity/regions/{region}":               s.capacity,
 		"GET /v1/capacity/authorities/{code}":             s.capacity,
@@ -201,8 +214,12 @@ func (s *Server) log() *slog.Logger {
 
 // CommandResult is the body of a successful command.
 type CommandResult struct {
-	ReferralID string `json:"referralId"`
-	Version    int    `json:"version"`
+	// The aggregate the command changed: a referral, an authority (pledge,
+	// contact) or a region (rota, pauses).
+	ReferralID  string `json:"referralId,omitempty"`
+	AuthorityID string `json:"authority,omitempty"`
+	RegionID    string `json:"region,omitempty"`
+	Version     int    `json:"version"`
 	// Sequence is the commit's stream sequence, for callers that see the
 	// whole log; authorities and regions get ReadToken instead.
 	Sequence  *uint64        `json:"sequence,omitempty"`
@@ -230,6 +247,18 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		}
 		c = resolved
 	}
+	if c.Region != "" {
+		// A referral into the scheme: by the region's partnership, or by the
+		// entry authority that refers the child.
+		name, _ := refdata.RegionByName(c.Region)
+		if p, on := principal(r); on && !(p.Kind == auth.Region && p.Region == name) && !(p.Kind == auth.Authority && p.Authority == c.TransferringAuthority && c.TransferringAuthority != "") {
+			writeError(w, forbidden(p, "refer a child into the scheme for "+c.Region))
+			return
+		}
+		c.ReferralID = engine.NewReferralID("region:"+c.Region, meta.IdempotencyKey)
+		s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
+		return
+	}
 	if p, on := principal(r); on && !p.CanWrite(c.ReceivingAuthority, s.Authorities) {
 		writeError(w, forbidden(p, "receive referrals for "+c.ReceivingAuthority))
 		return
@@ -244,13 +273,20 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newC
 	if !ok {
 		return
 	}
-	if _, on := principal(r); on {
+	if p, on := principal(r); on {
 		ref, _, err := s.Engine.Load(r.Context(), id)
-		if err == nil && ref.Status != aggregates.StatusNone && !s.mayWrite(r, ref.ReceivingAuthority) {
-			// Another authority's referral is, to this caller, no referral:
-			// the same answer as for an id never used, If-Match or not.
-			writeError(w, noReferral())
-			return
+		if err == nil && ref.Status != aggregates.StatusNone {
+			if !s.mayReadReferral(r, ref) {
+				// Another authority's referral is, to this caller, no
+				// referral: the same answer as for an id never used,
+				// If-Match or not.
+				writeError(w, noReferral())
+				return
+			}
+			if !mayChange(p, ref) {
+				writeError(w, forbidden(p, "change this referral; the authority that received it does"))
+				return
+			}
 		}
 	}
 	s.run(w, r, id, deref(ptr), meta, http.StatusOK)
@@ -286,26 +322,10 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggreg
 		writeError(w, noReferral())
 		return
 	}
-	if err != nil {
-		e := errorFor(err, func() (int, bool) {
-			ref, _, err := s.Engine.Load(r.Context(), id)
-			return ref.Version, err == nil
-		})
-		if e.status >= 500 {
-			s.log().Error("command failed", "command", c.CommandName(), "referral", id, "err", err)
-		}
-		writeError(w, e)
-		return
-	}
-	res := s.commandResult(r, out)
-	if out.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(out.Version)))
-	if okStatus == http.StatusCreated {
+	if err == nil && okStatus == http.StatusCreated {
 		w.Header().Set("Location", "/v1/referrals/"+out.AggregateID)
 	}
-	writeJSON(w, okStatus, res)
+	s.answer(w, r, id, c, out, err, okStatus)
 }
 
 // decodeCommand reads a command: its body into v and its headers into a
@@ -407,14 +427,7 @@ type Deadline struct {
 }
 
 func (s *Server) deadline(ref aggregates.Referral) Deadline {
-	now := time.Now()
-	if s.Now != nil {
-		now = s.Now()
-	}
-	cal := s.Calendar
-	if cal == nil {
-		cal = defaultCalendar
-	}
+	now, cal := s.now(), s.cal()
 	return Deadline{
 		DueAt: timePtr(ref.DueAt), WarningAt: timePtr(ref.WarningAt), Policy: ref.DeadlinePolicy, EscalatedTo: ref.EscalatedTo,
 		WorkingDaysElapsed: deadline.WorkingDaysElapsed(cal, ref, now), State: ref.DeadlineState(now),
@@ -422,6 +435,13 @@ func (s *Server) deadline(ref aggregates.Referral) Deadline {
 }
 
 var defaultCalendar = calendar.Default()
+
+func (s *Server) cal() *calendar.Calendar {
+	if s.Calendar != nil {
+		return s.Calendar
+	}
+	return defaultCalendar
+}
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
@@ -496,7 +516,7 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggreg
 		writeError(w, e)
 		return ref, nil, false
 	}
-	if len(stored) == 0 || !s.mayRead(r, ref.ReceivingAuthority) {
+	if len(stored) == 0 || !s.mayReadReferral(r, ref) {
 		writeError(w, noReferral())
 		return ref, nil, false
 	}

@@ -318,8 +318,8 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Authority = code
-	if p, on := principal(r); on && !p.CanWrite(code, s.Authorities) {
-		writeError(w, forbidden(p, "set the pledge of "+code))
+	if p, on := principal(r); on && !p.CanChange(code) {
+		writeError(w, forbidden(p, "set the pledge of "+code+"; the authority does"))
 		return
 	}
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
@@ -327,7 +327,9 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.commandResult(r, out))
+	res := s.commandResult(r, out)
+	res.ReferralID, res.AuthorityID = "", code
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) commandResult(r *http.Request, out engine.Outcome) CommandResult {

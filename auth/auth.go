@@ -105,6 +105,14 @@ func (p Principal) CanWrite(authority string, reg *refdata.Registry) bool {
 	return false
 }
 
+// CanChange reports whether p may change what belongs to an authority: its
+// referrals once received, its pledge, its contact. Only the authority
+// itself: the regional partnership allocates, but does not withdraw or
+// change an authority's referral.
+func (p Principal) CanChange(authority string) bool {
+	return p.Kind == Authority && p.Authority == authority
+}
+
 // MaxNameLength bounds a token's name, in characters.
 const MaxNameLength = 100
 

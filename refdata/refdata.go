@@ -202,6 +202,18 @@ func (r *Registry) Authorities() []Authority {
 	return out
 }
 
+// InRegion lists the codes of a region's authorities (by its name), in
+// code order: the default order of its partnership's rota.
+func (r *Registry) InRegion(region string) []string {
+	var out []string
+	for _, a := range r.Authorities() {
+		if a.Region == region {
+			out = append(out, a.Code)
+		}
+	}
+	return out
+}
+
 // RegionByName finds a region by its name or its slug ("north-west"),
 // ignoring case.
 func RegionByName(s string) (string, bool) {

@@ -51,25 +51,11 @@ type Deadline struct {
 // (the store unreachable, say) with a pause.
 func (r *Deadline) Run(ctx context.Context) error {
 	done := make(chan struct{}, 2)
-	go func() { r.loop(ctx, "events", r.consumeEvents); done <- struct{}{} }()
-	go func() { r.loop(ctx, "timers", r.consumeTimers); done <- struct{}{} }()
+	go func() { keepRunning(ctx, r.log(), "deadline saga events", r.consumeEvents); done <- struct{}{} }()
+	go func() { keepRunning(ctx, r.log(), "deadline saga timers", r.consumeTimers); done <- struct{}{} }()
 	<-done
 	<-done
 	return ctx.Err()
-}
-
-func (r *Deadline) loop(ctx context.Context, name string, run func(context.Context) error) {
-	for ctx.Err() == nil {
-		err := run(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		r.log().Warn("deadline saga consumer stopped; restarting", "consumer", name, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 func (r *Deadline) consumeEvents(ctx context.Context) error {
@@ -90,7 +76,7 @@ func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error
 	var relevant []events.Event
 	for _, e := range st.Commit.Events {
 		switch e.Data.(type) {
-		case events.ReferralReceived, events.DeadlineSet, events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+		case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet, events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
 			relevant = append(relevant, e)
 		}
 	}

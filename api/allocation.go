@@ -1,0 +1,331 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
+)
+
+// The regional partnership's allocation: referrals into the scheme, the
+// rota, pauses, the authority's single point of contact, and the national
+// equity view. The rules are the deciders'; this file supplies what they
+// weigh (the region's authorities, the capacity view, the response policy)
+// and applies the roles.
+
+func (s *Server) allocationPolicy() allocation.Policy {
+	if s.AllocationPolicy != nil {
+		return *s.AllocationPolicy
+	}
+	return allocation.DefaultPolicy()
+}
+
+// regionOf finds a region by the slug in the path.
+func (s *Server) regionOf(w http.ResponseWriter, r *http.Request, slug string) (name string, ok bool) {
+	name, ok = refdata.RegionByName(slug)
+	if !ok || refdata.Slug(name) != slug {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "region", "no region %q; regions are named by slug, e.g. north-west", slug))
+		return "", false
+	}
+	return name, true
+}
+
+// mayAllocate: the region's own partnership, or anyone where roles are off.
+func mayAllocate(r *http.Request, region string) bool {
+	p, on := principal(r)
+	return !on || (p.Kind == auth.Region && p.Region == region)
+}
+
+// capacityFacts is what the rota weighs of each authority, from the
+// capacity view as it stands (a projection: an allocation made a moment ago
+// may not be counted yet, which can only make the rota more generous than
+// the threshold by the children in flight; the contact's answer is the
+// check).
+func (s *Server) capacityFacts() map[string]aggregates.AuthorityCapacity {
+	out := map[string]aggregates.AuthorityCapacity{}
+	if s.Views == nil {
+		return out
+	}
+	s.Views.Capacity.Read(func(v *projections.Capacity, _ uint64) {
+		for _, row := range projections.ReportCapacity(v, s.Views.Registry).Authorities {
+			f := aggregates.AuthorityCapacity{LookedAfter: row.LookedAfter}
+			if row.Threshold != nil {
+				f.Threshold = *row.Threshold
+			}
+			if row.PledgeRemaining != nil {
+				f.PledgeSet, f.PledgeRemaining = true, *row.PledgeRemaining
+			}
+			out[row.Code] = f
+		}
+	})
+	return out
+}
+
+// allocate: POST /v1/referrals/{id}/allocation, {} for the rota's choice or
+// {"authority","reason"} for the coordinator's.
+func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
+	var c aggregates.Allocate
+	meta, ok := s.decodeCommand(w, r, &c)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	ref, _, ok := s.load(w, r, id)
+	if !ok {
+		return
+	}
+	if ref.Region == "" {
+		writeError(w, errorFor(&aggregates.Refusal{Kind: aggregates.Illegal, Code: aggregates.CodeNotAwaitingAllocation, Message: "the referral was received by " + ref.ReceivingAuthority + "; it is not for allocation"}, noVersion))
+		return
+	}
+	name, _ := refdata.RegionByName(ref.Region)
+	if !mayAllocate(r, name) {
+		p, _ := principal(r)
+		writeError(w, forbidden(p, "allocate referrals; the "+name+" partnership does"))
+		return
+	}
+	c.Members = s.Authorities.InRegion(name)
+	c.Capacity = s.capacityFacts()
+	c.RespondBy = s.allocationPolicy().RespondBy(s.cal(), s.now())
+	out, err := engine.HandlePair(r.Context(), s.Engine, aggregates.Regions, ref.Region, aggregates.Referrals, id, c, meta,
+		func(g aggregates.Region, ref aggregates.Referral, now time.Time) ([]events.Event, []events.Event, error) {
+			return aggregates.DecideAllocation(g, ref, c, now)
+		})
+	s.answer(w, r, id, c, out, err, http.StatusOK)
+}
+
+// answerAllocation: POST /v1/referrals/{id}/acceptance and
+// .../allocation-exception, by the allocated authority's contact.
+func (s *Server) answerAllocation(w http.ResponseWriter, r *http.Request, accept bool) {
+	var cmd aggregates.Command
+	var exception aggregates.RaiseAllocationException
+	var acceptance aggregates.AcceptAllocation
+	var body any = &acceptance
+	if !accept {
+		body = &exception
+	}
+	meta, ok := s.decodeCommand(w, r, body)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if _, _, ok := s.load(w, r, id); !ok { // 404 unless allocated to the caller
+		return
+	}
+	if p, on := principal(r); on {
+		if p.Kind != auth.Authority {
+			writeError(w, forbidden(p, "answer an allocation; the allocated authority's contact does"))
+			return
+		}
+		acceptance.Authority, exception.Authority = p.Authority, p.Authority
+	}
+	cmd = acceptance
+	if !accept {
+		cmd = exception
+	}
+	out, err := s.Engine.Handle(r.Context(), id, cmd, meta)
+	s.answer(w, r, id, cmd, out, err, http.StatusOK)
+}
+
+// RotaView is a region's rota as the partnership reads it.
+type RotaView struct {
+	Region  string          `json:"region"`
+	Version int             `json:"version"`
+	Order   []RotaAuthority `json:"order"`
+	// Next is the authority the rota tries first for the next child.
+	Next string `json:"next"`
+	// Proposal is whom the rota would allocate the next child to now, with
+	// every authority it would pass over and why; absent when it would
+	// pass over all of them.
+	Proposal *events.ReferralAllocated `json:"proposal,omitempty"`
+	// NoProposal says why there is none.
+	NoProposal string `json:"noProposal,omitempty"`
+}
+
+// RotaAuthority is one authority in the rota.
+type RotaAuthority struct {
+	Position int `json:"position"`
+	projections.CapacityRow
+	PausedUntil *time.Time `json:"pausedUntil,omitempty"`
+	PauseReason string     `json:"pauseReason,omitempty"`
+}
+
+// rota: GET /v1/regions/{region}/rota.
+func (s *Server) rota(w http.ResponseWriter, r *http.Request) {
+	slug := r.PathValue("region")
+	name, ok := s.regionOf(w, r, slug)
+	if !ok {
+		return
+	}
+	if p, on := principal(r); on && p.Kind != auth.Auditor && !(p.Kind == auth.Region && p.Region == name) {
+		writeError(w, forbidden(p, "read the "+name+" rota"))
+		return
+	}
+	g, _, err := engine.Load(r.Context(), s.Engine.Store, aggregates.Regions, slug)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	members := s.Authorities.InRegion(name)
+	order := g.RotaOrder(members)
+	rows := map[string]projections.CapacityRow{}
+	if s.Views != nil {
+		s.Views.Capacity.Read(func(v *projections.Capacity, _ uint64) {
+			for _, row := range projections.ReportCapacity(v, s.Views.Registry).Authorities {
+				rows[row.Code] = row
+			}
+		})
+	}
+	now := s.now()
+	view := RotaView{Region: slug, Version: g.Version, Order: []RotaAuthority{}}
+	for i, code := range order {
+		a := RotaAuthority{Position: i + 1, CapacityRow: rows[code]}
+		if a.Code == "" {
+			au, _ := s.Authorities.Lookup(code)
+			a.Code, a.Name, a.Region = code, au.Name, au.Region
+		}
+		if p, on := g.Paused(code, now); on {
+			until := p.Until
+			a.PausedUntil, a.PauseReason = &until, p.Reason
+		}
+		view.Order = append(view.Order, a)
+	}
+	if len(order) > 0 {
+		view.Next = order[g.Next%len(order)]
+	}
+	// The proposal: the rule itself, on a referral of this region awaiting
+	// allocation, nothing written.
+	probe := aggregates.Fold([]events.Event{events.New(now, events.ReferralReferred{ReferralID: "proposal", Region: slug})})
+	_, evs, err := aggregates.DecideAllocation(g, probe, aggregates.Allocate{Members: members, Capacity: s.capacityFacts()}, now)
+	if err != nil {
+		view.NoProposal = err.Error()
+	} else {
+		p := evs[0].Data.(events.ReferralAllocated)
+		view.Proposal = &p
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(g.Version)))
+	writeJSON(w, http.StatusOK, view)
+}
+
+// regionCommand: PUT /v1/regions/{region}/rota and POST .../pauses.
+func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota bool) {
+	var rota aggregates.SetRota
+	var pause aggregates.PauseAuthority
+	var body any = &pause
+	if setRota {
+		body = &rota
+	}
+	meta, ok := s.decodeCommand(w, r, body)
+	if !ok {
+		return
+	}
+	slug := r.PathValue("region")
+	name, ok := s.regionOf(w, r, slug)
+	if !ok {
+		return
+	}
+	if !mayAllocate(r, name) {
+		p, _ := principal(r)
+		writeError(w, forbidden(p, "change the "+name+" rota; its partnership does"))
+		return
+	}
+	members := s.Authorities.InRegion(name)
+	var cmd aggregates.RegionCommand = pause
+	if setRota {
+		rota.Members = members
+		cmd = rota
+	} else {
+		pause.Members = members
+		if cur, ok := s.Authorities.Canonical(pause.Authority); ok {
+			pause.Authority = cur
+		}
+		cmd = pause
+	}
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, cmd, meta)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	res := s.commandResult(r, out)
+	res.ReferralID = ""
+	res.RegionID = slug
+	writeJSON(w, http.StatusOK, res)
+}
+
+// setContact: PUT /v1/authorities/{code}/contact.
+func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
+	var c aggregates.SetContact
+	meta, ok := s.decodeCommand(w, r, &c)
+	if !ok {
+		return
+	}
+	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
+		return
+	}
+	if p, on := principal(r); on && !p.CanChange(code) {
+		writeError(w, forbidden(p, "set the contact of "+code+"; the authority does"))
+		return
+	}
+	c.Authority = code
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	res := s.commandResult(r, out)
+	res.ReferralID = ""
+	res.AuthorityID = code
+	writeJSON(w, http.StatusOK, res)
+}
+
+// national: GET /v1/capacity/national.
+func (s *Server) national(w http.ResponseWriter, r *http.Request) {
+	year := r.URL.Query().Get("year")
+	if year == "" {
+		year = strconv.Itoa(s.now().Year())
+	} else if y, err := strconv.Atoi(year); err != nil || y < 2016 || y > 2100 {
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "year", "year is a calendar year from 2016, e.g. 2025"))
+		return
+	}
+	var capRep projections.CapacityReport
+	var seq uint64
+	s.Views.Capacity.Read(func(v *projections.Capacity, at uint64) {
+		capRep, seq = projections.ReportCapacity(v, s.Views.Registry), at
+	})
+	var tl projections.TimelinessReport
+	s.Views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) {
+		tl = projections.ReportTimeliness(v, s.Views.Registry, projections.TimelinessFilter{From: year + "-01", To: year + "-12"}, s.now())
+	})
+	resp := ViewResponse{View: "national", Result: projections.ReportNational(capRep, tl, year)}
+	resp.Sequence, resp.ReadToken = s.position(r, seq)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// answer writes a command's outcome or its error, as run does.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, c aggregates.Command, out engine.Outcome, err error, okStatus int) {
+	if err != nil {
+		e := errorFor(err, func() (int, bool) {
+			ref, _, err := s.Engine.Load(r.Context(), id)
+			return ref.Version, err == nil
+		})
+		if e.status >= 500 {
+			s.log().Error("command failed", "command", c.CommandName(), "referral", id, "err", err)
+		}
+		writeError(w, e)
+		return
+	}
+	if out.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(out.Version)))
+	writeJSON(w, okStatus, s.commandResult(r, out))
+}
