@@ -30,6 +30,13 @@ var publicTypes = map[string]string{
 	events.TypeDeadlineWarning:   "deadline-warning",
 	events.TypeDeadlineBreached:  "deadline-breached",
 	events.TypeDeadlineEscalated: "deadline-escalated",
+	// The partnership's allocation: which authority, by which rota
+	// position, passing over whom (codes only), and its answer. Never the
+	// coordinator's or the contact's free-text reasons.
+	events.TypeReferralAllocated:   "allocated",
+	events.TypeAllocationAccepted:  "allocation-accepted",
+	events.TypeAllocationException: "allocation-exception",
+	events.TypeAllocationEscalated: "allocation-escalated",
 }
 
 // PayloadVersion is the version of the public payload; it is in every
@@ -70,19 +77,32 @@ func Names() []string {
 // Payload is the data of every public event. Fields that do not apply to
 // an event are absent.
 type Payload struct {
-	ReferralID            string     `json:"referralId"`
-	Authority             string     `json:"authority"`
-	Region                string     `json:"region"`
-	Route                 string     `json:"route"`
-	TransferringAuthority string     `json:"transferringAuthority,omitempty"`
-	OccurredAt            time.Time  `json:"occurredAt"`
-	RecordedAt            time.Time  `json:"recordedAt"`
-	ReceivedAt            time.Time  `json:"receivedAt"`
-	PlacementType         string     `json:"placementType,omitempty"`
-	PlacedAt              *time.Time `json:"placedAt,omitempty"`
-	WithdrawalReason      string     `json:"withdrawalReason,omitempty"`
-	Deadline              *Deadline  `json:"deadline,omitempty"`
-	EscalatedTo           string     `json:"escalatedTo,omitempty"`
+	ReferralID            string      `json:"referralId"`
+	Authority             string      `json:"authority"`
+	Region                string      `json:"region"`
+	Route                 string      `json:"route"`
+	TransferringAuthority string      `json:"transferringAuthority,omitempty"`
+	OccurredAt            time.Time   `json:"occurredAt"`
+	RecordedAt            time.Time   `json:"recordedAt"`
+	ReceivedAt            time.Time   `json:"receivedAt"`
+	PlacementType         string      `json:"placementType,omitempty"`
+	PlacedAt              *time.Time  `json:"placedAt,omitempty"`
+	WithdrawalReason      string      `json:"withdrawalReason,omitempty"`
+	Deadline              *Deadline   `json:"deadline,omitempty"`
+	EscalatedTo           string      `json:"escalatedTo,omitempty"`
+	Allocation            *Allocation `json:"allocation,omitempty"`
+}
+
+// Allocation is the allocation on allocation events.
+type Allocation struct {
+	// Position is the authority's place in the rota (1-based).
+	Position int `json:"position,omitempty"`
+	// Override is true when the coordinator chose the authority (with a
+	// reason, which stays inside) rather than the rota.
+	Override bool          `json:"override,omitempty"`
+	Skipped  []events.Skip `json:"skipped,omitempty"`
+	// RespondBy is when the authority's contact must answer.
+	RespondBy *time.Time `json:"respondBy,omitempty"`
 }
 
 // Deadline is the referral's deadline, on deadline events.
@@ -130,6 +150,18 @@ func Encode(e events.Event, c Context) (Message, bool, error) {
 	case events.DeadlineBreached:
 		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
 		p.EscalatedTo = d.EscalatedTo
+	case events.ReferralAllocated:
+		by := d.RespondBy.UTC()
+		p.Authority = d.Authority
+		p.Allocation = &Allocation{Position: d.Position, Override: d.OverrideReason != "", Skipped: d.Skipped, RespondBy: &by}
+	case events.AllocationAccepted:
+		p.Authority = d.Authority
+	case events.AllocationException:
+		p.Authority = d.Authority // the reason is free text: it stays inside
+	case events.AllocationEscalated:
+		by := d.RespondBy.UTC()
+		p.Authority, p.EscalatedTo = d.Authority, d.EscalatedTo
+		p.Allocation = &Allocation{RespondBy: &by}
 	case events.DeadlineEscalated:
 		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
 		p.EscalatedTo = d.EscalatedTo

@@ -36,6 +36,7 @@ type Metrics struct {
 	appendErrors    prometheus.Counter
 	commandDuration *prometheus.HistogramVec
 	recorded        map[string]*prometheus.CounterVec // by event type
+	responseTime    *prometheus.HistogramVec
 	daysToPlacement *prometheus.HistogramVec
 	fireLag         *prometheus.HistogramVec
 
@@ -60,10 +61,14 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 	m.commandDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_command_duration_seconds", Help: "HTTP command latency, by command and outcome (ok, refused, error).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"command", "outcome"})
 	m.recorded = map[string]*prometheus.CounterVec{
-		events.TypeDeadlineWarning:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_warnings_total", Help: "Deadline warnings recorded by this instance's saga, by region."}, []string{"region"}),
-		events.TypeDeadlineBreached:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_breaches_total", Help: "Deadline breaches recorded by this instance's saga, by region."}, []string{"region"}),
-		events.TypeDeadlineEscalated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_escalations_total", Help: "Breaches escalated up the ladder by this instance's saga, by region."}, []string{"region"}),
+		events.TypeDeadlineWarning:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_warnings_total", Help: "Deadline warnings recorded by this instance's saga, by region."}, []string{"region"}),
+		events.TypeDeadlineBreached:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_breaches_total", Help: "Deadline breaches recorded by this instance's saga, by region."}, []string{"region"}),
+		events.TypeDeadlineEscalated:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_deadline_escalations_total", Help: "Breaches escalated up the ladder by this instance's saga, by region."}, []string{"region"}),
+		events.TypeAllocationReminded:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_allocation_reminders_total", Help: "Allocated authorities' contacts reminded half way to their response deadline, by this instance's saga, by region."}, []string{"region"}),
+		events.TypeAllocationEscalated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_allocation_escalations_total", Help: "Allocations not answered in time and escalated to the partnership's lead, by this instance's saga, by region."}, []string{"region"}),
 	}
+	m.responseTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_allocation_response_seconds", Help: "Time from allocation to the authority's answer (acceptance or exception), for answers recorded by this instance, by region.",
+		Buckets: []float64{600, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600, 72 * 3600, 7 * 24 * 3600}}, []string{"region"})
 	m.daysToPlacement = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_placement_workdays", Help: "Working days from receipt to placement, for placements recorded by this instance, by region. (A working day is not a fixed number of seconds, so this is not in base units.)",
 		Buckets: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30}}, []string{"region"})
 	m.fireLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_saga_timer_fire_lag_seconds", Help: "Time from a deadline timer's due instant to its handling.",
@@ -76,6 +81,7 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 		f(c)
 	}
 	f(m.daysToPlacement)
+	f(m.responseTime)
 	f(m.fireLag)
 	// Every series exists from the start (at zero), so alerts and panels
 	// see a value rather than nothing.
@@ -84,6 +90,7 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 			c.WithLabelValues(region)
 		}
 		m.daysToPlacement.WithLabelValues(region)
+		m.responseTime.WithLabelValues(region)
 	}
 	for _, k := range []string{deadline.KindWarning, deadline.KindBreach, deadline.KindEscalation} {
 		m.fireLag.WithLabelValues(k)
@@ -120,6 +127,13 @@ func (m *Metrics) OnCommitted(state any, recorded []events.Event) {
 		return
 	}
 	for _, e := range recorded {
+		switch e.Type {
+		case events.TypeAllocationAccepted, events.TypeAllocationException:
+			if !after.AllocatedAt.IsZero() {
+				region, _ := refdata.RegionByName(after.Region)
+				m.responseTime.WithLabelValues(region).Observe(e.RecordedAt.Sub(after.AllocatedAt).Seconds())
+			}
+		}
 		if e.Type == events.TypeReferralPlaced {
 			days := m.cal.WorkingDaysBetween(calendar.DateOf(after.ReceivedAt), calendar.DateOf(after.PlacedAt))
 			m.daysToPlacement.WithLabelValues(m.regionOf(after.ReceivingAuthority)).Observe(float64(days))
@@ -132,6 +146,15 @@ func (m *Metrics) OnCommitted(state any, recorded []events.Event) {
 func (m *Metrics) OnRecorded(eventType, authority string) {
 	if c, ok := m.recorded[eventType]; ok {
 		c.WithLabelValues(m.regionOf(authority)).Inc()
+	}
+}
+
+// OnAllocationRecorded counts the allocation saga's reminders and
+// escalations (sagarun.Allocation.OnRecorded), by the region's slug.
+func (m *Metrics) OnAllocationRecorded(eventType, regionSlug string) {
+	if c, ok := m.recorded[eventType]; ok {
+		region, _ := refdata.RegionByName(regionSlug)
+		c.WithLabelValues(region).Inc()
 	}
 }
 
@@ -176,6 +199,7 @@ func isConflict(err error) bool {
 type scrape struct{ m *Metrics }
 
 var (
+	descAwaiting      = prometheus.NewDesc("ntsflow_referrals_awaiting", "Referrals into the scheme awaiting allocation by the partnership or an authority's acceptance, by region and stage.", []string{"region", "stage"}, nil)
 	descOpen          = prometheus.NewDesc("ntsflow_referrals_open", "Open referrals (received, not placed or withdrawn), by authority, region and deadline state.", []string{"authority", "region", "deadline_state"}, nil)
 	descPlaced        = prometheus.NewDesc("ntsflow_referrals_placed", "Referrals placed, by region (all time).", []string{"region"}, nil)
 	descPlacedWithin  = prometheus.NewDesc("ntsflow_referrals_placed_within_deadline", "Referrals placed by their deadline, by region (all time).", []string{"region"}, nil)
@@ -192,7 +216,7 @@ var (
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descStoreUp} {
+	for _, d := range []*prometheus.Desc{descAwaiting, descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descStoreUp} {
 		ch <- d
 	}
 }
@@ -249,8 +273,13 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 
 	type key struct{ authority, state string }
 	open := map[key]int{}
+	awaiting := map[key]int{} // region slug, stage
 	m.views.Referrals.Read(func(v *projections.ReferralList, _ uint64) {
 		for _, r := range v.Rows {
+			if r.Status == string(aggregates.StatusAwaitingAllocation) || r.Status == string(aggregates.StatusAwaitingAcceptance) {
+				awaiting[key{r.RegionSlug, r.Status}]++
+				continue
+			}
 			if r.Status != string(aggregates.StatusOpen) {
 				continue
 			}
@@ -261,6 +290,11 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range m.registry.Authorities() {
 		for _, st := range []string{aggregates.StatePending, aggregates.StateOnTrack, aggregates.StateAtRisk, aggregates.StateBreached} {
 			gauge(descOpen, float64(open[key{a.Code, st}]), a.Code, a.Region, st)
+		}
+	}
+	for _, region := range refdata.Regions {
+		for _, stage := range []aggregates.Status{aggregates.StatusAwaitingAllocation, aggregates.StatusAwaitingAcceptance} {
+			gauge(descAwaiting, float64(awaiting[key{refdata.Slug(region), string(stage)}]), region, string(stage))
 		}
 	}
 	var rep projections.TimelinessReport

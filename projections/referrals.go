@@ -28,6 +28,10 @@ type ReferralRow struct {
 	PlacementType string    `json:"placementType,omitempty"`
 	Breached      bool      `json:"breached,omitempty"`
 	EscalatedTo   string    `json:"escalatedTo,omitempty"`
+	// RegionSlug is the region a referral into the scheme was made for.
+	RegionSlug string `json:"regionSlug,omitempty"`
+	// AllocatedTo is the authority whose answer is awaited.
+	AllocatedTo string `json:"allocatedTo,omitempty"`
 	// Filled in when read:
 	Region        string `json:"region,omitempty"`
 	DeadlineState string `json:"deadlineState,omitempty"`
@@ -38,7 +42,16 @@ func NewReferralList() *ReferralList { return &ReferralList{Rows: map[string]*Re
 
 // ApplyReferralList folds one event into the list.
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
-	if d, ok := e.Data.(events.ReferralReceived); ok {
+	switch d := e.Data.(type) {
+	case events.ReferralReferred:
+		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, RegionSlug: d.Region, Route: d.Route, Status: string(aggregates.NextStatus(aggregates.StatusNone, e)), ReceivedAt: e.OccurredAt}
+		return v
+	case events.ReferralReceived:
+		if r := v.Rows[e.AggregateID]; r != nil {
+			// Accepted from an allocation: now the authority's.
+			r.Authority = d.ReceivingAuthority
+			return v
+		}
 		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, Authority: d.ReceivingAuthority, Route: d.Route, Status: string(aggregates.NextStatus(aggregates.StatusNone, e)), ReceivedAt: e.OccurredAt}
 		return v
 	}
@@ -52,6 +65,10 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 		r.DueAt, r.WarningAt = d.DueAt, d.WarningAt
 	case events.ReferralPlaced:
 		r.PlacedAt, r.PlacementType = d.PlacedAt, d.PlacementType
+	case events.ReferralAllocated:
+		r.AllocatedTo = d.Authority
+	case events.AllocationException, events.AllocationAccepted:
+		r.AllocatedTo = ""
 	case events.DeadlineBreached:
 		r.Breached, r.EscalatedTo = true, d.EscalatedTo
 	case events.DeadlineEscalated:
@@ -80,6 +97,9 @@ func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now
 	for _, r := range v.Rows {
 		row := *r
 		row.Region = reg.RegionOf(row.Authority)
+		if row.Authority == "" {
+			row.Region, _ = refdata.RegionByName(row.RegionSlug)
+		}
 		row.DeadlineState = row.state().DeadlineState(now)
 		if (f.Authority != "" && row.Authority != f.Authority) || (f.Region != "" && row.Region != f.Region) ||
 			(f.Status != "" && row.Status != f.Status) || (f.DeadlineState != "" && row.DeadlineState != f.DeadlineState) {

@@ -67,7 +67,24 @@ func (v *Timeliness) bucket(r *timeRef) *Bucket {
 
 // ApplyTimeliness folds one event into the timeliness view.
 func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
-	if d, ok := e.Data.(events.ReferralReceived); ok {
+	switch d := e.Data.(type) {
+	case events.ReferralReferred:
+		// Counted once an authority accepts it (the received that follows);
+		// kept now for its deadline, which the saga sets meanwhile.
+		v.Referrals[e.AggregateID] = &timeRef{Month: e.OccurredAt.In(calendar.London).Format("2006-01"), ReceivedAt: e.OccurredAt, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
+		return v
+	case events.ReferralReceived:
+		if r := v.Referrals[e.AggregateID]; r != nil && r.Authority == "" {
+			r.Authority = d.ReceivingAuthority
+			r.Status = aggregates.StatusOpen
+			b := v.bucket(r)
+			b.Received++
+			if r.Breached {
+				b.Breached++
+			}
+			v.within(r)
+			return v
+		}
 		r := &timeRef{Authority: d.ReceivingAuthority, Month: e.OccurredAt.In(calendar.London).Format("2006-01"), ReceivedAt: e.OccurredAt, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
 		v.Referrals[e.AggregateID] = r
 		v.bucket(r).Received++
@@ -95,10 +112,12 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	case events.DeadlineBreached:
 		if !r.Breached {
 			r.Breached = true
-			v.bucket(r).Breached++
+			if r.Authority != "" {
+				v.bucket(r).Breached++
+			} // else counted when an authority accepts it
 		}
 	case events.ReferralWithdrawn:
-		if r.Status != before {
+		if r.Status != before && r.Authority != "" {
 			v.bucket(r).Withdrawn++
 		}
 	}

@@ -33,7 +33,7 @@ func CapacitySpec() Spec[*Capacity] {
 // TimelinessSpec is the timeliness view, counting working days with cal.
 func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 	return Spec[*Timeliness]{
-		Name: "timeliness", Schema: "timeliness-2",
+		Name: "timeliness", Schema: "timeliness-3",
 		New:     func() *Timeliness { return NewTimeliness(cal) },
 		Apply:   ApplyTimeliness,
 		Restore: func(v *Timeliness) *Timeliness { v.SetCalendar(cal); return v },
@@ -42,7 +42,7 @@ func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 
 // ReferralListSpec is the referral list view.
 func ReferralListSpec() Spec[*ReferralList] {
-	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-1", New: NewReferralList, Apply: ApplyReferralList}
+	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-2", New: NewReferralList, Apply: ApplyReferralList}
 }
 
 // Names of the views, for the CLI and the API.

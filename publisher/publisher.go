@@ -64,8 +64,15 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 				return err
 			}
 			c = &contract.Context{Referral: ref, Region: p.Registry.RegionOf(ref.ReceivingAuthority)}
+			if ref.ReceivingAuthority == "" {
+				// Referred into the scheme, not yet accepted: its region.
+				c.Region, _ = refdata.RegionByName(ref.Region)
+			}
 			if len(stored) > 0 {
-				if d, ok := stored[0].Commit.Events[0].Data.(events.ReferralReceived); ok {
+				switch d := stored[0].Commit.Events[0].Data.(type) {
+				case events.ReferralReceived:
+					c.TransferringAuthority = d.TransferringAuthority
+				case events.ReferralReferred:
 					c.TransferringAuthority = d.TransferringAuthority
 				}
 			}

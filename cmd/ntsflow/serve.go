@@ -25,6 +25,7 @@ import (
 	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagarun"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -41,6 +42,7 @@ type serveConfig struct {
 	logLevel     string
 	shutdownWait time.Duration
 	policyFile   string
+	allocPolicy  string
 	holidayFile  string
 	noSagas      bool
 	population   string
@@ -64,6 +66,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.Int64Var(&c.maxBytes, "max-bytes", 0, "cap the events stream at this many bytes; when full, commands fail with 503 and nothing is lost (0: no cap)")
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.allocPolicy, "allocation-policy", "", "the allocated authority's response time (JSON, like sagas/allocation/policy.json); default: one working day, a reminder half way, then the partnership's lead")
 	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source, replacing the shipped ONS mid-2020 figures (e.g. with a newer release)")
@@ -215,7 +218,14 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	met := metrics.New(views, store, reg, cal, version)
 	met.Registry.MustRegister(natsClient)
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey}
+	allocPolicy := allocation.DefaultPolicy()
+	if cfg.allocPolicy != "" {
+		if allocPolicy, err = allocation.LoadPolicy(cfg.allocPolicy); err != nil {
+			return err
+		}
+	}
+	log.Info("allocation response policy", "version", allocPolicy.Version)
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
@@ -242,9 +252,11 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}
 	if !cfg.noSagas {
 		saga := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga"), OnFired: met.OnFired, OnRecorded: met.OnRecorded}
+		alloc := &sagarun.Allocation{Saga: allocation.Saga{Policy: allocPolicy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "allocation-saga"), OnRecorded: met.OnAllocationRecorded}
 		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
-		workers.Add(2)
+		workers.Add(3)
 		go func() { defer workers.Done(); saga.Run(workCtx) }()
+		go func() { defer workers.Done(); alloc.Run(workCtx) }()
 		go func() { defer workers.Done(); pub.Run(workCtx) }()
 	}
 

@@ -1,0 +1,54 @@
+package projections
+
+import (
+	"testing"
+
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/refdata"
+)
+
+// A child referred into the scheme, allocated, accepted and placed counts
+// for the authority that accepted it, from the referral (the transfer
+// clock's start), against the deadline the saga set while it awaited
+// allocation; a breach recorded meanwhile counts too.
+func TestAllocatedReferralInTheViews(t *testing.T) {
+	e := func(typ, when string, data events.Payload) events.Event {
+		return events.Event{AggregateID: "r1", Type: typ, OccurredAt: at(when), Data: data}
+	}
+	evs := []events.Event{
+		e(events.TypeReferralReferred, "2025-06-02T10:00:00Z", events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: "hotel"}),
+		e(events.TypeDeadlineSet, "2025-06-02T10:00:01Z", events.DeadlineSet{Route: "hotel", Policy: "p", DueAt: at("2025-06-09T22:59:59.999Z"), WarningAt: at("2025-06-06T22:59:59.999Z")}),
+		e(events.TypeReferralAllocated, "2025-06-02T11:00:00Z", events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1}),
+		e(events.TypeAllocationAccepted, "2025-06-03T09:00:00Z", events.AllocationAccepted{Authority: "E08000007"}),
+		e(events.TypeReferralReceived, "2025-06-02T10:00:00Z", events.ReferralReceived{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: "hotel"}),
+		e(events.TypeReferralPlaced, "2025-06-05T10:00:00Z", events.ReferralPlaced{PlacementType: "U4", PlacedAt: at("2025-06-05T10:00:00Z")}),
+	}
+	reg := refdata.Default()
+	tl := ReportTimeliness(fold(TimelinessSpec(calendar.Default()), evs...), reg, TimelinessFilter{}, at("2025-06-20T10:00:00Z"))
+	if tl.Total.Received != 1 || tl.Total.Placed != 1 || tl.Total.PlacedWithin != 1 || len(tl.ByAuthorityMonth) != 1 || tl.ByAuthorityMonth[0].Authority != "E08000007" || tl.ByAuthorityMonth[0].Month != "2025-06" {
+		t.Fatalf("timeliness: %+v", tl)
+	}
+	list := ListReferrals(fold(ReferralListSpec(), evs[:3]...), reg, ReferralFilter{Region: "North West", Limit: 10}, at("2025-06-02T12:00:00Z"))
+	if list.Total != 1 || list.Referrals[0].Status != "awaiting-acceptance" || list.Referrals[0].AllocatedTo != "E08000007" || list.Referrals[0].DueAt.IsZero() {
+		t.Fatalf("awaiting acceptance: %+v", list)
+	}
+	list = ListReferrals(fold(ReferralListSpec(), evs...), reg, ReferralFilter{Authority: "E08000007", Limit: 10}, at("2025-06-20T10:00:00Z"))
+	if list.Total != 1 || list.Referrals[0].Status != "placed" || list.Referrals[0].DeadlineState != "met" {
+		t.Fatalf("placed: %+v", list)
+	}
+	capRep := ReportCapacity(fold(CapacitySpec(), evs...), reg)
+	for _, a := range capRep.Authorities {
+		if a.Code == "E08000007" && a.LookedAfter != 1 {
+			t.Fatalf("capacity: %+v", a)
+		}
+	}
+	// Breached while awaiting allocation, then accepted: the breach is
+	// Stockport's to report.
+	breach := e(events.TypeDeadlineBreached, "2025-06-10T00:00:00Z", events.DeadlineBreached{EscalatedTo: "team-leader"})
+	late := append(append([]events.Event{}, evs[:3]...), breach, evs[3], evs[4])
+	tl = ReportTimeliness(fold(TimelinessSpec(calendar.Default()), late...), reg, TimelinessFilter{}, at("2025-06-20T10:00:00Z"))
+	if tl.Total.Breaches != 1 || tl.Total.Received != 1 {
+		t.Fatalf("breach before acceptance: %+v", tl.Total)
+	}
+}
