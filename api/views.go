@@ -295,7 +295,17 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	writeJSON(w, http.StatusOK, commandResult(out))
+	res := commandResult(out)
+	writeJSON(w, http.StatusOK, PledgeResult{Authority: res.ReferralID, Version: res.Version, Sequence: res.Sequence, Events: res.Events})
+}
+
+// PledgeResult is the body of a recorded pledge: the command result of an
+// authority, named by its current ONS code.
+type PledgeResult struct {
+	Authority string         `json:"authority"`
+	Version   int            `json:"version"`
+	Sequence  uint64         `json:"sequence"`
+	Events    []EventSummary `json:"events"`
 }
 
 func commandResult(out engine.Outcome) CommandResult {

@@ -53,7 +53,7 @@ func TestViewsOverHTTP(t *testing.T) {
 	before := time.Now()
 	time.Sleep(10 * time.Millisecond)
 	pl := do(t, "POST", ts.URL+"/v1/authorities/E08000016/pledge", `{"pledge":4}`) // Barnsley's earlier code
-	if pl.status != 200 || pl.json(t)["referralId"] != "E08000038" {
+	if pl.status != 200 || pl.json(t)["authority"] != "E08000038" {
 		t.Fatalf("pledge: %d %s", pl.status, pl.body)
 	}
 	seq = pl.json(t)["sequence"].(float64)
