@@ -1,8 +1,8 @@
-// Validates the two contract documents with their ecosystems' own parsers
-// (not run by CI, which has no Node.js packages installed):
+// Validates the two contract documents with their ecosystems' own parsers.
+// .ci/run runs it from .ci/tools, where package.json pins the parsers and
+// npm ci installs them:
 //
-//   cd "$(mktemp -d)" && npm install @asyncapi/parser@3.6.6 @apidevtools/swagger-parser@13.0.0
-//   node /path/to/ntsflow/docs/tools/validate-contracts.mjs /path/to/ntsflow/docs
+//   (cd .ci/tools && npm ci && node ../../docs/tools/validate-contracts.mjs ../../docs)
 //
 // Exit status 0 when docs/asyncapi.yaml parses as AsyncAPI with no errors
 // and docs/openapi.yaml validates as OpenAPI.
