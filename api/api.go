@@ -397,23 +397,34 @@ func metaFrom(r *http.Request) (engine.Meta, *Error) {
 
 // ReferralView is a referral's current state as the API shows it.
 type ReferralView struct {
-	ReferralID          string     `json:"referralId"`
-	Version             int        `json:"version"`
-	Sequence            *uint64    `json:"sequence,omitempty"`
-	ReadToken           string     `json:"readToken,omitempty"`
-	Status              string     `json:"status"`
-	ReceivingAuthority  string     `json:"receivingAuthority"`
-	Route               string     `json:"route"`
-	ReceivedAt          time.Time  `json:"receivedAt"`
-	ProfessionsNotified []string   `json:"professionsNotified"`
-	PlacementSearches   int        `json:"placementSearches"`
-	OffersFound         int        `json:"offersFound"`
-	AgeAssessment       string     `json:"ageAssessment,omitempty"`
-	PlacedAt            *time.Time `json:"placedAt,omitempty"`
-	PlacementType       string     `json:"placementType,omitempty"`
-	WithdrawnReason     string     `json:"withdrawnReason,omitempty"`
-	LeftCareAt          *time.Time `json:"leftCareAt,omitempty"`
-	Deadline            Deadline   `json:"deadline"`
+	ReferralID          string      `json:"referralId"`
+	Version             int         `json:"version"`
+	Sequence            *uint64     `json:"sequence,omitempty"`
+	ReadToken           string      `json:"readToken,omitempty"`
+	Status              string      `json:"status"`
+	ReceivingAuthority  string      `json:"receivingAuthority,omitempty"`
+	Region              string      `json:"region,omitempty"`
+	Allocation          *Allocation `json:"allocation,omitempty"`
+	DeclinedBy          []string    `json:"declinedBy,omitempty"`
+	Route               string      `json:"route"`
+	ReceivedAt          time.Time   `json:"receivedAt"`
+	ProfessionsNotified []string    `json:"professionsNotified"`
+	PlacementSearches   int         `json:"placementSearches"`
+	OffersFound         int         `json:"offersFound"`
+	AgeAssessment       string      `json:"ageAssessment,omitempty"`
+	PlacedAt            *time.Time  `json:"placedAt,omitempty"`
+	PlacementType       string      `json:"placementType,omitempty"`
+	WithdrawnReason     string      `json:"withdrawnReason,omitempty"`
+	LeftCareAt          *time.Time  `json:"leftCareAt,omitempty"`
+	Deadline            Deadline    `json:"deadline"`
+}
+
+// Allocation is a referral into the scheme awaiting an authority's answer.
+type Allocation struct {
+	Authority   string    `json:"authority"`
+	Position    int       `json:"position"`
+	AllocatedAt time.Time `json:"allocatedAt"`
+	RespondBy   time.Time `json:"respondBy"`
 }
 
 // Deadline is where the referral stands against its deadline.
@@ -455,6 +466,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		ProfessionsNotified: append([]string{}, ref.Professions...), PlacementSearches: ref.Searches, OffersFound: ref.OffersFound,
 		AgeAssessment: ref.AgeAssessment, PlacementType: ref.PlacementType, WithdrawnReason: ref.WithdrawnReason,
 		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt), Deadline: s.deadline(ref),
+	}
+	v.Region, v.DeclinedBy = ref.Region, ref.Declined
+	if ref.Status == aggregates.StatusAwaitingAcceptance {
+		v.Allocation = &Allocation{Authority: ref.AllocatedTo, Position: ref.AllocationPosition, AllocatedAt: ref.AllocatedAt, RespondBy: ref.RespondBy}
 	}
 	v.Sequence, v.ReadToken = s.position(r, eventstore.LastSequenceOf(stored))
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(ref.Version)))

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -28,6 +29,10 @@ const (
 	auditor   = "demo-auditor"
 	operator  = "demo-operator"
 )
+
+// referInto refers a child into the scheme for the North West (the
+// receiveReferral operation with a region instead of an authority).
+var referInto = fmt.Sprintf(`{"region":"north-west","route":"hotel","hotel":"Interim hotel A","childReference":"HO-2025-0102","claimedAge":16,"receivedAt":%q}`, time.Now().UTC().Add(-time.Hour).Format(time.RFC3339))
 
 // operation is one documented operation of docs/openapi.yaml.
 type operation struct {
@@ -194,32 +199,47 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 	// referral A is taken from received to left care, B is withdrawn.
 	type step struct {
 		op, token, referral string
+		body                string // instead of the operation's example
 	}
 	plan := []step{
-		{"healthz", "", ""},
-		{"readyz", "", ""},
-		{"receiveReferral", stockport, "A"},
-		{"receiveReferral", northWest, "B"},
-		{"getReferral", stockport, "A"},
-		{"notifyProfessionals", stockport, "A"},
-		{"recordPlacementSearch", stockport, "A"},
-		{"requestAgeAssessment", stockport, "A"},
-		{"recordAgeAssessment", stockport, "A"},
-		{"place", stockport, "A"},
-		{"recordLeftCare", stockport, "A"},
-		{"withdraw", northWest, "B"},
-		{"getReferralHistory", auditor, "A"},
-		{"setPledge", stockport, ""},
-		{"listReferrals", auditor, ""},
-		{"capacity", auditor, ""},
-		{"capacityOfRegion", northWest, ""},
-		{"capacityOfAuthority", stockport, ""},
-		{"timeliness", northWest, ""},
-		{"viewStatuses", operator, ""},
-		{"rebuildView", operator, ""},
-		{"verifyLog", auditor, ""},
-		{"exportLog", auditor, ""},
-		{"metrics", operator, ""},
+		{"healthz", "", "", ""},
+		{"readyz", "", "", ""},
+		{"receiveReferral", stockport, "A", ""},
+		{"receiveReferral", northWest, "B", ""},
+		{"getReferral", stockport, "A", ""},
+		{"notifyProfessionals", stockport, "A", ""},
+		{"recordPlacementSearch", stockport, "A", ""},
+		{"requestAgeAssessment", stockport, "A", ""},
+		{"recordAgeAssessment", stockport, "A", ""},
+		{"place", stockport, "A", ""},
+		{"recordLeftCare", stockport, "A", ""},
+		{"withdraw", stockport, "B", ""},
+		{"getReferralHistory", auditor, "A", ""},
+		{"setPledge", stockport, "", ""},
+		// The allocation: C referred into the scheme, allocated by the rota
+		// (Stockport first in the order set) and accepted; D chosen for
+		// Stockport by the coordinator, and declined.
+		{"setRota", northWest, "", ""},
+		{"pauseAuthority", northWest, "", ""},
+		{"setContact", stockport, "", ""},
+		{"receiveReferral", northWest, "C", referInto},
+		{"getRota", northWest, "", ""},
+		{"allocate", northWest, "C", ""},
+		{"acceptAllocation", stockport, "C", ""},
+		{"receiveReferral", northWest, "D", referInto},
+		{"allocate", northWest, "D", `{"authority":"E08000007","reason":"Her brother is placed in Stockport."}`},
+		{"raiseAllocationException", stockport, "D", ""},
+		{"nationalEquity", auditor, "", ""},
+		{"listReferrals", auditor, "", ""},
+		{"capacity", auditor, "", ""},
+		{"capacityOfRegion", northWest, "", ""},
+		{"capacityOfAuthority", stockport, "", ""},
+		{"timeliness", northWest, "", ""},
+		{"viewStatuses", operator, "", ""},
+		{"rebuildView", operator, "", ""},
+		{"verifyLog", auditor, "", ""},
+		{"exportLog", auditor, "", ""},
+		{"metrics", operator, "", ""},
 	}
 	var planned []string
 	for _, s := range plan {
@@ -246,6 +266,11 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 			ids["id"] = refs[s.referral]
 		}
 		req := exampleRequest(t, e.URL, o, ids, s.token)
+		if s.body != "" {
+			req.Body = io.NopCloser(strings.NewReader(s.body))
+			req.ContentLength = int64(len(s.body))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s.body)), nil }
+		}
 		res, body := send(t, req)
 		name := fmt.Sprintf("%s (%s %s)", s.op, req.Method, req.URL.RequestURI())
 		if res.StatusCode/100 != 2 {
