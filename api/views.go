@@ -233,7 +233,7 @@ func (s *Server) placeFilterParams(region, authority string, regionOut, authorit
 }
 
 var (
-	statuses       = map[string]bool{"open": true, "placed": true, "withdrawn": true, "left-care": true}
+	statuses       = map[string]bool{"awaiting-allocation": true, "awaiting-acceptance": true, "open": true, "placed": true, "withdrawn": true, "left-care": true}
 	deadlineStates = map[string]bool{"pending": true, "on-track": true, "at-risk": true, "breached": true, "met": true, "missed": true, "closed": true}
 )
 
@@ -241,7 +241,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := projections.ReferralFilter{Status: q.Get("status"), DeadlineState: q.Get("deadlineState"), Limit: 50}
 	if f.Status != "" && !statuses[f.Status] {
-		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "status", "status is one of open, placed, withdrawn, left-care"))
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "status", "status is one of awaiting-allocation, awaiting-acceptance, open, placed, withdrawn, left-care"))
 		return
 	}
 	if f.DeadlineState != "" && !deadlineStates[f.DeadlineState] {

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -33,7 +35,7 @@ func (s *Store) ChainKey(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))
 	}
-	if e, err := kv.Get(ctx, chainKeyEntry); err == nil {
+	if e, err := getWhenLed(ctx, kv, chainKeyEntry); err == nil {
 		return e.Value(), nil
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))
@@ -48,6 +50,27 @@ func (s *Store) ChainKey(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))
 	}
 	return key, nil
+}
+
+// getWhenLed reads a key of a bucket that may have just been created: on a
+// cluster its replicated stream answers nobody until it has elected a
+// leader (a moment, or a few seconds under load), so "no responders" is
+// waited out, for up to 15 seconds.
+func getWhenLed(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+	wait := 10 * time.Millisecond
+	give := time.Now().Add(15 * time.Second)
+	for {
+		e, err := kv.Get(ctx, key)
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(give) {
+			return e, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // StoredChainKey returns the key kept in NATS, if there is one, without
