@@ -40,9 +40,10 @@ func LoadHistory(ctx context.Context, store *eventstore.Store, seed uint64, even
 	start, last := time.Now(), time.Now()
 	for chunk := uint64(0); nEvents < events; chunk++ {
 		lcs := simulate.Generate(simulate.Options{Seed: seed + chunk, Referrals: 1000, Start: now.AddDate(0, -14, 0), Span: 365 * 24 * time.Hour,
-			Authorities: authorities(), Calendar: cal, IDPrefix: fmt.Sprintf("b%d-", chunk)})
+			Authorities: authorities(), Calendar: cal, IDPrefix: fmt.Sprintf("b%d-", chunk), ReferredPercent: 30})
+		hist := simulate.NewHistorian(policy, cal, now)
 		for _, lc := range lcs {
-			commits, err := simulate.History(lc, policy, cal, now)
+			commits, err := hist.History(lc)
 			if err != nil {
 				return nEvents, nCommits, err
 			}

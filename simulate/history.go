@@ -10,6 +10,8 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
@@ -25,16 +27,72 @@ type Commit struct {
 // commits in order. It is how benchmarks get a realistic log of a million
 // events without a million round trips.
 func History(lc Lifecycle, policy deadline.Policy, cal *calendar.Calendar, now time.Time) ([]Commit, error) {
+	return NewHistorian(policy, cal, now).History(lc)
+}
+
+// Historian decides many lifecycles in turn, keeping the regions' rotas
+// between them, so referrals into the scheme are allocated by the rota as
+// a partnership would allocate them one after another (the region's
+// rota-advanced commits are among those returned).
+type Historian struct {
+	policy deadline.Policy
+	cal    *calendar.Calendar
+	now    time.Time
+	rotas  map[string]aggregates.Region
+}
+
+// NewHistorian starts with every rota at its top.
+func NewHistorian(policy deadline.Policy, cal *calendar.Calendar, now time.Time) *Historian {
 	if cal == nil {
 		cal = calendar.Default()
 	}
+	return &Historian{policy: policy, cal: cal, now: now, rotas: map[string]aggregates.Region{}}
+}
+
+// History decides one lifecycle, as the package function does.
+func (h *Historian) History(lc Lifecycle) ([]Commit, error) {
+	policy, cal, now := h.policy, h.cal, h.now
 	var (
 		ref aggregates.Referral
 		out []Commit
 	)
 	subject := events.ReferralSubject(lc.ReferralID)
+	envelope := func(evs []events.Event, id string, at time.Time) {
+		for i := range evs {
+			evs[i].ID = uuid.Must(uuid.NewV7()).String()
+			evs[i].SchemaVersion = events.SchemaVersion(evs[i].Type)
+			evs[i].AggregateID = id
+			evs[i].RecordedAt = at
+			evs[i].Actor = "simulate"
+			evs[i].CorrelationID = lc.ReferralID
+			if evs[i].OccurredAt.IsZero() || evs[i].OccurredAt.Equal(now) {
+				evs[i].OccurredAt = at
+			}
+		}
+	}
 	record := func(cmd aggregates.Command, at time.Time) error {
-		evs, err := aggregates.Decide(ref, cmd, now)
+		var evs []events.Event
+		var err error
+		if a, ok := cmd.(aggregates.Allocate); ok {
+			// The rota's choice, over the region as the lifecycles before
+			// this one left it.
+			name, _ := refdata.RegionByName(ref.Region)
+			a.Members = refdata.Default().InRegion(name)
+			a.RespondBy = allocation.DefaultPolicy().RespondBy(cal, at)
+			g, seen := h.rotas[ref.Region]
+			if !seen {
+				g = aggregates.Regions.Start(ref.Region)
+			}
+			var regionEvs []events.Event
+			regionEvs, evs, err = aggregates.DecideAllocation(g, ref, a, now)
+			if err == nil && len(regionEvs) > 0 {
+				envelope(regionEvs, ref.Region, at)
+				h.rotas[ref.Region] = aggregates.Regions.Apply(g, regionEvs)
+				out = append(out, Commit{Subject: events.RegionSubject(ref.Region), Commit: events.Commit{Command: cmd.CommandName(), Events: regionEvs}})
+			}
+		} else {
+			evs, err = aggregates.Decide(ref, cmd, now)
+		}
 		var refusal *aggregates.Refusal
 		if errors.As(err, &refusal) {
 			return nil // a generated step the rules refuse is simply not taken
@@ -42,18 +100,8 @@ func History(lc Lifecycle, policy deadline.Policy, cal *calendar.Calendar, now t
 		if err != nil {
 			return err
 		}
-		for i := range evs {
-			evs[i].ID = uuid.Must(uuid.NewV7()).String()
-			evs[i].SchemaVersion = events.SchemaVersion(evs[i].Type)
-			evs[i].AggregateID = lc.ReferralID
-			evs[i].RecordedAt = at
-			evs[i].Actor = "simulate"
-			evs[i].CorrelationID = lc.ReferralID
-			if evs[i].OccurredAt.IsZero() || evs[i].OccurredAt.Equal(now) {
-				evs[i].OccurredAt = at
-			}
-			ref = aggregates.Evolve(ref, evs[i])
-		}
+		envelope(evs, lc.ReferralID, at)
+		ref = aggregates.Referrals.Apply(ref, evs)
 		out = append(out, Commit{Subject: subject, Commit: events.Commit{Command: cmd.CommandName(), Events: evs}})
 		return nil
 	}
@@ -85,7 +133,7 @@ func History(lc Lifecycle, policy deadline.Policy, cal *calendar.Calendar, now t
 		if err := record(s.Command, at); err != nil {
 			return nil, fmt.Errorf("%s step %d: %w", lc.ReferralID, i, err)
 		}
-		if _, ok := s.Command.(aggregates.ReceiveReferral); ok && ref.Status == aggregates.StatusOpen {
+		if _, ok := s.Command.(aggregates.ReceiveReferral); ok && (ref.Status == aggregates.StatusOpen || ref.Status == aggregates.StatusAwaitingAllocation) {
 			d, err := policy.Compute(cal, ref.Route, ref.ReceivedAt)
 			if err != nil {
 				return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Step is one command of one referral's life, at a time in the world.
@@ -40,6 +41,11 @@ type Options struct {
 	Authorities []string // receiving authorities to draw from
 	Calendar    *calendar.Calendar
 	IDPrefix    string
+	// ReferredPercent of the referrals are referred into the scheme for the
+	// region of their drawn authority, allocated by the region's rota and
+	// accepted (by whichever authority the rota chose), instead of received
+	// directly. 0 keeps every referral a direct receipt.
+	ReferredPercent int
 }
 
 var professions = []string{"commissioning", "placements", "fostering", "health", "education", "mash", "police"}
@@ -71,7 +77,19 @@ func Generate(o Options) []Lifecycle {
 		}
 		age := 14 + rng.IntN(4)
 		rc.ClaimedAge = &age
-		add(rc)
+		if rng.IntN(100) < o.ReferredPercent {
+			// Into the scheme: the rota decides the authority.
+			region := refdata.Default().RegionOf(auth)
+			rc.Region, rc.ReceivingAuthority, lc.Authority = refdata.Slug(region), "", ""
+			if rc.TransferringAuthority != "" && refdata.Default().RegionOf(rc.TransferringAuthority) == region {
+				rc.Route, rc.Hotel, rc.TransferringAuthority = events.RouteHotel, "Hotel 1", ""
+			}
+			add(rc)
+			add(aggregates.Allocate{})
+			add(aggregates.AcceptAllocation{})
+		} else {
+			add(rc)
+		}
 		add(aggregates.NotifyProfessionals{Professions: professions[:3+rng.IntN(len(professions)-2)], NotifiedBy: "team leader"})
 		offers := rng.IntN(3)
 		search := aggregates.RecordPlacementSearch{Track: "in-house", OffersFound: &offers}

@@ -33,6 +33,10 @@ func commandPath(c aggregates.Command) string {
 		return "withdrawal"
 	case aggregates.RecordLeftCare:
 		return "leaving-care"
+	case aggregates.Allocate:
+		return "allocation"
+	case aggregates.AcceptAllocation:
+		return "acceptance"
 	}
 	return ""
 }
@@ -45,7 +49,9 @@ var cmdSimulate = &Command{
 tests and benchmarks use) go through realistic lifecycles over the API: most
 placed in 2 to 8 working days, some late, some age-assessed, some withdrawn,
 some left open. Each command carries an idempotency key derived from the seed,
-so running it twice records nothing twice.`,
+so running it twice records nothing twice. About 30% are referred into the scheme
+for their region instead, allocated by the rota and accepted (this needs an
+engine without --tokens, or a token that may both allocate and accept).`,
 	Flags: func(fs *flag.FlagSet) runFunc {
 		engine := engineFlags(fs, "the running engine", "bearer token, if the engine has --tokens (a region or authority role that may write)")
 		n := fs.Int("referrals", 100, "how many referrals")
@@ -57,7 +63,7 @@ so running it twice records nothing twice.`,
 			for _, a := range refdata.Default().Authorities() {
 				codes = append(codes, a.Code)
 			}
-			lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed)})
+			lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed), ReferredPercent: 30})
 			engine.http.Timeout = 30 * time.Second
 			var sent, refused, failed atomic.Int64
 			post := func(path, key string, body any) (string, bool) {
