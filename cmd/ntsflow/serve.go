@@ -21,6 +21,7 @@ import (
 	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/console"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
@@ -256,7 +257,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey}
+	hs := &http.Server{Handler: con.Mount(srv.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {
