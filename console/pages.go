@@ -133,7 +133,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Shown = len(rows)
 		for _, row := range rows {
 			ar := atRiskRow{ID: row.ReferralID, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
-				Received: londonDate(row.ReceivedAt), Due: dueWords(row.DueAt), Left: timeLeft(s.cal(), row.DueAt, now),
+				Received: londonDate(row.ReceivedAt), Due: capital(dueWords(row.DueAt)), Left: timeLeft(s.cal(), row.DueAt, now),
 				Tag: stateTag(row.DeadlineState), Who: whoWords(row.EscalatedTo)}
 			if row.DueAt.IsZero() {
 				ar.Due, ar.Left = "", "not set yet"
@@ -238,7 +238,7 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	if !ref.DueAt.IsZero() {
-		d.Due = dueWords(ref.DueAt)
+		d.Due = capital(dueWords(ref.DueAt))
 		d.Warning = londonSeconds(ref.WarningAt)
 		if ref.Open() {
 			d.Left = timeLeft(s.cal(), ref.DueAt, now)
@@ -557,7 +557,7 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request, c *call) {
 		if a.State != aggregates.StateBreached {
 			continue
 		}
-		d.Breached = append(d.Breached, breachRow{ID: a.ReferralID, Authority: authorityName(s.reg(), a.Authority), Due: dueWords(a.DueAt),
+		d.Breached = append(d.Breached, breachRow{ID: a.ReferralID, Authority: authorityName(s.reg(), a.Authority), Due: capital(dueWords(a.DueAt)),
 			Elapsed: plural(a.WorkingDaysElapsed, "working day"), Tag: stateTag(a.State)})
 	}
 	s.render(w, http.StatusOK, "timeliness", page{Title: "Timeliness", Nav: "timeliness", C: c, Data: d})

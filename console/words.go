@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ func dueWords(due time.Time) string {
 	}
 	l := due.In(calendar.London)
 	if l.Hour() == 23 && l.Minute() == 59 {
-		return "end of " + l.Format("Monday 2 January 2006")
+		return "the end of " + l.Format("Monday 2 January 2006")
 	}
 	return l.Format("Monday 2 January 2006, 15:04:05")
 }
@@ -74,6 +75,9 @@ func timeLeft(cal *calendar.Calendar, due, now time.Time) string {
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
+	}
+	if strings.HasSuffix(what, "ch") {
+		return strconv.Itoa(n) + " " + what + "es"
 	}
 	return strconv.Itoa(n) + " " + what + "s"
 }
@@ -233,7 +237,7 @@ func describe(reg *refdata.Registry, e events.Event) (title, detail string) {
 		if d.WorkingDays > 0 {
 			span = plural(d.WorkingDays, "working day") + ", " + span
 		}
-		return "Deadline set", fmt.Sprintf("The child should be placed by the %s (%s).", dueWords(d.DueAt), span)
+		return "Deadline set", fmt.Sprintf("The child should be placed by %s (%s).", dueWords(d.DueAt), span)
 	case events.DeadlineWarning:
 		s := "The deadline is near: " + dueWords(d.Deadline) + "."
 		if d.EscalatedTo != "" {
@@ -241,7 +245,7 @@ func describe(reg *refdata.Registry, e events.Event) (title, detail string) {
 		}
 		return "Deadline warning", s
 	case events.DeadlineBreached:
-		return "Deadline missed", fmt.Sprintf("No placement by the %s, after %s. %s must act.", dueWords(d.Deadline), plural(d.WorkingDaysElapsed, "working day"), whoWords(d.EscalatedTo))
+		return "Deadline missed", fmt.Sprintf("No placement by %s, after %s. %s must act.", dueWords(d.Deadline), plural(d.WorkingDaysElapsed, "working day"), whoWords(d.EscalatedTo))
 	case events.DeadlineEscalated:
 		return "Breach escalated", fmt.Sprintf("Still no placement: %s must act now.", whoWords(d.EscalatedTo))
 	case events.AuthorityPledgeSet:
@@ -284,8 +288,10 @@ func thousands(n int) string {
 	return b.String()
 }
 
-// decimal writes a number without rounding it away: 63.903 stays 63.903.
-func decimal(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+// decimal writes a threshold without rounding it away (63.903 stays
+// 63.903), to the thousandth a threshold is counted in, so a region's sum
+// does not show floating-point dust.
+func decimal(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) }
 
 // percent writes a share as a percentage with one decimal: 0.6764 is 67.6%.
 func percent(f *float64) string {
