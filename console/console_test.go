@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -95,7 +96,7 @@ func TestConsoleShowsTheAPIsNumbers(t *testing.T) {
 	}
 	for _, a := range append(capAPI.Result.Authorities, capAPI.Result.Region) {
 		c := rows[a.Code]
-		want := map[string]string{"threshold": strconv.FormatFloat(*a.Threshold, 'f', -1, 64), "lookedAfter": strconv.Itoa(a.LookedAfter),
+		want := map[string]string{"threshold": strconv.FormatFloat(math.Round(*a.Threshold*1000)/1000, 'f', -1, 64), "lookedAfter": strconv.Itoa(a.LookedAfter),
 			"inFlight": strconv.Itoa(a.InFlight), "headroom": strconv.Itoa(*a.Headroom), "pledge": "none", "pledgeRemaining": "none"}
 		if a.Pledge != nil {
 			want["pledge"], want["pledgeRemaining"] = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)
