@@ -260,6 +260,16 @@ func ReportTimeliness(v *Timeliness, reg *refdata.Registry, f TimelinessFilter, 
 	return rep
 }
 
+// DaysHistogram is the row's distribution of working days from referral to
+// placement: how many placements took each number of days.
+func (r TimelinessRow) DaysHistogram() map[int]int {
+	out := make(map[int]int, len(r.days))
+	for d, n := range r.days {
+		out[d] = n
+	}
+	return out
+}
+
 func add(r *TimelinessRow, b *Bucket) {
 	r.Received += b.Received
 	r.Placed += b.Placed

@@ -19,6 +19,7 @@ import (
 	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/console"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
@@ -264,7 +265,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	hs := newHTTPServer(srv.Handler(), log)
+	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey}
+	hs := newHTTPServer(con.Mount(srv.Handler()), log)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {

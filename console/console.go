@@ -1,0 +1,336 @@
+// Package console is the web console for the people who run the scheme:
+// team leaders and social workers of the receiving authorities, regional
+// coordinators and auditors. It is server-rendered HTML (html/template,
+// files embedded in the binary), works without JavaScript, and calls the
+// same engine functions as the API (engine.Handle, engine.Load, the views,
+// package audit) with the same role rules (package auth), never HTTP to
+// itself.
+//
+// Pages, each a plain URL:
+//
+//	/ and /console/at-risk           open referrals by time left
+//	/console/referrals/new           receive a referral
+//	/console/referrals/{id}          a referral: status, deadline, timeline, actions
+//	/console/referrals/{id}/{action} one action's form (notify, search, place ...)
+//	/console/capacity                thresholds, looked after, pledges; as of a date
+//	/console/timeliness              share placed in time, working days, breaches
+//	/console/audit                   the whole log's verification (auditors)
+//	/console/audit/referrals/{id}    a referral's history with its hash chain
+//	/console/sign-in                 the bearer token, kept in a session cookie
+//
+// Times are shown in Europe/London, durations in working days, shares as
+// percentages; the numbers are the views' numbers, as the API serves them.
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ntsflow/ntsflow/audit"
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
+)
+
+//go:embed templates/*.html static/*
+var files embed.FS
+
+// Server serves the console. The zero values of the optional fields are
+// useful: the shipped calendar, time.Now, a random CSRF key per process.
+type Server struct {
+	Engine      *engine.Engine
+	Views       *views.Set
+	Authorities *refdata.Registry
+	// Calendar counts working days (default: the shipped calendar).
+	Calendar *calendar.Calendar
+	// Tokens, if set, turns sign-in on; without it every page says that
+	// anyone who can reach the engine can read and change every referral.
+	Tokens *auth.Tokens
+	Log    *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Secure marks the session cookie Secure (and names it __Host-...):
+	// set it when serving TLS.
+	Secure bool
+	// Key derives the CSRF key. Instances that share it (the chain key,
+	// kept in NATS) accept each other's forms; without it each process
+	// makes its own, and a restart asks for forms to be sent again.
+	Key []byte
+	// RefreshEvery is how often the at-risk page refreshes its list with
+	// its small script (default 30s; the page works without it).
+	RefreshEvery time.Duration
+
+	once    sync.Once
+	pages   map[string]*template.Template
+	csrfKey []byte
+	mux     *http.ServeMux
+
+	verifyMu  sync.Mutex
+	verifying *time.Time    // when the running verification started
+	verified  *audit.Report // the last finished verification
+	verifyErr string
+}
+
+// Mount serves the console at / and under /console/, and everything else
+// with api (the JSON API).
+func (s *Server) Mount(api http.Handler) http.Handler {
+	s.init()
+	m := http.NewServeMux()
+	m.Handle("/console/", s.mux)
+	m.Handle("GET /{$}", s.mux)
+	m.Handle("/", api)
+	return m
+}
+
+// Handler serves the console alone (at / and /console/).
+func (s *Server) Handler() http.Handler { s.init(); return s.mux }
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.pages = parsePages()
+		if len(s.Key) > 0 {
+			m := hmac.New(sha256.New, s.Key)
+			m.Write([]byte("ntsflow console csrf v1"))
+			s.csrfKey = m.Sum(nil)
+		} else {
+			s.csrfKey = make([]byte, 32)
+			rand.Read(s.csrfKey)
+		}
+		mux := http.NewServeMux()
+		static, _ := fs.Sub(files, "static")
+		mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheStatic(http.FileServerFS(static))))
+		page := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *call)) {
+			mux.Handle(pattern, s.wrap(h))
+		}
+		page("GET /{$}", s.atRisk)
+		page("GET /console/{$}", s.atRisk)
+		page("GET /console/at-risk", s.atRisk)
+		page("GET /console/sign-in", s.signInPage)
+		page("POST /console/sign-in", s.signIn)
+		page("POST /console/sign-out", s.signOut)
+		page("GET /console/referrals/new", s.receiveForm)
+		page("POST /console/referrals/new", s.receive)
+		page("GET /console/referrals/{id}", s.referral)
+		page("GET /console/referrals/{id}/{action}", s.actionForm)
+		page("POST /console/referrals/{id}/{action}", s.action)
+		page("GET /console/capacity", s.capacity)
+		page("GET /console/timeliness", s.timeliness)
+		page("GET /console/audit", s.auditPage)
+		page("POST /console/audit/verify", s.runVerify)
+		page("GET /console/audit/referrals/{id}", s.history)
+		page("/console/", s.notFound)
+		s.mux = mux
+	})
+}
+
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// call is one request as the console sees it: who is calling and the
+// session that carries the CSRF token.
+type call struct {
+	// On is true when sign-in is on (the engine has tokens).
+	On bool
+	// Signed is true when a signed-in principal is calling.
+	Signed bool
+	P      auth.Principal
+	sid    string
+	CSRF   string
+	r      *http.Request
+}
+
+// wrap sets the security headers, reads the session, checks the CSRF token
+// of every POST and sends callers who are not signed in to the sign-in page.
+func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request, c *call)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cache-Control", "no-store")
+		c := s.session(w, r)
+		rec := &status{ResponseWriter: w, code: 200}
+		defer func() {
+			s.log().LogAttrs(r.Context(), slog.LevelInfo, "console", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.code), slog.Duration("took", time.Since(start)))
+		}()
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				s.fail(rec, c, http.StatusBadRequest, "The form could not be read", "Go back, reload the page and send the form again.")
+				return
+			}
+			if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(c.CSRF)) {
+				s.fail(rec, c, http.StatusForbidden, "This form has expired", "For your safety, forms are valid only in the session that opened them. Go back, reload the page and send the form again.")
+				return
+			}
+		}
+		open := r.URL.Path == "/console/sign-in" || r.URL.Path == "/console/sign-out"
+		if c.On && !c.Signed && !open {
+			if r.Method == http.MethodGet {
+				http.Redirect(rec, r, "/console/sign-in?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.fail(rec, c, http.StatusUnauthorized, "Sign in first", "Your session has ended. Sign in and send the form again.")
+			return
+		}
+		if c.Signed && c.P.Kind == auth.Operator && !open {
+			s.fail(rec, c, http.StatusForbidden, "No console pages for the operator role",
+				"Operators watch the engine through Grafana, Prometheus (/metrics) and GET /v1/views. The console's pages are for the authorities, the regions and auditors.")
+			return
+		}
+		h(rec, r, c)
+	})
+}
+
+type status struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *status) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (s *status) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// The session cookie holds a random session id and, once signed in, the
+// bearer token (the cookie is HttpOnly and SameSite=Strict, Secure under
+// TLS). The token is looked up on every request, so removing it from the
+// token file ends every session that holds it. The CSRF token is an HMAC of
+// the session id.
+func (s *Server) cookieName() string {
+	if s.Secure {
+		return "__Host-ntsflow"
+	}
+	return "ntsflow_session"
+}
+
+func (s *Server) session(w http.ResponseWriter, r *http.Request) *call {
+	c := &call{On: s.Tokens != nil, r: r}
+	if ck, err := r.Cookie(s.cookieName()); err == nil {
+		sid, token, _ := strings.Cut(ck.Value, "~")
+		if len(sid) == 32 && isHex(sid) {
+			c.sid = sid
+			if c.On && token != "" {
+				if p, ok := s.Tokens.Lookup(token); ok {
+					c.P, c.Signed = p, true
+				}
+			}
+		}
+	}
+	if c.sid == "" {
+		s.setSession(w, c, "")
+	}
+	c.CSRF = s.csrfFor(c.sid)
+	return c
+}
+
+// setSession starts a new session (a new id, so signing in never keeps an
+// id someone else may know) holding token.
+func (s *Server) setSession(w http.ResponseWriter, c *call, token string) {
+	b := make([]byte, 16)
+	rand.Read(b)
+	c.sid = hex.EncodeToString(b)
+	c.CSRF = s.csrfFor(c.sid)
+	v := c.sid
+	if token != "" {
+		v += "~" + token
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: v, Path: "/", HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Server) csrfFor(sid string) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte(sid))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) cal() *calendar.Calendar {
+	if s.Calendar != nil {
+		return s.Calendar
+	}
+	return defaultCalendar
+}
+
+var defaultCalendar = calendar.Default()
+
+func (s *Server) reg() *refdata.Registry {
+	if s.Authorities != nil {
+		return s.Authorities
+	}
+	if s.Views != nil && s.Views.Registry != nil {
+		return s.Views.Registry
+	}
+	return defaultRegistry
+}
+
+var defaultRegistry = refdata.Default()
+
+// The role rules, as the API applies them (api/auth.go): with sign-in off
+// everything is allowed.
+
+func (c *call) mayRead(authority string, reg *refdata.Registry) bool {
+	return !c.On || c.P.CanRead(authority, reg)
+}
+
+func (c *call) mayWrite(authority string, reg *refdata.Registry) bool {
+	return !c.On || c.P.CanWrite(authority, reg)
+}
+
+// writer is true for the roles that change referrals at all.
+func (c *call) writer() bool {
+	return !c.On || c.P.Kind == auth.Authority || c.P.Kind == auth.Region
+}
+
+// auditor is true for the roles that see the audit pages.
+func (c *call) auditor() bool { return !c.On || c.P.Kind == auth.Auditor }
+
+// seesChild is true for the roles that work with the child and so see the
+// child's reference: the authority and its region (and everyone, with
+// sign-in off). Auditors read it in the history, as the API's history does.
+func (c *call) seesChild() bool {
+	return !c.On || c.P.Kind == auth.Authority || c.P.Kind == auth.Region
+}
+
+func (s *Server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 30*time.Second)
+}

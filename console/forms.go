@@ -1,0 +1,615 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// The forms send the API's commands through the same engine call, with the
+// same protection: each form carries an idempotency key made when it was
+// shown (sending it twice records once) and the referral's version it was
+// shown at (If-Match: if the referral moved on meanwhile, nothing is
+// recorded and the form says so).
+
+// field is one question of a form. Its Name is the command's JSON field
+// name, so a refusal's field lands beside the right control.
+type field struct {
+	Name, Label, Hint string
+	// Kind: text, number, select, radios, checkboxes, date, datetime, textarea.
+	Kind    string
+	Options []option
+	// Value (text, number, select, radios), Values (checkboxes), and the
+	// parts of a date or date and time.
+	Value                  string
+	Values                 []string
+	Day, Month, Year, Time string
+	Optional               bool
+	Error                  string
+	Autocomplete           string
+}
+
+type option struct {
+	Value, Text string
+}
+
+// Checked reports whether an option of a radios, select or checkboxes field
+// is chosen.
+func (f field) Checked(v string) bool {
+	if f.Kind == "checkboxes" {
+		for _, x := range f.Values {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	}
+	return f.Value == v
+}
+
+// Anchor is the id of the field's first control, for the error summary.
+func (f field) Anchor() string {
+	switch f.Kind {
+	case "date", "datetime":
+		return f.Name + "-day"
+	case "radios", "checkboxes":
+		return f.Name + "-0"
+	}
+	return f.Name
+}
+
+type formData struct {
+	Heading, Caption, Intro string
+	Action, Submit, Back    string
+	BackText                string
+	Fields                  []field
+	Key                     string
+	Version                 string
+	Stale                   *stale
+	Warning                 string
+}
+
+// stale is the message of a form sent against an older version.
+type stale struct {
+	Seen, Current int
+	Reload        string
+}
+
+func newKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "console-" + hex.EncodeToString(b)
+}
+
+func options(codes []string) []option {
+	out := make([]option, len(codes))
+	for i, c := range codes {
+		out[i] = option{c, capital(word(c))}
+	}
+	return out
+}
+
+func datetimeNow(name, label, hint string, now time.Time) field {
+	l := now.In(calendar.London)
+	return field{Name: name, Label: label, Hint: hint, Kind: "datetime",
+		Day: strconv.Itoa(l.Day()), Month: strconv.Itoa(int(l.Month())), Year: strconv.Itoa(l.Year()), Time: l.Format("15:04")}
+}
+
+// action is one thing a writer can do to a referral.
+type action struct {
+	Name, Link, Heading, Submit, Notice string
+	// Available says whether the action makes sense now (the form is still
+	// served otherwise, and the decider's refusal says why not).
+	Available func(r aggregates.Referral) bool
+	Fields    func(c *call, r aggregates.Referral, now time.Time) []field
+	Command   func(v url.Values) (aggregates.Command, []fieldError)
+}
+
+var actions = []action{
+	{
+		Name: "notify", Link: "Send the referral form", Heading: "Send the referral form to the professionals", Submit: "Record that the form was sent",
+		Notice: "Referral form sent: recorded.",
+		Available: func(r aggregates.Referral) bool {
+			return r.Open() && len(r.Professions) < len(aggregates.Professions.List())
+		},
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			var left []string
+			for _, p := range aggregates.Professions.List() {
+				if !contains(r.Professions, p) {
+					left = append(left, p)
+				}
+			}
+			hint := "Select every profession the form went to."
+			if len(r.Professions) > 0 {
+				hint += " Already sent to " + wordList(r.Professions) + "."
+			}
+			return []field{
+				{Name: "professions", Label: "Which professions was the form sent to?", Hint: hint, Kind: "checkboxes", Options: options(aggregates.Professions.List()), Values: left},
+				{Name: "notifiedBy", Label: "Who sent it?", Hint: "Your name or role, for example team leader.", Kind: "text", Value: signedName(c), Autocomplete: "name"},
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			return aggregates.NotifyProfessionals{Professions: v["professions"], NotifiedBy: strings.TrimSpace(v.Get("notifiedBy"))}, nil
+		},
+	},
+	{
+		Name: "search", Link: "Record a placement search", Heading: "Record a placement search", Submit: "Record the search",
+		Notice:    "Placement search: recorded.",
+		Available: func(r aggregates.Referral) bool { return r.Open() },
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			return []field{
+				{Name: "track", Label: "Which track was searched?", Hint: "Placement searches run on twin tracks.", Kind: "radios", Options: options(aggregates.SearchTracks.List())},
+				{Name: "offersFound", Label: "How many offers were found?", Kind: "number"},
+				{Name: "placementTypes", Label: "Placement types offered", Hint: "SSDA903 codes separated by spaces, for example U4 H5. Leave empty if no offers were found.", Kind: "text", Optional: true},
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			c := aggregates.RecordPlacementSearch{Track: v.Get("track"), PlacementTypes: strings.Fields(strings.ToUpper(strings.ReplaceAll(v.Get("placementTypes"), ",", " ")))}
+			n, err := strconv.Atoi(strings.TrimSpace(v.Get("offersFound")))
+			if err != nil {
+				return nil, []fieldError{{Field: "offersFound", Message: "Enter the number of offers found, as a whole number such as 0 or 2"}}
+			}
+			c.OffersFound = &n
+			return c, nil
+		},
+	},
+	{
+		Name: "age-request", Link: "Request an age assessment", Heading: "Request an age assessment", Submit: "Record the request",
+		Notice:    "Age assessment request: recorded.",
+		Available: func(r aggregates.Referral) bool { return r.Open() && r.AgeAssessment != aggregates.AgeRequested },
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			return []field{
+				{Name: "method", Label: "Who will assess the child's age?", Kind: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
+				{Name: "reason", Label: "Why is the age disputed?", Kind: "textarea", Optional: true},
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			return aggregates.RequestAgeAssessment{Method: v.Get("method"), Reason: strings.TrimSpace(v.Get("reason"))}, nil
+		},
+	},
+	{
+		Name: "age", Link: "Record the age assessment's outcome", Heading: "Record the age assessment's outcome", Submit: "Record the outcome",
+		Notice:    "Age assessment outcome: recorded.",
+		Available: func(r aggregates.Referral) bool { return r.Open() && r.AgeAssessment == aggregates.AgeRequested },
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			return []field{
+				{Name: "method", Label: "Who assessed the child's age?", Kind: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
+				{Name: "outcome", Label: "What was the outcome?", Hint: "Assessed as an adult withdraws the referral from the children's scheme.", Kind: "radios", Options: []option{{events.AgeOutcomeChild, "Assessed as a child"}, {events.AgeOutcomeAdult, "Assessed as an adult"}}},
+				{Name: "assessedDateOfBirth", Label: "Assessed date of birth", Hint: "For example, 27 3 2009. Leave empty if none was given.", Kind: "date", Optional: true},
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			c := aggregates.RecordAgeAssessment{Method: v.Get("method"), Outcome: v.Get("outcome")}
+			if d, m, y := v.Get("assessedDateOfBirth-day"), v.Get("assessedDateOfBirth-month"), v.Get("assessedDateOfBirth-year"); d+m+y != "" {
+				t, fe := parseDate(v, "assessedDateOfBirth", "The assessed date of birth")
+				if fe != nil {
+					return nil, []fieldError{*fe}
+				}
+				c.AssessedDateOfBirth = t.Format(time.DateOnly)
+			}
+			return c, nil
+		},
+	},
+	{
+		Name: "place", Link: "Record the placement", Heading: "Record the placement", Submit: "Record the placement",
+		Notice:    "Placement: recorded. The deadline has stopped.",
+		Available: func(r aggregates.Referral) bool { return r.Open() },
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			var opts []option
+			for _, code := range aggregates.PlacementTypes.List() {
+				opts = append(opts, option{code, placementType(code)})
+			}
+			return []field{
+				{Name: "placementType", Label: "Placement type", Hint: "The SSDA903 placement type.", Kind: "select", Options: append([]option{{"", "Choose a placement type"}}, opts...)},
+				{Name: "provider", Label: "Placement provider", Hint: "For example, the fostering agency or children's home.", Kind: "text"},
+				datetimeNow("placedAt", "When was the child placed?", "London time. For example, 27 3 2026 14:30.", now),
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			c := aggregates.Place{PlacementType: v.Get("placementType"), Provider: strings.TrimSpace(v.Get("provider"))}
+			t, fe := parseDateTime(v, "placedAt", "The placement date")
+			if fe != nil {
+				return nil, []fieldError{*fe}
+			}
+			c.PlacedAt = t
+			return c, nil
+		},
+	},
+	{
+		Name: "withdraw", Link: "Withdraw the referral", Heading: "Withdraw the referral", Submit: "Withdraw the referral",
+		Notice:    "Referral withdrawn: recorded.",
+		Available: func(r aggregates.Referral) bool { return r.Open() },
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			return []field{
+				{Name: "reason", Label: "Why is the referral withdrawn?", Kind: "radios", Options: options(aggregates.WithdrawalReasons.List())},
+				{Name: "detail", Label: "Details", Kind: "textarea", Optional: true},
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			return aggregates.Withdraw{Reason: v.Get("reason"), Detail: strings.TrimSpace(v.Get("detail"))}, nil
+		},
+	},
+	{
+		Name: "left-care", Link: "Record that the child left care", Heading: "Record that the child left care", Submit: "Record it",
+		Notice:    "Left care: recorded.",
+		Available: func(r aggregates.Referral) bool { return r.Status == aggregates.StatusPlaced },
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			return []field{
+				datetimeNow("leftAt", "When did the child leave care?", "London time. For example, 27 3 2026 14:30.", now),
+				{Name: "reason", Label: "Why?", Kind: "radios", Options: options(aggregates.LeftCareReasons.List())},
+			}
+		},
+		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+			c := aggregates.RecordLeftCare{Reason: v.Get("reason")}
+			t, fe := parseDateTime(v, "leftAt", "The date of leaving care")
+			if fe != nil {
+				return nil, []fieldError{*fe}
+			}
+			c.LeftAt = t
+			return c, nil
+		},
+	},
+}
+
+func findAction(name string) (action, bool) {
+	for _, a := range actions {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return action{}, false
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func signedName(c *call) string {
+	if c.Signed {
+		return c.P.Name
+	}
+	return ""
+}
+
+// fill puts the values a person sent back into the fields, and each error
+// beside its field.
+func fill(fields []field, v url.Values, errs []fieldError) []field {
+	for i := range fields {
+		f := &fields[i]
+		switch f.Kind {
+		case "checkboxes":
+			f.Values = v[f.Name]
+		case "date", "datetime":
+			f.Day, f.Month, f.Year, f.Time = v.Get(f.Name+"-day"), v.Get(f.Name+"-month"), v.Get(f.Name+"-year"), v.Get(f.Name+"-time")
+		default:
+			f.Value = v.Get(f.Name)
+		}
+	}
+	return placeErrors(fields, errs)
+}
+
+// placeErrors sets each error beside its field and its summary anchor; an
+// error about a field the form does not have stays in the summary only.
+func placeErrors(fields []field, errs []fieldError) []field {
+	for j := range errs {
+		for i := range fields {
+			if fields[i].Name == errs[j].Field {
+				fields[i].Error = errs[j].Message
+				errs[j].Anchor = fields[i].Anchor()
+			}
+		}
+	}
+	return fields
+}
+
+// parseDateTime reads a London date and time from name-day, name-month,
+// name-year and name-time (HH:MM).
+func parseDateTime(v url.Values, name, what string) (time.Time, *fieldError) {
+	d, fe := parseDate(v, name, what)
+	if fe != nil {
+		return time.Time{}, fe
+	}
+	hm := strings.TrimSpace(v.Get(name + "-time"))
+	tt, err := time.Parse("15:04", hm)
+	if err != nil {
+		return time.Time{}, &fieldError{Field: name, Message: what + " must include a time in 24-hour form, such as 14:30"}
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), tt.Hour(), tt.Minute(), 0, 0, calendar.London), nil
+}
+
+func parseDate(v url.Values, name, what string) (time.Time, *fieldError) {
+	var n [3]int
+	for i, part := range []string{"day", "month", "year"} {
+		x, err := strconv.Atoi(strings.TrimSpace(v.Get(name + "-" + part)))
+		if err != nil {
+			return time.Time{}, &fieldError{Field: name, Message: what + " must include a " + part + ", as a number"}
+		}
+		n[i] = x
+	}
+	t := time.Date(n[2], time.Month(n[1]), n[0], 0, 0, 0, 0, calendar.London)
+	if t.Day() != n[0] || int(t.Month()) != n[1] || n[2] < 1000 {
+		return time.Time{}, &fieldError{Field: name, Message: what + " must be a real date"}
+	}
+	return t, nil
+}
+
+// errorsFor turns what the engine said into messages: a refusal's message
+// beside the field it names (the API's message, word for word), a stale
+// version as its own message.
+func errorsFor(err error) (code int, errs []fieldError, st *stale) {
+	var refusal *aggregates.Refusal
+	var staleErr *engine.StaleError
+	switch {
+	case errors.As(err, &refusal):
+		code = http.StatusConflict
+		if refusal.Kind == aggregates.Invalid {
+			code = http.StatusUnprocessableEntity
+		}
+		if refusal.Code == aggregates.CodeNotFound {
+			code = http.StatusNotFound
+		}
+		return code, []fieldError{{Field: refusal.Field, Message: capital(refusal.Message)}}, nil
+	case errors.As(err, &staleErr):
+		return http.StatusConflict, nil, &stale{Seen: staleErr.Expected, Current: staleErr.Current}
+	case errors.Is(err, engine.ErrKeyReused):
+		return http.StatusUnprocessableEntity, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
+	case errors.Is(err, engine.ErrContention):
+		return http.StatusServiceUnavailable, []fieldError{{Message: capital(engine.ErrContention.Error())}}, nil
+	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, []fieldError{{Message: "The event store could not take the record; nothing was written. Try again."}}, nil
+	}
+	return http.StatusInternalServerError, []fieldError{{Message: "Something went wrong; nothing was recorded. Try again, and tell the service desk if it happens again."}}, nil
+}
+
+// meta is the command's metadata from the form: who, the idempotency key
+// made when the form was shown, and the version it was shown at.
+func meta(c *call, v url.Values) (engine.Meta, *fieldError) {
+	m := engine.Meta{Actor: "console"}
+	if c.Signed {
+		m.Actor = c.P.Name
+		if m.Actor == "" {
+			m.Actor = c.P.Role()
+		}
+	}
+	k := v.Get("key")
+	if k == "" || len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return m, &fieldError{Message: "This form is incomplete. Reload the page and send it again."}
+	}
+	m.IdempotencyKey = k
+	if vs := v.Get("version"); vs != "" {
+		n, err := strconv.Atoi(vs)
+		if err != nil || n < 0 {
+			return m, &fieldError{Message: "This form is incomplete. Reload the page and send it again."}
+		}
+		m.ExpectedVersion = &n
+	}
+	return m, nil
+}
+
+// loadReadable loads a referral the caller may read; ok is false when it
+// has written the answer.
+func (s *Server) loadReadable(w http.ResponseWriter, r *http.Request, c *call, id string) (aggregates.Referral, []eventstore.Stored, bool) {
+	if !events.ValidID(id) {
+		s.noReferral(w, c)
+		return aggregates.Referral{}, nil, false
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	ref, stored, err := s.Engine.Load(ctx, id)
+	if err != nil {
+		s.unavailable(w, c, err)
+		return ref, nil, false
+	}
+	if len(stored) == 0 || !c.mayRead(ref.ReceivingAuthority, s.reg()) {
+		s.noReferral(w, c)
+		return ref, nil, false
+	}
+	return ref, stored, true
+}
+
+func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {
+	a, ok := findAction(r.PathValue("action"))
+	if !ok {
+		s.notFound(w, r, c)
+		return
+	}
+	ref, _, ok := s.loadReadable(w, r, c, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	if !c.mayWrite(ref.ReceivingAuthority, s.reg()) {
+		s.forbidden(w, c, "change this referral")
+		return
+	}
+	f := s.formFor(a, c, ref)
+	f.Fields = a.Fields(c, ref, s.now())
+	s.render(w, http.StatusOK, "form", page{Title: a.Heading, C: c, Data: f})
+}
+
+func (s *Server) formFor(a action, c *call, ref aggregates.Referral) formData {
+	f := formData{Heading: a.Heading, Caption: "Referral " + ref.ID, Submit: a.Submit,
+		Action: "/console/referrals/" + ref.ID + "/" + a.Name, Back: "/console/referrals/" + ref.ID, BackText: "Back to the referral",
+		Key: newKey(), Version: strconv.Itoa(ref.Version)}
+	if !a.Available(ref) {
+		f.Warning = "This referral is " + strings.ToLower(statusWords[ref.Status]) + ": this action may be refused, and the form will say why."
+	}
+	return f
+}
+
+func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
+	a, ok := findAction(r.PathValue("action"))
+	if !ok {
+		s.notFound(w, r, c)
+		return
+	}
+	id := r.PathValue("id")
+	ref, _, ok := s.loadReadable(w, r, c, id)
+	if !ok {
+		return
+	}
+	if !c.mayWrite(ref.ReceivingAuthority, s.reg()) {
+		s.forbidden(w, c, "change this referral")
+		return
+	}
+	v := r.PostForm
+	show := func(code int, errs []fieldError, st *stale) {
+		f := s.formFor(a, c, ref)
+		f.Key, f.Version = v.Get("key"), v.Get("version")
+		if st != nil {
+			f.Stale = st
+			st.Reload = r.URL.Path
+		}
+		f.Fields = fill(a.Fields(c, ref, s.now()), v, errs)
+		title := a.Heading
+		if len(errs) > 0 || st != nil {
+			title = "Error: " + title
+		}
+		s.render(w, code, "form", page{Title: title, C: c, Errors: errs, Data: f})
+	}
+	m, fe := meta(c, v)
+	if fe != nil {
+		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+		return
+	}
+	cmd, errs := a.Command(v)
+	if len(errs) > 0 {
+		show(http.StatusUnprocessableEntity, errs, nil)
+		return
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if _, err := s.Engine.Handle(ctx, id, cmd, m); err != nil {
+		code, errs, st := errorsFor(err)
+		if code >= 500 {
+			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)
+		}
+		show(code, errs, st)
+		return
+	}
+	http.Redirect(w, r, "/console/referrals/"+id+"?recorded="+a.Name, http.StatusSeeOther)
+}
+
+// The receive form: a new referral.
+
+func (s *Server) receiveFields(c *call, now time.Time) []field {
+	reg := s.reg()
+	var mine, all []option
+	for _, a := range reg.Authorities() {
+		o := option{a.Code, a.Name + " (" + a.Code + ")"}
+		all = append(all, o)
+		if c.mayWrite(a.Code, reg) {
+			mine = append(mine, o)
+		}
+	}
+	recv := field{Name: "receivingAuthority", Label: "Receiving authority", Kind: "select", Options: mine}
+	if len(mine) > 1 {
+		recv.Options = append([]option{{"", "Choose the receiving authority"}}, mine...)
+	} else if len(mine) == 1 {
+		recv.Value = mine[0].Value
+	}
+	return []field{
+		recv,
+		{Name: "route", Label: "How did the referral come?", Kind: "radios", Options: []option{{events.RouteHotel, "From an interim hotel (5 working days)"}, {events.RouteEntryAuthority, "From an entry authority (10 working days)"}}},
+		{Name: "hotel", Label: "Interim hotel", Hint: "Only for referrals from an interim hotel.", Kind: "text", Optional: true},
+		{Name: "transferringAuthority", Label: "Transferring authority", Hint: "Only for referrals from an entry authority.", Kind: "select", Optional: true, Options: append([]option{{"", "Not from an entry authority"}}, all...)},
+		{Name: "childReference", Label: "Child's reference", Hint: "The Home Office or pseudonymous reference, not the child's name.", Kind: "text"},
+		{Name: "claimedAge", Label: "Claimed age", Hint: "In years.", Kind: "number", Optional: true},
+		datetimeNow("receivedAt", "When was the referral received?", "London time. For example, 27 3 2026 14:30.", now),
+	}
+}
+
+func (s *Server) receiveData(c *call) formData {
+	return formData{Heading: "Receive a referral", Caption: "New referral", Submit: "Receive the referral",
+		Action: "/console/referrals/new", Back: "/console/at-risk", BackText: "Back to the referrals at risk", Key: newKey(),
+		Intro: "The deadline starts when the referral is received: 5 working days from an interim hotel, 10 from an entry authority."}
+}
+
+func (s *Server) receiveForm(w http.ResponseWriter, r *http.Request, c *call) {
+	if !c.writer() {
+		s.forbidden(w, c, "receive referrals")
+		return
+	}
+	f := s.receiveData(c)
+	f.Fields = s.receiveFields(c, s.now())
+	s.render(w, http.StatusOK, "form", page{Title: f.Heading, C: c, Data: f})
+}
+
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
+	if !c.writer() {
+		s.forbidden(w, c, "receive referrals")
+		return
+	}
+	v := r.PostForm
+	show := func(code int, errs []fieldError) {
+		f := s.receiveData(c)
+		f.Key = v.Get("key")
+		f.Fields = fill(s.receiveFields(c, s.now()), v, errs)
+		s.render(w, code, "form", page{Title: "Error: " + f.Heading, C: c, Errors: errs, Data: f})
+	}
+	m, fe := meta(c, v)
+	if fe != nil {
+		show(http.StatusBadRequest, []fieldError{*fe})
+		return
+	}
+	cmd := aggregates.ReceiveReferral{ReceivingAuthority: v.Get("receivingAuthority"), Route: v.Get("route"), Hotel: strings.TrimSpace(v.Get("hotel")),
+		TransferringAuthority: v.Get("transferringAuthority"), ChildReference: strings.TrimSpace(v.Get("childReference"))}
+	if cmd.ReceivingAuthority == "" {
+		show(http.StatusUnprocessableEntity, []fieldError{{Field: "receivingAuthority", Message: "Choose the receiving authority"}})
+		return
+	}
+	if a := strings.TrimSpace(v.Get("claimedAge")); a != "" {
+		n, err := strconv.Atoi(a)
+		if err != nil {
+			show(http.StatusUnprocessableEntity, []fieldError{{Field: "claimedAge", Message: "Enter the claimed age as a whole number of years, such as 15"}})
+			return
+		}
+		cmd.ClaimedAge = &n
+	}
+	t, fe := parseDateTime(v, "receivedAt", "The date of receipt")
+	if fe != nil {
+		show(http.StatusUnprocessableEntity, []fieldError{*fe})
+		return
+	}
+	cmd.ReceivedAt = t
+	resolved, err := cmd.Resolve(s.reg())
+	if err != nil {
+		code, errs, _ := errorsFor(err)
+		show(code, errs)
+		return
+	}
+	if !c.mayWrite(resolved.ReceivingAuthority, s.reg()) {
+		show(http.StatusForbidden, []fieldError{{Field: "receivingAuthority", Message: fmt.Sprintf("You may not receive referrals for %s", authorityName(s.reg(), resolved.ReceivingAuthority))}})
+		return
+	}
+	resolved.ReferralID = engine.NewReferralID(resolved.ReceivingAuthority, m.IdempotencyKey)
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	out, err := s.Engine.Handle(ctx, resolved.ReferralID, resolved, m)
+	if err != nil {
+		code, errs, _ := errorsFor(err)
+		if code >= 500 {
+			s.log().Error("console: receive failed", "err", err)
+		}
+		show(code, errs)
+		return
+	}
+	http.Redirect(w, r, "/console/referrals/"+out.AggregateID+"?recorded=receive", http.StatusSeeOther)
+}

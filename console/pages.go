@@ -1,0 +1,751 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/audit"
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
+)
+
+// scope narrows what a page shows to what the caller may read, as the
+// API's placeFilter does: an authority sees its own, a region its region,
+// auditors (and everyone, with sign-in off) what they ask for.
+type scope struct {
+	Region, Authority string
+	// Fixed is true when the role fixes the scope (no choice to offer).
+	Fixed bool
+}
+
+func (s *Server) scopeFor(c *call, r *http.Request) (scope, string) {
+	q := r.URL.Query()
+	var sc scope
+	if v := q.Get("region"); v != "" {
+		name, ok := refdata.RegionByName(v)
+		if !ok {
+			return sc, "There is no region called " + v
+		}
+		sc.Region = name
+	}
+	if v := q.Get("authority"); v != "" {
+		code, ok := s.reg().Canonical(v)
+		if !ok {
+			return sc, v + " is not an authority with children's services"
+		}
+		sc.Authority = code
+	}
+	if !c.On {
+		return sc, ""
+	}
+	switch c.P.Kind {
+	case auth.Authority:
+		sc = scope{Authority: c.P.Authority, Fixed: true}
+	case auth.Region:
+		if sc.Authority != "" && s.reg().RegionOf(sc.Authority) != c.P.Region {
+			sc.Authority = ""
+		}
+		sc.Region, sc.Fixed = c.P.Region, true
+	}
+	return sc, ""
+}
+
+// The at-risk list.
+
+type atRiskData struct {
+	Scope        scope
+	Regions      []option
+	Authorities  []option
+	States       []option
+	State        string
+	Rows         []atRiskRow
+	Total        int
+	Shown        int
+	ShowChild    bool
+	Sequence     uint64
+	RefreshEvery int
+	Updated      string
+	Query        string
+	Problem      string
+}
+
+type atRiskRow struct {
+	ID, Child, Authority, Route, Received, Due, Left, Who string
+	Tag                                                   tag
+}
+
+const atRiskLimit = 200
+
+func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
+	d := atRiskData{ShowChild: c.seesChild(), RefreshEvery: int(s.refresh().Seconds()), Query: r.URL.RawQuery}
+	sc, problem := s.scopeFor(c, r)
+	d.Scope, d.Problem = sc, problem
+	d.State = r.URL.Query().Get("state")
+	for _, st := range []string{aggregates.StateAtRisk, aggregates.StateBreached, aggregates.StateOnTrack, aggregates.StatePending} {
+		d.States = append(d.States, option{st, stateTag(st).Text})
+	}
+	if d.State != "" && !contains([]string{aggregates.StateAtRisk, aggregates.StateBreached, aggregates.StateOnTrack, aggregates.StatePending}, d.State) {
+		d.Problem, d.State = "There is no deadline state called "+d.State, ""
+	}
+	for _, name := range refdata.Regions {
+		d.Regions = append(d.Regions, option{name, name})
+	}
+	for _, a := range s.reg().Authorities() {
+		if sc.Region == "" || a.Region == sc.Region {
+			d.Authorities = append(d.Authorities, option{a.Code, a.Name})
+		}
+	}
+	if s.Views == nil {
+		d.Problem = "This instance serves no views."
+	} else {
+		now := s.now()
+		f := projections.ReferralFilter{Authority: sc.Authority, Region: sc.Region, Status: string(aggregates.StatusOpen), DeadlineState: d.State}
+		var pg projections.ReferralPage
+		s.Views.Referrals.Read(func(v *projections.ReferralList, seq uint64) {
+			f.Limit = len(v.Rows) + 1
+			pg = projections.ListReferrals(v, s.reg(), f, now)
+			d.Sequence = seq
+		})
+		rows := pg.Referrals
+		// Ordered by time left: the nearest deadline first, those with no
+		// deadline yet last.
+		sort.SliceStable(rows, func(i, j int) bool {
+			a, b := rows[i].DueAt, rows[j].DueAt
+			if a.IsZero() != b.IsZero() {
+				return b.IsZero()
+			}
+			return a.Before(b)
+		})
+		d.Total = len(rows)
+		if len(rows) > atRiskLimit {
+			rows = rows[:atRiskLimit]
+		}
+		d.Shown = len(rows)
+		for _, row := range rows {
+			ar := atRiskRow{ID: row.ReferralID, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
+				Received: londonDate(row.ReceivedAt), Due: capital(dueWords(row.DueAt)), Left: timeLeft(s.cal(), row.DueAt, now),
+				Tag: stateTag(row.DeadlineState), Who: whoWords(row.EscalatedTo)}
+			if row.DueAt.IsZero() {
+				ar.Due, ar.Left = "", "not set yet"
+			}
+			if ar.Who == "" {
+				ar.Who = "Social worker"
+				if row.DeadlineState == aggregates.StateAtRisk {
+					ar.Who = "Team leader"
+				}
+			}
+			d.Rows = append(d.Rows, ar)
+		}
+		if d.ShowChild {
+			s.childRefs(r.Context(), d.Rows)
+		}
+		d.Updated = londonSeconds(now)
+	}
+	p := page{Title: "Referrals at risk now", Nav: "at-risk", C: c, Data: d}
+	if r.Header.Get("X-Console-Fragment") == "at-risk" {
+		s.exec(w, http.StatusOK, "atrisk", "results", p)
+		return
+	}
+	s.render(w, http.StatusOK, "atrisk", p)
+}
+
+// childRefs reads each referral's child reference from its receipt: the
+// list view holds no personal data, so it comes from the referral itself.
+func (s *Server) childRefs(ctx context.Context, rows []atRiskRow) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for i := range rows {
+		_, stored, err := s.Engine.Load(ctx, rows[i].ID)
+		if err != nil {
+			rows[i].Child = "(not available now)"
+			continue
+		}
+		if rec, ok := received(stored); ok {
+			rows[i].Child = rec.ChildReference
+		}
+	}
+}
+
+func received(stored []eventstore.Stored) (events.ReferralReceived, bool) {
+	for _, st := range stored {
+		for _, e := range st.Commit.Events {
+			if d, ok := e.Data.(events.ReferralReceived); ok {
+				return d, true
+			}
+		}
+	}
+	return events.ReferralReceived{}, false
+}
+
+func (s *Server) refresh() time.Duration {
+	if s.RefreshEvery > 0 {
+		return s.RefreshEvery
+	}
+	return 30 * time.Second
+}
+
+// A referral.
+
+type referralData struct {
+	ID, Status, Authority, Route, From, Child, ClaimedAge string
+	Received, Due, Warning, Left, Who, Policy, Elapsed    string
+	Placed, PlacementType, Withdrawn, AgeAssessment       string
+	Professions                                           string
+	Searches                                              string
+	Tag                                                   tag
+	Version                                               int
+	Timeline                                              []timelineItem
+	Actions                                               []action
+	MayWrite, Auditor                                     bool
+}
+
+type timelineItem struct {
+	Title, Detail, When, Recorded, Actor, Day string
+}
+
+func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	ref, stored, ok := s.loadReadable(w, r, c, id)
+	if !ok {
+		return
+	}
+	now := s.now()
+	reg := s.reg()
+	d := referralData{ID: ref.ID, Status: statusWords[ref.Status], Authority: authorityName(reg, ref.ReceivingAuthority), Route: routeWords[ref.Route],
+		Received: londonTime(ref.ReceivedAt), Tag: stateTag(ref.DeadlineState(now)), Version: ref.Version, Policy: ref.DeadlinePolicy,
+		Who: whoWords(ref.EscalatedTo), Professions: wordList(ref.Professions), PlacementType: placementType(ref.PlacementType),
+		MayWrite: c.mayWrite(ref.ReceivingAuthority, reg), Auditor: c.auditor()}
+	if rec, ok := received(stored); ok {
+		if c.seesChild() {
+			d.Child = rec.ChildReference
+			if rec.ClaimedAge > 0 {
+				d.ClaimedAge = strconv.Itoa(rec.ClaimedAge)
+			}
+		}
+		d.From = rec.Hotel
+		if rec.Route == events.RouteEntryAuthority {
+			d.From = authorityName(reg, rec.TransferringAuthority)
+		}
+	}
+	if !ref.DueAt.IsZero() {
+		d.Due = capital(dueWords(ref.DueAt))
+		d.Warning = londonSeconds(ref.WarningAt)
+		if ref.Open() {
+			d.Left = timeLeft(s.cal(), ref.DueAt, now)
+		}
+	}
+	end := now
+	if !ref.PlacedAt.IsZero() {
+		end = ref.PlacedAt
+		d.Placed = londonTime(ref.PlacedAt)
+	}
+	d.Elapsed = plural(s.cal().WorkingDaysBetween(calendar.DateOf(ref.ReceivedAt), calendar.DateOf(end)), "working day")
+	if ref.Status == aggregates.StatusWithdrawn {
+		d.Withdrawn = word(ref.WithdrawnReason)
+	}
+	switch ref.AgeAssessment {
+	case aggregates.AgeRequested:
+		d.AgeAssessment = "Requested, outcome awaited"
+	case aggregates.AgeChild:
+		d.AgeAssessment = "Assessed as a child"
+	case aggregates.AgeAdult:
+		d.AgeAssessment = "Assessed as an adult"
+	}
+	d.Searches = plural(ref.Searches, "search") + ", " + plural(ref.OffersFound, "offer") + " found"
+	d.Timeline = s.timeline(ref, stored)
+	if d.MayWrite {
+		for _, a := range actions {
+			if a.Available(ref) {
+				d.Actions = append(d.Actions, a)
+			}
+		}
+	}
+	p := page{Title: "Referral " + ref.ID, C: c, Data: d}
+	if a, ok := findAction(r.URL.Query().Get("recorded")); ok {
+		p.Notice = a.Notice
+	} else if r.URL.Query().Get("recorded") == "receive" {
+		p.Notice = "Referral received: recorded. The deadline is being set."
+	}
+	s.render(w, http.StatusOK, "referral", p)
+}
+
+// timeline tells a referral's story, newest first: each event in words,
+// when it happened in London, who recorded it, and on which working day of
+// the deadline.
+func (s *Server) timeline(ref aggregates.Referral, stored []eventstore.Stored) []timelineItem {
+	var out []timelineItem
+	for _, st := range stored {
+		for _, e := range st.Commit.Events {
+			title, detail := describe(s.reg(), e)
+			it := timelineItem{Title: title, Detail: detail, When: londonTime(e.OccurredAt), Actor: actorWords(e.Actor)}
+			if e.RecordedAt.Sub(e.OccurredAt) > time.Minute {
+				it.Recorded = londonTime(e.RecordedAt)
+			}
+			n := s.cal().WorkingDaysBetween(calendar.DateOf(ref.ReceivedAt), calendar.DateOf(e.OccurredAt))
+			switch {
+			case e.Type == events.TypeReferralReceived:
+				it.Day = "Day of receipt"
+			default:
+				it.Day = "Working day " + strconv.Itoa(n)
+				if set := deadlineSpan(stored); set > 0 {
+					it.Day += " of " + strconv.Itoa(set)
+				}
+			}
+			out = append(out, it)
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+func deadlineSpan(stored []eventstore.Stored) int {
+	for _, st := range stored {
+		for _, e := range st.Commit.Events {
+			if d, ok := e.Data.(events.DeadlineSet); ok {
+				return d.WorkingDays
+			}
+		}
+	}
+	return 0
+}
+
+// Capacity.
+
+type capacityData struct {
+	Scope        scope
+	Heading      string
+	Rows         []capRow
+	Total        *capRow
+	Chart        chart
+	Note         string
+	AsOf         string
+	AsOfDay      field
+	Sequence     uint64
+	Problem      string
+	Regions      []option
+	ShowRegions  bool
+	ChartCaption string
+}
+
+type capRow struct {
+	Code, Name, Link, Population, Year, Threshold, Headroom, Pledge, PledgeRemaining string
+	LookedAfter, InFlight                                                            int
+	Above                                                                            bool
+}
+
+func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
+	sc, problem := s.scopeFor(c, r)
+	d := capacityData{Scope: sc, Problem: problem, AsOfDay: field{Name: "asOf", Label: "Show it as it stood at the end of", Hint: "For audit. For example, 30 6 2025.", Kind: "date", Optional: true}}
+	for _, name := range refdata.Regions {
+		d.Regions = append(d.Regions, option{name, name})
+	}
+	if s.Views == nil {
+		s.fail(w, c, http.StatusServiceUnavailable, "No capacity view here", "This instance serves no views.")
+		return
+	}
+	q := r.URL.Query()
+	var rep projections.CapacityReport
+	if q.Get("asOf-day")+q.Get("asOf-month")+q.Get("asOf-year") != "" {
+		day, fe := parseDate(q, "asOf", "The date")
+		d.AsOfDay.Day, d.AsOfDay.Month, d.AsOfDay.Year = q.Get("asOf-day"), q.Get("asOf-month"), q.Get("asOf-year")
+		if fe != nil {
+			d.AsOfDay.Error = fe.Message
+			s.render(w, http.StatusBadRequest, "capacity", page{Title: "Error: Capacity", Nav: "capacity", C: c, Errors: []fieldError{{Field: "asOf", Anchor: "asOf-day", Message: fe.Message}}, Data: d})
+			return
+		}
+		asOf := calendar.DateOf(day).End()
+		ctx, cancel := s.ctx(r)
+		defer cancel()
+		v, seq, _, err := views.Fold(ctx, s.Views.Store, projections.CapacitySpec(), views.FoldOptions{AsOf: asOf})
+		if err != nil {
+			s.unavailable(w, c, err)
+			return
+		}
+		rep, d.Sequence, d.AsOf = projections.ReportCapacity(v, s.reg()), seq, londonSeconds(asOf)
+	} else {
+		s.Views.Capacity.Read(func(v *projections.Capacity, seq uint64) {
+			rep, d.Sequence = projections.ReportCapacity(v, s.reg()), seq
+		})
+	}
+	d.Note = rep.Note
+	row := func(a projections.CapacityRow) capRow {
+		cr := capRow{Code: a.Code, Name: a.Name, LookedAfter: a.LookedAfter, InFlight: a.InFlight, Year: a.PopulationYear, Pledge: "none", PledgeRemaining: "none"}
+		if a.ChildPopulation != nil {
+			cr.Population, cr.Threshold, cr.Headroom, cr.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), strconv.Itoa(*a.Headroom), *a.AtOrAboveThreshold
+		}
+		if a.Pledge != nil {
+			cr.Pledge, cr.PledgeRemaining = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)
+		}
+		return cr
+	}
+	var bars []bar
+	switch {
+	case sc.Authority != "":
+		for _, a := range rep.Authorities {
+			if a.Code == sc.Authority {
+				d.Rows = append(d.Rows, row(a))
+			}
+		}
+		d.Heading = authorityName(s.reg(), sc.Authority)
+	case sc.Region != "":
+		for _, a := range rep.Authorities {
+			if a.Region == sc.Region {
+				d.Rows = append(d.Rows, row(a))
+			}
+		}
+		for _, rg := range rep.Regions {
+			if rg.Name == sc.Region {
+				t := row(rg)
+				t.Name = "All of " + rg.Name
+				d.Total = &t
+			}
+		}
+		d.Heading = sc.Region + " region"
+	default:
+		d.ShowRegions = true
+		for _, rg := range rep.Regions {
+			cr := row(rg)
+			cr.Link = "/console/capacity?region=" + urlQueryEscape(rg.Name)
+			d.Rows = append(d.Rows, cr)
+		}
+		d.Heading = "England, by region"
+	}
+	for _, cr := range d.Rows {
+		b := bar{Label: cr.Name, Value: float64(cr.LookedAfter), Text: strconv.Itoa(cr.LookedAfter) + " looked after"}
+		if cr.Threshold != "" {
+			t, _ := strconv.ParseFloat(cr.Threshold, 64)
+			b.Mark, b.HasMark = t, true
+			b.Text += " of " + cr.Threshold
+		}
+		bars = append(bars, b)
+	}
+	d.ChartCaption = "Children looked after against the threshold (0.1% of the child population), " + d.Heading
+	d.Chart = hbarChart("capacity-chart", d.ChartCaption, bars, "threshold")
+	s.render(w, http.StatusOK, "capacity", page{Title: "Capacity", Nav: "capacity", C: c, Data: d})
+}
+
+// Timeliness.
+
+type timelinessData struct {
+	Scope                    scope
+	Heading                  string
+	From, To                 string
+	Months, Regions          []tRow
+	Total                    tRow
+	Chart, DaysChart         chart
+	Distribution             []distRow
+	Breached                 []breachRow
+	Problem                  string
+	Sequence                 uint64
+	RegionOptions, AuthorOpt []option
+	FromError, ToError       string
+}
+
+type tRow struct {
+	Month, MonthName, Region, Share, Median, P90 string
+	Received, Placed, PlacedWithin, Breaches     int
+	Withdrawn                                    int
+}
+
+type distRow struct {
+	Days   string
+	Count  int
+	Placed string
+}
+
+type breachRow struct {
+	ID, Authority, Due, Elapsed string
+	Tag                         tag
+}
+
+func monthName(m string) string {
+	t, err := time.Parse("2006-01", m)
+	if err != nil {
+		return m
+	}
+	return t.Format("January 2006")
+}
+
+func (s *Server) timeliness(w http.ResponseWriter, r *http.Request, c *call) {
+	sc, problem := s.scopeFor(c, r)
+	q := r.URL.Query()
+	d := timelinessData{Scope: sc, Problem: problem, From: q.Get("from"), To: q.Get("to")}
+	for _, name := range refdata.Regions {
+		d.RegionOptions = append(d.RegionOptions, option{name, name})
+	}
+	var errs []fieldError
+	for _, m := range []struct {
+		name, v string
+		msg     *string
+	}{{"from", d.From, &d.FromError}, {"to", d.To, &d.ToError}} {
+		if m.v != "" {
+			if _, err := time.Parse("2006-01", m.v); err != nil {
+				*m.msg = "Enter a month as year and month, such as 2025-06"
+				errs = append(errs, fieldError{Field: m.name, Anchor: m.name, Message: *m.msg})
+			}
+		}
+	}
+	if s.Views == nil {
+		s.fail(w, c, http.StatusServiceUnavailable, "No timeliness view here", "This instance serves no views.")
+		return
+	}
+	if len(errs) > 0 {
+		s.render(w, http.StatusBadRequest, "timeliness", page{Title: "Error: Timeliness", Nav: "timeliness", C: c, Errors: errs, Data: d})
+		return
+	}
+	f := projections.TimelinessFilter{Region: sc.Region, Authority: sc.Authority, From: d.From, To: d.To}
+	now := s.now()
+	var rep projections.TimelinessReport
+	s.Views.Timeliness.Read(func(v *projections.Timeliness, seq uint64) {
+		rep, d.Sequence = projections.ReportTimeliness(v, s.reg(), f, now), seq
+	})
+	conv := func(t projections.TimelinessRow) tRow {
+		return tRow{Month: t.Month, MonthName: monthName(t.Month), Region: t.Region, Share: percent(t.ShareWithin), Median: days(t.MedianDays), P90: days(t.P90Days),
+			Received: t.Received, Placed: t.Placed, PlacedWithin: t.PlacedWithin, Breaches: t.Breaches, Withdrawn: t.Withdrawn}
+	}
+	var bars []bar
+	for _, m := range rep.ByMonth {
+		row := conv(m)
+		d.Months = append(d.Months, row)
+		b := bar{Label: row.MonthName, Text: row.Share}
+		if m.ShareWithin != nil {
+			b.Value = *m.ShareWithin * 100
+		}
+		bars = append(bars, b)
+	}
+	for _, m := range rep.ByRegionMonth {
+		d.Regions = append(d.Regions, conv(m))
+	}
+	d.Total = conv(rep.Total)
+	switch {
+	case sc.Authority != "":
+		d.Heading = authorityName(s.reg(), sc.Authority)
+	case sc.Region != "":
+		d.Heading = sc.Region + " region"
+	default:
+		d.Heading = "England"
+	}
+	d.Chart = hbarChartMax("timeliness-chart", "Share of placements made within the deadline, by month of referral, "+d.Heading, bars, 100)
+	hist := rep.Total.DaysHistogram()
+	var keys []int
+	total := 0
+	for k, n := range hist {
+		keys = append(keys, k)
+		total += n
+	}
+	sort.Ints(keys)
+	var dbars []bar
+	for _, k := range keys {
+		share := float64(hist[k]) / float64(total)
+		d.Distribution = append(d.Distribution, distRow{Days: plural(k, "working day"), Count: hist[k], Placed: percent(&share)})
+		dbars = append(dbars, bar{Label: plural(k, "working day"), Value: float64(hist[k]), Text: plural(hist[k], "placement")})
+	}
+	d.DaysChart = hbarChart("days-chart", "Working days from referral to placement, "+d.Heading, dbars, "")
+	for _, a := range rep.AtRiskNow {
+		if a.State != aggregates.StateBreached {
+			continue
+		}
+		d.Breached = append(d.Breached, breachRow{ID: a.ReferralID, Authority: authorityName(s.reg(), a.Authority), Due: capital(dueWords(a.DueAt)),
+			Elapsed: plural(a.WorkingDaysElapsed, "working day"), Tag: stateTag(a.State)})
+	}
+	s.render(w, http.StatusOK, "timeliness", page{Title: "Timeliness", Nav: "timeliness", C: c, Data: d})
+}
+
+// Audit.
+
+type auditData struct {
+	Running  string
+	Report   *audit.Report
+	Checked  string
+	Error    string
+	Problems []audit.Problem
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *call) {
+	if !c.auditor() {
+		s.forbidden(w, c, "see the audit pages")
+		return
+	}
+	if id := strings.TrimSpace(r.URL.Query().Get("referral")); id != "" {
+		http.Redirect(w, r, "/console/audit/referrals/"+urlPathEscape(id), http.StatusSeeOther)
+		return
+	}
+	d := auditData{}
+	s.verifyMu.Lock()
+	if s.verifying != nil {
+		d.Running = londonSeconds(*s.verifying)
+	}
+	if s.verified != nil {
+		rep := *s.verified
+		d.Report, d.Checked, d.Problems = &rep, londonSeconds(rep.Checked), rep.Problems
+	}
+	d.Error = s.verifyErr
+	s.verifyMu.Unlock()
+	s.render(w, http.StatusOK, "audit", page{Title: "Audit", Nav: "audit", C: c, Data: d})
+}
+
+// runVerify starts a walk of the whole log (audit.Verify, as GET
+// /v1/audit/verify and `ntsflow verify` run it), in the background: a
+// long log takes a while. It waits a moment, so a short log's result is on
+// the page it returns to.
+func (s *Server) runVerify(w http.ResponseWriter, r *http.Request, c *call) {
+	if !c.auditor() {
+		s.forbidden(w, c, "verify the log")
+		return
+	}
+	s.verifyMu.Lock()
+	var done chan struct{}
+	if s.verifying == nil {
+		start := time.Now()
+		s.verifying = &start
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Hour)
+			defer cancel()
+			rep, err := audit.Verify(ctx, s.Engine.Store, s.Engine.ChainKey, nil)
+			s.verifyMu.Lock()
+			defer s.verifyMu.Unlock()
+			s.verifying = nil
+			if err != nil {
+				s.verifyErr = "The last verification could not finish: the event store did not answer. Run it again."
+				s.log().Error("console: verify", "err", err)
+				return
+			}
+			s.verified, s.verifyErr = &rep, ""
+		}()
+	}
+	s.verifyMu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+		}
+	}
+	http.Redirect(w, r, "/console/audit", http.StatusSeeOther)
+}
+
+type historyData struct {
+	ID      string
+	Rows    []historyRow
+	Intact  bool
+	Problem int
+}
+
+type historyRow struct {
+	Sequence                                   uint64
+	Type, Title, Detail, When, Recorded, Actor string
+	Hash, Chain                                string
+	OK                                         bool
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, c *call) {
+	if !c.auditor() {
+		s.forbidden(w, c, "see the audit pages")
+		return
+	}
+	id := r.PathValue("id")
+	_, stored, ok := s.loadReadable(w, r, c, id)
+	if !ok {
+		return
+	}
+	d := historyData{ID: id, Intact: true}
+	prev := ""
+	for _, st := range stored {
+		raws, err := events.RawEvents(st.Raw)
+		for i, e := range st.Commit.Events {
+			title, detail := describe(s.reg(), e)
+			row := historyRow{Sequence: st.Sequence, Type: e.Type, Title: title, Detail: detail, When: londonSeconds(e.OccurredAt), Recorded: londonSeconds(e.RecordedAt),
+				Actor: actorWords(e.Actor), Hash: short(e.Hash), Chain: "Intact", OK: true}
+			switch {
+			case err != nil || i >= len(raws):
+				row.Chain, row.OK = "Cannot be read", false
+			default:
+				h, verr := events.VerifyStored(s.Engine.ChainKey, raws[i], prev)
+				prev = h
+				switch verr {
+				case nil:
+				case events.ErrChainHash:
+					row.Chain, row.OK = "Altered: the hash does not match", false
+				case events.ErrChainLink:
+					row.Chain, row.OK = "Broken link: an event is missing or out of order", false
+				default:
+					row.Chain, row.OK = "Cannot be checked", false
+				}
+			}
+			if !row.OK {
+				d.Intact = false
+				d.Problem++
+			}
+			d.Rows = append(d.Rows, row)
+		}
+	}
+	s.render(w, http.StatusOK, "history", page{Title: "History of referral " + id, Nav: "audit", C: c, Data: d})
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
+
+// Sign in and out.
+
+type signInData struct {
+	Next  string
+	Error string
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.render(w, http.StatusOK, "signin", page{Title: "Sign in", C: c, Data: signInData{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *call) {
+	next := safeNext(r.PostForm.Get("next"))
+	if !c.On {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	msg := ""
+	p, ok := s.Tokens.Lookup(token)
+	switch {
+	case token == "":
+		msg = "Enter your access token"
+	case !ok:
+		msg = "This access token is not known: it may be mistyped, or revoked. Ask your administrator for a new one"
+	}
+	if msg != "" {
+		s.render(w, http.StatusUnauthorized, "signin", page{Title: "Error: Sign in", C: c, Errors: []fieldError{{Field: "token", Anchor: "token", Message: msg}}, Data: signInData{Next: next, Error: msg}})
+		return
+	}
+	s.setSession(w, c, token)
+	s.log().Info("console: signed in", "name", p.Name, "role", p.Role())
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *call) {
+	s.setSession(w, c, "")
+	http.Redirect(w, r, "/console/sign-in", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect on this site's console.
+func safeNext(n string) string {
+	if n == "" || !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.Contains(n, "\\") {
+		return "/console/at-risk"
+	}
+	return n
+}

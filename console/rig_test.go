@@ -1,0 +1,171 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/console"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagarun"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/views"
+)
+
+// A policy in seconds for the hotel route (warned 3s before a 6s deadline,
+// escalated to the director 2s after it), and two hours for the entry
+// authority route, so a referral walked through the forms stays in time.
+const testPolicy = `{"version":"console-test-seconds","routes":{"hotel":{"duration":"6s"},"entry-authority":{"duration":"2h"}},"warnBefore":{"duration":"3s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"},{"after":{"duration":"2s"},"to":"director"}]}`
+
+// rig is what `ntsflow serve` runs, in the test process: an embedded
+// JetStream server, the engine, the live views, the deadline saga, the API
+// and the console on one handler, on a real HTTP listener.
+type rig struct {
+	t      testing.TB
+	base   string
+	eng    *engine.Engine
+	views  *views.Set
+	reg    *refdata.Registry
+	tokens map[string]string // role -> bearer token
+}
+
+// roles the rig makes tokens for, when sign-in is on.
+var roles = []struct{ name, role string }{
+	{"Sam Stockport", "authority:E08000007"},
+	{"Nia Northwest", "region:North West"},
+	{"Ada Auditor", "auditor"},
+	{"Oli Operator", "operator"},
+}
+
+func newRig(t testing.TB, signIn bool) *rig {
+	t.Helper()
+	node := storetest.Start(t, storetest.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	log := slog.New(slog.DiscardHandler)
+	kctx, kcancel := context.WithTimeout(ctx, 10*time.Second)
+	key, err := node.Store.ChainKey(kctx)
+	kcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, cal := refdata.Default(), calendar.Default()
+	policy, err := deadline.ParsePolicy([]byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := views.NewSet(node.Store, reg, cal, log)
+	eng := &engine.Engine{Store: node.Store, Log: log, ChainKey: key}
+	saga := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: node.Store, Log: log}
+	wg.Add(2)
+	go func() { defer wg.Done(); vs.Run(ctx) }()
+	go func() { defer wg.Done(); saga.Run(ctx) }()
+	r := &rig{t: t, eng: eng, views: vs, reg: reg, tokens: map[string]string{}}
+	srv := &api.Server{Engine: eng, Log: log, Calendar: cal, Authorities: reg, Views: vs}
+	if signIn {
+		var f auth.File
+		for _, ro := range roles {
+			tok, e := auth.NewToken(ro.name, ro.role)
+			r.tokens[ro.role] = tok
+			f.Tokens = append(f.Tokens, e)
+		}
+		path := filepath.Join(t.TempDir(), "tokens.json")
+		b, _ := json.Marshal(f)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if srv.Tokens, err = auth.Load(path, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	con := &console.Server{Engine: eng, Views: vs, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log, Key: key, RefreshEvery: time.Second}
+	hs := httptest.NewServer(con.Mount(srv.Handler()))
+	t.Cleanup(hs.Close)
+	r.base = hs.URL
+	return r
+}
+
+// do runs a command as the API would, for setting the scene; the browser
+// tests change referrals through the forms.
+func (r *rig) do(id string, c aggregates.Command) engine.Outcome {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := r.eng.Handle(ctx, id, c, engine.Meta{Actor: "test setup"})
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", c.CommandName(), id, err)
+	}
+	return out
+}
+
+// receive opens a referral for authority, received at.
+func (r *rig) receive(key, authority, route string, at time.Time) string {
+	r.t.Helper()
+	c := aggregates.ReceiveReferral{ReceivingAuthority: authority, Route: route, ChildReference: "HO-" + key, ReceivedAt: at}
+	if route == "hotel" {
+		c.Hotel = "Interim hotel A"
+	} else {
+		c.TransferringAuthority = "E09000008"
+	}
+	c.ReferralID = engine.NewReferralID(authority, key)
+	return r.do(c.ReferralID, c).AggregateID
+}
+
+// settle waits until every view has read everything in the log.
+func (r *rig) settle() {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	last, err := r.eng.Store.LastSequence(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, wait := range []func(context.Context, uint64) error{r.views.Capacity.WaitFor, r.views.Timeliness.WaitFor, r.views.Referrals.WaitFor} {
+		if err := wait(ctx, last); err != nil {
+			r.t.Fatalf("views did not reach sequence %d: %v", last, err)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, or fails the test after within.
+func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		<-tick.C
+	}
+}
+
+func get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
