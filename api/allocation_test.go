@@ -61,7 +61,7 @@ func TestAllocationWalkThrough(t *testing.T) {
 	must(do(t, "GET", ts.URL+"/v1/regions/north-west/rota", "", sp...), 403, "an authority reads the rota")
 
 	a := must(do(t, "POST", ts.URL+"/v1/referrals/"+id+"/allocation", `{}`, nw...), 200, "allocate").json(t)
-	if ev := a["events"].([]any); len(ev) != 1 || ev[0].(map[string]any)["type"] != "referral.allocated" {
+	if ev := a["events"].([]any); len(ev) != 1 || ev[0].(map[string]any)["type"] != "referral.allocated" || a["allocation"].(map[string]any)["authority"] != "E08000007" || a["allocation"].(map[string]any)["position"] != 1.0 || a["allocation"].(map[string]any)["respondBy"] == nil {
 		t.Fatalf("allocation: %v", a)
 	}
 	must(do(t, "GET", ts.URL+"/v1/referrals/"+id, "", sp...), 200, "Stockport reads its allocation")

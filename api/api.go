@@ -219,6 +219,10 @@ type CommandResult struct {
 	ReferralID  string `json:"referralId,omitempty"`
 	AuthorityID string `json:"authority,omitempty"`
 	RegionID    string `json:"region,omitempty"`
+	// Allocation, on an allocation: the authority chosen, its rota
+	// position, every authority passed over and why, and when its contact
+	// must answer.
+	Allocation *events.ReferralAllocated `json:"allocation,omitempty"`
 	Version     int    `json:"version"`
 	// Sequence is the commit's stream sequence, for callers that see the
 	// whole log; authorities and regions get ReadToken instead.

@@ -9,6 +9,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/views"
@@ -337,6 +338,9 @@ func (s *Server) commandResult(r *http.Request, out engine.Outcome) CommandResul
 	res.Sequence, res.ReadToken = s.position(r, out.Sequence)
 	for _, ev := range out.Events {
 		res.Events = append(res.Events, EventSummary{ID: ev.ID, Type: ev.Type})
+		if d, ok := ev.Data.(events.ReferralAllocated); ok {
+			res.Allocation = &d
+		}
 	}
 	return res
 }

@@ -13,6 +13,7 @@ var Pure = []string{
 	"aggregates",
 	"projections",
 	"sagas/deadline",
+	"sagas/allocation",
 	"contract",
 	"calendar",
 	"refdata",
