@@ -223,7 +223,7 @@ type CommandResult struct {
 	// position, every authority passed over and why, and when its contact
 	// must answer.
 	Allocation *events.ReferralAllocated `json:"allocation,omitempty"`
-	Version     int    `json:"version"`
+	Version    int                       `json:"version"`
 	// Sequence is the commit's stream sequence, for callers that see the
 	// whole log; authorities and regions get ReadToken instead.
 	Sequence  *uint64        `json:"sequence,omitempty"`
