@@ -66,7 +66,7 @@ Flags:
 	}
 	lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed)})
 	engine.http.Timeout = 30 * time.Second
-	var sent, refused, failed atomic.Int64
+	var sent, already, refused, failed atomic.Int64
 	post := func(path, key string, body any) (string, bool) {
 		b, _ := json.Marshal(body)
 		req := engine.request("POST", path, bytes.NewReader(b))
@@ -79,7 +79,15 @@ Flags:
 		}
 		defer res.Body.Close()
 		out, _ := io.ReadAll(res.Body)
+		replayed := res.Header.Get("Idempotent-Replayed") == "true"
 		switch {
+		case replayed:
+			already.Add(1) // a run with the same seed: the engine returned the first outcome
+			if res.StatusCode < 300 {
+				var r struct{ ReferralID string }
+				json.Unmarshal(out, &r)
+				return r.ReferralID, true
+			}
 		case res.StatusCode < 300:
 			sent.Add(1)
 			var r struct{ ReferralID string }
@@ -122,7 +130,7 @@ Flags:
 	}
 	close(work)
 	wg.Wait()
-	fmt.Fprintf(stdout, "simulated %d referrals: %d commands recorded, %d refused by the rules, %d failed, in %s\n", len(lcs), sent.Load(), refused.Load(), failed.Load(), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "simulated %d referrals: %d commands recorded, %d already recorded (same idempotency key), %d refused by the rules, %d failed, in %s\n", len(lcs), sent.Load(), already.Load(), refused.Load(), failed.Load(), time.Since(start).Round(time.Millisecond))
 	if failed.Load() > 0 {
 		return 1
 	}
