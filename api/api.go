@@ -187,7 +187,7 @@ func (s *Server) logged(next http.Handler) http.Handler {
 			return
 		}
 		s.log().LogAttrs(r.Context(), slog.LevelInfo, "http", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.Duration("took", time.Since(start)))
+			slog.Int("status", rec.status), slog.Float64("took_ms", float64(time.Since(start).Microseconds())/1000))
 	})
 }
 

@@ -143,6 +143,10 @@ type Entry struct {
 
 // Tokens holds the token file's tokens, reloading it when it changes.
 type Tokens struct {
+	// OnReload, if set, is told each time Watch has reloaded the file, with
+	// the number of tokens now in force.
+	OnReload func(path string, tokens int)
+
 	path string
 	reg  *refdata.Registry
 
@@ -209,8 +213,15 @@ func (t *Tokens) Watch(ctx context.Context, every time.Duration, onErr func(erro
 			changed := err == nil && !fi.ModTime().Equal(t.modTime)
 			t.mu.RUnlock()
 			if changed {
-				if err := t.reload(); err != nil && onErr != nil {
-					onErr(err)
+				if err := t.reload(); err != nil {
+					if onErr != nil {
+						onErr(err)
+					}
+				} else if t.OnReload != nil {
+					t.mu.RLock()
+					n := len(t.byHash)
+					t.mu.RUnlock()
+					t.OnReload(t.path, n)
 				}
 			}
 		}

@@ -248,6 +248,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
+			srv.Tokens.OnReload = func(path string, n int) { log.Info("token file reloaded", "tokens", path, "count", n) }
 			srv.Tokens.Watch(workCtx, 2*time.Second, func(err error) { log.Error("token file not reloaded; keeping the tokens in force", "err", err) })
 		}()
 	}

@@ -65,7 +65,7 @@ engine without --tokens, or a token that may both allocate and accept).`,
 			}
 			lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed), ReferredPercent: 30})
 			engine.http.Timeout = 30 * time.Second
-			var sent, refused, failed atomic.Int64
+			var sent, already, refused, failed atomic.Int64
 			post := func(path, key string, body any) (string, bool) {
 				b, _ := json.Marshal(body)
 				req := engine.request(ctx, "POST", path, bytes.NewReader(b))
@@ -78,7 +78,15 @@ engine without --tokens, or a token that may both allocate and accept).`,
 				}
 				defer res.Body.Close()
 				out, _ := io.ReadAll(res.Body)
+				replayed := res.Header.Get("Idempotent-Replayed") == "true"
 				switch {
+				case replayed:
+					already.Add(1) // a run with the same seed: the engine returned the first outcome
+					if res.StatusCode < 300 {
+						var r struct{ ReferralID string }
+						json.Unmarshal(out, &r)
+						return r.ReferralID, true
+					}
 				case res.StatusCode < 300:
 					sent.Add(1)
 					var r struct{ ReferralID string }
@@ -128,7 +136,7 @@ engine without --tokens, or a token that may both allocate and accept).`,
 			}
 			close(work)
 			wg.Wait()
-			fmt.Fprintf(stdout, "simulated %d referrals: %d commands recorded, %d refused by the rules, %d failed, in %s\n", len(lcs), sent.Load(), refused.Load(), failed.Load(), time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(stdout, "simulated %d referrals: %d commands recorded, %d already recorded (same idempotency key), %d refused by the rules, %d failed, in %s\n", len(lcs), sent.Load(), already.Load(), refused.Load(), failed.Load(), time.Since(start).Round(time.Millisecond))
 			if err := ctx.Err(); err != nil {
 				return err // interrupted
 			}
