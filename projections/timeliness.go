@@ -195,7 +195,8 @@ func ReportTimeliness(v *Timeliness, reg *refdata.Registry, f TimelinessFilter, 
 	}
 	byRegion, byMonth := map[string]*TimelinessRow{}, map[string]*TimelinessRow{}
 	total := &TimelinessRow{days: map[int]int{}}
-	var rep TimelinessReport
+	// Empty lists are [] in JSON, never null.
+	rep := TimelinessReport{ByAuthorityMonth: []TimelinessRow{}, ByRegionMonth: []TimelinessRow{}, ByMonth: []TimelinessRow{}, AtRiskNow: []AtRisk{}}
 	for k, b := range v.Buckets {
 		authority, month := k[:len(k)-8], k[len(k)-7:]
 		if !keep(authority, month) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/audit"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
@@ -156,9 +157,11 @@ var cmdHistory = &Command{
 				return err
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "referral %s, version %d\n\nRECORDED\tOCCURRED\tACTOR\tEVENT\tDETAIL\n", h.ReferralID, h.Version)
+			// Tables are for people: London time, with its zone (GMT or BST);
+			// --json keeps RFC 3339 UTC.
+			fmt.Fprintf(tw, "referral %s, version %d\n\nRECORDED (London)\tOCCURRED (London)\tACTOR\tEVENT\tDETAIL\n", h.ReferralID, h.Version)
 			for _, e := range h.Events {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.Format("2006-01-02 15:04:05Z07:00"), e.OccurredAt.Format("2006-01-02 15:04"), e.Actor, e.Type, keyData(e.Type, e.Data))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.In(calendar.London).Format("2006-01-02 15:04:05 MST"), e.OccurredAt.In(calendar.London).Format("2006-01-02 15:04 MST"), e.Actor, e.Type, keyData(e.Type, e.Data))
 			}
 			tw.Flush()
 			return nil

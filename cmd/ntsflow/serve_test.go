@@ -155,6 +155,10 @@ func TestHistoryExportVerifyCommands(t *testing.T) {
 	if code := run([]string{"history", "--server", base, id}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.placed") || !strings.Contains(out.String(), "placementType=U1") {
 		t.Fatalf("history exit %d:\n%s%s", code, out.String(), errb.String())
 	}
+	// Received 10:00 UTC on 2 June 2025 reads 11:00 BST in the table.
+	if !strings.Contains(out.String(), "2025-06-02 11:00 BST") || !strings.Contains(out.String(), "(London)") {
+		t.Fatalf("history table times are not London's:\n%s", out.String())
+	}
 	out.Reset()
 	if code := run([]string{"history", id, "--json", "--server", base}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "{") {
 		t.Fatalf("history --json exit %d: %s", code, out.String())
