@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,6 +95,27 @@ func TestAllocationWalkThrough(t *testing.T) {
 	// rota come round to Stockport it would say declined-this-child.
 	if last["type"] != "referral.allocated" || data["authority"] == "E08000007" || data["authority"] != order[1] {
 		t.Fatalf("re-allocation: %v (skipped %s)", data, skipped)
+	}
+
+	// Planning reads the same counts: Stockport received one (the child it
+	// accepted), so it gets training places, and its forecast reads.
+	// The views are eventually consistent: poll until the acceptance shows.
+	want := `"authority":"E08000007","name":"Stockport","children":1,"places":10`
+	for give := time.Now().Add(5 * time.Second); ; {
+		tp := must(do(t, "GET", ts.URL+"/v1/planning/training-places?places=10&from=2020-01&to=2099-12", "", bearer(rs.auditor)...), 200, "training places")
+		if strings.Contains(string(tp.body), want) {
+			break
+		}
+		if time.Now().After(give) {
+			t.Fatalf("training places: %s", tp.body)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the view, not waiting for time to pass
+	}
+	must(do(t, "GET", ts.URL+"/v1/planning/forecast?authority=E08000007&casesPerSocialWorker=15", "", sp...), 200, "Stockport's forecast")
+	must(do(t, "GET", ts.URL+"/v1/planning/forecast?authority=E06000001", "", sp...), 403, "another authority's forecast")
+	csv := must(do(t, "GET", ts.URL+"/v1/planning/forecast?region=north-west&format=csv", "", nw...), 200, "the region's forecast as CSV")
+	if !strings.HasPrefix(string(csv.body), "scope,month,kind,expected,low,high,capped_by_threshold\n") {
+		t.Fatalf("csv: %.200s", csv.body)
 	}
 
 	nat := must(do(t, "GET", ts.URL+"/v1/capacity/national", "", bearer(rs.auditor)...), 200, "national").json(t)

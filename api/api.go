@@ -97,6 +97,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"PUT /v1/regions/{region}/rota":                   func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, true) },
 		"POST /v1/regions/{region}/pauses":                func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, false) },
 		"GET /v1/capacity/national":                       s.national,
+		"GET /v1/planning/forecast":                       s.forecast,
+		"GET /v1/planning/training-places":                s.trainingPlaces,
 		"GET /v1/capacity":                                s.capacity,
 		"GET /v1/capacity/regions/{region}":               s.capacity,
 		"GET /v1/capacity/authorities/{code}":             s.capacity,
@@ -150,7 +152,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 }
 
 func needsViews(pattern string) bool {
-	for _, p := range []string{"GET /v1/capacity", "GET /v1/timeliness", "GET /v1/referrals", "GET /v1/views", "POST /v1/views/"} {
+	for _, p := range []string{"GET /v1/capacity", "GET /v1/planning", "GET /v1/timeliness", "GET /v1/referrals", "GET /v1/views", "POST /v1/views/"} {
 		if strings.HasPrefix(pattern, p) && pattern != "GET /v1/referrals/{id}" && pattern != "GET /v1/referrals/{id}/history" {
 			return true
 		}

@@ -230,6 +230,8 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"allocate", northWest, "D", `{"authority":"E08000007","reason":"Her brother is placed in Stockport."}`},
 		{"raiseAllocationException", stockport, "D", ""},
 		{"nationalEquity", auditor, "", ""},
+		{"forecast", stockport, "", ""},
+		{"trainingPlaces", auditor, "", ""},
 		{"listReferrals", auditor, "", ""},
 		{"capacity", auditor, "", ""},
 		{"capacityOfRegion", northWest, "", ""},
