@@ -190,7 +190,9 @@ func MakeForecast(scope string, own, region map[string]int, now time.Time, looke
 	return f
 }
 
-func monthStart(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+func monthStart(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
