@@ -39,6 +39,19 @@ func sample() []Event {
 		env(TypeRegionAuthorityPaused, RegionAuthorityPaused{Region: "north-west", Authority: "E08000001", Reason: "placement pressures", Until: t0.Add(30 * 24 * time.Hour)}),
 		env(TypeRegionRotaAdvanced, RegionRotaAdvanced{Region: "north-west", ReferralID: "r1", Authority: "E08000007", Position: 3}),
 		env(TypeAuthorityContactSet, AuthorityContactSet{Authority: "E08000007", Mailbox: "nts@stockport.gov.uk", Name: "NTS single point of contact"}),
+		env(TypeMissingReported, MissingReported{Episode: 1, Authority: "E08000007", Region: "North West", MissingAt: t0, LastSeen: "bus station", PoliceReference: "GMP-123", Early: true, DaysSincePlaced: 2, PlacedAt: t0.Add(-48 * time.Hour), StrategyDueAt: t0.Add(24 * time.Hour), Policy: "p1"}),
+		env(TypeMissingNotified, MissingNotified{Episode: 1, Party: PartyPolice}),
+		env(TypeMissingReturned, MissingReturned{Episode: 1, ReturnedAt: t0.Add(5 * time.Hour), WhereFound: "a friend's flat", InterviewDueAt: t0.Add(77 * time.Hour), InterviewWarnAt: t0.Add(53 * time.Hour)}),
+		env(TypeStrategyDiscussionHeld, StrategyDiscussionHeld{Episode: 1, HeldAt: t0.Add(3 * time.Hour), Attendees: []string{"police", "social-care"}}),
+		env(TypeStrategyDiscussionLate, StrategyDiscussionOverdue{Episode: 1, DueAt: t0.Add(24 * time.Hour)}),
+		env(TypeReturnInterviewOffered, ReturnInterviewOffered{Episode: 1, OfferedAt: t0.Add(30 * time.Hour), OfferedBy: "independent advocate", Accepted: true, DueAt: t0.Add(77 * time.Hour), InTime: true}),
+		env(TypeReturnInterviewWarning, ReturnInterviewWarning{Episode: 1, DueAt: t0.Add(77 * time.Hour)}),
+		env(TypeReturnInterviewBreached, ReturnInterviewBreached{Episode: 1, DueAt: t0.Add(77 * time.Hour)}),
+		env(TypeCareDateOfBirthSet, CareDateOfBirthSet{Authority: "E08000007", DateOfBirth: "2009-01-01", Basis: DOBYearOnly, SixteenAt: t0, TriplePlanningAt: t0.Add(time.Hour), EighteenAt: t0.Add(2 * time.Hour)}),
+		env(TypeLeaveToRemainRecorded, LeaveToRemainRecorded{Status: LeavePending}),
+		env(TypeLeavingCareInvolved, LeavingCareInvolved{PathwayPlanDueAt: t0.Add(90 * 24 * time.Hour)}),
+		env(TypeTriplePlanningRecorded, TriplePlanningRecorded{LeaveToRemain: LeavePending, Plans: []string{LeaveGranted, LeavePending, LeaveRefused}}),
+		env(TypeCareLeaver, CareLeaver{LeaveToRemain: LeavePending, Accommodation: AccommodationExtendedPlacement}),
 	}
 }
 
