@@ -72,4 +72,11 @@ var (
 		Decide: DecideRegion, Evolve: EvolveRegion,
 		Initial: func(slug string) Region { return Region{Slug: slug} },
 	}
+	// Cares: a child's time in care after the transfer, one per referral
+	// (care.go), on its own subject so the referral's rules stay as they are.
+	Cares = Decider[Care, CareCommand]{
+		Kind: "care", Subject: events.CareSubject, CheckID: checkReferralID,
+		Decide: DecideCare, Evolve: EvolveCare,
+		Initial: func(id string) Care { return Care{ID: id} },
+	}
 )

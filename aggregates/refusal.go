@@ -53,6 +53,14 @@ const (
 	CodeNoAuthorityAvailable     Code = "no_authority_available"
 	CodeContactUnchanged         Code = "contact_unchanged"
 	CodeRotaUnchanged            Code = "rota_unchanged"
+	// The care aggregate's (care.go).
+	CodeAlreadyMissing    Code = "already_missing"
+	CodeNotMissing        Code = "not_missing"
+	CodeNoEpisode         Code = "no_episode"
+	CodeAlreadyRecorded   Code = "already_recorded"
+	CodeNotDue            Code = "not_due"
+	CodeNoDateOfBirth     Code = "no_date_of_birth"
+	CodeAssessedDOBStands Code = "assessed_date_of_birth_stands"
 )
 
 // Refusal is a decider's "no", worded for the social worker who sent the
