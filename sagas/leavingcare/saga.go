@@ -1,0 +1,157 @@
+// Package leavingcare is the leaving-care saga: from the child's date of
+// birth (the referral's, or the age assessment's, which stands over it),
+// durable timers at 16 (the leaving-care team involved, a pathway plan
+// due within the policy's time), 17 and a half (triple planning) and 18 (a
+// care leaver with an accommodation status). The policy is data
+// (policy.json); the reactions are pure; package sagarun runs them.
+package leavingcare
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+)
+
+//go:embed policy.json
+var shippedPolicy []byte
+
+// Policy is the leaving-care rule as data.
+type Policy struct {
+	Version           string            `json:"version"`
+	Source            string            `json:"source"`
+	PathwayPlanWithin deadline.Duration `json:"pathwayPlanWithin"`
+}
+
+// DefaultPolicy is the policy shipped in the binary.
+func DefaultPolicy() Policy {
+	p, err := ParsePolicy(shippedPolicy)
+	if err != nil {
+		panic("leavingcare: shipped policy.json: " + err.Error())
+	}
+	return p
+}
+
+// LoadPolicy reads a policy file (same shape as policy.json).
+func LoadPolicy(path string) (Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Policy{}, fmt.Errorf("leaving-care policy: %w", err)
+	}
+	p, err := ParsePolicy(b)
+	if err != nil {
+		return Policy{}, fmt.Errorf("leaving-care policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ParsePolicy reads and checks a policy.
+func ParsePolicy(b []byte) (Policy, error) {
+	var p Policy
+	if err := events.DecodeStrict(b, &p); err != nil {
+		return Policy{}, err
+	}
+	if p.Version == "" || p.PathwayPlanWithin <= 0 {
+		return Policy{}, fmt.Errorf("a policy has a version and a positive pathwayPlanWithin")
+	}
+	return p, nil
+}
+
+// Timer kinds: one per milestone.
+const (
+	KindSixteen  = "sixteen"
+	KindTriple   = "triple-planning"
+	KindEighteen = "eighteen"
+)
+
+// Saga holds what the reactions need.
+type Saga struct{ Policy Policy }
+
+// DateOfBirth finds the date of birth the milestones run from in a
+// referral's events: the age assessment's (a child, with a date) stands
+// over the one on the referral. "" when neither gives one (a claimed age
+// alone).
+func DateOfBirth(referral []events.Event) (dob, basis string) {
+	for _, e := range referral {
+		switch d := e.Data.(type) {
+		case events.ReferralReceived:
+			if d.DateOfBirth != "" && basis != events.DOBAssessed {
+				dob, basis = d.DateOfBirth, events.DOBRecorded
+			}
+		case events.ReferralReferred:
+			if d.DateOfBirth != "" && basis != events.DOBAssessed {
+				dob, basis = d.DateOfBirth, events.DOBRecorded
+			}
+		case events.AgeAssessed:
+			if d.Outcome == events.AgeOutcomeChild && d.AssessedDateOfBirth != "" {
+				dob, basis = d.AssessedDateOfBirth, events.DOBAssessed
+			}
+		}
+	}
+	return dob, basis
+}
+
+// OnReferral answers a referral's placement or age assessment: the date
+// of birth to set on the child's care, if it is placed, has one, and it
+// is not already set. (The decider refuses a repeat or an assessed date's
+// replacement.)
+func (s Saga) OnReferral(c aggregates.Care, child aggregates.ChildInCare, referral []events.Event) []aggregates.CareCommand {
+	dob, basis := DateOfBirth(referral)
+	if child.Status != aggregates.StatusPlaced || dob == "" || (dob == c.DateOfBirth && basis == c.DOBBasis) {
+		return nil
+	}
+	return []aggregates.CareCommand{aggregates.SetDateOfBirth{DateOfBirth: dob, Basis: basis, Child: child}}
+}
+
+// Timers are the milestones not yet recorded, for a child whose date of
+// birth is set (one set again replaces them: same kinds). A time already
+// past fires at once.
+func (s Saga) Timers(c aggregates.Care) []deadline.Timer {
+	if c.DateOfBirth == "" {
+		return nil
+	}
+	var out []deadline.Timer
+	if !c.LeavingCareInvolved {
+		out = append(out, deadline.Timer{Kind: KindSixteen, At: c.SixteenAt})
+	}
+	if !c.TriplePlanned {
+		out = append(out, deadline.Timer{Kind: KindTriple, At: c.TriplePlanningAt})
+	}
+	if !c.CareLeaver {
+		out = append(out, deadline.Timer{Kind: KindEighteen, At: c.EighteenAt})
+	}
+	return out
+}
+
+// OnFire answers a fired milestone timer: the milestone's command when it
+// is due and not recorded; the timer again if it fired early; nothing for
+// a child no longer in care.
+func (s Saga) OnFire(c aggregates.Care, child aggregates.ChildInCare, kind string, now time.Time) ([]aggregates.CareCommand, []deadline.Timer) {
+	if child.Status != aggregates.StatusPlaced || c.DateOfBirth == "" {
+		return nil, nil
+	}
+	var at time.Time
+	var done bool
+	var cmd aggregates.CareCommand
+	switch kind {
+	case KindSixteen:
+		at, done, cmd = c.SixteenAt, c.LeavingCareInvolved, aggregates.InvolveLeavingCare{Child: child, PathwayPlanWithin: time.Duration(s.Policy.PathwayPlanWithin)}
+	case KindTriple:
+		at, done, cmd = c.TriplePlanningAt, c.TriplePlanned, aggregates.RecordTriplePlanning{Child: child}
+	case KindEighteen:
+		at, done, cmd = c.EighteenAt, c.CareLeaver, aggregates.BecomeCareLeaver{Child: child}
+	default:
+		return nil, nil
+	}
+	switch {
+	case done:
+		return nil, nil
+	case now.Before(at):
+		return nil, []deadline.Timer{{Kind: kind, At: at}}
+	}
+	return []aggregates.CareCommand{cmd}, nil
+}
