@@ -368,8 +368,12 @@ func DecideCare(c Care, cmd CareCommand, now time.Time) ([]events.Event, error) 
 		}
 		return one(now, events.ReturnInterviewWarning{Episode: ep.N, DueAt: ep.InterviewDueAt}), nil
 	case SetDateOfBirth:
-		if err := mustBeInCare(x.Child, "set the date of birth"); err != nil {
-			return nil, err
+		// Recorded from receipt (the Home Office's record may come before
+		// the placement); the milestones fire only for a child in care.
+		if x.Child.Status != StatusOpen {
+			if err := mustBeInCare(x.Child, "set the date of birth"); err != nil {
+				return nil, err
+			}
 		}
 		dob, basis, err := ParseDateOfBirth(x.DateOfBirth, x.Basis, now)
 		if err != nil {

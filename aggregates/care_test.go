@@ -198,7 +198,9 @@ func TestDateOfBirthAndMilestones(t *testing.T) {
 	for _, bad := range []string{"09", "2009-13-01", "20x9", "2030-01-01", "1980"} {
 		refusedWith(t, c, SetDateOfBirth{DateOfBirth: bad, Child: placedCh}, cNow, CodeInvalidValue)
 	}
-	refusedWith(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusOpen}}, cNow, CodeNotPlaced)
+	refusedWith(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusWithdrawn}}, cNow, CodeWithdrawn)
+	refusedWith(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusAwaitingAllocation}}, cNow, CodeNotPlaced)
+	mustDecide(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusOpen}})
 	set := Cares.Apply(c, evs)
 	refusedWith(t, set, SetDateOfBirth{DateOfBirth: "2009", Child: placedCh}, cNow, CodeAlreadyRecorded)
 	// The assessed date stands over a recorded one.

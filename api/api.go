@@ -24,6 +24,7 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -53,6 +54,10 @@ type Server struct {
 	// the shipped policy); the saga enforces it, the API stamps it on each
 	// allocation.
 	AllocationPolicy *allocation.Policy
+	// SafeguardingPolicy is the missing-episode policy (default: the
+	// shipped one); the API puts its times in the commands, the saga
+	// enforces them.
+	SafeguardingPolicy *safeguarding.Policy
 	// Tokens, if set, turns authentication on: every route but the probes
 	// needs a bearer token, and each role sees only what it may.
 	Tokens *auth.Tokens
@@ -77,7 +82,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 	cmd := func(name string, newCmd func() aggregates.Command) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { s.command(w, r, r.PathValue("id"), newCmd) }
 	}
-	return map[string]http.HandlerFunc{
+	routes := map[string]http.HandlerFunc{
 		"POST /v1/referrals":                              s.receive,
 		"POST /v1/referrals/{id}/notifications":           cmd("notify", func() aggregates.Command { return &aggregates.NotifyProfessionals{} }),
 		"POST /v1/referrals/{id}/placement-searches":      cmd("search", func() aggregates.Command { return &aggregates.RecordPlacementSearch{} }),
@@ -112,6 +117,10 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /healthz":                                    s.healthz,
 		"GET /readyz":                                     s.readyz,
 	}
+	for k, h := range s.careRoutes() {
+		routes[k] = h
+	}
+	return routes
 }
 
 // Handler returns the API's http.Handler.

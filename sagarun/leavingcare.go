@@ -101,7 +101,20 @@ func (l *LeavingCare) HandleReferralCommit(ctx context.Context, st eventstore.St
 	if err != nil {
 		return err
 	}
-	return l.run(ctx, id, c, l.Saga.OnReferral(c, aggregates.ChildOf(ref, ""), evs), fmt.Sprintf("referral:%d", st.Sequence))
+	child := aggregates.ChildOf(ref, "")
+	if err := l.run(ctx, id, c, l.Saga.OnReferral(c, child, evs), fmt.Sprintf("referral:%d", st.Sequence)); err != nil {
+		return err
+	}
+	if child.Status != aggregates.StatusPlaced {
+		return nil
+	}
+	// A date of birth set before the placement (the Home Office's record)
+	// is armed now; one just set is armed again, which replaces the same
+	// timers.
+	if c, _, err = engine.Load(ctx, l.Store, aggregates.Cares, id); err != nil {
+		return err
+	}
+	return schedule(ctx, l.Store, leavingCareTimerPrefix+"."+id, l.Saga.Timers(c))
 }
 
 // HandleCareCommit: a date of birth set arms the milestones.

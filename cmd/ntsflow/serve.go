@@ -28,6 +28,8 @@ import (
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/leavingcare"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -44,6 +46,7 @@ type serveConfig struct {
 	shutdownWait time.Duration
 	policyFile   string
 	allocPolicy  string
+	safePolicy   string
 	holidayFile  string
 	noSagas      bool
 	population   string
@@ -68,6 +71,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.allocPolicy, "allocation-policy", "", "the allocated authority's response time (JSON, like sagas/allocation/policy.json); default: one working day, a reminder half way, then the partnership's lead")
+	fs.StringVar(&c.safePolicy, "safeguarding-policy", "", "missing-episode policy (JSON, like sagas/safeguarding/policy.json); default: police and hub told at once, a strategy discussion within 24 hours, a return interview within 72 hours of return")
 	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
 	fs.StringVar(&c.population, "population", "", "child population (0-17) per authority, CSV: ons_code,population_0_17,year,source, replacing the shipped ONS mid-2020 figures (e.g. with a newer release)")
@@ -226,7 +230,14 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("allocation response policy", "version", allocPolicy.Version)
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy}
+	safePolicy := safeguarding.DefaultPolicy()
+	if cfg.safePolicy != "" {
+		if safePolicy, err = safeguarding.LoadPolicy(cfg.safePolicy); err != nil {
+			return err
+		}
+	}
+	log.Info("safeguarding policy", "version", safePolicy.Version)
+	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy, SafeguardingPolicy: &safePolicy}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
@@ -256,9 +267,13 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		saga := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga"), OnFired: met.OnFired, OnRecorded: met.OnRecorded}
 		alloc := &sagarun.Allocation{Saga: allocation.Saga{Policy: allocPolicy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "allocation-saga"), OnRecorded: met.OnAllocationRecorded}
 		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
-		workers.Add(3)
+		safe := &sagarun.Safeguarding{Saga: safeguarding.Saga{Policy: safePolicy}, Engine: eng, Store: store, Log: log.With("component", "safeguarding-saga")}
+		leaving := &sagarun.LeavingCare{Saga: leavingcare.Saga{Policy: leavingcare.DefaultPolicy()}, Engine: eng, Store: store, Log: log.With("component", "leaving-care-saga")}
+		workers.Add(5)
 		go func() { defer workers.Done(); saga.Run(workCtx) }()
 		go func() { defer workers.Done(); alloc.Run(workCtx) }()
+		go func() { defer workers.Done(); safe.Run(workCtx) }()
+		go func() { defer workers.Done(); leaving.Run(workCtx) }()
 		go func() { defer workers.Done(); pub.Run(workCtx) }()
 	}
 
