@@ -28,7 +28,7 @@ func TestAsyncAPIDocumentsEverything(t *testing.T) {
 			t.Errorf("asyncapi.yaml lacks header %s", h)
 		}
 	}
-	for schema, typ := range map[string]reflect.Type{"ReferralEvent": reflect.TypeOf(Payload{}), "Deadline": reflect.TypeOf(Deadline{})} {
+	for schema, typ := range map[string]reflect.Type{"ReferralEvent": reflect.TypeOf(Payload{}), "Deadline": reflect.TypeOf(Deadline{}), "Safeguarding": reflect.TypeOf(Safeguarding{})} {
 		block := schemaBlock(doc, schema)
 		if block == "" {
 			t.Fatalf("asyncapi.yaml has no schema %s", schema)

@@ -37,6 +37,13 @@ var publicTypes = map[string]string{
 	events.TypeAllocationAccepted:  "allocation-accepted",
 	events.TypeAllocationException: "allocation-exception",
 	events.TypeAllocationEscalated: "allocation-escalated",
+	// Safeguarding: a missing child's police and hub notified, the return,
+	// and a return interview not offered in time. The episode number, the
+	// party and the early flag only: never where the child was last seen
+	// or found, nor the police reference.
+	events.TypeMissingNotified:         "missing-notified",
+	events.TypeMissingReturned:         "missing-returned",
+	events.TypeReturnInterviewBreached: "return-interview-breached",
 }
 
 // PayloadVersion is the version of the public payload; it is in every
@@ -77,20 +84,30 @@ func Names() []string {
 // Payload is the data of every public event. Fields that do not apply to
 // an event are absent.
 type Payload struct {
-	ReferralID            string      `json:"referralId"`
-	Authority             string      `json:"authority"`
-	Region                string      `json:"region"`
-	Route                 string      `json:"route"`
-	TransferringAuthority string      `json:"transferringAuthority,omitempty"`
-	OccurredAt            time.Time   `json:"occurredAt"`
-	RecordedAt            time.Time   `json:"recordedAt"`
-	ReceivedAt            time.Time   `json:"receivedAt"`
-	PlacementType         string      `json:"placementType,omitempty"`
-	PlacedAt              *time.Time  `json:"placedAt,omitempty"`
-	WithdrawalReason      string      `json:"withdrawalReason,omitempty"`
-	Deadline              *Deadline   `json:"deadline,omitempty"`
-	EscalatedTo           string      `json:"escalatedTo,omitempty"`
-	Allocation            *Allocation `json:"allocation,omitempty"`
+	ReferralID            string        `json:"referralId"`
+	Authority             string        `json:"authority"`
+	Region                string        `json:"region"`
+	Route                 string        `json:"route"`
+	TransferringAuthority string        `json:"transferringAuthority,omitempty"`
+	OccurredAt            time.Time     `json:"occurredAt"`
+	RecordedAt            time.Time     `json:"recordedAt"`
+	ReceivedAt            time.Time     `json:"receivedAt"`
+	PlacementType         string        `json:"placementType,omitempty"`
+	PlacedAt              *time.Time    `json:"placedAt,omitempty"`
+	WithdrawalReason      string        `json:"withdrawalReason,omitempty"`
+	Deadline              *Deadline     `json:"deadline,omitempty"`
+	EscalatedTo           string        `json:"escalatedTo,omitempty"`
+	Allocation            *Allocation   `json:"allocation,omitempty"`
+	Safeguarding          *Safeguarding `json:"safeguarding,omitempty"`
+}
+
+// Safeguarding is the missing episode on safeguarding events.
+type Safeguarding struct {
+	Episode int    `json:"episode"`
+	Party   string `json:"party,omitempty"`
+	// DueAt: when the return interview was due (return-interview-breached,
+	// missing-returned).
+	DueAt *time.Time `json:"dueAt,omitempty"`
 }
 
 // Allocation is the allocation on allocation events.
@@ -162,6 +179,14 @@ func Encode(e events.Event, c Context) (Message, bool, error) {
 		by := d.RespondBy.UTC()
 		p.Authority, p.EscalatedTo = d.Authority, d.EscalatedTo
 		p.Allocation = &Allocation{RespondBy: &by}
+	case events.MissingNotified:
+		p.Safeguarding = &Safeguarding{Episode: d.Episode, Party: d.Party}
+	case events.MissingReturned:
+		due := d.InterviewDueAt.UTC()
+		p.Safeguarding = &Safeguarding{Episode: d.Episode, DueAt: &due}
+	case events.ReturnInterviewBreached:
+		due := d.DueAt.UTC()
+		p.Safeguarding = &Safeguarding{Episode: d.Episode, DueAt: &due}
 	case events.DeadlineEscalated:
 		p.Deadline = &Deadline{DueAt: d.Deadline.UTC(), WarningAt: r.WarningAt.UTC(), Policy: r.DeadlinePolicy, WorkingDaysElapsed: d.WorkingDaysElapsed}
 		p.EscalatedTo = d.EscalatedTo
