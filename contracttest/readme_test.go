@@ -54,6 +54,7 @@ var readmeBlockPlan = []struct {
 	{"curl -s localhost:8080/v1/capacity ", "plain", "the views"},
 	{"go run ./cmd/ntsflow serve --nats-listen", "", "needs the nats CLI (natscli) and jq, which the test machine need not have"},
 	{"go run ./cmd/ntsflow history", "plain", "the auditors' tools"},
+	{"curl -s -XPOST $NTS/v1/referrals/$ID/missing-episodes", "", "needs a placed referral ($ID) of the caller's authority; TestEveryOperationsExampleMatchesTheContract sends each of these examples to a real engine"},
 	{"go run ./cmd/ntsflow serve --tokens examples/tokens.json", "tokens", "authentication with the example token file"},
 }
 
