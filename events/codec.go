@@ -59,6 +59,11 @@ var catalogue = map[string]payloadType{
 	TypeRegionAuthorityPaused:  {version: 1, decode: strict[RegionAuthorityPaused]},
 	TypeRegionRotaAdvanced:     {version: 1, decode: strict[RegionRotaAdvanced]},
 	TypeAuthorityContactSet:    {version: 1, decode: strict[AuthorityContactSet]},
+	TypeWorkerJoined:           {version: 1, decode: strict[WorkerJoined]},
+	TypeWorkerUpdated:          {version: 1, decode: strict[WorkerUpdated]},
+	TypeWorkerAway:             {version: 1, decode: strict[WorkerAway]},
+	TypeWorkerLeft:             {version: 1, decode: strict[WorkerLeft]},
+	TypeWorkerAllocated:        {version: 1, decode: strict[WorkerAllocated]},
 }
 
 // upcastReceivedV1 lifts referral.received v1, which held the child's

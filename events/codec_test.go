@@ -38,6 +38,11 @@ func sample() []Event {
 		env(TypeRegionRotaSet, RegionRotaSet{Region: "north-west", Order: []string{"E08000007", "E08000001"}}),
 		env(TypeRegionAuthorityPaused, RegionAuthorityPaused{Region: "north-west", Authority: "E08000001", Reason: "placement pressures", Until: t0.Add(30 * 24 * time.Hour)}),
 		env(TypeRegionRotaAdvanced, RegionRotaAdvanced{Region: "north-west", ReferralID: "r1", Authority: "E08000007", Position: 3}),
+		env(TypeWorkerJoined, WorkerJoined{Authority: "E08000007", StaffID: "sw1", Name: "A. Social Worker", CaseloadCap: 15, OtherCases: 9}),
+		env(TypeWorkerUpdated, WorkerUpdated{StaffID: "sw1", Name: "A. Social Worker", CaseloadCap: 16, OtherCases: 8}),
+		env(TypeWorkerAway, WorkerAway{StaffID: "sw1", Until: t0.Add(14 * 24 * time.Hour), Reason: "annual leave"}),
+		env(TypeWorkerLeft, WorkerLeft{StaffID: "sw1", Reallocate: []string{"r1"}}),
+		env(TypeWorkerAllocated, WorkerAllocated{ReferralID: "r1", StaffID: "sw2", Position: 2, Skipped: []WorkerSkip{{StaffID: "sw1", Reason: SkipWorkerAway}}, Previous: "sw1", Reason: "sw1 left"}),
 		env(TypeAuthorityContactSet, AuthorityContactSet{Authority: "E08000007", Mailbox: "nts@stockport.gov.uk", Name: "NTS single point of contact"}),
 	}
 }
