@@ -93,7 +93,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/referrals/{id}/allocation":                          s.allocate,
 		"POST /v1/referrals/{id}/acceptance":                          func(w http.ResponseWriter, r *http.Request) { s.answerAllocation(w, r, true) },
 		"POST /v1/referrals/{id}/allocation-exception":                func(w http.ResponseWriter, r *http.Request) { s.answerAllocation(w, r, false) },
-		"GET /v1/regions/{region}/rota":                               s.rota,
+		"GET /v1/regions/{region}/rota":                               s.rotaView,
 		"PUT /v1/regions/{region}/rota":                               func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, true) },
 		"POST /v1/regions/{region}/pauses":                            func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, false) },
 		"GET /v1/capacity/national":                                   s.national,

@@ -266,7 +266,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey}
+	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey, AllocationPolicy: &allocPolicy}
 	hs := newHTTPServer(con.Mount(srv.Handler()), log)
 	errc := make(chan error, 1)
 	go func() {
