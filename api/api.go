@@ -384,7 +384,7 @@ func metaFrom(r *http.Request) (engine.Meta, *Error) {
 	}
 	switch p, on := principal(r); {
 	case on && person != "":
-		m.Actor = p.Name + events.ActorPersonSeparator + person
+		m.Actor, m.Person = p.Name, person
 	case on:
 		m.Actor = p.Name
 	case person != "":

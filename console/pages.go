@@ -348,7 +348,7 @@ func (s *Server) timeline(ref aggregates.Referral, stored []eventstore.Stored) [
 	for _, st := range stored {
 		for _, e := range st.Commit.Events {
 			title, detail := describe(s.reg(), e)
-			it := timelineItem{Title: title, Detail: detail, When: londonTime(e.OccurredAt), Actor: actorWords(e.Actor)}
+			it := timelineItem{Title: title, Detail: detail, When: londonTime(e.OccurredAt), Actor: actorWords(e.Who())}
 			if e.RecordedAt.Sub(e.OccurredAt) > time.Minute {
 				it.Recorded = londonTime(e.RecordedAt)
 			}
@@ -731,7 +731,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, c *call) {
 		for i, e := range st.Commit.Events {
 			title, detail := describe(s.reg(), e)
 			row := historyRow{Sequence: st.Sequence, Type: e.Type, Title: title, Detail: detail, When: londonSeconds(e.OccurredAt), Recorded: londonSeconds(e.RecordedAt),
-				Actor: actorWords(e.Actor), Hash: short(e.Hash), Chain: "Intact", OK: true}
+				Actor: actorWords(e.Who()), Hash: short(e.Hash), Chain: "Intact", OK: true}
 			switch {
 			case err != nil || i >= len(raws):
 				row.Chain, row.OK = "Cannot be read", false

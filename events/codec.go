@@ -121,6 +121,7 @@ type wireEvent struct {
 	OccurredAt    time.Time       `json:"occurredAt"`
 	RecordedAt    time.Time       `json:"recordedAt"`
 	Actor         string          `json:"actor"`
+	Person        string          `json:"person,omitempty"`
 	CorrelationID string          `json:"correlationId,omitempty"`
 	CausationID   string          `json:"causationId,omitempty"`
 	Data          json.RawMessage `json:"data"`
@@ -130,12 +131,12 @@ type wireEvent struct {
 
 func toWire(e Event, data json.RawMessage) wireEvent {
 	return wireEvent{ID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, AggregateID: e.AggregateID, OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
-		Actor: e.Actor, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, PrevHash: e.PrevHash, Hash: e.Hash}
+		Actor: e.Actor, Person: e.Person, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, PrevHash: e.PrevHash, Hash: e.Hash}
 }
 
 func (w wireEvent) envelope() Event {
 	return Event{ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, AggregateID: w.AggregateID, OccurredAt: w.OccurredAt, RecordedAt: w.RecordedAt,
-		Actor: w.Actor, CorrelationID: w.CorrelationID, CausationID: w.CausationID, PrevHash: w.PrevHash, Hash: w.Hash}
+		Actor: w.Actor, Person: w.Person, CorrelationID: w.CorrelationID, CausationID: w.CausationID, PrevHash: w.PrevHash, Hash: w.Hash}
 }
 
 // Encode writes one event as JSON. The schema version is set from the
