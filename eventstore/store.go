@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,6 +44,11 @@ type Store struct {
 	stream    jetstream.Stream
 	snapshots jetstream.ObjectStore
 	replicas  int
+
+	// Consumers is how the durable consumers treat failing handlers: set it
+	// before starting them.
+	Consumers ConsumerPolicy
+	handlers  sync.Map // durable name -> *handler, for replaying parked messages
 }
 
 // Stored is one commit as it lies in the stream.
@@ -104,6 +110,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if err := ensurePublic(ctx, js, cfg.Replicas); err != nil {
+		return nil, err
+	}
+	if err := ensureParked(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
 	obs, err := ensureSnapshots(ctx, js, cfg.Replicas)
