@@ -104,6 +104,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/referrals":                               s.listReferrals,
 		"GET /v1/views":                                   s.viewStatuses,
 		"POST /v1/views/{name}/rebuild":                   s.rebuildView,
+		"GET /v1/parked":                                  s.listParked,
+		"POST /v1/parked/replay":                          s.replayParked,
 		"GET /v1/audit/verify":                            s.verifyLog,
 		"GET /v1/audit/export":                            s.exportLog,
 		"GET /metrics":                                    s.metrics,

@@ -217,6 +217,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	views := views.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
 	met.Registry.MustRegister(natsClient)
+	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: met.OnConsumerFailure}
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
 	allocPolicy := allocation.DefaultPolicy()
 	if cfg.allocPolicy != "" {
