@@ -217,6 +217,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	views := views.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
 	met.Registry.MustRegister(natsClient)
+	views.OnSnapshotFailure(met.OnSnapshotFailure)
 	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: met.OnConsumerFailure}
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
 	allocPolicy := allocation.DefaultPolicy()
@@ -226,7 +227,12 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("allocation response policy", "version", allocPolicy.Version)
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy}
+	srv := &api.Server{Engine: eng, Log: log, Ready: func(ctx context.Context) error {
+		if err := store.Ping(ctx); err != nil {
+			return err
+		}
+		return views.Ready()
+	}, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
