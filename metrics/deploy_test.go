@@ -246,7 +246,7 @@ func TestViewGaugesAreNotSummedAcrossInstances(t *testing.T) {
 	}
 	text := strings.ReplaceAll(string(dash), `\"`, `"`) + "\n" + string(alerts)
 	for _, g := range viewGauges {
-		uses := regexp.MustCompile(`(?:(max|sum|min|avg) by \(([^)]*)\) \()?\b` + g + `\b[^_]`).FindAllStringSubmatch(text, -1)
+		uses := regexp.MustCompile(`(?:(max|sum|min|avg) by \(([^)]*)\) \()?\b`+g+`\b[^_]`).FindAllStringSubmatch(text, -1)
 		for _, u := range uses {
 			if u[1] != "max" || strings.Contains(u[2], "instance") {
 				t.Errorf("%s is read as %q: use max by (labels without instance) (%s...)", g, u[0], g)
