@@ -156,6 +156,11 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			sync = "every " + cfg.syncInterval.String()
 		}
 		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
+		// The server stops JetStream when the disk fills; start it again
+		// once there is room, rather than failing every write until a restart.
+		keepCtx, stopKeep := context.WithCancel(context.Background())
+		defer stopKeep()
+		go emb.KeepJetStream(keepCtx, 5*time.Second, log.With("component", "embedded-nats"))
 		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
