@@ -77,7 +77,10 @@ func TestJetStreamStoppedForLackOfSpaceComesBack(t *testing.T) {
 	}
 	kctx, cancel := context.WithCancel(c)
 	done := make(chan struct{})
-	go func() { n.Embedded.KeepJetStream(kctx, 50*time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	go func() {
+		n.Embedded.KeepJetStream(kctx, 50*time.Millisecond, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
 	defer func() { cancel(); <-done }()
 	if err := n.Embedded.Server.ShutdownJetStream(); err != nil {
 		t.Fatal(err)
