@@ -116,6 +116,8 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /metrics":                                                s.metrics,
 		"GET /healthz":                                                s.healthz,
 		"GET /readyz":                                                 s.readyz,
+		"GET /v1/parked":                                              s.listParked,
+		"POST /v1/parked/replay":                                      s.replayParked,
 	}
 }
 

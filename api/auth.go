@@ -58,11 +58,12 @@ func allowedRoute(p auth.Principal, pattern string) bool {
 	method, path, _ := strings.Cut(pattern, " ")
 	switch p.Kind {
 	case auth.Operator:
-		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild"
+		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
+			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay"
 	case auth.Auditor:
 		return method == http.MethodGet
 	case auth.Authority, auth.Region:
-		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && path != "/metrics"
+		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/metrics"
 	}
 	return false
 }

@@ -244,6 +244,8 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"timeliness", northWest, "", ""},
 		{"viewStatuses", operator, "", ""},
 		{"rebuildView", operator, "", ""},
+		{"listParked", operator, "", ""},
+		{"replayParked", operator, "", ""},
 		{"verifyLog", auditor, "", ""},
 		{"exportLog", auditor, "", ""},
 		{"metrics", operator, "", ""},

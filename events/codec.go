@@ -2,9 +2,12 @@ package events
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -100,6 +103,20 @@ func SchemaVersion(eventType string) int { return catalogue[eventType].version }
 
 // Known reports whether this build can read events of the type.
 func Known(eventType string) bool { _, ok := catalogue[eventType]; return ok }
+
+// CatalogueVersion names this build's event catalogue: every type it can
+// read with its schema version. A view's snapshot records it, so that a
+// build that reads more (or reads differently) folds its views again from
+// zero rather than trusting a fold made without those events.
+func CatalogueVersion() string {
+	types := Types()
+	sort.Strings(types)
+	h := sha256.New()
+	for _, t := range types {
+		fmt.Fprintf(h, "%s@%d\n", t, catalogue[t].version)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
 
 // Types lists every event type of the catalogue.
 func Types() []string {

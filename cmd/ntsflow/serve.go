@@ -157,6 +157,11 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			sync = "every " + cfg.syncInterval.String()
 		}
 		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
+		// The server stops JetStream when the disk fills; start it again
+		// once there is room, rather than failing every write until a restart.
+		keepCtx, stopKeep := context.WithCancel(context.Background())
+		defer stopKeep()
+		go emb.KeepJetStream(keepCtx, 5*time.Second, log.With("component", "embedded-nats"))
 		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
@@ -218,6 +223,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	views := views.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
 	met.Registry.MustRegister(natsClient)
+	views.OnSnapshotFailure(met.OnSnapshotFailure)
+	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: met.OnConsumerFailure}
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
 	allocPolicy := allocation.DefaultPolicy()
 	if cfg.allocPolicy != "" {
@@ -226,7 +233,12 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("allocation response policy", "version", allocPolicy.Version)
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy}
+	srv := &api.Server{Engine: eng, Log: log, Ready: func(ctx context.Context) error {
+		if err := store.Ping(ctx); err != nil {
+			return err
+		}
+		return views.Ready()
+	}, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
