@@ -67,6 +67,11 @@ var (
 		Decide: DecideAuthority, Evolve: EvolveAuthority,
 		Initial: func(code string) Authority { return Authority{Code: code} },
 	}
+	Teams = Decider[Team, TeamCommand]{
+		Kind: "team", Subject: events.TeamSubject, CheckID: checkAuthorityCode,
+		Decide: DecideTeam, Evolve: EvolveTeam,
+		Initial: func(code string) Team { return Team{Authority: code} },
+	}
 	Regions = Decider[Region, RegionCommand]{
 		Kind: "region", Subject: events.RegionSubject, CheckID: checkRegionSlug,
 		Decide: DecideRegion, Evolve: EvolveRegion,

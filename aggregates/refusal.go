@@ -53,6 +53,10 @@ const (
 	CodeNoAuthorityAvailable     Code = "no_authority_available"
 	CodeContactUnchanged         Code = "contact_unchanged"
 	CodeRotaUnchanged            Code = "rota_unchanged"
+	CodeWorkerLeft               Code = "worker_left"
+	CodeWorkerUnchanged          Code = "worker_unchanged"
+	CodeAlreadyAllocated         Code = "already_allocated"
+	CodeNoWorkerAvailable        Code = "no_worker_available"
 	// The care aggregate's (care.go).
 	CodeAlreadyMissing    Code = "already_missing"
 	CodeNotMissing        Code = "not_missing"

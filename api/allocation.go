@@ -11,7 +11,7 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/sagas/allocation"
+	"github.com/ntsflow/ntsflow/rota"
 )
 
 // The regional partnership's allocation: referrals into the scheme, the
@@ -19,13 +19,6 @@ import (
 // equity view. The rules are the deciders'; this file supplies what they
 // weigh (the region's authorities, the capacity view, the response policy)
 // and applies the roles.
-
-func (s *Server) allocationPolicy() allocation.Policy {
-	if s.AllocationPolicy != nil {
-		return *s.AllocationPolicy
-	}
-	return allocation.DefaultPolicy()
-}
 
 // regionOf finds a region by the slug in the path.
 func (s *Server) regionOf(w http.ResponseWriter, r *http.Request, slug string) (name string, ok bool) {
@@ -40,32 +33,13 @@ func (s *Server) regionOf(w http.ResponseWriter, r *http.Request, slug string) (
 // mayAllocate: the region's own partnership, or anyone where roles are off.
 func mayAllocate(r *http.Request, region string) bool {
 	p, on := principal(r)
-	return !on || (p.Kind == auth.Region && p.Region == region)
+	return !on || p.CanAllocate(region)
 }
 
-// capacityFacts is what the rota weighs of each authority, from the
-// capacity view as it stands (a projection: an allocation made a moment ago
-// may not be counted yet, which can only make the rota more generous than
-// the threshold by the children in flight; the contact's answer is the
-// check).
-func (s *Server) capacityFacts() map[string]aggregates.AuthorityCapacity {
-	out := map[string]aggregates.AuthorityCapacity{}
-	if s.Views == nil {
-		return out
-	}
-	s.Views.Capacity.Read(func(v *projections.Capacity, _ uint64) {
-		for _, row := range projections.ReportCapacity(v, s.Views.Registry).Authorities {
-			f := aggregates.AuthorityCapacity{LookedAfter: row.LookedAfter}
-			if row.Threshold != nil {
-				f.Threshold = *row.Threshold
-			}
-			if row.PledgeRemaining != nil {
-				f.PledgeSet, f.PledgeRemaining = true, *row.PledgeRemaining
-			}
-			out[row.Code] = f
-		}
-	})
-	return out
+// rota is where the allocation's facts come from: package rota, shared
+// with the console.
+func (s *Server) rota() rota.Facts {
+	return rota.Facts{Authorities: s.Authorities, Views: s.Views, Policy: s.AllocationPolicy, Calendar: s.cal()}
 }
 
 // allocate: POST /v1/referrals/{id}/allocation, {} for the rota's choice or
@@ -91,13 +65,7 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, forbidden(p, "allocate referrals; the "+name+" partnership does"))
 		return
 	}
-	c.Members = s.Authorities.InRegion(name)
-	c.Capacity = s.capacityFacts()
-	c.RespondBy = s.allocationPolicy().RespondBy(s.cal(), s.now())
-	out, err := engine.HandlePair(r.Context(), s.Engine, aggregates.Regions, ref.Region, aggregates.Referrals, id, c, meta,
-		func(g aggregates.Region, ref aggregates.Referral, now time.Time) ([]events.Event, []events.Event, error) {
-			return aggregates.DecideAllocation(g, ref, c, now)
-		})
+	out, err := s.rota().Allocate(r.Context(), s.Engine, ref.Region, name, id, c, meta, nil, s.now())
 	s.answer(w, r, id, c, out, err, http.StatusOK)
 }
 
@@ -157,8 +125,8 @@ type RotaAuthority struct {
 	PauseReason string     `json:"pauseReason,omitempty"`
 }
 
-// rota: GET /v1/regions/{region}/rota.
-func (s *Server) rota(w http.ResponseWriter, r *http.Request) {
+// rotaView: GET /v1/regions/{region}/rota.
+func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("region")
 	name, ok := s.regionOf(w, r, slug)
 	if !ok {
@@ -202,12 +170,9 @@ func (s *Server) rota(w http.ResponseWriter, r *http.Request) {
 	}
 	// The proposal: the rule itself, on a referral of this region awaiting
 	// allocation, nothing written.
-	probe := aggregates.Fold([]events.Event{events.New(now, events.ReferralReferred{ReferralID: "proposal", Region: slug})})
-	_, evs, err := aggregates.DecideAllocation(g, probe, aggregates.Allocate{Members: members, Capacity: s.capacityFacts()}, now)
-	if err != nil {
+	if p, err := s.rota().Propose(g, rota.Probe(slug, now), name, now); err != nil {
 		view.NoProposal = err.Error()
 	} else {
-		p := evs[0].Data.(events.ReferralAllocated)
 		view.Proposal = &p
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(g.Version)))

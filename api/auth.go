@@ -6,7 +6,6 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/auth"
-	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // authenticate finds who is calling. With no token file, authentication is
@@ -59,11 +58,12 @@ func allowedRoute(p auth.Principal, pattern string) bool {
 	method, path, _ := strings.Cut(pattern, " ")
 	switch p.Kind {
 	case auth.Operator:
-		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild"
+		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
+			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay"
 	case auth.Auditor:
 		return method == http.MethodGet
 	case auth.Authority, auth.Region:
-		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && path != "/metrics"
+		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/metrics"
 	}
 	return false
 }
@@ -89,31 +89,15 @@ func (s *Server) mayRead(r *http.Request, authority string) bool {
 	return !on || p.CanRead(authority, s.Authorities)
 }
 
-// mayReadReferral: an authority reads the referrals it received, and one
-// allocated to it while its answer is awaited; a region those of its
-// authorities and those referred into it; an auditor all.
+// mayReadReferral: the role rule of auth.CanReadReferral (everyone, with
+// authentication off).
 func (s *Server) mayReadReferral(r *http.Request, ref aggregates.Referral) bool {
 	p, on := principal(r)
-	switch {
-	case !on:
-		return true
-	case p.Kind == auth.Authority && ref.Status == aggregates.StatusAwaitingAcceptance:
-		return ref.AllocatedTo == p.Authority
-	case p.Kind == auth.Region && ref.Region != "":
-		return ref.Region == refdata.Slug(p.Region)
-	}
-	return p.CanRead(ref.ReceivingAuthority, s.Authorities)
+	return !on || p.CanReadReferral(ref, s.Authorities)
 }
 
-// mayChange: the receiving authority changes its referral; while a
-// referral awaits allocation or acceptance, the partnership that allocates
-// it may withdraw it (the rules say what else may happen then).
-func mayChange(p auth.Principal, ref aggregates.Referral) bool {
-	if ref.Status == aggregates.StatusAwaitingAllocation || ref.Status == aggregates.StatusAwaitingAcceptance {
-		return p.Kind == auth.Region && ref.Region == refdata.Slug(p.Region)
-	}
-	return p.CanChange(ref.ReceivingAuthority)
-}
+// mayChange: auth.CanChangeReferral.
+func mayChange(p auth.Principal, ref aggregates.Referral) bool { return p.CanChangeReferral(ref) }
 
 // mayWrite is true when authentication is off or the caller may change the
 // authority's referrals.

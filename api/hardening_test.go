@@ -27,18 +27,20 @@ func TestActorIsTheTokens(t *testing.T) {
 	if plain.status != 201 || claimed.status != 201 {
 		t.Fatalf("create: %d %s / %d %s", plain.status, plain.body, claimed.status, claimed.body)
 	}
+	// The identity is the token's; the person the caller names is kept
+	// apart from it, in its own field, never in place of it.
 	for _, c := range []struct {
-		res  resp
-		want string
+		res          resp
+		want, person any
 	}{
-		{plain, "authority:E08000007 holder"},
-		{claimed, "authority:E08000007 holder / Director of Children's Services, Manchester"},
+		{plain, "authority:E08000007 holder", nil},
+		{claimed, "authority:E08000007 holder", "Director of Children's Services, Manchester"},
 	} {
 		id := c.res.json(t)["referralId"].(string)
 		h := do(t, "GET", ts.URL+"/v1/referrals/"+id+"/history", "", bearer(rs.auditor)...)
-		actor := h.json(t)["events"].([]any)[0].(map[string]any)["actor"]
-		if actor != c.want {
-			t.Errorf("actor %q, want %q", actor, c.want)
+		ev := h.json(t)["events"].([]any)[0].(map[string]any)
+		if ev["actor"] != c.want || ev["person"] != c.person {
+			t.Errorf("actor %q person %q, want %q and %q", ev["actor"], ev["person"], c.want, c.person)
 		}
 	}
 }

@@ -113,6 +113,40 @@ func (p Principal) CanChange(authority string) bool {
 	return p.Kind == Authority && p.Authority == authority
 }
 
+// CanReadReferral: an authority reads the referrals it received, and one
+// allocated to it while its answer is awaited; a region those of its
+// authorities and those referred into it; an auditor all. The API and the
+// console both ask this.
+func (p Principal) CanReadReferral(ref aggregates.Referral, reg *refdata.Registry) bool {
+	switch {
+	case p.Kind == Authority && ref.Status == aggregates.StatusAwaitingAcceptance:
+		return ref.AllocatedTo == p.Authority
+	case p.Kind == Region && ref.Region != "":
+		return ref.Region == refdata.Slug(p.Region)
+	}
+	return p.CanRead(ref.ReceivingAuthority, reg)
+}
+
+// CanChangeReferral: the receiving authority changes its referral; while a
+// referral awaits allocation or acceptance, the partnership that allocates
+// it may withdraw it (the rules say what else may happen then).
+func (p Principal) CanChangeReferral(ref aggregates.Referral) bool {
+	if ref.Status == aggregates.StatusAwaitingAllocation || ref.Status == aggregates.StatusAwaitingAcceptance {
+		return p.Kind == Region && ref.Region == refdata.Slug(p.Region)
+	}
+	return p.CanChange(ref.ReceivingAuthority)
+}
+
+// CanAllocate: the region's own partnership allocates its referrals and
+// sets its rota and pauses. region is the region's name.
+func (p Principal) CanAllocate(region string) bool { return p.Kind == Region && p.Region == region }
+
+// CanAnswerAllocation: the authority a referral is allocated to answers
+// it (accepts, or raises an exception) while its answer is awaited.
+func (p Principal) CanAnswerAllocation(ref aggregates.Referral) bool {
+	return p.Kind == Authority && ref.Status == aggregates.StatusAwaitingAcceptance && ref.AllocatedTo == p.Authority
+}
+
 // MaxNameLength bounds a token's name, in characters.
 const MaxNameLength = 100
 

@@ -12,6 +12,8 @@
 //	/console/referrals/new           receive a referral
 //	/console/referrals/{id}          a referral: status, deadline, timeline, actions
 //	/console/referrals/{id}/{action} one action's form (notify, search, place ...)
+//	/console/allocation              the partnership's referrals to allocate and answers awaited
+//	/console/regions/{region}/rota   the rota: order, next, thresholds, pledges, pauses
 //	/console/capacity                thresholds, looked after, pledges; as of a date
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
@@ -37,11 +39,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/audit"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/rota"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -69,6 +74,9 @@ type Server struct {
 	// kept in NATS) accept each other's forms; without it each process
 	// makes its own, and a restart asks for forms to be sent again.
 	Key []byte
+	// AllocationPolicy is the allocated authority's response time (default:
+	// the shipped policy), as the API's.
+	AllocationPolicy *allocation.Policy
 	// RefreshEvery is how often the at-risk page refreshes its list with
 	// its small script (default 30s; the page works without it).
 	RefreshEvery time.Duration
@@ -126,6 +134,9 @@ func (s *Server) init() {
 		page("GET /console/referrals/{id}", s.referral)
 		page("GET /console/referrals/{id}/{action}", s.actionForm)
 		page("POST /console/referrals/{id}/{action}", s.action)
+		page("GET /console/allocation", s.allocationPage)
+		page("GET /console/regions/{region}/rota", s.rotaPage)
+		page("POST /console/regions/{region}/{change}", s.rotaChange)
 		page("GET /console/capacity", s.capacity)
 		page("GET /console/timeliness", s.timeliness)
 		page("GET /console/audit", s.auditPage)
@@ -314,6 +325,39 @@ func (c *call) mayRead(authority string, reg *refdata.Registry) bool {
 
 func (c *call) mayWrite(authority string, reg *refdata.Registry) bool {
 	return !c.On || c.P.CanWrite(authority, reg)
+}
+
+// The referral rules, as the API applies them (auth.CanReadReferral and
+// the rest): with sign-in off everything is allowed.
+
+func (c *call) mayReadRef(ref aggregates.Referral, reg *refdata.Registry) bool {
+	return !c.On || c.P.CanReadReferral(ref, reg)
+}
+
+func (c *call) mayChangeRef(ref aggregates.Referral) bool {
+	return !c.On || c.P.CanChangeReferral(ref)
+}
+
+// mayAllocate: the region's partnership (region is its name).
+func (c *call) mayAllocate(region string) bool { return !c.On || c.P.CanAllocate(region) }
+
+// mayAnswer: the authority the referral is allocated to, while its answer
+// is awaited.
+func (c *call) mayAnswer(ref aggregates.Referral) bool {
+	if !c.On {
+		return ref.Status == aggregates.StatusAwaitingAcceptance
+	}
+	return c.P.CanAnswerAllocation(ref)
+}
+
+// allocator is true for the roles that see the allocation pages: regions
+// (their own) and auditors (any), and everyone with sign-in off.
+func (c *call) allocator() bool {
+	return !c.On || c.P.Kind == auth.Region || c.P.Kind == auth.Auditor
+}
+
+func (s *Server) rota() rota.Facts {
+	return rota.Facts{Authorities: s.reg(), Views: s.Views, Policy: s.AllocationPolicy, Calendar: s.cal()}
 }
 
 // writer is true for the roles that change referrals at all.

@@ -80,12 +80,19 @@ type formData struct {
 	Version                 string
 	Stale                   *stale
 	Warning                 string
+	// RotaVersion is the region's rota version a proposal was shown at
+	// (the allocation form).
+	RotaVersion string
+	// Skipped lists, in words, whom the rota's proposal passes over.
+	Skipped []string
 }
 
 // stale is the message of a form sent against an older version.
 type stale struct {
 	Seen, Current int
 	Reload        string
+	// Rota is true when the region's rota moved, not the referral.
+	Rota bool
 }
 
 func newKey() string {
@@ -115,10 +122,43 @@ type action struct {
 	// served otherwise, and the decider's refusal says why not).
 	Available func(r aggregates.Referral) bool
 	Fields    func(c *call, r aggregates.Referral, now time.Time) []field
-	Command   func(v url.Values) (aggregates.Command, []fieldError)
+	Command   func(who *call, v url.Values) (aggregates.Command, []fieldError)
+	// May says whether the caller's role may take the action on the
+	// referral; nil is the rule for changing a referral
+	// (auth.CanChangeReferral).
+	May func(c *call, r aggregates.Referral) bool
+}
+
+func (a action) may(c *call, r aggregates.Referral) bool {
+	if a.May != nil {
+		return a.May(c, r)
+	}
+	return c.mayChangeRef(r)
 }
 
 var actions = []action{
+	{
+		Name: "accept", Link: "Accept the allocation", Heading: "Accept the allocation", Submit: "Accept the child",
+		Notice:    "Allocation accepted: the referral is now yours, and continues as a received referral.",
+		Available: func(r aggregates.Referral) bool { return r.Status == aggregates.StatusAwaitingAcceptance },
+		May:       (*call).mayAnswer,
+		Fields:    func(c *call, r aggregates.Referral, now time.Time) []field { return nil },
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
+			return aggregates.AcceptAllocation{Authority: answering(who)}, nil
+		},
+	},
+	{
+		Name: "exception", Link: "Raise an exception", Heading: "Raise an exception to this allocation", Submit: "Raise the exception",
+		Notice:    "Exception raised: the referral goes back to the partnership to allocate again.",
+		Available: func(r aggregates.Referral) bool { return r.Status == aggregates.StatusAwaitingAcceptance },
+		May:       (*call).mayAnswer,
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
+			return []field{{Name: "reason", Label: "Why can your authority not take this child?", Hint: "The partnership reads this, and the rota will not offer this child to you again. For example, no placement that can meet the child's needs.", Kind: "textarea"}}
+		},
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
+			return aggregates.RaiseAllocationException{Authority: answering(who), Reason: strings.TrimSpace(v.Get("reason"))}, nil
+		},
+	},
 	{
 		Name: "notify", Link: "Send the referral form", Heading: "Send the referral form to the professionals", Submit: "Record that the form was sent",
 		Notice: "Referral form sent: recorded.",
@@ -141,7 +181,7 @@ var actions = []action{
 				{Name: "notifiedBy", Label: "Who sent it?", Hint: "Your name or role, for example team leader.", Kind: "text", Value: signedName(c), Autocomplete: "name"},
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			return aggregates.NotifyProfessionals{Professions: v["professions"], NotifiedBy: strings.TrimSpace(v.Get("notifiedBy"))}, nil
 		},
 	},
@@ -156,7 +196,7 @@ var actions = []action{
 				{Name: "placementTypes", Label: "Placement types offered", Hint: "SSDA903 codes separated by spaces, for example U4 H5. Leave empty if no offers were found.", Kind: "text", Optional: true},
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.RecordPlacementSearch{Track: v.Get("track"), PlacementTypes: strings.Fields(strings.ToUpper(strings.ReplaceAll(v.Get("placementTypes"), ",", " ")))}
 			n, err := strconv.Atoi(strings.TrimSpace(v.Get("offersFound")))
 			if err != nil {
@@ -176,7 +216,7 @@ var actions = []action{
 				{Name: "reason", Label: "Why is the age disputed?", Kind: "textarea", Optional: true},
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			return aggregates.RequestAgeAssessment{Method: v.Get("method"), Reason: strings.TrimSpace(v.Get("reason"))}, nil
 		},
 	},
@@ -191,7 +231,7 @@ var actions = []action{
 				{Name: "assessedDateOfBirth", Label: "Assessed date of birth", Hint: "For example, 27 3 2009. Leave empty if none was given.", Kind: "date", Optional: true},
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.RecordAgeAssessment{Method: v.Get("method"), Outcome: v.Get("outcome")}
 			if d, m, y := v.Get("assessedDateOfBirth-day"), v.Get("assessedDateOfBirth-month"), v.Get("assessedDateOfBirth-year"); d+m+y != "" {
 				t, fe := parseDate(v, "assessedDateOfBirth", "The assessed date of birth")
@@ -218,7 +258,7 @@ var actions = []action{
 				datetimeNow("placedAt", "When was the child placed?", "London time. For example, 27 3 2026 14:30.", now),
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.Place{PlacementType: v.Get("placementType"), Provider: strings.TrimSpace(v.Get("provider"))}
 			t, fe := parseDateTime(v, "placedAt", "The placement date")
 			if fe != nil {
@@ -238,7 +278,7 @@ var actions = []action{
 				{Name: "detail", Label: "Details", Kind: "textarea", Optional: true},
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			return aggregates.Withdraw{Reason: v.Get("reason"), Detail: strings.TrimSpace(v.Get("detail"))}, nil
 		},
 	},
@@ -252,7 +292,7 @@ var actions = []action{
 				{Name: "reason", Label: "Why?", Kind: "radios", Options: options(aggregates.LeftCareReasons.List())},
 			}
 		},
-		Command: func(v url.Values) (aggregates.Command, []fieldError) {
+		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.RecordLeftCare{Reason: v.Get("reason")}
 			t, fe := parseDateTime(v, "leftAt", "The date of leaving care")
 			if fe != nil {
@@ -262,6 +302,15 @@ var actions = []action{
 			return c, nil
 		},
 	},
+}
+
+// answering is the authority that answers an allocation: the signed-in
+// authority (with sign-in off, whichever the referral is allocated to).
+func answering(c *call) string {
+	if c.Signed {
+		return c.P.Authority
+	}
+	return ""
 }
 
 func findAction(name string) (action, bool) {
@@ -368,7 +417,7 @@ func errorsFor(err error) (code int, errs []fieldError, st *stale) {
 		}
 		return code, []fieldError{{Field: refusal.Field, Message: capital(refusal.Message)}}, nil
 	case errors.As(err, &staleErr):
-		return http.StatusConflict, nil, &stale{Seen: staleErr.Expected, Current: staleErr.Current}
+		return http.StatusConflict, nil, &stale{Seen: staleErr.Expected, Current: staleErr.Current, Rota: staleErr.Kind == aggregates.Regions.Kind}
 	case errors.Is(err, engine.ErrKeyReused):
 		return http.StatusUnprocessableEntity, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
 	case errors.Is(err, engine.ErrContention):
@@ -418,7 +467,7 @@ func (s *Server) loadReadable(w http.ResponseWriter, r *http.Request, c *call, i
 		s.unavailable(w, c, err)
 		return ref, nil, false
 	}
-	if len(stored) == 0 || !c.mayRead(ref.ReceivingAuthority, s.reg()) {
+	if len(stored) == 0 || !c.mayReadRef(ref, s.reg()) {
 		s.noReferral(w, c)
 		return ref, nil, false
 	}
@@ -426,6 +475,10 @@ func (s *Server) loadReadable(w http.ResponseWriter, r *http.Request, c *call, i
 }
 
 func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {
+	if r.PathValue("action") == "allocate" {
+		s.allocateForm(w, r, c)
+		return
+	}
 	a, ok := findAction(r.PathValue("action"))
 	if !ok {
 		s.notFound(w, r, c)
@@ -435,8 +488,8 @@ func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {
 	if !ok {
 		return
 	}
-	if !c.mayWrite(ref.ReceivingAuthority, s.reg()) {
-		s.forbidden(w, c, "change this referral")
+	if !a.may(c, ref) {
+		s.forbidden(w, c, strings.ToLower(a.Link[:1])+a.Link[1:])
 		return
 	}
 	f := s.formFor(a, c, ref)
@@ -455,6 +508,10 @@ func (s *Server) formFor(a action, c *call, ref aggregates.Referral) formData {
 }
 
 func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
+	if r.PathValue("action") == "allocate" {
+		s.allocate(w, r, c)
+		return
+	}
 	a, ok := findAction(r.PathValue("action"))
 	if !ok {
 		s.notFound(w, r, c)
@@ -465,8 +522,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 	if !ok {
 		return
 	}
-	if !c.mayWrite(ref.ReceivingAuthority, s.reg()) {
-		s.forbidden(w, c, "change this referral")
+	if !a.may(c, ref) {
+		s.forbidden(w, c, strings.ToLower(a.Link[:1])+a.Link[1:])
 		return
 	}
 	v := r.PostForm
@@ -489,7 +546,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 		show(http.StatusBadRequest, []fieldError{*fe}, nil)
 		return
 	}
-	cmd, errs := a.Command(v)
+	cmd, errs := a.Command(c, v)
 	if len(errs) > 0 {
 		show(http.StatusUnprocessableEntity, errs, nil)
 		return
@@ -502,6 +559,12 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)
 		}
 		show(code, errs, st)
+		return
+	}
+	if a.Name == "exception" {
+		// The referral goes back to the partnership: the authority no
+		// longer sees it.
+		http.Redirect(w, r, "/console/at-risk?recorded=exception", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/console/referrals/"+id+"?recorded="+a.Name, http.StatusSeeOther)

@@ -109,14 +109,25 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Problem = "This instance serves no views."
 	} else {
 		now := s.now()
-		f := projections.ReferralFilter{Authority: sc.Authority, Region: sc.Region, Status: string(aggregates.StatusOpen), DeadlineState: d.State}
-		var pg projections.ReferralPage
+		// Running referrals: open, and those awaiting allocation or the
+		// authority's answer (their deadline runs from the referral). An
+		// authority sees those allocated to it while its answer is awaited.
+		f := projections.ReferralFilter{Region: sc.Region, DeadlineState: d.State}
+		var rows []projections.ReferralRow
 		s.Views.Referrals.Read(func(v *projections.ReferralList, seq uint64) {
 			f.Limit = len(v.Rows) + 1
-			pg = projections.ListReferrals(v, s.reg(), f, now)
+			for _, row := range projections.ListReferrals(v, s.reg(), f, now).Referrals {
+				if !aggregates.Status(row.Status).Running() {
+					continue
+				}
+				if sc.Authority != "" && row.Authority != sc.Authority &&
+					!(row.Status == string(aggregates.StatusAwaitingAcceptance) && row.AllocatedTo == sc.Authority) {
+					continue
+				}
+				rows = append(rows, row)
+			}
 			d.Sequence = seq
 		})
-		rows := pg.Referrals
 		// Ordered by time left: the nearest deadline first, those with no
 		// deadline yet last.
 		sort.SliceStable(rows, func(i, j int) bool {
@@ -135,6 +146,12 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 			ar := atRiskRow{ID: row.ReferralID, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
 				Received: londonDate(row.ReceivedAt), Due: capital(dueWords(row.DueAt)), Left: timeLeft(s.cal(), row.DueAt, now),
 				Tag: stateTag(row.DeadlineState), Who: whoWords(row.EscalatedTo)}
+			switch aggregates.Status(row.Status) {
+			case aggregates.StatusAwaitingAllocation:
+				ar.Authority = "Awaiting allocation (" + row.Region + ")"
+			case aggregates.StatusAwaitingAcceptance:
+				ar.Authority = "Allocated to " + authorityName(s.reg(), row.AllocatedTo) + ", answer awaited"
+			}
 			if row.DueAt.IsZero() {
 				ar.Due, ar.Left = "", "not set yet"
 			}
@@ -142,6 +159,12 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 				ar.Who = "Social worker"
 				if row.DeadlineState == aggregates.StateAtRisk {
 					ar.Who = "Team leader"
+				}
+				switch aggregates.Status(row.Status) {
+				case aggregates.StatusAwaitingAllocation:
+					ar.Who = "The partnership's coordinator"
+				case aggregates.StatusAwaitingAcceptance:
+					ar.Who = "The authority's single point of contact"
 				}
 			}
 			d.Rows = append(d.Rows, ar)
@@ -152,6 +175,9 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Updated = londonSeconds(now)
 	}
 	p := page{Title: "Referrals at risk now", Nav: "at-risk", C: c, Data: d}
+	if r.URL.Query().Get("recorded") == "exception" {
+		p.Notice, _ = findActionNotice("exception")
+	}
 	if r.Header.Get("X-Console-Fragment") == "at-risk" {
 		s.exec(w, http.StatusOK, "atrisk", "results", p)
 		return
@@ -172,6 +198,8 @@ func (s *Server) childRefs(ctx context.Context, rows []atRiskRow) {
 		}
 		if rec, ok := received(stored); ok {
 			rows[i].Child = rec.ChildReference
+		} else if rf, ok := referred(stored); ok {
+			rows[i].Child = rf.ChildReference
 		}
 	}
 }
@@ -202,11 +230,13 @@ type referralData struct {
 	Placed, PlacementType, Withdrawn, AgeAssessment       string
 	Professions                                           string
 	Searches                                              string
-	Tag                                                   tag
-	Version                                               int
-	Timeline                                              []timelineItem
-	Actions                                               []action
-	MayWrite, Auditor                                     bool
+	// Allocation, for a referral referred into the scheme.
+	Region, Allocation, AllocatedTo, RespondBy, RespondLeft, Declined string
+	Tag                                                               tag
+	Version                                                           int
+	Timeline                                                          []timelineItem
+	Actions                                                           []action
+	MayWrite, Auditor, MayAllocate                                    bool
 }
 
 type timelineItem struct {
@@ -224,7 +254,37 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 	d := referralData{ID: ref.ID, Status: statusWords[ref.Status], Authority: authorityName(reg, ref.ReceivingAuthority), Route: routeWords[ref.Route],
 		Received: londonTime(ref.ReceivedAt), Tag: stateTag(ref.DeadlineState(now)), Version: ref.Version, Policy: ref.DeadlinePolicy,
 		Who: whoWords(ref.EscalatedTo), Professions: wordList(ref.Professions), PlacementType: placementType(ref.PlacementType),
-		MayWrite: c.mayWrite(ref.ReceivingAuthority, reg), Auditor: c.auditor()}
+		Auditor: c.auditor()}
+	if ref.Region != "" {
+		d.Region, _ = refdata.RegionByName(ref.Region)
+		d.Declined = s.names(ref.Declined)
+		switch ref.Status {
+		case aggregates.StatusAwaitingAllocation:
+			d.Allocation = "Awaiting allocation by the " + d.Region + " partnership"
+			if len(ref.Declined) > 0 {
+				d.Allocation += " (again)"
+			}
+		case aggregates.StatusAwaitingAcceptance:
+			d.Allocation = "Allocated, awaiting the authority's answer"
+			d.AllocatedTo = authorityName(reg, ref.AllocatedTo)
+			d.RespondBy, d.RespondLeft = capital(dueWords(ref.RespondBy)), responseLeft(s.cal(), ref.RespondBy, now)
+		default:
+			d.Allocation = "Accepted"
+		}
+		d.MayAllocate = ref.Status == aggregates.StatusAwaitingAllocation && c.mayAllocate(d.Region)
+	}
+	if rf, ok := referred(stored); ok {
+		if c.seesChild() {
+			d.Child = rf.ChildReference
+			if rf.ClaimedAge > 0 {
+				d.ClaimedAge = strconv.Itoa(rf.ClaimedAge)
+			}
+		}
+		d.From = rf.Hotel
+		if rf.Route == events.RouteEntryAuthority {
+			d.From = authorityName(reg, rf.TransferringAuthority)
+		}
+	}
 	if rec, ok := received(stored); ok {
 		if c.seesChild() {
 			d.Child = rec.ChildReference
@@ -263,16 +323,17 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	d.Searches = plural(ref.Searches, "search") + ", " + plural(ref.OffersFound, "offer") + " found"
 	d.Timeline = s.timeline(ref, stored)
-	if d.MayWrite {
-		for _, a := range actions {
-			if a.Available(ref) {
-				d.Actions = append(d.Actions, a)
-			}
+	for _, a := range actions {
+		if a.Available(ref) && a.may(c, ref) {
+			d.Actions = append(d.Actions, a)
 		}
 	}
+	d.MayWrite = len(d.Actions) > 0
 	p := page{Title: "Referral " + ref.ID, C: c, Data: d}
 	if a, ok := findAction(r.URL.Query().Get("recorded")); ok {
 		p.Notice = a.Notice
+	} else if r.URL.Query().Get("recorded") == "allocate" && ref.AllocatedTo != "" {
+		p.Notice = "Allocated to " + authorityName(reg, ref.AllocatedTo) + ": recorded. Its single point of contact must answer by " + dueWords(ref.RespondBy) + "."
 	} else if r.URL.Query().Get("recorded") == "receive" {
 		p.Notice = "Referral received: recorded. The deadline is being set."
 	}
@@ -287,14 +348,16 @@ func (s *Server) timeline(ref aggregates.Referral, stored []eventstore.Stored) [
 	for _, st := range stored {
 		for _, e := range st.Commit.Events {
 			title, detail := describe(s.reg(), e)
-			it := timelineItem{Title: title, Detail: detail, When: londonTime(e.OccurredAt), Actor: actorWords(e.Actor)}
+			it := timelineItem{Title: title, Detail: detail, When: londonTime(e.OccurredAt), Actor: actorWords(e.Who())}
 			if e.RecordedAt.Sub(e.OccurredAt) > time.Minute {
 				it.Recorded = londonTime(e.RecordedAt)
 			}
 			n := s.cal().WorkingDaysBetween(calendar.DateOf(ref.ReceivedAt), calendar.DateOf(e.OccurredAt))
 			switch {
-			case e.Type == events.TypeReferralReceived:
+			case e.Type == events.TypeReferralReceived && ref.Region == "":
 				it.Day = "Day of receipt"
+			case e.Type == events.TypeReferralReferred:
+				it.Day = "Day of referral"
 			default:
 				it.Day = "Working day " + strconv.Itoa(n)
 				if set := deadlineSpan(stored); set > 0 {
@@ -668,7 +731,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, c *call) {
 		for i, e := range st.Commit.Events {
 			title, detail := describe(s.reg(), e)
 			row := historyRow{Sequence: st.Sequence, Type: e.Type, Title: title, Detail: detail, When: londonSeconds(e.OccurredAt), Recorded: londonSeconds(e.RecordedAt),
-				Actor: actorWords(e.Actor), Hash: short(e.Hash), Chain: "Intact", OK: true}
+				Actor: actorWords(e.Who()), Hash: short(e.Hash), Chain: "Intact", OK: true}
 			switch {
 			case err != nil || i >= len(raws):
 				row.Chain, row.OK = "Cannot be read", false
@@ -748,4 +811,9 @@ func safeNext(n string) string {
 		return "/console/at-risk"
 	}
 	return n
+}
+
+func findActionNotice(name string) (string, bool) {
+	a, ok := findAction(name)
+	return a.Notice, ok
 }

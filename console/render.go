@@ -54,6 +54,9 @@ func (p page) Links() []navLink {
 	if c.writer() {
 		add("new", "/console/referrals/new", "New referral")
 	}
+	if c.allocator() {
+		add("allocation", "/console/allocation", "Allocation")
+	}
 	add("capacity", "/console/capacity", "Capacity")
 	add("timeliness", "/console/timeliness", "Timeliness")
 	if c.auditor() {
@@ -99,7 +102,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}

@@ -22,6 +22,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagarun"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -30,6 +31,9 @@ import (
 // escalated to the director 2s after it), and two hours for the entry
 // authority route, so a referral walked through the forms stays in time.
 const testPolicy = `{"version":"console-test-seconds","routes":{"hotel":{"duration":"6s"},"entry-authority":{"duration":"2h"}},"warnBefore":{"duration":"3s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"},{"after":{"duration":"2s"},"to":"director"}]}`
+
+// The allocated contact answers within two hours in the tests.
+const testAllocationPolicy = `{"version":"console-test-allocation","respondWithin":{"duration":"2h"},"remindAt":0.5,"escalateTo":"rsmp-lead"}`
 
 // rig is what `ntsflow serve` runs, in the test process: an embedded
 // JetStream server, the engine, the live views, the deadline saga, the API
@@ -93,7 +97,12 @@ func newRig(t testing.TB, signIn bool) *rig {
 			t.Fatal(err)
 		}
 	}
-	con := &console.Server{Engine: eng, Views: vs, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log, Key: key, RefreshEvery: time.Second}
+	alloc, err := allocation.ParsePolicy([]byte(testAllocationPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AllocationPolicy = &alloc
+	con := &console.Server{Engine: eng, Views: vs, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log, Key: key, RefreshEvery: time.Second, AllocationPolicy: &alloc}
 	hs := httptest.NewServer(con.Mount(srv.Handler()))
 	t.Cleanup(hs.Close)
 	r.base = hs.URL
@@ -123,6 +132,19 @@ func (r *rig) receive(key, authority, route string, at time.Time) string {
 		c.TransferringAuthority = "E09000008"
 	}
 	c.ReferralID = engine.NewReferralID(authority, key)
+	return r.do(c.ReferralID, c).AggregateID
+}
+
+// refer refers a child into the scheme for the North West (entry
+// authority route: two hours in the test policy).
+func (r *rig) refer(key string) string {
+	r.t.Helper()
+	c := aggregates.ReceiveReferral{Region: "north-west", Route: "entry-authority", TransferringAuthority: "E09000008", ChildReference: "HO-" + key, ReceivedAt: time.Now()}
+	c, err := c.Resolve(r.reg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	c.ReferralID = engine.NewReferralID("region:"+c.Region, key)
 	return r.do(c.ReferralID, c).AggregateID
 }
 

@@ -105,10 +105,12 @@ func stateTag(state string) tag {
 }
 
 var statusWords = map[aggregates.Status]string{
-	aggregates.StatusOpen:      "Open",
-	aggregates.StatusPlaced:    "Placed",
-	aggregates.StatusWithdrawn: "Withdrawn",
-	aggregates.StatusLeftCare:  "Left care",
+	aggregates.StatusAwaitingAllocation: "Awaiting allocation",
+	aggregates.StatusAwaitingAcceptance: "Awaiting the authority's answer",
+	aggregates.StatusOpen:               "Open",
+	aggregates.StatusPlaced:             "Placed",
+	aggregates.StatusWithdrawn:          "Withdrawn",
+	aggregates.StatusLeftCare:           "Left care",
 }
 
 var routeWords = map[string]string{
@@ -248,10 +250,43 @@ func describe(reg *refdata.Registry, e events.Event) (title, detail string) {
 		return "Deadline missed", fmt.Sprintf("No placement by %s, after %s. %s must act.", dueWords(d.Deadline), plural(d.WorkingDaysElapsed, "working day"), whoWords(d.EscalatedTo))
 	case events.DeadlineEscalated:
 		return "Breach escalated", fmt.Sprintf("Still no placement: %s must act now.", whoWords(d.EscalatedTo))
+	case events.ReferralReferred:
+		from := "from " + d.Hotel
+		if d.Route == events.RouteEntryAuthority {
+			from = "from " + authorityName(reg, d.TransferringAuthority)
+		}
+		region, _ := refdata.RegionByName(d.Region)
+		return "Referred into the scheme", fmt.Sprintf("Referred %s (%s route) for the %s partnership to allocate. The deadline runs from now.", from, strings.ToLower(routeWords[d.Route]), region)
+	case events.ReferralAllocated:
+		s := fmt.Sprintf("Allocated to %s by the rota (position %d); its contact must answer by %s.", authorityName(reg, d.Authority), d.Position, dueWords(d.RespondBy))
+		if d.OverrideReason != "" {
+			s = fmt.Sprintf("Allocated to %s by the partnership's choice: %s. Its contact must answer by %s.", authorityName(reg, d.Authority), d.OverrideReason, dueWords(d.RespondBy))
+		}
+		if len(d.Skipped) > 0 {
+			var sk []string
+			for _, x := range d.Skipped {
+				sk = append(sk, authorityName(reg, x.Authority)+" ("+skipShort[x.Reason]+")")
+			}
+			s += " Passed over: " + strings.Join(sk, ", ") + "."
+		}
+		return "Allocated", s
+	case events.AllocationAccepted:
+		return "Allocation accepted", authorityName(reg, d.Authority) + " accepted the child."
+	case events.AllocationException:
+		return "Exception raised", fmt.Sprintf("%s declined this child: %s. The partnership allocates again.", authorityName(reg, d.Authority), d.Reason)
+	case events.AllocationReminded:
+		return "Answer reminded", fmt.Sprintf("%s's contact was reminded to answer by %s.", authorityName(reg, d.Authority), dueWords(d.RespondBy))
+	case events.AllocationEscalated:
+		return "Answer overdue", fmt.Sprintf("%s did not answer by %s: %s must act.", authorityName(reg, d.Authority), dueWords(d.RespondBy), whoWords(d.EscalatedTo))
 	case events.AuthorityPledgeSet:
 		return "Pledge set", fmt.Sprintf("%s pledged %s.", authorityName(reg, d.Authority), plural(d.Pledge, "place"))
 	}
 	return "Recorded: " + e.Type, "This engine cannot read this kind of event; a newer engine can."
+}
+
+var skipShort = map[string]string{
+	events.SkipPaused: "paused", events.SkipDeclinedThisChild: "declined this child",
+	events.SkipAtThreshold: "at its threshold", events.SkipPledgeMet: "pledge used up",
 }
 
 func capital(s string) string {
@@ -266,6 +301,8 @@ func actorWords(a string) string {
 	switch a {
 	case "deadline-saga":
 		return "the engine's deadline watch"
+	case "allocation-saga":
+		return "the engine's allocation watch"
 	case "", "anonymous":
 		return "not recorded"
 	}

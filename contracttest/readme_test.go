@@ -51,6 +51,7 @@ var readmeBlockPlan = []struct {
 	{"go run ./cmd/ntsflow serve        # the engine", "", "starts the engine in the foreground and runs the whole test suite, this test included; the other blocks run against the same `serve`"},
 	{"# Receive a referral", "plain", "the walk-through"},
 	{"# Refer a child into the scheme", "plain", "the allocation walk-through"},
+	{"# Stockport's team", "plain", "the social worker rota and planning"},
 	{"curl -s localhost:8080/v1/capacity ", "plain", "the views"},
 	{"go run ./cmd/ntsflow serve --nats-listen", "", "needs the nats CLI (natscli) and jq, which the test machine need not have"},
 	{"go run ./cmd/ntsflow history", "plain", "the auditors' tools"},

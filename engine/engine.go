@@ -42,6 +42,8 @@ type Engine struct {
 // Meta is what comes with a command besides its data.
 type Meta struct {
 	Actor string
+	// Person, if set, is who within Actor's identity says they acted.
+	Person string
 	// IdempotencyKey makes a command safe to repeat: the same key (for the
 	// same aggregate) returns the first outcome and writes nothing new.
 	IdempotencyKey string

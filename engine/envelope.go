@@ -20,7 +20,7 @@ func (e *Engine) envelope(id string, decided []events.Event, now time.Time, meta
 		if ev.OccurredAt.IsZero() {
 			ev.OccurredAt = now
 		}
-		ev.Actor = meta.Actor
+		ev.Actor, ev.Person = meta.Actor, meta.Person
 		ev.CorrelationID = meta.CorrelationID
 		ev.CausationID = meta.CausationID
 		if ev.CorrelationID == "" {

@@ -89,7 +89,7 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 				return out, err
 			}
 		} else {
-			evs1, err = e.envelope(id1, evs1, now, Meta{Actor: meta.Actor, CorrelationID: meta.CorrelationID, CausationID: meta.CausationID}, lastHash(stored1))
+			evs1, err = e.envelope(id1, evs1, now, Meta{Actor: meta.Actor, Person: meta.Person, CorrelationID: meta.CorrelationID, CausationID: meta.CausationID}, lastHash(stored1))
 			if err != nil {
 				return Outcome{}, err
 			}

@@ -2,9 +2,12 @@ package events
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -59,6 +62,11 @@ var catalogue = map[string]payloadType{
 	TypeRegionAuthorityPaused:   {version: 1, decode: strict[RegionAuthorityPaused]},
 	TypeRegionRotaAdvanced:      {version: 1, decode: strict[RegionRotaAdvanced]},
 	TypeAuthorityContactSet:     {version: 1, decode: strict[AuthorityContactSet]},
+	TypeWorkerJoined:            {version: 1, decode: strict[WorkerJoined]},
+	TypeWorkerUpdated:           {version: 1, decode: strict[WorkerUpdated]},
+	TypeWorkerAway:              {version: 1, decode: strict[WorkerAway]},
+	TypeWorkerLeft:              {version: 1, decode: strict[WorkerLeft]},
+	TypeWorkerAllocated:         {version: 1, decode: strict[WorkerAllocated]},
 	TypeMissingReported:         {version: 1, decode: strict[MissingReported]},
 	TypeMissingNotified:         {version: 1, decode: strict[MissingNotified]},
 	TypeMissingReturned:         {version: 1, decode: strict[MissingReturned]},
@@ -109,6 +117,20 @@ func SchemaVersion(eventType string) int { return catalogue[eventType].version }
 // Known reports whether this build can read events of the type.
 func Known(eventType string) bool { _, ok := catalogue[eventType]; return ok }
 
+// CatalogueVersion names this build's event catalogue: every type it can
+// read with its schema version. A view's snapshot records it, so that a
+// build that reads more (or reads differently) folds its views again from
+// zero rather than trusting a fold made without those events.
+func CatalogueVersion() string {
+	types := Types()
+	sort.Strings(types)
+	h := sha256.New()
+	for _, t := range types {
+		fmt.Fprintf(h, "%s@%d\n", t, catalogue[t].version)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
 // Types lists every event type of the catalogue.
 func Types() []string {
 	out := make([]string, 0, len(catalogue))
@@ -129,6 +151,7 @@ type wireEvent struct {
 	OccurredAt    time.Time       `json:"occurredAt"`
 	RecordedAt    time.Time       `json:"recordedAt"`
 	Actor         string          `json:"actor"`
+	Person        string          `json:"person,omitempty"`
 	CorrelationID string          `json:"correlationId,omitempty"`
 	CausationID   string          `json:"causationId,omitempty"`
 	Data          json.RawMessage `json:"data"`
@@ -138,12 +161,12 @@ type wireEvent struct {
 
 func toWire(e Event, data json.RawMessage) wireEvent {
 	return wireEvent{ID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, AggregateID: e.AggregateID, OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
-		Actor: e.Actor, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, PrevHash: e.PrevHash, Hash: e.Hash}
+		Actor: e.Actor, Person: e.Person, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, PrevHash: e.PrevHash, Hash: e.Hash}
 }
 
 func (w wireEvent) envelope() Event {
 	return Event{ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, AggregateID: w.AggregateID, OccurredAt: w.OccurredAt, RecordedAt: w.RecordedAt,
-		Actor: w.Actor, CorrelationID: w.CorrelationID, CausationID: w.CausationID, PrevHash: w.PrevHash, Hash: w.Hash}
+		Actor: w.Actor, Person: w.Person, CorrelationID: w.CorrelationID, CausationID: w.CausationID, PrevHash: w.PrevHash, Hash: w.Hash}
 }
 
 // Encode writes one event as JSON. The schema version is set from the

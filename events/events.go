@@ -38,12 +38,16 @@ type Event struct {
 	AggregateID   string `json:"aggregateId"`
 	// OccurredAt is when it happened in the world; it may be earlier than
 	// RecordedAt (a social worker records a referral received yesterday).
-	OccurredAt    time.Time `json:"occurredAt"`
-	RecordedAt    time.Time `json:"recordedAt"`
-	Actor         string    `json:"actor"`
-	CorrelationID string    `json:"correlationId,omitempty"`
-	CausationID   string    `json:"causationId,omitempty"`
-	Data          any       `json:"data"`
+	OccurredAt time.Time `json:"occurredAt"`
+	RecordedAt time.Time `json:"recordedAt"`
+	Actor      string    `json:"actor"`
+	// Person is who, within the Actor's identity, says they acted (the
+	// X-Actor header, bounded): the caller's word, kept apart from the
+	// identity the token proves.
+	Person        string `json:"person,omitempty"`
+	CorrelationID string `json:"correlationId,omitempty"`
+	CausationID   string `json:"causationId,omitempty"`
+	Data          any    `json:"data"`
 	// PrevHash and Hash chain the events of one aggregate: Hash is an
 	// HMAC-SHA256 of this event's stored bytes, which include PrevHash, the
 	// Hash of the aggregate's previous event (see chain.go).
@@ -51,11 +55,21 @@ type Event struct {
 	Hash     string `json:"hash,omitempty"`
 }
 
-// ActorPersonSeparator joins, in an event's Actor, the identity that made
-// the call (a bearer token's name) and the person within it who says they
-// acted: "Stockport placements team / Jane Smith". The identity comes
-// first and is never the caller's choice; token names cannot hold it.
+// ActorPersonSeparator joins the identity that made a call and the person
+// within it who says they acted when the two are shown together
+// ("Stockport placements team / Jane Smith"). Events record them apart
+// (Actor, Person); token names cannot hold the separator, so what is shown
+// is never ambiguous.
 const ActorPersonSeparator = " / "
+
+// Who says who acted, for people: the identity, and the person within it
+// when one was named ("Stockport placements team / Jane Smith").
+func (e Event) Who() string {
+	if e.Person == "" {
+		return e.Actor
+	}
+	return e.Actor + ActorPersonSeparator + e.Person
+}
 
 // Routes into the scheme. The route sets the deadline (DOMAIN.md).
 const (

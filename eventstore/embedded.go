@@ -38,6 +38,9 @@ type EmbeddedConfig struct {
 type Embedded struct {
 	Server *server.Server
 	users  *NATSUsers
+	// jsConfig is the JetStream configuration to enable again after the
+	// server stopped it (KeepJetStream).
+	jsConfig server.JetStreamConfig
 }
 
 // StartEmbedded starts nats-server with JetStream and waits until it takes
@@ -91,7 +94,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		s.Shutdown()
 		return nil, errors.New("embedded nats: not ready after 30s")
 	}
-	return &Embedded{Server: s, users: cfg.Users}, nil
+	return &Embedded{Server: s, users: cfg.Users, jsConfig: jetStreamConfig(s)}, nil
 }
 
 // Connect opens an in-process client connection, as the engine's user when

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,6 +44,12 @@ type Store struct {
 	stream    jetstream.Stream
 	snapshots jetstream.ObjectStore
 	replicas  int
+
+	// Consumers is how the durable consumers treat failing handlers: set it
+	// before starting them.
+	Consumers ConsumerPolicy
+	handlers  sync.Map // durable name -> *handler, for replaying parked messages
+	writes    writeHealth
 }
 
 // Stored is one commit as it lies in the stream.
@@ -104,6 +111,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if err := ensurePublic(ctx, js, cfg.Replicas); err != nil {
+		return nil, err
+	}
+	if err := ensureParked(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
 	obs, err := ensureSnapshots(ctx, js, cfg.Replicas)
@@ -172,10 +182,13 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, msg
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			s.writes.note(nil) // the store took the request and answered
 			return Appended{}, &ConflictError{Subject: subject, Expected: expected}
 		}
+		s.writes.note(err)
 		return Appended{}, fmt.Errorf("append to %s: %w", subject, unavailable(err))
 	}
+	s.writes.note(nil)
 	return Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
 
@@ -364,10 +377,14 @@ func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
-// Ping checks that the events stream answers, for readiness probes.
+// Ping checks that the events stream answers and that writes are not
+// failing, for readiness probes: after appends failed (a full disk, the
+// stream at its size limit) it says not ready until the cause has gone.
 func (s *Store) Ping(ctx context.Context) error {
-	_, err := s.LastSequence(ctx)
-	return err
+	if _, err := s.LastSequence(ctx); err != nil {
+		return err
+	}
+	return s.checkWrites(ctx)
 }
 
 // Follow delivers every commit from stream sequence from (1 for the start)

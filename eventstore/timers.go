@@ -3,10 +3,8 @@ package eventstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -128,144 +126,6 @@ func (s *Store) PendingTimers(ctx context.Context) (uint64, error) {
 	return n, nil
 }
 
-// ErrPermanent, wrapped by a handler's error, means retrying cannot help:
-// the message is acknowledged (and the error logged by the caller) instead
-// of being redelivered for ever.
-var ErrPermanent = errors.New("permanent failure")
-
-// ConsumeTimers delivers fired timers whose key matches filter (a subject
-// pattern over keys, such as "deadline.>") to fn, through the durable
-// consumer named durable, shared by every engine instance: each fired timer
-// goes to one of them, and comes back if fn fails or the instance dies
-// before acknowledging it.
-func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn func(Fired) error) error {
-	return s.consume(ctx, TimersStream, durable, timerFiredPrefix+filter, 1024, 8, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
-		var t Timer
-		if err := json.Unmarshal(m.Data(), &t); err != nil {
-			return fmt.Errorf("%w: timer at sequence %d: %v", ErrPermanent, md.Sequence.Stream, err)
-		}
-		return fn(Fired{Timer: t, FiredAt: md.Timestamp, Sequence: md.Sequence.Stream})
-	})
-}
-
-// ConsumeEvents delivers commits on subjects matching filter through a
-// durable consumer shared by every engine instance (sagas, the publisher),
-// from the start of the stream the first time, then from where the
-// consumer's acknowledgements left off.
-//
-// ordered, if true, keeps one commit in flight across all instances, so
-// commits are handled strictly in stream order (the publisher needs this;
-// the deadline saga does not, and handles many at once).
-func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, ordered bool, fn func(Stored) error) error {
-	pending, workers := 1024, 8
-	if ordered {
-		pending, workers = 1, 1
-	}
-	return s.consume(ctx, EventsStream, durable, filter, pending, workers, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
-		st, err := storedFromMsg(m, md)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrPermanent, err)
-		}
-		return fn(st)
-	})
-}
-
-// consume runs a durable pull consumer until ctx ends. A handler error is
-// retried after a pause (redelivery), unless it wraps ErrPermanent.
-//
-// Stopping hands back at once what the client had pulled but not handled
-// (a Nak), so another instance takes it now rather than after AckWait; a
-// crash leaves it to AckWait, kept short because handlers take
-// milliseconds.
-func (s *Store) consume(ctx context.Context, stream, durable, filter string, maxAckPending, workers int, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       10 * time.Second,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: maxAckPending,
-		MaxDeliver:    -1,
-	})
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
-	}
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
-	defer it.Stop()
-	// Handlers run on up to workers goroutines: they are idempotent and the
-	// server's version check orders writers, so only an ordered consumer
-	// (one worker, one message in flight) needs them one at a time.
-	sem := make(chan struct{}, max(1, workers))
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	handle := func(m jetstream.Msg) {
-		if ctx.Err() != nil {
-			m.Nak() // stopping: give it back for another instance, now
-			return
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			m.Term()
-			return
-		}
-		if err := fn(m, md); err != nil && !errors.Is(err, ErrPermanent) {
-			if ctx.Err() != nil {
-				m.Nak()
-				return
-			}
-			// Leave it to be redelivered after a pause; the handler is
-			// idempotent, so a second go is safe.
-			m.NakWithDelay(time.Second)
-			return
-		}
-		// Acknowledge even while stopping: the work is done. A failed
-		// acknowledgement means a redelivery, which the handler's
-		// idempotency makes harmless.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		m.DoubleAck(actx)
-		cancel()
-	}
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
-		}
-		if workers <= 1 {
-			handle(m)
-			continue
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			handle(m)
-		}()
-	}
-}
-
 func storedFromMsg(m jetstream.Msg, md *jetstream.MsgMetadata) (Stored, error) {
 	return storedFrom(md.Sequence.Stream, m.Subject(), md.Timestamp, m.Data())
-}
-
-// ConsumerPending is how many messages a durable consumer has yet to see
-// or acknowledge.
-func (s *Store) ConsumerPending(ctx context.Context, stream, durable string) (uint64, error) {
-	c, err := s.js.Consumer(ctx, stream, durable)
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	return info.NumPending + uint64(info.NumAckPending), nil
 }

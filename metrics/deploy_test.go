@@ -227,3 +227,30 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 		t.Errorf("promtool test rules: %v\n%s", err, o)
 	}
 }
+
+// viewGauges are read from a view by every instance: summing them across
+// instances counts each referral once per engine.
+var viewGauges = []string{"ntsflow_referrals_open", "ntsflow_referrals_awaiting", "ntsflow_referrals_placed", "ntsflow_referrals_placed_within_deadline", "ntsflow_capacity_looked_after", "ntsflow_capacity_headroom_children"}
+
+// Every dashboard and alert expression reads a view gauge through
+// max by (...) over labels that leave out the instance, so the figures are
+// right with any number of engines.
+func TestViewGaugesAreNotSummedAcrossInstances(t *testing.T) {
+	dash, err := os.ReadFile("../deploy/grafana/dashboards/ntsflow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := os.ReadFile("../deploy/prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(dash), `\"`, `"`) + "\n" + string(alerts)
+	for _, g := range viewGauges {
+		uses := regexp.MustCompile(`(?:(max|sum|min|avg) by \(([^)]*)\) \()?\b`+g+`\b[^_]`).FindAllStringSubmatch(text, -1)
+		for _, u := range uses {
+			if u[1] != "max" || strings.Contains(u[2], "instance") {
+				t.Errorf("%s is read as %q: use max by (labels without instance) (%s...)", g, u[0], g)
+			}
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -39,6 +40,8 @@ type Metrics struct {
 	responseTime    *prometheus.HistogramVec
 	daysToPlacement *prometheus.HistogramVec
 	fireLag         *prometheus.HistogramVec
+	consumerFails   *prometheus.CounterVec
+	snapshotFails   *prometheus.CounterVec
 
 	views    *views.Set
 	store    *eventstore.Store
@@ -73,6 +76,18 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 		Buckets: []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30}}, []string{"region"})
 	m.fireLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ntsflow_saga_timer_fire_lag_seconds", Help: "Time from a deadline timer's due instant to its handling.",
 		Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300}}, []string{"kind"})
+	m.consumerFails = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_consumer_failures_total", Help: "Saga and publisher handler failures on this instance, by consumer and what followed (retry, parked)."}, []string{"consumer", "outcome"})
+	m.snapshotFails = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_view_snapshot_failures_total", Help: "View snapshots this instance failed to save, by view."}, []string{"view"})
+	f(m.consumerFails)
+	f(m.snapshotFails)
+	for name := range Consumers {
+		for _, o := range []string{eventstore.OutcomeRetry, eventstore.OutcomeParked} {
+			m.consumerFails.WithLabelValues(name, o)
+		}
+	}
+	for _, v := range []string{"capacity", "timeliness", "referrals"} {
+		m.snapshotFails.WithLabelValues(v)
+	}
 	f(m.appends)
 	f(m.appendConflicts)
 	f(m.appendErrors)
@@ -171,6 +186,28 @@ func (m *Metrics) OnPublished(stored time.Time, _ int) {
 	m.mu.Unlock()
 }
 
+// Consumers are the engine's durable consumers, by name, with their
+// stream: their backlog and parked messages are exported.
+var Consumers = map[string]string{
+	publisher.Durable:                eventstore.EventsStream,
+	sagarun.DeadlineEventsConsumer:   eventstore.EventsStream,
+	sagarun.DeadlineTimersConsumer:   eventstore.TimersStream,
+	sagarun.AllocationEventsConsumer: eventstore.EventsStream,
+	sagarun.AllocationTimersConsumer: eventstore.TimersStream,
+}
+
+// OnConsumerFailure counts a handler failure
+// (eventstore.ConsumerPolicy.OnFailure).
+func (m *Metrics) OnConsumerFailure(f eventstore.ConsumerFailure) {
+	m.consumerFails.WithLabelValues(f.Consumer, f.Outcome).Inc()
+}
+
+// OnSnapshotFailure counts a view snapshot that could not be saved
+// (views.Set.OnSnapshotFailure).
+func (m *Metrics) OnSnapshotFailure(view string, _ error) {
+	m.snapshotFails.WithLabelValues(view).Inc()
+}
+
 // ObserveCommand records an HTTP command's latency.
 func (m *Metrics) ObserveCommand(command string, status int, took time.Duration) {
 	outcome := "ok"
@@ -208,15 +245,18 @@ var (
 	descLagEvents     = prometheus.NewDesc("ntsflow_projection_lag_events", "Commits in the log a view has not applied yet.", []string{"view"}, nil)
 	descLagSeconds    = prometheus.NewDesc("ntsflow_projection_lag_seconds", "How stale a view is: 0 when caught up, else the time since it last applied a commit.", []string{"view"}, nil)
 	descUnknown       = prometheus.NewDesc("ntsflow_projection_skipped_events", "Events a view skipped, by reason (unknown type, corrupt commit).", []string{"view", "reason"}, nil)
+	descStalled       = prometheus.NewDesc("ntsflow_projection_stalled", "1 when a view has stopped at an event this build cannot read (it does not pass it; GET /v1/views says which), else 0.", []string{"view"}, nil)
 	descLastSeq       = prometheus.NewDesc("ntsflow_stream_last_sequence", "The events stream's last sequence.", nil, nil)
 	descTimers        = prometheus.NewDesc("ntsflow_saga_timers_pending", "Deadline timers scheduled on the server and not yet fired.", nil, nil)
 	descPubPending    = prometheus.NewDesc("ntsflow_publisher_pending_events", "Commits the public publisher has not yet published.", nil, nil)
 	descPubLagSeconds = prometheus.NewDesc("ntsflow_publisher_lag_seconds", "How far behind the public publisher is: 0 when caught up, else the age of the last commit it published.", nil, nil)
+	descParked        = prometheus.NewDesc("ntsflow_parked_messages", "Messages a saga or the publisher could not handle, parked on NTS_PARKED for an operator to replay (GET /v1/parked), by consumer.", []string{"consumer"}, nil)
+	descConsPending   = prometheus.NewDesc("ntsflow_consumer_pending_messages", "Messages a saga's or the publisher's durable consumer has yet to handle (its backlog), by consumer.", []string{"consumer"}, nil)
 	descStoreUp       = prometheus.NewDesc("ntsflow_store_up", "1 when the event store answered this scrape.", nil, nil)
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAwaiting, descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descStoreUp} {
+	for _, d := range []*prometheus.Desc{descAwaiting, descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descStalled, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descParked, descConsPending, descStoreUp} {
 		ch <- d
 	}
 }
@@ -252,6 +292,16 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			m.mu.Unlock()
 			gauge(descPubLagSeconds, lag)
 		}
+		if counts, err := m.store.ParkedCounts(ctx); err == nil {
+			for name := range Consumers {
+				gauge(descParked, float64(counts[name]), name)
+			}
+		}
+		for name, stream := range Consumers {
+			if n, err := m.store.ConsumerPending(ctx, stream, name); err == nil {
+				gauge(descConsPending, float64(n), name)
+			}
+		}
 	}
 	if m.views == nil {
 		return
@@ -269,6 +319,11 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		gauge(descLagSeconds, lag, st.Name)
 		gauge(descUnknown, float64(st.Stats.Unknown), st.Name, "unknown-type")
 		gauge(descUnknown, float64(st.Stats.Corrupt), st.Name, "corrupt")
+		stalled := 0.0
+		if st.Stalled != nil {
+			stalled = 1
+		}
+		gauge(descStalled, stalled, st.Name)
 	}
 
 	type key struct{ authority, state string }

@@ -21,32 +21,54 @@ import (
 // Stats counts what a fold met besides the events it applied.
 type Stats struct {
 	Applied uint64 `json:"applied"`
-	// Unknown: events of types this build cannot read, skipped.
+	// Unknown is no longer counted: a view stops at an event of a type it
+	// cannot read (see UnknownEventError) instead of skipping it. Kept so
+	// older snapshots and clients still read.
 	Unknown uint64 `json:"unknown"`
-	// Corrupt: commits that did not decode at all, skipped and logged.
+	// Corrupt: commits that did not decode at all, skipped and logged. No
+	// build can apply them (they are not ours, or were written wrongly);
+	// verify reports them.
 	Corrupt uint64 `json:"corrupt"`
 }
 
+// UnknownEventError is a commit holding an event of a type, or a schema
+// version, this build cannot read. A view does not pass it: it stops there
+// until a build that reads it runs.
+type UnknownEventError struct {
+	Sequence uint64
+	Type     string
+}
+
+func (e *UnknownEventError) Error() string {
+	return fmt.Sprintf("stream sequence %d holds an event of type %q this build cannot read; the view stops before it until an engine that reads it runs", e.Sequence, e.Type)
+}
+
 // apply folds one commit into v. The caller advances its checkpoint to the
-// commit's sequence only after this returns: a checkpoint never passes an
-// event that was not applied.
-func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats) V {
+// commit's sequence only after this returns without an error: a
+// checkpoint never passes an event that was not applied. A commit with an
+// event this build cannot read is not applied at all (not even its other
+// events): the error names it.
+func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats) (V, error) {
 	if st.Err != nil {
 		stats.Corrupt++
-		return v
+		return v, nil
 	}
 	for _, e := range st.Commit.Events {
 		if !asOf.IsZero() && e.RecordedAt.After(asOf) {
 			continue
 		}
 		if _, unknown := e.Data.(events.Unknown); unknown {
-			stats.Unknown++
+			return v, &UnknownEventError{Sequence: st.Sequence, Type: e.Type}
+		}
+	}
+	for _, e := range st.Commit.Events {
+		if !asOf.IsZero() && e.RecordedAt.After(asOf) {
 			continue
 		}
 		v = spec.Apply(v, e)
 		stats.Applied++
 	}
-	return v
+	return v, nil
 }
 
 // Progress of a long fold.
@@ -93,7 +115,10 @@ func Fold[V any](ctx context.Context, store *eventstore.Store, spec projections.
 		if !stopAfter.IsZero() && st.Time.After(stopAfter) {
 			return errStop
 		}
-		v = apply(spec, v, st, o.AsOf, &stats)
+		var err error
+		if v, err = apply(spec, v, st, o.AsOf, &stats); err != nil {
+			return err
+		}
 		seq = st.Sequence
 		if o.Progress != nil && time.Since(lastReport) >= time.Second {
 			lastReport = time.Now()
@@ -130,7 +155,16 @@ type Runner[V any] struct {
 	// (default 10s; negative: never).
 	SnapshotEvery time.Duration
 
+	// OnSnapshotFailure, if set, hears of each snapshot that could not be
+	// saved (for a metric; the failure is also logged).
+	OnSnapshotFailure func(view string, err error)
+
+	// applyMu is held while commits are applied to the live view (by the
+	// follower, or by Rebuild catching up before its swap); mu only while
+	// the view changes, so reads never wait for the network.
+	applyMu  sync.Mutex
 	mu       sync.RWMutex
+	stalled  *Stall
 	view     V
 	seq      uint64
 	lastTime time.Time
@@ -150,6 +184,16 @@ type Status struct {
 	LastApplied time.Time `json:"lastApplied,omitzero"`
 	Stats       Stats     `json:"stats"`
 	Rebuilding  *Progress `json:"rebuilding,omitempty"`
+	// Stalled, if set, is the event the view stopped before: it has not
+	// moved past it and will not until an engine that reads it runs.
+	Stalled *Stall `json:"stalled,omitempty"`
+}
+
+// Stall is where and why a view stopped.
+type Stall struct {
+	Sequence uint64    `json:"sequence"`
+	Type     string    `json:"type"`
+	Since    time.Time `json:"since"`
 }
 
 // NewRunner makes a runner for a view, starting from the empty view.
@@ -188,16 +232,23 @@ func (r *Runner[V]) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		r.log().Warn("view stopped following the stream; resuming from its checkpoint", "view", r.Spec.Name, "err", err)
+		pause := time.Second
+		if _, stalled := errors.AsType[*UnknownEventError](err); stalled {
+			pause = 10 * time.Second // logged once when it stopped; look again now and then
+		} else {
+			r.log().Warn("view stopped following the stream; resuming from its checkpoint", "view", r.Spec.Name, "err", err)
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second):
+		case <-time.After(pause):
 		}
 	}
 	return ctx.Err()
 }
 
 func (r *Runner[V]) applyLive(st eventstore.Stored) error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st.Sequence <= r.seq {
@@ -206,7 +257,17 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	if st.Err != nil {
 		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)
 	}
-	r.view = apply(r.Spec, r.view, st, time.Time{}, &r.stats)
+	v, err := apply(r.Spec, r.view, st, time.Time{}, &r.stats)
+	var unknown *UnknownEventError
+	if errors.As(err, &unknown) {
+		if r.stalled == nil || r.stalled.Sequence != unknown.Sequence {
+			r.stalled = &Stall{Sequence: unknown.Sequence, Type: unknown.Type, Since: time.Now().UTC()}
+			r.log().Error("view stopped at an event this build cannot read; it serves its state before it and reports not ready until an engine that reads it runs", "view", r.Spec.Name, "sequence", unknown.Sequence, "type", unknown.Type)
+		}
+		return err
+	}
+	r.stalled = nil
+	r.view = v
 	r.seq, r.lastTime = st.Sequence, st.Time
 	close(r.advanced)
 	r.advanced = make(chan struct{})
@@ -214,10 +275,13 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 }
 
 type snapshot[V any] struct {
-	Schema   string `json:"schema"`
-	Sequence uint64 `json:"sequence"`
-	Stats    Stats  `json:"stats"`
-	View     V      `json:"view"`
+	Schema string `json:"schema"`
+	// Catalogue is the event catalogue of the build that folded it
+	// (events.CatalogueVersion): another build folds again from zero.
+	Catalogue string `json:"catalogue"`
+	Sequence  uint64 `json:"sequence"`
+	Stats     Stats  `json:"stats"`
+	View      V      `json:"view"`
 }
 
 func (r *Runner[V]) resume(ctx context.Context) {
@@ -231,6 +295,12 @@ func (r *Runner[V]) resume(ctx context.Context) {
 	s := snapshot[V]{View: r.Spec.New()}
 	if err := json.Unmarshal(b, &s); err != nil || s.Schema != r.Spec.Schema {
 		r.log().Info("view snapshot of another schema; rebuilding from zero", "view", r.Spec.Name, "snapshot_schema", s.Schema, "schema", r.Spec.Schema, "err", err)
+		return
+	}
+	if cat := events.CatalogueVersion(); s.Catalogue != cat {
+		// A build that reads other event types made it: it may have passed
+		// events this one reads. Fold again from zero.
+		r.log().Info("view snapshot made with another event catalogue; rebuilding from zero", "view", r.Spec.Name, "snapshot_catalogue", s.Catalogue, "catalogue", cat)
 		return
 	}
 	if r.Spec.Restore != nil {
@@ -249,14 +319,17 @@ func (r *Runner[V]) Snapshot(ctx context.Context) error {
 		r.mu.RUnlock()
 		return nil
 	}
-	b, err := json.Marshal(snapshot[V]{Schema: r.Spec.Schema, Sequence: r.seq, Stats: r.stats, View: r.view})
+	b, err := json.Marshal(snapshot[V]{Schema: r.Spec.Schema, Catalogue: events.CatalogueVersion(), Sequence: r.seq, Stats: r.stats, View: r.view})
 	seq := r.seq
 	r.mu.RUnlock()
 	if err != nil {
 		return err
 	}
 	if err := r.Store.SaveSnapshot(ctx, r.Spec.Name, b); err != nil {
-		r.log().Warn("view snapshot failed", "view", r.Spec.Name, "err", err)
+		r.log().Error("view snapshot not saved; the next start resumes from the last one saved and folds forward from it", "view", r.Spec.Name, "sequence", seq, "last_saved", r.lastSaved(), "err", err)
+		if r.OnSnapshotFailure != nil {
+			r.OnSnapshotFailure(r.Spec.Name, err)
+		}
 		return err
 	}
 	r.mu.Lock()
@@ -278,6 +351,10 @@ func (r *Runner[V]) Status() Status {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	s := Status{Name: r.Spec.Name, Sequence: r.seq, LastApplied: r.lastTime, Stats: r.stats}
+	if r.stalled != nil {
+		st := *r.stalled
+		s.Stalled = &st
+	}
 	if r.rebuild != nil {
 		p := *r.rebuild
 		s.Rebuilding = &p
@@ -334,20 +411,32 @@ func (r *Runner[V]) Rebuild(ctx context.Context, progress func(Progress)) error 
 			return err
 		}
 	}
-	// Catch up with what the live view applied meanwhile, holding it still,
-	// then swap.
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.Store.ReadRange(ctx, seq+1, r.seq, func(st eventstore.Stored) error {
-		fresh = apply(r.Spec, fresh, st, time.Time{}, &stats)
+	// Catch up with what the live view applied meanwhile, holding the live
+	// view still (applyMu) but not its readers, then swap under the lock.
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	r.mu.RLock()
+	live := r.seq
+	r.mu.RUnlock()
+	if err := r.Store.ReadRange(ctx, seq+1, live, func(st eventstore.Stored) error {
+		var err error
+		fresh, err = apply(r.Spec, fresh, st, time.Time{}, &stats)
 		seq = st.Sequence
-		return nil
+		return err
 	}); err != nil {
 		return err
 	}
+	r.mu.Lock()
 	r.view, r.stats = fresh, stats
+	r.mu.Unlock()
 	r.log().Info("view rebuilt and swapped in", "view", r.Spec.Name, "sequence", seq)
 	return nil
+}
+
+func (r *Runner[V]) lastSaved() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.lastSnap
 }
 
 func (r *Runner[V]) log() *slog.Logger {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,22 +315,78 @@ func TestRebuildWhileLive(t *testing.T) {
 	}
 }
 
-// An event of a type this build does not know is counted and skipped.
-func TestUnknownEventsAreCountedAndSkipped(t *testing.T) {
+// A view does not pass an event of a type this build cannot read: it stops
+// before it, says where and why in its status and readiness, and goes on
+// once the event is no longer in its way (here: never, so it stays). A
+// commit that does not decode at all is still skipped and counted.
+func TestViewStopsAtAnEventItCannotRead(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	eng := &engine.Engine{Store: n.Store, Log: quiet}
 	drive(t, eng, 11, 5, 1, "u")
-	doc := `{"command":"future","events":[{"id":"e1","type":"referral.teleported","schemaVersion":1,"aggregateId":"u000000","occurredAt":"2025-01-01T00:00:00Z","recordedAt":"2025-01-01T00:00:00Z","actor":"x","data":{}}]}`
-	if _, err := n.Store.JetStream().Publish(context.Background(), events.ReferralSubject("zz"), []byte(doc)); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := n.Store.JetStream().Publish(context.Background(), events.ReferralSubject("zz2"), []byte(`not json`)); err != nil {
 		t.Fatal(err)
 	}
+	doc := `{"command":"future","events":[{"id":"e1","type":"referral.teleported","schemaVersion":1,"aggregateId":"u000000","occurredAt":"2025-01-01T00:00:00Z","recordedAt":"2025-01-01T00:00:00Z","actor":"x","data":{}}]}`
+	ack, err := n.Store.JetStream().Publish(context.Background(), events.ReferralSubject("zz"), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
 	drive(t, eng, 12, 5, 1, "v")
+	r := views.NewRunner(projections.CapacitySpec(), n.Store, quiet)
+	r.SnapshotEvery = -1
+	set := &views.Set{Capacity: r, Timeliness: views.NewRunner(projections.TimelinessSpec(calendar.Default()), n.Store, quiet), Referrals: views.NewRunner(projections.ReferralListSpec(), n.Store, quiet)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); r.Status().Stalled == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the view did not report a stop: %+v", r.Status())
+		}
+	}
+	s := r.Status()
+	if s.Sequence != ack.Sequence-1 || s.Stalled.Sequence != ack.Sequence || s.Stalled.Type != "referral.teleported" {
+		t.Fatalf("status %+v, stalled %+v; want stopped at %d", s, s.Stalled, ack.Sequence)
+	}
+	if s.Stats.Corrupt != 1 || s.Stats.Unknown != 0 {
+		t.Fatalf("stats %+v", s.Stats)
+	}
+	if err := set.Ready(); err == nil || !strings.Contains(err.Error(), "referral.teleported") {
+		t.Fatalf("readiness with a stopped view: %v", err)
+	}
+	// Snapshotting a stopped view saves the position before the event.
+	if err := r.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{}); err == nil {
+		t.Fatal("a fold from zero passed an event it cannot read")
+	}
+}
+
+// A snapshot made by a build with another event catalogue (one that may
+// have skipped events this build reads) is not resumed from: the view
+// folds again from zero.
+func TestSnapshotOfAnotherCatalogueIsRebuilt(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	drive(t, eng, 13, 10, 2, "c")
+	last, _ := n.Store.LastSequence(context.Background())
+	// What an older build saved: the position at the end, and a view that
+	// missed everything (it skipped events it could not read).
+	empty, _ := json.Marshal(projections.CapacitySpec().New())
+	old := fmt.Sprintf(`{"schema":%q,"catalogue":"older-build","sequence":%d,"stats":{"applied":0,"unknown":%d,"corrupt":0},"view":%s}`, projections.CapacitySpec().Schema, last, last, empty)
+	if err := n.Store.SaveSnapshot(context.Background(), "capacity", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
 	r, _ := run(t, projections.CapacitySpec(), n.Store, -1)
 	waitCaughtUp(t, r, n.Store)
-	if s := r.Status(); s.Stats.Unknown != 1 || s.Stats.Corrupt != 1 || s.Stats.Applied == 0 {
-		t.Fatalf("stats %+v", s.Stats)
+	whole, _, _, err := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live string
+	r.Read(func(v *projections.Capacity, _ uint64) { live = js(t, v) })
+	if live != js(t, whole) {
+		t.Fatal("the view resumed from a snapshot of another event catalogue")
 	}
 }

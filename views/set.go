@@ -60,6 +60,26 @@ func (s *Set) Run(ctx context.Context) {
 	s.Referrals.Snapshot(sctx)
 }
 
+// Ready reports an error when a view has stopped at an event this build
+// cannot read: it answers, but with a state that misses that event and
+// everything after it.
+func (s *Set) Ready() error {
+	for _, st := range []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status()} {
+		if st.Stalled != nil {
+			return fmt.Errorf("view %s stopped at stream sequence %d: event type %q is not one this build reads", st.Name, st.Stalled.Sequence, st.Stalled.Type)
+		}
+	}
+	return nil
+}
+
+// OnSnapshotFailure sets the hook every view calls when a snapshot could
+// not be saved. Call it before Run.
+func (s *Set) OnSnapshotFailure(fn func(view string, err error)) {
+	s.Capacity.OnSnapshotFailure = fn
+	s.Timeliness.OnSnapshotFailure = fn
+	s.Referrals.OnSnapshotFailure = fn
+}
+
 // ViewStatus is a view's status with its last rebuild.
 type ViewStatus struct {
 	Status

@@ -150,6 +150,7 @@ var cmdHistory = &Command{
 					RecordedAt time.Time
 					OccurredAt time.Time
 					Actor      string
+					Person     string
 					Data       map[string]any
 				}
 			}
@@ -161,7 +162,7 @@ var cmdHistory = &Command{
 			// --json keeps RFC 3339 UTC.
 			fmt.Fprintf(tw, "referral %s, version %d\n\nRECORDED (London)\tOCCURRED (London)\tACTOR\tEVENT\tDETAIL\n", h.ReferralID, h.Version)
 			for _, e := range h.Events {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.In(calendar.London).Format("2006-01-02 15:04:05 MST"), e.OccurredAt.In(calendar.London).Format("2006-01-02 15:04 MST"), e.Actor, e.Type, keyData(e.Type, e.Data))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.RecordedAt.In(calendar.London).Format("2006-01-02 15:04:05 MST"), e.OccurredAt.In(calendar.London).Format("2006-01-02 15:04 MST"), events.Event{Actor: e.Actor, Person: e.Person}.Who(), e.Type, keyData(e.Type, e.Data))
 			}
 			tw.Flush()
 			return nil

@@ -161,6 +161,11 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			sync = "every " + cfg.syncInterval.String()
 		}
 		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
+		// The server stops JetStream when the disk fills; start it again
+		// once there is room, rather than failing every write until a restart.
+		keepCtx, stopKeep := context.WithCancel(context.Background())
+		defer stopKeep()
+		go emb.KeepJetStream(keepCtx, 5*time.Second, log.With("component", "embedded-nats"))
 		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
@@ -222,6 +227,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	views := views.NewSet(store, reg, cal, log.With("component", "views"))
 	met := metrics.New(views, store, reg, cal, version)
 	met.Registry.MustRegister(natsClient)
+	views.OnSnapshotFailure(met.OnSnapshotFailure)
+	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: met.OnConsumerFailure}
 	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
 	allocPolicy := allocation.DefaultPolicy()
 	if cfg.allocPolicy != "" {
@@ -237,7 +244,12 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("safeguarding policy", "version", safePolicy.Version)
-	srv := &api.Server{Engine: eng, Log: log, Ready: store.Ping, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy, SafeguardingPolicy: &safePolicy}
+	srv := &api.Server{Engine: eng, Log: log, Ready: func(ctx context.Context) error {
+		if err := store.Ping(ctx); err != nil {
+			return err
+		}
+		return views.Ready()
+	}, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy, SafeguardingPolicy: &safePolicy}
 	if cfg.tokens != "" {
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
@@ -281,7 +293,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey}
+	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey, AllocationPolicy: &allocPolicy}
 	hs := newHTTPServer(con.Mount(srv.Handler()), log)
 	errc := make(chan error, 1)
 	go func() {

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/engine"
+)
+
+// The receiving authority's team: its social workers and the allocation of
+// each child it receives to one of them by rota. Staff data, the
+// authority's own: the authority changes it; the authority and auditors
+// read it.
+
+// teamCode resolves the authority in the path and applies the roles.
+func (s *Server) teamCode(w http.ResponseWriter, r *http.Request, write bool) (string, bool) {
+	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
+		return "", false
+	}
+	if p, on := principal(r); on && !p.CanChange(code) && (write || p.Kind != auth.Auditor) {
+		writeError(w, forbidden(p, "see or change the social workers of "+code+"; the authority does"))
+		return "", false
+	}
+	return code, true
+}
+
+// teamCommand: PUT .../team/workers/{staffId}, POST .../absences, POST
+// .../leaving. body is a fresh command to decode the request into.
+func (s *Server) teamCommand(w http.ResponseWriter, r *http.Request, body any) {
+	staffID := r.PathValue("staffId")
+	var cmd aggregates.TeamCommand
+	meta, ok := s.decodeCommand(w, r, body)
+	if !ok {
+		return
+	}
+	code, ok := s.teamCode(w, r, true)
+	if !ok {
+		return
+	}
+	switch c := body.(type) { // the worker is the path's
+	case *aggregates.SetWorker:
+		c.StaffID = staffID
+		cmd = *c
+	case *aggregates.MarkWorkerAway:
+		c.StaffID = staffID
+		cmd = *c
+	case *aggregates.RecordWorkerLeft:
+		c.StaffID = staffID
+		cmd = *c
+	}
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Teams, code, cmd, meta)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	res := s.commandResult(r, out)
+	res.ReferralID, res.AuthorityID = "", code
+	writeJSON(w, http.StatusOK, res)
+}
+
+// allocateWorker: POST /v1/referrals/{id}/social-worker.
+func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request) {
+	var c aggregates.AllocateWorker
+	meta, ok := s.decodeCommand(w, r, &c)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	ref, _, ok := s.load(w, r, id)
+	if !ok {
+		return
+	}
+	if ref.ReceivingAuthority == "" {
+		writeError(w, errorFor(&aggregates.Refusal{Kind: aggregates.Illegal, Code: aggregates.CodeNotReceived, Message: "no authority has received this child yet: allocate a social worker once it is accepted"}, noVersion))
+		return
+	}
+	if p, on := principal(r); on && !p.CanChange(ref.ReceivingAuthority) {
+		writeError(w, forbidden(p, "allocate a social worker; the receiving authority's team leader does"))
+		return
+	}
+	c.ReferralID = id
+	c.Received = ref.Status == aggregates.StatusOpen || ref.Status == aggregates.StatusPlaced
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Teams, ref.ReceivingAuthority, aggregates.TeamCommand(c), meta)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	res := s.commandResult(r, out)
+	res.AuthorityID = ref.ReceivingAuthority
+	writeJSON(w, http.StatusOK, res)
+}
+
+// TeamView is an authority's team and its caseloads, so mixed caseloads
+// are visible.
+type TeamView struct {
+	Authority string       `json:"authority"`
+	Version   int          `json:"version"`
+	Next      string       `json:"next,omitempty"` // the worker the rota tries first for the next child
+	Workers   []WorkerView `json:"workers"`
+}
+
+// WorkerView is one worker's caseload.
+type WorkerView struct {
+	Position      int        `json:"position"`
+	StaffID       string     `json:"staffId"`
+	Name          string     `json:"name"`
+	Unaccompanied int        `json:"unaccompaniedChildren"` // allocated here
+	OtherCases    int        `json:"otherCases"`
+	Caseload      int        `json:"caseload"`
+	CaseloadCap   int        `json:"caseloadCap"`
+	AwayUntil     *time.Time `json:"awayUntil,omitempty"`
+	AwayReason    string     `json:"awayReason,omitempty"`
+	Left          bool       `json:"left,omitempty"`
+	Children      []string   `json:"children"`
+}
+
+// team: GET /v1/authorities/{code}/team.
+func (s *Server) team(w http.ResponseWriter, r *http.Request) {
+	code, ok := s.teamCode(w, r, false)
+	if !ok {
+		return
+	}
+	t, _, err := engine.Load(r.Context(), s.Engine.Store, aggregates.Teams, code)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	v := TeamView{Authority: code, Version: t.Version, Workers: []WorkerView{}}
+	now := s.now()
+	for i, id := range t.Order {
+		wk := t.Workers[id]
+		wv := WorkerView{Position: i + 1, StaffID: id, Name: wk.Name, Unaccompanied: len(wk.Children), OtherCases: wk.OtherCases,
+			Caseload: wk.Caseload(), CaseloadCap: wk.CaseloadCap, Left: wk.Left, Children: append([]string{}, wk.Children...)}
+		if now.Before(wk.AwayUntil) {
+			until := wk.AwayUntil
+			wv.AwayUntil, wv.AwayReason = &until, wk.AwayReason
+		}
+		v.Workers = append(v.Workers, wv)
+	}
+	if len(t.Order) > 0 {
+		v.Next = t.Order[t.Next%len(t.Order)]
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(t.Version)))
+	writeJSON(w, http.StatusOK, v)
+}
