@@ -1,7 +1,8 @@
 // Package projections holds the views people ask for, as pure folds of the
-// event log: capacity (capacity.go), timeliness (timeliness.go) and the
-// referral list (referrals.go), each Apply(view, event) view with no I/O,
-// and the reports people read from them. Package views keeps them live.
+// event log: capacity (capacity.go), timeliness (timeliness.go), the
+// referral list (referrals.go) and safeguarding (safeguarding.go), each
+// Apply(view, event) view with no I/O, and the reports people read from
+// them. Package views keeps them live.
 package projections
 
 import (
@@ -45,5 +46,10 @@ func ReferralListSpec() Spec[*ReferralList] {
 	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-2", New: NewReferralList, Apply: ApplyReferralList}
 }
 
+// SafeguardingSpec is the safeguarding view (missing episodes).
+func SafeguardingSpec() Spec[*Safeguarding] {
+	return Spec[*Safeguarding]{Name: "safeguarding", Schema: "safeguarding-1", New: NewSafeguarding, Apply: ApplySafeguarding}
+}
+
 // Names of the views, for the CLI and the API.
-var Names = []string{"capacity", "timeliness", "referrals"}
+var Names = []string{"capacity", "timeliness", "referrals", "safeguarding"}
