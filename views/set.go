@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,16 +12,22 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
 // Set is the engine's live views, each with its runner.
 type Set struct {
-	Capacity   *Runner[*projections.Capacity]
-	Timeliness *Runner[*projections.Timeliness]
-	Referrals  *Runner[*projections.ReferralList]
-	Registry   *refdata.Registry
-	Calendar   *calendar.Calendar
-	Store      *eventstore.Store
+	Capacity     *Runner[*projections.Capacity]
+	Timeliness   *Runner[*projections.Timeliness]
+	Referrals    *Runner[*projections.ReferralList]
+	Safeguarding *Runner[*projections.Safeguarding]
+	Registry     *refdata.Registry
+	Calendar     *calendar.Calendar
+	Store        *eventstore.Store
+	// MissingAlertAfter is the safeguarding policy's time after which a
+	// missing child is counted by the alert (NewSet: the shipped policy's;
+	// serve sets the policy in force).
+	MissingAlertAfter time.Duration
 
 	mu          sync.Mutex
 	lastRebuild map[string]RebuildResult
@@ -35,20 +42,26 @@ type RebuildResult struct {
 // NewSet makes the views over a store.
 func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
 	return &Set{
-		Capacity:    NewRunner(projections.CapacitySpec(), store, log),
-		Timeliness:  NewRunner(projections.TimelinessSpec(cal), store, log),
-		Referrals:   NewRunner(projections.ReferralListSpec(), store, log),
-		Registry:    reg,
-		Calendar:    cal,
-		Store:       store,
-		lastRebuild: map[string]RebuildResult{},
+		Capacity:          NewRunner(projections.CapacitySpec(), store, log),
+		Timeliness:        NewRunner(projections.TimelinessSpec(cal), store, log),
+		Referrals:         NewRunner(projections.ReferralListSpec(), store, log),
+		Safeguarding:      NewRunner(projections.SafeguardingSpec(), store, log),
+		Registry:          reg,
+		Calendar:          cal,
+		Store:             store,
+		MissingAlertAfter: time.Duration(safeguarding.DefaultPolicy().AlertMissingLongerThan),
+		lastRebuild:       map[string]RebuildResult{},
 	}
+}
+
+func (s *Set) statuses() []Status {
+	return []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status(), s.Safeguarding.Status()}
 }
 
 // Run runs every view until ctx ends, then snapshots them.
 func (s *Set) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{s.Capacity.Run, s.Timeliness.Run, s.Referrals.Run} {
+	for _, run := range []func(context.Context) error{s.Capacity.Run, s.Timeliness.Run, s.Referrals.Run, s.Safeguarding.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run(ctx) }()
 	}
@@ -58,13 +71,14 @@ func (s *Set) Run(ctx context.Context) {
 	s.Capacity.Snapshot(sctx)
 	s.Timeliness.Snapshot(sctx)
 	s.Referrals.Snapshot(sctx)
+	s.Safeguarding.Snapshot(sctx)
 }
 
 // Ready reports an error when a view has stopped at an event this build
 // cannot read: it answers, but with a state that misses that event and
 // everything after it.
 func (s *Set) Ready() error {
-	for _, st := range []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status()} {
+	for _, st := range s.statuses() {
 		if st.Stalled != nil {
 			return fmt.Errorf("view %s stopped at stream sequence %d: event type %q is not one this build reads", st.Name, st.Stalled.Sequence, st.Stalled.Type)
 		}
@@ -78,6 +92,7 @@ func (s *Set) OnSnapshotFailure(fn func(view string, err error)) {
 	s.Capacity.OnSnapshotFailure = fn
 	s.Timeliness.OnSnapshotFailure = fn
 	s.Referrals.OnSnapshotFailure = fn
+	s.Safeguarding.OnSnapshotFailure = fn
 }
 
 // ViewStatus is a view's status with its last rebuild.
@@ -91,7 +106,7 @@ func (s *Set) Statuses() []ViewStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ViewStatus
-	for _, st := range []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status()} {
+	for _, st := range s.statuses() {
 		vs := ViewStatus{Status: st}
 		if r, ok := s.lastRebuild[st.Name]; ok {
 			vs.LastRebuild = &r
@@ -111,8 +126,10 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 		err = s.Timeliness.Rebuild(ctx, progress)
 	case "referrals":
 		err = s.Referrals.Rebuild(ctx, progress)
+	case "safeguarding":
+		err = s.Safeguarding.Rebuild(ctx, progress)
 	default:
-		return fmt.Errorf("no view %q (views: capacity, timeliness, referrals)", name)
+		return fmt.Errorf("no view %q (views: %s)", name, strings.Join(projections.Names, ", "))
 	}
 	res := RebuildResult{At: time.Now().UTC()}
 	if err != nil {
@@ -135,8 +152,9 @@ func Known(name string) bool {
 }
 
 // ReportAsOf folds a view from zero as it stood at asOf (zero: now) and
-// reports it unfiltered, for auditors' replays.
-func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, progress func(Progress)) (any, uint64, error) {
+// reports it unfiltered, for auditors' replays (missingAlertAfter: the
+// safeguarding policy's alert time).
+func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, missingAlertAfter time.Duration, progress func(Progress)) (any, uint64, error) {
 	now := asOf
 	if now.IsZero() {
 		now = time.Now()
@@ -152,6 +170,9 @@ func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Regis
 	case "referrals":
 		v, seq, _, err := Fold(ctx, store, projections.ReferralListSpec(), o)
 		return projections.ListReferrals(v, reg, projections.ReferralFilter{Limit: len(v.Rows)}, now), seq, err
+	case "safeguarding":
+		v, seq, _, err := Fold(ctx, store, projections.SafeguardingSpec(), o)
+		return projections.ReportSafeguarding(v, reg, projections.SafeguardingFilter{}, now, missingAlertAfter), seq, err
 	}
-	return nil, 0, fmt.Errorf("no view %q (views: capacity, timeliness, referrals)", name)
+	return nil, 0, fmt.Errorf("no view %q (views: %s)", name, strings.Join(projections.Names, ", "))
 }

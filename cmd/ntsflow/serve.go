@@ -244,6 +244,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("safeguarding policy", "version", safePolicy.Version)
+	views.MissingAlertAfter = time.Duration(safePolicy.AlertMissingLongerThan)
 	srv := &api.Server{Engine: eng, Log: log, Ready: func(ctx context.Context) error {
 		if err := store.Ping(ctx); err != nil {
 			return err

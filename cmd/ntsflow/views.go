@@ -13,6 +13,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -31,7 +32,7 @@ var cmdRebuild = &Command{
 	Name:      "rebuild",
 	UsageLine: "rebuild [--server URL] VIEW",
 	Short:     "rebuild a view from zero beside the live one, then swap (asks a running engine)",
-	Long: `Asks a running engine to rebuild VIEW (capacity, timeliness or referrals) from
+	Long: `Asks a running engine to rebuild VIEW (capacity, timeliness, referrals or safeguarding) from
 the start of the event log, beside the live view, which keeps answering; when
 the new one has caught up it is swapped in. Progress (commits/s, percent, ETA)
 is printed on stderr until the rebuild ends.`,
@@ -39,7 +40,7 @@ is printed on stderr until the rebuild ends.`,
 		engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an operator's)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if len(args) != 1 || !views.Known(args[0]) {
-				return usagef("name one view: capacity, timeliness or referrals")
+				return usagef("name one view: capacity, timeliness, referrals or safeguarding")
 			}
 			name := args[0]
 			res, err := engine.call(ctx, "POST", "/v1/views/"+name+"/rebuild", http.StatusAccepted)
@@ -108,13 +109,13 @@ computes it; with --nats-url or --data-dir this command reads the log itself and
 progress (commits/s, percent, ETA) on stderr.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
 		asOfS := fs.String("as-of", "", "the moment (RFC 3339), e.g. 2025-06-30T23:59:59Z (required)")
-		view := fs.String("view", "", "capacity, timeliness or referrals (required)")
+		view := fs.String("view", "", "capacity, timeliness, referrals or safeguarding (required)")
 		src := logSourceFlags(fs, "compute here from the log, with progress on stderr,")
 		population := fs.String("population", "", "child population CSV, for thresholds when computing here")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			asOf, err := time.Parse(time.RFC3339Nano, *asOfS)
 			if err != nil || !views.Known(*view) {
-				return usagef("give --as-of as an RFC 3339 time and --view as capacity, timeliness or referrals")
+				return usagef("give --as-of as an RFC 3339 time and --view as capacity, timeliness, referrals or safeguarding")
 			}
 			var out any
 			if src.local() {
@@ -129,14 +130,14 @@ progress (commits/s, percent, ETA) on stderr.`,
 						return err
 					}
 				}
-				result, seq, err := views.ReportAsOf(ctx, store, reg, calendar.Default(), *view, asOf, printProgress(stderr, "replay "+*view))
+				result, seq, err := views.ReportAsOf(ctx, store, reg, calendar.Default(), *view, asOf, time.Duration(safeguarding.DefaultPolicy().AlertMissingLongerThan), printProgress(stderr, "replay "+*view))
 				if err != nil {
 					return err
 				}
 				utc := asOf.UTC()
 				out = map[string]any{"view": *view, "sequence": seq, "asOf": utc, "result": result}
 			} else {
-				path := map[string]string{"capacity": "/v1/capacity", "timeliness": "/v1/timeliness", "referrals": "/v1/referrals?limit=500"}[*view]
+				path := map[string]string{"capacity": "/v1/capacity", "timeliness": "/v1/timeliness", "referrals": "/v1/referrals?limit=500", "safeguarding": "/v1/safeguarding"}[*view]
 				sep := "?"
 				if strings.Contains(path, "?") {
 					sep = "&"
