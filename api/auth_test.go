@@ -121,6 +121,12 @@ func TestAuthenticationAndRoles(t *testing.T) {
 		{"operator reads metrics", rs.operator, "GET", "/metrics", "", 200},
 		{"operator reads view status", rs.operator, "GET", "/v1/views", "", 200},
 		{"operator reads timeliness", rs.operator, "GET", "/v1/timeliness", "", 403},
+		{"authority reads its own safeguarding", rs.stockport, "GET", "/v1/safeguarding", "", 200},
+		{"authority reads another's safeguarding", rs.stockport, "GET", "/v1/safeguarding?authority=E06000001", "", 403},
+		{"region reads its safeguarding", rs.northWest, "GET", "/v1/safeguarding?region=north-west", "", 200},
+		{"region reads another's safeguarding", rs.northWest, "GET", "/v1/safeguarding?region=london", "", 403},
+		{"auditor reads all safeguarding", rs.auditor, "GET", "/v1/safeguarding", "", 200},
+		{"operator reads safeguarding", rs.operator, "GET", "/v1/safeguarding", "", 403},
 		{"auditor rebuilds a view", rs.auditor, "POST", "/v1/views/capacity/rebuild", "", 403},
 	} {
 		r := do(t, c.method, ts.URL+c.path, c.body, bearer(c.tok)...)

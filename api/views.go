@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -190,6 +191,21 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// safeguarding reads the safeguarding view: children missing now, return
+// interviews due, and each authority's and region's figures, narrowed as
+// the timeliness view is to what the caller may read.
+func (s *Server) safeguarding(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f projections.SafeguardingFilter
+	if e := s.placeFilter(r, q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
+		writeError(w, e)
+		return
+	}
+	readView(s, w, r, s.Views.Safeguarding, projections.SafeguardingSpec(), func(v *projections.Safeguarding, now time.Time) any {
+		return projections.ReportSafeguarding(v, s.Views.Registry, f, now, s.Views.MissingAlertAfter)
+	})
+}
+
 // placeFilter checks region and authority query parameters, and narrows
 // them to what the caller may read.
 func (s *Server) placeFilter(r *http.Request, region, authority string, regionOut, authorityOut *string) *Error {
@@ -286,7 +302,7 @@ func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if !views.Known(name) {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "name", "no view %q (views: capacity, timeliness, referrals)", name))
+		writeError(w, apiError(http.StatusNotFound, "not_found", "name", "no view %q (views: %s)", name, strings.Join(projections.Names, ", ")))
 		return
 	}
 	for _, st := range s.Views.Statuses() {

@@ -248,6 +248,7 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"capacityOfRegion", northWest, "", ""},
 		{"capacityOfAuthority", stockport, "", ""},
 		{"timeliness", northWest, "", ""},
+		{"safeguarding", stockport, "", ""},
 		{"viewStatuses", operator, "", ""},
 		{"rebuildView", operator, "", ""},
 		{"listParked", operator, "", ""},
