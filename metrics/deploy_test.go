@@ -26,6 +26,7 @@ import (
 	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -72,13 +73,20 @@ func scrapeAfterARun(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	// r1 goes missing two days after its placement (early), nine days ago:
+	// missing longer than the policy's alert time.
+	placedAt := received.Add(9 * 24 * time.Hour)
+	if _, err := engine.Handle(ctx, eng, aggregates.Cares, "r1", aggregates.CareCommand(aggregates.ReportMissing{MissingAt: placedAt.Add(48 * time.Hour), LastSeen: "Piccadilly Gardens at dusk", PoliceReference: "GMP-SECRET-77",
+		Child: aggregates.ChildInCare{Status: aggregates.StatusPlaced, Authority: "E08000007", Region: "North West", PlacedAt: placedAt}, Rules: safeguarding.DefaultPolicy().Rules()}), engine.Meta{}); err != nil {
+		t.Fatal(err)
+	}
 	m.OnRecorded(events.TypeDeadlineBreached, "E08000007")
 	m.OnFired("breach", time.Now().Add(-800*time.Millisecond), time.Now().Add(-700*time.Millisecond), time.Now())
 	m.ObserveCommand("placement", 200, 3*time.Millisecond)
 	last, _ := n.Store.LastSequence(ctx)
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
-	for _, w := range []func(context.Context, uint64) error{views.Capacity.WaitFor, views.Timeliness.WaitFor, views.Referrals.WaitFor} {
+	for _, w := range []func(context.Context, uint64) error{views.Capacity.WaitFor, views.Timeliness.WaitFor, views.Referrals.WaitFor, views.Safeguarding.WaitFor} {
 		if err := w(wctx, last); err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +120,13 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 		`ntsflow_placement_workdays_count{region="North West"} 1`,
 		`ntsflow_capacity_headroom_children{region="North West"}`,
 		`ntsflow_publisher_pending_events`,
-		`ntsflow_appends_total 6`,
+		`ntsflow_appends_total 7`,
+		`ntsflow_missing_early_total{region="North West"} 1`,
+		`ntsflow_missing_early_total{region="London"} 0`,
+		`ntsflow_children_missing{region="North West"} 1`,
+		`ntsflow_children_missing_over_alert{region="North West"} 1`,
+		`ntsflow_children_missing_over_alert{region="London"} 0`,
+		`ntsflow_view_snapshot_failures_total{view="safeguarding"} 0`,
 		`ntsflow_projection_lag_events{view="capacity"} 0`,
 	} {
 		if !strings.Contains(out, want) {
@@ -122,6 +136,12 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	// Personal data stays in: no value about a child appears in any label.
 	for _, bad := range []string{"SECRET", "Eritrean", "Tigrinya", "asthma", "2010-02-03", "HO-", "r1", "r2"} {
 		if strings.Contains(out, `"`+bad) || strings.Contains(out, bad+`"`) {
+			t.Errorf("/metrics carries %q", bad)
+		}
+	}
+	// Nor anything of a missing episode, anywhere.
+	for _, bad := range []string{"Piccadilly", "GMP-SECRET"} {
+		if strings.Contains(out, bad) {
 			t.Errorf("/metrics carries %q", bad)
 		}
 	}
@@ -230,7 +250,7 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 
 // viewGauges are read from a view by every instance: summing them across
 // instances counts each referral once per engine.
-var viewGauges = []string{"ntsflow_referrals_open", "ntsflow_referrals_awaiting", "ntsflow_referrals_placed", "ntsflow_referrals_placed_within_deadline", "ntsflow_capacity_looked_after", "ntsflow_capacity_headroom_children"}
+var viewGauges = []string{"ntsflow_referrals_open", "ntsflow_referrals_awaiting", "ntsflow_referrals_placed", "ntsflow_referrals_placed_within_deadline", "ntsflow_capacity_looked_after", "ntsflow_capacity_headroom_children", "ntsflow_children_missing", "ntsflow_children_missing_over_alert"}
 
 // Every dashboard and alert expression reads a view gauge through
 // max by (...) over labels that leave out the instance, so the figures are

@@ -42,6 +42,7 @@ type Metrics struct {
 	fireLag         *prometheus.HistogramVec
 	consumerFails   *prometheus.CounterVec
 	snapshotFails   *prometheus.CounterVec
+	earlyMissing    *prometheus.CounterVec
 
 	views    *views.Set
 	store    *eventstore.Store
@@ -85,9 +86,11 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 			m.consumerFails.WithLabelValues(name, o)
 		}
 	}
-	for _, v := range []string{"capacity", "timeliness", "referrals"} {
+	for _, v := range projections.Names {
 		m.snapshotFails.WithLabelValues(v)
 	}
+	m.earlyMissing = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_missing_early_total", Help: "Children reported missing within the safeguarding policy's days of their placement (the early-missing risk of re-trafficking), recorded by this instance, by region."}, []string{"region"})
+	f(m.earlyMissing)
 	f(m.appends)
 	f(m.appendConflicts)
 	f(m.appendErrors)
@@ -106,6 +109,7 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 		}
 		m.daysToPlacement.WithLabelValues(region)
 		m.responseTime.WithLabelValues(region)
+		m.earlyMissing.WithLabelValues(region)
 	}
 	for _, k := range []string{deadline.KindWarning, deadline.KindBreach, deadline.KindEscalation} {
 		m.fireLag.WithLabelValues(k)
@@ -134,9 +138,17 @@ func (m *Metrics) OnAppend(err error) {
 	}
 }
 
-// OnCommitted observes working days to placement
-// (engine.Engine.OnCommitted).
+// OnCommitted observes working days to placement and allocation response
+// times, and counts early missing episodes (engine.Engine.OnCommitted).
 func (m *Metrics) OnCommitted(state any, recorded []events.Event) {
+	if _, ok := state.(aggregates.Care); ok {
+		for _, e := range recorded {
+			if d, ok := e.Data.(events.MissingReported); ok && d.Early {
+				m.earlyMissing.WithLabelValues(m.regionOf(d.Authority)).Inc()
+			}
+		}
+		return
+	}
 	after, ok := state.(aggregates.Referral)
 	if !ok {
 		return
@@ -189,11 +201,16 @@ func (m *Metrics) OnPublished(stored time.Time, _ int) {
 // Consumers are the engine's durable consumers, by name, with their
 // stream: their backlog and parked messages are exported.
 var Consumers = map[string]string{
-	publisher.Durable:                eventstore.EventsStream,
-	sagarun.DeadlineEventsConsumer:   eventstore.EventsStream,
-	sagarun.DeadlineTimersConsumer:   eventstore.TimersStream,
-	sagarun.AllocationEventsConsumer: eventstore.EventsStream,
-	sagarun.AllocationTimersConsumer: eventstore.TimersStream,
+	publisher.Durable:                   eventstore.EventsStream,
+	sagarun.DeadlineEventsConsumer:      eventstore.EventsStream,
+	sagarun.DeadlineTimersConsumer:      eventstore.TimersStream,
+	sagarun.AllocationEventsConsumer:    eventstore.EventsStream,
+	sagarun.AllocationTimersConsumer:    eventstore.TimersStream,
+	sagarun.SafeguardingEventsConsumer:  eventstore.EventsStream,
+	sagarun.SafeguardingTimersConsumer:  eventstore.TimersStream,
+	sagarun.LeavingCareReferralConsumer: eventstore.EventsStream,
+	sagarun.LeavingCareCareConsumer:     eventstore.EventsStream,
+	sagarun.LeavingCareTimersConsumer:   eventstore.TimersStream,
 }
 
 // OnConsumerFailure counts a handler failure
@@ -252,11 +269,13 @@ var (
 	descPubLagSeconds = prometheus.NewDesc("ntsflow_publisher_lag_seconds", "How far behind the public publisher is: 0 when caught up, else the age of the last commit it published.", nil, nil)
 	descParked        = prometheus.NewDesc("ntsflow_parked_messages", "Messages a saga or the publisher could not handle, parked on NTS_PARKED for an operator to replay (GET /v1/parked), by consumer.", []string{"consumer"}, nil)
 	descConsPending   = prometheus.NewDesc("ntsflow_consumer_pending_messages", "Messages a saga's or the publisher's durable consumer has yet to handle (its backlog), by consumer.", []string{"consumer"}, nil)
+	descMissing       = prometheus.NewDesc("ntsflow_children_missing", "Children missing now (an open missing episode), by region.", []string{"region"}, nil)
+	descMissingLong   = prometheus.NewDesc("ntsflow_children_missing_over_alert", "Children missing now for longer than the safeguarding policy's alert time (alertMissingLongerThan), by region.", []string{"region"}, nil)
 	descStoreUp       = prometheus.NewDesc("ntsflow_store_up", "1 when the event store answered this scrape.", nil, nil)
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAwaiting, descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descStalled, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descParked, descConsPending, descStoreUp} {
+	for _, d := range []*prometheus.Desc{descAwaiting, descOpen, descPlaced, descPlacedWithin, descLookedAfter, descHeadroom, descLagEvents, descLagSeconds, descUnknown, descStalled, descLastSeq, descTimers, descPubPending, descPubLagSeconds, descParked, descConsPending, descMissing, descMissingLong, descStoreUp} {
 		ch <- d
 	}
 }
@@ -363,6 +382,19 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	}
 	var capRep projections.CapacityReport
 	m.views.Capacity.Read(func(v *projections.Capacity, _ uint64) { capRep = projections.ReportCapacity(v, m.registry) })
+	var missing, over map[string]int
+	m.views.Safeguarding.Read(func(v *projections.Safeguarding, _ uint64) {
+		missing, over = projections.MissingOverAlert(v, m.registry, now, m.views.MissingAlertAfter)
+	})
+	for _, region := range refdata.Regions {
+		gauge(descMissing, float64(missing[region]), region)
+		gauge(descMissingLong, float64(over[region]), region)
+		delete(missing, region)
+	}
+	for region, n := range missing { // an authority no longer in the registry: still counted
+		gauge(descMissing, float64(n), region)
+		gauge(descMissingLong, float64(over[region]), region)
+	}
 	for _, r := range capRep.Regions {
 		gauge(descPlaced, float64(placed[r.Name]), r.Name)
 		gauge(descPlacedWithin, float64(within[r.Name]), r.Name)
