@@ -23,7 +23,7 @@ func TestRebuildHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 || rows[0].Commits != uint64(commits) {
+	if len(rows) != 5 || rows[0].Commits != uint64(commits) {
 		t.Fatalf("rows %+v", rows)
 	}
 	for _, r := range rows[1:] {

@@ -40,7 +40,7 @@ func LoadHistory(ctx context.Context, store *eventstore.Store, seed uint64, even
 	start, last := time.Now(), time.Now()
 	for chunk := uint64(0); nEvents < events; chunk++ {
 		lcs := simulate.Generate(simulate.Options{Seed: seed + chunk, Referrals: 1000, Start: now.AddDate(0, -14, 0), Span: 365 * 24 * time.Hour,
-			Authorities: authorities(), Calendar: cal, IDPrefix: fmt.Sprintf("b%d-", chunk), ReferredPercent: 30})
+			Authorities: authorities(), Calendar: cal, IDPrefix: fmt.Sprintf("b%d-", chunk), ReferredPercent: 30, DatesOfBirth: true, MissingPercent: 5})
 		hist := simulate.NewHistorian(policy, cal, now)
 		for _, lc := range lcs {
 			commits, err := hist.History(lc)
@@ -111,6 +111,10 @@ func Rebuild(ctx context.Context, store *eventstore.Store, events uint64) ([]Reb
 		}},
 		{"referrals", func() (uint64, error) {
 			_, _, st, err := views.Fold(ctx, store, projections.ReferralListSpec(), views.FoldOptions{UpTo: last})
+			return st.Applied, err
+		}},
+		{"safeguarding", func() (uint64, error) {
+			_, _, st, err := views.Fold(ctx, store, projections.SafeguardingSpec(), views.FoldOptions{UpTo: last})
 			return st.Applied, err
 		}},
 	} {

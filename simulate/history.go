@@ -13,6 +13,7 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
 // Commit is one generated commit and the subject it belongs on.
@@ -139,6 +140,59 @@ func (h *Historian) History(lc Lifecycle) ([]Commit, error) {
 				return nil, err
 			}
 			if err := record(aggregates.SetDeadline{Deadline: d}, at.Add(time.Second)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return h.care(lc, ref, envelope, out)
+}
+
+// care decides the lifecycle's care commands on the child's care record,
+// with the referral's facts and the shipped safeguarding policy as the API
+// puts them in, and the saga's notifications; a step in the future or one
+// the rules refuse is not taken.
+func (h *Historian) care(lc Lifecycle, ref aggregates.Referral, envelope func([]events.Event, string, time.Time), out []Commit) ([]Commit, error) {
+	var c aggregates.Care
+	policy := safeguarding.DefaultPolicy()
+	rules := policy.Rules()
+	child := aggregates.ChildOf(ref, refdata.Default().RegionOf(ref.ReceivingAuthority))
+	take := func(cmd aggregates.CareCommand, at time.Time) (bool, error) {
+		if at.After(h.now) {
+			return false, nil
+		}
+		evs, err := aggregates.DecideCare(c, cmd, h.now)
+		var refusal *aggregates.Refusal
+		if errors.As(err, &refusal) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		envelope(evs, lc.ReferralID, at)
+		c = aggregates.Cares.Apply(c, evs)
+		out = append(out, Commit{Subject: events.CareSubject(lc.ReferralID), Commit: events.Commit{Command: cmd.CommandName(), Events: evs}})
+		return true, nil
+	}
+	for _, cmd := range lc.Care {
+		var at time.Time
+		switch x := cmd.(type) {
+		case aggregates.ReportMissing:
+			x.Child, x.Rules = child, rules
+			cmd, at = x, x.MissingAt
+		case aggregates.RecordReturn:
+			x.Rules = rules
+			cmd, at = x, x.ReturnedAt
+		case aggregates.RecordStrategyDiscussion:
+			at = x.HeldAt
+		case aggregates.RecordReturnInterview:
+			at = x.OfferedAt
+		}
+		ok, err := take(cmd, at)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", lc.ReferralID, cmd.CommandName(), err)
+		}
+		if _, missing := cmd.(aggregates.ReportMissing); ok && missing {
+			if _, err := take(aggregates.NotifySafeguarding{Episode: len(c.Episodes), Parties: policy.Notify}, at.Add(time.Second)); err != nil {
 				return nil, err
 			}
 		}

@@ -30,6 +30,12 @@ type Lifecycle struct {
 	ReferralID string
 	Authority  string
 	Steps      []Step
+	// Care is what follows the placement on the child's care record
+	// (Options.MissingPercent): a missing episode, with its strategy
+	// discussion, return and return interview. Each command's facts about
+	// the referral and the policy are the shell's to fill in, as the API
+	// does.
+	Care []aggregates.CareCommand
 }
 
 // Options shape a history.
@@ -46,10 +52,41 @@ type Options struct {
 	// accepted (by whichever authority the rota chose), instead of received
 	// directly. 0 keeps every referral a direct receipt.
 	ReferredPercent int
+	// DatesOfBirth: each referral carries a date of birth agreeing with its
+	// claimed age, so the leaving-care milestones are armed on placement.
+	DatesOfBirth bool
+	// MissingPercent of the placed children (who stay in care) go missing
+	// after the placement: some within days (early), most return, some
+	// are offered a return interview in time and some late. 0: none.
+	MissingPercent int
 }
 
 var professions = []string{"commissioning", "placements", "fostering", "health", "education", "mash", "police"}
 var placementTypes = []string{"U1", "U3", "U4", "U5", "U6", "K2", "H5", "P2"}
+
+// missingEpisode: the child goes missing 6 hours to 12 days after the
+// placement (within the shipped policy's 7 days is early); a strategy
+// discussion for most; nine in ten return within 2 to 72 hours, and most
+// of those are offered a return interview, some after the 72 hours.
+func missingEpisode(rng *rand.Rand, id string, placedAt time.Time) []aggregates.CareCommand {
+	gone := placedAt.Add(time.Duration(6+rng.IntN(12*24-6)) * time.Hour)
+	out := []aggregates.CareCommand{aggregates.ReportMissing{MissingAt: gone, LastSeen: "Simulated place " + fmt.Sprint(rng.IntN(30)), PoliceReference: "SIM-POL-" + id}}
+	if rng.IntN(4) != 0 {
+		out = append(out, aggregates.RecordStrategyDiscussion{HeldAt: gone.Add(time.Duration(1+rng.IntN(30)) * time.Hour), Attendees: []string{"police", "social-care"}})
+	}
+	if rng.IntN(10) == 0 {
+		return out // still missing
+	}
+	back := gone.Add(time.Duration(2+rng.IntN(71)) * time.Hour)
+	if held, ok := out[len(out)-1].(aggregates.RecordStrategyDiscussion); ok && held.HeldAt.After(back) {
+		back = held.HeldAt.Add(time.Hour)
+	}
+	out = append(out, aggregates.RecordReturn{ReturnedAt: back, WhereFound: "Simulated place " + fmt.Sprint(rng.IntN(30))})
+	if rng.IntN(5) != 0 {
+		out = append(out, aggregates.RecordReturnInterview{OfferedAt: back.Add(time.Duration(1+rng.IntN(96)) * time.Hour), OfferedBy: "Return interview service", Accepted: rng.IntN(3) != 0})
+	}
+	return out
+}
 
 // Generate returns every referral's lifecycle. Times never pass now (the
 // deciders refuse the future), so choose Start+Span in the past.
@@ -77,6 +114,12 @@ func Generate(o Options) []Lifecycle {
 		}
 		age := 14 + rng.IntN(4)
 		rc.ClaimedAge = &age
+		// Its own generator, so these additions leave every other draw
+		// (and every history a seed gave before) as it was.
+		extra := rand.New(rand.NewPCG(o.Seed^0xca7e, uint64(i)))
+		if o.DatesOfBirth {
+			rc.DateOfBirth = recv.AddDate(-age, 0, -extra.IntN(365)).Format(time.DateOnly)
+		}
 		if rng.IntN(100) < o.ReferredPercent {
 			// Into the scheme: the rota decides the authority.
 			region := refdata.Default().RegionOf(auth)
@@ -128,6 +171,8 @@ func Generate(o Options) []Lifecycle {
 			add(aggregates.Place{PlacementType: placementTypes[rng.IntN(len(placementTypes))], Provider: "Provider " + fmt.Sprint(rng.IntN(50)), PlacedAt: placedAt})
 			if rng.IntN(20) == 0 {
 				add(aggregates.RecordLeftCare{LeftAt: placedAt.Add(time.Duration(24*(1+rng.IntN(30))) * time.Hour), Reason: "moved"})
+			} else if extra.IntN(100) < o.MissingPercent {
+				lc.Care = missingEpisode(extra, id, placedAt)
 			}
 		}
 		out[i] = lc

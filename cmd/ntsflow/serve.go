@@ -47,6 +47,7 @@ type serveConfig struct {
 	policyFile   string
 	allocPolicy  string
 	safePolicy   string
+	leavePolicy  string
 	holidayFile  string
 	noSagas      bool
 	population   string
@@ -71,6 +72,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.allocPolicy, "allocation-policy", "", "the allocated authority's response time (JSON, like sagas/allocation/policy.json); default: one working day, a reminder half way, then the partnership's lead")
+	fs.StringVar(&c.leavePolicy, "leaving-care-policy", "", "leaving-care policy (JSON, like sagas/leavingcare/policy.json); default: the pathway plan due 90 days after the 16th birthday")
 	fs.StringVar(&c.safePolicy, "safeguarding-policy", "", "missing-episode policy (JSON, like sagas/safeguarding/policy.json); default: police and hub told at once, a strategy discussion within 24 hours, a return interview within 72 hours of return")
 	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
 	fs.StringVar(&c.holidayFile, "bank-holidays", "", "bank holidays file in the gov.uk bank-holidays.json format; default: the shipped list, with the standing rules computed for years it does not cover")
@@ -245,6 +247,13 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}
 	log.Info("safeguarding policy", "version", safePolicy.Version)
 	views.MissingAlertAfter = time.Duration(safePolicy.AlertMissingLongerThan)
+	leavePolicy := leavingcare.DefaultPolicy()
+	if cfg.leavePolicy != "" {
+		if leavePolicy, err = leavingcare.LoadPolicy(cfg.leavePolicy); err != nil {
+			return err
+		}
+	}
+	log.Info("leaving-care policy", "version", leavePolicy.Version)
 	srv := &api.Server{Engine: eng, Log: log, Ready: func(ctx context.Context) error {
 		if err := store.Ping(ctx); err != nil {
 			return err
@@ -281,7 +290,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		alloc := &sagarun.Allocation{Saga: allocation.Saga{Policy: allocPolicy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "allocation-saga"), OnRecorded: met.OnAllocationRecorded}
 		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
 		safe := &sagarun.Safeguarding{Saga: safeguarding.Saga{Policy: safePolicy}, Engine: eng, Store: store, Log: log.With("component", "safeguarding-saga")}
-		leaving := &sagarun.LeavingCare{Saga: leavingcare.Saga{Policy: leavingcare.DefaultPolicy()}, Engine: eng, Store: store, Log: log.With("component", "leaving-care-saga")}
+		leaving := &sagarun.LeavingCare{Saga: leavingcare.Saga{Policy: leavePolicy}, Engine: eng, Store: store, Log: log.With("component", "leaving-care-saga")}
 		workers.Add(5)
 		go func() { defer workers.Done(); saga.Run(workCtx) }()
 		go func() { defer workers.Done(); alloc.Run(workCtx) }()

@@ -37,6 +37,14 @@ func commandPath(c aggregates.Command) string {
 		return "allocation"
 	case aggregates.AcceptAllocation:
 		return "acceptance"
+	case aggregates.ReportMissing:
+		return "missing-episodes"
+	case aggregates.RecordReturn:
+		return "missing-episodes/returned"
+	case aggregates.RecordStrategyDiscussion:
+		return "missing-episodes/strategy-discussion"
+	case aggregates.RecordReturnInterview:
+		return "missing-episodes/return-interview"
 	}
 	return ""
 }
@@ -48,7 +56,8 @@ var cmdSimulate = &Command{
 	Long: `Drives a running engine for demos: generated referrals (the seeded generator the
 tests and benchmarks use) go through realistic lifecycles over the API: most
 placed in 2 to 8 working days, some late, some age-assessed, some withdrawn,
-some left open. Each command carries an idempotency key derived from the seed,
+some left open; every child with a date of birth, and some placed children
+missing after their placement (--missing-percent), most returning. Each command carries an idempotency key derived from the seed,
 so running it twice records nothing twice. About 30% are referred into the scheme
 for their region instead, allocated by the rota and accepted (this needs an
 engine without --tokens, or a token that may both allocate and accept).`,
@@ -58,12 +67,14 @@ engine without --tokens, or a token that may both allocate and accept).`,
 		seed := fs.Uint64("seed", 1, "generator seed: the same seed gives the same history")
 		days := fs.Int("days", 60, "spread the referrals' receipt over this many past days")
 		workers := fs.Int("concurrency", 4, "referrals driven at once")
+		missing := fs.Int("missing-percent", 8, "of the placed children, how many go missing after the placement (0 to 100)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			var codes []string
 			for _, a := range refdata.Default().Authorities() {
 				codes = append(codes, a.Code)
 			}
-			lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed), ReferredPercent: 30})
+			lcs := simulate.Generate(simulate.Options{Seed: *seed, Referrals: *n, Start: time.Now().AddDate(0, 0, -*days-20), Span: time.Duration(*days) * 24 * time.Hour, Authorities: codes, IDPrefix: fmt.Sprintf("sim%d-", *seed), ReferredPercent: 30,
+				DatesOfBirth: true, MissingPercent: *missing})
 			engine.http.Timeout = 30 * time.Second
 			var sent, already, refused, failed atomic.Int64
 			post := func(path, key string, body any) (string, bool) {
@@ -113,6 +124,9 @@ engine without --tokens, or a token that may both allocate and accept).`,
 						}
 						for i, s := range lc.Steps[1:] {
 							post("/v1/referrals/"+id+"/"+commandPath(s.Command), fmt.Sprintf("%s-%d", lc.ReferralID, i+1), s.Command)
+						}
+						for i, c := range lc.Care {
+							post("/v1/referrals/"+id+"/"+commandPath(c), fmt.Sprintf("%s-care-%d", lc.ReferralID, i), c)
 						}
 					}
 				}()
