@@ -2,10 +2,8 @@ package sagarun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -43,22 +41,13 @@ type Allocation struct {
 
 // Run runs both consumers until ctx ends.
 func (a *Allocation) Run(ctx context.Context) error {
-	done := make(chan struct{}, 2)
-	go func() {
-		keepRunning(ctx, a.log(), "allocation saga events", func(ctx context.Context) error {
+	return runConsumers(ctx, a.log(),
+		consumer{"allocation saga events", func(ctx context.Context) error {
 			return a.Store.ConsumeEvents(ctx, AllocationEventsConsumer, events.ReferralSubject("*"), false, func(st eventstore.Stored) error { return a.HandleCommit(ctx, st) })
-		})
-		done <- struct{}{}
-	}()
-	go func() {
-		keepRunning(ctx, a.log(), "allocation saga timers", func(ctx context.Context) error {
+		}},
+		consumer{"allocation saga timers", func(ctx context.Context) error {
 			return a.Store.ConsumeTimers(ctx, AllocationTimersConsumer, allocationTimerPrefix+".>", func(f eventstore.Fired) error { return a.HandleFired(ctx, f) })
-		})
-		done <- struct{}{}
-	}()
-	<-done
-	<-done
-	return ctx.Err()
+		}})
 }
 
 // HandleCommit reacts to one commit of a referral.
@@ -91,11 +80,10 @@ func (a *Allocation) HandleCommit(ctx context.Context, st eventstore.Stored) err
 
 // HandleFired acts on one fired timer.
 func (a *Allocation) HandleFired(ctx context.Context, f eventstore.Fired) error {
-	parts := strings.Split(f.Key, ".")
-	if len(parts) != 3 || parts[0] != allocationTimerPrefix {
-		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
+	id, kind, err := timerKey(f.Key, allocationTimerPrefix)
+	if err != nil {
+		return err
 	}
-	id, kind := parts[1], parts[2]
 	ref, _, err := engine.Load(ctx, a.Store, aggregates.Referrals, id)
 	if err != nil {
 		return err
@@ -109,44 +97,22 @@ func (a *Allocation) do(ctx context.Context, ref aggregates.Referral, re deadlin
 			return err
 		}
 	}
-	for _, c := range re.Commands {
+	err := issue(a.log(), "allocation saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
 		// One message id per allocation and kind: a fire handled twice, by
 		// two instances or after a restart, is recorded once.
 		msgID := fmt.Sprintf("allocation:%s:%s:%d", id, c.CommandName(), ref.RespondBy.UnixMilli())
-		out, err := a.Engine.Handle(ctx, id, c, engine.Meta{Actor: "allocation-saga", CausationID: causeID, CorrelationID: id, MsgID: msgID})
-		var refusal *aggregates.Refusal
-		switch {
-		case errors.As(err, &refusal):
-			a.log().Debug("allocation saga: command refused", "referral", id, "command", c.CommandName(), "reason", refusal.Error())
-		case err != nil:
-			return err
-		case !out.Replayed:
-			for _, e := range out.Events {
-				a.log().Info(strings.TrimPrefix(e.Type, "referral."), "referral", id, "authority", ref.AllocatedTo, "event", e.ID)
-				if a.OnRecorded != nil {
-					a.OnRecorded(e.Type, ref.Region)
-				}
-			}
+		return a.Engine.Handle(ctx, id, c, engine.Meta{Actor: "allocation-saga", CausationID: causeID, CorrelationID: id, MsgID: msgID})
+	}, func(e events.Event) {
+		if a.OnRecorded != nil {
+			a.OnRecorded(e.Type, ref.Region)
 		}
+	})
+	if err != nil {
+		return err
 	}
-	for _, t := range re.Timers {
-		if err := a.Store.Schedule(ctx, allocationTimerPrefix+"."+id+"."+t.Kind, t.At, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return schedule(ctx, a.Store, allocationTimerPrefix+"."+id, re.Timers)
 }
 
-func (a *Allocation) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
+func (a *Allocation) now() time.Time { return nowOr(a.Now) }
 
-func (a *Allocation) log() *slog.Logger {
-	if a.Log != nil {
-		return a.Log
-	}
-	return slog.Default()
-}
+func (a *Allocation) log() *slog.Logger { return orDefault(a.Log) }

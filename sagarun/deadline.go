@@ -7,10 +7,8 @@ package sagarun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -50,12 +48,7 @@ type Deadline struct {
 // Run runs both consumers until ctx ends, restarting them after errors
 // (the store unreachable, say) with a pause.
 func (r *Deadline) Run(ctx context.Context) error {
-	done := make(chan struct{}, 2)
-	go func() { keepRunning(ctx, r.log(), "deadline saga events", r.consumeEvents); done <- struct{}{} }()
-	go func() { keepRunning(ctx, r.log(), "deadline saga timers", r.consumeTimers); done <- struct{}{} }()
-	<-done
-	<-done
-	return ctx.Err()
+	return runConsumers(ctx, r.log(), consumer{"deadline saga events", r.consumeEvents}, consumer{"deadline saga timers", r.consumeTimers})
 }
 
 func (r *Deadline) consumeEvents(ctx context.Context) error {
@@ -103,11 +96,10 @@ func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error
 
 // HandleFired acts on one fired timer.
 func (r *Deadline) HandleFired(ctx context.Context, f eventstore.Fired) error {
-	parts := strings.Split(f.Key, ".")
-	if len(parts) != 3 || parts[0] != timerPrefix {
-		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
+	id, kind, err := timerKey(f.Key, timerPrefix)
+	if err != nil {
+		return err
 	}
-	id, kind := parts[1], parts[2]
 	now := r.now()
 	if r.OnFired != nil {
 		r.OnFired(kind, f.At, f.FiredAt, now)
@@ -126,50 +118,23 @@ func (r *Deadline) do(ctx context.Context, id, authority string, re deadline.Rea
 			return err
 		}
 	}
-	for _, c := range re.Commands {
+	err := issue(r.log(), "deadline saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
 		msgID := "deadline:" + id + ":" + c.CommandName()
 		if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
 			msgID += ":" + esc.EscalatedTo
 		}
-		out, err := r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: msgID})
-		var refusal *aggregates.Refusal
-		switch {
-		case errors.As(err, &refusal):
-			// Already done, or no longer applies: the decider said why.
-			r.log().Debug("deadline saga: command refused", "referral", id, "command", c.CommandName(), "reason", refusal.Error())
-		case err != nil:
-			return err
-		case !out.Replayed && r.OnRecorded != nil:
-			for _, e := range out.Events {
-				r.OnRecorded(e.Type, authority)
-			}
+		return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: msgID})
+	}, func(e events.Event) {
+		if r.OnRecorded != nil {
+			r.OnRecorded(e.Type, authority)
 		}
-		if err == nil && !out.Replayed {
-			for _, e := range out.Events {
-				if e.Type == events.TypeDeadlineWarning || e.Type == events.TypeDeadlineBreached || e.Type == events.TypeDeadlineEscalated {
-					r.log().Info("deadline "+strings.TrimPrefix(e.Type, "deadline."), "referral", id, "event", e.ID)
-				}
-			}
-		}
+	})
+	if err != nil {
+		return err
 	}
-	for _, t := range re.Timers {
-		if err := r.Store.Schedule(ctx, timerPrefix+"."+id+"."+t.Kind, t.At, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return schedule(ctx, r.Store, timerPrefix+"."+id, re.Timers)
 }
 
-func (r *Deadline) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
+func (r *Deadline) now() time.Time { return nowOr(r.Now) }
 
-func (r *Deadline) log() *slog.Logger {
-	if r.Log != nil {
-		return r.Log
-	}
-	return slog.Default()
-}
+func (r *Deadline) log() *slog.Logger { return orDefault(r.Log) }

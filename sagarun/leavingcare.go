@@ -2,10 +2,8 @@ package sagarun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -43,28 +41,16 @@ type LeavingCare struct {
 
 // Run runs the three consumers until ctx ends.
 func (l *LeavingCare) Run(ctx context.Context) error {
-	runs := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"leaving-care referrals", func(ctx context.Context) error {
+	return runConsumers(ctx, l.log(),
+		consumer{"leaving-care referrals", func(ctx context.Context) error {
 			return l.Store.ConsumeEvents(ctx, LeavingCareReferralConsumer, events.ReferralSubject("*"), false, func(st eventstore.Stored) error { return l.HandleReferralCommit(ctx, st) })
 		}},
-		{"leaving-care events", func(ctx context.Context) error {
+		consumer{"leaving-care events", func(ctx context.Context) error {
 			return l.Store.ConsumeEvents(ctx, LeavingCareCareConsumer, events.CareSubject("*"), false, func(st eventstore.Stored) error { return l.HandleCareCommit(ctx, st) })
 		}},
-		{"leaving-care timers", func(ctx context.Context) error {
+		consumer{"leaving-care timers", func(ctx context.Context) error {
 			return l.Store.ConsumeTimers(ctx, LeavingCareTimersConsumer, leavingCareTimerPrefix+".>", func(f eventstore.Fired) error { return l.HandleFired(ctx, f) })
-		}},
-	}
-	done := make(chan struct{}, len(runs))
-	for _, r := range runs {
-		go func() { keepRunning(ctx, l.log(), r.name, r.run); done <- struct{}{} }()
-	}
-	for range runs {
-		<-done
-	}
-	return ctx.Err()
+		}})
 }
 
 // HandleReferralCommit: a placement or an age assessment sets the date of
@@ -140,11 +126,10 @@ func (l *LeavingCare) HandleCareCommit(ctx context.Context, st eventstore.Stored
 
 // HandleFired acts on one fired milestone: leavingcare.<referral>.<kind>.
 func (l *LeavingCare) HandleFired(ctx context.Context, f eventstore.Fired) error {
-	parts := strings.Split(f.Key, ".")
-	if len(parts) != 3 || parts[0] != leavingCareTimerPrefix {
-		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
+	id, kind, err := timerKey(f.Key, leavingCareTimerPrefix)
+	if err != nil {
+		return err
 	}
-	id, kind := parts[1], parts[2]
 	ref, _, err := engine.Load(ctx, l.Store, aggregates.Referrals, id)
 	if err != nil {
 		return err
@@ -161,40 +146,19 @@ func (l *LeavingCare) HandleFired(ctx context.Context, f eventstore.Fired) error
 }
 
 func (l *LeavingCare) run(ctx context.Context, id string, c aggregates.Care, cmds []aggregates.CareCommand, causeID string) error {
-	for _, cmd := range cmds {
+	return issue(l.log(), "leaving-care saga", id, cmds, func(cmd aggregates.CareCommand) (engine.Outcome, error) {
 		msgID := fmt.Sprintf("leaving-care:%s:%s", id, cmd.CommandName())
 		if d, ok := cmd.(aggregates.SetDateOfBirth); ok {
 			msgID += ":" + d.DateOfBirth + ":" + d.Basis
 		}
-		out, err := engine.Handle(ctx, l.Engine, aggregates.Cares, id, cmd, engine.Meta{Actor: "leaving-care-saga", CausationID: causeID, CorrelationID: id, MsgID: msgID})
-		var refusal *aggregates.Refusal
-		switch {
-		case errors.As(err, &refusal):
-			l.log().Debug("leaving-care saga: command refused", "referral", id, "command", cmd.CommandName(), "reason", refusal.Error())
-		case err != nil:
-			return err
-		case !out.Replayed:
-			for _, e := range out.Events {
-				l.log().Info(e.Type, "referral", id, "event", e.ID)
-				if l.OnRecorded != nil {
-					l.OnRecorded(e.Type, c.Authority)
-				}
-			}
+		return engine.Handle(ctx, l.Engine, aggregates.Cares, id, cmd, engine.Meta{Actor: "leaving-care-saga", CausationID: causeID, CorrelationID: id, MsgID: msgID})
+	}, func(e events.Event) {
+		if l.OnRecorded != nil {
+			l.OnRecorded(e.Type, c.Authority)
 		}
-	}
-	return nil
+	})
 }
 
-func (l *LeavingCare) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
-}
+func (l *LeavingCare) now() time.Time { return nowOr(l.Now) }
 
-func (l *LeavingCare) log() *slog.Logger {
-	if l.Log != nil {
-		return l.Log
-	}
-	return slog.Default()
-}
+func (l *LeavingCare) log() *slog.Logger { return orDefault(l.Log) }

@@ -2,17 +2,14 @@ package sagarun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
-	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
@@ -43,22 +40,13 @@ type Safeguarding struct {
 
 // Run runs both consumers until ctx ends.
 func (s *Safeguarding) Run(ctx context.Context) error {
-	done := make(chan struct{}, 2)
-	go func() {
-		keepRunning(ctx, s.log(), "safeguarding saga events", func(ctx context.Context) error {
+	return runConsumers(ctx, s.log(),
+		consumer{"safeguarding saga events", func(ctx context.Context) error {
 			return s.Store.ConsumeEvents(ctx, SafeguardingEventsConsumer, events.CareSubject("*"), false, func(st eventstore.Stored) error { return s.HandleCommit(ctx, st) })
-		})
-		done <- struct{}{}
-	}()
-	go func() {
-		keepRunning(ctx, s.log(), "safeguarding saga timers", func(ctx context.Context) error {
+		}},
+		consumer{"safeguarding saga timers", func(ctx context.Context) error {
 			return s.Store.ConsumeTimers(ctx, SafeguardingTimersConsumer, safeguardingTimerPrefix+".>", func(f eventstore.Fired) error { return s.HandleFired(ctx, f) })
-		})
-		done <- struct{}{}
-	}()
-	<-done
-	<-done
-	return ctx.Err()
+		}})
 }
 
 // HandleCommit reacts to one commit of a child's care.
@@ -91,11 +79,10 @@ func (s *Safeguarding) HandleCommit(ctx context.Context, st eventstore.Stored) e
 
 // HandleFired acts on one fired timer: safeguarding.<referral>.<episode>.<kind>.
 func (s *Safeguarding) HandleFired(ctx context.Context, f eventstore.Fired) error {
-	parts := strings.SplitN(f.Key, ".", 3)
-	if len(parts) != 3 || parts[0] != safeguardingTimerPrefix {
-		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
+	id, kind, err := timerKey(f.Key, safeguardingTimerPrefix)
+	if err != nil {
+		return err
 	}
-	id, kind := parts[1], parts[2]
 	if _, _, err := safeguarding.ParseKind(kind); err != nil {
 		return fmt.Errorf("%w: %v", eventstore.ErrPermanent, err)
 	}
@@ -112,37 +99,21 @@ func (s *Safeguarding) do(ctx context.Context, id string, c aggregates.Care, re 
 			return err
 		}
 	}
-	for _, cmd := range re.Commands {
+	err := issue(s.log(), "safeguarding saga", id, re.Commands, func(cmd aggregates.CareCommand) (engine.Outcome, error) {
 		// One message id per episode and step: a fire handled twice, by two
 		// instances or after a restart, is recorded once (and the decider
 		// refuses what is on record).
 		msgID := fmt.Sprintf("safeguarding:%s:%s:%d", id, cmd.CommandName(), episodeOf(cmd))
-		out, err := engine.Handle(ctx, s.Engine, aggregates.Cares, id, cmd, engine.Meta{Actor: "safeguarding-saga", CausationID: causeID, CorrelationID: id, MsgID: msgID})
-		var refusal *aggregates.Refusal
-		switch {
-		case errors.As(err, &refusal):
-			s.log().Debug("safeguarding saga: command refused", "referral", id, "command", cmd.CommandName(), "reason", refusal.Error())
-		case err != nil:
-			return err
-		case !out.Replayed:
-			for _, e := range out.Events {
-				s.log().Info(e.Type, "referral", id, "event", e.ID)
-				if s.OnRecorded != nil {
-					s.OnRecorded(e.Type, c.Authority)
-				}
-			}
+		return engine.Handle(ctx, s.Engine, aggregates.Cares, id, cmd, engine.Meta{Actor: "safeguarding-saga", CausationID: causeID, CorrelationID: id, MsgID: msgID})
+	}, func(e events.Event) {
+		if s.OnRecorded != nil {
+			s.OnRecorded(e.Type, c.Authority)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	return schedule(ctx, s.Store, safeguardingTimerPrefix+"."+id, re.Timers)
-}
-
-func schedule(ctx context.Context, store *eventstore.Store, prefix string, timers []deadline.Timer) error {
-	for _, t := range timers {
-		if err := store.Schedule(ctx, prefix+"."+t.Kind, t.At, nil); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func episodeOf(cmd aggregates.CareCommand) int {
@@ -159,16 +130,6 @@ func episodeOf(cmd aggregates.CareCommand) int {
 	return 0
 }
 
-func (s *Safeguarding) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Safeguarding) now() time.Time { return nowOr(s.Now) }
 
-func (s *Safeguarding) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
-}
+func (s *Safeguarding) log() *slog.Logger { return orDefault(s.Log) }
