@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -215,6 +216,16 @@ const loadBatch = 256
 // So there Load first asks the stream's leader for the subject's last
 // sequence and reads until it has it.
 func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
+	return s.LoadAfter(ctx, subject, nil)
+}
+
+// LoadAfter is Load for a caller that already holds the subject's first
+// commits (known, as an earlier Load returned them): it reads only what
+// came after them and returns known followed by that. A subject's commits
+// never change once stored, so the result is what Load would return, with
+// the same guarantee (every commit acknowledged before the call), at the
+// cost of reading and decoding only the new ones. known is not modified.
+func (s *Store) LoadAfter(ctx context.Context, subject string, known []Stored) ([]Stored, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
@@ -227,13 +238,16 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 			return nil, fmt.Errorf("load %s: %w", subject, err)
 		}
 	}
+	if want > 0 && LastSequenceOf(known) >= want {
+		return known, nil // the leader has nothing newer
+	}
 	next, inbox, done, err := s.replyInbox()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
 	}
 	defer done()
 
-	var out []Stored
+	out := slices.Clip(known)
 	for attempt := 1; ; attempt++ {
 		if out, err = s.directGet(ctx, next, inbox, subject, out); err != nil {
 			return nil, fmt.Errorf("load %s: %w", subject, err)
