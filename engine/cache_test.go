@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Two engines on one store, as two instances on one stream: each caches
@@ -142,5 +144,55 @@ func TestEngineLoadReadsEveryonesWrites(t *testing.T) {
 		if got[i].Sequence != want[i].Sequence || !got[i].Time.Equal(want[i].Time) || string(got[i].Raw) != string(want[i].Raw) {
 			t.Fatalf("commit %d differs from the store's", i)
 		}
+	}
+}
+
+// HandlePair on cached commits: two instances allocate in one region by
+// turns, each holding the region's rota as it last saw it, which the other
+// has since moved on. Every allocation is decided again on the rota as it
+// stands, so consecutive allocations take consecutive rota positions, none
+// twice.
+func TestCachedPairDecidesOnTheRotaAsItStands(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	members := refdata.Default().InRegion("North West")
+	var positions []int
+	for i := range 6 {
+		e := []*engine.Engine{a, b}[i%2]
+		id := fmt.Sprint("alloc", i)
+		c := aggregates.ReceiveReferral{ReferralID: id, Region: "north-west", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-" + id, ReceivedAt: received}
+		if _, err := e.Handle(ctx, id, c, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		cmd := aggregates.Allocate{Members: members, RespondBy: received.Add(72 * time.Hour)}
+		out, err := engine.HandlePair(ctx, e, aggregates.Regions, "north-west", aggregates.Referrals, id, cmd, engine.Meta{},
+			func(g aggregates.Region, ref aggregates.Referral, now time.Time) ([]events.Event, []events.Event, error) {
+				return aggregates.DecideAllocation(g, ref, cmd, now)
+			})
+		if err != nil {
+			t.Fatalf("allocation %d: %v", i, err)
+		}
+		for _, ev := range out.Events {
+			if al, ok := ev.Data.(events.ReferralAllocated); ok {
+				positions = append(positions, al.Position)
+			}
+		}
+	}
+	if len(positions) != 6 {
+		t.Fatalf("positions %v", positions)
+	}
+	for i := 1; i < len(positions); i++ {
+		if positions[i] == positions[i-1] {
+			t.Fatalf("rota position given twice in a row: %v", positions)
+		}
+	}
+	// Both instances' caches were behind at every other allocation, and
+	// the region's log holds one rota step per allocation.
+	_, stored, err := engine.Load(ctx, a.Store, aggregates.Regions, "north-west")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 6 {
+		t.Fatalf("the region has %d commits, want 6", len(stored))
 	}
 }
