@@ -49,13 +49,7 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 // reads from the store only those the engine does not already hold
 // (cache.go).
 func (e *Engine) Load(ctx context.Context, referralID string) (aggregates.Referral, []eventstore.Stored, error) {
-	d := aggregates.Referrals
-	stored, err := e.load(ctx, d.Subject(referralID))
-	if err != nil {
-		return aggregates.Referral{}, nil, fmt.Errorf("load %s %s: %w", d.Kind, referralID, err)
-	}
-	s, _ := fold(d, referralID, stored)
-	return s, stored, nil
+	return LoadThrough(ctx, e, aggregates.Referrals, referralID)
 }
 
 // decideFunc folds an aggregate's commits and decides: the version it
