@@ -43,11 +43,10 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 }
 
 // Load reads a referral: the shorthand for
-// Load(ctx, e.Store, aggregates.Referrals, referralID).
-//
-// It reads every commit acknowledged before the call, as Load does, but
-// reads from the store only those the engine does not already hold
-// (cache.go).
+// LoadThrough(ctx, e, aggregates.Referrals, referralID). It returns what
+// Load(ctx, e.Store, aggregates.Referrals, referralID) would (every commit
+// acknowledged before the call), reading from the store only the commits
+// the engine does not already hold (cache.go).
 func (e *Engine) Load(ctx context.Context, referralID string) (aggregates.Referral, []eventstore.Stored, error) {
 	return LoadThrough(ctx, e, aggregates.Referrals, referralID)
 }
