@@ -37,6 +37,9 @@ type Row struct {
 	Errors       int     `json:"errors,omitempty"`
 	Conflicts    int     `json:"conflicts,omitempty"`
 	Note         string  `json:"note,omitempty"`
+	// CPUPerOpMs is the process's CPU time (engine and embedded server,
+	// from /proc) per operation.
+	CPUPerOpMs float64 `json:"cpuMsPerOp,omitempty"`
 }
 
 func fill(r *Row, lat []time.Duration, took time.Duration) {

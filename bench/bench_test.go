@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -70,5 +71,21 @@ func BenchmarkHTTP500(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Logf("%+v", rows[0])
+	}
+}
+
+// BenchmarkCommands runs the command part (fsync on every write) and logs
+// its rows, CPU per command included:
+// go test ./bench -run XXX -bench Commands -benchtime 1x
+func BenchmarkCommands(b *testing.B) {
+	n := storetest.Start(b, storetest.Options{Durable: true})
+	for i := range b.N {
+		rows, err := Commands(context.Background(), n.Store, n.Conn, CommandOptions{Writers: 4, Commands: 500, Rounds: 5, Active: 50}, fmt.Sprint("b", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range rows {
+			b.Logf("%-56s %6.0f ops/s  p50 %.2f p99 %.2f ms  CPU %.3f ms/op  errors %d", r.Name, r.EventsPerSec, r.P50ms, r.P99ms, r.CPUPerOpMs, r.Errors)
+		}
 	}
 }

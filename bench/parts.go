@@ -49,6 +49,10 @@ func HTTP(ctx context.Context, store *eventstore.Store, rates []int, each time.D
 		lat := make([]time.Duration, n)
 		errs := make([]bool, n)
 		var wg sync.WaitGroup
+		c0, err := ProcessCPU()
+		if err != nil {
+			return nil, err
+		}
 		start := time.Now()
 		for i := range n {
 			due := start.Add(time.Duration(i) * interval)
@@ -69,7 +73,10 @@ func HTTP(ctx context.Context, store *eventstore.Store, rates []int, each time.D
 			}()
 		}
 		wg.Wait()
-		r := Row{Group: "HTTP commands, open loop (latency from the scheduled send)", Name: fmt.Sprintf("%d req/s offered for %s", rate, each), Ops: n, Events: n}
+		c1, _ := ProcessCPU()
+		r := Row{Group: "HTTP commands, open loop (latency from the scheduled send)", Name: fmt.Sprintf("%d req/s offered for %s", rate, each), Ops: n, Events: n,
+			// The client's share (sending, reading answers) is in it too.
+			CPUPerOpMs: float64((c1 - c0).Microseconds()) / 1000 / float64(n)}
 		for _, e := range errs {
 			if e {
 				r.Errors++

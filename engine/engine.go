@@ -11,6 +11,7 @@ package engine
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
@@ -37,6 +38,13 @@ type Engine struct {
 	// ChainKey keys the HMAC chain each aggregate's events carry
 	// (events/chain.go); `ntsflow verify` needs the same key.
 	ChainKey []byte
+	// CacheSize is how many aggregates' commits the engine keeps in memory
+	// between commands (cache.go): 0 for DefaultCacheSize, negative for
+	// none.
+	CacheSize int
+
+	cacheOnce sync.Once
+	commits   *commitCache
 }
 
 // Meta is what comes with a command besides its data.

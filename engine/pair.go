@@ -35,14 +35,31 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	}
 	hash := RequestHash(cmd)
 	subj1, subj2 := d1.Subject(id1), d2.Subject(id2)
+	// As in run: the first attempt decides on what the engine holds of
+	// either aggregate; a refusal, or a conflict, is decided again on fresh
+	// loads of both.
+	stored1, cached1 := e.cached(subj1)
+	stored2, cached2 := e.cached(subj2)
+	fromCache := cached1 || cached2
 	for attempt := 1; ; attempt++ {
-		stored1, err := e.Store.Load(ctx, subj1)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("load %s: %w", subj1, err)
+		var err error
+		if !fromCache || !cached1 {
+			if stored1, err = e.load(ctx, subj1); err != nil {
+				return Outcome{}, fmt.Errorf("load %s: %w", subj1, err)
+			}
 		}
-		stored2, err := e.Store.Load(ctx, subj2)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("load %s: %w", subj2, err)
+		if !fromCache || !cached2 {
+			if stored2, err = e.load(ctx, subj2); err != nil {
+				return Outcome{}, fmt.Errorf("load %s: %w", subj2, err)
+			}
+		}
+		again := func() bool {
+			if !fromCache {
+				return false
+			}
+			fromCache, cached1, cached2 = false, false, false
+			attempt--
+			return true
 		}
 		if meta.IdempotencyKey != "" {
 			if out, found, err := firstOutcome(id2, stored2, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
@@ -52,11 +69,17 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 		s1, _ := fold(d1, id1, stored1)
 		s2, version := fold(d2, id2, stored2)
 		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != version {
+			if again() {
+				continue
+			}
 			return Outcome{}, &StaleError{Kind: d2.Kind, Expected: *meta.ExpectedVersion, Current: version}
 		}
 		now := e.now()
 		evs1, evs2, err := decide(s1, s2, now)
 		if err != nil {
+			if again() {
+				continue
+			}
 			return Outcome{}, err
 		}
 		if len(evs2) == 0 {
@@ -78,7 +101,7 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 			ack, err = e.Store.Append(ctx, second.Subject, second.Expected, msgID, second.Commit)
 			seq = ack.Sequence
 			if err == nil && ack.Duplicate {
-				stored2, err := e.Store.Load(ctx, subj2)
+				stored2, err := e.load(ctx, subj2)
 				if err != nil {
 					return Outcome{}, err
 				}
@@ -99,6 +122,7 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 			seqs, err = e.Store.AppendAtomic(ctx, first, second)
 			if err == nil {
 				seq = seqs[1]
+				e.appended(subj1, stored1, seqs[0], first.Commit)
 			}
 		}
 		if e.OnAppend != nil {
@@ -106,6 +130,9 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 		}
 		var conflict *eventstore.ConflictError
 		if errors.As(err, &conflict) {
+			if again() {
+				continue
+			}
 			if attempt >= e.attempts() {
 				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
 			}
@@ -115,6 +142,7 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 		if err != nil {
 			return Outcome{}, fmt.Errorf("command %s on %s and %s: %w", cmd.CommandName(), subj1, subj2, err)
 		}
+		e.appended(subj2, stored2, seq, second.Commit)
 		if e.OnCommitted != nil {
 			e.OnCommitted(d2.Apply(s2, evs2), evs2)
 		}

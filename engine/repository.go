@@ -22,6 +22,21 @@ func Load[S any, C aggregates.Command](ctx context.Context, store *eventstore.St
 	return s, stored, nil
 }
 
+// LoadThrough is Load for any aggregate, through the engine's cache: it
+// returns the same (every commit acknowledged before the call, on a
+// replicated stream too), but reads from the store only the commits the
+// engine does not already hold (cache.go). The slice returned is shared:
+// do not modify it.
+func LoadThrough[S any, C aggregates.Command](ctx context.Context, e *Engine, d aggregates.Decider[S, C], id string) (S, []eventstore.Stored, error) {
+	stored, err := e.load(ctx, d.Subject(id))
+	if err != nil {
+		var zero S
+		return zero, nil, fmt.Errorf("load %s %s: %w", d.Kind, id, err)
+	}
+	s, _ := fold(d, id, stored)
+	return s, stored, nil
+}
+
 // fold is the one fold of stored commits: the state, and the version (the
 // number of events, including any this build cannot read).
 func fold[S any, C aggregates.Command](d aggregates.Decider[S, C], id string, stored []eventstore.Stored) (S, int) {

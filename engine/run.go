@@ -43,9 +43,12 @@ func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.C
 }
 
 // Load reads a referral: the shorthand for
-// Load(ctx, e.Store, aggregates.Referrals, referralID).
+// LoadThrough(ctx, e, aggregates.Referrals, referralID). It returns what
+// Load(ctx, e.Store, aggregates.Referrals, referralID) would (every commit
+// acknowledged before the call), reading from the store only the commits
+// the engine does not already hold (cache.go).
 func (e *Engine) Load(ctx context.Context, referralID string) (aggregates.Referral, []eventstore.Stored, error) {
-	return Load(ctx, e.Store, aggregates.Referrals, referralID)
+	return LoadThrough(ctx, e, aggregates.Referrals, referralID)
 }
 
 // decideFunc folds an aggregate's commits and decides: the version it
@@ -56,12 +59,20 @@ type decideFunc func(stored []eventstore.Stored, now time.Time) (version int, de
 func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Command, meta Meta, decide decideFunc) (Outcome, error) {
 	hash := RequestHash(cmd)
 	attempts := e.attempts()
+	// The first attempt decides on the commits the engine holds, if any
+	// (cache.go): an append on them is checked by the server like any
+	// other. An answer the server does not check, a refusal, is only given
+	// after deciding again on a fresh load.
+	stored, fromCache := e.cached(subject)
 	for attempt := 1; ; attempt++ {
-		stored, err := e.Store.Load(ctx, subject)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("load %s: %w", subject, err)
+		if !fromCache {
+			var err error
+			if stored, err = e.load(ctx, subject); err != nil {
+				return Outcome{}, fmt.Errorf("load %s: %w", subject, err)
+			}
 		}
 		if meta.IdempotencyKey != "" {
+			// A commit found in the cache is in the log for good.
 			if out, found, err := firstOutcome(id, stored, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
 				return out, err
 			}
@@ -69,6 +80,11 @@ func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Com
 		now := e.now()
 		version, decided, err := decide(stored, now)
 		if err != nil {
+			if fromCache {
+				fromCache = false
+				attempt--
+				continue
+			}
 			return Outcome{}, err
 		}
 		evs, err := e.envelope(id, decided, now, meta, lastHash(stored))
@@ -89,6 +105,14 @@ func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Com
 		}
 		var conflict *eventstore.ConflictError
 		if errors.As(err, &conflict) {
+			if fromCache {
+				// The cache was behind: reload and decide again at once,
+				// without counting it as a lost race.
+				e.logger().Debug("append conflict on cached commits, reloading", "subject", subject, "expected", conflict.Expected)
+				fromCache = false
+				attempt--
+				continue
+			}
 			if attempt >= attempts {
 				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
 			}
@@ -102,7 +126,7 @@ func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Com
 		if ack.Duplicate {
 			// Another copy of this command got there first; answer with its
 			// outcome, read back from the log.
-			stored, err := e.Store.Load(ctx, subject)
+			stored, err := e.load(ctx, subject)
 			if err != nil {
 				return Outcome{}, err
 			}
@@ -112,6 +136,7 @@ func (e *Engine) run(ctx context.Context, id, subject string, cmd aggregates.Com
 			}
 			return out, err
 		}
+		e.appended(subject, stored, ack.Sequence, commit)
 		return Outcome{AggregateID: id, Version: version + len(evs), Sequence: ack.Sequence, Events: evs}, nil
 	}
 }

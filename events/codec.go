@@ -28,7 +28,7 @@ func (u Unknown) MarshalJSON() ([]byte, error) { return u.Raw, nil }
 
 func strict[T any](raw json.RawMessage) (any, error) {
 	var v T
-	if err := DecodeStrict(raw, &v); err != nil {
+	if err := decodeStored(raw, &v); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -200,7 +200,7 @@ func Encode(e Event) ([]byte, error) {
 // ErrUnknownType.
 func Decode(b []byte) (Event, error) {
 	var w wireEvent
-	if err := DecodeStrict(b, &w); err != nil {
+	if err := decodeStored(b, &w); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
 	}
 	return fromWire(w)

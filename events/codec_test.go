@@ -199,3 +199,22 @@ func TestPayloadsNameTheirType(t *testing.T) {
 		t.Fatal("an event whose data is another type's payload was encoded")
 	}
 }
+
+// A name given twice is refused, in the envelope, the payload and the
+// commit: encoding/json let the last win, so a doctored message could read
+// one way to us and another to a different reader.
+func TestDecodeRejectsDuplicateNames(t *testing.T) {
+	b, _ := Encode(sample()[1])
+	for name, doc := range map[string]string{
+		"in the envelope": strings.Replace(string(b), `"actor"`, `"actor":"someone","actor"`, 1),
+		"in the data":     strings.Replace(string(b), `"notifiedBy"`, `"notifiedBy":"x","notifiedBy"`, 1),
+	} {
+		if _, err := Decode([]byte(doc)); err == nil {
+			t.Errorf("%s: a duplicate name decoded", name)
+		}
+	}
+	c, _ := EncodeCommit(Commit{Command: "x", Events: sample()[:1]})
+	if _, err := DecodeCommit([]byte(strings.Replace(string(c), `"command":"x"`, `"command":"x","command":"y"`, 1))); err == nil {
+		t.Error("a commit with a duplicate name decoded")
+	}
+}

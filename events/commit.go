@@ -57,7 +57,7 @@ func EncodeCommit(c Commit) ([]byte, error) {
 // error means the commit could not be read at all.
 func DecodeCommit(b []byte) (Commit, error) {
 	var w wireCommitIn
-	if err := DecodeStrict(b, &w); err != nil {
+	if err := decodeStored(b, &w); err != nil {
 		return Commit{}, fmt.Errorf("decode commit: %w", err)
 	}
 	if len(w.Events) == 0 {

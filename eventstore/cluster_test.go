@@ -39,6 +39,9 @@ func TestClusterLoadReadsItsWrites(t *testing.T) {
 	for i := range 100 {
 		subj := events.ReferralSubject(fmt.Sprint("raw", i))
 		var last uint64
+		// What each server's reader held after the commit before: LoadAfter
+		// from it must read its writes as Load does.
+		known := make([][]eventstore.Stored, 3)
 		for j := range 3 {
 			writer := stores[(i+j)%3]
 			ack, err := writer.Append(ctx(t), subj, last, "", commit(fmt.Sprintf("raw%d-%d", i, j), 1))
@@ -55,6 +58,15 @@ func TestClusterLoadReadsItsWrites(t *testing.T) {
 					stale++
 					t.Errorf("subject %d, after commit %d: server %d's load saw %d commits", i, j+1, k, len(got))
 				}
+				after, err := reader.LoadAfter(ctx(t), subj, known[k])
+				if err != nil {
+					t.Fatalf("load after %d commits through server %d: %v", len(known[k]), k, err)
+				}
+				if len(after) != j+1 || eventstore.LastSequenceOf(after) != last {
+					stale++
+					t.Errorf("subject %d, after commit %d: server %d's incremental load saw %d commits", i, j+1, k, len(after))
+				}
+				known[k] = after
 			}
 		}
 		if stale > 5 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +45,10 @@ type Store struct {
 	stream    jetstream.Stream
 	snapshots jetstream.ObjectStore
 	replicas  int
+	replies   replies
+	// perLoadSub: the old way, a subscription per load; kept only while
+	// measuring (export_test.go).
+	perLoadSub bool
 
 	// Consumers is how the durable consumers treat failing handlers: set it
 	// before starting them.
@@ -224,6 +229,16 @@ const loadBatch = 256
 // So there Load first asks the stream's leader for the subject's last
 // sequence and reads until it has it.
 func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
+	return s.LoadAfter(ctx, subject, nil)
+}
+
+// LoadAfter is Load for a caller that already holds the subject's first
+// commits (known, as an earlier Load returned them): it reads only what
+// came after them and returns known followed by that. A subject's commits
+// never change once stored, so the result is what Load would return, with
+// the same guarantee (every commit acknowledged before the call), at the
+// cost of reading and decoding only the new ones. known is not modified.
+func (s *Store) LoadAfter(ctx context.Context, subject string, known []Stored) ([]Stored, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
@@ -236,16 +251,18 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 			return nil, fmt.Errorf("load %s: %w", subject, err)
 		}
 	}
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	if want > 0 && LastSequenceOf(known) >= want {
+		return known, nil // the leader has nothing newer
+	}
+	next, inbox, done, err := s.replyInbox()
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
 	}
-	defer sub.Unsubscribe()
+	defer done()
 
-	var out []Stored
+	out := slices.Clip(known)
 	for attempt := 1; ; attempt++ {
-		if out, err = s.directGet(ctx, sub, subject, out); err != nil {
+		if out, err = s.directGet(ctx, next, inbox, subject, out); err != nil {
 			return nil, fmt.Errorf("load %s: %w", subject, err)
 		}
 		if LastSequenceOf(out) >= want {
@@ -281,16 +298,16 @@ func LastSequenceOf(stored []Stored) uint64 {
 
 // directGet appends to out the commits on subject after out's last, asking
 // whichever server answers direct gets.
-func (s *Store) directGet(ctx context.Context, sub *nats.Subscription, subject string, out []Stored) ([]Stored, error) {
+func (s *Store) directGet(ctx context.Context, next func(context.Context) (*nats.Msg, error), inbox, subject string, out []Stored) ([]Stored, error) {
 	from := LastSequenceOf(out) + 1
 	for {
 		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: loadBatch})
-		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, sub.Subject, req); err != nil {
+		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, inbox, req); err != nil {
 			return nil, unavailable(err)
 		}
 		more := false
 		for {
-			m, err := sub.NextMsgWithContext(ctx)
+			m, err := next(ctx)
 			if err != nil {
 				return nil, unavailable(err)
 			}
@@ -316,6 +333,31 @@ func (s *Store) directGet(ctx context.Context, sub *nats.Subscription, subject s
 			return out, nil
 		}
 	}
+}
+
+// replyInbox gives a load the subject its direct gets are answered on and
+// a way to read the answers; done releases them.
+func (s *Store) replyInbox() (next func(context.Context) (*nats.Msg, error), inbox string, done func(), err error) {
+	if s.perLoadSub {
+		inbox = s.nc.NewInbox()
+		sub, err := s.nc.SubscribeSync(inbox)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return sub.NextMsgWithContext, inbox, func() { sub.Unsubscribe() }, nil
+	}
+	inbox, ch, done, err := s.replies.open(s.nc)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return func(ctx context.Context) (*nats.Msg, error) {
+		select {
+		case m := <-ch:
+			return m, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}, inbox, done, nil
 }
 
 // leaderLastSequence asks the stream's leader (the non-direct message get,

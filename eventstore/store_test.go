@@ -70,6 +70,53 @@ func TestAppendLoadInOrder(t *testing.T) {
 }
 
 // A load longer than one direct-get batch (256) continues where it stopped.
+// LoadAfter reads only what follows the commits a caller holds, and returns
+// what Load would, leaving the caller's slice alone.
+func TestLoadAfterReadsOnlyTheNewCommits(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	subj := events.ReferralSubject("after")
+	var last uint64
+	add := func(k int) {
+		for i := range k {
+			ack, err := n.Store.Append(ctx(t), subj, last, "", commit(fmt.Sprint("after", last, i), 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = ack.Sequence
+			n.Store.Append(ctx(t), events.ReferralSubject(fmt.Sprint("other", last)), 0, "", commit("o", 1))
+		}
+	}
+	add(3)
+	known, err := n.Store.Load(ctx(t), subj)
+	if err != nil || len(known) != 3 {
+		t.Fatal(len(known), err)
+	}
+	same, err := n.Store.LoadAfter(ctx(t), subj, known)
+	if err != nil || len(same) != 3 || same[2].Sequence != known[2].Sequence {
+		t.Fatalf("nothing new: got %d commits, %v", len(same), err)
+	}
+	add(2)
+	got, err := n.Store.LoadAfter(ctx(t), subj, known[:2:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := n.Store.Load(ctx(t), subj)
+	if len(got) != 5 || len(want) != 5 {
+		t.Fatalf("got %d commits, Load has %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Sequence != want[i].Sequence || got[i].Commit.Events[0].ID != want[i].Commit.Events[0].ID {
+			t.Fatalf("commit %d: %d, Load has %d", i, got[i].Sequence, want[i].Sequence)
+		}
+	}
+	if len(known) != 3 || known[2].Sequence != want[2].Sequence {
+		t.Fatal("LoadAfter changed the caller's commits")
+	}
+	if none, err := n.Store.LoadAfter(ctx(t), events.ReferralSubject("never"), nil); err != nil || len(none) != 0 {
+		t.Fatal(len(none), err)
+	}
+}
+
 func TestLoadBeyondOneBatch(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	subj := events.ReferralSubject("long")

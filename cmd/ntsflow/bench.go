@@ -35,7 +35,7 @@ deadline timers firing together, and the memory of serve holding the history.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
 		quick := fs.Bool("quick", false, "a seconds-long smoke run of every part (checks the harness, not the figures)")
 		jsonOut := fs.String("json", "", "also write the rows as JSON to this file")
-		parts := fs.String("parts", "appends,http,load,rebuild,timers,memory", "which parts to run")
+		parts := fs.String("parts", "appends,commands,http,load,rebuild,timers,memory", "which parts to run")
 		nEvents := fs.Int("events", 1_000_000, "history size for the rebuild and memory parts")
 		nTimers := fs.Int("timers", 100_000, "deadlines for the timer part")
 		ops := fs.Int("ops", 5000, "appends per writer in the append part")
@@ -87,6 +87,23 @@ deadline timers firing together, and the memory of serve holding the history.`,
 					}
 					srv.Close()
 				}
+			}
+			if want["commands"] {
+				srv, err := bench.Open(ctx, filepath.Join(base, "commands"), 0)
+				if err != nil {
+					return fail("commands", err)
+				}
+				o := bench.CommandOptions{Writers: 4, Commands: 1000, Rounds: 5, Active: 50}
+				if *quick {
+					o.Commands, o.Rounds = 25, 2
+				}
+				say("commands: %d writers, %d rounds of %d commands each, interleaved with raw publishes", o.Writers, o.Rounds, o.Commands)
+				r, err := bench.Commands(ctx, srv.Store, srv.Conn, o, "c")
+				if err != nil {
+					return fail("commands", err)
+				}
+				rows = append(rows, r...)
+				srv.Close()
 			}
 			if want["http"] {
 				srv, err := bench.Open(ctx, filepath.Join(base, "http"), 0)
@@ -278,14 +295,18 @@ func printRows(w io.Writer, rows []bench.Row) {
 	for _, r := range rows {
 		if r.Group != group {
 			group = r.Group
-			fmt.Fprintf(tw, "\n%s\t\t\t\t\t\t\t\t\t\n", group)
-			fmt.Fprintf(tw, "name\tevents/s\tp50 ms\tp95 ms\tp99 ms\tp99.9 ms\tmax ms\tratio\terrors\tnotes\t\n")
+			fmt.Fprintf(tw, "\n%s\t\t\t\t\t\t\t\t\t\t\n", group)
+			fmt.Fprintf(tw, "name\tevents/s\tp50 ms\tp95 ms\tp99 ms\tp99.9 ms\tmax ms\tratio\terrors\tCPU ms/op\tnotes\t\n")
 		}
 		ratio := ""
 		if r.Ratio != 0 {
 			ratio = fmt.Sprintf("%.2f", r.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%d\t%s\t\n", r.Name, r.EventsPerSec, r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs, ratio, r.Errors, r.Note)
+		cpu := ""
+		if r.CPUPerOpMs != 0 {
+			cpu = fmt.Sprintf("%.3f", r.CPUPerOpMs)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%d\t%s\t%s\t\n", r.Name, r.EventsPerSec, r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs, ratio, r.Errors, cpu, r.Note)
 	}
 	tw.Flush()
 }

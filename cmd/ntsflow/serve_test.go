@@ -195,10 +195,10 @@ func TestBenchQuick(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	jsonFile := filepath.Join(t.TempDir(), "bench.json")
-	if code := run([]string{"bench", "--quick", "--parts", "appends,http,load,rebuild,timers", "--json", jsonFile}, &out, &errb); code != 0 {
+	if code := run([]string{"bench", "--quick", "--parts", "appends,commands,http,load,rebuild,timers", "--json", jsonFile}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"raw JetStream publish (sync)", "ntsflow conditional append", "req/s offered", "referral of 500 events", "rebuild timeliness", "lost 0, doubled 0"} {
+	for _, want := range []string{"raw JetStream publish (sync)", "ntsflow conditional append", "ntsflow commands (receive", "req/s offered", "referral of 500 events", "rebuild timeliness", "lost 0, doubled 0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}

@@ -1,0 +1,198 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/refdata"
+)
+
+// Two engines on one store, as two instances on one stream: each caches
+// what it has seen, and the other moves on behind its back.
+func twoEngines(t *testing.T) (a, b *engine.Engine) {
+	n := storetest.Start(t, storetest.Options{})
+	now := func() time.Time { return received.Add(48 * time.Hour) }
+	return &engine.Engine{Store: n.Store, Now: now}, &engine.Engine{Store: n.Store, Now: now}
+}
+
+var notify = aggregates.NotifyProfessionals{Professions: []string{"commissioning", "placements", "fostering"}, NotifiedBy: "team leader"}
+
+// A refusal decided on cached commits is not given until it is decided
+// again on a fresh load: here the referral was received by the other
+// instance after this one had found nothing.
+func TestCachedRefusalIsCheckedAgainstTheStore(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	if _, err := a.Handle(ctx, "r1", notify, engine.Meta{}); err == nil {
+		t.Fatal("notify before receipt: want a refusal")
+	}
+	receive(t, b, "r1") // a's cache still holds no commits for r1
+	out, err := a.Handle(ctx, "r1", notify, engine.Meta{})
+	if err != nil {
+		t.Fatalf("refused on a stale cache: %v", err)
+	}
+	if out.Version != 2 {
+		t.Fatalf("version %d, want 2", out.Version)
+	}
+}
+
+// An If-Match checked against cached commits is checked again on a fresh
+// load before it is called stale.
+func TestCachedVersionIsCheckedAgainstTheStore(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	receive(t, a, "r1")
+	if _, err := b.Handle(ctx, "r1", notify, engine.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	v := 2 // what the client read from b
+	one := 1
+	out, err := a.Handle(ctx, "r1", aggregates.RecordPlacementSearch{Track: "in-house", OffersFound: &one}, engine.Meta{ExpectedVersion: &v})
+	if err != nil {
+		t.Fatalf("If-Match 2 refused on a stale cache: %v", err)
+	}
+	if out.Version != 3 {
+		t.Fatalf("version %d, want 3", out.Version)
+	}
+	v = 2 // now truly stale
+	var stale *engine.StaleError
+	if _, err := a.Handle(ctx, "r1", notify, engine.Meta{ExpectedVersion: &v}); !errors.As(err, &stale) || stale.Current != 3 {
+		t.Fatalf("want stale at 3, got %v", err)
+	}
+}
+
+// A decision on cached commits that the other instance has overtaken is
+// refused by the server, and decided again on the new state: one
+// placement, and a refusal for the second.
+func TestStaleCacheNeverDecidesWrongly(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	receive(t, a, "r1")
+	place := aggregates.Place{PlacementType: "U1", Provider: "carer", PlacedAt: received.Add(time.Hour)}
+	if _, err := b.Handle(ctx, "r1", place, engine.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	var refusal *aggregates.Refusal
+	if _, err := a.Handle(ctx, "r1", place, engine.Meta{}); !errors.As(err, &refusal) {
+		t.Fatalf("second placement: want a refusal, got %v", err)
+	}
+	_, stored, err := engine.Load(ctx, a.Store, aggregates.Referrals, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := 0
+	for _, st := range stored {
+		for _, ev := range st.Commit.Events {
+			if ev.Type == events.TypeReferralPlaced {
+				placed++
+			}
+		}
+	}
+	if placed != 1 {
+		t.Fatalf("%d placements on record", placed)
+	}
+}
+
+// A repeated command whose first outcome the other instance recorded is
+// answered with that outcome, not decided again on a stale cache.
+func TestCachedIdempotencyFindsTheOtherInstancesCommit(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	receive(t, a, "r1")
+	first, err := b.Handle(ctx, "r1", notify, engine.Meta{IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.Handle(ctx, "r1", notify, engine.Meta{IdempotencyKey: "k"})
+	if err != nil || !again.Replayed || again.Sequence != first.Sequence {
+		t.Fatalf("repeat through the other instance: %+v, %v", again, err)
+	}
+}
+
+// Engine.Load reads what the other instance wrote, and what this one
+// wrote, with the server's timestamps, as a fresh load would.
+func TestEngineLoadReadsEveryonesWrites(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	receive(t, a, "r1")
+	if _, err := a.Handle(ctx, "r1", notify, engine.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	if _, err := b.Handle(ctx, "r1", aggregates.RecordPlacementSearch{Track: "in-house", OffersFound: &one}, engine.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := a.Load(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Store.Load(ctx, events.ReferralSubject("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(want) != 3 {
+		t.Fatalf("engine load %d commits, store %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Sequence != want[i].Sequence || !got[i].Time.Equal(want[i].Time) || string(got[i].Raw) != string(want[i].Raw) {
+			t.Fatalf("commit %d differs from the store's", i)
+		}
+	}
+}
+
+// HandlePair on cached commits: two instances allocate in one region by
+// turns, each holding the region's rota as it last saw it, which the other
+// has since moved on. Every allocation is decided again on the rota as it
+// stands, so consecutive allocations take consecutive rota positions, none
+// twice.
+func TestCachedPairDecidesOnTheRotaAsItStands(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	members := refdata.Default().InRegion("North West")
+	var positions []int
+	for i := range 6 {
+		e := []*engine.Engine{a, b}[i%2]
+		id := fmt.Sprint("alloc", i)
+		c := aggregates.ReceiveReferral{ReferralID: id, Region: "north-west", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-" + id, ReceivedAt: received}
+		if _, err := e.Handle(ctx, id, c, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		cmd := aggregates.Allocate{Members: members, RespondBy: received.Add(72 * time.Hour)}
+		out, err := engine.HandlePair(ctx, e, aggregates.Regions, "north-west", aggregates.Referrals, id, cmd, engine.Meta{},
+			func(g aggregates.Region, ref aggregates.Referral, now time.Time) ([]events.Event, []events.Event, error) {
+				return aggregates.DecideAllocation(g, ref, cmd, now)
+			})
+		if err != nil {
+			t.Fatalf("allocation %d: %v", i, err)
+		}
+		for _, ev := range out.Events {
+			if al, ok := ev.Data.(events.ReferralAllocated); ok {
+				positions = append(positions, al.Position)
+			}
+		}
+	}
+	if len(positions) != 6 {
+		t.Fatalf("positions %v", positions)
+	}
+	for i := 1; i < len(positions); i++ {
+		if positions[i] == positions[i-1] {
+			t.Fatalf("rota position given twice in a row: %v", positions)
+		}
+	}
+	// Both instances' caches were behind at every other allocation, and
+	// the region's log holds one rota step per allocation.
+	_, stored, err := engine.Load(ctx, a.Store, aggregates.Regions, "north-west")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 6 {
+		t.Fatalf("the region has %d commits, want 6", len(stored))
+	}
+}
