@@ -60,7 +60,22 @@ func TestNoPersonalDataLeavesTheEngine(t *testing.T) {
 	post("/v1/referrals/"+ids[0]+"/placement-searches", `{"track":"commissioned","offersFound":1,"placementTypes":["U4"]}`)
 	post("/v1/referrals/"+ids[1]+"/age-assessment-requests", `{"method":"merton-compliant","reason":"Amanuel Tesfaye appears older"}`)
 	post("/v1/referrals/"+ids[1]+"/age-assessments", `{"method":"merton-compliant","outcome":"child","assessedDateOfBirth":"2009-04-17"}`)
-	time.Sleep(4 * time.Second) // warnings, breaches and escalations
+	// Wait for the deadline saga's warning, breach and escalation of the
+	// first referral (a 2 s deadline, escalated 1 s after), up to 30 s.
+	for give := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) { // a poll interval
+		res, err := http.Get(base + "/v1/referrals/" + ids[0] + "/history")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `"deadline.escalated"`) {
+			break
+		}
+		if time.Now().After(give) {
+			t.Fatalf("no escalation within 30 s: %s", b)
+		}
+	}
 	post("/v1/referrals/"+ids[0]+"/placement", fmt.Sprintf(`{"placementType":"U4","provider":"Mrs Okafor fostering","placedAt":%q}`, time.Now().UTC().Format(time.RFC3339Nano)))
 	post("/v1/referrals/"+ids[2]+"/withdrawal", `{"reason":"missing","detail":"seen near the station"}`)
 	// The placed child goes missing and comes back.
@@ -69,7 +84,7 @@ func TestNoPersonalDataLeavesTheEngine(t *testing.T) {
 	post("/v1/referrals/"+ids[0]+"/missing-episodes/strategy-discussion", fmt.Sprintf(`{"heldAt":%q,"attendees":["police","social-care"]}`, stamp()))
 	post("/v1/referrals/"+ids[0]+"/missing-episodes/returned", fmt.Sprintf(`{"returnedAt":%q,"whereFound":"Piccadilly Gardens"}`, stamp()))
 	post("/v1/referrals/"+ids[0]+"/missing-episodes/return-interview", fmt.Sprintf(`{"offeredAt":%q,"offeredBy":"Ms Adeyemi advocacy","accepted":true}`, stamp()))
-	time.Sleep(time.Second)
+	// The public stream is read below until every expected type arrives.
 
 	users, err := eventstore.LoadOrCreateNATSUsers(filepath.Join(dataDir, eventstore.NATSUsersFileName))
 	if err != nil {
