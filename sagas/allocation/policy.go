@@ -9,12 +9,11 @@ package allocation
 import (
 	_ "embed"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/policy"
 )
 
 //go:embed policy.json
@@ -34,44 +33,29 @@ type Policy struct {
 }
 
 // DefaultPolicy is the policy shipped in the binary.
-func DefaultPolicy() Policy {
-	p, err := ParsePolicy(shippedPolicy)
-	if err != nil {
-		panic("allocation: shipped policy.json: " + err.Error())
-	}
-	return p
-}
+func DefaultPolicy() Policy { return policy.Shipped(shippedPolicy, "allocation", Policy.check) }
 
 // LoadPolicy reads a policy file (same shape as policy.json).
 func LoadPolicy(path string) (Policy, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Policy{}, fmt.Errorf("allocation policy: %w", err)
-	}
-	p, err := ParsePolicy(b)
-	if err != nil {
-		return Policy{}, fmt.Errorf("allocation policy %s: %w", path, err)
-	}
-	return p, nil
+	return policy.Load(path, "allocation policy", Policy.check)
 }
 
 // ParsePolicy reads and checks a policy.
-func ParsePolicy(b []byte) (Policy, error) {
-	var p Policy
-	if err := events.DecodeStrict(b, &p); err != nil {
-		return Policy{}, err
-	}
+func ParsePolicy(b []byte) (Policy, error) { return policy.Parse(b, Policy.check) }
+
+// check is what makes a policy usable.
+func (p Policy) check() error {
 	switch {
 	case p.Version == "":
-		return Policy{}, fmt.Errorf("the policy has no version")
+		return fmt.Errorf("the policy has no version")
 	case p.RespondWithin.WorkingDays <= 0 && p.RespondWithin.Duration <= 0:
-		return Policy{}, fmt.Errorf("respondWithin must be positive")
+		return fmt.Errorf("respondWithin must be positive")
 	case p.RemindAt <= 0 || p.RemindAt >= 1:
-		return Policy{}, fmt.Errorf("remindAt is a share of the response time, between 0 and 1")
+		return fmt.Errorf("remindAt is a share of the response time, between 0 and 1")
 	case p.EscalateTo == "":
-		return Policy{}, fmt.Errorf("escalateTo names who acts on a missed response")
+		return fmt.Errorf("escalateTo names who acts on a missed response")
 	}
-	return p, nil
+	return nil
 }
 
 // RespondBy is when a contact allocated a referral at allocatedAt must have

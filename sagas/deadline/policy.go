@@ -8,12 +8,12 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/sagas/policy"
 )
 
 //go:embed policy.json
@@ -64,35 +64,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
 // DefaultPolicy is the policy shipped in the binary.
-func DefaultPolicy() Policy {
-	p, err := ParsePolicy(shippedPolicy)
-	if err != nil {
-		panic("deadline: shipped policy.json: " + err.Error())
-	}
-	return p
-}
+func DefaultPolicy() Policy { return policy.Shipped(shippedPolicy, "deadline", Policy.check) }
 
 // LoadPolicy reads a policy file (same shape as policy.json).
 func LoadPolicy(path string) (Policy, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Policy{}, fmt.Errorf("deadline policy: %w", err)
-	}
-	p, err := ParsePolicy(b)
-	if err != nil {
-		return Policy{}, fmt.Errorf("deadline policy %s: %w", path, err)
-	}
-	return p, nil
+	return policy.Load(path, "deadline policy", Policy.check)
 }
 
 // ParsePolicy reads and checks a policy.
-func ParsePolicy(b []byte) (Policy, error) {
-	var p Policy
-	if err := events.DecodeStrict(b, &p); err != nil {
-		return Policy{}, err
-	}
-	return p, p.check()
-}
+func ParsePolicy(b []byte) (Policy, error) { return policy.Parse(b, Policy.check) }
 
 func (p Policy) check() error {
 	if p.Version == "" {

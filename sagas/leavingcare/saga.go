@@ -9,12 +9,12 @@ package leavingcare
 import (
 	_ "embed"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/policy"
 )
 
 //go:embed policy.json
@@ -28,37 +28,22 @@ type Policy struct {
 }
 
 // DefaultPolicy is the policy shipped in the binary.
-func DefaultPolicy() Policy {
-	p, err := ParsePolicy(shippedPolicy)
-	if err != nil {
-		panic("leavingcare: shipped policy.json: " + err.Error())
-	}
-	return p
-}
+func DefaultPolicy() Policy { return policy.Shipped(shippedPolicy, "leavingcare", Policy.check) }
 
 // LoadPolicy reads a policy file (same shape as policy.json).
 func LoadPolicy(path string) (Policy, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Policy{}, fmt.Errorf("leaving-care policy: %w", err)
-	}
-	p, err := ParsePolicy(b)
-	if err != nil {
-		return Policy{}, fmt.Errorf("leaving-care policy %s: %w", path, err)
-	}
-	return p, nil
+	return policy.Load(path, "leaving-care policy", Policy.check)
 }
 
 // ParsePolicy reads and checks a policy.
-func ParsePolicy(b []byte) (Policy, error) {
-	var p Policy
-	if err := events.DecodeStrict(b, &p); err != nil {
-		return Policy{}, err
-	}
+func ParsePolicy(b []byte) (Policy, error) { return policy.Parse(b, Policy.check) }
+
+// check is what makes a policy usable.
+func (p Policy) check() error {
 	if p.Version == "" || p.PathwayPlanWithin <= 0 {
-		return Policy{}, fmt.Errorf("a policy has a version and a positive pathwayPlanWithin")
+		return fmt.Errorf("a policy has a version and a positive pathwayPlanWithin")
 	}
-	return p, nil
+	return nil
 }
 
 // Timer kinds: one per milestone.

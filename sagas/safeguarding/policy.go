@@ -6,12 +6,12 @@ package safeguarding
 import (
 	_ "embed"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/policy"
 )
 
 //go:embed policy.json
@@ -33,51 +33,36 @@ type Policy struct {
 }
 
 // DefaultPolicy is the policy shipped in the binary.
-func DefaultPolicy() Policy {
-	p, err := ParsePolicy(shippedPolicy)
-	if err != nil {
-		panic("safeguarding: shipped policy.json: " + err.Error())
-	}
-	return p
-}
+func DefaultPolicy() Policy { return policy.Shipped(shippedPolicy, "safeguarding", Policy.check) }
 
 // LoadPolicy reads a policy file (same shape as policy.json).
 func LoadPolicy(path string) (Policy, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Policy{}, fmt.Errorf("safeguarding policy: %w", err)
-	}
-	p, err := ParsePolicy(b)
-	if err != nil {
-		return Policy{}, fmt.Errorf("safeguarding policy %s: %w", path, err)
-	}
-	return p, nil
+	return policy.Load(path, "safeguarding policy", Policy.check)
 }
 
 // ParsePolicy reads and checks a policy.
-func ParsePolicy(b []byte) (Policy, error) {
-	var p Policy
-	if err := events.DecodeStrict(b, &p); err != nil {
-		return Policy{}, err
-	}
+func ParsePolicy(b []byte) (Policy, error) { return policy.Parse(b, Policy.check) }
+
+// check is what makes a policy usable.
+func (p Policy) check() error {
 	for _, party := range p.Notify {
 		if party != events.PartyPolice && party != events.PartySafeguardingHub {
-			return Policy{}, fmt.Errorf("notify: %q is not %s or %s", party, events.PartyPolice, events.PartySafeguardingHub)
+			return fmt.Errorf("notify: %q is not %s or %s", party, events.PartyPolice, events.PartySafeguardingHub)
 		}
 	}
 	switch {
 	case p.Version == "":
-		return Policy{}, fmt.Errorf("the policy has no version")
+		return fmt.Errorf("the policy has no version")
 	case len(p.Notify) == 0:
-		return Policy{}, fmt.Errorf("notify names who is told at once")
+		return fmt.Errorf("notify names who is told at once")
 	case p.StrategyDiscussionWithin <= 0 || p.ReturnInterviewWithin <= 0 || p.AlertMissingLongerThan <= 0:
-		return Policy{}, fmt.Errorf("strategyDiscussionWithin, returnInterviewWithin and alertMissingLongerThan must be positive")
+		return fmt.Errorf("strategyDiscussionWithin, returnInterviewWithin and alertMissingLongerThan must be positive")
 	case p.WarnBefore <= 0 || p.WarnBefore >= p.ReturnInterviewWithin:
-		return Policy{}, fmt.Errorf("warnBefore must be positive and shorter than returnInterviewWithin")
+		return fmt.Errorf("warnBefore must be positive and shorter than returnInterviewWithin")
 	case p.EarlyMissingWithinDays < 0:
-		return Policy{}, fmt.Errorf("earlyMissingWithinDays cannot be negative")
+		return fmt.Errorf("earlyMissingWithinDays cannot be negative")
 	}
-	return p, nil
+	return nil
 }
 
 // Rules are the policy's times as the care decider weighs them.

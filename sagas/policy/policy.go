@@ -1,0 +1,49 @@
+// Package policy reads the sagas' rules kept as data (each saga's
+// policy.json, or an operator's file in its place): strictly, so a
+// misspelt field is an error rather than a default, and then checked by
+// the saga's own rule for what a usable policy is.
+package policy
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/ntsflow/ntsflow/events"
+)
+
+// Parse reads a policy and checks it.
+func Parse[P any](b []byte, check func(P) error) (P, error) {
+	var p P
+	if err := events.DecodeStrict(b, &p); err != nil {
+		return p, err
+	}
+	if err := check(p); err != nil {
+		var zero P
+		return zero, err
+	}
+	return p, nil
+}
+
+// Load reads a policy file; what names it in errors ("deadline policy").
+func Load[P any](path, what string, check func(P) error) (P, error) {
+	var zero P
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	p, err := Parse(b, check)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return p, nil
+}
+
+// Shipped reads the policy shipped in the binary, which must be good: a
+// bad one is a build that must not run.
+func Shipped[P any](b []byte, what string, check func(P) error) P {
+	p, err := Parse(b, check)
+	if err != nil {
+		panic(what + ": shipped policy.json: " + err.Error())
+	}
+	return p
+}
