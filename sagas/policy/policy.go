@@ -13,12 +13,11 @@ import (
 
 // Parse reads a policy and checks it.
 func Parse[P any](b []byte, check func(P) error) (P, error) {
-	var p P
+	var p, zero P
 	if err := events.DecodeStrict(b, &p); err != nil {
-		return p, err
+		return zero, err
 	}
 	if err := check(p); err != nil {
-		var zero P
 		return zero, err
 	}
 	return p, nil
