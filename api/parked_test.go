@@ -30,7 +30,7 @@ func TestParkedListedAndReplayed(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 	var list []any
-	for deadline := time.Now().Add(10 * time.Second); len(list) == 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); len(list) == 0; time.Sleep(10 * time.Millisecond) { // a poll interval
 		if time.Now().After(deadline) {
 			t.Fatal("nothing parked")
 		}

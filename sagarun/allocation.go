@@ -63,12 +63,9 @@ func (a *Allocation) HandleCommit(ctx context.Context, st eventstore.Stored) err
 		return nil
 	}
 	id := relevant[0].AggregateID
-	ref, stored, err := engine.Load(ctx, a.Store, aggregates.Referrals, id)
+	ref, _, err := loadHolding(ctx, a.Store, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
-	}
-	if eventstore.LastSequenceOf(stored) < st.Sequence {
-		return fmt.Errorf("referral %s loaded without its commit at sequence %d", id, st.Sequence)
 	}
 	for _, e := range relevant {
 		if err := a.do(ctx, ref, a.Saga.React(ref, e, a.now()), e.ID, id); err != nil {

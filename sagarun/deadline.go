@@ -77,14 +77,9 @@ func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error
 		return nil
 	}
 	id := relevant[0].AggregateID
-	ref, stored, err := engine.Load(ctx, r.Store, aggregates.Referrals, id)
+	ref, _, err := loadHolding(ctx, r.Store, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
-	}
-	if eventstore.LastSequenceOf(stored) < st.Sequence {
-		// The load missed the very commit being handled: react to nothing
-		// rather than to a past state; redelivery tries again.
-		return fmt.Errorf("referral %s loaded without its commit at sequence %d", id, st.Sequence)
 	}
 	for _, e := range relevant {
 		if err := r.do(ctx, id, ref.ReceivingAuthority, r.Saga.React(ref, e, r.now()), e); err != nil {

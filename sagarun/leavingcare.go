@@ -72,12 +72,9 @@ func (l *LeavingCare) HandleReferralCommit(ctx context.Context, st eventstore.St
 	if !set {
 		return nil
 	}
-	ref, stored, err := engine.Load(ctx, l.Store, aggregates.Referrals, id)
+	ref, stored, err := loadHolding(ctx, l.Store, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
-	}
-	if eventstore.LastSequenceOf(stored) < st.Sequence {
-		return fmt.Errorf("referral %s loaded without its commit at sequence %d", id, st.Sequence)
 	}
 	var evs []events.Event
 	for _, s := range stored {
@@ -114,12 +111,9 @@ func (l *LeavingCare) HandleCareCommit(ctx context.Context, st eventstore.Stored
 	if id == "" {
 		return nil
 	}
-	c, stored, err := engine.Load(ctx, l.Store, aggregates.Cares, id)
+	c, _, err := loadHolding(ctx, l.Store, aggregates.Cares, id, st.Sequence)
 	if err != nil {
 		return err
-	}
-	if eventstore.LastSequenceOf(stored) < st.Sequence {
-		return fmt.Errorf("care %s loaded without its commit at sequence %d", id, st.Sequence)
 	}
 	return schedule(ctx, l.Store, leavingCareTimerPrefix+"."+id, l.Saga.Timers(c))
 }

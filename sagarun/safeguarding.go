@@ -62,12 +62,9 @@ func (s *Safeguarding) HandleCommit(ctx context.Context, st eventstore.Stored) e
 		return nil
 	}
 	id := relevant[0].AggregateID
-	c, stored, err := engine.Load(ctx, s.Store, aggregates.Cares, id)
+	c, _, err := loadHolding(ctx, s.Store, aggregates.Cares, id, st.Sequence)
 	if err != nil {
 		return err
-	}
-	if eventstore.LastSequenceOf(stored) < st.Sequence {
-		return fmt.Errorf("care %s loaded without its commit at sequence %d", id, st.Sequence)
 	}
 	for _, e := range relevant {
 		if err := s.do(ctx, id, c, s.Saga.React(c, e), e.ID); err != nil {

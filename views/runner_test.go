@@ -340,7 +340,7 @@ func TestViewStopsAtAnEventItCannotRead(t *testing.T) {
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	for deadline := time.Now().Add(10 * time.Second); r.Status().Stalled == nil; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); r.Status().Stalled == nil; time.Sleep(10 * time.Millisecond) { // a poll interval
 		if time.Now().After(deadline) {
 			t.Fatalf("the view did not report a stop: %+v", r.Status())
 		}
