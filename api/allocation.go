@@ -214,14 +214,7 @@ func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota b
 		cmd = pause
 	}
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, cmd, meta)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	res := s.commandResult(r, out)
-	res.ReferralID = ""
-	res.RegionID = slug
-	writeJSON(w, http.StatusOK, res)
+	s.answerAggregate(w, r, regionResult, out, err)
 }
 
 // setContact: PUT /v1/authorities/{code}/contact.
@@ -242,14 +235,7 @@ func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Authority = code
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	res := s.commandResult(r, out)
-	res.ReferralID = ""
-	res.AuthorityID = code
-	writeJSON(w, http.StatusOK, res)
+	s.answerAggregate(w, r, authorityResult, out, err)
 }
 
 // national: GET /v1/capacity/national.

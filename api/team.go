@@ -54,13 +54,7 @@ func (s *Server) teamCommand(w http.ResponseWriter, r *http.Request, body any) {
 		cmd = *c
 	}
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Teams, code, cmd, meta)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	res := s.commandResult(r, out)
-	res.ReferralID, res.AuthorityID = "", code
-	writeJSON(w, http.StatusOK, res)
+	s.answerAggregate(w, r, authorityResult, out, err)
 }
 
 // allocateWorker: POST /v1/referrals/{id}/social-worker.
@@ -85,14 +79,10 @@ func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request) {
 	}
 	c.ReferralID = id
 	c.Received = ref.Status == aggregates.StatusOpen || ref.Status == aggregates.StatusPlaced
+	// The command changes the team, so its result (and version) is the
+	// team's: named by the authority, not as the referral.
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Teams, ref.ReceivingAuthority, aggregates.TeamCommand(c), meta)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	res := s.commandResult(r, out)
-	res.AuthorityID = ref.ReceivingAuthority
-	writeJSON(w, http.StatusOK, res)
+	s.answerAggregate(w, r, authorityResult, out, err)
 }
 
 // TeamView is an authority's team and its caseloads, so mixed caseloads

@@ -37,6 +37,9 @@ func TestSocialWorkerRota(t *testing.T) {
 	var got []string
 	for _, id := range ids {
 		a := must(do(t, "POST", ts.URL+"/v1/referrals/"+id+"/social-worker", `{}`, sp...), 200, "allocate").json(t)
+		if a["authority"] != "E08000007" || a["referralId"] != nil {
+			t.Fatalf("a team command's result is the team's, named by its authority: %v", a)
+		}
 		got = append(got, a["events"].([]any)[0].(map[string]any)["type"].(string))
 	}
 	team := must(do(t, "GET", base, "", sp...), 200, "team").json(t)

@@ -340,12 +340,30 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
+	s.answerAggregate(w, r, authorityResult, out, err)
+}
+
+// What a command on an authority (pledge, contact, team) or a region (rota,
+// pause) returns is named by that aggregate, not as a referral.
+const (
+	authorityResult = "authority"
+	regionResult    = "region"
+)
+
+// answerAggregate writes the outcome of a command on an authority or a
+// region: errors as for any command, the result named by kind.
+func (s *Server) answerAggregate(w http.ResponseWriter, r *http.Request, kind string, out engine.Outcome, err error) {
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
 	res := s.commandResult(r, out)
-	res.ReferralID, res.AuthorityID = "", code
+	res.ReferralID = ""
+	if kind == regionResult {
+		res.RegionID = out.AggregateID
+	} else {
+		res.AuthorityID = out.AggregateID
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
