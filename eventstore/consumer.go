@@ -127,7 +127,7 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 		pending, workers = 1, 1
 	}
 	return s.consume(ctx, EventsStream, durable, filter, pending, workers, ordered, func(d delivery) error {
-		st, err := storedFrom(d.seq, d.subject, d.time, d.data)
+		st, err := s.decoded.stored(d.seq, d.subject, d.time, d.data)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrPermanent, err)
 		}

@@ -55,6 +55,7 @@ type Store struct {
 	Consumers ConsumerPolicy
 	handlers  sync.Map // durable name -> *handler, for replaying parked messages
 	writes    writeHealth
+	decoded   decodedCache
 }
 
 // Stored is one commit as it lies in the stream.
@@ -70,6 +71,9 @@ type Stored struct {
 	// Raw is the message as stored, for the chain verifier.
 	Raw []byte
 }
+
+// A Stored read from the store may be shared with other readers in the
+// process (see decodedCache): its commit, events and payloads are read-only.
 
 // Open creates or updates the streams the engine needs (idempotent: every
 // instance does it on start) and returns a store over them.
@@ -322,7 +326,7 @@ func (s *Store) directGet(ctx context.Context, next func(context.Context) (*nats
 				more = m.Header.Get("Nats-Num-Pending") != "0" && m.Header.Get("Nats-Num-Pending") != ""
 				break
 			}
-			st, err := storedFromHeaders(m.Header, m.Data)
+			st, err := s.storedFromHeaders(m.Header, m.Data)
 			if err != nil {
 				return nil, err
 			}
@@ -389,13 +393,13 @@ func (s *Store) leaderLastSequence(ctx context.Context, subject string) (uint64,
 	return res.Message.Seq, nil
 }
 
-func storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
+func (s *Store) storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 	seq, err := strconv.ParseUint(h.Get("Nats-Sequence"), 10, 64)
 	if err != nil {
 		return Stored{}, fmt.Errorf("%w: direct get reply without a sequence", ErrUnavailable)
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, h.Get("Nats-Time-Stamp"))
-	return storedFrom(seq, h.Get("Nats-Subject"), ts, data)
+	return s.decoded.stored(seq, h.Get("Nats-Subject"), ts, data)
 }
 
 // storedFrom decodes a stored commit. Unknown event types are not an error
@@ -463,7 +467,7 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 		if err != nil {
 			return fmt.Errorf("follow: %w", err)
 		}
-		st, err := storedFromMsg(m, md)
+		st, err := s.decoded.stored(md.Sequence.Stream, m.Subject(), md.Timestamp, m.Data())
 		if err != nil {
 			st = Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp, Err: err, Raw: m.Data()}
 		}

@@ -384,3 +384,28 @@ func TestAppendAtomicAllOrNothing(t *testing.T) {
 		t.Fatalf("half a batch was written: %d commits on %s", len(gotA), a)
 	}
 }
+
+// Followers and loads in one process share one decoding of each commit:
+// the commit the follower decoded is not decoded again by a load.
+func TestFollowerAndLoadDecodeACommitOnce(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	subj := events.ReferralSubject("once")
+	if _, err := n.Store.Append(ctx(t), subj, 0, "", commit("once", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Store.ReadRange(ctx(t), 1, 1, func(eventstore.Stored) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	hits, misses := n.Store.DecodedCacheStats()
+	got, err := n.Store.Load(ctx(t), subj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits2, misses2 := n.Store.DecodedCacheStats()
+	if len(got) != 1 || got[0].Commit.Events[1].ID != "once-1" {
+		t.Fatalf("loaded %+v", got)
+	}
+	if hits2 != hits+1 || misses2 != misses {
+		t.Fatalf("load after the follower: hits %d->%d, misses %d->%d; want one more hit and no decode", hits, hits2, misses, misses2)
+	}
+}

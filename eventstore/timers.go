@@ -125,7 +125,3 @@ func (s *Store) PendingTimers(ctx context.Context) (uint64, error) {
 	}
 	return n, nil
 }
-
-func storedFromMsg(m jetstream.Msg, md *jetstream.MsgMetadata) (Stored, error) {
-	return storedFrom(md.Sequence.Stream, m.Subject(), md.Timestamp, m.Data())
-}

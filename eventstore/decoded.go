@@ -1,0 +1,54 @@
+package eventstore
+
+import (
+	"bytes"
+	"sync/atomic"
+	"time"
+)
+
+// decodedSlots is how many recent commits the decoded cache holds. The
+// followers in one process (the views, the sagas, the publisher) read the
+// same commits within moments of each other, and the sagas load the
+// aggregates those commits belong to right after: a few thousand recent
+// commits cover the distance between the fastest and the slowest of them
+// at the rates the engine serves.
+const decodedSlots = 4096
+
+// decodedCache keeps recently decoded commits by stream sequence, so that
+// each commit is decoded once in a process rather than once per follower
+// (five to eight of them read every referral commit) and again for each
+// saga's load. A slot is replaced by any later commit with the same
+// sequence modulo the size; a hit must carry the same bytes as the message
+// being read, so a cache can never answer for a different stream or a
+// different message.
+//
+// What it hands out is shared between goroutines: a Stored's commit, its
+// events and their payloads are read-only (folds and deciders never write
+// to an event; the engine's commit cache relies on the same rule).
+type decodedCache struct {
+	slots [decodedSlots]atomic.Pointer[Stored]
+	hits  atomic.Uint64
+	miss  atomic.Uint64
+}
+
+// stored decodes a commit of the events stream, or returns the decoding of
+// it another reader in this process did a moment ago.
+func (c *decodedCache) stored(seq uint64, subject string, ts time.Time, data []byte) (Stored, error) {
+	slot := &c.slots[seq%decodedSlots]
+	if p := slot.Load(); p != nil && p.Sequence == seq && bytes.Equal(p.Raw, data) {
+		c.hits.Add(1)
+		return *p, nil
+	}
+	c.miss.Add(1)
+	st, err := storedFrom(seq, subject, ts, data)
+	if err == nil {
+		slot.Store(&st)
+	}
+	return st, err
+}
+
+// DecodedCacheStats reports how often a commit read from the events stream
+// was already decoded in this process (hits) or was decoded (misses).
+func (s *Store) DecodedCacheStats() (hits, misses uint64) {
+	return s.decoded.hits.Load(), s.decoded.miss.Load()
+}
