@@ -628,6 +628,36 @@ func receive(r Referral, c ReceiveReferral, now time.Time) ([]events.Event, erro
 	return []events.Event{events.New(c.ReceivedAt, d)}, nil
 }
 
+// DeadlineRule is the deadline of a referral received (or referred into
+// the scheme) at receivedAt on route: package sagas/deadline's policy,
+// passed in as a function so that this package does not depend on it.
+type DeadlineRule func(route string, receivedAt time.Time) (events.DeadlineSet, error)
+
+// ReferralsSettingDeadlines is the referral decider that also records the
+// deadline in the commit that starts the transfer clock (the receipt, or
+// the referral into the scheme). The rule is pure and known at receipt, so
+// the deadline needs no commit of its own: the deadline saga finds it set
+// and only arms its timer (it still sets deadlines the receipt did not
+// carry, such as those of referrals recorded before this).
+func ReferralsSettingDeadlines(rule DeadlineRule) Decider[Referral, Command] {
+	d := Referrals
+	d.Decide = func(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
+		evs, err := Decide(r, cmd, now)
+		c, receipt := cmd.(ReceiveReferral)
+		if err != nil || !receipt || rule == nil {
+			return evs, err
+		}
+		dl, err := rule(c.Route, c.ReceivedAt)
+		if err != nil {
+			// The route was checked above, so the policy lacks a rule the
+			// scheme has: a configuration fault, not the caller's.
+			return nil, fmt.Errorf("the deadline policy cannot set this referral's deadline: %w", err)
+		}
+		return append(evs, events.New(now, dl)), nil
+	}
+	return d
+}
+
 // Resolve checks the referral's authority codes against the reference
 // data: a code no authority with children's services has is refused, and
 // an authority's earlier code (before a boundary change) becomes its

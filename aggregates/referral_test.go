@@ -306,3 +306,56 @@ func TestAcceptedReferralIsReceived(t *testing.T) {
 		t.Fatalf("after an exception: %+v", after)
 	}
 }
+
+// Given a deadline rule, the commit that starts the clock carries the
+// deadline; every other command decides as without one.
+func TestReferralsSettingDeadlines(t *testing.T) {
+	var asked []string
+	rule := func(route string, at time.Time) (events.DeadlineSet, error) {
+		asked = append(asked, route+" "+at.Format(time.RFC3339))
+		if route == events.RouteEntryAuthority {
+			return events.DeadlineSet{}, errors.New("no rule for this route")
+		}
+		return events.DeadlineSet{Route: route, Policy: "p1", DueAt: at.Add(time.Hour), WarningAt: at.Add(time.Minute)}, nil
+	}
+	d := ReferralsSettingDeadlines(rule)
+	types := func(evs []events.Event) (ts []string) {
+		for _, e := range evs {
+			ts = append(ts, e.Type)
+		}
+		return ts
+	}
+
+	// when received -> received, then the deadline from the receipt's time
+	evs, err := d.Decide(Referral{}, receiveCmd(), now)
+	if err != nil || !reflect.DeepEqual(types(evs), []string{events.TypeReferralReceived, events.TypeDeadlineSet}) {
+		t.Fatalf("receipt: %v %v", types(evs), err)
+	}
+	if dl := evs[1].Data.(events.DeadlineSet); !dl.DueAt.Equal(received.Add(time.Hour)) || asked[0] != "hotel "+received.Format(time.RFC3339) {
+		t.Fatalf("deadline %+v from %v; want it computed from the time of receipt", dl, asked)
+	}
+	if r := d.Fold(evs); !r.DueAt.Equal(received.Add(time.Hour)) || r.Status != StatusOpen {
+		t.Fatalf("folded: %+v", r)
+	}
+	// when referred into the scheme -> referred, then the deadline
+	referred := mod(func(c *ReceiveReferral) { c.ReceivingAuthority, c.Region = "", "north-west" })
+	if evs, err := d.Decide(Referral{}, referred, now); err != nil || !reflect.DeepEqual(types(evs), []string{events.TypeReferralReferred, events.TypeDeadlineSet}) {
+		t.Fatalf("referral into the scheme: %v %v", types(evs), err)
+	}
+	// a refused receipt asks no deadline
+	n := len(asked)
+	if _, err := d.Decide(Referral{}, mod(func(c *ReceiveReferral) { c.Hotel = "" }), now); !errors.As(err, new(*Refusal)) || len(asked) != n {
+		t.Fatalf("refused receipt: %v, rule asked %d times", err, len(asked)-n)
+	}
+	// other commands are decided as by Referrals
+	given := Fold([]events.Event{gReceived, gDeadline})
+	if evs, err := d.Decide(given, Place{PlacementType: "U1", Provider: "p", PlacedAt: placedAt}, now); err != nil || !reflect.DeepEqual(types(evs), []string{events.TypeReferralPlaced}) {
+		t.Fatalf("place: %v %v", types(evs), err)
+	}
+	// a policy without a rule for a valid route is the engine's fault, not
+	// a refusal of the caller's command
+	entry := mod(func(c *ReceiveReferral) { c.Route, c.Hotel, c.TransferringAuthority = events.RouteEntryAuthority, "", "E10000016" })
+	if _, err := d.Decide(Referral{}, entry, now); err == nil || errors.As(err, new(*Refusal)) {
+		t.Fatalf("rule failure: %v; want an error that is not a refusal", err)
+	}
+}

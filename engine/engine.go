@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
@@ -42,6 +43,11 @@ type Engine struct {
 	// between commands (cache.go): 0 for DefaultCacheSize, negative for
 	// none.
 	CacheSize int
+
+	// Referrals is the referral decider: aggregates.Referrals when unset;
+	// serve gives one that records each referral's deadline in its receipt
+	// (aggregates.ReferralsSettingDeadlines).
+	Referrals aggregates.Decider[aggregates.Referral, aggregates.Command]
 
 	cacheOnce sync.Once
 	commits   *commitCache
@@ -83,6 +89,13 @@ func (e *Engine) now() time.Time {
 		return e.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (e *Engine) referrals() aggregates.Decider[aggregates.Referral, aggregates.Command] {
+	if e.Referrals.Decide != nil {
+		return e.Referrals
+	}
+	return aggregates.Referrals
 }
 
 func (e *Engine) logger() *slog.Logger {

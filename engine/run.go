@@ -37,9 +37,9 @@ func Handle[S any, C aggregates.Command](ctx context.Context, e *Engine, d aggre
 }
 
 // Handle runs a referral command: the shorthand for
-// Handle(ctx, e, aggregates.Referrals, referralID, cmd, meta).
+// Handle(ctx, e, e.Referrals, referralID, cmd, meta).
 func (e *Engine) Handle(ctx context.Context, referralID string, cmd aggregates.Command, meta Meta) (Outcome, error) {
-	return Handle(ctx, e, aggregates.Referrals, referralID, cmd, meta)
+	return Handle(ctx, e, e.referrals(), referralID, cmd, meta)
 }
 
 // Load reads a referral: the shorthand for

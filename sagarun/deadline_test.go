@@ -13,6 +13,7 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
@@ -34,9 +35,12 @@ type rig struct {
 	eng  *engine.Engine
 }
 
+// newRig starts a store and an engine that records each referral's
+// deadline in its receipt, as serve's does.
 func newRig(t testing.TB, dir string) *rig {
 	n := storetest.Start(t, storetest.Options{Dir: dir})
-	return &rig{t: t, node: n, eng: &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler)}}
+	rule := deadline.Saga{Policy: secondsPolicy(t), Calendar: calendar.Default()}.Rule()
+	return &rig{t: t, node: n, eng: &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler), Referrals: aggregates.ReferralsSettingDeadlines(rule)}}
 }
 
 // runner starts a saga runner (an engine instance's worth) and returns a
@@ -105,9 +109,30 @@ func (r *rig) waitFor(what string, within time.Duration, cond func() bool) {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
+
+// idle waits until the deadline saga has nothing left to do: no timer
+// scheduled, no fired timer and no referral commit waiting for its
+// consumers. The reads follow the work's own order (a fired timer's
+// handler commits, then schedules the next timer, then acknowledges), and
+// the schedules are read again last, so work moving between the reads is
+// still seen by one of them.
+func (r *rig) idle(within time.Duration) {
+	r.t.Helper()
+	ctx := context.Background()
+	r.waitFor("the deadline saga to be idle", within, func() bool {
+		n := r.pending()
+		t, err1 := r.node.Store.ConsumerPending(ctx, eventstore.TimersStream, sagarun.DeadlineTimersConsumer)
+		e, err2 := r.node.Store.ConsumerPending(ctx, eventstore.EventsStream, sagarun.DeadlineEventsConsumer)
+		return err1 == nil && err2 == nil && n+t+e == 0 && r.pending() == 0
+	})
+}
+
+// untilPast waits for the clock to pass a moment the test is about (a
+// deadline falling due): the passing of time is the condition itself.
+func untilPast(at time.Time) { time.Sleep(time.Until(at)) }
 
 func (r *rig) pending() uint64 {
 	n, err := r.node.Store.PendingTimers(context.Background())
@@ -142,7 +167,7 @@ func TestWarningBreachAndEscalationFireOnTime(t *testing.T) {
 	if breach.Actor != "deadline-saga" || breach.CausationID == "" {
 		t.Errorf("breach envelope: actor %q causation %q", breach.Actor, breach.CausationID)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	r.idle(10 * time.Second)
 	h = r.history("r1")
 	if count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineEscalated) != 1 {
 		t.Fatalf("recorded more than once: %v", types(h))
@@ -158,17 +183,19 @@ func TestPlacingBeforeTheDeadlineCancelsBoth(t *testing.T) {
 	r := newRig(t, "")
 	r.runner()
 	r.receive("r1", time.Now())
-	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3 })
+	r.waitFor("the warning's timer, the only one armed", 5*time.Second, func() bool { return r.pending() == 1 })
 	if err := r.do("r1", aggregates.Place{PlacementType: "U1", Provider: "carer", PlacedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	r.waitFor("the timers cancelled", 5*time.Second, func() bool { return r.pending() == 0 })
-	time.Sleep(4 * time.Second) // past the deadline
+	r.waitFor("the timer cancelled", 5*time.Second, func() bool { return r.pending() == 0 })
+	ref, _, _ := r.eng.Load(context.Background(), "r1")
+	untilPast(ref.EscalateAt.Add(time.Second))
+	r.idle(5 * time.Second)
 	h := r.history("r1")
 	if count(h, events.TypeDeadlineWarning)+count(h, events.TypeDeadlineBreached) != 0 {
 		t.Fatalf("a placed referral was warned or breached: %v", types(h))
 	}
-	ref, _, _ := r.eng.Load(context.Background(), "r1")
+	ref, _, _ = r.eng.Load(context.Background(), "r1")
 	if s := ref.DeadlineState(time.Now()); s != aggregates.StateMet {
 		t.Fatalf("state %s, want met", s)
 	}
@@ -196,19 +223,21 @@ func TestEngineRestartBeforeTheFire(t *testing.T) {
 	r := newRig(t, "")
 	stop := r.runner()
 	r.receive("r1", time.Now())
-	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3 })
+	r.waitFor("the warning's timer", 5*time.Second, func() bool { return r.pending() == 1 })
 	stop()
-	time.Sleep(4 * time.Second) // the warning and the breach fire with no engine running
-	if n := count(r.history("r1"), events.TypeDeadlineBreached); n != 0 {
-		t.Fatalf("%d breaches with no engine", n)
+	// The warning fires with no engine running and waits for one.
+	r.waitFor("the warning to fire with no engine", 8*time.Second, func() bool {
+		fired, err := r.node.Store.ConsumerPending(context.Background(), eventstore.TimersStream, sagarun.DeadlineTimersConsumer)
+		return err == nil && fired == 1 && r.pending() == 0
+	})
+	if h := r.history("r1"); count(h, events.TypeDeadlineWarning)+count(h, events.TypeDeadlineBreached) != 0 {
+		t.Fatalf("recorded with no engine: %v", types(h))
 	}
 	r.runner()
-	r.waitFor("the breach", 5*time.Second, func() bool { return count(r.history("r1"), events.TypeDeadlineBreached) == 1 })
-	time.Sleep(2 * time.Second)
-	// Both timers fired during the outage: the breach is recorded once; the
-	// overdue warning is recorded only if it is handled before the breach
-	// (fired timers are handled concurrently), never after it.
-	if h := r.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) > 1 {
+	r.waitFor("the breach", 8*time.Second, func() bool { return count(r.history("r1"), events.TypeDeadlineBreached) == 1 })
+	r.idle(8 * time.Second)
+	// The warning, handled late, armed the breach; each is recorded once.
+	if h := r.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineEscalated) != 1 {
 		t.Fatalf("after restart: %v", types(h))
 	}
 }
@@ -221,19 +250,22 @@ func TestNATSServerRestartBeforeTheFire(t *testing.T) {
 	r := newRig(t, dir)
 	stop := r.runner()
 	r.receive("r1", time.Now())
-	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3 })
+	r.waitFor("the warning's timer", 5*time.Second, func() bool { return r.pending() == 1 })
 	stop()
 	r.node.Stop()
-	time.Sleep(1 * time.Second)
 
+	// The restarted server still holds the timer: it fires it (at its time,
+	// or at once if that passed while the server was down), with no saga
+	// running yet.
 	r2 := newRig(t, dir)
-	if p := r2.pending(); p != 3 {
-		t.Fatalf("%d timers after the server restarted, want 3", p)
-	}
+	r2.waitFor("the warning fired by the restarted server", 8*time.Second, func() bool {
+		fired, err := r2.node.Store.ConsumerPending(context.Background(), eventstore.TimersStream, sagarun.DeadlineTimersConsumer)
+		return err == nil && fired == 1 && r2.pending() == 0
+	})
 	r2.runner()
 	r2.waitFor("the breach", 8*time.Second, func() bool { return count(r2.history("r1"), events.TypeDeadlineBreached) == 1 })
-	time.Sleep(2 * time.Second)
-	if h := r2.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) > 1 {
+	r2.idle(8 * time.Second)
+	if h := r2.history("r1"); count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 {
 		t.Fatalf("after server restart: %v", types(h))
 	}
 }
@@ -257,10 +289,10 @@ func TestTwoInstancesRecordEachBreachOnce(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(1500 * time.Millisecond)
+	r.idle(10 * time.Second)
 	for i := range n {
 		h := r.history(fmt.Sprint("r", i))
-		if count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineSet) != 1 {
+		if count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineSet) != 1 || count(h, events.TypeDeadlineEscalated) != 1 {
 			t.Fatalf("r%d: %v", i, types(h))
 		}
 	}
@@ -277,9 +309,10 @@ func TestWithdrawnWhileTheTimerFires(t *testing.T) {
 	for i := range n {
 		r.receive(fmt.Sprint("r", i), received)
 	}
-	r.waitFor("the timers", 5*time.Second, func() bool { return r.pending() == 3*n })
 	ref, _, _ := r.eng.Load(context.Background(), "r0")
-	time.Sleep(time.Until(ref.DueAt.Truncate(time.Second).Add(time.Second)))
+	// Withdraw in the second the breach timers fire (their warnings, armed
+	// first, have fired and armed them by then, or are firing late).
+	untilPast(ref.DueAt.Truncate(time.Second).Add(time.Second))
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -291,7 +324,7 @@ func TestWithdrawnWhileTheTimerFires(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	time.Sleep(1500 * time.Millisecond)
+	r.idle(10 * time.Second)
 	breached := 0
 	for i := range n {
 		h := r.history(fmt.Sprint("r", i))
@@ -361,6 +394,8 @@ func TestSagaRestartsAtRandomPoints(t *testing.T) {
 		r.receive(fmt.Sprint("x", i), start.Add(-time.Duration(i)*50*time.Millisecond))
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
+	// The pauses are the chaos schedule (when to stop a runner), not waits
+	// for anything.
 	for time.Since(start) < 7*time.Second {
 		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
 		stop()
@@ -377,11 +412,48 @@ func TestSagaRestartsAtRandomPoints(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(time.Second)
+	r.idle(10 * time.Second)
 	for i := range n {
 		h := r.history(fmt.Sprint("x", i))
 		if count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineSet) != 1 || count(h, events.TypeDeadlineWarning) > 1 || count(h, events.TypeDeadlineEscalated) > 1 {
 			t.Fatalf("x%d: %v", i, types(h))
 		}
+	}
+}
+
+// A receipt recorded without its deadline (by an engine given no deadline
+// rule, or before receipts carried one) gets it from the saga, in a
+// commit of its own, and its timers as any other.
+func TestReceiptWithoutADeadlineGetsOneFromTheSaga(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.eng = &engine.Engine{Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	r.runner()
+	r.receive("old", time.Now())
+	r.waitFor("the deadline set by the saga", 5*time.Second, func() bool { return count(r.history("old"), events.TypeDeadlineSet) == 1 })
+	_, stored, err := r.eng.Load(context.Background(), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) < 2 || len(stored[0].Commit.Events) != 1 || stored[1].Commit.Events[0].Type != events.TypeDeadlineSet || stored[1].Commit.Events[0].Actor != "deadline-saga" {
+		t.Fatalf("commits: %+v", stored)
+	}
+	r.waitFor("the breach", 8*time.Second, func() bool { return count(r.history("old"), events.TypeDeadlineBreached) == 1 })
+}
+
+// With the deadline in the receipt, the saga writes nothing for a
+// referral placed in time: no commit of its own and one timer, cancelled.
+func TestDeadlineTravelsInTheReceipt(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.runner()
+	r.receive("r1", time.Now())
+	r.waitFor("the warning's timer", 5*time.Second, func() bool { return r.pending() == 1 })
+	_, stored, err := r.eng.Load(context.Background(), "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 || len(stored[0].Commit.Events) != 2 || stored[0].Commit.Events[1].Type != events.TypeDeadlineSet {
+		t.Fatalf("want one commit, received and deadline set: %+v", stored)
 	}
 }

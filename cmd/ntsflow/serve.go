@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
@@ -231,7 +232,8 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	met.Registry.MustRegister(natsClient)
 	views.OnSnapshotFailure(met.OnSnapshotFailure)
 	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: met.OnConsumerFailure}
-	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted}
+	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted,
+		Referrals: aggregates.ReferralsSettingDeadlines(deadline.Saga{Policy: policy, Calendar: cal}.Rule())}
 	allocPolicy := allocation.DefaultPolicy()
 	if cfg.allocPolicy != "" {
 		if allocPolicy, err = allocation.LoadPolicy(cfg.allocPolicy); err != nil {

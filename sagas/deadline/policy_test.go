@@ -105,20 +105,27 @@ func TestReact(t *testing.T) {
 	if re := s.React(armed, received, at("2025-06-02T10:00:01+01:00")); len(re.Commands)+len(re.Timers) != 0 {
 		t.Fatalf("redelivered receipt: %+v", re)
 	}
-	// deadline set, in time -> three timers
+	// deadline set, in time -> one timer, the warning's
 	re = s.React(armed, set, at("2025-06-02T10:00:02+01:00"))
-	if len(re.Commands) != 0 || len(re.Timers) != 3 || re.Timers[0].Kind != KindWarning || re.Timers[1].Kind != KindBreach || !re.Timers[1].At.After(dl.DueAt) {
+	if len(re.Commands) != 0 || len(re.Timers) != 1 || re.Timers[0].Kind != KindWarning || !re.Timers[0].At.Equal(dl.WarningAt) {
 		t.Fatalf("armed in time: %+v", re)
 	}
 	// backdated into the warning window -> warn now, breach timer
 	re = s.React(armed, set, at("2025-06-08T10:00:00+01:00"))
-	if len(re.Commands) != 1 || re.Commands[0].CommandName() != "record-deadline-warning" || len(re.Timers) != 2 || re.Timers[0].Kind != KindBreach {
+	if len(re.Commands) != 1 || re.Commands[0].CommandName() != "record-deadline-warning" || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach || !re.Timers[0].At.After(dl.DueAt) {
 		t.Fatalf("backdated into the warning window: %+v", re)
 	}
-	// backdated past the deadline -> breach now, escalated by how late
+	// backdated past the deadline, before the escalation -> breach now,
+	// escalation timer
+	re = s.React(armed, set, at("2025-06-10T10:00:00+01:00"))
+	if len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "team-leader" || len(re.Timers) != 1 || re.Timers[0].Kind != KindEscalation || !re.Timers[0].At.Equal(dl.EscalateAt) {
+		t.Fatalf("backdated past the deadline: %+v", re)
+	}
+	// backdated past the escalation -> breach now, escalated by how late,
+	// no timer
 	re = s.React(armed, set, at("2025-06-20T10:00:00+01:00"))
 	if len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "director" || len(re.Timers) != 0 {
-		t.Fatalf("backdated past the deadline: %+v", re)
+		t.Fatalf("backdated past the escalation: %+v", re)
 	}
 	// placed or withdrawn -> cancel
 	for _, typ := range []any{events.ReferralPlaced{}, events.ReferralWithdrawn{}} {
@@ -126,11 +133,16 @@ func TestReact(t *testing.T) {
 			t.Fatalf("%T does not cancel", typ)
 		}
 	}
-	// fired timers
-	if re := s.OnFire(armed, KindWarning, dl.WarningAt.Add(time.Second)); len(re.Commands) != 1 {
+	// fired timers: each records its event and arms the next
+	if re := s.OnFire(armed, KindWarning, dl.WarningAt.Add(time.Second)); len(re.Commands) != 1 || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach {
 		t.Fatalf("warning fired: %+v", re)
 	}
-	if re := s.OnFire(armed, KindBreach, dl.DueAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "team-leader" {
+	warned := armed
+	warned.Warned = true
+	if re := s.OnFire(warned, KindWarning, dl.WarningAt.Add(time.Second)); len(re.Commands) != 0 || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach {
+		t.Fatalf("warning redelivered after it was recorded: %+v; want only the breach timer again", re)
+	}
+	if re := s.OnFire(armed, KindBreach, dl.DueAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "team-leader" || len(re.Timers) != 1 || re.Timers[0].Kind != KindEscalation {
 		t.Fatalf("breach fired: %+v", re)
 	}
 	if re := s.OnFire(armed, KindBreach, dl.DueAt.Add(-time.Hour)); len(re.Commands) != 0 || len(re.Timers) != 1 {

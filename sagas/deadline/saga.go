@@ -8,7 +8,8 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 )
 
-// Timer kinds. Each referral has at most one pending timer of each kind.
+// Timer kinds. Each referral has at most one pending timer: the next of
+// these to fall due.
 const (
 	KindWarning    = "warning"
 	KindBreach     = "breach"
@@ -34,6 +35,15 @@ type Timer struct {
 type Saga struct {
 	Policy   Policy
 	Calendar *calendar.Calendar
+}
+
+// Rule is the policy as the referral decider takes it, so that a
+// referral's receipt records its deadline in the same commit
+// (aggregates.ReferralsSettingDeadlines).
+func (s Saga) Rule() aggregates.DeadlineRule {
+	return func(route string, receivedAt time.Time) (events.DeadlineSet, error) {
+		return s.Policy.Compute(s.Calendar, route, receivedAt)
+	}
 }
 
 // React is the saga's answer to an event of a referral whose state, as
@@ -69,25 +79,31 @@ func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reacti
 }
 
 // arm records at once what is already due (a backdated referral) and sets
-// timers for the rest.
+// the next timer. One timer is pending at a time (warning, then breach,
+// then escalation), each armed when the one before fires: a referral placed
+// in time, as most are, costs one schedule and its cancellation rather
+// than three.
 func (s Saga) arm(r aggregates.Referral, now time.Time) Reaction {
 	if !r.Open() || r.DueAt.IsZero() {
 		return Reaction{}
 	}
-	var re Reaction
 	switch {
 	case now.After(r.DueAt):
-		re.Commands = append(re.Commands, s.breach(r, now)...)
+		return Reaction{Commands: s.breach(r, now), Timers: s.escalationTimer(r, now)}
 	case !now.Before(r.WarningAt):
-		re.Commands = append(re.Commands, s.warning(r, now)...)
-		re.Timers = append(re.Timers, Timer{KindBreach, breachTime(r.DueAt)})
+		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
 	default:
-		re.Timers = append(re.Timers, Timer{KindWarning, r.WarningAt}, Timer{KindBreach, breachTime(r.DueAt)})
+		return Reaction{Timers: []Timer{{KindWarning, r.WarningAt}}}
 	}
-	if !r.EscalateAt.IsZero() && now.Before(r.EscalateAt) {
-		re.Timers = append(re.Timers, Timer{KindEscalation, r.EscalateAt})
+}
+
+// escalationTimer is the escalation's timer, if the ladder has a step still
+// to come.
+func (s Saga) escalationTimer(r aggregates.Referral, now time.Time) []Timer {
+	if r.EscalateAt.IsZero() || !now.Before(r.EscalateAt) {
+		return nil
 	}
-	return re
+	return []Timer{{KindEscalation, r.EscalateAt}}
 }
 
 // breachTime: the deadline is the last millisecond of a day; the breach is
@@ -95,9 +111,11 @@ func (s Saga) arm(r aggregates.Referral, now time.Time) Reaction {
 func breachTime(due time.Time) time.Time { return due.Add(time.Millisecond) }
 
 // OnFire is the saga's answer to a fired timer of a referral whose state is
-// now r. A timer that no longer applies (the child was placed, the referral
-// withdrawn, the event already recorded) does nothing; one that fired early
-// is set again.
+// now r: the event it stands for, and the next timer. A timer that no
+// longer applies (the child was placed, the referral withdrawn) does
+// nothing; one whose event is already recorded (a redelivery) only arms
+// the next timer again, in case the first handling stopped before it; one
+// that fired early is set again.
 func (s Saga) OnFire(r aggregates.Referral, kind string, now time.Time) Reaction {
 	if !r.Open() || r.DueAt.IsZero() {
 		return Reaction{}
@@ -107,12 +125,12 @@ func (s Saga) OnFire(r aggregates.Referral, kind string, now time.Time) Reaction
 		if now.Before(r.WarningAt.Truncate(time.Second)) {
 			return Reaction{Timers: []Timer{{KindWarning, r.WarningAt}}}
 		}
-		return Reaction{Commands: s.warning(r, now)}
+		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
 	case KindBreach:
 		if !now.After(r.DueAt.Truncate(time.Second)) {
 			return Reaction{Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
 		}
-		return Reaction{Commands: s.breach(r, now)}
+		return Reaction{Commands: s.breach(r, now), Timers: s.escalationTimer(r, now)}
 	case KindEscalation:
 		if !r.Breached {
 			return Reaction{}
