@@ -43,6 +43,7 @@ type Store struct {
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	stream    jetstream.Stream
+	timers    jetstream.Stream
 	snapshots jetstream.ObjectStore
 	replicas  int
 	replies   replies
@@ -116,7 +117,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s with %d replicas: %w%s", EventsStream, cfg.Replicas, unavailable(err), replicasHint(err))
 	}
-	if err := ensureTimers(ctx, js, cfg.Replicas); err != nil {
+	timers, err := ensureTimers(ctx, js, cfg.Replicas)
+	if err != nil {
 		return nil, err
 	}
 	if err := ensurePublic(ctx, js, cfg.Replicas); err != nil {
@@ -129,7 +131,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{nc: nc, js: js, stream: s, snapshots: obs, replicas: cfg.Replicas}, nil
+	return &Store{nc: nc, js: js, stream: s, timers: timers, snapshots: obs, replicas: cfg.Replicas}, nil
 }
 
 // replicasHint explains the two ways a stream's replica count can be wrong

@@ -26,8 +26,8 @@ const (
 	timerFiredPrefix    = "nts.timers.fired."
 )
 
-func ensureTimers(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+func ensureTimers(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	str, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        TimersStream,
 		Description: "ntsflow durable timers: message schedules and the messages they fire",
 		Subjects:    []string{"nts.timers.>"},
@@ -40,9 +40,9 @@ func ensureTimers(ctx context.Context, js jetstream.JetStream, replicas int) err
 		Duplicates:        2 * time.Minute,
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", TimersStream, unavailable(err))
+		return nil, fmt.Errorf("create stream %s: %w", TimersStream, unavailable(err))
 	}
-	return nil
+	return str, nil
 }
 
 // Timer is a timer's payload: what to do, and when it was due.
@@ -93,29 +93,29 @@ func (s *Store) Schedule(ctx context.Context, key string, at time.Time, data []b
 	return nil
 }
 
-// Cancel removes every pending timer whose key is prefix or starts with
-// prefix + ".". Timers that already fired are not recalled: their handler
-// must check whether they still apply (the deadline saga does).
-func (s *Store) Cancel(ctx context.Context, prefix string) error {
-	str, err := s.js.Stream(ctx, TimersStream)
-	if err != nil {
-		return fmt.Errorf("cancel %s: %w", prefix, unavailable(err))
-	}
-	for _, filter := range []string{timerSchedulePrefix + prefix, timerSchedulePrefix + prefix + ".>"} {
-		if err := str.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
-			return fmt.Errorf("cancel %s: %w", prefix, unavailable(err))
-		}
+// Cancel removes the pending timer named key, if there is one. Timers that
+// already fired are not recalled: their handler must check whether they
+// still apply (every saga does).
+func (s *Store) Cancel(ctx context.Context, key string) error {
+	return s.purgeTimers(ctx, key)
+}
+
+// CancelAll removes every pending timer whose key starts with prefix + "."
+// (an aggregate's timers of every kind), in one request.
+func (s *Store) CancelAll(ctx context.Context, prefix string) error {
+	return s.purgeTimers(ctx, prefix+".>")
+}
+
+func (s *Store) purgeTimers(ctx context.Context, keys string) error {
+	if err := s.timers.Purge(ctx, jetstream.WithPurgeSubject(timerSchedulePrefix+keys)); err != nil {
+		return fmt.Errorf("cancel timers %s: %w", keys, unavailable(err))
 	}
 	return nil
 }
 
 // PendingTimers counts timers scheduled and not yet fired.
 func (s *Store) PendingTimers(ctx context.Context) (uint64, error) {
-	str, err := s.js.Stream(ctx, TimersStream)
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	info, err := str.Info(ctx, jetstream.WithSubjectFilter(timerSchedulePrefix+">"))
+	info, err := s.timers.Info(ctx, jetstream.WithSubjectFilter(timerSchedulePrefix+">"))
 	if err != nil {
 		return 0, unavailable(err)
 	}

@@ -26,7 +26,9 @@ func TestTimersFireReplaceAndCancel(t *testing.T) {
 	must(n.Store.Schedule(c, "t.r1.breach", now.Add(1500*time.Millisecond), []byte("replaced")))
 	must(n.Store.Schedule(c, "t.r2.warning", now.Add(1500*time.Millisecond), nil))
 	must(n.Store.Schedule(c, "t.r2.breach", now.Add(1500*time.Millisecond), nil))
-	must(n.Store.Cancel(c, "t.r2"))
+	must(n.Store.CancelAll(c, "t.r2"))
+	must(n.Store.Schedule(c, "t.r4.warning", now.Add(1500*time.Millisecond), nil))
+	must(n.Store.Cancel(c, "t.r4.warning"))
 	must(n.Store.Schedule(c, "t.r3.breach", now.Add(-time.Minute), nil))
 
 	var mu sync.Mutex
@@ -48,7 +50,7 @@ func TestTimersFireReplaceAndCancel(t *testing.T) {
 	if len(got["t.r3.breach"]) != 1 {
 		t.Fatalf("a timer in the past fired %d times", len(got["t.r3.breach"]))
 	}
-	if len(got["t.r2.warning"])+len(got["t.r2.breach"]) != 0 {
+	if len(got["t.r2.warning"])+len(got["t.r2.breach"])+len(got["t.r4.warning"]) != 0 {
 		t.Fatal("a cancelled timer fired")
 	}
 	if p, err := n.Store.PendingTimers(c); err != nil || p != 0 {

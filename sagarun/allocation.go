@@ -90,7 +90,7 @@ func (a *Allocation) HandleFired(ctx context.Context, f eventstore.Fired) error 
 
 func (a *Allocation) do(ctx context.Context, ref aggregates.Referral, re deadline.Reaction, causeID, id string) error {
 	if re.Cancel {
-		if err := a.Store.Cancel(ctx, allocationTimerPrefix+"."+id); err != nil {
+		if err := a.Store.CancelAll(ctx, allocationTimerPrefix+"."+id); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -77,6 +78,10 @@ func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error
 		return nil
 	}
 	id := relevant[0].AggregateID
+	if !slices.ContainsFunc(relevant, func(e events.Event) bool { return !deadline.Ends(e) }) {
+		// A placement, withdrawal or leaving care: cancel, no load needed.
+		return r.Store.CancelAll(ctx, timerPrefix+"."+id)
+	}
 	ref, _, err := loadHolding(ctx, r.Store, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
@@ -109,7 +114,7 @@ func (r *Deadline) HandleFired(ctx context.Context, f eventstore.Fired) error {
 
 func (r *Deadline) do(ctx context.Context, id, authority string, re deadline.Reaction, cause events.Event) error {
 	if re.Cancel {
-		if err := r.Store.Cancel(ctx, timerPrefix+"."+id); err != nil {
+		if err := r.Store.CancelAll(ctx, timerPrefix+"."+id); err != nil {
 			return err
 		}
 	}

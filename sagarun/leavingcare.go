@@ -67,7 +67,7 @@ func (l *LeavingCare) HandleReferralCommit(ctx context.Context, st eventstore.St
 		}
 	}
 	if cancel {
-		return l.Store.Cancel(ctx, leavingCareTimerPrefix+"."+id)
+		return l.Store.CancelAll(ctx, leavingCareTimerPrefix+"."+id)
 	}
 	if !set {
 		return nil

@@ -72,10 +72,22 @@ func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reacti
 		return Reaction{Commands: []aggregates.Command{aggregates.SetDeadline{Deadline: dl}}}
 	case events.DeadlineSet:
 		return s.arm(r, now)
-	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+	}
+	if Ends(e) {
 		return Reaction{Cancel: true}
 	}
 	return Reaction{}
+}
+
+// Ends says whether an event ends the referral's clock, so that its timer
+// is cancelled whatever state the referral is in: the runner needs no load
+// of the referral to react to it.
+func Ends(e events.Event) bool {
+	switch e.Data.(type) {
+	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+		return true
+	}
+	return false
 }
 
 // arm records at once what is already due (a backdated referral) and sets
