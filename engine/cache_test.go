@@ -196,3 +196,31 @@ func TestCachedPairDecidesOnTheRotaAsItStands(t *testing.T) {
 		t.Fatalf("the region has %d commits, want 6", len(stored))
 	}
 }
+
+// A reaction to a commit this instance wrote reads nothing: the cache
+// holds it. Another instance, which has not seen it, loads it; a commit
+// beyond what the store holds is an error to retry, not an older state.
+func TestLoadHoldingReadsOnlyWhatTheCacheLacks(t *testing.T) {
+	a, b := twoEngines(t)
+	ctx := context.Background()
+	receive(t, a, "r1")
+	out, err := a.Handle(ctx, "r1", notify, engine.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, misses := a.Store.DecodedCacheStats()
+	ref, stored, err := engine.LoadHolding(ctx, a, aggregates.Referrals, "r1", out.Sequence)
+	if err != nil || len(stored) != 2 || len(ref.Professions) != 3 {
+		t.Fatalf("from the cache: %+v, %d commits, %v", ref, len(stored), err)
+	}
+	if h, m := a.Store.DecodedCacheStats(); h != hits || m != misses {
+		t.Fatalf("the instance that wrote the commit read the store (hits %d->%d, misses %d->%d)", hits, h, misses, m)
+	}
+	ref, stored, err = engine.LoadHolding(ctx, b, aggregates.Referrals, "r1", out.Sequence)
+	if err != nil || len(stored) != 2 || len(ref.Professions) != 3 {
+		t.Fatalf("the other instance: %+v, %d commits, %v", ref, len(stored), err)
+	}
+	if _, _, err := engine.LoadHolding(ctx, b, aggregates.Referrals, "r1", out.Sequence+100); err == nil {
+		t.Fatal("a commit the store does not hold yet: want an error")
+	}
+}

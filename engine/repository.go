@@ -37,6 +37,31 @@ func LoadThrough[S any, C aggregates.Command](ctx context.Context, e *Engine, d 
 	return s, stored, nil
 }
 
+// LoadHolding reads an aggregate for a reaction to its commit at stream
+// sequence seq (a saga's, the publisher's): its state as of that commit or
+// later. When the engine's cache already holds that commit, as it does for
+// every command this instance ran, nothing is read: a reaction may see a
+// state a little behind the newest, never one before the commit it reacts
+// to, and what it then does is decided again, server-checked, by the
+// engine. Otherwise it loads as LoadThrough does. The error says when even
+// a load does not reach seq (a replica behind): retry later.
+func LoadHolding[S any, C aggregates.Command](ctx context.Context, e *Engine, d aggregates.Decider[S, C], id string, seq uint64) (S, []eventstore.Stored, error) {
+	stored, ok := e.cached(d.Subject(id))
+	if !ok || eventstore.LastSequenceOf(stored) < seq {
+		var err error
+		if stored, err = e.load(ctx, d.Subject(id)); err != nil {
+			var zero S
+			return zero, nil, fmt.Errorf("load %s %s: %w", d.Kind, id, err)
+		}
+	}
+	if eventstore.LastSequenceOf(stored) < seq {
+		var zero S
+		return zero, nil, fmt.Errorf("%s %s loaded without its commit at sequence %d", d.Kind, id, seq)
+	}
+	s, _ := fold(d, id, stored)
+	return s, stored, nil
+}
+
 // fold is the one fold of stored commits: the state, and the version (the
 // number of events, including any this build cannot read).
 func fold[S any, C aggregates.Command](d aggregates.Decider[S, C], id string, stored []eventstore.Stored) (S, int) {

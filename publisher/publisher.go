@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/contract"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -59,7 +60,9 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 			continue
 		}
 		if c == nil {
-			ref, stored, err := p.Engine.Load(ctx, e.AggregateID)
+			// As of this commit or later: from the engine's cache when it
+			// holds the commit (the command was run here), else a load.
+			ref, stored, err := engine.LoadHolding(ctx, p.Engine, aggregates.Referrals, e.AggregateID, st.Sequence)
 			if err != nil {
 				return err
 			}

@@ -63,7 +63,7 @@ func (a *Allocation) HandleCommit(ctx context.Context, st eventstore.Stored) err
 		return nil
 	}
 	id := relevant[0].AggregateID
-	ref, _, err := loadHolding(ctx, a.Store, aggregates.Referrals, id, st.Sequence)
+	ref, _, err := engine.LoadHolding(ctx, a.Engine, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error
 		// A placement, withdrawal or leaving care: cancel, no load needed.
 		return r.Store.CancelAll(ctx, timerPrefix+"."+id)
 	}
-	ref, _, err := loadHolding(ctx, r.Store, aggregates.Referrals, id, st.Sequence)
+	ref, _, err := engine.LoadHolding(ctx, r.Engine, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
 	}

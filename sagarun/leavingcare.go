@@ -72,7 +72,7 @@ func (l *LeavingCare) HandleReferralCommit(ctx context.Context, st eventstore.St
 	if !set {
 		return nil
 	}
-	ref, stored, err := loadHolding(ctx, l.Store, aggregates.Referrals, id, st.Sequence)
+	ref, stored, err := engine.LoadHolding(ctx, l.Engine, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (l *LeavingCare) HandleCareCommit(ctx context.Context, st eventstore.Stored
 	if id == "" {
 		return nil
 	}
-	c, _, err := loadHolding(ctx, l.Store, aggregates.Cares, id, st.Sequence)
+	c, _, err := engine.LoadHolding(ctx, l.Engine, aggregates.Cares, id, st.Sequence)
 	if err != nil {
 		return err
 	}

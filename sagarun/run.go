@@ -64,18 +64,6 @@ func timerKey(key, prefix string) (id, kind string, err error) {
 	return parts[1], parts[2], nil
 }
 
-// loadHolding loads an aggregate for a commit being handled and insists
-// the load holds that commit (at seq): reacting to a state from before it
-// would be reacting to the past, so the error sends it back for
-// redelivery instead.
-func loadHolding[S any, C aggregates.Command](ctx context.Context, store *eventstore.Store, d aggregates.Decider[S, C], id string, seq uint64) (S, []eventstore.Stored, error) {
-	s, stored, err := engine.Load(ctx, store, d, id)
-	if err == nil && eventstore.LastSequenceOf(stored) < seq {
-		err = fmt.Errorf("%s %s loaded without its commit at sequence %d", d.Kind, id, seq)
-	}
-	return s, stored, err
-}
-
 // issue runs a saga's commands, each through handle. A refusal means the
 // work is already on record or no longer applies (the decider says which),
 // and is logged at debug; each event newly recorded is logged and given to

@@ -62,7 +62,7 @@ func (s *Safeguarding) HandleCommit(ctx context.Context, st eventstore.Stored) e
 		return nil
 	}
 	id := relevant[0].AggregateID
-	c, _, err := loadHolding(ctx, s.Store, aggregates.Cares, id, st.Sequence)
+	c, _, err := engine.LoadHolding(ctx, s.Engine, aggregates.Cares, id, st.Sequence)
 	if err != nil {
 		return err
 	}
