@@ -354,7 +354,9 @@ func TestReferralsSettingDeadlines(t *testing.T) {
 	}
 	// a policy without a rule for a valid route is the engine's fault, not
 	// a refusal of the caller's command
-	entry := mod(func(c *ReceiveReferral) { c.Route, c.Hotel, c.TransferringAuthority = events.RouteEntryAuthority, "", "E10000016" })
+	entry := mod(func(c *ReceiveReferral) {
+		c.Route, c.Hotel, c.TransferringAuthority = events.RouteEntryAuthority, "", "E10000016"
+	})
 	if _, err := d.Decide(Referral{}, entry, now); err == nil || errors.As(err, new(*Refusal)) {
 		t.Fatalf("rule failure: %v; want an error that is not a refusal", err)
 	}
