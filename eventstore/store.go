@@ -44,6 +44,7 @@ type Store struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	timers    jetstream.Stream
+	parked    jetstream.Stream
 	snapshots jetstream.ObjectStore
 	replicas  int
 	replies   replies
@@ -124,14 +125,15 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err := ensurePublic(ctx, js, cfg.Replicas); err != nil {
 		return nil, err
 	}
-	if err := ensureParked(ctx, js, cfg.Replicas); err != nil {
+	parked, err := ensureParked(ctx, js, cfg.Replicas)
+	if err != nil {
 		return nil, err
 	}
 	obs, err := ensureSnapshots(ctx, js, cfg.Replicas)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{nc: nc, js: js, stream: s, timers: timers, snapshots: obs, replicas: cfg.Replicas}, nil
+	return &Store{nc: nc, js: js, stream: s, timers: timers, parked: parked, snapshots: obs, replicas: cfg.Replicas}, nil
 }
 
 // replicasHint explains the two ways a stream's replica count can be wrong
