@@ -130,7 +130,7 @@ func TestClusterSurvivesANodeLoss(t *testing.T) {
 		}
 		acked[key] = ids[i]
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // the node stays down a while longer (the outage itself), not a wait
 	cluster.Restart(1)
 
 	// Wait for every referral's deadline and every unplaced referral's
