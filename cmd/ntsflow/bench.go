@@ -253,6 +253,8 @@ func peakRSS(ctx context.Context, dir string) (int, time.Duration, error) {
 		if time.Since(start) > 10*time.Minute {
 			return 0, 0, fmt.Errorf("views did not catch up in 10 minutes")
 		}
+		// A bounded poll (10 minutes): serve says how far its views are
+		// only when asked.
 		time.Sleep(500 * time.Millisecond)
 		res, err := http.Get("http://" + addr + "/v1/views")
 		if err != nil {
@@ -264,7 +266,9 @@ func peakRSS(ctx context.Context, dir string) (int, time.Duration, error) {
 		}
 		json.NewDecoder(res.Body).Decode(&v)
 		res.Body.Close()
-		caught := len(v.Views) == 3
+		// Every view serve has, however many: a count written here went
+		// stale when a view was added, and the wait never ended.
+		caught := len(v.Views) > 0
 		for _, x := range v.Views {
 			caught = caught && x.Sequence >= v.StreamSequence && v.StreamSequence > 0
 		}
