@@ -51,10 +51,12 @@ separated; all by default):
             p99 and max, and breaches lost and doubled. 10,000 by default;
             pass --timers 100000 for the large burst.
   mix       the issue-17 HTTP mix (receive, notify, in-house search,
-            commissioned search, place; a fifth each) offered open loop to a
-            fresh 'serve' started from this binary (or --serve-bin) with its
-            views, sagas and publisher, a fresh data directory each window,
-            fsync on every write. Each of --rounds rounds runs, for each of
+            commissioned search, place; a fifth each: rate x seconds/10
+            referrals in flight, each taken through the mix twice) offered
+            open loop to a fresh 'serve' started from this binary (or
+            --serve-bin) with its views, sagas and publisher, a fresh data
+            directory each window, fsync on every write, logging warnings
+            only (not every request). Each of --rounds rounds runs, for each of
             --rates: raw JetStream (4 clients publishing a commit-sized
             message synchronously to a fresh embedded server) for --seconds,
             then the mix at that rate for --seconds. Reported per rate and
