@@ -202,7 +202,7 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 	best, bestP99 := 0, 0.0
 	var perRate []Row
 	for i, rate := range o.Rates {
-		group := fmt.Sprintf("HTTP mix through a fresh serve at %d/s offered, open loop (latency from the due instant; CPU ms/op is serve's per command sent, drain included), beside raw JetStream in the same round", rate)
+		group := fmt.Sprintf("HTTP mix at %d/s offered to a fresh serve, open loop, beside raw JetStream in the same round (serve's CPU per command sent, drain included)", rate)
 		held, worst := 0, 0.0
 		var p99s, cpus, raws, rawCPUs []string
 		var cpuVals []float64
@@ -227,8 +227,12 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 			rawCPUs = append(rawCPUs, fmt.Sprintf("%.3f", c.raw.CPUPerOpMs))
 		}
 		slices.Sort(cpuVals)
+		median := cpuVals[len(cpuVals)/2]
+		if len(cpuVals)%2 == 0 {
+			median = (median + cpuVals[len(cpuVals)/2-1]) / 2
+		}
 		perRate = append(perRate, Row{Group: summary, Offered: rate, Name: fmt.Sprintf("%d/s offered: p99 ≤ %d ms with no errors in %d of %d rounds", rate, P99Bar.Milliseconds(), held, len(cells[i])),
-			P99ms: worst, CPUPerOpMs: cpuVals[len(cpuVals)/2],
+			P99ms: worst, CPUPerOpMs: median,
 			Note: fmt.Sprintf("by round: p99 %s ms; serve CPU %s ms per command; raw %s publishes/s at %s ms CPU each (p99 column: the worst round; CPU column: the median)",
 				strings.Join(p99s, " / "), strings.Join(cpus, " / "), strings.Join(raws, " / "), strings.Join(rawCPUs, " / "))})
 		if held == len(cells[i]) && rate > best {
@@ -276,7 +280,7 @@ func Writes(ctx context.Context, o MixOptions) (Row, error) {
 		}
 	}
 	r := mixRow(m)
-	r.Group = "writes per command: serve, HTTP mix, fsync on every write (strace slows serve: no latency or CPU from this window)"
+	r.Group = "writes per command: serve under the HTTP mix, strace attached (it slows serve: no latency or CPU from this window)"
 	r.Name = fmt.Sprintf("%d/s offered for %s and its drain", o.WritesRate, o.Window)
 	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
 	sent := float64(max(1, m.Sent))

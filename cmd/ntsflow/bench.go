@@ -391,7 +391,9 @@ func printRows(w io.Writer, rows []bench.Row) {
 	for _, r := range rows {
 		if r.Group != group {
 			group = r.Group
-			fmt.Fprintf(tw, "\n%s\t\t\t\t\t\t\t\t\t\t\n", group)
+			// No tab: the title is not a cell, so it does not widen the
+			// name column.
+			fmt.Fprintf(tw, "\n%s\n", group)
 			fmt.Fprintf(tw, "name\tevents/s\tp50 ms\tp95 ms\tp99 ms\tp99.9 ms\tmax ms\tratio\terrors\tCPU ms/op\tnotes\t\n")
 		}
 		ratio := ""
@@ -402,7 +404,15 @@ func printRows(w io.Writer, rows []bench.Row) {
 		if r.CPUPerOpMs != 0 {
 			cpu = fmt.Sprintf("%.3f", r.CPUPerOpMs)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%d\t%s\t%s\t\n", r.Name, r.EventsPerSec, r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs, ratio, r.Errors, cpu, r.Note)
+		// Blank, not 0, where a row has no such figure (a summary, or a
+		// window whose latency strace distorted).
+		num := func(v float64, format string) string {
+			if v == 0 {
+				return ""
+			}
+			return fmt.Sprintf(format, v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.Name, num(r.EventsPerSec, "%.0f"), num(r.P50ms, "%.2f"), num(r.P95ms, "%.2f"), num(r.P99ms, "%.2f"), num(r.P999ms, "%.2f"), num(r.MaxMs, "%.2f"), ratio, r.Errors, cpu, r.Note)
 	}
 	tw.Flush()
 }
