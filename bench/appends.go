@@ -38,8 +38,18 @@ type Row struct {
 	Conflicts    int     `json:"conflicts,omitempty"`
 	Note         string  `json:"note,omitempty"`
 	// CPUPerOpMs is the process's CPU time (engine and embedded server,
-	// from /proc) per operation.
+	// from /proc) per operation; in the mix part, serve's per command sent.
 	CPUPerOpMs float64 `json:"cpuMsPerOp,omitempty"`
+	// The mix and writes parts: the rate offered and the round; Ops are
+	// the commands sent and Events those accepted (200 or 201).
+	Offered    int            `json:"offeredPerSecond,omitempty"`
+	Round      int            `json:"round,omitempty"`
+	ErrorKinds map[string]int `json:"errorKinds,omitempty"`
+	// FsyncsPerOp is serve's fsync and fdatasync calls per command sent;
+	// absent when they could not be counted (no strace, no ptrace).
+	FsyncsPerOp *float64 `json:"fsyncsPerOp,omitempty"`
+	// MessagesPerOp is the messages each stream gained per command sent.
+	MessagesPerOp map[string]float64 `json:"messagesPerOp,omitempty"`
 }
 
 func fill(r *Row, lat []time.Duration, took time.Duration) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,28 +17,9 @@ import (
 )
 
 // ProcessCPU is the CPU time this process has used (user and system), read
-// from /proc/self/stat as an outside harness would read serve's: with the
-// server embedded, it is the engine's CPU and the server's together.
-func ProcessCPU() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// count fields after its closing one. utime and stime are fields 14
-	// and 15, in clock ticks (USER_HZ, 100 on Linux).
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/self/stat: %d fields", len(f))
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/self/stat: utime %q stime %q", f[11], f[12])
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
-}
+// from /proc as an outside harness would read serve's: with the server
+// embedded, it is the engine's CPU and the server's together.
+func ProcessCPU() (time.Duration, error) { return CPUOf(os.Getpid()) }
 
 // CommandOptions shape the command part.
 type CommandOptions struct {

@@ -1,7 +1,11 @@
 // Package bench measures the engine against raw JetStream in the same run
-// on the same server: each figure beside its baseline. `ntsflow bench` runs
-// it on an operator's hardware; the tests here run a seconds-long smoke of
-// each harness in CI, checking that it works, never the figures.
+// on the same server: each figure beside its baseline. It owns the
+// harnesses `ntsflow bench` runs on an operator's hardware: the engine in
+// process on an embedded server, and serve as a whole, started as a child
+// process and offered the issue-17 HTTP mix, with its CPU read from /proc
+// and its fsyncs counted with strace. The tests here, and TestBenchQuick
+// in cmd/ntsflow, run a seconds-long smoke of each harness in CI, checking
+// that it works, never the figures.
 package bench
 
 import (

@@ -189,29 +189,67 @@ func TestHistoryExportVerifyCommands(t *testing.T) {
 
 // The benchmark harness, as CI runs it: a seconds-long smoke of every part
 // that checks the harness works and the counts add up, not the figures.
+// The parts that start serve (memory, mix, writes) start this test binary,
+// which TestMain turns into ntsflow.
 func TestBenchQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bench smoke: not in -short")
 	}
+	t.Setenv(asMainEnv, "1")
 	var out, errb bytes.Buffer
 	jsonFile := filepath.Join(t.TempDir(), "bench.json")
-	if code := run([]string{"bench", "--quick", "--parts", "appends,commands,http,load,rebuild,timers", "--json", jsonFile}, &out, &errb); code != 0 {
+	if code := run([]string{"bench", "--quick", "--json", jsonFile}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"raw JetStream publish (sync)", "ntsflow conditional append", "ntsflow commands (receive", "req/s offered", "referral of 500 events", "rebuild timeliness", "lost 0, doubled 0"} {
+	for _, want := range []string{"raw JetStream publish (sync)", "ntsflow conditional append", "ntsflow commands (receive", "req/s offered", "referral of 500 events",
+		"rebuild timeliness", "peak RSS", "lost 0, doubled 0", "round 1: serve, 50/s offered", "raw JetStream publish (4 clients", "highest rate with p99", "messages written per command"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}
 	}
-	var doc struct{ Rows []struct{ Errors int } }
+	var doc struct {
+		Rows []struct {
+			Group         string
+			Name          string
+			Ops, Events   int
+			Errors        int
+			Offered       int `json:"offeredPerSecond"`
+			FsyncsPerOp   *float64
+			MessagesPerOp map[string]float64
+			Note          string
+		}
+	}
 	b, _ := os.ReadFile(jsonFile)
 	if err := json.Unmarshal(b, &doc); err != nil || len(doc.Rows) < 20 {
 		t.Fatalf("json: %v, %d rows", err, len(doc.Rows))
 	}
+	mixed, writes := 0, 0
 	for i, r := range doc.Rows {
 		if r.Errors != 0 {
-			t.Errorf("row %d: %d errors", i, r.Errors)
+			t.Errorf("row %d (%s): %d errors", i, r.Name, r.Errors)
 		}
+		switch {
+		case strings.Contains(r.Name, ": serve, "):
+			// Every command the mix sent to serve was accepted.
+			mixed++
+			if r.Offered != 50 || r.Ops == 0 || r.Events != r.Ops {
+				t.Errorf("mix row %q: offered %d, sent %d, accepted %d", r.Name, r.Offered, r.Ops, r.Events)
+			}
+		case strings.HasPrefix(r.Group, "writes per command"):
+			// Every command writes its commit to the events stream; the
+			// fsyncs are counted where strace may attach.
+			writes++
+			if r.Ops == 0 || r.Events != r.Ops || r.MessagesPerOp["NTS_EVENTS"] < 1 {
+				t.Errorf("writes row: sent %d, accepted %d, messages per command %v", r.Ops, r.Events, r.MessagesPerOp)
+			}
+			if (r.FsyncsPerOp == nil || *r.FsyncsPerOp <= 0) && !strings.Contains(r.Note, "fsyncs not measured") {
+				t.Errorf("writes row: no fsyncs counted, and not said why: %s", r.Note)
+			}
+			t.Logf("writes: %s", r.Note)
+		}
+	}
+	if mixed != 1 || writes != 1 {
+		t.Errorf("%d mix rows and %d writes rows, want 1 of each", mixed, writes)
 	}
 }
 

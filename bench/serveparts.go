@@ -1,0 +1,410 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+// P99Bar is issue 17's latency bar: a rate is held when every round's p99
+// is at most this, with no errors.
+const P99Bar = 50 * time.Millisecond
+
+// RawWriters is how many clients publish in the raw baseline, as in the
+// issue's `nats bench js pub sync --clients 4`.
+const RawWriters = 4
+
+// rawPayload sizes the raw baseline's message like one of the mix's
+// commits as stored, headers included (about 900 B: the writes part
+// reports the average it saw, the raw rows what they stored).
+const rawPayload = 660
+
+// MixOptions shape the mix and writes parts.
+type MixOptions struct {
+	Bin    string // the ntsflow binary whose serve is measured
+	Dir    string // each window's fresh data directory is made here
+	Rates  []int
+	Rounds int
+	Window time.Duration
+	// Drain bounds the wait after a window for serve to go idle (its
+	// views, sagas and publisher done with what the commands wrote).
+	Drain time.Duration
+	// Gap is how long each referral in flight waits between its commands
+	// (0: a tenth of the window; see OfferMix).
+	Gap time.Duration
+	// WritesRate is the writes part's offered rate.
+	WritesRate int
+	Say        func(format string, a ...any)
+}
+
+func (o MixOptions) say(format string, a ...any) {
+	if o.Say != nil {
+		o.Say(format, a...)
+	}
+}
+
+// RawPublishes measures RawWriters clients each publishing a commit-sized
+// message synchronously, one after another, for window, to a fresh
+// embedded server in dir (fsync on every write, the engine's streams):
+// what the disk and server give with no engine. CPU per publish is this
+// process's (server and clients), from /proc.
+func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, error) {
+	srv, err := Open(ctx, dir, 0)
+	if err != nil {
+		return Row{}, err
+	}
+	defer os.RemoveAll(dir)
+	defer srv.Close()
+	js, err := jetstream.New(srv.Conn)
+	if err != nil {
+		return Row{}, err
+	}
+	data, err := events.EncodeCommit(commitOf(1, rawPayload))
+	if err != nil {
+		return Row{}, err
+	}
+	lats := make([][]time.Duration, RawWriters)
+	errs := make([]int, RawWriters)
+	c0, err := ProcessCPU()
+	if err != nil {
+		return Row{}, err
+	}
+	start := time.Now()
+	end := start.Add(window)
+	var wg sync.WaitGroup
+	for w := range RawWriters {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+				t := time.Now()
+				if _, err := js.Publish(ctx, events.ReferralSubject(fmt.Sprintf("raw-%d-%d", w, i)), data); err != nil {
+					errs[w]++
+				}
+				lats[w] = append(lats[w], time.Since(t))
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	c1, err := ProcessCPU()
+	if err != nil {
+		return Row{}, err
+	}
+	stored := ""
+	if st, err := js.Stream(ctx, eventstore.EventsStream); err == nil {
+		if info, err := st.Info(ctx); err == nil && info.State.Msgs > 0 {
+			stored = fmt.Sprintf(", %d B stored", info.State.Bytes/info.State.Msgs)
+		}
+	}
+	r := Row{Name: fmt.Sprintf("raw JetStream publish (%d clients, sync, %d B%s)", RawWriters, len(data), stored)}
+	var lat []time.Duration
+	for w := range RawWriters {
+		lat = append(lat, lats[w]...)
+		r.Errors += errs[w]
+	}
+	r.Ops, r.Events = len(lat), len(lat)-r.Errors
+	if r.Ops > 0 {
+		r.CPUPerOpMs = ms(c1-c0) / float64(r.Ops)
+	}
+	fill(&r, lat, took)
+	return r, ctx.Err()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// mixWindow starts a fresh serve, lets it settle, offers the mix at rate
+// for the window, waits for serve to go idle (or the drain bound) and
+// stops it. Serve's CPU from the window's start to idle is charged to the
+// commands sent.
+func mixWindow(ctx context.Context, o MixOptions, dir string, rate int) (Row, error) {
+	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir})
+	if err != nil {
+		return Row{}, err
+	}
+	defer s.Stop()
+	if _, _, _, err := s.WaitIdle(ctx, 10*time.Second); err != nil {
+		return Row{}, err
+	}
+	c0, err := s.CPU()
+	if err != nil {
+		return Row{}, err
+	}
+	m := OfferMix(ctx, s.URL, rate, o.Window, o.Gap)
+	cWindow, err := s.CPU()
+	if err != nil {
+		return Row{}, err
+	}
+	cIdle, drained, idle, err := s.WaitIdle(ctx, o.Drain)
+	if err != nil {
+		return Row{}, err
+	}
+	r := mixRow(m)
+	r.CPUPerOpMs = ms(cIdle-c0) / float64(max(1, m.Sent))
+	drain := fmt.Sprintf("idle %.1f s after the window", drained.Seconds())
+	if !idle {
+		drain = fmt.Sprintf("still busy %.0f s after the window (the bound): its CPU per command is short of the whole", drained.Seconds())
+	}
+	r.Note += fmt.Sprintf("; serve used %.2f cores in the window, %s", (cWindow-c0).Seconds()/m.Took.Seconds(), drain)
+	return r, nil
+}
+
+func mixRow(m MixResult) Row {
+	r := Row{Offered: m.Rate, Ops: m.Sent, Events: m.Accepted, ErrorKinds: m.Errors}
+	for _, n := range m.Errors {
+		r.Errors += n
+	}
+	fill(&r, m.Latency, m.Took)
+	r.Note = fmt.Sprintf("achieved %.0f/s; accepted %s; errors: %s", r.EventsPerSec, m.stepCounts(), m.errorKinds())
+	if m.Replaced > 0 {
+		r.Note += fmt.Sprintf("; %d follow-ups sent as receipts (their referral's last command unanswered)", m.Replaced)
+	}
+	return r
+}
+
+// Mix runs the mix part: for each round and each rate, raw publishes to a
+// fresh embedded server, then the mix offered to a fresh serve at that
+// rate, so the disk's changes of pace fall on both alike. Rows come grouped
+// by rate, each round's raw row beside its serve row, then a summary: the
+// highest rate that held P99Bar with no errors in every round.
+func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
+	type cell struct{ raw, mix Row }
+	cells := make([][]cell, len(o.Rates))
+	for round := 1; round <= o.Rounds; round++ {
+		for i, rate := range o.Rates {
+			o.say("mix: round %d of %d: raw JetStream publishes for %s", round, o.Rounds, o.Window)
+			raw, err := RawPublishes(ctx, filepath.Join(o.Dir, fmt.Sprintf("raw-%d-%d", round, rate)), o.Window)
+			if err != nil {
+				return nil, fmt.Errorf("raw baseline: %w", err)
+			}
+			o.say("mix: round %d of %d: %d commands/s to a fresh serve for %s", round, o.Rounds, rate, o.Window)
+			mix, err := mixWindow(ctx, o, filepath.Join(o.Dir, fmt.Sprintf("serve-%d-%d", round, rate)), rate)
+			if err != nil {
+				return nil, fmt.Errorf("%d/s: %w", rate, err)
+			}
+			cells[i] = append(cells[i], cell{raw, mix})
+		}
+	}
+	var rows []Row
+	summary := "HTTP mix through serve: summary"
+	best, bestP99 := 0, 0.0
+	var perRate []Row
+	for i, rate := range o.Rates {
+		group := fmt.Sprintf("HTTP mix at %d/s offered to a fresh serve, open loop, beside raw JetStream in the same round (serve's CPU per command sent, drain included)", rate)
+		held, worst := 0, 0.0
+		var p99s, cpus, raws, rawCPUs []string
+		var cpuVals []float64
+		for round, c := range cells[i] {
+			c.raw.Group, c.raw.Round = group, round+1
+			c.raw.Name = fmt.Sprintf("round %d: %s", round+1, c.raw.Name)
+			c.mix.Group, c.mix.Round = group, round+1
+			c.mix.Name = fmt.Sprintf("round %d: serve, %d/s offered", round+1, rate)
+			if c.raw.CPUPerOpMs > 0 {
+				c.mix.Ratio = c.mix.CPUPerOpMs / c.raw.CPUPerOpMs
+				c.mix.Note = fmt.Sprintf("CPU per command %.1f× a raw publish's (ratio column); ", c.mix.Ratio) + c.mix.Note
+			}
+			rows = append(rows, c.raw, c.mix)
+			if c.mix.P99ms <= ms(P99Bar) && c.mix.Errors == 0 {
+				held++
+			}
+			worst = max(worst, c.mix.P99ms)
+			p99s = append(p99s, fmt.Sprintf("%.2f", c.mix.P99ms))
+			cpus = append(cpus, fmt.Sprintf("%.3f", c.mix.CPUPerOpMs))
+			cpuVals = append(cpuVals, c.mix.CPUPerOpMs)
+			raws = append(raws, fmt.Sprintf("%.0f", c.raw.EventsPerSec))
+			rawCPUs = append(rawCPUs, fmt.Sprintf("%.3f", c.raw.CPUPerOpMs))
+		}
+		slices.Sort(cpuVals)
+		median := cpuVals[len(cpuVals)/2]
+		if len(cpuVals)%2 == 0 {
+			median = (median + cpuVals[len(cpuVals)/2-1]) / 2
+		}
+		perRate = append(perRate, Row{Group: summary, Offered: rate, Name: fmt.Sprintf("%d/s offered: p99 ≤ %d ms with no errors in %d of %d rounds", rate, P99Bar.Milliseconds(), held, len(cells[i])),
+			P99ms: worst, CPUPerOpMs: median,
+			Note: fmt.Sprintf("by round: p99 %s ms; serve CPU %s ms per command; raw %s publishes/s at %s ms CPU each (p99 column: the worst round; CPU column: the median)",
+				strings.Join(p99s, " / "), strings.Join(cpus, " / "), strings.Join(raws, " / "), strings.Join(rawCPUs, " / "))})
+		if held == len(cells[i]) && rate > best {
+			best, bestP99 = rate, worst
+		}
+	}
+	top := Row{Group: summary, Offered: best, Name: fmt.Sprintf("highest rate with p99 ≤ %d ms and no errors in every round", P99Bar.Milliseconds())}
+	if best > 0 {
+		top.Note = fmt.Sprintf("%d commands/s (worst round's p99 %.2f ms)", best, bestP99)
+		top.P99ms = bestP99
+	} else {
+		top.Note = "none of the rates offered"
+	}
+	rows = append(rows, perRate...)
+	return append(rows, top), nil
+}
+
+// Writes runs the writes part: a fresh serve, the mix at o.WritesRate for
+// the window and its drain, counting serve's fsync and fdatasync calls with
+// strace and the messages each stream gained. strace stops serve's threads
+// at every system call, so this window's latency and CPU are not reported.
+func Writes(ctx context.Context, o MixOptions) (Row, error) {
+	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: filepath.Join(o.Dir, "writes"), NATS: true})
+	if err != nil {
+		return Row{}, err
+	}
+	defer s.Stop()
+	if _, _, _, err := s.WaitIdle(ctx, 10*time.Second); err != nil {
+		return Row{}, err
+	}
+	// The streams' state is read over NATS; without it the fsyncs are
+	// still counted, and the row says what was missing.
+	before, errBefore := s.Streams(ctx)
+	tr, why := startStrace(s.Pid, filepath.Join(o.Dir, "writes.strace"))
+	m := OfferMix(ctx, s.URL, o.WritesRate, o.Window, o.Gap)
+	_, drained, idle, err := s.WaitIdle(ctx, o.Drain)
+	if err != nil {
+		return Row{}, err
+	}
+	after, errAfter := s.Streams(ctx)
+	var calls map[string]int
+	if tr != nil {
+		if calls, err = tr.stop(); err != nil {
+			why = err.Error()
+		}
+	}
+	r := mixRow(m)
+	r.Group = "writes per command: serve under the HTTP mix, strace attached (it slows serve: no latency or CPU from this window)"
+	r.Name = fmt.Sprintf("%d/s offered for %s and its drain", o.WritesRate, o.Window)
+	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
+	sent := float64(max(1, m.Sent))
+	var notes []string
+	if calls != nil {
+		f := float64(calls["fsync"]+calls["fdatasync"]) / sent
+		r.FsyncsPerOp = &f
+		notes = append(notes, fmt.Sprintf("%.2f fsyncs per command (fsync %d, fdatasync %d; strace -f -c on serve)", f, calls["fsync"], calls["fdatasync"]))
+	} else {
+		notes = append(notes, "fsyncs not measured: "+why)
+	}
+	if err := errors.Join(errBefore, errAfter); err != nil {
+		notes = append(notes, "messages per stream not measured: "+err.Error())
+	} else {
+		r.MessagesPerOp = map[string]float64{}
+		var per []string
+		for _, name := range []string{eventstore.EventsStream, eventstore.PublicStream, eventstore.TimersStream} {
+			d := float64(after[name].LastSeq-before[name].LastSeq) / sent
+			r.MessagesPerOp[name] = d
+			per = append(per, fmt.Sprintf("%s %.2f", name, d))
+		}
+		notes = append(notes, "messages written per command: "+strings.Join(per, ", "))
+		if n := after[eventstore.EventsStream].Msgs - before[eventstore.EventsStream].Msgs; n > 0 {
+			notes = append(notes, fmt.Sprintf("a stored commit averages %d B", (after[eventstore.EventsStream].Bytes-before[eventstore.EventsStream].Bytes)/n))
+		}
+	}
+	if !idle {
+		notes = append(notes, fmt.Sprintf("serve still busy %.0f s after the window (the bound): counts short of the whole", drained.Seconds()))
+	}
+	r.Note = strings.Join(notes, "; ") + "; " + r.Note
+	return r, nil
+}
+
+// straceRun is strace attached to serve, counting its fsync and fdatasync
+// calls (every thread, -f) until stopped.
+type straceRun struct {
+	cmd    *exec.Cmd
+	out    string
+	exited chan struct{}
+}
+
+// startStrace attaches strace to pid and returns once it has attached; or
+// nil and why it could not (no strace, or ptrace not permitted here).
+func startStrace(pid int, out string) (*straceRun, string) {
+	bin, err := exec.LookPath("strace")
+	if err != nil {
+		return nil, "strace not on PATH"
+	}
+	cmd := exec.Command(bin, "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", out, "-p", strconv.Itoa(pid))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err.Error()
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err.Error()
+	}
+	t := &straceRun{cmd: cmd, out: out, exited: make(chan struct{})}
+	attached := make(chan struct{})
+	var said []string
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "attached") {
+				once.Do(func() { close(attached) })
+			}
+			mu.Lock()
+			said = append(said, sc.Text())
+			mu.Unlock()
+		}
+		cmd.Wait()
+		close(t.exited)
+	}()
+	// strace says on stderr when it has attached; if ptrace is refused it
+	// says why and exits.
+	select {
+	case <-attached:
+		return t, ""
+	case <-t.exited:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-t.exited
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return nil, "strace did not attach: " + strings.Join(said, " ")
+}
+
+// stop detaches strace (SIGINT), which then writes its count table, and
+// reads the calls counted.
+func (t *straceRun) stop() (map[string]int, error) {
+	t.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-t.exited:
+	case <-time.After(30 * time.Second):
+		t.cmd.Process.Kill()
+		<-t.exited
+		return nil, errors.New("strace did not stop within 30 s")
+	}
+	b, err := os.ReadFile(t.out)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(t.out)
+	return parseStraceCounts(string(b)), nil
+}
+
+// parseStraceCounts reads strace -c's table: "% time, seconds, usecs/call,
+// calls, [errors,] syscall"; the calls are the fourth column whether or
+// not the errors column is filled.
+func parseStraceCounts(table string) map[string]int {
+	calls := map[string]int{"fsync": 0, "fdatasync": 0}
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if _, ok := calls[f[len(f)-1]]; !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(f[3]); err == nil {
+			calls[f[len(f)-1]] += n
+		}
+	}
+	return calls
+}
