@@ -12,9 +12,9 @@ import (
 // second and measures, for each, the time from that second to the breach on
 // record (fire lag), and counts breaches lost and doubled; durable embedded
 // server (fsync every write), one engine instance. The harness is
-// bench.Timers, which `ntsflow bench` runs at 100,000:
+// bench.Timers, which `ntsflow bench --parts timers` runs at 10,000 (--timers N for more):
 //
-//	go test ./sagas/deadline -run XXX -bench FireLag -benchtime 1x
+//	go test ./sagarun -run XXX -bench FireLag -benchtime 1x
 func BenchmarkFireLag1000(b *testing.B) {
 	for range b.N {
 		node := storetest.Start(b, storetest.Options{Durable: true})
