@@ -51,7 +51,7 @@ func TestViewsOverHTTP(t *testing.T) {
 		}
 	}
 	before := time.Now()
-	time.Sleep(10 * time.Millisecond) // a moment strictly between the two groups of commits, not a wait
+	time.Sleep(10 * time.Millisecond)                                              // a moment strictly between the two groups of commits, not a wait
 	pl := do(t, "POST", ts.URL+"/v1/authorities/E08000016/pledge", `{"pledge":4}`) // Barnsley's earlier code
 	if pl.status != 200 || pl.json(t)["authority"] != "E08000038" || pl.json(t)["referralId"] != nil {
 		t.Fatalf("pledge: %d %s", pl.status, pl.body)
