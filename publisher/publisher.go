@@ -60,9 +60,20 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 			continue
 		}
 		if c == nil {
-			// As of this commit or later: from the engine's cache when it
-			// holds the commit (the command was run here), else a load.
-			ref, stored, err := engine.LoadHolding(ctx, p.Engine, aggregates.Referrals, e.AggregateID, st.Sequence)
+			// The referral is the public event's context. For a commit of
+			// the referral itself: as of that commit or later, from the
+			// engine's cache when it holds the commit (the command was run
+			// here). A commit of another aggregate (a child's care, whose
+			// missing episodes are public) is not on the referral's
+			// subject: the referral as it stands.
+			var ref aggregates.Referral
+			var stored []eventstore.Stored
+			var err error
+			if st.Subject == events.ReferralSubject(e.AggregateID) {
+				ref, stored, err = engine.LoadHolding(ctx, p.Engine, aggregates.Referrals, e.AggregateID, st.Sequence)
+			} else {
+				ref, stored, err = p.Engine.Load(ctx, e.AggregateID)
+			}
 			if err != nil {
 				return err
 			}
