@@ -251,9 +251,18 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 }
 
 func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event) error {
-	ref, _, err := engine.Load(ctx, r.Store, aggregates.Referrals, id)
+	// Through the engine's cache: the command that follows decides on what
+	// this load cached, rather than reading the referral again.
+	ref, _, err := engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id)
 	if err != nil {
 		return err
+	}
+	// Decided at the time it is taken up, not when the sweep began: in a
+	// long sweep of warnings the breach's time may come, and a referral
+	// taken up after it gets its breach at once, as one recorded late does,
+	// not a warning now and its breach in the next sweep.
+	if c := r.now(); c.After(now) {
+		now = c
 	}
 	if r.OnFired != nil {
 		if kind, due := r.Saga.Next(ref); kind != "" && !now.Before(due) {
@@ -290,7 +299,7 @@ func (r *Deadline) act(ctx context.Context, id string, ref aggregates.Referral, 
 		if len(re.Commands) == 0 || round+1 >= settleRounds || !slices.ContainsFunc(re.Timers, func(t deadline.Timer) bool { return !now.Before(t.At) }) {
 			return r.arm(ctx, re.Timers)
 		}
-		if ref, _, err = engine.Load(ctx, r.Store, aggregates.Referrals, id); err != nil {
+		if ref, _, err = engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id); err != nil {
 			return err
 		}
 		re = r.Saga.Due(ref, now)
