@@ -198,7 +198,7 @@ func DeadlinesDue(r *Runner[*projections.Deadlines]) func(ctx context.Context, n
 		if err != nil {
 			return nil, err
 		}
-		if err := r.WaitFor(ctx, last); err != nil {
+		if err := caughtUp(ctx, r, last); err != nil {
 			return nil, err
 		}
 		var due []string
@@ -216,7 +216,7 @@ func DeadlinesUpcoming(r *Runner[*projections.Deadlines]) func(ctx context.Conte
 		if err != nil {
 			return nil, err
 		}
-		if err := r.WaitFor(ctx, last); err != nil {
+		if err := caughtUp(ctx, r, last); err != nil {
 			return nil, err
 		}
 		var up []time.Time
@@ -233,4 +233,15 @@ func (s *Set) DueDeadlines(ctx context.Context, now time.Time) ([]string, error)
 // UpcomingDeadlines is DeadlinesUpcoming over the set's deadlines view.
 func (s *Set) UpcomingDeadlines(ctx context.Context, now time.Time) ([]time.Time, error) {
 	return DeadlinesUpcoming(s.Deadlines)(ctx, now)
+}
+
+// caughtUp waits for the deadlines view to apply sequence last. A view
+// stopped at an event this build cannot read will not get there: the saga
+// is answered from what it has (deadlines before the stop still fall due)
+// rather than not at all.
+func caughtUp(ctx context.Context, r *Runner[*projections.Deadlines], last uint64) error {
+	if st := r.Status(); st.Stalled != nil && st.Stalled.Sequence <= last {
+		return nil
+	}
+	return r.WaitFor(ctx, last)
 }
