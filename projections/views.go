@@ -1,6 +1,7 @@
 // Package projections holds the views people ask for, as pure folds of the
 // event log: capacity (capacity.go), timeliness (timeliness.go), the
-// referral list (referrals.go) and safeguarding (safeguarding.go), each
+// referral list (referrals.go), safeguarding (safeguarding.go) and the
+// deadline saga's index (deadlines.go), each
 // Apply(view, event) view with no I/O, and the reports people read from
 // them. Package views keeps them live.
 package projections
@@ -51,5 +52,10 @@ func SafeguardingSpec() Spec[*Safeguarding] {
 	return Spec[*Safeguarding]{Name: "safeguarding", Schema: "safeguarding-1", New: NewSafeguarding, Apply: ApplySafeguarding}
 }
 
+// DeadlinesSpec is the deadline saga's index (deadlines.go).
+func DeadlinesSpec() Spec[*Deadlines] {
+	return Spec[*Deadlines]{Name: "deadlines", Schema: "deadlines-1", New: NewDeadlines, Apply: ApplyDeadlines}
+}
+
 // Names of the views, for the CLI and the API.
-var Names = []string{"capacity", "timeliness", "referrals", "safeguarding"}
+var Names = []string{"capacity", "timeliness", "referrals", "safeguarding", "deadlines"}

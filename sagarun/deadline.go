@@ -10,13 +10,18 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // Durable consumer names, shared by every engine instance so that each
@@ -28,28 +33,111 @@ const (
 
 const timerPrefix = "deadline"
 
-// Deadline drives the deadline saga: a durable consumer of referral events (to set
-// deadlines and arm or cancel timers) and a durable consumer of fired
-// timers (to record warnings, breaches and escalations). Timers are
-// JetStream message schedules: the server keeps them.
+// sentinelPrefix keys the deadline saga's timers: "deadline.at.<unix ms>",
+// one per instant, whoever is due then.
+const sentinelPrefix = timerPrefix + ".at."
+
+// Tunables of the sweep.
+const (
+	// rearmWithin: a sentinel this close, or past, is published again
+	// whatever this instance remembers: it may have fired already, and a
+	// sweep that ran just before a referral's deadline was recorded would
+	// not have seen it.
+	rearmWithin = 2 * time.Second
+	// sweepWorkers bound the referrals a sweep works on at once: enough to
+	// keep both cores and the disk busy in a burst, few enough not to
+	// crowd out commands.
+	sweepWorkers = 16
+	// catchUpWithin bounds a sweep's wait for the deadlines view to reach
+	// the stream's end; longer, and the fired sentinel is retried.
+	catchUpWithin = 30 * time.Second
+	// settleRounds bounds how often one referral is decided again within a
+	// sweep when a write leaves the next step already due.
+	settleRounds = 3
+)
+
+// Deadline drives the deadline saga. The log is the index: every
+// referral's deadline is on record (deadline.set), and a view of the log
+// (projections.Deadlines) says who is due when. The server keeps only
+// sentinels, one JetStream message schedule per instant at which someone
+// is due ("deadline.at.<unix ms>"), not one per referral: every referral
+// received on a day shares its working-day deadline, so thousands share a
+// sentinel, armed once and never cancelled. A fired sentinel starts a
+// sweep: every referral the view says is due is loaded and given what is
+// due (warning, breach or escalation), and its next instant armed.
+//
+// A durable consumer of referral events arms the first instant (and sets
+// the deadline for a receipt recorded without one); a durable consumer of
+// fired timers sweeps.
 type Deadline struct {
 	Saga   deadline.Saga
 	Engine *engine.Engine
 	Store  *eventstore.Store
 	Now    func() time.Time
 	Log    *slog.Logger
-	// OnFired, if set, hears of each fired timer: when it was due, when the
-	// server fired it, and when the saga took it up.
+	// Due lists the referrals whose next deadline event is due at now, as
+	// of everything on the stream when asked (views.DeadlinesDue). Nil: Run
+	// keeps a deadlines view of its own.
+	Due func(ctx context.Context, now time.Time) ([]string, error)
+	// Upcoming, if set, lists the instants after now at which someone will
+	// be due (views.DeadlinesUpcoming): Run arms a sentinel for each when it
+	// starts, so a sentinel lost while no saga ran costs nothing.
+	Upcoming func(ctx context.Context, now time.Time) ([]time.Time, error)
+	// OnFired, if set, hears of each referral a sweep found due: when its
+	// event was due, when the server fired the sentinel that woke the
+	// sweep, and when the sweep took the referral up.
 	OnFired func(kind string, due, fired, handled time.Time)
 	// OnRecorded, if set, hears of each warning, breach or escalation the
 	// saga recorded (not of repeats).
 	OnRecorded func(eventType string, authority string)
+
+	due      func(ctx context.Context, now time.Time) ([]string, error)
+	upcoming func(ctx context.Context, now time.Time) ([]time.Time, error)
+	sweeping sync.Mutex // one sweep at a time on this instance
+	armedMu  sync.Mutex
+	armed    map[int64]bool // sentinels this instance published, by fire time (unix ms)
 }
 
 // Run runs both consumers until ctx ends, restarting them after errors
-// (the store unreachable, say) with a pause.
+// (the store unreachable, say) with a pause. It sweeps once at the start:
+// what fell due while no saga ran is recorded even if its sentinel was
+// lost.
 func (r *Deadline) Run(ctx context.Context) error {
-	return runConsumers(ctx, r.log(), consumer{"deadline saga events", r.consumeEvents}, consumer{"deadline saga timers", r.consumeTimers})
+	r.due, r.upcoming = r.Due, r.Upcoming
+	if r.due == nil {
+		v := views.NewRunner(projections.DeadlinesSpec(), r.Store, r.log())
+		v.SnapshotEvery = -1
+		go v.Run(ctx)
+		r.due, r.upcoming = views.DeadlinesDue(v), views.DeadlinesUpcoming(v)
+	}
+	return runConsumers(ctx, r.log(),
+		consumer{"deadline saga start", r.start},
+		consumer{"deadline saga events", r.consumeEvents},
+		consumer{"deadline saga timers", r.consumeTimers})
+}
+
+// start sweeps and arms a sentinel for every instant to come, then waits
+// for the end: a consumer that has done its work.
+func (r *Deadline) start(ctx context.Context) error {
+	// No sentinel woke this sweep: its "fired" time is now.
+	if err := r.sweep(ctx, time.Time{}, r.now(), events.Event{ID: "deadline-saga:start"}); err != nil {
+		return err
+	}
+	if r.upcoming != nil {
+		up, err := r.upcoming(ctx, r.now())
+		if err != nil {
+			return err
+		}
+		timers := make([]deadline.Timer, len(up))
+		for i, at := range up {
+			timers[i] = deadline.Timer{At: at}
+		}
+		if err := r.arm(ctx, timers); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 func (r *Deadline) consumeEvents(ctx context.Context) error {
@@ -64,13 +152,16 @@ func (r *Deadline) consumeTimers(ctx context.Context) error {
 	})
 }
 
-// HandleCommit reacts to one commit of a referral. It is idempotent: a
-// redelivered commit finds the work done and does nothing new.
+// HandleCommit reacts to one commit of a referral: a receipt (or its
+// deadline) arms the referral's first instant, and records at once what a
+// late receipt is already owed. It is idempotent: a redelivered commit
+// finds the work done and arms an instant already armed. Placement,
+// withdrawal and leaving care need nothing: the sweep skips them.
 func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 	var relevant []events.Event
 	for _, e := range st.Commit.Events {
 		switch e.Data.(type) {
-		case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet, events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
+		case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet:
 			relevant = append(relevant, e)
 		}
 	}
@@ -78,61 +169,194 @@ func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error
 		return nil
 	}
 	id := relevant[0].AggregateID
-	if !slices.ContainsFunc(relevant, func(e events.Event) bool { return !deadline.Ends(e) }) {
-		// A placement, withdrawal or leaving care: cancel, no load needed.
-		return r.Store.CancelAll(ctx, timerPrefix+"."+id)
-	}
 	ref, _, err := engine.LoadHolding(ctx, r.Engine, aggregates.Referrals, id, st.Sequence)
 	if err != nil {
 		return err
 	}
 	for _, e := range relevant {
-		if err := r.do(ctx, id, ref.ReceivingAuthority, r.Saga.React(ref, e, r.now()), e); err != nil {
+		if err := r.act(ctx, id, ref, r.Saga.React(ref, e, r.now()), e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// HandleFired acts on one fired timer.
+// HandleFired acts on one fired timer: a sentinel, or a per-referral timer
+// armed by a build before sentinels. Either says some deadline is due, and
+// the sweep finds which.
 func (r *Deadline) HandleFired(ctx context.Context, f eventstore.Fired) error {
-	id, kind, err := timerKey(f.Key, timerPrefix)
-	if err != nil {
-		return err
+	if !strings.HasPrefix(f.Key, timerPrefix+".") {
+		return fmt.Errorf("%w: timer key %q", eventstore.ErrPermanent, f.Key)
 	}
-	now := r.now()
-	if r.OnFired != nil {
-		r.OnFired(kind, f.At, f.FiredAt, now)
-	}
-	ref, _, err := engine.Load(ctx, r.Store, aggregates.Referrals, id)
-	if err != nil {
-		return err
-	}
-	cause := events.Event{ID: fmt.Sprintf("timer:%s:%d", f.Key, f.Sequence), CorrelationID: id}
-	return r.do(ctx, id, ref.ReceivingAuthority, r.Saga.OnFire(ref, kind, now), cause)
+	return r.sweep(ctx, f.At, f.FiredAt, events.Event{ID: fmt.Sprintf("timer:%s:%d", f.Key, f.Sequence)})
 }
 
-func (r *Deadline) do(ctx context.Context, id, authority string, re deadline.Reaction, cause events.Event) error {
-	if re.Cancel {
-		if err := r.Store.CancelAll(ctx, timerPrefix+"."+id); err != nil {
+// sweep gives every referral due by now what is due. at is the fired
+// sentinel's instant: the server says it has come, so the sweep takes it
+// as now should this clock be a little behind. A sentinel firing while a
+// sweep runs waits for it and sweeps again: the view then holds the first
+// sweep's writes, so only what fell due since is loaded.
+func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause events.Event) error {
+	r.sweeping.Lock()
+	defer r.sweeping.Unlock()
+	now := r.now()
+	if now.Before(at) {
+		now = at
+	}
+	due := r.due
+	if due == nil {
+		due = r.Due
+	}
+	if due == nil {
+		return fmt.Errorf("deadline saga: no deadlines view to sweep (Run sets one up)")
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWithin)
+	ids, err := due(wctx, now)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	work := make(chan string)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range min(sweepWorkers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if err := r.sweepOne(ctx, id, now, firedAt, cause); err != nil {
+					select {
+					case errs <- fmt.Errorf("referral %s: %w", id, err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		// The fired sentinel is retried: the referrals done are found done.
+		return err
+	default:
+		return nil
+	}
+}
+
+func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event) error {
+	// Through the engine's cache: the command that follows decides on what
+	// this load cached, rather than reading the referral again.
+	ref, _, err := engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id)
+	if err != nil {
+		return err
+	}
+	// Decided at the time it is taken up, not when the sweep began: in a
+	// long sweep of warnings the breach's time may come, and a referral
+	// taken up after it gets its breach at once, as one recorded late does,
+	// not a warning now and its breach in the next sweep.
+	if c := r.now(); c.After(now) {
+		now = c
+	}
+	if r.OnFired != nil {
+		if kind, due := r.Saga.Next(ref); kind != "" && !now.Before(due) {
+			r.OnFired(kind, due, firedAt, r.now())
+		}
+	}
+	cause.CorrelationID = id
+	return r.act(ctx, id, ref, r.Saga.Due(ref, now), cause)
+}
+
+// act carries out a reaction for referral id, whose state was ref: its
+// commands once (the message id is derived from the referral and the
+// command), then its timers as sentinels. A timer already due after the
+// writes (a breach decided a moment before the escalation's time and
+// written after it, say) is not left to a sentinel: the referral is
+// loaded and decided again, a few times at most.
+func (r *Deadline) act(ctx context.Context, id string, ref aggregates.Referral, re deadline.Reaction, cause events.Event) error {
+	for round := 0; ; round++ {
+		err := issue(r.log(), "deadline saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
+			msgID := "deadline:" + id + ":" + c.CommandName()
+			if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
+				msgID += ":" + esc.EscalatedTo
+			}
+			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: msgID})
+		}, func(e events.Event) {
+			if r.OnRecorded != nil {
+				r.OnRecorded(e.Type, ref.ReceivingAuthority)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		now := r.now()
+		if len(re.Commands) == 0 || round+1 >= settleRounds || !slices.ContainsFunc(re.Timers, func(t deadline.Timer) bool { return !now.Before(t.At) }) {
+			return r.arm(ctx, re.Timers)
+		}
+		if ref, _, err = engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id); err != nil {
+			return err
+		}
+		re = r.Saga.Due(ref, now)
+	}
+}
+
+// arm makes sure a sentinel fires at each timer's time. Schedules fire on
+// whole seconds, so every referral due within a second shares one. A
+// sentinel this instance published for a time still ahead is not
+// published again: that is what makes a day's thousands of referrals
+// cost one write. One near or past is published again (it replaces any
+// pending one of its key), in case it has fired already.
+func (r *Deadline) arm(ctx context.Context, timers []deadline.Timer) error {
+	for _, t := range timers {
+		fire := t.At.UTC().Truncate(time.Second)
+		if fire.Before(t.At) {
+			fire = fire.Add(time.Second)
+		}
+		key := fire.UnixMilli()
+		far := fire.After(r.now().Add(rearmWithin))
+		r.armedMu.Lock()
+		if far && r.armed[key] {
+			r.armedMu.Unlock()
+			continue
+		}
+		if far {
+			// Claimed before the write, so that the referrals arming it at
+			// the same moment do not all write it; given up if it fails,
+			// and the failed handler's retry writes it.
+			if r.armed == nil {
+				r.armed = map[int64]bool{}
+			}
+			r.armed[key] = true
+		}
+		r.forgetPast()
+		r.armedMu.Unlock()
+		if err := r.Store.Schedule(ctx, sentinelPrefix+strconv.FormatInt(key, 10), fire, nil); err != nil {
+			if far {
+				r.armedMu.Lock()
+				delete(r.armed, key)
+				r.armedMu.Unlock()
+			}
 			return err
 		}
 	}
-	err := issue(r.log(), "deadline saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
-		msgID := "deadline:" + id + ":" + c.CommandName()
-		if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
-			msgID += ":" + esc.EscalatedTo
+	return nil
+}
+
+// forgetPast drops sentinels that are near or past from the memory of
+// those armed: they are published again anyway. Called with armedMu held.
+func (r *Deadline) forgetPast() {
+	near := r.now().Add(rearmWithin).UnixMilli()
+	for k := range r.armed {
+		if k <= near {
+			delete(r.armed, k)
 		}
-		return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: msgID})
-	}, func(e events.Event) {
-		if r.OnRecorded != nil {
-			r.OnRecorded(e.Type, authority)
-		}
-	})
-	if err != nil {
-		return err
 	}
-	return schedule(ctx, r.Store, timerPrefix+"."+id, re.Timers)
 }
 
 func (r *Deadline) now() time.Time { return nowOr(r.Now) }

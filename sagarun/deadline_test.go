@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
@@ -30,24 +31,29 @@ func secondsPolicy(t testing.TB) deadline.Policy {
 }
 
 type rig struct {
-	t    testing.TB
-	node *storetest.Node
-	eng  *engine.Engine
+	t      testing.TB
+	node   *storetest.Node
+	eng    *engine.Engine
+	policy deadline.Policy
 }
 
 // newRig starts a store and an engine that records each referral's
 // deadline in its receipt, as serve's does.
 func newRig(t testing.TB, dir string) *rig {
+	return newRigWith(t, dir, secondsPolicy(t))
+}
+
+func newRigWith(t testing.TB, dir string, p deadline.Policy) *rig {
 	n := storetest.Start(t, storetest.Options{Dir: dir})
-	rule := deadline.Saga{Policy: secondsPolicy(t), Calendar: calendar.Default()}.Rule()
-	return &rig{t: t, node: n, eng: &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler), Referrals: aggregates.ReferralsSettingDeadlines(rule)}}
+	rule := deadline.Saga{Policy: p, Calendar: calendar.Default()}.Rule()
+	return &rig{t: t, node: n, policy: p, eng: &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler), Referrals: aggregates.ReferralsSettingDeadlines(rule)}}
 }
 
 // runner starts a saga runner (an engine instance's worth) and returns a
 // function that stops it and waits for it.
 func (r *rig) runner() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &sagarun.Deadline{Saga: deadline.Saga{Policy: secondsPolicy(r.t), Calendar: calendar.Default()}, Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	run := &sagarun.Deadline{Saga: deadline.Saga{Policy: r.policy, Calendar: calendar.Default()}, Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
 	done := make(chan struct{})
 	go func() { run.Run(ctx); close(done) }()
 	var once sync.Once
@@ -113,10 +119,10 @@ func (r *rig) waitFor(what string, within time.Duration, cond func() bool) {
 	}
 }
 
-// idle waits until the deadline saga has nothing left to do: no timer
-// scheduled, no fired timer and no referral commit waiting for its
-// consumers. The reads follow the work's own order (a fired timer's
-// handler commits, then schedules the next timer, then acknowledges), and
+// idle waits until the deadline saga has nothing left to do: no sentinel
+// scheduled, no fired sentinel and no referral commit waiting for its
+// consumers. The reads follow the work's own order (a sweep commits, then
+// schedules the next sentinel, then acknowledges), and
 // the schedules are read again last, so work moving between the reads is
 // still seen by one of them.
 func (r *rig) idle(within time.Duration) {
@@ -178,16 +184,18 @@ func TestWarningBreachAndEscalationFireOnTime(t *testing.T) {
 	}
 }
 
-func TestPlacingBeforeTheDeadlineCancelsBoth(t *testing.T) {
+// A placement cancels nothing: the warning's sentinel fires, the sweep
+// finds the referral's clock stopped, and nothing more is armed for it.
+func TestPlacingBeforeTheDeadlineIsNeverWarnedOrBreached(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "")
 	r.runner()
 	r.receive("r1", time.Now())
-	r.waitFor("the warning's timer, the only one armed", 5*time.Second, func() bool { return r.pending() == 1 })
+	r.waitFor("the warning's sentinel, the only one armed", 5*time.Second, func() bool { return r.pending() == 1 })
 	if err := r.do("r1", aggregates.Place{PlacementType: "U1", Provider: "carer", PlacedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	r.waitFor("the timer cancelled", 5*time.Second, func() bool { return r.pending() == 0 })
+	r.waitFor("the sentinel to fire and the sweep to arm nothing more", 6*time.Second, func() bool { return r.pending() == 0 })
 	ref, _, _ := r.eng.Load(context.Background(), "r1")
 	untilPast(ref.EscalateAt.Add(time.Second))
 	r.idle(5 * time.Second)
@@ -455,5 +463,120 @@ func TestDeadlineTravelsInTheReceipt(t *testing.T) {
 	}
 	if len(stored) != 1 || len(stored[0].Commit.Events) != 2 || stored[0].Commit.Events[1].Type != events.TypeDeadlineSet {
 		t.Fatalf("want one commit, received and deadline set: %+v", stored)
+	}
+}
+
+// Thirty referrals received at the same moment share their instants: one
+// sentinel is armed for all their warnings, in one write.
+func TestReferralsDueAtTheSameInstantShareOneSentinel(t *testing.T) {
+	t.Parallel()
+	// Warnings 10s after receipt: far enough ahead that the saga trusts
+	// its memory of what it armed rather than publishing again.
+	p, err := deadline.ParsePolicy([]byte(`{"version":"test-shared","routes":{"hotel":{"duration":"12s"},"entry-authority":{"duration":"12s"}},"warnBefore":{"duration":"2s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, "", p)
+	r.runner()
+	const n = 30
+	now := time.Now()
+	for i := range n {
+		r.receive(fmt.Sprint("s", i), now)
+	}
+	ctx := context.Background()
+	r.waitFor("every receipt handled by the saga", 5*time.Second, func() bool {
+		e, err := r.node.Store.ConsumerPending(ctx, eventstore.EventsStream, sagarun.DeadlineEventsConsumer)
+		return err == nil && e == 0
+	})
+	if got := r.pending(); got != 1 {
+		t.Fatalf("%d sentinels pending, want 1", got)
+	}
+	if w := r.timerWrites(); w != 1 {
+		t.Fatalf("%d schedules written for %d referrals, want 1", w, n)
+	}
+	r.waitFor("every warning", 15*time.Second, func() bool {
+		for i := range n {
+			if count(r.history(fmt.Sprint("s", i)), events.TypeDeadlineWarning) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	r.waitFor("the breach's sentinel, one for all", 5*time.Second, func() bool { return r.pending() == 1 })
+}
+
+// timerWrites counts the messages ever stored on the timers stream: before
+// anything has fired, the schedules written (a replaced one included).
+func (r *rig) timerWrites() uint64 {
+	r.t.Helper()
+	js, err := jetstream.New(r.node.Conn)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	str, err := js.Stream(context.Background(), eventstore.TimersStream)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	info, err := str.Info(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+// A sentinel lost (here purged) while a saga runs: the deadline it stood
+// for is recorded by the sweep the next sentinel starts. One lost while no
+// saga ran: the sweep every saga makes when it starts records it.
+func TestALostSentinelIsCaughtByTheNextSweep(t *testing.T) {
+	t.Parallel()
+	// Warning 2s after receipt, deadline at 6s, escalation 5s after: room
+	// for a second referral's warning between the first's warning and its
+	// deadline, and for the breaches to land before the escalations.
+	p, err := deadline.ParsePolicy([]byte(`{"version":"test-lost","routes":{"hotel":{"duration":"6s"},"entry-authority":{"duration":"6s"}},"warnBefore":{"duration":"4s"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"},{"after":{"duration":"5s"},"to":"director"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, "", p)
+	stop := r.runner()
+	ctx := context.Background()
+	t0 := time.Now()
+	r.receive("a", t0)
+	r.waitFor("a's warning sentinel", 1*time.Second, func() bool { return r.pending() == 1 })
+	if err := r.node.Store.CancelAll(ctx, "deadline.at"); err != nil {
+		t.Fatal(err)
+	}
+	untilPast(t0.Add(1500 * time.Millisecond))
+	r.receive("b", time.Now())
+	refA, _, _ := r.eng.Load(ctx, "a")
+	refB, _, _ := r.eng.Load(ctx, "b")
+	untilPast(refA.WarningAt.Add(500 * time.Millisecond))
+	if h := r.history("a"); count(h, events.TypeDeadlineWarning) != 0 {
+		t.Fatalf("warned with its sentinel lost and no other fired: %v", types(h))
+	}
+	r.waitFor("a's warning, by the sweep b's sentinel starts", 3*time.Second, func() bool { return count(r.history("a"), events.TypeDeadlineWarning) == 1 })
+	r.waitFor("b's warning", 3*time.Second, func() bool { return count(r.history("b"), events.TypeDeadlineWarning) == 1 })
+
+	// Now with no saga running: every sentinel is lost (the breaches'),
+	// and their times pass.
+	stop()
+	if err := r.node.Store.CancelAll(ctx, "deadline.at"); err != nil {
+		t.Fatal(err)
+	}
+	untilPast(refB.DueAt.Add(500 * time.Millisecond))
+	if h := r.history("a"); count(h, events.TypeDeadlineBreached) != 0 {
+		t.Fatalf("breached with no saga: %v", types(h))
+	}
+	r.runner()
+	r.waitFor("both breaches, by the sweep at start", 3*time.Second, func() bool {
+		return count(r.history("a"), events.TypeDeadlineBreached) == 1 && count(r.history("b"), events.TypeDeadlineBreached) == 1
+	})
+	r.waitFor("both escalations, by the sentinels that sweep armed", 8*time.Second, func() bool {
+		return count(r.history("a"), events.TypeDeadlineEscalated) == 1 && count(r.history("b"), events.TypeDeadlineEscalated) == 1
+	})
+	r.idle(10 * time.Second)
+	for _, id := range []string{"a", "b"} {
+		if h := r.history(id); count(h, events.TypeDeadlineWarning) != 1 || count(h, events.TypeDeadlineBreached) != 1 || count(h, events.TypeDeadlineEscalated) != 1 {
+			t.Fatalf("%s: %v", id, types(h))
+		}
 	}
 }

@@ -335,7 +335,7 @@ func TestViewStopsAtAnEventItCannotRead(t *testing.T) {
 	r := views.NewRunner(projections.CapacitySpec(), n.Store, quiet)
 	r.SnapshotEvery = -1
 	set := &views.Set{Capacity: r, Timeliness: views.NewRunner(projections.TimelinessSpec(calendar.Default()), n.Store, quiet), Referrals: views.NewRunner(projections.ReferralListSpec(), n.Store, quiet),
-		Safeguarding: views.NewRunner(projections.SafeguardingSpec(), n.Store, quiet)}
+		Safeguarding: views.NewRunner(projections.SafeguardingSpec(), n.Store, quiet), Deadlines: views.NewRunner(projections.DeadlinesSpec(), n.Store, quiet)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()

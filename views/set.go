@@ -21,9 +21,11 @@ type Set struct {
 	Timeliness   *Runner[*projections.Timeliness]
 	Referrals    *Runner[*projections.ReferralList]
 	Safeguarding *Runner[*projections.Safeguarding]
-	Registry     *refdata.Registry
-	Calendar     *calendar.Calendar
-	Store        *eventstore.Store
+	// Deadlines is the deadline saga's index; the saga reads it (Due).
+	Deadlines *Runner[*projections.Deadlines]
+	Registry  *refdata.Registry
+	Calendar  *calendar.Calendar
+	Store     *eventstore.Store
 	// MissingAlertAfter is the safeguarding policy's time after which a
 	// missing child is counted by the alert (NewSet: the shipped policy's;
 	// serve sets the policy in force).
@@ -46,6 +48,7 @@ func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calend
 		Timeliness:        NewRunner(projections.TimelinessSpec(cal), store, log),
 		Referrals:         NewRunner(projections.ReferralListSpec(), store, log),
 		Safeguarding:      NewRunner(projections.SafeguardingSpec(), store, log),
+		Deadlines:         NewRunner(projections.DeadlinesSpec(), store, log),
 		Registry:          reg,
 		Calendar:          cal,
 		Store:             store,
@@ -55,13 +58,13 @@ func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calend
 }
 
 func (s *Set) statuses() []Status {
-	return []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status(), s.Safeguarding.Status()}
+	return []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status(), s.Safeguarding.Status(), s.Deadlines.Status()}
 }
 
 // Run runs every view until ctx ends, then snapshots them.
 func (s *Set) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{s.Capacity.Run, s.Timeliness.Run, s.Referrals.Run, s.Safeguarding.Run} {
+	for _, run := range []func(context.Context) error{s.Capacity.Run, s.Timeliness.Run, s.Referrals.Run, s.Safeguarding.Run, s.Deadlines.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); run(ctx) }()
 	}
@@ -72,6 +75,7 @@ func (s *Set) Run(ctx context.Context) {
 	s.Timeliness.Snapshot(sctx)
 	s.Referrals.Snapshot(sctx)
 	s.Safeguarding.Snapshot(sctx)
+	s.Deadlines.Snapshot(sctx)
 }
 
 // Ready reports an error when a view has stopped at an event this build
@@ -93,6 +97,7 @@ func (s *Set) OnSnapshotFailure(fn func(view string, err error)) {
 	s.Timeliness.OnSnapshotFailure = fn
 	s.Referrals.OnSnapshotFailure = fn
 	s.Safeguarding.OnSnapshotFailure = fn
+	s.Deadlines.OnSnapshotFailure = fn
 }
 
 // ViewStatus is a view's status with its last rebuild.
@@ -128,6 +133,8 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 		err = s.Referrals.Rebuild(ctx, progress)
 	case "safeguarding":
 		err = s.Safeguarding.Rebuild(ctx, progress)
+	case "deadlines":
+		err = s.Deadlines.Rebuild(ctx, progress)
 	default:
 		return fmt.Errorf("no view %q (views: %s)", name, strings.Join(projections.Names, ", "))
 	}
@@ -173,6 +180,68 @@ func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Regis
 	case "safeguarding":
 		v, seq, _, err := Fold(ctx, store, projections.SafeguardingSpec(), o)
 		return projections.ReportSafeguarding(v, reg, projections.SafeguardingFilter{}, now, missingAlertAfter), seq, err
+	case "deadlines":
+		v, seq, _, err := Fold(ctx, store, projections.DeadlinesSpec(), o)
+		return projections.ReportDeadlines(v, now), seq, err
 	}
 	return nil, 0, fmt.Errorf("no view %q (views: %s)", name, strings.Join(projections.Names, ", "))
+}
+
+// DeadlinesDue answers the deadline saga's question (sagarun.Deadline.Due)
+// from a deadlines view: the referrals whose next deadline event is due at
+// now, as of everything on the stream when asked. Waiting for the view to
+// reach the stream's last sequence makes a sweep see every write before it,
+// its own sweep's included, so nothing is loaded twice for nothing.
+func DeadlinesDue(r *Runner[*projections.Deadlines]) func(ctx context.Context, now time.Time) ([]string, error) {
+	return func(ctx context.Context, now time.Time) ([]string, error) {
+		last, err := r.Store.LastSequence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := caughtUp(ctx, r, last); err != nil {
+			return nil, err
+		}
+		var due []string
+		r.Read(func(v *projections.Deadlines, _ uint64) { due = projections.DueBy(v, now) })
+		return due, nil
+	}
+}
+
+// DeadlinesUpcoming answers sagarun.Deadline.Upcoming from a deadlines view:
+// the distinct instants after now still to come, once the view has caught
+// up with the stream.
+func DeadlinesUpcoming(r *Runner[*projections.Deadlines]) func(ctx context.Context, now time.Time) ([]time.Time, error) {
+	return func(ctx context.Context, now time.Time) ([]time.Time, error) {
+		last, err := r.Store.LastSequence(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := caughtUp(ctx, r, last); err != nil {
+			return nil, err
+		}
+		var up []time.Time
+		r.Read(func(v *projections.Deadlines, _ uint64) { up = projections.Upcoming(v, now) })
+		return up, nil
+	}
+}
+
+// DueDeadlines is DeadlinesDue over the set's deadlines view.
+func (s *Set) DueDeadlines(ctx context.Context, now time.Time) ([]string, error) {
+	return DeadlinesDue(s.Deadlines)(ctx, now)
+}
+
+// UpcomingDeadlines is DeadlinesUpcoming over the set's deadlines view.
+func (s *Set) UpcomingDeadlines(ctx context.Context, now time.Time) ([]time.Time, error) {
+	return DeadlinesUpcoming(s.Deadlines)(ctx, now)
+}
+
+// caughtUp waits for the deadlines view to apply sequence last. A view
+// stopped at an event this build cannot read will not get there: the saga
+// is answered from what it has (deadlines before the stop still fall due)
+// rather than not at all.
+func caughtUp(ctx context.Context, r *Runner[*projections.Deadlines], last uint64) error {
+	if st := r.Status(); st.Stalled != nil && st.Stalled.Sequence <= last {
+		return nil
+	}
+	return r.WaitFor(ctx, last)
 }

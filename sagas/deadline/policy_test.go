@@ -127,38 +127,52 @@ func TestReact(t *testing.T) {
 	if len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "director" || len(re.Timers) != 0 {
 		t.Fatalf("backdated past the escalation: %+v", re)
 	}
-	// placed or withdrawn -> cancel
+	// placed or withdrawn -> nothing: the sweep never finds it due
 	for _, typ := range []any{events.ReferralPlaced{}, events.ReferralWithdrawn{}} {
-		if re := s.React(armed, events.Event{Data: typ}, at("2025-06-03T10:00:00+01:00")); !re.Cancel {
-			t.Fatalf("%T does not cancel", typ)
+		if re := s.React(armed, events.Event{Data: typ}, at("2025-06-03T10:00:00+01:00")); len(re.Commands)+len(re.Timers) != 0 || re.Cancel {
+			t.Fatalf("%T: %+v", typ, re)
 		}
 	}
-	// fired timers: each records its event and arms the next
-	if re := s.OnFire(armed, KindWarning, dl.WarningAt.Add(time.Second)); len(re.Commands) != 1 || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach {
-		t.Fatalf("warning fired: %+v", re)
+	// due at a sweep: each step records its event and arms the next
+	if re := s.Due(armed, dl.WarningAt.Add(time.Second)); len(re.Commands) != 1 || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach {
+		t.Fatalf("warning due: %+v", re)
+	}
+	if re := s.Due(armed, dl.WarningAt.Add(-time.Second)); len(re.Commands) != 0 || len(re.Timers) != 1 || re.Timers[0].Kind != KindWarning {
+		t.Fatalf("swept before the warning: %+v; want its timer again", re)
 	}
 	warned := armed
 	warned.Warned = true
-	if re := s.OnFire(warned, KindWarning, dl.WarningAt.Add(time.Second)); len(re.Commands) != 0 || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach {
-		t.Fatalf("warning redelivered after it was recorded: %+v; want only the breach timer again", re)
+	if re := s.Due(warned, dl.WarningAt.Add(time.Second)); len(re.Commands) != 0 || len(re.Timers) != 1 || re.Timers[0].Kind != KindBreach {
+		t.Fatalf("swept again after the warning was recorded: %+v; want only the breach timer again", re)
 	}
-	if re := s.OnFire(armed, KindBreach, dl.DueAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "team-leader" || len(re.Timers) != 1 || re.Timers[0].Kind != KindEscalation {
-		t.Fatalf("breach fired: %+v", re)
+	if re := s.Due(warned, dl.DueAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineBreach).EscalatedTo != "team-leader" || len(re.Timers) != 1 || re.Timers[0].Kind != KindEscalation {
+		t.Fatalf("breach due: %+v", re)
 	}
-	if re := s.OnFire(armed, KindBreach, dl.DueAt.Add(-time.Hour)); len(re.Commands) != 0 || len(re.Timers) != 1 {
-		t.Fatalf("breach fired early is set again: %+v", re)
+	if re := s.Due(armed, dl.DueAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].CommandName() != "record-deadline-breach" {
+		t.Fatalf("breach due with no warning on record (none ran in time): %+v; want the breach, not the warning", re)
 	}
 	placed := armed
 	placed.Status = aggregates.StatusPlaced
-	if re := s.OnFire(placed, KindBreach, dl.DueAt.Add(time.Second)); len(re.Commands)+len(re.Timers) != 0 {
-		t.Fatalf("a timer of a placed referral acted: %+v", re)
+	if re := s.Due(placed, dl.DueAt.Add(time.Second)); len(re.Commands)+len(re.Timers) != 0 {
+		t.Fatalf("a placed referral acted: %+v", re)
 	}
 	breached := armed
 	breached.Breached, breached.EscalatedTo = true, "team-leader"
-	if re := s.OnFire(breached, KindBreach, dl.DueAt.Add(time.Second)); len(re.Commands) != 0 {
-		t.Fatal("a second breach was asked for")
+	if re := s.Due(breached, dl.DueAt.Add(time.Second)); len(re.Commands) != 0 || len(re.Timers) != 1 || re.Timers[0].Kind != KindEscalation {
+		t.Fatalf("after the breach, before the escalation: %+v", re)
 	}
-	if re := s.OnFire(breached, KindEscalation, dl.EscalateAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineEscalation).EscalatedTo != "director" {
+	if kind, when := s.Next(breached); kind != KindEscalation || !when.Equal(dl.EscalateAt) {
+		t.Fatalf("next after the breach: %s at %v", kind, when)
+	}
+	if re := s.Due(breached, dl.EscalateAt.Add(time.Second)); len(re.Commands) != 1 || re.Commands[0].(aggregates.RecordDeadlineEscalation).EscalatedTo != "director" {
 		t.Fatalf("escalation fired: %+v", re)
+	}
+	escalated := breached
+	escalated.EscalatedTo = "director"
+	if re := s.Due(escalated, dl.EscalateAt.Add(time.Hour)); len(re.Commands)+len(re.Timers) != 0 {
+		t.Fatalf("escalated twice: %+v", re)
+	}
+	if kind, _ := s.Next(escalated); kind != "" {
+		t.Fatalf("next after the last step: %s", kind)
 	}
 }

@@ -8,23 +8,26 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 )
 
-// Timer kinds. Each referral has at most one pending timer: the next of
-// these to fall due.
+// Timer kinds: the deadline events a referral waits for, in turn.
 const (
 	KindWarning    = "warning"
 	KindBreach     = "breach"
 	KindEscalation = "escalation"
 )
 
-// Reaction is what the saga wants done: commands on the referral, timers to
-// set, or the referral's timers cancelled. The runner does it.
+// Reaction is what a saga wants done: commands on the referral, the next
+// moment it wants to be woken for it, or (the allocation saga) the
+// referral's timers cancelled. The runner does it.
 type Reaction struct {
 	Commands []aggregates.Command
 	Timers   []Timer
-	Cancel   bool
+	// Cancel is never asked by the deadline saga: its timers are shared
+	// sentinels (see sagarun.Deadline), and a referral whose clock stopped
+	// is simply never due.
+	Cancel bool
 }
 
-// Timer asks for a reminder of a kind at a time.
+// Timer asks to be woken at a time for a kind of deadline event.
 type Timer struct {
 	Kind string
 	At   time.Time
@@ -49,6 +52,8 @@ func (s Saga) Rule() aggregates.DeadlineRule {
 // React is the saga's answer to an event of a referral whose state, as
 // loaded now (not as it was when the event was written), is r. It is pure:
 // the same inputs give the same reaction, so redelivery is harmless.
+// Placement, withdrawal and leaving care need no answer: a referral whose
+// clock has stopped is simply never due again.
 func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reaction {
 	route := ""
 	switch d := e.Data.(type) {
@@ -71,42 +76,54 @@ func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reacti
 		}
 		return Reaction{Commands: []aggregates.Command{aggregates.SetDeadline{Deadline: dl}}}
 	case events.DeadlineSet:
-		return s.arm(r, now)
-	}
-	if Ends(e) {
-		return Reaction{Cancel: true}
+		return s.Due(r, now)
 	}
 	return Reaction{}
 }
 
-// Ends says whether an event ends the referral's clock, so that its timer
-// is cancelled whatever state the referral is in: the runner needs no load
-// of the referral to react to it.
-func Ends(e events.Event) bool {
-	switch e.Data.(type) {
-	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
-		return true
+// Next is the referral's next deadline event still to record and when it
+// falls due, or "" when none remains (the clock stopped, or the ladder's
+// last step is on record). The warning is skipped once the breach is on
+// record; projections.Deadlines keeps the same ladder.
+func (s Saga) Next(r aggregates.Referral) (kind string, at time.Time) {
+	switch {
+	case !r.Open() || r.DueAt.IsZero():
+		return "", time.Time{}
+	case !r.Warned && !r.Breached:
+		return KindWarning, r.WarningAt
+	case !r.Breached:
+		return KindBreach, breachTime(r.DueAt)
+	case !r.EscalateAt.IsZero() && r.EscalatedTo != s.Policy.EscalateTo(s.Calendar, r.DueAt, r.EscalateAt):
+		return KindEscalation, r.EscalateAt
 	}
-	return false
+	return "", time.Time{}
 }
 
-// arm records at once what is already due (a backdated referral) and sets
-// the next timer. One timer is pending at a time (warning, then breach,
-// then escalation), each armed when the one before fires: a referral placed
-// in time, as most are, costs one schedule and its cancellation rather
-// than three.
-func (s Saga) arm(r aggregates.Referral, now time.Time) Reaction {
-	if !r.Open() || r.DueAt.IsZero() {
-		return Reaction{}
-	}
+// Due is what is due for the referral at now: the deadline event whose
+// time has come, if it is not on record yet, and the timer for the next.
+// A referral recorded late gets at once what it is owed (a breach, with no
+// warning before it, naming whoever the ladder has reached); one woken
+// early gets its timer again. The runner calls it again after writing, so
+// a step that fell due meanwhile is not left waiting for a timer.
+func (s Saga) Due(r aggregates.Referral, now time.Time) Reaction {
+	kind, at := s.Next(r)
 	switch {
-	case now.After(r.DueAt):
+	case kind == "":
+		return Reaction{}
+	case now.After(r.DueAt) && !r.Breached:
 		return Reaction{Commands: s.breach(r, now), Timers: s.escalationTimer(r, now)}
-	case !now.Before(r.WarningAt):
+	case now.Before(at):
+		return Reaction{Timers: []Timer{{kind, at}}}
+	case kind == KindWarning:
 		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
-	default:
-		return Reaction{Timers: []Timer{{KindWarning, r.WarningAt}}}
+	case kind == KindEscalation:
+		to := s.Policy.EscalateTo(s.Calendar, r.DueAt, now)
+		if to == r.EscalatedTo {
+			return Reaction{}
+		}
+		return Reaction{Commands: []aggregates.Command{aggregates.RecordDeadlineEscalation{Deadline: r.DueAt, WorkingDaysElapsed: WorkingDaysElapsed(s.Calendar, r, now), EscalatedTo: to}}}
 	}
+	return Reaction{}
 }
 
 // escalationTimer is the escalation's timer, if the ladder has a step still
@@ -121,40 +138,6 @@ func (s Saga) escalationTimer(r aggregates.Referral, now time.Time) []Timer {
 // breachTime: the deadline is the last millisecond of a day; the breach is
 // the moment after it.
 func breachTime(due time.Time) time.Time { return due.Add(time.Millisecond) }
-
-// OnFire is the saga's answer to a fired timer of a referral whose state is
-// now r: the event it stands for, and the next timer. A timer that no
-// longer applies (the child was placed, the referral withdrawn) does
-// nothing; one whose event is already recorded (a redelivery) only arms
-// the next timer again, in case the first handling stopped before it; one
-// that fired early is set again.
-func (s Saga) OnFire(r aggregates.Referral, kind string, now time.Time) Reaction {
-	if !r.Open() || r.DueAt.IsZero() {
-		return Reaction{}
-	}
-	switch kind {
-	case KindWarning:
-		if now.Before(r.WarningAt.Truncate(time.Second)) {
-			return Reaction{Timers: []Timer{{KindWarning, r.WarningAt}}}
-		}
-		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
-	case KindBreach:
-		if !now.After(r.DueAt.Truncate(time.Second)) {
-			return Reaction{Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
-		}
-		return Reaction{Commands: s.breach(r, now), Timers: s.escalationTimer(r, now)}
-	case KindEscalation:
-		if !r.Breached {
-			return Reaction{}
-		}
-		to := s.Policy.EscalateTo(s.Calendar, r.DueAt, now)
-		if to == r.EscalatedTo {
-			return Reaction{}
-		}
-		return Reaction{Commands: []aggregates.Command{aggregates.RecordDeadlineEscalation{Deadline: r.DueAt, WorkingDaysElapsed: WorkingDaysElapsed(s.Calendar, r, now), EscalatedTo: to}}}
-	}
-	return Reaction{}
-}
 
 func (s Saga) warning(r aggregates.Referral, now time.Time) []aggregates.Command {
 	if r.Warned || r.Breached {
