@@ -126,7 +126,7 @@ func Load(ctx context.Context, store *eventstore.Store, sizes []int, times int) 
 }
 
 // Timers sets n deadlines falling due at the same second, through the real
-// saga (receipt, deadline.set, three server-side schedules each), and
+// saga (receipt, deadline.set, one sentinel schedule per instant), and
 // measures for each the time from that second to its breach on record;
 // and counts breaches lost and doubled.
 func Timers(ctx context.Context, store *eventstore.Store, n int, workers int) (Row, error) {

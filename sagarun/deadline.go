@@ -219,19 +219,28 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 	if len(ids) == 0 {
 		return nil
 	}
-	work := make(chan string)
 	errs := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	// Workers load and decide; a single write each goes to the batcher,
+	// which writes them together (engine.HandleBatch): in a burst the
+	// disk's rate of single synced writes, not the work, was the limit.
+	work := make(chan string)
+	batch := make(chan prepared)
+	batched := make(chan struct{})
+	go func() { r.batchWrites(ctx, batch, fail); close(batched) }()
 	var wg sync.WaitGroup
 	for range min(sweepWorkers, len(ids)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				if err := r.sweepOne(ctx, id, now, firedAt, cause); err != nil {
-					select {
-					case errs <- fmt.Errorf("referral %s: %w", id, err):
-					default:
-					}
+				if err := r.sweepOne(ctx, id, now, firedAt, cause, batch); err != nil {
+					fail(fmt.Errorf("referral %s: %w", id, err))
 				}
 			}
 		}()
@@ -241,6 +250,8 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 	}
 	close(work)
 	wg.Wait()
+	close(batch)
+	<-batched
 	select {
 	case err := <-errs:
 		// The fired sentinel is retried: the referrals done are found done.
@@ -250,10 +261,102 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 	}
 }
 
-func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event) error {
-	// Through the engine's cache: the command that follows decides on what
-	// this load cached, rather than reading the referral again.
-	ref, _, err := engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id)
+// prepared is a referral's reaction of one command, waiting to be
+// written with others.
+type prepared struct {
+	id    string
+	ref   aggregates.Referral
+	re    deadline.Reaction
+	cause events.Event
+}
+
+// batchMax bounds a batch of the sweep's writes (the server takes up to a
+// thousand messages in one); batchWait is how long a batch waits for more
+// before it is written.
+const (
+	batchMax  = 100
+	batchWait = 2 * time.Millisecond
+)
+
+// batchWrites writes the sweep's single commands in batches until in is
+// closed, then what is left.
+func (r *Deadline) batchWrites(ctx context.Context, in <-chan prepared, fail func(error)) {
+	var pending []prepared
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		items := make([]engine.BatchItem[aggregates.Command], len(pending))
+		for i, p := range pending {
+			items[i] = engine.BatchItem[aggregates.Command]{ID: p.id, Cmd: p.re.Commands[0],
+				Meta: engine.Meta{Actor: "deadline-saga", CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadlineMsgID(p.id, p.re.Commands[0])}}
+		}
+		results := engine.HandleBatch(ctx, r.Engine, aggregates.Referrals, items)
+		for i, p := range pending {
+			out, err := results[i].Outcome, results[i].Err
+			if err = issue(r.log(), "deadline saga", p.id, p.re.Commands, func(aggregates.Command) (engine.Outcome, error) { return out, err }, func(e events.Event) {
+				if r.OnRecorded != nil {
+					r.OnRecorded(e.Type, p.ref.ReceivingAuthority)
+				}
+			}); err != nil {
+				fail(fmt.Errorf("referral %s: %w", p.id, err))
+				continue
+			}
+			if err := r.settle(ctx, p, len(out.Events) > 0); err != nil {
+				fail(fmt.Errorf("referral %s: %w", p.id, err))
+			}
+		}
+		pending = pending[:0]
+	}
+	timer := time.NewTimer(batchWait)
+	defer timer.Stop()
+	for {
+		select {
+		case p, ok := <-in:
+			if !ok {
+				flush()
+				return
+			}
+			pending = append(pending, p)
+			if len(pending) >= batchMax {
+				flush()
+			}
+			timer.Reset(batchWait)
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// settle arms a written reaction's next timer; if that is already due (a
+// breach written after the escalation's time), the referral is decided
+// again at once, as act does.
+func (r *Deadline) settle(ctx context.Context, p prepared, wrote bool) error {
+	now := r.now()
+	if !wrote || !slices.ContainsFunc(p.re.Timers, func(t deadline.Timer) bool { return !now.Before(t.At) }) {
+		return r.arm(ctx, p.re.Timers)
+	}
+	ref, _, err := engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, p.id)
+	if err != nil {
+		return err
+	}
+	return r.act(ctx, p.id, ref, r.Saga.Due(ref, now), p.cause)
+}
+
+func deadlineMsgID(id string, c aggregates.Command) string {
+	msgID := "deadline:" + id + ":" + c.CommandName()
+	if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
+		msgID += ":" + esc.EscalatedTo
+	}
+	return msgID
+}
+
+func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event, batch chan<- prepared) error {
+	// The engine's commits of the referral, read only when it holds none:
+	// what is written on them is checked by the server (a referral that
+	// moved is decided again on a fresh load, engine.HandleBatch), so only
+	// an answer of "nothing due" from them needs the fresh load below.
+	ref, _, err := engine.LoadHolding(ctx, r.Engine, aggregates.Referrals, id, 0)
 	if err != nil {
 		return err
 	}
@@ -264,13 +367,23 @@ func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Ti
 	if c := r.now(); c.After(now) {
 		now = c
 	}
+	if len(r.Saga.Due(ref, now).Commands) == 0 {
+		if ref, _, err = engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id); err != nil {
+			return err
+		}
+	}
 	if r.OnFired != nil {
 		if kind, due := r.Saga.Next(ref); kind != "" && !now.Before(due) {
 			r.OnFired(kind, due, firedAt, r.now())
 		}
 	}
 	cause.CorrelationID = id
-	return r.act(ctx, id, ref, r.Saga.Due(ref, now), cause)
+	re := r.Saga.Due(ref, now)
+	if len(re.Commands) == 1 {
+		batch <- prepared{id: id, ref: ref, re: re, cause: cause}
+		return nil
+	}
+	return r.act(ctx, id, ref, re, cause)
 }
 
 // act carries out a reaction for referral id, whose state was ref: its
@@ -282,11 +395,7 @@ func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Ti
 func (r *Deadline) act(ctx context.Context, id string, ref aggregates.Referral, re deadline.Reaction, cause events.Event) error {
 	for round := 0; ; round++ {
 		err := issue(r.log(), "deadline saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
-			msgID := "deadline:" + id + ":" + c.CommandName()
-			if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
-				msgID += ":" + esc.EscalatedTo
-			}
-			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: msgID})
+			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: deadlineMsgID(id, c)})
 		}, func(e events.Event) {
 			if r.OnRecorded != nil {
 				r.OnRecorded(e.Type, ref.ReceivingAuthority)
