@@ -308,6 +308,10 @@ func (r *Runner[V]) resume(ctx context.Context) {
 	}
 	r.mu.Lock()
 	r.view, r.seq, r.stats, r.lastSnap = s.View, s.Sequence, s.Stats, s.Sequence
+	// Wake whoever waits for a sequence the snapshot already holds: no
+	// commit may follow to do it.
+	close(r.advanced)
+	r.advanced = make(chan struct{})
 	r.mu.Unlock()
 	r.log().Info("view resumed from its snapshot", "view", r.Spec.Name, "sequence", s.Sequence)
 }
