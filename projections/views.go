@@ -6,6 +6,8 @@
 package projections
 
 import (
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 )
@@ -21,6 +23,14 @@ type Spec[V any] struct {
 	// Restore, if set, prepares a view decoded from a snapshot (restores
 	// what is not serialised).
 	Restore func(V) V
+	// Save, if set, takes what a snapshot of the view needs while the view
+	// is held still, sharing its entries instead of copying them, and
+	// returns what writes the snapshot: that runs once the view is let go,
+	// while it moves on, and streams (no []byte of the whole view). Without
+	// Save a snapshot is the view's JSON, made while the view is held.
+	Save func(V) func(*jsontext.Encoder) error
+	// Load reads the view Save's writer wrote (without Load: its JSON).
+	Load func(*jsontext.Decoder) (V, error)
 }
 
 // The views, as specs for the runner. Bump a Schema when its view's shape

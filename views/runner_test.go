@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -389,5 +390,93 @@ func TestSnapshotOfAnotherCatalogueIsRebuilt(t *testing.T) {
 	r.Read(func(v *projections.Capacity, _ uint64) { live = js(t, v) })
 	if live != js(t, whole) {
 		t.Fatal("the view resumed from a snapshot of another event catalogue")
+	}
+}
+
+// resumeCheck is one view's part in TestSnapshotsResumeEachView.
+type resumeCheck interface {
+	start(t *testing.T, store *eventstore.Store)               // the first runner
+	snapshotAndStop(t *testing.T)                              // its snapshot, then it stops
+	restart(t *testing.T, store *eventstore.Store)             // a second runner on the snapshot
+	check(t *testing.T, store *eventstore.Store, resumed bool) // caught up and equal to a fold from zero
+}
+
+type resumeView[V any] struct {
+	spec    projections.Spec[V]
+	r       *views.Runner[V]
+	stop    context.CancelFunc
+	applied atomic.Int64 // by the second runner
+}
+
+// start runs the view snapshotting every few milliseconds, so snapshots
+// are written while commits are applied (the race detector watches the
+// entries the two share).
+func (c *resumeView[V]) start(t *testing.T, store *eventstore.Store) {
+	c.r, c.stop = run(t, c.spec, store, 5*time.Millisecond)
+}
+
+func (c *resumeView[V]) snapshotAndStop(t *testing.T) {
+	waitCaughtUp(t, c.r, c.r.Store)
+	if err := c.r.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.stop()
+}
+
+func (c *resumeView[V]) restart(t *testing.T, store *eventstore.Store) {
+	counting := c.spec
+	counting.Apply = func(v V, e events.Event) V { c.applied.Add(1); return c.spec.Apply(v, e) }
+	c.r, c.stop = run(t, counting, store, -1)
+}
+
+func (c *resumeView[V]) check(t *testing.T, store *eventstore.Store, resumed bool) {
+	last := waitCaughtUp(t, c.r, store)
+	if resumed && c.applied.Load() != 0 {
+		t.Errorf("%s: the restarted runner applied %d events the snapshot held", c.spec.Name, c.applied.Load())
+	}
+	if !resumed && c.applied.Load() == 0 {
+		t.Errorf("%s: nothing applied after the snapshot: the test proves nothing", c.spec.Name)
+	}
+	whole, seq, _, err := views.Fold(context.Background(), store, c.spec, views.FoldOptions{})
+	if err != nil || seq != last {
+		t.Fatal(seq, last, err)
+	}
+	var live string
+	c.r.Read(func(v V, _ uint64) { live = js(t, v) })
+	if want := js(t, whole); live != want || len(want) < 100 {
+		t.Errorf("%s: the view resumed from its snapshot differs from a fold from zero (%d and %d bytes)", c.spec.Name, len(live), len(want))
+	}
+}
+
+// Each view's snapshot streams into the object store and back: a runner
+// started on it resumes where it was saved, applying none of the events
+// before, and with the commands that follow equals a fold from zero.
+func TestSnapshotsResumeEachView(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	checks := []resumeCheck{
+		&resumeView[*projections.Capacity]{spec: projections.CapacitySpec()},
+		&resumeView[*projections.Timeliness]{spec: projections.TimelinessSpec(calendar.Default())},
+		&resumeView[*projections.ReferralList]{spec: projections.ReferralListSpec()},
+		&resumeView[*projections.Safeguarding]{spec: projections.SafeguardingSpec()},
+	}
+	for _, c := range checks {
+		c.start(t, n.Store)
+	}
+	drive(t, eng, 21, 150, 4, "m")
+	driveMissing(t, eng, "sa", 20)
+	for _, c := range checks {
+		c.snapshotAndStop(t)
+	}
+	for _, c := range checks {
+		c.restart(t, n.Store)
+	}
+	for _, c := range checks {
+		c.check(t, n.Store, true)
+	}
+	drive(t, eng, 22, 60, 4, "n")
+	driveMissing(t, eng, "sb", 8)
+	for _, c := range checks {
+		c.check(t, n.Store, false)
 	}
 }
