@@ -428,9 +428,7 @@ func (r *Runner[V]) loadSnapshot(ctx context.Context) (V, snapshotHead, error) {
 		var val jsontext.Value
 		if val, err = dec.ReadValue(); err == nil {
 			v = r.Spec.New()
-			if err = json.Unmarshal(val, &v); err == nil && r.Spec.Restore != nil {
-				v = r.Spec.Restore(v)
-			}
+			err = json.Unmarshal(val, &v)
 		}
 	}
 	if err != nil {

@@ -169,7 +169,7 @@ func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Regis
 		return projections.ReportTimeliness(v, reg, projections.TimelinessFilter{}, now), seq, err
 	case "referrals":
 		v, seq, _, err := Fold(ctx, store, projections.ReferralListSpec(), o)
-		return projections.ListReferrals(v, reg, projections.ReferralFilter{Limit: len(v.Rows)}, now), seq, err
+		return projections.ListReferrals(v, reg, projections.ReferralFilter{Limit: v.Len()}, now), seq, err
 	case "safeguarding":
 		v, seq, _, err := Fold(ctx, store, projections.SafeguardingSpec(), o)
 		return projections.ReportSafeguarding(v, reg, projections.SafeguardingFilter{}, now, missingAlertAfter), seq, err
