@@ -214,30 +214,9 @@ func NewRunner[V any](spec projections.Spec[V], store *eventstore.Store, log *sl
 // snapshot if there is one of this schema, else rebuilds from zero; a
 // stream that stops answering is followed again, from the checkpoint.
 func (r *Runner[V]) Run(ctx context.Context) error {
-	r.resume(ctx)
-	if r.SnapshotEvery >= 0 {
-		every := r.SnapshotEvery
-		if every == 0 {
-			every = 10 * time.Second
-		}
-		go func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					r.Snapshot(ctx)
-				}
-			}
-		}()
-	}
+	r.start(ctx)
 	for ctx.Err() == nil {
-		r.mu.RLock()
-		from := r.seq + 1
-		r.mu.RUnlock()
-		err := r.Store.Follow(ctx, from, r.applyLive)
+		err := r.Store.Follow(ctx, r.next(), r.applyLive)
 		if ctx.Err() != nil {
 			break
 		}
@@ -255,6 +234,39 @@ func (r *Runner[V]) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// start resumes the view from its snapshot, if there is one of this
+// schema, and snapshots it every SnapshotEvery until ctx ends: what Run,
+// or a Set's shared follower, does before following.
+func (r *Runner[V]) start(ctx context.Context) {
+	r.resume(ctx)
+	if r.SnapshotEvery < 0 {
+		return
+	}
+	every := r.SnapshotEvery
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.Snapshot(ctx)
+			}
+		}
+	}()
+}
+
+// next is the stream sequence the view applies next.
+func (r *Runner[V]) next() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.seq + 1
+}
+
 func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
@@ -262,6 +274,11 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	defer r.mu.Unlock()
 	if st.Sequence <= r.seq {
 		return nil // already applied (a resumed follow can overlap)
+	}
+	if r.stalled != nil && st.Sequence > r.stalled.Sequence {
+		// Stopped before an event it cannot read, so before everything
+		// after it too (a follower shared with other views goes on).
+		return &UnknownEventError{Sequence: r.stalled.Sequence, Type: r.stalled.Type}
 	}
 	if st.Err != nil {
 		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)

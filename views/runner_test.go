@@ -20,6 +20,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/simulate"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -479,4 +480,75 @@ func TestSnapshotsResumeEachView(t *testing.T) {
 	for _, c := range checks {
 		c.check(t, n.Store, false)
 	}
+}
+
+// The set's views share one follower from the earliest of their
+// checkpoints: given a capacity view snapshotted partway and the others
+// with no snapshot, when the set runs, then each view catches up to a
+// fold from zero (capacity from its snapshot: it applies only what
+// followed it).
+func TestSetViewsShareOneFollower(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	drive(t, eng, 31, 80, 4, "f")
+	first, stopFirst := run(t, projections.CapacitySpec(), n.Store, -1)
+	waitCaughtUp(t, first, n.Store)
+	if err := first.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stopFirst()
+	snapAt := first.Status().Sequence
+	drive(t, eng, 32, 40, 4, "g")
+	driveMissing(t, eng, "sf", 12)
+
+	set := views.NewSet(n.Store, refdata.Default(), calendar.Default(), quiet)
+	var applied atomic.Int64
+	counting := set.Capacity.Spec
+	counting.Apply = func(v *projections.Capacity, e events.Event) *projections.Capacity {
+		applied.Add(1)
+		return projections.ApplyCapacity(v, e)
+	}
+	set.Capacity.Spec = counting
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { set.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	equal := func(name string, live, whole any) {
+		if l, w := js(t, live), js(t, whole); l != w {
+			t.Errorf("%s: the set's view differs from a fold from zero (%d and %d bytes)", name, len(l), len(w))
+		}
+	}
+	last := waitCaughtUp(t, set.Capacity, n.Store)
+	waitCaughtUp(t, set.Timeliness, n.Store)
+	waitCaughtUp(t, set.Referrals, n.Store)
+	waitCaughtUp(t, set.Safeguarding, n.Store)
+	cv, _, _, _ := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{UpTo: last})
+	set.Capacity.Read(func(v *projections.Capacity, _ uint64) { equal("capacity", v, cv) })
+	tv, _, _, _ := views.Fold(context.Background(), n.Store, projections.TimelinessSpec(calendar.Default()), views.FoldOptions{UpTo: last})
+	set.Timeliness.Read(func(v *projections.Timeliness, _ uint64) { equal("timeliness", v, tv) })
+	rv, _, _, _ := views.Fold(context.Background(), n.Store, projections.ReferralListSpec(), views.FoldOptions{UpTo: last})
+	set.Referrals.Read(func(v *projections.ReferralList, _ uint64) { equal("referrals", v, rv) })
+	sv, _, _, _ := views.Fold(context.Background(), n.Store, projections.SafeguardingSpec(), views.FoldOptions{UpTo: last})
+	set.Safeguarding.Read(func(v *projections.Safeguarding, _ uint64) { equal("safeguarding", v, sv) })
+
+	var after int64
+	for _, a := range readCommits(t, n.Store, snapAt+1, last) {
+		after += int64(len(a.evs))
+	}
+	if got := applied.Load(); got != after || after == 0 {
+		t.Errorf("capacity applied %d events; %d followed its snapshot", got, after)
+	}
+}
+
+// readCommits reads the commits from..to from the stream.
+func readCommits(t *testing.T, store *eventstore.Store, from, to uint64) []appended {
+	var out []appended
+	if err := store.ReadRange(context.Background(), from, to, func(st eventstore.Stored) error {
+		out = append(out, appended{st.Sequence, st.Commit.Events})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
