@@ -72,9 +72,10 @@ func (s *symbols) restore(names []string) {
 	}
 }
 
-// moment is a time.Time in 12 bytes instead of 24 and a *time.Location:
-// Unix seconds packed with the UTC offset it was written with (in minutes,
-// biased so that a real time never packs to 0), and nanoseconds. The zero
+// moment is a time.Time in 16 bytes holding no pointer, instead of 24
+// with a *time.Location: Unix seconds packed with the UTC offset it was
+// written with (in minutes, biased so that a real time never packs to 0),
+// and nanoseconds. The zero
 // moment is the zero time. The offset is kept because the API gives times
 // back as the events had them (a deadline at 23:59:59.999+01:00 stays
 // that); times read from JSON (RFC 3339) always have whole-minute offsets.
