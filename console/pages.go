@@ -115,7 +115,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		f := projections.ReferralFilter{Region: sc.Region, DeadlineState: d.State}
 		var rows []projections.ReferralRow
 		s.Views.Referrals.Read(func(v *projections.ReferralList, seq uint64) {
-			f.Limit = len(v.Rows) + 1
+			f.Limit = v.Len() + 1
 			for _, row := range projections.ListReferrals(v, s.reg(), f, now).Referrals {
 				if !aggregates.Status(row.Status).Running() {
 					continue

@@ -349,17 +349,17 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	open := map[key]int{}
 	awaiting := map[key]int{} // region slug, stage
 	m.views.Referrals.Read(func(v *projections.ReferralList, _ uint64) {
-		for _, r := range v.Rows {
+		v.Each(func(r projections.ReferralRow) {
 			if r.Status == string(aggregates.StatusAwaitingAllocation) || r.Status == string(aggregates.StatusAwaitingAcceptance) {
 				awaiting[key{r.RegionSlug, r.Status}]++
-				continue
+				return
 			}
 			if r.Status != string(aggregates.StatusOpen) {
-				continue
+				return
 			}
 			st := aggregates.Referral{Status: aggregates.StatusOpen, DueAt: r.DueAt, WarningAt: r.WarningAt, Breached: r.Breached}.DeadlineState(now)
 			open[key{r.Authority, st}]++
-		}
+		})
 	})
 	for _, a := range m.registry.Authorities() {
 		for _, st := range []string{aggregates.StatePending, aggregates.StateOnTrack, aggregates.StateAtRisk, aggregates.StateBreached} {

@@ -1,20 +1,25 @@
 package projections
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 
-	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Capacity is the capacity view's state: per authority, the children it
-// looks after now and the referrals it has in flight, and its pledge.
+// looks after now and the referrals it has in flight, and its pledge; per
+// referral, its authority and status (compact: see compact.go).
 type Capacity struct {
-	Authorities map[string]*AuthorityCount `json:"authorities"`
-	Referrals   map[string]capRef          `json:"referrals"`
+	Authorities map[string]*AuthorityCount
+	syms        symbols
+	refs        table[capRef]
 }
 
 // AuthorityCount is one authority's counts.
@@ -29,14 +34,13 @@ type AuthorityCount struct {
 }
 
 type capRef struct {
-	Authority string            `json:"a"`
-	Status    aggregates.Status `json:"s"`
-	Pledged   bool              `json:"p,omitempty"`
+	authority, status sym
+	pledged           bool
 }
 
 // NewCapacity is the empty view.
 func NewCapacity() *Capacity {
-	return &Capacity{Authorities: map[string]*AuthorityCount{}, Referrals: map[string]capRef{}}
+	return &Capacity{Authorities: map[string]*AuthorityCount{}}
 }
 
 func (v *Capacity) count(code string) *AuthorityCount {
@@ -54,41 +58,139 @@ func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 	case events.ReferralReceived:
 		c := v.count(d.ReceivingAuthority)
 		c.InFlight++
-		r := capRef{Authority: d.ReceivingAuthority, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
+		r := capRef{authority: v.syms.of(d.ReceivingAuthority), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))}
 		if c.PledgeSet {
 			c.PledgeTaken++
-			r.Pledged = true
+			r.pledged = true
 		}
-		v.Referrals[e.AggregateID] = r
+		if i, ok := v.refs.find(e.AggregateID); ok {
+			*v.refs.mut(i) = r
+		} else {
+			*v.refs.add(e.AggregateID) = r
+		}
 	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
-		r, ok := v.Referrals[e.AggregateID]
+		i, ok := v.refs.find(e.AggregateID)
 		if !ok {
 			break
 		}
-		next := aggregates.NextStatus(r.Status, e)
-		if next == r.Status {
+		r := v.refs.get(i)
+		status := aggregates.Status(v.syms.name(r.status))
+		next := aggregates.NextStatus(status, e)
+		if next == status {
 			break
 		}
-		c := v.count(r.Authority)
-		c.InFlight += delta(r.Status.Open(), next.Open())
-		c.LookedAfter += delta(r.Status.LookedAfter(), next.LookedAfter())
-		if r.Pledged && next == aggregates.StatusWithdrawn {
+		c := v.count(v.syms.name(r.authority))
+		c.InFlight += delta(status.Open(), next.Open())
+		c.LookedAfter += delta(status.LookedAfter(), next.LookedAfter())
+		if r.pledged && next == aggregates.StatusWithdrawn {
 			// A withdrawn referral no longer uses up the pledge.
 			c.PledgeTaken--
 		}
-		r.Status = next
-		v.Referrals[e.AggregateID] = r
+		v.refs.mut(i).status = v.syms.of(string(next))
 	case events.AuthorityPledgeSet:
 		c := v.count(d.Authority)
 		c.Pledge, c.PledgeSet, c.PledgeTaken = d.Pledge, true, 0
-		for id, r := range v.Referrals {
-			if r.Authority == d.Authority && r.Pledged {
-				r.Pledged = false
-				v.Referrals[id] = r
+		a, ok := v.syms.find(d.Authority)
+		if !ok {
+			break // no referral of it yet
+		}
+		for i := range v.refs.len() {
+			if r := v.refs.get(i); r.authority == a && r.pledged {
+				v.refs.mut(i).pledged = false
 			}
 		}
 	}
 	return v
+}
+
+// saveCapacity takes the view for a snapshot written while it moves on.
+func saveCapacity(v *Capacity) func(*jsontext.Encoder) error {
+	write := v.writer(true)
+	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
+}
+
+// MarshalJSON is the view as its snapshot holds it.
+func (v *Capacity) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
+
+// writer takes what the view's snapshot holds: the few authorities'
+// counts copied, the referrals shared (frozen, when the view moves on
+// while it is written).
+func (v *Capacity) writer(freeze bool) func(*snapEncoder) {
+	codes := slices.Sorted(maps.Keys(v.Authorities))
+	counts := make([]AuthorityCount, len(codes))
+	for i, code := range codes {
+		counts[i] = *v.Authorities[code]
+	}
+	names, refs := v.syms.list(), v.refs.rows()
+	if freeze {
+		refs = v.refs.freeze()
+	}
+	return func(w *snapEncoder) {
+		w.beginObject()
+		w.name("symbols")
+		w.strs(names)
+		w.name("authorities")
+		w.beginArray()
+		for i, c := range counts {
+			w.beginArray()
+			w.str(codes[i])
+			w.num(int64(c.LookedAfter))
+			w.num(int64(c.InFlight))
+			w.num(int64(c.Pledge))
+			w.flag(c.PledgeSet)
+			w.num(int64(c.PledgeTaken))
+			w.endArray()
+		}
+		w.endArray()
+		w.name("referrals")
+		w.beginArray()
+		refs.each(func(id string, r *capRef) error {
+			w.beginArray()
+			w.str(id)
+			w.sym(r.authority)
+			w.sym(r.status)
+			w.flag(r.pledged)
+			w.endArray()
+			return w.err
+		})
+		w.endArray()
+		w.endObject()
+	}
+}
+
+// loadCapacity reads the view from its snapshot.
+func loadCapacity(dec *jsontext.Decoder) (*Capacity, error) {
+	v, r := NewCapacity(), &snapDecoder{dec: dec}
+	r.beginObject()
+	r.name("symbols")
+	r.symbols(&v.syms)
+	r.name("authorities")
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		code := r.str()
+		c := AuthorityCount{LookedAfter: int(r.num()), InFlight: int(r.num()), Pledge: int(r.num()), PledgeSet: r.flag(), PledgeTaken: int(r.num())}
+		r.endArray()
+		v.Authorities[code] = &c
+	}
+	r.endArray()
+	r.name("referrals")
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		id := r.str()
+		ref := capRef{authority: r.sym(), status: r.sym(), pledged: r.flag()}
+		r.endArray()
+		if _, dup := v.refs.find(id); dup {
+			r.fail("referral %s twice", id)
+		}
+		if r.err == nil {
+			*v.refs.add(id) = ref
+		}
+	}
+	r.endArray()
+	r.endObject()
+	return v, r.err
 }
 
 // delta is how a count moves when a referral's status moves: +1 as it

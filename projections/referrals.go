@@ -4,15 +4,20 @@ import (
 	"sort"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // ReferralList is the referral list view's state: one row per referral,
-// enough to filter and page through them. No personal data about the child.
+// enough to filter and page through them. No personal data about the
+// child. Rows are kept compact (see compact.go) and made ReferralRows as
+// they are read.
 type ReferralList struct {
-	Rows map[string]*ReferralRow `json:"rows"`
+	syms symbols
+	rows table[refRow]
 }
 
 // ReferralRow is one referral in the list.
@@ -37,44 +42,154 @@ type ReferralRow struct {
 	DeadlineState string `json:"deadlineState,omitempty"`
 }
 
+// refRow is a ReferralRow as the view keeps it.
+type refRow struct {
+	receivedAt, dueAt, warningAt, placedAt moment
+	authority, route, status               sym
+	placementType, escalatedTo             sym
+	regionSlug, allocatedTo                sym
+	breached                               bool
+}
+
 // NewReferralList is the empty view.
-func NewReferralList() *ReferralList { return &ReferralList{Rows: map[string]*ReferralRow{}} }
+func NewReferralList() *ReferralList { return &ReferralList{} }
+
+// Len is how many referrals the list holds.
+func (v *ReferralList) Len() int { return v.rows.len() }
+
+// Each calls fn with every row, in the order the referrals came (Region
+// and DeadlineState are left empty: they are read at a moment).
+func (v *ReferralList) Each(fn func(ReferralRow)) {
+	for i := range v.rows.len() {
+		fn(v.row(i))
+	}
+}
+
+func (v *ReferralList) row(i int) ReferralRow {
+	r := v.rows.get(i)
+	return ReferralRow{ReferralID: v.rows.id(i), Authority: v.syms.name(r.authority), Route: v.syms.name(r.route), Status: v.syms.name(r.status),
+		ReceivedAt: r.receivedAt.time(), DueAt: r.dueAt.time(), WarningAt: r.warningAt.time(), PlacedAt: r.placedAt.time(),
+		PlacementType: v.syms.name(r.placementType), Breached: r.breached, EscalatedTo: v.syms.name(r.escalatedTo),
+		RegionSlug: v.syms.name(r.regionSlug), AllocatedTo: v.syms.name(r.allocatedTo)}
+}
+
+func (v *ReferralList) put(id string, r refRow) {
+	if i, ok := v.rows.find(id); ok {
+		*v.rows.mut(i) = r
+		return
+	}
+	*v.rows.add(id) = r
+}
 
 // ApplyReferralList folds one event into the list.
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	switch d := e.Data.(type) {
 	case events.ReferralReferred:
-		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, RegionSlug: d.Region, Route: d.Route, Status: string(aggregates.NextStatus(aggregates.StatusNone, e)), ReceivedAt: e.OccurredAt}
+		v.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt)})
 		return v
 	case events.ReferralReceived:
-		if r := v.Rows[e.AggregateID]; r != nil {
+		if i, ok := v.rows.find(e.AggregateID); ok {
 			// Accepted from an allocation: now the authority's.
-			r.Authority = d.ReceivingAuthority
+			v.rows.mut(i).authority = v.syms.of(d.ReceivingAuthority)
 			return v
 		}
-		v.Rows[e.AggregateID] = &ReferralRow{ReferralID: e.AggregateID, Authority: d.ReceivingAuthority, Route: d.Route, Status: string(aggregates.NextStatus(aggregates.StatusNone, e)), ReceivedAt: e.OccurredAt}
+		*v.rows.add(e.AggregateID) = refRow{authority: v.syms.of(d.ReceivingAuthority), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt)}
 		return v
 	}
-	r := v.Rows[e.AggregateID]
-	if r == nil {
+	i, ok := v.rows.find(e.AggregateID)
+	if !ok {
 		return v
 	}
-	r.Status = string(aggregates.NextStatus(aggregates.Status(r.Status), e))
+	// Most events change nothing here: work on a copy and write it back
+	// only if it changed, so a chunk shared with a snapshot is not copied
+	// for nothing.
+	was := *v.rows.get(i)
+	r := was
+	r.status = v.syms.of(string(aggregates.NextStatus(aggregates.Status(v.syms.name(r.status)), e)))
 	switch d := e.Data.(type) {
 	case events.DeadlineSet:
-		r.DueAt, r.WarningAt = d.DueAt, d.WarningAt
+		r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
 	case events.ReferralPlaced:
-		r.PlacedAt, r.PlacementType = d.PlacedAt, d.PlacementType
+		r.placedAt, r.placementType = momentOf(d.PlacedAt), v.syms.of(d.PlacementType)
 	case events.ReferralAllocated:
-		r.AllocatedTo = d.Authority
+		r.allocatedTo = v.syms.of(d.Authority)
 	case events.AllocationException, events.AllocationAccepted:
-		r.AllocatedTo = ""
+		r.allocatedTo = 0
 	case events.DeadlineBreached:
-		r.Breached, r.EscalatedTo = true, d.EscalatedTo
+		r.breached, r.escalatedTo = true, v.syms.of(d.EscalatedTo)
 	case events.DeadlineEscalated:
-		r.EscalatedTo = d.EscalatedTo
+		r.escalatedTo = v.syms.of(d.EscalatedTo)
+	}
+	if r != was {
+		*v.rows.mut(i) = r
 	}
 	return v
+}
+
+// saveReferralList takes the view for a snapshot written while it moves
+// on.
+func saveReferralList(v *ReferralList) func(*jsontext.Encoder) error {
+	write := v.writer(true)
+	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
+}
+
+// MarshalJSON is the view as its snapshot holds it.
+func (v *ReferralList) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
+
+func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
+	names, rows := v.syms.list(), v.rows.rows()
+	if freeze {
+		rows = v.rows.freeze()
+	}
+	return func(w *snapEncoder) {
+		w.beginObject()
+		w.name("symbols")
+		w.strs(names)
+		w.name("rows")
+		w.beginArray()
+		rows.each(func(id string, r *refRow) error {
+			w.beginArray()
+			w.str(id)
+			for _, s := range []sym{r.authority, r.route, r.status, r.placementType, r.escalatedTo, r.regionSlug, r.allocatedTo} {
+				w.sym(s)
+			}
+			w.flag(r.breached)
+			w.at(r.receivedAt)
+			w.at(r.dueAt)
+			w.at(r.warningAt)
+			w.at(r.placedAt)
+			w.endArray()
+			return w.err
+		})
+		w.endArray()
+		w.endObject()
+	}
+}
+
+// loadReferralList reads the view from its snapshot.
+func loadReferralList(dec *jsontext.Decoder) (*ReferralList, error) {
+	v, r := NewReferralList(), &snapDecoder{dec: dec}
+	r.beginObject()
+	r.name("symbols")
+	r.symbols(&v.syms)
+	r.name("rows")
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		id := r.str()
+		row := refRow{authority: r.sym(), route: r.sym(), status: r.sym(), placementType: r.sym(), escalatedTo: r.sym(), regionSlug: r.sym(), allocatedTo: r.sym(), breached: r.flag()}
+		row.receivedAt, row.dueAt, row.warningAt, row.placedAt = r.at(), r.at(), r.at(), r.at()
+		r.endArray()
+		if _, dup := v.rows.find(id); dup {
+			r.fail("referral %s twice", id)
+		}
+		if r.err == nil {
+			*v.rows.add(id) = row
+		}
+	}
+	r.endArray()
+	r.endObject()
+	return v, r.err
 }
 
 // ReferralFilter narrows the list. Empty fields match everything.
@@ -91,37 +206,64 @@ type ReferralPage struct {
 	Next      *int          `json:"next"` // offset of the next page, null at the end
 }
 
-// ListReferrals reads a page of the list at now.
+// ListReferrals reads a page of the list at now. Rows are filtered and
+// ordered in their compact form; only the page's are made ReferralRows.
 func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now time.Time) ReferralPage {
-	var match []ReferralRow
-	for _, r := range v.Rows {
-		row := *r
-		row.Region = reg.RegionOf(row.Authority)
-		if row.Authority == "" {
-			row.Region, _ = refdata.RegionByName(row.RegionSlug)
-		}
-		row.DeadlineState = row.state().DeadlineState(now)
-		if (f.Authority != "" && row.Authority != f.Authority) || (f.Region != "" && row.Region != f.Region) ||
-			(f.Status != "" && row.Status != f.Status) || (f.DeadlineState != "" && row.DeadlineState != f.DeadlineState) {
+	var match []int32
+	for i := range v.rows.len() {
+		r := v.rows.get(i)
+		authority := v.syms.name(r.authority)
+		if f.Authority != "" && authority != f.Authority {
 			continue
 		}
-		match = append(match, row)
-	}
-	sort.Slice(match, func(i, j int) bool {
-		if !match[i].ReceivedAt.Equal(match[j].ReceivedAt) {
-			return match[i].ReceivedAt.After(match[j].ReceivedAt)
+		if f.Status != "" && v.syms.name(r.status) != f.Status {
+			continue
 		}
-		return match[i].ReferralID < match[j].ReferralID
+		if f.Region != "" && v.region(r, reg) != f.Region {
+			continue
+		}
+		if f.DeadlineState != "" && v.state(r).DeadlineState(now) != f.DeadlineState {
+			continue
+		}
+		match = append(match, int32(i))
+	}
+	sort.Slice(match, func(a, b int) bool {
+		x, y := v.rows.get(int(match[a])), v.rows.get(int(match[b]))
+		if !x.receivedAt.equal(y.receivedAt) {
+			return y.receivedAt.before(x.receivedAt)
+		}
+		return v.rows.id(int(match[a])) < v.rows.id(int(match[b]))
 	})
 	p := ReferralPage{Total: len(match), Offset: f.Offset, Referrals: []ReferralRow{}}
 	if f.Offset < len(match) {
 		end := min(len(match), f.Offset+f.Limit)
-		p.Referrals = match[f.Offset:end]
+		p.Referrals = make([]ReferralRow, 0, end-f.Offset)
+		for _, i := range match[f.Offset:end] {
+			row := v.row(int(i))
+			row.Region = v.region(v.rows.get(int(i)), reg)
+			row.DeadlineState = row.state().DeadlineState(now)
+			p.Referrals = append(p.Referrals, row)
+		}
 		if end < len(match) {
 			p.Next = &end
 		}
 	}
 	return p
+}
+
+// region is the row's region: its authority's, or the one it was referred
+// into while no authority holds it.
+func (v *ReferralList) region(r *refRow, reg *refdata.Registry) string {
+	if r.authority == 0 {
+		region, _ := refdata.RegionByName(v.syms.name(r.regionSlug))
+		return region
+	}
+	return reg.RegionOf(v.syms.name(r.authority))
+}
+
+// state is the compact row as the deadline rule reads a referral.
+func (v *ReferralList) state(r *refRow) aggregates.Referral {
+	return aggregates.Referral{Status: aggregates.Status(v.syms.name(r.status)), ReceivedAt: r.receivedAt.time(), DueAt: r.dueAt.time(), WarningAt: r.warningAt.time(), PlacedAt: r.placedAt.time(), Breached: r.breached}
 }
 
 // state is the row as the deadline rule reads a referral.

@@ -3,7 +3,10 @@ package projections
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
@@ -15,40 +18,63 @@ import (
 // its time. Where the child was last seen, where found and the police
 // reference stay in the care aggregate; the view never holds them.
 type Safeguarding struct {
-	Episodes map[string]*MissingEpisode `json:"episodes"` // "<referral id>#<episode>"
+	syms     symbols
+	episodes table[episode] // by "<referral id>#<episode>"
 }
 
-// MissingEpisode is one episode as the view keeps it.
+// MissingEpisode is one episode as the reports read it.
 type MissingEpisode struct {
-	ReferralID      string    `json:"r"`
-	N               int       `json:"n"`
-	Authority       string    `json:"a"`
-	Region          string    `json:"g"` // as the referral had it, if the registry no longer knows the authority
-	MissingAt       time.Time `json:"m"`
-	Early           bool      `json:"e,omitempty"`
-	StrategyDueAt   time.Time `json:"sd"`
-	StrategyHeld    bool      `json:"sh,omitempty"`
-	StrategyOverdue bool      `json:"so,omitempty"`
-	ReturnedAt      time.Time `json:"ra,omitzero"`
-	InterviewDueAt  time.Time `json:"id,omitzero"`
-	InterviewWarnAt time.Time `json:"iw,omitzero"`
-	OfferedAt       time.Time `json:"oa,omitzero"`
-	OfferedInTime   bool      `json:"oi,omitempty"`
-	Breached        bool      `json:"ib,omitempty"`
+	ReferralID      string
+	N               int
+	Authority       string
+	Region          string // as the referral had it, if the registry no longer knows the authority
+	MissingAt       time.Time
+	Early           bool
+	StrategyDueAt   time.Time
+	StrategyHeld    bool
+	StrategyOverdue bool
+	ReturnedAt      time.Time
+	InterviewDueAt  time.Time
+	InterviewWarnAt time.Time
+	OfferedAt       time.Time
+	OfferedInTime   bool
+	Breached        bool
+}
+
+// episode is a MissingEpisode as the view keeps it (see compact.go).
+type episode struct {
+	missingAt, strategyDueAt, returnedAt       moment
+	interviewDueAt, interviewWarnAt, offeredAt moment
+	n                                          int32
+	authority, region                          sym
+	early, strategyHeld, strategyOverdue       bool
+	offeredInTime, breached                    bool
 }
 
 // NewSafeguarding is the empty view.
-func NewSafeguarding() *Safeguarding {
-	return &Safeguarding{Episodes: map[string]*MissingEpisode{}}
-}
+func NewSafeguarding() *Safeguarding { return &Safeguarding{} }
 
 func episodeKey(referral string, n int) string { return referral + "#" + strconv.Itoa(n) }
+
+// episode i as the reports read it.
+func (v *Safeguarding) episode(i int) MissingEpisode {
+	ep, key := v.episodes.get(i), v.episodes.id(i)
+	return MissingEpisode{ReferralID: key[:strings.LastIndexByte(key, '#')], N: int(ep.n), Authority: v.syms.name(ep.authority), Region: v.syms.name(ep.region),
+		MissingAt: ep.missingAt.time(), Early: ep.early, StrategyDueAt: ep.strategyDueAt.time(), StrategyHeld: ep.strategyHeld, StrategyOverdue: ep.strategyOverdue,
+		ReturnedAt: ep.returnedAt.time(), InterviewDueAt: ep.interviewDueAt.time(), InterviewWarnAt: ep.interviewWarnAt.time(),
+		OfferedAt: ep.offeredAt.time(), OfferedInTime: ep.offeredInTime, Breached: ep.breached}
+}
 
 // ApplySafeguarding folds one event into the safeguarding view.
 func ApplySafeguarding(v *Safeguarding, e events.Event) *Safeguarding {
 	if d, ok := e.Data.(events.MissingReported); ok {
-		v.Episodes[episodeKey(e.AggregateID, d.Episode)] = &MissingEpisode{ReferralID: e.AggregateID, N: d.Episode, Authority: d.Authority, Region: d.Region,
-			MissingAt: d.MissingAt, Early: d.Early, StrategyDueAt: d.StrategyDueAt}
+		ep := episode{n: int32(d.Episode), authority: v.syms.of(d.Authority), region: v.syms.of(d.Region), missingAt: momentOf(d.MissingAt), early: d.Early, strategyDueAt: momentOf(d.StrategyDueAt)}
+		key := episodeKey(e.AggregateID, d.Episode)
+		if i, ok := v.episodes.find(key); ok {
+			*v.episodes.mut(i) = ep
+		} else {
+			*v.episodes.add(key) = ep
+		}
 		return v
 	}
 	var n int
@@ -66,23 +92,94 @@ func ApplySafeguarding(v *Safeguarding, e events.Event) *Safeguarding {
 	default:
 		return v
 	}
-	ep := v.Episodes[episodeKey(e.AggregateID, n)]
-	if ep == nil {
+	i, ok := v.episodes.find(episodeKey(e.AggregateID, n))
+	if !ok {
 		return v
 	}
+	ep := v.episodes.mut(i)
 	switch d := e.Data.(type) {
 	case events.MissingReturned:
-		ep.ReturnedAt, ep.InterviewDueAt, ep.InterviewWarnAt = d.ReturnedAt, d.InterviewDueAt, d.InterviewWarnAt
+		ep.returnedAt, ep.interviewDueAt, ep.interviewWarnAt = momentOf(d.ReturnedAt), momentOf(d.InterviewDueAt), momentOf(d.InterviewWarnAt)
 	case events.StrategyDiscussionHeld:
-		ep.StrategyHeld = true
+		ep.strategyHeld = true
 	case events.StrategyDiscussionOverdue:
-		ep.StrategyOverdue = true
+		ep.strategyOverdue = true
 	case events.ReturnInterviewOffered:
-		ep.OfferedAt, ep.OfferedInTime = d.OfferedAt, d.InTime
+		ep.offeredAt, ep.offeredInTime = momentOf(d.OfferedAt), d.InTime
 	case events.ReturnInterviewBreached:
-		ep.Breached = true
+		ep.breached = true
 	}
 	return v
+}
+
+// saveSafeguarding takes the view for a snapshot written while it moves
+// on.
+func saveSafeguarding(v *Safeguarding) func(*jsontext.Encoder) error {
+	write := v.writer(true)
+	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
+}
+
+// MarshalJSON is the view as its snapshot holds it.
+func (v *Safeguarding) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
+
+func (v *Safeguarding) writer(freeze bool) func(*snapEncoder) {
+	names, eps := v.syms.list(), v.episodes.rows()
+	if freeze {
+		eps = v.episodes.freeze()
+	}
+	return func(w *snapEncoder) {
+		w.beginObject()
+		w.name("symbols")
+		w.strs(names)
+		w.name("episodes")
+		w.beginArray()
+		eps.each(func(key string, ep *episode) error {
+			w.beginArray()
+			w.str(key)
+			w.num(int64(ep.n))
+			w.sym(ep.authority)
+			w.sym(ep.region)
+			for _, f := range []bool{ep.early, ep.strategyHeld, ep.strategyOverdue, ep.offeredInTime, ep.breached} {
+				w.flag(f)
+			}
+			for _, m := range []moment{ep.missingAt, ep.strategyDueAt, ep.returnedAt, ep.interviewDueAt, ep.interviewWarnAt, ep.offeredAt} {
+				w.at(m)
+			}
+			w.endArray()
+			return w.err
+		})
+		w.endArray()
+		w.endObject()
+	}
+}
+
+// loadSafeguarding reads the view from its snapshot.
+func loadSafeguarding(dec *jsontext.Decoder) (*Safeguarding, error) {
+	v, r := NewSafeguarding(), &snapDecoder{dec: dec}
+	r.beginObject()
+	r.name("symbols")
+	r.symbols(&v.syms)
+	r.name("episodes")
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		key := r.str()
+		ep := episode{n: int32(r.num()), authority: r.sym(), region: r.sym(), early: r.flag(), strategyHeld: r.flag(), strategyOverdue: r.flag(), offeredInTime: r.flag(), breached: r.flag()}
+		ep.missingAt, ep.strategyDueAt, ep.returnedAt, ep.interviewDueAt, ep.interviewWarnAt, ep.offeredAt = r.at(), r.at(), r.at(), r.at(), r.at(), r.at()
+		r.endArray()
+		if _, dup := v.episodes.find(key); dup {
+			r.fail("episode %s twice", key)
+		}
+		if r.err == nil && !strings.Contains(key, "#") {
+			r.fail("episode key %q without its number", key)
+		}
+		if r.err == nil {
+			*v.episodes.add(key) = ep
+		}
+	}
+	r.endArray()
+	r.endObject()
+	return v, r.err
 }
 
 // Strategy discussion and return interview states, as the report gives
@@ -181,7 +278,9 @@ func ReportSafeguarding(v *Safeguarding, reg *refdata.Registry, f SafeguardingFi
 	rep := SafeguardingReport{AlertAfterHours: alertAfter.Hours(), MissingNow: []MissingNow{}, InterviewsDue: []InterviewDue{}, ByAuthority: []SafeguardingRow{}, ByRegion: []SafeguardingRow{}}
 	byAuthority, byRegion := map[string]*SafeguardingRow{}, map[string]*SafeguardingRow{}
 	total := &SafeguardingRow{hours: map[int]int{}}
-	for _, ep := range v.Episodes {
+	for i := range v.episodes.len() {
+		e := v.episode(i)
+		ep := &e
 		region := ep.regionOf(reg)
 		if (f.Authority != "" && ep.Authority != f.Authority) || (f.Region != "" && region != f.Region) {
 			continue
@@ -257,10 +356,12 @@ func ReportSafeguarding(v *Safeguarding, reg *refdata.Registry, f SafeguardingFi
 // than alertAfter (the metric the alert watches).
 func MissingOverAlert(v *Safeguarding, reg *refdata.Registry, now time.Time, alertAfter time.Duration) (missing, over map[string]int) {
 	missing, over = map[string]int{}, map[string]int{}
-	for _, ep := range v.Episodes {
-		if !ep.ReturnedAt.IsZero() {
+	for i := range v.episodes.len() {
+		if !v.episodes.get(i).returnedAt.isZero() {
 			continue
 		}
+		e := v.episode(i)
+		ep := &e
 		region := ep.regionOf(reg)
 		missing[region]++
 		if overAlert(ep, now, alertAfter) {

@@ -1,8 +1,11 @@
 package projections
 
 import (
+	"slices"
 	"sort"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
@@ -19,9 +22,16 @@ import (
 // June, 80% were placed within the deadline" stays true as the year goes on,
 // where counting placements by the month they happened would mix cohorts.
 type Timeliness struct {
-	Buckets   map[string]*Bucket  `json:"buckets"` // "<authority>|<YYYY-MM>"
-	Referrals map[string]*timeRef `json:"referrals"`
-	cal       *calendar.Calendar
+	buckets map[bucketKey]*Bucket
+	syms    symbols
+	refs    table[timeRef]
+	cal     *calendar.Calendar
+}
+
+// bucketKey is an authority's month of receipt.
+type bucketKey struct {
+	authority sym
+	month     int32 // year*12 + month-1
 }
 
 // Bucket is one authority's month.
@@ -35,34 +45,51 @@ type Bucket struct {
 	Days map[int]int `json:"days"`
 }
 
+// timeRef is a referral as the view keeps it (compact: see compact.go).
 type timeRef struct {
-	Authority  string            `json:"a"`
-	Month      string            `json:"m"`
-	ReceivedAt time.Time         `json:"r"`
-	DueAt      time.Time         `json:"d,omitzero"`
-	WarningAt  time.Time         `json:"w,omitzero"`
-	PlacedAt   time.Time         `json:"p,omitzero"`
-	Status     aggregates.Status `json:"s"`
-	Breached   bool              `json:"b,omitempty"`
-	Counted    bool              `json:"c,omitempty"` // placedWithin decided
+	receivedAt, dueAt, warningAt, placedAt moment
+	authority, status                      sym
+	month                                  int32 // of receipt, London time: year*12 + month-1
+	breached                               bool
+	counted                                bool // placedWithin decided
 }
 
 // NewTimeliness is the empty view; working days are counted with cal.
 func NewTimeliness(cal *calendar.Calendar) *Timeliness {
-	return &Timeliness{Buckets: map[string]*Bucket{}, Referrals: map[string]*timeRef{}, cal: cal}
+	return &Timeliness{buckets: map[bucketKey]*Bucket{}, cal: cal}
 }
 
-// SetCalendar sets the calendar of a view read back from a snapshot.
-func (v *Timeliness) SetCalendar(cal *calendar.Calendar) { v.cal = cal }
+func monthOf(t time.Time) int32 {
+	y, m, _ := t.In(calendar.London).Date()
+	return int32(y)*12 + int32(m) - 1
+}
+
+// monthName is the month as reports write it, YYYY-MM.
+func monthName(m int32) string {
+	return time.Date(int(m/12), time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+}
 
 func (v *Timeliness) bucket(r *timeRef) *Bucket {
-	k := r.Authority + "|" + r.Month
-	b := v.Buckets[k]
+	k := bucketKey{r.authority, r.month}
+	b := v.buckets[k]
 	if b == nil {
 		b = &Bucket{Days: map[int]int{}}
-		v.Buckets[k] = b
+		v.buckets[k] = b
 	}
 	return b
+}
+
+func (v *Timeliness) status(r *timeRef) aggregates.Status {
+	return aggregates.Status(v.syms.name(r.status))
+}
+
+// put replaces id's entry with r.
+func (v *Timeliness) put(id string, r timeRef) {
+	if i, ok := v.refs.find(id); ok {
+		*v.refs.mut(i) = r
+		return
+	}
+	*v.refs.add(id) = r
 }
 
 // ApplyTimeliness folds one event into the timeliness view.
@@ -71,55 +98,65 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	case events.ReferralReferred:
 		// Counted once an authority accepts it (the received that follows);
 		// kept now for its deadline, which the saga sets meanwhile.
-		v.Referrals[e.AggregateID] = &timeRef{Month: e.OccurredAt.In(calendar.London).Format("2006-01"), ReceivedAt: e.OccurredAt, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
+		v.put(e.AggregateID, timeRef{month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))})
 		return v
 	case events.ReferralReceived:
-		if r := v.Referrals[e.AggregateID]; r != nil && r.Authority == "" {
-			r.Authority = d.ReceivingAuthority
-			r.Status = aggregates.StatusOpen
+		if i, ok := v.refs.find(e.AggregateID); ok && v.refs.get(i).authority == 0 {
+			r := v.refs.mut(i)
+			r.authority = v.syms.of(d.ReceivingAuthority)
+			r.status = v.syms.of(string(aggregates.StatusOpen))
 			b := v.bucket(r)
 			b.Received++
-			if r.Breached {
+			if r.breached {
 				b.Breached++
 			}
 			v.within(r)
 			return v
 		}
-		r := &timeRef{Authority: d.ReceivingAuthority, Month: e.OccurredAt.In(calendar.London).Format("2006-01"), ReceivedAt: e.OccurredAt, Status: aggregates.NextStatus(aggregates.StatusNone, e)}
-		v.Referrals[e.AggregateID] = r
-		v.bucket(r).Received++
+		r := timeRef{authority: v.syms.of(d.ReceivingAuthority), month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))}
+		v.bucket(&r).Received++
+		v.put(e.AggregateID, r)
 		return v
 	}
-	r := v.Referrals[e.AggregateID]
-	if r == nil {
+	i, ok := v.refs.find(e.AggregateID)
+	if !ok {
 		return v
 	}
-	before := r.Status
-	r.Status = aggregates.NextStatus(before, e)
+	// Most events change nothing here: work on a copy and write it back
+	// only if it changed, so a chunk shared with a snapshot is not copied
+	// for nothing.
+	was := *v.refs.get(i)
+	r := was
+	before := v.status(&r)
+	after := aggregates.NextStatus(before, e)
+	r.status = v.syms.of(string(after))
 	switch d := e.Data.(type) {
 	case events.DeadlineSet:
-		r.DueAt, r.WarningAt = d.DueAt, d.WarningAt
-		v.within(r)
+		r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
+		v.within(&r)
 	case events.ReferralPlaced:
-		if r.Status == before {
+		if after == before {
 			return v
 		}
-		r.PlacedAt = d.PlacedAt
-		b := v.bucket(r)
+		r.placedAt = momentOf(d.PlacedAt)
+		b := v.bucket(&r)
 		b.Placed++
-		b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.ReceivedAt), calendar.DateOf(d.PlacedAt))]++
-		v.within(r)
+		b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.receivedAt.time()), calendar.DateOf(d.PlacedAt))]++
+		v.within(&r)
 	case events.DeadlineBreached:
-		if !r.Breached {
-			r.Breached = true
-			if r.Authority != "" {
-				v.bucket(r).Breached++
+		if !r.breached {
+			r.breached = true
+			if r.authority != 0 {
+				v.bucket(&r).Breached++
 			} // else counted when an authority accepts it
 		}
 	case events.ReferralWithdrawn:
-		if r.Status != before && r.Authority != "" {
-			v.bucket(r).Withdrawn++
+		if after != before && r.authority != 0 {
+			v.bucket(&r).Withdrawn++
 		}
+	}
+	if r != was {
+		*v.refs.mut(i) = r
 	}
 	return v
 }
@@ -127,13 +164,137 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 // within counts a placement made by its deadline, once both are known (the
 // saga's deadline.set may land after a quick placement).
 func (v *Timeliness) within(r *timeRef) {
-	if r.Counted || r.PlacedAt.IsZero() || r.DueAt.IsZero() {
+	if r.counted || r.placedAt.isZero() || r.dueAt.isZero() {
 		return
 	}
-	r.Counted = true
-	if !r.PlacedAt.After(r.DueAt) {
+	r.counted = true
+	if !r.dueAt.before(r.placedAt) {
 		v.bucket(r).PlacedWithin++
 	}
+}
+
+// saveTimeliness takes the view for a snapshot written while it moves on.
+func saveTimeliness(v *Timeliness) func(*jsontext.Encoder) error {
+	write := v.writer(true)
+	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
+}
+
+// MarshalJSON is the view as its snapshot holds it.
+func (v *Timeliness) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
+
+// bucketCopy is a bucket as a snapshot takes it, its histogram in order.
+type bucketCopy struct {
+	key  bucketKey
+	b    Bucket
+	days [][2]int
+}
+
+// writer takes what the view's snapshot holds: the buckets (a few
+// thousand) copied, the referrals shared.
+func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
+	buckets := make([]bucketCopy, 0, len(v.buckets))
+	for k, b := range v.buckets {
+		c := bucketCopy{key: k, b: *b, days: make([][2]int, 0, len(b.Days))}
+		for d, n := range b.Days {
+			c.days = append(c.days, [2]int{d, n})
+		}
+		slices.SortFunc(c.days, func(a, b [2]int) int { return a[0] - b[0] })
+		buckets = append(buckets, c)
+	}
+	slices.SortFunc(buckets, func(a, b bucketCopy) int {
+		if a.key.authority != b.key.authority {
+			return int(a.key.authority) - int(b.key.authority)
+		}
+		return int(a.key.month - b.key.month)
+	})
+	names, refs := v.syms.list(), v.refs.rows()
+	if freeze {
+		refs = v.refs.freeze()
+	}
+	return func(w *snapEncoder) {
+		w.beginObject()
+		w.name("symbols")
+		w.strs(names)
+		w.name("buckets")
+		w.beginArray()
+		for _, c := range buckets {
+			w.beginArray()
+			w.sym(c.key.authority)
+			w.num(int64(c.key.month))
+			for _, n := range []int{c.b.Received, c.b.Placed, c.b.PlacedWithin, c.b.Breached, c.b.Withdrawn} {
+				w.num(int64(n))
+			}
+			w.beginArray()
+			for _, dn := range c.days {
+				w.num(int64(dn[0]))
+				w.num(int64(dn[1]))
+			}
+			w.endArray()
+			w.endArray()
+		}
+		w.endArray()
+		w.name("referrals")
+		w.beginArray()
+		refs.each(func(id string, r *timeRef) error {
+			w.beginArray()
+			w.str(id)
+			w.sym(r.authority)
+			w.sym(r.status)
+			w.num(int64(r.month))
+			w.flag(r.breached)
+			w.flag(r.counted)
+			w.at(r.receivedAt)
+			w.at(r.dueAt)
+			w.at(r.warningAt)
+			w.at(r.placedAt)
+			w.endArray()
+			return w.err
+		})
+		w.endArray()
+		w.endObject()
+	}
+}
+
+// loadTimeliness reads the view from its snapshot.
+func loadTimeliness(dec *jsontext.Decoder, cal *calendar.Calendar) (*Timeliness, error) {
+	v, r := NewTimeliness(cal), &snapDecoder{dec: dec}
+	r.beginObject()
+	r.name("symbols")
+	r.symbols(&v.syms)
+	r.name("buckets")
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		k := bucketKey{authority: r.sym(), month: int32(r.num())}
+		b := &Bucket{Received: int(r.num()), Placed: int(r.num()), PlacedWithin: int(r.num()), Breached: int(r.num()), Withdrawn: int(r.num()), Days: map[int]int{}}
+		r.beginArray()
+		for r.more() {
+			d := int(r.num())
+			b.Days[d] = int(r.num())
+		}
+		r.endArray()
+		r.endArray()
+		v.buckets[k] = b
+	}
+	r.endArray()
+	r.name("referrals")
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		id := r.str()
+		ref := timeRef{authority: r.sym(), status: r.sym(), month: int32(r.num()), breached: r.flag(), counted: r.flag()}
+		ref.receivedAt, ref.dueAt, ref.warningAt, ref.placedAt = r.at(), r.at(), r.at(), r.at()
+		r.endArray()
+		if _, dup := v.refs.find(id); dup {
+			r.fail("referral %s twice", id)
+		}
+		if r.err == nil {
+			*v.refs.add(id) = ref
+		}
+	}
+	r.endArray()
+	r.endObject()
+	return v, r.err
 }
 
 // TimelinessFilter narrows the report. Months are YYYY-MM, inclusive.
@@ -197,8 +358,8 @@ func ReportTimeliness(v *Timeliness, reg *refdata.Registry, f TimelinessFilter, 
 	total := &TimelinessRow{days: map[int]int{}}
 	// Empty lists are [] in JSON, never null.
 	rep := TimelinessReport{ByAuthorityMonth: []TimelinessRow{}, ByRegionMonth: []TimelinessRow{}, ByMonth: []TimelinessRow{}, AtRiskNow: []AtRisk{}}
-	for k, b := range v.Buckets {
-		authority, month := k[:len(k)-8], k[len(k)-7:]
+	for k, b := range v.buckets {
+		authority, month := v.syms.name(k.authority), monthName(k.month)
 		if !keep(authority, month) {
 			continue
 		}
@@ -232,21 +393,28 @@ func ReportTimeliness(v *Timeliness, reg *refdata.Registry, f TimelinessFilter, 
 	sortRows(rep.ByRegionMonth)
 	sortRows(rep.ByMonth)
 
-	for id, r := range v.Referrals {
-		if !r.Status.Open() || r.DueAt.IsZero() || !keep(r.Authority, "") {
+	for i := range v.refs.len() {
+		r := v.refs.get(i)
+		if r.dueAt.isZero() || !v.status(r).Open() {
 			continue
 		}
+		authority := v.syms.name(r.authority)
+		if !keep(authority, "") {
+			continue
+		}
+		dueAt := r.dueAt.time()
 		state := ""
 		switch {
-		case r.Breached || now.After(r.DueAt):
+		case r.breached || now.After(dueAt):
 			state = "breached"
-		case !now.Before(r.WarningAt):
+		case !now.Before(r.warningAt.time()):
 			state = "at-risk"
 		default:
 			continue
 		}
-		rep.AtRiskNow = append(rep.AtRiskNow, AtRisk{ReferralID: id, Authority: r.Authority, Region: reg.RegionOf(r.Authority), ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, State: state,
-			WorkingDaysElapsed: v.cal.WorkingDaysBetween(calendar.DateOf(r.ReceivedAt), calendar.DateOf(now))})
+		receivedAt := r.receivedAt.time()
+		rep.AtRiskNow = append(rep.AtRiskNow, AtRisk{ReferralID: v.refs.id(i), Authority: authority, Region: reg.RegionOf(authority), ReceivedAt: receivedAt, DueAt: dueAt, State: state,
+			WorkingDaysElapsed: v.cal.WorkingDaysBetween(calendar.DateOf(receivedAt), calendar.DateOf(now))})
 	}
 	sort.Slice(rep.AtRiskNow, func(i, j int) bool {
 		a, b := rep.AtRiskNow[i], rep.AtRiskNow[j]

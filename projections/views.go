@@ -7,6 +7,8 @@
 package projections
 
 import (
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 )
@@ -19,37 +21,47 @@ type Spec[V any] struct {
 	Schema string
 	New    func() V
 	Apply  func(V, events.Event) V
-	// Restore, if set, prepares a view decoded from a snapshot (restores
-	// what is not serialised).
-	Restore func(V) V
+	// Save, if set, takes what a snapshot of the view needs while the view
+	// is held still, sharing its entries instead of copying them, and
+	// returns what writes the snapshot: that runs once the view is let go,
+	// while it moves on, and streams (no []byte of the whole view). Without
+	// Save a snapshot is the view's JSON, made while the view is held.
+	Save func(V) func(*jsontext.Encoder) error
+	// Load reads the view Save's writer wrote (without Load: its JSON).
+	Load func(*jsontext.Decoder) (V, error)
 }
 
 // The views, as specs for the runner. Bump a Schema when its view's shape
 // or meaning changes: old snapshots are then rebuilt, not resumed.
 
+// capacity-3, timeliness-4, referrals-3 and safeguarding-2 are the
+// compact views (compact.go) and their streamed snapshots (snapshot.go):
+// a snapshot of the maps before them is not read, the view folds again.
+
 // CapacitySpec is the capacity view.
 func CapacitySpec() Spec[*Capacity] {
-	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-2", New: NewCapacity, Apply: ApplyCapacity}
+	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-3", New: NewCapacity, Apply: ApplyCapacity, Save: saveCapacity, Load: loadCapacity}
 }
 
 // TimelinessSpec is the timeliness view, counting working days with cal.
 func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 	return Spec[*Timeliness]{
-		Name: "timeliness", Schema: "timeliness-3",
-		New:     func() *Timeliness { return NewTimeliness(cal) },
-		Apply:   ApplyTimeliness,
-		Restore: func(v *Timeliness) *Timeliness { v.SetCalendar(cal); return v },
+		Name: "timeliness", Schema: "timeliness-4",
+		New:   func() *Timeliness { return NewTimeliness(cal) },
+		Apply: ApplyTimeliness,
+		Save:  saveTimeliness,
+		Load:  func(dec *jsontext.Decoder) (*Timeliness, error) { return loadTimeliness(dec, cal) },
 	}
 }
 
 // ReferralListSpec is the referral list view.
 func ReferralListSpec() Spec[*ReferralList] {
-	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-2", New: NewReferralList, Apply: ApplyReferralList}
+	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-3", New: NewReferralList, Apply: ApplyReferralList, Save: saveReferralList, Load: loadReferralList}
 }
 
 // SafeguardingSpec is the safeguarding view (missing episodes).
 func SafeguardingSpec() Spec[*Safeguarding] {
-	return Spec[*Safeguarding]{Name: "safeguarding", Schema: "safeguarding-1", New: NewSafeguarding, Apply: ApplySafeguarding}
+	return Spec[*Safeguarding]{Name: "safeguarding", Schema: "safeguarding-2", New: NewSafeguarding, Apply: ApplySafeguarding, Save: saveSafeguarding, Load: loadSafeguarding}
 }
 
 // DeadlinesSpec is the deadline saga's index (deadlines.go).

@@ -5,13 +5,18 @@
 package views
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -173,6 +178,10 @@ type Runner[V any] struct {
 	advanced chan struct{} // closed and replaced whenever seq moves
 	rebuild  *Progress
 	lastSnap uint64
+
+	snapMu sync.Mutex // held by Snapshot
+	obsMu  sync.Mutex
+	obs    jetstream.ObjectStore
 }
 
 // Status is a view's position, for the API and metrics.
@@ -205,30 +214,9 @@ func NewRunner[V any](spec projections.Spec[V], store *eventstore.Store, log *sl
 // snapshot if there is one of this schema, else rebuilds from zero; a
 // stream that stops answering is followed again, from the checkpoint.
 func (r *Runner[V]) Run(ctx context.Context) error {
-	r.resume(ctx)
-	if r.SnapshotEvery >= 0 {
-		every := r.SnapshotEvery
-		if every == 0 {
-			every = 10 * time.Second
-		}
-		go func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					r.Snapshot(ctx)
-				}
-			}
-		}()
-	}
+	r.start(ctx)
 	for ctx.Err() == nil {
-		r.mu.RLock()
-		from := r.seq + 1
-		r.mu.RUnlock()
-		err := r.Store.Follow(ctx, from, r.applyLive)
+		err := r.Store.Follow(ctx, r.next(), r.applyLive)
 		if ctx.Err() != nil {
 			break
 		}
@@ -246,6 +234,39 @@ func (r *Runner[V]) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// start resumes the view from its snapshot, if there is one of this
+// schema, and snapshots it every SnapshotEvery until ctx ends: what Run,
+// or a Set's shared follower, does before following.
+func (r *Runner[V]) start(ctx context.Context) {
+	r.resume(ctx)
+	if r.SnapshotEvery < 0 {
+		return
+	}
+	every := r.SnapshotEvery
+	if every == 0 {
+		every = 10 * time.Second
+	}
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.Snapshot(ctx)
+			}
+		}
+	}()
+}
+
+// next is the stream sequence the view applies next.
+func (r *Runner[V]) next() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.seq + 1
+}
+
 func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
@@ -253,6 +274,11 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	defer r.mu.Unlock()
 	if st.Sequence <= r.seq {
 		return nil // already applied (a resumed follow can overlap)
+	}
+	if r.stalled != nil && st.Sequence > r.stalled.Sequence {
+		// Stopped before an event it cannot read, so before everything
+		// after it too (a follower shared with other views goes on).
+		return &UnknownEventError{Sequence: r.stalled.Sequence, Type: r.stalled.Type}
 	}
 	if st.Err != nil {
 		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)
@@ -274,68 +300,230 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	return nil
 }
 
-type snapshot[V any] struct {
-	Schema string `json:"schema"`
-	// Catalogue is the event catalogue of the build that folded it
-	// (events.CatalogueVersion): another build folds again from zero.
-	Catalogue string `json:"catalogue"`
-	Sequence  uint64 `json:"sequence"`
-	Stats     Stats  `json:"stats"`
-	View      V      `json:"view"`
+// A snapshot is one JSON object, streamed both ways: written through a
+// pipe into the object store as it is encoded, read back token by token
+// as it arrives, so neither end holds the whole view as one []byte (at
+// 280,000 referrals, encoding those []bytes was more than half of serve's
+// peak memory while it caught up).
+// Its members: schema, catalogue (the event catalogue of the build that
+// folded it, events.CatalogueVersion: another build folds again from
+// zero), sequence, stats, then the view, last, so a snapshot of another
+// schema or catalogue is refused before its view is read.
+type snapshotHead struct {
+	Schema    string
+	Catalogue string
+	Sequence  uint64
+	Stats     Stats
 }
 
-func (r *Runner[V]) resume(ctx context.Context) {
-	b, err := r.Store.LoadSnapshot(ctx, r.Spec.Name)
-	if err != nil || b == nil {
-		if err != nil {
-			r.log().Warn("view snapshot unreadable; rebuilding from zero", "view", r.Spec.Name, "err", err)
-		}
-		return
-	}
-	s := snapshot[V]{View: r.Spec.New()}
-	if err := json.Unmarshal(b, &s); err != nil || s.Schema != r.Spec.Schema {
-		r.log().Info("view snapshot of another schema; rebuilding from zero", "view", r.Spec.Name, "snapshot_schema", s.Schema, "schema", r.Spec.Schema, "err", err)
-		return
-	}
-	if cat := events.CatalogueVersion(); s.Catalogue != cat {
-		// A build that reads other event types made it: it may have passed
-		// events this one reads. Fold again from zero.
-		r.log().Info("view snapshot made with another event catalogue; rebuilding from zero", "view", r.Spec.Name, "snapshot_catalogue", s.Catalogue, "catalogue", cat)
-		return
-	}
-	if r.Spec.Restore != nil {
-		s.View = r.Spec.Restore(s.View)
-	}
-	r.mu.Lock()
-	r.view, r.seq, r.stats, r.lastSnap = s.View, s.Sequence, s.Stats, s.Sequence
-	r.mu.Unlock()
-	r.log().Info("view resumed from its snapshot", "view", r.Spec.Name, "sequence", s.Sequence)
-}
+// snapshotChunk is what the encoder hands the pipe at a time: the object
+// store's chunk size, so each chunk it stores is full.
+const snapshotChunk = 128 << 10
 
-// Snapshot saves the view with its checkpoint, if it moved since the last.
-func (r *Runner[V]) Snapshot(ctx context.Context) error {
-	r.mu.RLock()
-	if r.seq == r.lastSnap {
-		r.mu.RUnlock()
-		return nil
-	}
-	b, err := json.Marshal(snapshot[V]{Schema: r.Spec.Schema, Catalogue: events.CatalogueVersion(), Sequence: r.seq, Stats: r.stats, View: r.view})
-	seq := r.seq
-	r.mu.RUnlock()
+func writeSnapshot(enc *jsontext.Encoder, h snapshotHead, view func(*jsontext.Encoder) error) error {
+	stats, err := json.Marshal(h.Stats)
 	if err != nil {
 		return err
 	}
-	if err := r.Store.SaveSnapshot(ctx, r.Spec.Name, b); err != nil {
-		r.log().Error("view snapshot not saved; the next start resumes from the last one saved and folds forward from it", "view", r.Spec.Name, "sequence", seq, "last_saved", r.lastSaved(), "err", err)
+	for _, t := range []jsontext.Token{jsontext.BeginObject, jsontext.String("schema"), jsontext.String(h.Schema), jsontext.String("catalogue"), jsontext.String(h.Catalogue),
+		jsontext.String("sequence"), jsontext.Uint(h.Sequence), jsontext.String("stats")} {
+		if err := enc.WriteToken(t); err != nil {
+			return err
+		}
+	}
+	if err := enc.WriteValue(stats); err != nil {
+		return err
+	}
+	if err := enc.WriteToken(jsontext.String("view")); err != nil {
+		return err
+	}
+	if err := view(enc); err != nil {
+		return err
+	}
+	return enc.WriteToken(jsontext.EndObject)
+}
+
+// objects is the snapshots' object store, opened once. The store's
+// SaveSnapshot and LoadSnapshot take and give one []byte; the runner
+// streams through the bucket's client instead.
+func (r *Runner[V]) objects(ctx context.Context) (jetstream.ObjectStore, error) {
+	r.obsMu.Lock()
+	defer r.obsMu.Unlock()
+	if r.obs != nil {
+		return r.obs, nil
+	}
+	obs, err := r.Store.JetStream().ObjectStore(ctx, eventstore.SnapshotBucket)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot bucket %s: %w", eventstore.SnapshotBucket, err)
+	}
+	r.obs = obs
+	return obs, nil
+}
+
+func (r *Runner[V]) resume(ctx context.Context) {
+	v, h, err := r.loadSnapshot(ctx)
+	switch {
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		return
+	case errors.Is(err, errSnapshotOther):
+		r.log().Info("view snapshot of another schema or event catalogue; rebuilding from zero", "view", r.Spec.Name, "snapshot_schema", h.Schema, "schema", r.Spec.Schema,
+			"snapshot_catalogue", h.Catalogue, "catalogue", events.CatalogueVersion())
+		return
+	case err != nil:
+		r.log().Warn("view snapshot unreadable; rebuilding from zero", "view", r.Spec.Name, "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.view, r.seq, r.stats, r.lastSnap = v, h.Sequence, h.Stats, h.Sequence
+	// Wake whoever waits for a sequence the snapshot already holds: no
+	// commit may follow to do it.
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+	r.mu.Unlock()
+	r.log().Info("view resumed from its snapshot", "view", r.Spec.Name, "sequence", h.Sequence)
+}
+
+// errSnapshotOther: the snapshot was made for another schema of the view,
+// or by a build with another event catalogue (one that may have passed
+// events this build reads).
+var errSnapshotOther = errors.New("snapshot of another schema or event catalogue")
+
+// loadSnapshot reads the view's snapshot as it arrives from the object
+// store, and only to the end: the store checks the object's digest then.
+func (r *Runner[V]) loadSnapshot(ctx context.Context) (V, snapshotHead, error) {
+	var v V
+	var h snapshotHead
+	obs, err := r.objects(ctx)
+	if err != nil {
+		return v, h, err
+	}
+	res, err := obs.Get(ctx, r.Spec.Name)
+	if err != nil {
+		return v, h, err
+	}
+	defer res.Close()
+	dec := jsontext.NewDecoder(res)
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+		return v, h, fmt.Errorf("a snapshot is a JSON object (%v)", err)
+	}
+	for {
+		t, err := dec.ReadToken()
+		if err != nil {
+			return v, h, err
+		}
+		if t.Kind() != '"' {
+			return v, h, errors.New("snapshot without a view")
+		}
+		name := t.String()
+		if name == "view" {
+			break
+		}
+		val, err := dec.ReadValue()
+		if err != nil {
+			return v, h, err
+		}
+		switch name {
+		case "schema":
+			err = json.Unmarshal(val, &h.Schema)
+		case "catalogue":
+			err = json.Unmarshal(val, &h.Catalogue)
+		case "sequence":
+			err = json.Unmarshal(val, &h.Sequence)
+		case "stats":
+			err = json.Unmarshal(val, &h.Stats)
+		}
+		if err != nil {
+			return v, h, fmt.Errorf("snapshot member %s: %w", name, err)
+		}
+	}
+	if h.Schema != r.Spec.Schema || h.Catalogue != events.CatalogueVersion() {
+		return v, h, errSnapshotOther
+	}
+	if r.Spec.Load != nil {
+		v, err = r.Spec.Load(dec)
+	} else {
+		var val jsontext.Value
+		if val, err = dec.ReadValue(); err == nil {
+			v = r.Spec.New()
+			err = json.Unmarshal(val, &v)
+		}
+	}
+	if err != nil {
+		return v, h, fmt.Errorf("snapshot view: %w", err)
+	}
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '}' {
+		return v, h, fmt.Errorf("snapshot does not end after its view (%v)", err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return v, h, fmt.Errorf("snapshot does not end where it should, or fails its digest: %v", err)
+	}
+	return v, h, nil
+}
+
+// Snapshot saves the view with its checkpoint, if it moved since the last.
+// The view is held only while its spec's Save takes what the snapshot
+// needs (sharing its entries, not copying them); the writing and the
+// upload happen after, while the view moves on.
+func (r *Runner[V]) Snapshot(ctx context.Context) error {
+	r.snapMu.Lock() // one at a time: two uploads of one name would leave chunks behind
+	defer r.snapMu.Unlock()
+	r.mu.Lock()
+	if r.seq == r.lastSnap {
+		r.mu.Unlock()
+		return nil
+	}
+	h := snapshotHead{Schema: r.Spec.Schema, Catalogue: events.CatalogueVersion(), Sequence: r.seq, Stats: r.stats}
+	var view func(*jsontext.Encoder) error
+	if r.Spec.Save != nil {
+		view = r.Spec.Save(r.view)
+	} else {
+		b, err := json.Marshal(r.view)
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		view = func(enc *jsontext.Encoder) error { return enc.WriteValue(b) }
+	}
+	r.mu.Unlock()
+	if err := r.saveSnapshot(ctx, h, view); err != nil {
+		r.log().Error("view snapshot not saved; the next start resumes from the last one saved and folds forward from it", "view", r.Spec.Name, "sequence", h.Sequence, "last_saved", r.lastSaved(), "err", err)
 		if r.OnSnapshotFailure != nil {
 			r.OnSnapshotFailure(r.Spec.Name, err)
 		}
 		return err
 	}
 	r.mu.Lock()
-	r.lastSnap = seq
+	r.lastSnap = h.Sequence
 	r.mu.Unlock()
 	return nil
+}
+
+// saveSnapshot encodes the snapshot into a pipe that the object store
+// reads and stores chunk by chunk.
+func (r *Runner[V]) saveSnapshot(ctx context.Context, h snapshotHead, view func(*jsontext.Encoder) error) error {
+	obs, err := r.objects(ctx)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	wrote := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(pw, snapshotChunk)
+		err := writeSnapshot(jsontext.NewEncoder(bw), h, view)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err) // nil: the reader sees the end
+		wrote <- err
+	}()
+	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: r.Spec.Name}, pr)
+	// A Put that stopped early leaves the writer blocked on the pipe:
+	// closing the reading end lets it return.
+	pr.CloseWithError(errors.New("snapshot upload ended"))
+	if werr := <-wrote; err == nil && werr != nil {
+		err = werr
+	}
+	return err
 }
 
 // Read calls fn with the live view and the sequence it has reached. fn

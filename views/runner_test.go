@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/simulate"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -390,4 +392,163 @@ func TestSnapshotOfAnotherCatalogueIsRebuilt(t *testing.T) {
 	if live != js(t, whole) {
 		t.Fatal("the view resumed from a snapshot of another event catalogue")
 	}
+}
+
+// resumeCheck is one view's part in TestSnapshotsResumeEachView.
+type resumeCheck interface {
+	start(t *testing.T, store *eventstore.Store)               // the first runner
+	snapshotAndStop(t *testing.T)                              // its snapshot, then it stops
+	restart(t *testing.T, store *eventstore.Store)             // a second runner on the snapshot
+	check(t *testing.T, store *eventstore.Store, resumed bool) // caught up and equal to a fold from zero
+}
+
+type resumeView[V any] struct {
+	spec    projections.Spec[V]
+	r       *views.Runner[V]
+	stop    context.CancelFunc
+	applied atomic.Int64 // by the second runner
+}
+
+// start runs the view snapshotting every few milliseconds, so snapshots
+// are written while commits are applied (the race detector watches the
+// entries the two share).
+func (c *resumeView[V]) start(t *testing.T, store *eventstore.Store) {
+	c.r, c.stop = run(t, c.spec, store, 5*time.Millisecond)
+}
+
+func (c *resumeView[V]) snapshotAndStop(t *testing.T) {
+	waitCaughtUp(t, c.r, c.r.Store)
+	if err := c.r.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.stop()
+}
+
+func (c *resumeView[V]) restart(t *testing.T, store *eventstore.Store) {
+	counting := c.spec
+	counting.Apply = func(v V, e events.Event) V { c.applied.Add(1); return c.spec.Apply(v, e) }
+	c.r, c.stop = run(t, counting, store, -1)
+}
+
+func (c *resumeView[V]) check(t *testing.T, store *eventstore.Store, resumed bool) {
+	last := waitCaughtUp(t, c.r, store)
+	if resumed && c.applied.Load() != 0 {
+		t.Errorf("%s: the restarted runner applied %d events the snapshot held", c.spec.Name, c.applied.Load())
+	}
+	if !resumed && c.applied.Load() == 0 {
+		t.Errorf("%s: nothing applied after the snapshot: the test proves nothing", c.spec.Name)
+	}
+	whole, seq, _, err := views.Fold(context.Background(), store, c.spec, views.FoldOptions{})
+	if err != nil || seq != last {
+		t.Fatal(seq, last, err)
+	}
+	var live string
+	c.r.Read(func(v V, _ uint64) { live = js(t, v) })
+	if want := js(t, whole); live != want || len(want) < 100 {
+		t.Errorf("%s: the view resumed from its snapshot differs from a fold from zero (%d and %d bytes)", c.spec.Name, len(live), len(want))
+	}
+}
+
+// Each view's snapshot streams into the object store and back: a runner
+// started on it resumes where it was saved, applying none of the events
+// before, and with the commands that follow equals a fold from zero.
+func TestSnapshotsResumeEachView(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	checks := []resumeCheck{
+		&resumeView[*projections.Capacity]{spec: projections.CapacitySpec()},
+		&resumeView[*projections.Timeliness]{spec: projections.TimelinessSpec(calendar.Default())},
+		&resumeView[*projections.ReferralList]{spec: projections.ReferralListSpec()},
+		&resumeView[*projections.Safeguarding]{spec: projections.SafeguardingSpec()},
+	}
+	for _, c := range checks {
+		c.start(t, n.Store)
+	}
+	drive(t, eng, 21, 150, 4, "m")
+	driveMissing(t, eng, "sa", 20)
+	for _, c := range checks {
+		c.snapshotAndStop(t)
+	}
+	for _, c := range checks {
+		c.restart(t, n.Store)
+	}
+	for _, c := range checks {
+		c.check(t, n.Store, true)
+	}
+	drive(t, eng, 22, 60, 4, "n")
+	driveMissing(t, eng, "sb", 8)
+	for _, c := range checks {
+		c.check(t, n.Store, false)
+	}
+}
+
+// The set's views share one follower from the earliest of their
+// checkpoints: given a capacity view snapshotted partway and the others
+// with no snapshot, when the set runs, then each view catches up to a
+// fold from zero (capacity from its snapshot: it applies only what
+// followed it).
+func TestSetViewsShareOneFollower(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	drive(t, eng, 31, 80, 4, "f")
+	first, stopFirst := run(t, projections.CapacitySpec(), n.Store, -1)
+	waitCaughtUp(t, first, n.Store)
+	if err := first.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stopFirst()
+	snapAt := first.Status().Sequence
+	drive(t, eng, 32, 40, 4, "g")
+	driveMissing(t, eng, "sf", 12)
+
+	set := views.NewSet(n.Store, refdata.Default(), calendar.Default(), quiet)
+	var applied atomic.Int64
+	counting := set.Capacity.Spec
+	counting.Apply = func(v *projections.Capacity, e events.Event) *projections.Capacity {
+		applied.Add(1)
+		return projections.ApplyCapacity(v, e)
+	}
+	set.Capacity.Spec = counting
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { set.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	equal := func(name string, live, whole any) {
+		if l, w := js(t, live), js(t, whole); l != w {
+			t.Errorf("%s: the set's view differs from a fold from zero (%d and %d bytes)", name, len(l), len(w))
+		}
+	}
+	last := waitCaughtUp(t, set.Capacity, n.Store)
+	waitCaughtUp(t, set.Timeliness, n.Store)
+	waitCaughtUp(t, set.Referrals, n.Store)
+	waitCaughtUp(t, set.Safeguarding, n.Store)
+	cv, _, _, _ := views.Fold(context.Background(), n.Store, projections.CapacitySpec(), views.FoldOptions{UpTo: last})
+	set.Capacity.Read(func(v *projections.Capacity, _ uint64) { equal("capacity", v, cv) })
+	tv, _, _, _ := views.Fold(context.Background(), n.Store, projections.TimelinessSpec(calendar.Default()), views.FoldOptions{UpTo: last})
+	set.Timeliness.Read(func(v *projections.Timeliness, _ uint64) { equal("timeliness", v, tv) })
+	rv, _, _, _ := views.Fold(context.Background(), n.Store, projections.ReferralListSpec(), views.FoldOptions{UpTo: last})
+	set.Referrals.Read(func(v *projections.ReferralList, _ uint64) { equal("referrals", v, rv) })
+	sv, _, _, _ := views.Fold(context.Background(), n.Store, projections.SafeguardingSpec(), views.FoldOptions{UpTo: last})
+	set.Safeguarding.Read(func(v *projections.Safeguarding, _ uint64) { equal("safeguarding", v, sv) })
+
+	var after int64
+	for _, a := range readCommits(t, n.Store, snapAt+1, last) {
+		after += int64(len(a.evs))
+	}
+	if got := applied.Load(); got != after || after == 0 {
+		t.Errorf("capacity applied %d events; %d followed its snapshot", got, after)
+	}
+}
+
+// readCommits reads the commits from..to from the stream.
+func readCommits(t *testing.T, store *eventstore.Store, from, to uint64) []appended {
+	var out []appended
+	if err := store.ReadRange(context.Background(), from, to, func(st eventstore.Stored) error {
+		out = append(out, appended{st.Sequence, st.Commit.Events})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -1,0 +1,177 @@
+package projections
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// A view's snapshot is JSON written token by token: the encoder hands its
+// buffer to the writer as it fills, so a view of 280,000 entries is never
+// one []byte in memory, and reading one back decodes entry by entry.
+// Entries are arrays (no member names repeated 280,000 times), codes are
+// indexes into the view's symbols, written once, and times are two
+// integers (moment's packed seconds and its nanoseconds).
+
+type snapEncoder struct {
+	enc *jsontext.Encoder
+	err error
+}
+
+func (w *snapEncoder) tok(t jsontext.Token) {
+	if w.err == nil {
+		w.err = w.enc.WriteToken(t)
+	}
+}
+
+func (w *snapEncoder) name(n string) { w.tok(jsontext.String(n)) }
+func (w *snapEncoder) str(s string)  { w.tok(jsontext.String(s)) }
+func (w *snapEncoder) num(n int64)   { w.tok(jsontext.Int(n)) }
+func (w *snapEncoder) sym(s sym)     { w.tok(jsontext.Uint(uint64(s))) }
+func (w *snapEncoder) flag(b bool)   { w.tok(jsontext.Bool(b)) }
+func (w *snapEncoder) at(m moment)   { w.num(m.wall); w.num(int64(m.nsec)) }
+func (w *snapEncoder) beginArray()   { w.tok(jsontext.BeginArray) }
+func (w *snapEncoder) endArray()     { w.tok(jsontext.EndArray) }
+func (w *snapEncoder) beginObject()  { w.tok(jsontext.BeginObject) }
+func (w *snapEncoder) endObject()    { w.tok(jsontext.EndObject) }
+func (w *snapEncoder) strs(s []string) {
+	w.beginArray()
+	for _, x := range s {
+		w.str(x)
+	}
+	w.endArray()
+}
+
+// marshal is a view's JSON for json.Marshal: its snapshot form, written
+// into memory (tests compare views by it; snapshots stream instead).
+func marshal(write func(*snapEncoder)) ([]byte, error) {
+	var b bytes.Buffer
+	w := &snapEncoder{enc: jsontext.NewEncoder(&b)}
+	write(w)
+	if w.err != nil {
+		return nil, w.err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// encode runs a view's writer on enc.
+func encode(enc *jsontext.Encoder, write func(*snapEncoder)) error {
+	w := &snapEncoder{enc: enc}
+	write(w)
+	return w.err
+}
+
+type snapDecoder struct {
+	dec  *jsontext.Decoder
+	err  error
+	syms int // how many symbols the view has: a code beyond them is an error
+}
+
+func (r *snapDecoder) fail(format string, a ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("snapshot at byte %d: %s", r.dec.InputOffset(), fmt.Sprintf(format, a...))
+	}
+}
+
+func (r *snapDecoder) tok() jsontext.Token {
+	if r.err != nil {
+		return jsontext.Null
+	}
+	t, err := r.dec.ReadToken()
+	if err != nil {
+		r.err = err
+		return jsontext.Null
+	}
+	return t
+}
+
+func (r *snapDecoder) want(k jsontext.Kind) {
+	if t := r.tok(); r.err == nil && t.Kind() != k {
+		r.fail("want %v, found %v", k, t.Kind())
+	}
+}
+
+func (r *snapDecoder) beginArray()  { r.want('[') }
+func (r *snapDecoder) endArray()    { r.want(']') }
+func (r *snapDecoder) beginObject() { r.want('{') }
+func (r *snapDecoder) endObject()   { r.want('}') }
+
+// more reports whether the array or object being read has another value.
+func (r *snapDecoder) more() bool {
+	if r.err != nil {
+		return false
+	}
+	k := r.dec.PeekKind()
+	return k != ']' && k != '}' && k != 0
+}
+
+func (r *snapDecoder) name(want string) {
+	if s := r.str(); r.err == nil && s != want {
+		r.fail("want member %q, found %q", want, s)
+	}
+}
+
+func (r *snapDecoder) str() string {
+	t := r.tok()
+	if r.err == nil && t.Kind() != '"' {
+		r.fail("want a string, found %v", t.Kind())
+	}
+	if r.err != nil {
+		return ""
+	}
+	return t.String()
+}
+
+func (r *snapDecoder) num() int64 {
+	t := r.tok()
+	if r.err == nil && t.Kind() != '0' {
+		r.fail("want a number, found %v", t.Kind())
+	}
+	if r.err != nil {
+		return 0
+	}
+	return t.Int()
+}
+
+func (r *snapDecoder) sym() sym {
+	n := r.num()
+	if r.err == nil && (n < 0 || n >= int64(r.syms)) {
+		r.fail("code %d beyond the view's %d symbols", n, r.syms)
+		return 0
+	}
+	return sym(n)
+}
+
+func (r *snapDecoder) flag() bool {
+	t := r.tok()
+	if r.err == nil && t.Kind() != 't' && t.Kind() != 'f' {
+		r.fail("want true or false, found %v", t.Kind())
+	}
+	return r.err == nil && t.Bool()
+}
+
+func (r *snapDecoder) at() moment {
+	wall, nsec := r.num(), r.num()
+	if nsec < 0 || nsec >= 1e9 {
+		r.fail("nanoseconds %d out of range", nsec)
+	}
+	return moment{wall: wall, nsec: int32(nsec)}
+}
+
+// symbols reads the view's symbols, the first of which is "".
+func (r *snapDecoder) symbols(s *symbols) {
+	var names []string
+	r.beginArray()
+	for r.more() {
+		names = append(names, r.str())
+	}
+	r.endArray()
+	if r.err == nil && (len(names) == 0 || names[0] != "") {
+		r.fail("symbols do not start with the empty one")
+	}
+	if r.err == nil {
+		s.restore(names)
+		r.syms = len(names)
+	}
+}
