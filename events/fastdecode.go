@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"reflect"
 	"strings"
@@ -308,6 +309,9 @@ func (s *scanner) str() ([]byte, bool) {
 	}
 	start := s.i
 	for j := start; j < len(s.b); {
+		for j+8 <= len(s.b) && !special8(binary.LittleEndian.Uint64(s.b[j:])) {
+			j += 8
+		}
 		for j < len(s.b) && plain[s.b[j]] {
 			j++
 		}
@@ -333,6 +337,16 @@ func (s *scanner) str() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// special8 reports whether any of the 8 bytes in x is not plain (a quote,
+// a backslash, a control character or a byte of a multi-byte rune), eight
+// at a time: most of a commit's bytes are in strings. It may say yes for a
+// plain byte after one that is not, never no for one that is not.
+func special8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return ((x-ones*0x20)&^x|zero(x^(ones*'"'))|zero(x^(ones*'\\'))|x)&highs != 0
 }
 
 // escaped finishes a string holding escapes from j on, into s.buf.
@@ -495,7 +509,29 @@ func utcTime(b []byte) (time.Time, bool) {
 			nsec *= 10
 		}
 	}
-	return time.Date(year, month, day, hour, minute, sec, nsec, time.UTC), true
+	// time.Date would do, but it is general (normalising, any zone) and
+	// shows in a rebuild's profile; this is the same instant, the same
+	// value (UTC, no monotonic reading).
+	days := daysSinceEpoch(year, month, day)
+	return time.Unix(days*86400+int64(hour*3600+minute*60+sec), int64(nsec)).UTC(), true
+}
+
+// daysSinceEpoch counts days from 1970-01-01 to a date of the proleptic
+// Gregorian calendar (H. Hinnant's days_from_civil).
+func daysSinceEpoch(year int, month time.Month, day int) int64 {
+	y, m := int64(year), int64(month)
+	if m <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400                           // [0, 399]
+	doy := (153*((m+9)%12)+2)/5 + int64(day) - 1 // [0, 365]
+	doe := yoe*365 + yoe/4 - yoe/100 + doy       // [0, 146096]
+	return era*146097 + doe - 719468
 }
 
 func daysIn(m time.Month, year int) int {

@@ -2,11 +2,13 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every type in the catalogue has a fast plan: a type without one would
@@ -207,4 +209,33 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		agree(t, b)
 	})
+}
+
+// utcTime reads every second-resolution form the same as UnmarshalText,
+// across years, leap days and the ends of months.
+func TestUTCTimeIsUnmarshalText(t *testing.T) {
+	for _, year := range []int{0, 1, 4, 100, 400, 1600, 1900, 1969, 1970, 2000, 2024, 2025, 2100, 9999} {
+		for d := time.Date(year, 1, 1, 23, 59, 58, 0, time.UTC); d.Year() == year; d = d.Add(29*time.Hour + 17*time.Minute + 13*time.Second) {
+			for _, b := range [][]byte{[]byte(d.Format(time.RFC3339)), []byte(d.Add(123456789).Format(time.RFC3339Nano)), []byte(d.Format("2006-01-02T15:04:05.0Z"))} {
+				got, ok := utcTime(b)
+				var want time.Time
+				if err := want.UnmarshalText(b); err != nil || !ok || !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: %v %v, UnmarshalText %v %v", b, got, ok, want, err)
+				}
+			}
+		}
+	}
+}
+
+// special8 finds a byte that is not plain wherever it lies in eight.
+func TestSpecial8(t *testing.T) {
+	for i := range 8 {
+		for c := range 256 {
+			b := []byte("abcdefgh")
+			b[i] = byte(c)
+			if got := special8(binary.LittleEndian.Uint64(b)); got != !plain[c] {
+				t.Fatalf("byte %#x at %d: special %v", c, i, got)
+			}
+		}
+	}
 }
