@@ -58,6 +58,7 @@ type fastField struct {
 type fastPlan struct {
 	typ    reflect.Type
 	fields []fastField
+	slot   int // a payload's place in scanState.scratch
 }
 
 var timeType = reflect.TypeFor[time.Time]()
@@ -133,12 +134,23 @@ func (p *fastPlan) find(name []byte, next int) int {
 }
 
 // payload reads one payload object into a new value of the plan's type.
+//
+// It reads into a value kept for the type (scanState.scratch) and copies
+// that out, rather than reading into a new one: making an interface value
+// of a struct copies it anyway, so this is one allocation instead of two.
 func (p *fastPlan) payload(s *scanner) (any, bool) {
-	v := reflect.New(p.typ).Elem()
-	if !p.read(s, v) {
-		return nil, false
+	v := s.st.scratch[p.slot]
+	if !v.IsValid() {
+		v = reflect.New(p.typ).Elem()
+		s.st.scratch[p.slot] = v
 	}
-	return v.Interface(), true
+	var out any
+	ok := p.read(s, v)
+	if ok {
+		out = v.Interface()
+	}
+	v.SetZero() // for the next one, and to hold on to nothing
+	return out, ok
 }
 
 // read reads an object into the struct v (addressable).
@@ -207,28 +219,33 @@ func (p *fastPlan) read(s *scanner, v reflect.Value) bool {
 
 // scanner reads JSON from b at i.
 type scanner struct {
-	b    []byte
-	i    int
-	buf  []byte // unescaped string bytes, when a string holds escapes
-	strs *strCache
+	b   []byte
+	i   int
+	buf []byte // unescaped string bytes, when a string holds escapes
+	st  *scanState
 }
 
 func newScanner(b []byte) scanner {
-	return scanner{b: b, strs: strCaches.Get().(*strCache)}
+	return scanner{b: b, st: scanStates.Get().(*scanState)}
 }
 
-func (s *scanner) done() { strCaches.Put(s.strs) }
+func (s *scanner) done() { scanStates.Put(s.st) }
 
-// strCache hands out one string for bytes met again: commands, actors,
-// authorities, routes, reasons recur from commit to commit, and a string
-// found here costs no allocation and no memory in the views that keep
-// it. Direct-mapped, so a miss only replaces one entry; one per goroutine
-// decoding at a time (a pool), so no locks.
-type strCache [256]string
+// scanState is what decoding keeps from one commit to the next: one per
+// goroutine decoding at a time (a pool), so no locks.
+type scanState struct {
+	// strs hands out one string for bytes met again: commands, actors,
+	// authorities, routes, reasons recur from commit to commit, and a
+	// string found here costs no allocation and no memory in the views
+	// that keep it. Direct-mapped, so a miss only replaces one entry.
+	strs [256]string
+	// scratch holds a value of each payload type to read into.
+	scratch []reflect.Value
+}
 
 var (
-	strCaches = sync.Pool{New: func() any { return new(strCache) }}
-	strSeed   = maphash.MakeSeed()
+	scanStates = sync.Pool{New: func() any { return &scanState{scratch: make([]reflect.Value, len(catalogue))} }}
+	strSeed    = maphash.MakeSeed()
 )
 
 // string is b as a string, from the cache when it is there. Longer
@@ -237,7 +254,7 @@ func (s *scanner) string(b []byte) string {
 	if len(b) < 2 || len(b) > 32 {
 		return string(b)
 	}
-	e := &s.strs[maphash.Bytes(strSeed, b)%uint64(len(s.strs))]
+	e := &s.st.strs[maphash.Bytes(strSeed, b)%uint64(len(s.st.strs))]
 	if *e != string(b) {
 		*e = string(b)
 	}
@@ -819,9 +836,13 @@ func decodeEventFast(b []byte) (e Event, ok bool) {
 // shares, rather than a copy per event) and its plan; a type whose plan
 // cannot be made is read by decodeStored alone.
 func init() {
+	slot := 0
 	for name, pt := range catalogue {
 		pt.name = name
-		pt.fast = planFor(pt.codec.goType())
+		if pt.fast = planFor(pt.codec.goType()); pt.fast != nil {
+			pt.fast.slot = slot
+			slot++
+		}
 		catalogue[name] = pt
 	}
 }
