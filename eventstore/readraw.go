@@ -3,6 +3,8 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -64,19 +66,75 @@ func (s *Store) ReadRaw(ctx context.Context, from, to uint64, fn func(RawCommit)
 			}
 			return fmt.Errorf("read: %w", unavailable(err))
 		}
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("read: %w", err)
+		seq, ts, ok := position(m.Reply())
+		if !ok {
+			md, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("read: %w", err)
+			}
+			seq, ts = md.Sequence.Stream, md.Timestamp
 		}
-		seq := md.Sequence.Stream
 		if seq > to {
 			return nil // to itself is gone (a tampered stream): stop after it
 		}
-		if err := fn(RawCommit{Sequence: seq, Subject: m.Subject(), Time: md.Timestamp, Data: m.Data()}); err != nil {
+		if err := fn(RawCommit{Sequence: seq, Subject: m.Subject(), Time: ts, Data: m.Data()}); err != nil {
 			return err
 		}
 		if seq >= to {
 			return nil
 		}
 	}
+}
+
+// position reads a message's stream sequence and the time the server
+// stored it from its ack subject, as Msg.Metadata does, without
+// allocating the rest of the metadata (4% of what a rebuild allocates,
+// and the collector scans the view being built once per few MB). ok is
+// false for a subject of any other form; ReadRaw then asks Metadata.
+//
+// The two forms, as nats.go reads them (v1 has 9 tokens, v2 at least 11):
+//
+//	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
+//	$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>]
+func position(reply string) (seq uint64, ts time.Time, ok bool) {
+	rest, found := strings.CutPrefix(reply, "$JS.ACK.")
+	if !found {
+		return 0, time.Time{}, false
+	}
+	seqAt := 3 // v1: tokens after "$JS.ACK."
+	switch n := strings.Count(rest, ".") + 1; {
+	case n >= 9:
+		seqAt = 5 // v2: domain and account hash first
+	case n != 7:
+		return 0, time.Time{}, false
+	}
+	var ns uint64
+	for i := 0; i <= seqAt+2; i++ {
+		tok, after, _ := strings.Cut(rest, ".")
+		switch i {
+		case seqAt:
+			seq, ok = decimal(tok)
+		case seqAt + 2:
+			ns, found = decimal(tok)
+			ok = ok && found
+		}
+		rest = after
+	}
+	return seq, time.Unix(0, int64(ns)), ok
+}
+
+// decimal reads a token of decimal digits that fits an int64 (a time in
+// nanoseconds has 19 digits; 19 digits never overflow a uint64).
+func decimal(s string) (uint64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return n, n <= math.MaxInt64
 }
