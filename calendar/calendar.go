@@ -87,8 +87,18 @@ func (d Date) Weekday() time.Weekday {
 	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
 }
 
-// Before reports whether d is earlier than e.
-func (d Date) Before(e Date) bool { return d.String() < e.String() }
+// Before reports whether d is earlier than e. It compares the fields, not
+// the formatted dates: WorkingDaysBetween asks it once a day, and the
+// timeliness view asks that for every referral it folds.
+func (d Date) Before(e Date) bool {
+	if d.Year != e.Year {
+		return d.Year < e.Year
+	}
+	if d.Month != e.Month {
+		return d.Month < e.Month
+	}
+	return d.Day < e.Day
+}
 
 // Calendar knows the bank holidays.
 type Calendar struct {

@@ -213,3 +213,19 @@ func TestOperatorFileOverrides(t *testing.T) {
 		t.Error("a file without England and Wales loaded")
 	}
 }
+
+// Before orders dates as their YYYY-MM-DD forms do, across days, months
+// and years.
+func TestDateBefore(t *testing.T) {
+	var dates []Date
+	for d := (Date{2024, time.December, 25}); d.String() <= "2026-01-05"; d = d.AddDays(9) {
+		dates = append(dates, d)
+	}
+	for _, a := range dates {
+		for _, b := range dates {
+			if a.Before(b) != (a.String() < b.String()) {
+				t.Errorf("%s before %s: %v", a, b, a.Before(b))
+			}
+		}
+	}
+}

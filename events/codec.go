@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +27,11 @@ type Unknown struct {
 // MarshalJSON writes the bytes as they came.
 func (u Unknown) MarshalJSON() ([]byte, error) { return u.Raw, nil }
 
-func strict[T any](raw json.RawMessage) (any, error) {
+// strict reads a payload of type T with decodeStored; the fast path
+// (fastdecode.go) reads T by its plan, made from goType.
+type strict[T any] struct{}
+
+func (strict[T]) decode(raw json.RawMessage) (any, error) {
 	var v T
 	if err := decodeStored(raw, &v); err != nil {
 		return nil, err
@@ -34,52 +39,54 @@ func strict[T any](raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
+func (strict[T]) goType() reflect.Type { return reflect.TypeFor[T]() }
+
 // catalogue lists every event type with its current schema version and the
 // upcasters for the versions before it.
 var catalogue = map[string]payloadType{
-	TypeReferralReceived: {version: 2, decode: strict[ReferralReceived], upcast: map[int]func(json.RawMessage) (json.RawMessage, error){
+	TypeReferralReceived: {version: 2, codec: strict[ReferralReceived]{}, upcast: map[int]func(json.RawMessage) (json.RawMessage, error){
 		1: upcastReceivedV1,
 	}},
-	TypeProfessionalsNotified:   {version: 1, decode: strict[ProfessionalsNotified]},
-	TypePlacementSearched:       {version: 1, decode: strict[PlacementSearched]},
-	TypeAgeAssessmentRequested:  {version: 1, decode: strict[AgeAssessmentRequested]},
-	TypeAgeAssessed:             {version: 1, decode: strict[AgeAssessed]},
-	TypeReferralPlaced:          {version: 1, decode: strict[ReferralPlaced]},
-	TypeReferralWithdrawn:       {version: 1, decode: strict[ReferralWithdrawn]},
-	TypeChildLeftCare:           {version: 1, decode: strict[ChildLeftCare]},
-	TypeDeadlineSet:             {version: 1, decode: strict[DeadlineSet]},
-	TypeDeadlineWarning:         {version: 1, decode: strict[DeadlineWarning]},
-	TypeDeadlineEscalated:       {version: 1, decode: strict[DeadlineEscalated]},
-	TypeDeadlineBreached:        {version: 1, decode: strict[DeadlineBreached]},
-	TypeAuthorityPledgeSet:      {version: 1, decode: strict[AuthorityPledgeSet]},
-	TypeReferralReferred:        {version: 1, decode: strict[ReferralReferred]},
-	TypeReferralAllocated:       {version: 1, decode: strict[ReferralAllocated]},
-	TypeAllocationAccepted:      {version: 1, decode: strict[AllocationAccepted]},
-	TypeAllocationException:     {version: 1, decode: strict[AllocationException]},
-	TypeAllocationReminded:      {version: 1, decode: strict[AllocationReminded]},
-	TypeAllocationEscalated:     {version: 1, decode: strict[AllocationEscalated]},
-	TypeRegionRotaSet:           {version: 1, decode: strict[RegionRotaSet]},
-	TypeRegionAuthorityPaused:   {version: 1, decode: strict[RegionAuthorityPaused]},
-	TypeRegionRotaAdvanced:      {version: 1, decode: strict[RegionRotaAdvanced]},
-	TypeAuthorityContactSet:     {version: 1, decode: strict[AuthorityContactSet]},
-	TypeWorkerJoined:            {version: 1, decode: strict[WorkerJoined]},
-	TypeWorkerUpdated:           {version: 1, decode: strict[WorkerUpdated]},
-	TypeWorkerAway:              {version: 1, decode: strict[WorkerAway]},
-	TypeWorkerLeft:              {version: 1, decode: strict[WorkerLeft]},
-	TypeWorkerAllocated:         {version: 1, decode: strict[WorkerAllocated]},
-	TypeMissingReported:         {version: 1, decode: strict[MissingReported]},
-	TypeMissingNotified:         {version: 1, decode: strict[MissingNotified]},
-	TypeMissingReturned:         {version: 1, decode: strict[MissingReturned]},
-	TypeStrategyDiscussionHeld:  {version: 1, decode: strict[StrategyDiscussionHeld]},
-	TypeStrategyDiscussionLate:  {version: 1, decode: strict[StrategyDiscussionOverdue]},
-	TypeReturnInterviewOffered:  {version: 1, decode: strict[ReturnInterviewOffered]},
-	TypeReturnInterviewWarning:  {version: 1, decode: strict[ReturnInterviewWarning]},
-	TypeReturnInterviewBreached: {version: 1, decode: strict[ReturnInterviewBreached]},
-	TypeCareDateOfBirthSet:      {version: 1, decode: strict[CareDateOfBirthSet]},
-	TypeLeaveToRemainRecorded:   {version: 1, decode: strict[LeaveToRemainRecorded]},
-	TypeLeavingCareInvolved:     {version: 1, decode: strict[LeavingCareInvolved]},
-	TypeTriplePlanningRecorded:  {version: 1, decode: strict[TriplePlanningRecorded]},
-	TypeCareLeaver:              {version: 1, decode: strict[CareLeaver]},
+	TypeProfessionalsNotified:   {version: 1, codec: strict[ProfessionalsNotified]{}},
+	TypePlacementSearched:       {version: 1, codec: strict[PlacementSearched]{}},
+	TypeAgeAssessmentRequested:  {version: 1, codec: strict[AgeAssessmentRequested]{}},
+	TypeAgeAssessed:             {version: 1, codec: strict[AgeAssessed]{}},
+	TypeReferralPlaced:          {version: 1, codec: strict[ReferralPlaced]{}},
+	TypeReferralWithdrawn:       {version: 1, codec: strict[ReferralWithdrawn]{}},
+	TypeChildLeftCare:           {version: 1, codec: strict[ChildLeftCare]{}},
+	TypeDeadlineSet:             {version: 1, codec: strict[DeadlineSet]{}},
+	TypeDeadlineWarning:         {version: 1, codec: strict[DeadlineWarning]{}},
+	TypeDeadlineEscalated:       {version: 1, codec: strict[DeadlineEscalated]{}},
+	TypeDeadlineBreached:        {version: 1, codec: strict[DeadlineBreached]{}},
+	TypeAuthorityPledgeSet:      {version: 1, codec: strict[AuthorityPledgeSet]{}},
+	TypeReferralReferred:        {version: 1, codec: strict[ReferralReferred]{}},
+	TypeReferralAllocated:       {version: 1, codec: strict[ReferralAllocated]{}},
+	TypeAllocationAccepted:      {version: 1, codec: strict[AllocationAccepted]{}},
+	TypeAllocationException:     {version: 1, codec: strict[AllocationException]{}},
+	TypeAllocationReminded:      {version: 1, codec: strict[AllocationReminded]{}},
+	TypeAllocationEscalated:     {version: 1, codec: strict[AllocationEscalated]{}},
+	TypeRegionRotaSet:           {version: 1, codec: strict[RegionRotaSet]{}},
+	TypeRegionAuthorityPaused:   {version: 1, codec: strict[RegionAuthorityPaused]{}},
+	TypeRegionRotaAdvanced:      {version: 1, codec: strict[RegionRotaAdvanced]{}},
+	TypeAuthorityContactSet:     {version: 1, codec: strict[AuthorityContactSet]{}},
+	TypeWorkerJoined:            {version: 1, codec: strict[WorkerJoined]{}},
+	TypeWorkerUpdated:           {version: 1, codec: strict[WorkerUpdated]{}},
+	TypeWorkerAway:              {version: 1, codec: strict[WorkerAway]{}},
+	TypeWorkerLeft:              {version: 1, codec: strict[WorkerLeft]{}},
+	TypeWorkerAllocated:         {version: 1, codec: strict[WorkerAllocated]{}},
+	TypeMissingReported:         {version: 1, codec: strict[MissingReported]{}},
+	TypeMissingNotified:         {version: 1, codec: strict[MissingNotified]{}},
+	TypeMissingReturned:         {version: 1, codec: strict[MissingReturned]{}},
+	TypeStrategyDiscussionHeld:  {version: 1, codec: strict[StrategyDiscussionHeld]{}},
+	TypeStrategyDiscussionLate:  {version: 1, codec: strict[StrategyDiscussionOverdue]{}},
+	TypeReturnInterviewOffered:  {version: 1, codec: strict[ReturnInterviewOffered]{}},
+	TypeReturnInterviewWarning:  {version: 1, codec: strict[ReturnInterviewWarning]{}},
+	TypeReturnInterviewBreached: {version: 1, codec: strict[ReturnInterviewBreached]{}},
+	TypeCareDateOfBirthSet:      {version: 1, codec: strict[CareDateOfBirthSet]{}},
+	TypeLeaveToRemainRecorded:   {version: 1, codec: strict[LeaveToRemainRecorded]{}},
+	TypeLeavingCareInvolved:     {version: 1, codec: strict[LeavingCareInvolved]{}},
+	TypeTriplePlanningRecorded:  {version: 1, codec: strict[TriplePlanningRecorded]{}},
+	TypeCareLeaver:              {version: 1, codec: strict[CareLeaver]{}},
 }
 
 // upcastReceivedV1 lifts referral.received v1, which held the child's
@@ -199,6 +206,9 @@ func Encode(e Event) ([]byte, error) {
 // than this build decodes with an Unknown payload and an error wrapping
 // ErrUnknownType.
 func Decode(b []byte) (Event, error) {
+	if e, ok := decodeEventFast(b); ok {
+		return e, nil
+	}
 	var w wireEvent
 	if err := decodeStored(b, &w); err != nil {
 		return Event{}, fmt.Errorf("decode event: %w", err)
@@ -229,7 +239,7 @@ func fromWire(w wireEvent) (Event, error) {
 			return Event{}, fmt.Errorf("upcast %s v%d: %w", e.Type, v, err)
 		}
 	}
-	data, err := pt.decode(raw)
+	data, err := pt.codec.decode(raw)
 	if err != nil {
 		return Event{}, fmt.Errorf("decode %s data: %w", e.Type, err)
 	}

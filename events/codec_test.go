@@ -184,7 +184,7 @@ func mustEncode(t *testing.T, e Event) []byte {
 // event whose data is another type's payload does not encode.
 func TestPayloadsNameTheirType(t *testing.T) {
 	for typ, pt := range catalogue {
-		v, err := pt.decode(json.RawMessage(`{}`))
+		v, err := pt.codec.decode(json.RawMessage(`{}`))
 		if err != nil {
 			t.Fatalf("%s: %v", typ, err)
 		}
@@ -216,5 +216,29 @@ func TestDecodeRejectsDuplicateNames(t *testing.T) {
 	c, _ := EncodeCommit(Commit{Command: "x", Events: sample()[:1]})
 	if _, err := DecodeCommit([]byte(strings.Replace(string(c), `"command":"x"`, `"command":"x","command":"y"`, 1))); err == nil {
 		t.Error("a commit with a duplicate name decoded")
+	}
+}
+
+// Invalid UTF-8 is refused wherever it lies, in the envelope, the payload
+// and the commit: a string that does not decode to text is not ours.
+func TestDecodeRejectsInvalidUTF8(t *testing.T) {
+	b, _ := Encode(sample()[1])
+	for name, doc := range map[string]string{
+		"in the envelope":    strings.Replace(string(b), `"tester"`, "\"test\xffer\"", 1),
+		"in the data":        strings.Replace(string(b), `"team leader"`, "\"team \xc0\xafleader\"", 1),
+		"a lone surrogate":   strings.Replace(string(b), `"team leader"`, `"team \udc00leader"`, 1),
+		"a truncated rune":   strings.Replace(string(b), `"team leader"`, "\"team leader\xe2\x82\"", 1),
+		"in a list of names": strings.Replace(string(b), `"police"`, "\"pol\x80ice\"", 1),
+	} {
+		if doc == string(b) {
+			t.Fatalf("%s: nothing replaced", name)
+		}
+		if _, err := Decode([]byte(doc)); err == nil {
+			t.Errorf("%s: invalid UTF-8 decoded", name)
+		}
+	}
+	c, _ := EncodeCommit(Commit{Command: "x", Events: sample()[:1]})
+	if _, err := DecodeCommit([]byte(strings.Replace(string(c), `"command":"x"`, "\"command\":\"x\xff\"", 1))); err == nil {
+		t.Error("a commit with invalid UTF-8 decoded")
 	}
 }

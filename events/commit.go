@@ -56,6 +56,15 @@ func EncodeCommit(c Commit) ([]byte, error) {
 // Unknown payload and the returned error wraps ErrUnknownType; any other
 // error means the commit could not be read at all.
 func DecodeCommit(b []byte) (Commit, error) {
+	if c, ok := decodeCommitFast(b); ok {
+		return c, nil
+	}
+	return decodeCommitStored(b)
+}
+
+// decodeCommitStored is DecodeCommit without the fast path: whatever that
+// gives up on, and the reference it is tested against.
+func decodeCommitStored(b []byte) (Commit, error) {
 	var w wireCommitIn
 	if err := decodeStored(b, &w); err != nil {
 		return Commit{}, fmt.Errorf("decode commit: %w", err)

@@ -88,7 +88,8 @@ func BenchmarkDecodeRealCommits(b *testing.B) {
 		decode func([]byte) (Commit, error)
 	}{
 		{"encoding/json", func(b []byte) (Commit, error) { return decodeCommitV1(b, types[i]) }},
-		{"go-json-experiment", DecodeCommit},
+		{"go-json-experiment", decodeCommitStored},
+		{"fast-path", DecodeCommit},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(int64(nBytes))

@@ -8,6 +8,7 @@ package events
 
 import (
 	"encoding/json"
+	"reflect"
 	"time"
 )
 
@@ -215,8 +216,13 @@ func (AuthorityPledgeSet) EventType() string     { return TypeAuthorityPledgeSet
 // payloadType describes how one event type is decoded: its current schema
 // version, a zero payload, and the upcasters that lift older versions.
 type payloadType struct {
+	name    string // the type, as in the catalogue's key
 	version int
-	decode  func(raw json.RawMessage) (any, error)
+	codec   interface {
+		decode(raw json.RawMessage) (any, error)
+		goType() reflect.Type
+	}
+	fast *fastPlan // nil: read by codec alone
 	// upcast[v] turns schema version v's JSON into version v+1's.
 	upcast map[int]func(json.RawMessage) (json.RawMessage, error)
 }

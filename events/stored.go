@@ -21,8 +21,11 @@ var storedOptions = jsonv2.JoinOptions(
 // json, the standalone form of Go's encoding/json/v2: on our own commits it
 // reads about twice as fast as encoding/json with DisallowUnknownFields
 // (BenchmarkDecodeRealCommits), and it refuses duplicate names, which
-// encoding/json cannot. Input from outside (API bodies, policies) still goes
-// through DecodeStrict, whose errors the API turns into field errors.
+// encoding/json cannot. DecodeCommit and Decode try the narrower fast
+// path of fastdecode.go first, which gives up to this on anything it does
+// not read exactly as this would. Input from outside (API bodies,
+// policies) still goes through DecodeStrict, whose errors the API turns
+// into field errors.
 func decodeStored(b []byte, v any) error {
 	return jsonv2.Unmarshal(b, v, storedOptions)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -116,7 +117,9 @@ func Fold[V any](ctx context.Context, store *eventstore.Store, spec projections.
 		stopAfter = o.AsOf.Add(10 * time.Minute)
 	}
 	errStop := errors.New("stop")
-	err := store.ReadRange(ctx, 1, to, func(st eventstore.Stored) error {
+	// Read, decode and fold on separate goroutines (readahead.go), the fold
+	// still commit by commit in stream order.
+	err := readAhead(ctx, store, 1, to, runtime.GOMAXPROCS(0), func(st eventstore.Stored) error {
 		if !stopAfter.IsZero() && st.Time.After(stopAfter) {
 			return errStop
 		}
