@@ -72,19 +72,24 @@ func planFor(t reflect.Type) *fastPlan {
 		return nil
 	}
 	p := &fastPlan{typ: t}
+	names := map[string]bool{}
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		if sf.Anonymous {
+			return nil // decodeStored would inline its fields
+		}
 		if !sf.IsExported() {
 			continue
 		}
 		tag, ok := sf.Tag.Lookup("json")
-		if !ok || sf.Anonymous {
-			return nil // decodeStored would match the Go name, or inline it
+		if !ok {
+			return nil // decodeStored would match the Go name
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" || name == "-" {
-			return nil
+		if name == "" || name == "-" || names[name] {
+			return nil // two fields of one name: decodeStored would read neither
 		}
+		names[name] = true
 		for o := range strings.SplitSeq(opts, ",") {
 			if o != "" && o != "omitempty" && o != "omitzero" {
 				return nil // string, inline, case options change how it reads

@@ -22,6 +22,57 @@ func TestFastPlansCoverTheCatalogue(t *testing.T) {
 	}
 }
 
+// A struct the fast path cannot read exactly as decodeStored does has no
+// plan: it is left to decodeStored.
+func TestNoPlanForWhatTheFastPathDoesNotRead(t *testing.T) {
+	type inner struct {
+		A string `json:"a"`
+	}
+	type named string
+	for name, typ := range map[string]reflect.Type{
+		"an embedded struct":  reflect.TypeFor[struct{ inner }](),
+		"a field without tag": reflect.TypeFor[struct{ A string }](),
+		"a name given twice": reflect.StructOf([]reflect.StructField{ // (vet would refuse it written out)
+			{Name: "A", Type: reflect.TypeFor[string](), Tag: `json:"a"`},
+			{Name: "B", Type: reflect.TypeFor[string](), Tag: `json:"a"`},
+		}),
+		"a string option": reflect.TypeFor[struct {
+			N int `json:"n,string"`
+		}](),
+		"a named string": reflect.TypeFor[struct {
+			S named `json:"s"`
+		}](),
+		"a map": reflect.TypeFor[struct {
+			M map[string]string `json:"m"`
+		}](),
+		"a pointer": reflect.TypeFor[struct {
+			P *string `json:"p"`
+		}](),
+		"a float": reflect.TypeFor[struct {
+			F float64 `json:"f"`
+		}](),
+		"a list of lists": reflect.TypeFor[struct {
+			L [][]string `json:"l"`
+		}](),
+		"a nested struct": reflect.TypeFor[struct {
+			I inner `json:"i"`
+		}](),
+		"no field at all":   reflect.TypeFor[struct{}](),
+		"not even a struct": reflect.TypeFor[string](),
+	} {
+		if planFor(typ) != nil {
+			t.Errorf("%s: a plan", name)
+		}
+	}
+	if planFor(reflect.TypeFor[struct {
+		A string    `json:"a,omitempty"`
+		L []inner   `json:"l"`
+		T time.Time `json:"t,omitzero"`
+	}]()) == nil {
+		t.Error("no plan for strings, lists of structs and times")
+	}
+}
+
 // The commits and events we write take the fast path: it is there for them.
 func TestOurCommitsTakeTheFastPath(t *testing.T) {
 	for i, b := range realCommits(t) {
