@@ -405,7 +405,7 @@ func TestSagaRestartsAtRandomPoints(t *testing.T) {
 	// The pauses are the chaos schedule (when to stop a runner), not waits
 	// for anything.
 	for time.Since(start) < 7*time.Second {
-		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond) // when to stop a runner: the chaos schedule
 		stop()
 		if rng.IntN(2) == 0 {
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond) // sometimes none runs for a while

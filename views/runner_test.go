@@ -195,9 +195,9 @@ func TestAsOf(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	eng := &engine.Engine{Store: n.Store, Log: quiet}
 	first := drive(t, eng, 7, 60, 4, "a")
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the moment asOf falls strictly after the first group of commits
 	asOf := time.Now()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // and strictly before the second: moments, not waits
 	second := drive(t, eng, 8, 60, 4, "b")
 	if len(second) == 0 {
 		t.Fatal("nothing after the moment")
@@ -236,14 +236,14 @@ func TestRunnerKilledMidStreamResumes(t *testing.T) {
 	var all []appended
 	for round := range 3 {
 		all = append(all, drive(t, eng, uint64(100+round), 40, 4, "k"+string(rune('a'+round)))...)
-		time.Sleep(60 * time.Millisecond) // let a snapshot land mid-stream
+		time.Sleep(60 * time.Millisecond) // spread the rounds so snapshots (every 20 ms) land mid-stream: a schedule, not a wait
 	}
 	waitCaughtUp(t, r1, n.Store)
 	// Appends go on while the runner dies.
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); all = append(all, drive(t, eng, 200, 60, 4, "kd")...) }()
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(30 * time.Millisecond) // kill while the appends are under way: the timing of the crash, not a wait
 	kill()
 	wg.Wait()
 	snapSeq := r1.Status().Sequence
