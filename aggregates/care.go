@@ -209,6 +209,38 @@ func (InvolveLeavingCare) careCommand()              {}
 func (RecordTriplePlanning) careCommand()            {}
 func (BecomeCareLeaver) careCommand()                {}
 
+// sameChild refuses a command whose account of the child (which the shell
+// loads from the referral) has no receiving authority or region, or names
+// another authority than the one this child's care already records: the
+// care record's identity is established once and never changes.
+func (c Care) sameChild(cmd CareCommand) error {
+	var ch ChildInCare
+	switch x := cmd.(type) {
+	case ReportMissing:
+		ch = x.Child
+	case SetDateOfBirth:
+		ch = x.Child
+	case InvolveLeavingCare:
+		ch = x.Child
+	case RecordTriplePlanning:
+		ch = x.Child
+	case BecomeCareLeaver:
+		ch = x.Child
+	default:
+		return nil
+	}
+	if ch.Status != StatusPlaced && ch.Status != StatusOpen {
+		return nil // mustBeInCare refuses it, in words about the status
+	}
+	if !ValidAuthorityCode(ch.Authority) || ch.Region == "" {
+		return fmt.Errorf("care %s: the child's receiving authority (%q) or region (%q) is not known; the referral's state was not supplied", c.ID, ch.Authority, ch.Region)
+	}
+	if c.Authority != "" && ch.Authority != c.Authority {
+		return illegal(CodeNotAllocatedToYou, "this child's care is recorded by %s, not %s", c.Authority, ch.Authority)
+	}
+	return nil
+}
+
 // mustBeInCare: the child is placed by the authority and has not left.
 func mustBeInCare(ch ChildInCare, doing string) error {
 	switch ch.Status {
@@ -240,6 +272,9 @@ func moment(field string, t, after time.Time, afterWhat string, now time.Time) e
 func DecideCare(c Care, cmd CareCommand, now time.Time) ([]events.Event, error) {
 	if len(c.Unreadable) > 0 {
 		return nil, illegal(CodeUnreadableHistory, "this child's care history holds events this build cannot read (%v); upgrade before changing it", c.Unreadable)
+	}
+	if err := c.sameChild(cmd); err != nil {
+		return nil, err
 	}
 	switch x := cmd.(type) {
 	case ReportMissing:

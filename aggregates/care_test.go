@@ -200,7 +200,7 @@ func TestDateOfBirthAndMilestones(t *testing.T) {
 	}
 	refusedWith(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusWithdrawn}}, cNow, CodeWithdrawn)
 	refusedWith(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusAwaitingAllocation}}, cNow, CodeNotPlaced)
-	mustDecide(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusOpen}})
+	mustDecide(t, c, SetDateOfBirth{DateOfBirth: "2009", Child: ChildInCare{Status: StatusOpen, Authority: "E08000007", Region: "North West"}})
 	set := Cares.Apply(c, evs)
 	refusedWith(t, set, SetDateOfBirth{DateOfBirth: "2009", Child: placedCh}, cNow, CodeAlreadyRecorded)
 	// The assessed date stands over a recorded one.

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/refdata"
 )
@@ -48,6 +49,7 @@ type Referral struct {
 	Status             Status
 	ReceivingAuthority string
 	Route              string
+	ChildReference     string    // the child's pseudonymous reference
 	ReceivedAt         time.Time // occurred-at of referral.received
 	Professions        []string  // notified so far, in order
 	Searches           int
@@ -72,6 +74,7 @@ type Referral struct {
 	AllocationPosition  int       // its place in the rota (1-based)
 	AllocatedAt         time.Time // when it was allocated
 	RespondBy           time.Time // when its contact must have answered
+	AcceptedAt          time.Time // when the allocated authority accepted
 	Declined            []string  // authorities that raised an exception for this child
 	Reminded            bool      // the contact was reminded, for this allocation
 	AllocationEscalated bool      // the response deadline passed, for this allocation
@@ -714,18 +717,26 @@ func mustBeRunning(r Referral, doing string) error {
 }
 
 // mustAwaitAnswer: the referral is allocated, and (when the shell names
-// one) to the answering authority.
+// one) to the answering authority. Only an allocation awaiting its answer
+// can be answered: a referral already received (by acceptance, or directly)
+// has nothing to accept, and answering it again would record a second
+// receipt carrying no referral of its own.
 func mustAwaitAnswer(r Referral, authority, doing string) error {
-	if r.Status != StatusAwaitingAcceptance {
-		if r.Status == StatusAwaitingAllocation {
-			return illegal(CodeNotAwaitingAcceptance, "cannot %s the allocation: the referral awaits allocation", doing)
+	switch r.Status {
+	case StatusAwaitingAcceptance:
+		if authority != "" && authority != r.AllocatedTo {
+			return illegal(CodeNotAllocatedToYou, "cannot %s the allocation: the referral is allocated to %s", doing, r.AllocatedTo)
 		}
-		return mustBeRunning(r, doing+" the allocation")
+		return nil
+	case StatusAwaitingAllocation:
+		return illegal(CodeNotAwaitingAcceptance, "cannot %s the allocation: the referral awaits allocation", doing)
+	case StatusOpen:
+		if r.referred.ReferralID == "" {
+			return illegal(CodeNotAwaitingAcceptance, "cannot %s an allocation: %s received this referral directly; it was never allocated", doing, r.ReceivingAuthority)
+		}
+		return illegal(CodeNotAwaitingAcceptance, "cannot %s the allocation: %s already accepted it on %s", doing, r.ReceivingAuthority, calendar.DateOf(r.AcceptedAt))
 	}
-	if authority != "" && authority != r.AllocatedTo {
-		return illegal(CodeNotAllocatedToYou, "cannot %s the allocation: the referral is allocated to %s", doing, r.AllocatedTo)
-	}
-	return nil
+	return mustBeOpen(r, doing+" the allocation")
 }
 
 // present reports whether s has any visible text.
@@ -759,9 +770,16 @@ func Evolve(r Referral, e events.Event) Referral {
 	r.Status = NextStatus(r.Status, e)
 	switch d := e.Data.(type) {
 	case events.ReferralReceived:
+		if r.ReceivingAuthority != "" {
+			// A referral is received once. Before issue 21 a repeated
+			// acceptance recorded a second, empty receipt: the fold keeps
+			// the identity the first one established.
+			break
+		}
 		r.ID = d.ReferralID
 		r.ReceivingAuthority = d.ReceivingAuthority
 		r.Route = d.Route
+		r.ChildReference = d.ChildReference
 		r.ReceivedAt = e.OccurredAt
 		r.AllocatedTo = ""
 	case events.ProfessionalsNotified:
@@ -800,6 +818,7 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.ID = d.ReferralID
 		r.Region = d.Region
 		r.Route = d.Route
+		r.ChildReference = d.ChildReference
 		r.ReceivedAt = e.OccurredAt
 		r.referred = d
 	case events.ReferralAllocated:
@@ -809,7 +828,10 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.Declined = append(slices.Clip(r.Declined), d.Authority)
 		r.AllocatedTo, r.RespondBy = "", time.Time{}
 	case events.AllocationAccepted:
-		r.RespondBy = time.Time{}
+		if r.AcceptedAt.IsZero() {
+			r.RespondBy = time.Time{}
+			r.AcceptedAt = e.OccurredAt
+		}
 	case events.AllocationReminded:
 		r.Reminded = true
 	case events.AllocationEscalated:

@@ -34,12 +34,14 @@ var (
 	gDeadline  = ev(events.TypeDeadlineSet, received, events.DeadlineSet{Route: "hotel", Policy: "p1", WorkingDays: 5, DueAt: received.Add(7 * 24 * time.Hour), WarningAt: received.Add(6 * 24 * time.Hour)})
 	gUnknown   = ev("referral.teleported", now, events.Unknown{Raw: []byte(`{}`)})
 	// A referral into the scheme, allocated to Stockport.
-	respondBy   = received.Add(24 * time.Hour)
-	gReferred   = ev(events.TypeReferralReferred, received, events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: events.RouteHotel, ReferringParty: events.ReferringPartyHomeOffice, Hotel: "Hotel A", ChildReference: "HO-1"})
-	gAllocated  = ev(events.TypeReferralAllocated, received, events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1, RespondBy: respondBy})
-	gException  = ev(events.TypeAllocationException, received, events.AllocationException{Authority: "E08000007", Reason: "no placement"})
-	gReminded   = ev(events.TypeAllocationReminded, received, events.AllocationReminded{Authority: "E08000007", RespondBy: respondBy})
-	gEscalatedA = ev(events.TypeAllocationEscalated, received, events.AllocationEscalated{Authority: "E08000007", RespondBy: respondBy, EscalatedTo: "rsmp-lead"})
+	respondBy        = received.Add(24 * time.Hour)
+	gReferred        = ev(events.TypeReferralReferred, received, events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: events.RouteHotel, ReferringParty: events.ReferringPartyHomeOffice, Hotel: "Hotel A", ChildReference: "HO-1"})
+	gAllocated       = ev(events.TypeReferralAllocated, received, events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1, RespondBy: respondBy})
+	gException       = ev(events.TypeAllocationException, received, events.AllocationException{Authority: "E08000007", Reason: "no placement"})
+	gReminded        = ev(events.TypeAllocationReminded, received, events.AllocationReminded{Authority: "E08000007", RespondBy: respondBy})
+	gAccepted        = ev(events.TypeAllocationAccepted, now, events.AllocationAccepted{Authority: "E08000007"})
+	gAcceptedReceipt = ev(events.TypeReferralReceived, received, events.ReferralReceived{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "Hotel A", ChildReference: "HO-1"})
+	gEscalatedA      = ev(events.TypeAllocationEscalated, received, events.AllocationEscalated{Authority: "E08000007", RespondBy: respondBy, EscalatedTo: "rsmp-lead"})
 )
 
 func receiveCmd() ReceiveReferral {
@@ -102,6 +104,15 @@ var cases = []decideCase{
 	{name: "accept, where no roles are in force", given: []events.Event{gReferred, gAllocated}, when: AcceptAllocation{}, then: []string{events.TypeAllocationAccepted, events.TypeReferralReceived}},
 	{name: "accept another authority's allocation", given: []events.Event{gReferred, gAllocated}, when: AcceptAllocation{Authority: "E08000001"}, ref: &thenRefused{Illegal, "not_allocated_to_you", ""}},
 	{name: "accept before allocation", given: []events.Event{gReferred}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	// Issue 21: a second acceptance recorded a receipt with no referral id,
+	// authority, route or child reference, and the authority lost its child.
+	{name: "accept twice", given: []events.Event{gReferred, gAllocated, gAccepted, gAcceptedReceipt}, when: AcceptAllocation{Authority: "E08000007"}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "accept twice, where no roles are in force", given: []events.Event{gReferred, gAllocated, gAccepted, gAcceptedReceipt}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "accept a referral received directly", given: []events.Event{gReceived}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "raise an exception once accepted", given: []events.Event{gReferred, gAllocated, gAccepted, gAcceptedReceipt}, when: RaiseAllocationException{Authority: "E08000007", Reason: "changed our mind"}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "raise an exception to a referral received directly", given: []events.Event{gReceived}, when: RaiseAllocationException{Reason: "no placement"}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
+	{name: "accept once placed", given: []events.Event{gReceived, gPlaced}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "already_placed", ""}},
+	{name: "accept once withdrawn", given: []events.Event{gReferred, gWithdrawn}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "withdrawn", ""}},
 	{name: "accept after an exception", given: []events.Event{gReferred, gAllocated, gException}, when: AcceptAllocation{}, ref: &thenRefused{Illegal, "not_awaiting_acceptance", ""}},
 	{name: "raise an exception", given: []events.Event{gReferred, gAllocated}, when: RaiseAllocationException{Authority: "E08000007", Reason: "no placement for these needs"}, then: []string{events.TypeAllocationException}},
 	{name: "raise an exception without a reason", given: []events.Event{gReferred, gAllocated}, when: RaiseAllocationException{Reason: "\u200b "}, ref: &thenRefused{Invalid, "invalid_value", "reason"}},
@@ -359,5 +370,20 @@ func TestReferralsSettingDeadlines(t *testing.T) {
 	})
 	if _, err := d.Decide(Referral{}, entry, now); err == nil || errors.As(err, new(*Refusal)) {
 		t.Fatalf("rule failure: %v; want an error that is not a refusal", err)
+	}
+}
+
+// Histories recorded before issue 21's fix may hold a second acceptance
+// with no authority and a second, empty receipt: the fold keeps the
+// identity the first receipt established, so the authority sees its child.
+func TestAFoldKeepsTheFirstReceipt(t *testing.T) {
+	damaged := []events.Event{gReferred, gAllocated, gAccepted, gAcceptedReceipt,
+		ev(events.TypeAllocationAccepted, now.Add(time.Hour), events.AllocationAccepted{}),
+		ev(events.TypeReferralReceived, received, events.ReferralReceived{})}
+	want := Fold(damaged[:4])
+	got := Fold(damaged)
+	if got.ID != "r1" || got.ReceivingAuthority != "E08000007" || got.Route != events.RouteHotel || got.ChildReference != "HO-1" ||
+		got.Status != StatusOpen || !got.AcceptedAt.Equal(want.AcceptedAt) || got.Version != 6 {
+		t.Fatalf("damaged history folds to %+v", got)
 	}
 }

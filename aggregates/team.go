@@ -156,6 +156,9 @@ func (t Team) current(staffID string) (Worker, error) {
 }
 
 func (t Team) allocate(c AllocateWorker, now time.Time) ([]events.Event, error) {
+	if !events.ValidID(c.ReferralID) {
+		return nil, invalid("referralId", "name the child's referral (1 to 64 letters, digits, '-' or '_')")
+	}
 	if !c.Received {
 		return nil, illegal(CodeNotReceived, "the authority has not received this child: allocate a social worker once the referral is received or accepted")
 	}

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/ntsflow/ntsflow/calendar"
@@ -50,5 +51,38 @@ func TestAllocatedReferralInTheViews(t *testing.T) {
 	tl = ReportTimeliness(fold(TimelinessSpec(calendar.Default()), late...), reg, TimelinessFilter{}, at("2025-06-20T10:00:00Z"))
 	if tl.Total.Breaches != 1 || tl.Total.Received != 1 {
 		t.Fatalf("breach before acceptance: %+v", tl.Total)
+	}
+}
+
+// Before issue 21's fix a repeated acceptance recorded a second acceptance
+// with no authority and a second, empty receipt. Such histories stay in
+// the log; the views read them as the one receipt they were.
+func TestASecondEmptyReceiptCountsNothing(t *testing.T) {
+	e := func(typ, when string, data events.Payload) events.Event {
+		return events.Event{AggregateID: "r1", Type: typ, OccurredAt: at(when), Data: data}
+	}
+	accepted := []events.Event{
+		e(events.TypeReferralReferred, "2025-06-02T10:00:00Z", events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: "hotel"}),
+		e(events.TypeReferralAllocated, "2025-06-02T11:00:00Z", events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1}),
+		e(events.TypeAllocationAccepted, "2025-06-03T09:00:00Z", events.AllocationAccepted{Authority: "E08000007"}),
+		e(events.TypeReferralReceived, "2025-06-02T10:00:00Z", events.ReferralReceived{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: "hotel"}),
+	}
+	damaged := append(append([]events.Event{}, accepted...),
+		e(events.TypeAllocationAccepted, "2025-06-03T09:05:00Z", events.AllocationAccepted{}),
+		e(events.TypeReferralReceived, "2025-06-02T10:00:00Z", events.ReferralReceived{}))
+	reg := refdata.Default()
+	now := at("2025-06-04T10:00:00Z")
+	want := ReportTimeliness(fold(TimelinessSpec(calendar.Default()), accepted...), reg, TimelinessFilter{}, now)
+	got := ReportTimeliness(fold(TimelinessSpec(calendar.Default()), damaged...), reg, TimelinessFilter{}, now)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("timeliness: %+v, want %+v", got, want)
+	}
+	list := ListReferrals(fold(ReferralListSpec(), damaged...), reg, ReferralFilter{Authority: "E08000007", Limit: 10}, now)
+	if list.Total != 1 || list.Referrals[0].Status != "open" {
+		t.Fatalf("Stockport's list: %+v", list)
+	}
+	wantCap, gotCap := ReportCapacity(fold(CapacitySpec(), accepted...), reg), ReportCapacity(fold(CapacitySpec(), damaged...), reg)
+	if !reflect.DeepEqual(gotCap, wantCap) {
+		t.Fatalf("capacity: %+v, want %+v", row(gotCap, "E08000007"), row(wantCap, "E08000007"))
 	}
 }

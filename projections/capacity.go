@@ -56,6 +56,9 @@ func (v *Capacity) count(code string) *AuthorityCount {
 func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 	switch d := e.Data.(type) {
 	case events.ReferralReceived:
+		if i, ok := v.refs.find(e.AggregateID); ok && v.refs.get(i).authority != 0 {
+			break // received once; a second, empty receipt (issue 21) counts nothing
+		}
 		c := v.count(d.ReceivingAuthority)
 		c.InFlight++
 		r := capRef{authority: v.syms.of(d.ReceivingAuthority), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))}

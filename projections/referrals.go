@@ -89,8 +89,11 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 		return v
 	case events.ReferralReceived:
 		if i, ok := v.rows.find(e.AggregateID); ok {
-			// Accepted from an allocation: now the authority's.
-			v.rows.mut(i).authority = v.syms.of(d.ReceivingAuthority)
+			// Accepted from an allocation: now the authority's. A second,
+			// empty receipt (issue 21) changes nothing.
+			if v.rows.get(i).authority == 0 {
+				v.rows.mut(i).authority = v.syms.of(d.ReceivingAuthority)
+			}
 			return v
 		}
 		*v.rows.add(e.AggregateID) = refRow{authority: v.syms.of(d.ReceivingAuthority), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt)}

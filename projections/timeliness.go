@@ -101,7 +101,11 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 		v.put(e.AggregateID, timeRef{month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))})
 		return v
 	case events.ReferralReceived:
-		if i, ok := v.refs.find(e.AggregateID); ok && v.refs.get(i).authority == 0 {
+		i, ok := v.refs.find(e.AggregateID)
+		if ok && v.refs.get(i).authority != 0 {
+			return v // received once; a second, empty receipt (issue 21) is not counted again
+		}
+		if ok {
 			r := v.refs.mut(i)
 			r.authority = v.syms.of(d.ReceivingAuthority)
 			r.status = v.syms.of(string(aggregates.StatusOpen))
