@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +29,16 @@ var quiet = slog.New(slog.DiscardHandler)
 // is charged to every request it delays: no coordinated omission).
 func HTTP(ctx context.Context, store *eventstore.Store, rates []int, each time.Duration) ([]Row, error) {
 	eng := &engine.Engine{Store: store, Log: quiet}
-	srv := httptest.NewServer((&api.Server{Engine: eng, Log: quiet, Authorities: refdata.Default()}).Handler())
+	// A plain listener on loopback: net/http/httptest would link its
+	// published test TLS key into the product binary.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: (&api.Server{Engine: eng, Log: quiet, Authorities: refdata.Default()}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
 	defer srv.Close()
+	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512}, Timeout: 10 * time.Second}
 	// Many referrals, so the load is the engine's, not one referral's queue.
 	var ids []string
@@ -60,7 +68,7 @@ func HTTP(ctx context.Context, store *eventstore.Store, rates []int, each time.D
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				req, _ := http.NewRequest("POST", srv.URL+"/v1/referrals/"+ids[i%len(ids)]+"/placement-searches", strings.NewReader(`{"track":"in-house","offersFound":1,"placementTypes":["U1"]}`))
+				req, _ := http.NewRequest("POST", base+"/v1/referrals/"+ids[i%len(ids)]+"/placement-searches", strings.NewReader(`{"track":"in-house","offersFound":1,"placementTypes":["U1"]}`))
 				req.Header.Set("Content-Type", "application/json")
 				res, err := client.Do(req)
 				lat[i] = time.Since(due)

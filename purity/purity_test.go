@@ -49,3 +49,23 @@ func TestPurePackagesLinkNoNATS(t *testing.T) {
 		}
 	}
 }
+
+// The product binary links no test helpers: net/http/httptest carries a
+// published TLS key and certificate, and the testing packages and our own
+// store rigs are for tests alone.
+func TestProductBinaryLinksNoTestHelpers(t *testing.T) {
+	const binary = "github.com/ntsflow/ntsflow/cmd/ntsflow"
+	out, err := exec.Command("go", "list", "-deps", binary).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v\n%s", binary, err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 50 || deps[len(deps)-1] != binary {
+		t.Fatalf("go list -deps %s listed %d packages, not ending with the binary", binary, len(deps))
+	}
+	for _, d := range deps {
+		if d == "net/http/httptest" || d == "testing" || strings.HasPrefix(d, "testing/") || strings.HasSuffix(d, "/storetest") {
+			t.Errorf("the product binary links %s", d)
+		}
+	}
+}
