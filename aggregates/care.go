@@ -215,9 +215,11 @@ func (BecomeCareLeaver) careCommand()                {}
 // care record's identity is established once and never changes.
 func (c Care) sameChild(cmd CareCommand) error {
 	var ch ChildInCare
+	needRegion := false
 	switch x := cmd.(type) {
 	case ReportMissing:
-		ch = x.Child
+		// The episode is counted by region (the safeguarding view).
+		ch, needRegion = x.Child, true
 	case SetDateOfBirth:
 		ch = x.Child
 	case InvolveLeavingCare:
@@ -232,7 +234,7 @@ func (c Care) sameChild(cmd CareCommand) error {
 	if ch.Status != StatusPlaced && ch.Status != StatusOpen {
 		return nil // mustBeInCare refuses it, in words about the status
 	}
-	if !ValidAuthorityCode(ch.Authority) || ch.Region == "" {
+	if !ValidAuthorityCode(ch.Authority) || needRegion && ch.Region == "" {
 		return fmt.Errorf("care %s: the child's receiving authority (%q) or region (%q) is not known; the referral's state was not supplied", c.ID, ch.Authority, ch.Region)
 	}
 	if c.Authority != "" && ch.Authority != c.Authority {

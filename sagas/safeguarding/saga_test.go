@@ -34,7 +34,7 @@ func TestReactions(t *testing.T) {
 	s := Saga{Policy: DefaultPolicy()}
 	rules := s.Policy.Rules()
 	t0 := time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
-	child := aggregates.ChildInCare{Status: aggregates.StatusPlaced, Authority: "E08000007", PlacedAt: t0.Add(-24 * time.Hour)}
+	child := aggregates.ChildInCare{Status: aggregates.StatusPlaced, Authority: "E08000007", Region: "North West", PlacedAt: t0.Add(-24 * time.Hour)}
 	fold := func(cmds ...aggregates.CareCommand) (aggregates.Care, events.Event) {
 		c := aggregates.Cares.Start("r1")
 		var last events.Event
