@@ -84,20 +84,33 @@ func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reacti
 // Next is the referral's next deadline event still to record and when it
 // falls due, or "" when none remains (the clock stopped, or the ladder's
 // last step is on record). The warning is skipped once the breach is on
-// record; projections.Deadlines keeps the same ladder.
+// record. How far the referral has climbed is read here from its state;
+// when that step falls due is the ladder's (aggregates.DeadlineLadder),
+// which projections.Deadlines reads too.
 func (s Saga) Next(r aggregates.Referral) (kind string, at time.Time) {
-	switch {
-	case !r.Open() || r.DueAt.IsZero():
+	if !r.Open() || r.DueAt.IsZero() {
 		return "", time.Time{}
-	case !r.Warned && !r.Breached:
-		return KindWarning, r.WarningAt
-	case !r.Breached:
-		return KindBreach, breachTime(r.DueAt)
-	case !r.EscalateAt.IsZero() && r.EscalatedTo != s.Policy.EscalateTo(s.Calendar, r.DueAt, r.EscalateAt):
-		return KindEscalation, r.EscalateAt
 	}
-	return "", time.Time{}
+	step, at := aggregates.LadderOf(r).Next(s.step(r))
+	return stepKinds[step], at
 }
+
+// step is how far a referral has climbed: an escalation is owed while the
+// one on record is not whom the policy names by the escalation's time.
+func (s Saga) step(r aggregates.Referral) aggregates.DeadlineStep {
+	switch {
+	case !r.Warned && !r.Breached:
+		return aggregates.StepWarning
+	case !r.Breached:
+		return aggregates.StepBreach
+	case !r.EscalateAt.IsZero() && r.EscalatedTo != s.Policy.EscalateTo(s.Calendar, r.DueAt, r.EscalateAt):
+		return aggregates.StepEscalation
+	}
+	return aggregates.StepNone
+}
+
+// stepKinds names the ladder's steps as the saga's timers and metrics do.
+var stepKinds = [...]string{aggregates.StepWarning: KindWarning, aggregates.StepBreach: KindBreach, aggregates.StepEscalation: KindEscalation, aggregates.StepNone: ""}
 
 // Due is what is due for the referral at now: the deadline event whose
 // time has come, if it is not on record yet, and the timer for the next.
@@ -115,7 +128,7 @@ func (s Saga) Due(r aggregates.Referral, now time.Time) Reaction {
 	case now.Before(at):
 		return Reaction{Timers: []Timer{{kind, at}}}
 	case kind == KindWarning:
-		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
+		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, aggregates.BreachTime(r.DueAt)}}}
 	case kind == KindEscalation:
 		to := s.Policy.EscalateTo(s.Calendar, r.DueAt, now)
 		if to == r.EscalatedTo {
@@ -134,10 +147,6 @@ func (s Saga) escalationTimer(r aggregates.Referral, now time.Time) []Timer {
 	}
 	return []Timer{{KindEscalation, r.EscalateAt}}
 }
-
-// breachTime: the deadline is the last millisecond of a day; the breach is
-// the moment after it.
-func breachTime(due time.Time) time.Time { return due.Add(time.Millisecond) }
 
 func (s Saga) warning(r aggregates.Referral, now time.Time) []aggregates.Command {
 	if r.Warned || r.Breached {
