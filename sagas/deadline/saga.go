@@ -6,6 +6,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/sagas"
 )
 
 // Timer kinds: the deadline events a referral waits for, in turn.
@@ -15,23 +16,14 @@ const (
 	KindEscalation = "escalation"
 )
 
-// Reaction is what a saga wants done: commands on the referral, the next
-// moment it wants to be woken for it, or (the allocation saga) the
-// referral's timers cancelled. The runner does it.
-type Reaction struct {
-	Commands []aggregates.Command
-	Timers   []Timer
-	// Cancel is never asked by the deadline saga: its timers are shared
-	// sentinels (see sagarun.Deadline), and a referral whose clock stopped
-	// is simply never due.
-	Cancel bool
-}
+// Reaction is what the saga wants done for a referral: commands, and the
+// next moment it wants to be woken for it. It never cancels: its timers
+// are shared sentinels (see sagarun.Deadline), and a referral whose clock
+// stopped is simply never due.
+type Reaction = sagas.Reaction[aggregates.Command]
 
 // Timer asks to be woken at a time for a kind of deadline event.
-type Timer struct {
-	Kind string
-	At   time.Time
-}
+type Timer = sagas.Timer
 
 // Saga holds what the reaction rules need besides the event: the policy,
 // the calendar and the time now.
@@ -126,9 +118,9 @@ func (s Saga) Due(r aggregates.Referral, now time.Time) Reaction {
 	case now.After(r.DueAt) && !r.Breached:
 		return Reaction{Commands: s.breach(r, now), Timers: s.escalationTimer(r, now)}
 	case now.Before(at):
-		return Reaction{Timers: []Timer{{kind, at}}}
+		return Reaction{Timers: []Timer{{Kind: kind, At: at}}}
 	case kind == KindWarning:
-		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, aggregates.BreachTime(r.DueAt)}}}
+		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{Kind: KindBreach, At: aggregates.BreachTime(r.DueAt)}}}
 	case kind == KindEscalation:
 		to := s.Policy.EscalateTo(s.Calendar, r.DueAt, now)
 		if to == r.EscalatedTo {
@@ -145,7 +137,7 @@ func (s Saga) escalationTimer(r aggregates.Referral, now time.Time) []Timer {
 	if r.EscalateAt.IsZero() || !now.Before(r.EscalateAt) {
 		return nil
 	}
-	return []Timer{{KindEscalation, r.EscalateAt}}
+	return []Timer{{Kind: KindEscalation, At: r.EscalateAt}}
 }
 
 func (s Saga) warning(r aggregates.Referral, now time.Time) []aggregates.Command {
