@@ -27,11 +27,11 @@ import (
 // Durable consumer names, shared by every engine instance so that each
 // event and each fired timer is handled by one of them.
 const (
-	DeadlineEventsConsumer = "deadline-saga"
-	DeadlineTimersConsumer = "deadline-timers"
+	DeadlineEventsConsumer = deadline.EventsConsumer
+	DeadlineTimersConsumer = deadline.TimersConsumer
 )
 
-const timerPrefix = "deadline"
+const timerPrefix = deadline.TimerPrefix
 
 // sentinelPrefix keys the deadline saga's timers: "deadline.at.<unix ms>",
 // one per instant, whoever is due then.
@@ -160,8 +160,7 @@ func (r *Deadline) consumeTimers(ctx context.Context) error {
 func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error {
 	var relevant []events.Event
 	for _, e := range st.Commit.Events {
-		switch e.Data.(type) {
-		case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet:
+		if deadline.ReactsTo(e) {
 			relevant = append(relevant, e)
 		}
 	}
@@ -289,7 +288,7 @@ func (r *Deadline) batchWrites(ctx context.Context, in <-chan prepared, fail fun
 		items := make([]engine.BatchItem[aggregates.Command], len(pending))
 		for i, p := range pending {
 			items[i] = engine.BatchItem[aggregates.Command]{ID: p.id, Cmd: p.re.Commands[0],
-				Meta: engine.Meta{Actor: "deadline-saga", CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadlineMsgID(p.id, p.re.Commands[0])}}
+				Meta: engine.Meta{Actor: deadline.Actor, CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadline.MsgID(p.id, p.re.Commands[0])}}
 		}
 		results := engine.HandleBatch(ctx, r.Engine, aggregates.Referrals, items)
 		for i, p := range pending {
@@ -343,14 +342,6 @@ func (r *Deadline) settle(ctx context.Context, p prepared, wrote bool) error {
 	return r.act(ctx, p.id, ref, r.Saga.Due(ref, now), p.cause)
 }
 
-func deadlineMsgID(id string, c aggregates.Command) string {
-	msgID := "deadline:" + id + ":" + c.CommandName()
-	if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
-		msgID += ":" + esc.EscalatedTo
-	}
-	return msgID
-}
-
 func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event, batch chan<- prepared) error {
 	// The engine's commits of the referral, read only when it holds none:
 	// what is written on them is checked by the server (a referral that
@@ -395,7 +386,7 @@ func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Ti
 func (r *Deadline) act(ctx context.Context, id string, ref aggregates.Referral, re deadline.Reaction, cause events.Event) error {
 	for round := 0; ; round++ {
 		err := issue(r.log(), "deadline saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
-			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: deadlineMsgID(id, c)})
+			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: deadline.Actor, CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: deadline.MsgID(id, c)})
 		}, func(e events.Event) {
 			if r.OnRecorded != nil {
 				r.OnRecorded(e.Type, ref.ReceivingAuthority)

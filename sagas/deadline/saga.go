@@ -32,6 +32,63 @@ type Saga struct {
 	Calendar *calendar.Calendar
 }
 
+// Its durable consumers, shared by every engine instance, the key prefix
+// of its timers, and the actor on what it records.
+const (
+	EventsConsumer = "deadline-saga"
+	TimersConsumer = "deadline-timers"
+	TimerPrefix    = "deadline"
+	Actor          = "deadline-saga"
+)
+
+// New is the deadline saga's reaction to a referral's events as a value:
+// a receipt sets the deadline, and a deadline set is given what is
+// already due and its next timer. It has no OnFire: its timers are not
+// one per referral but shared sentinels, one per instant, and a fired one
+// starts a sweep over the deadlines view; and what it records may make
+// the next step due at once, so it is decided again after its writes.
+// sagarun.Deadline carries it out, not the one runner; it takes its
+// consumers, timer prefix, trigger (ReactsTo, React), actor and message
+// ids (MsgID) from here.
+func New(p Policy, cal *calendar.Calendar) sagas.Saga[aggregates.Referral, aggregates.Referral, aggregates.Command] {
+	s := Saga{Policy: p, Calendar: cal}
+	return sagas.Saga[aggregates.Referral, aggregates.Referral, aggregates.Command]{
+		Name: "deadline saga", Actor: Actor,
+		Target: aggregates.Referrals,
+		Reads:  []sagas.Source{sagas.Of(aggregates.Referrals)},
+		State:  sagas.Fold(aggregates.Referrals),
+		Triggers: []sagas.Trigger[aggregates.Referral, aggregates.Command]{{
+			Consumer: EventsConsumer, On: ReactsTo, React: s.React,
+		}},
+		TimerPrefix: TimerPrefix, TimersConsumer: TimersConsumer,
+		MsgID: func(id string, _ aggregates.Referral, c aggregates.Command) string { return MsgID(id, c) },
+		// No Label: sagarun.Deadline labels its counters itself, for the
+		// sweep's batched writes as for these.
+	}
+}
+
+// ReactsTo picks the events the saga reacts to: a receipt (or a referral
+// into the scheme) and its deadline. Placement, withdrawal and leaving
+// care need nothing: a referral whose clock stopped is never due.
+func ReactsTo(e events.Event) bool {
+	switch e.Data.(type) {
+	case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet:
+		return true
+	}
+	return false
+}
+
+// MsgID is one message id per referral and deadline event (and, for an
+// escalation, per whom it names): a step decided twice, by two instances,
+// a redelivery or a sweep retried, is recorded once.
+func MsgID(id string, c aggregates.Command) string {
+	msgID := "deadline:" + id + ":" + c.CommandName()
+	if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
+		msgID += ":" + esc.EscalatedTo
+	}
+	return msgID
+}
+
 // Rule is the policy as the referral decider takes it, so that a
 // referral's receipt records its deadline in the same commit
 // (aggregates.ReferralsSettingDeadlines).
