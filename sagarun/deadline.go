@@ -20,6 +20,7 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/sagas"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -158,12 +159,7 @@ func (r *Deadline) consumeTimers(ctx context.Context) error {
 // finds the work done and arms an instant already armed. Placement,
 // withdrawal and leaving care need nothing: the sweep skips them.
 func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error {
-	var relevant []events.Event
-	for _, e := range st.Commit.Events {
-		if deadline.ReactsTo(e) {
-			relevant = append(relevant, e)
-		}
-	}
+	relevant := sagas.Pick(st.Commit.Events, deadline.ReactsTo)
 	if len(relevant) == 0 {
 		return nil
 	}

@@ -65,12 +65,7 @@ func (r *Runner[S, T, C]) Run(ctx context.Context) error {
 // later.
 func (r *Runner[S, T, C]) HandleCommit(ctx context.Context, trigger int, st eventstore.Stored) error {
 	t := r.Saga.Triggers[trigger]
-	var picked []events.Event
-	for _, e := range st.Commit.Events {
-		if t.On(e) {
-			picked = append(picked, e)
-		}
-	}
+	picked := sagas.Pick(st.Commit.Events, t.On)
 	if len(picked) == 0 {
 		return nil
 	}

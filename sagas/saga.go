@@ -107,3 +107,14 @@ func Fold[T any, C aggregates.Command](d aggregates.Decider[T, C]) func(id strin
 func Of[T any, C aggregates.Command](d aggregates.Decider[T, C]) Source {
 	return Source{Kind: d.Kind, Subject: d.Subject}
 }
+
+// Pick is the events of a commit a trigger reacts to, in order.
+func Pick(evs []events.Event, on func(events.Event) bool) []events.Event {
+	var picked []events.Event
+	for _, e := range evs {
+		if on(e) {
+			picked = append(picked, e)
+		}
+	}
+	return picked
+}
