@@ -1,8 +1,9 @@
-// Package sagarun runs the sagas against the log. A saga's rules are pure
-// (package sagas/deadline: the policy and its reactions); a runner here
-// feeds them from durable consumers of events and of fired timers, and
-// carries out their answers: commands through the engine, timers as
-// JetStream message schedules.
+// Package sagarun runs the sagas against the log. A saga is a pure value
+// (sagas.Saga: its policy, reactions, timers and names); the one runner
+// here (Runner, run.go) feeds any of them from durable consumers of events
+// and of fired timers, and carries out their answers: commands through
+// the engine, timers as JetStream message schedules. The deadline saga's
+// sentinels and sweep are its own extension (Deadline, this file).
 package sagarun
 
 import (
