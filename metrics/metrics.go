@@ -177,7 +177,7 @@ func (m *Metrics) OnRecorded(eventType, authority string) {
 }
 
 // OnAllocationRecorded counts the allocation saga's reminders and
-// escalations (sagarun.Allocation.OnRecorded), by the region's slug.
+// escalations (sagarun.Deps.OnRecorded), by the region's slug.
 func (m *Metrics) OnAllocationRecorded(eventType, regionSlug string) {
 	if c, ok := m.recorded[eventType]; ok {
 		region, _ := refdata.RegionByName(regionSlug)

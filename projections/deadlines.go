@@ -32,32 +32,24 @@ type DeadlineEntry struct {
 }
 
 // DeadlineStep is the next deadline event a referral waits for.
-type DeadlineStep uint8
+type DeadlineStep = aggregates.DeadlineStep
 
 const (
-	StepWarning DeadlineStep = iota
-	StepBreach
-	StepEscalation
-	StepNone
+	StepWarning    = aggregates.StepWarning
+	StepBreach     = aggregates.StepBreach
+	StepEscalation = aggregates.StepEscalation
+	StepNone       = aggregates.StepNone
 )
 
 // Next is the instant (unix ms) of the referral's next deadline event, or 0
-// when none remains.
+// when none remains. The step is this view's; its instant is the ladder's
+// (aggregates.DeadlineLadder), the one the saga climbs.
 func (d *DeadlineEntry) Next() int64 {
 	if !d.Status.Running() || d.Due == 0 {
 		return 0
 	}
-	switch d.Step {
-	case StepWarning:
-		return d.Warn
-	case StepBreach:
-		// The deadline is the last millisecond of its day: the breach is
-		// the moment after.
-		return d.Due + 1
-	case StepEscalation:
-		return d.Escalate
-	}
-	return 0
+	_, at := aggregates.DeadlineLadder{Warning: fromMS(d.Warn), Due: fromMS(d.Due), Escalation: fromMS(d.Escalate)}.Next(d.Step)
+	return ms(at)
 }
 
 // NewDeadlines is the empty view.
@@ -108,6 +100,14 @@ func ms(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// fromMS undoes ms: 0 is no instant.
+func fromMS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
 }
 
 // DueBy lists the referrals whose next deadline event is due at now, in id

@@ -12,6 +12,7 @@ var Pure = []string{
 	"events",
 	"aggregates",
 	"projections",
+	"sagas",
 	"sagas/deadline",
 	"sagas/allocation",
 	"sagas/safeguarding",

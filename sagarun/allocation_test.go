@@ -27,7 +27,7 @@ func secondsResponse(t testing.TB) allocation.Policy {
 
 func (r *rig) allocationRunner() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &sagarun.Allocation{Saga: allocation.Saga{Policy: secondsResponse(r.t), Calendar: calendar.Default()}, Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	run := sagarun.New(allocation.New(secondsResponse(r.t), calendar.Default()), sagarun.Deps{Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)})
 	done := make(chan struct{})
 	go func() { run.Run(ctx); close(done) }()
 	var once sync.Once

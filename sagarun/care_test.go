@@ -36,12 +36,12 @@ func (r *rig) start(run func(context.Context) error) (stop func()) {
 }
 
 func (r *rig) safeguardingRunner() (stop func()) {
-	s := &sagarun.Safeguarding{Saga: safeguarding.Saga{Policy: secondsSafeguarding(r.t)}, Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	s := sagarun.New(safeguarding.New(secondsSafeguarding(r.t)), sagarun.Deps{Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)})
 	return r.start(s.Run)
 }
 
 func (r *rig) leavingCareRunner() (stop func()) {
-	l := &sagarun.LeavingCare{Saga: leavingcare.Saga{Policy: leavingcare.DefaultPolicy()}, Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	l := sagarun.New(leavingcare.New(leavingcare.DefaultPolicy()), sagarun.Deps{Engine: r.eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler)})
 	return r.start(l.Run)
 }
 

@@ -1,8 +1,9 @@
-// Package sagarun runs the sagas against the log. A saga's rules are pure
-// (package sagas/deadline: the policy and its reactions); a runner here
-// feeds them from durable consumers of events and of fired timers, and
-// carries out their answers: commands through the engine, timers as
-// JetStream message schedules.
+// Package sagarun runs the sagas against the log. A saga is a pure value
+// (sagas.Saga: its policy, reactions, timers and names); the one runner
+// here (Runner, run.go) feeds any of them from durable consumers of events
+// and of fired timers, and carries out their answers: commands through
+// the engine, timers as JetStream message schedules. The deadline saga's
+// sentinels and sweep are its own extension (Deadline, this file).
 package sagarun
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/sagas"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -27,11 +29,11 @@ import (
 // Durable consumer names, shared by every engine instance so that each
 // event and each fired timer is handled by one of them.
 const (
-	DeadlineEventsConsumer = "deadline-saga"
-	DeadlineTimersConsumer = "deadline-timers"
+	DeadlineEventsConsumer = deadline.EventsConsumer
+	DeadlineTimersConsumer = deadline.TimersConsumer
 )
 
-const timerPrefix = "deadline"
+const timerPrefix = deadline.TimerPrefix
 
 // sentinelPrefix keys the deadline saga's timers: "deadline.at.<unix ms>",
 // one per instant, whoever is due then.
@@ -158,13 +160,7 @@ func (r *Deadline) consumeTimers(ctx context.Context) error {
 // finds the work done and arms an instant already armed. Placement,
 // withdrawal and leaving care need nothing: the sweep skips them.
 func (r *Deadline) HandleCommit(ctx context.Context, st eventstore.Stored) error {
-	var relevant []events.Event
-	for _, e := range st.Commit.Events {
-		switch e.Data.(type) {
-		case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet:
-			relevant = append(relevant, e)
-		}
-	}
+	relevant := sagas.Pick(st.Commit.Events, deadline.ReactsTo)
 	if len(relevant) == 0 {
 		return nil
 	}
@@ -289,7 +285,7 @@ func (r *Deadline) batchWrites(ctx context.Context, in <-chan prepared, fail fun
 		items := make([]engine.BatchItem[aggregates.Command], len(pending))
 		for i, p := range pending {
 			items[i] = engine.BatchItem[aggregates.Command]{ID: p.id, Cmd: p.re.Commands[0],
-				Meta: engine.Meta{Actor: "deadline-saga", CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadlineMsgID(p.id, p.re.Commands[0])}}
+				Meta: engine.Meta{Actor: deadline.Actor, CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadline.MsgID(p.id, p.re.Commands[0])}}
 		}
 		results := engine.HandleBatch(ctx, r.Engine, aggregates.Referrals, items)
 		for i, p := range pending {
@@ -343,14 +339,6 @@ func (r *Deadline) settle(ctx context.Context, p prepared, wrote bool) error {
 	return r.act(ctx, p.id, ref, r.Saga.Due(ref, now), p.cause)
 }
 
-func deadlineMsgID(id string, c aggregates.Command) string {
-	msgID := "deadline:" + id + ":" + c.CommandName()
-	if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
-		msgID += ":" + esc.EscalatedTo
-	}
-	return msgID
-}
-
 func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event, batch chan<- prepared) error {
 	// The engine's commits of the referral, read only when it holds none:
 	// what is written on them is checked by the server (a referral that
@@ -395,7 +383,7 @@ func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Ti
 func (r *Deadline) act(ctx context.Context, id string, ref aggregates.Referral, re deadline.Reaction, cause events.Event) error {
 	for round := 0; ; round++ {
 		err := issue(r.log(), "deadline saga", id, re.Commands, func(c aggregates.Command) (engine.Outcome, error) {
-			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: "deadline-saga", CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: deadlineMsgID(id, c)})
+			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: deadline.Actor, CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: deadline.MsgID(id, c)})
 		}, func(e events.Event) {
 			if r.OnRecorded != nil {
 				r.OnRecorded(e.Type, ref.ReceivingAuthority)

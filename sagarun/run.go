@@ -12,11 +12,176 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
-	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas"
 )
 
-// What every saga runner shares: its consumers kept running, its timer
-// keys read, its commands issued once, its timers set.
+// Deps are what a runner needs besides the saga: the engine its commands
+// go through, the store it reads and sets timers in, a clock, a log, and
+// an optional hook for each event recorded (with the saga's Label of the
+// aggregate: an authority, a region), which the metrics count.
+type Deps struct {
+	Engine     *engine.Engine
+	Store      *eventstore.Store
+	Now        func() time.Time
+	Log        *slog.Logger
+	OnRecorded func(eventType, label string)
+}
+
+// Runner is the one runner of a saga value (sagas.Saga): a durable
+// consumer per trigger and one of its fired timers; each reaction carried
+// out as cancelled timers, commands through the engine (once each, by the
+// saga's message ids) and timers set as server-side schedules. The
+// deadline saga has its own extension of this (Deadline): its timers are
+// shared sentinels and its fired ones start a sweep.
+type Runner[S, T any, C aggregates.Command] struct {
+	Saga sagas.Saga[S, T, C]
+	Deps
+}
+
+// New is a runner of saga.
+func New[S, T any, C aggregates.Command](saga sagas.Saga[S, T, C], deps Deps) *Runner[S, T, C] {
+	return &Runner[S, T, C]{Saga: saga, Deps: deps}
+}
+
+// Run runs the saga's consumers until ctx ends.
+func (r *Runner[S, T, C]) Run(ctx context.Context) error {
+	var cs []consumer
+	for i, t := range r.Saga.Triggers {
+		subject := r.Saga.Reads[t.Source].Subject("*")
+		cs = append(cs, consumer{t.Consumer, func(ctx context.Context) error {
+			return r.Store.ConsumeEvents(ctx, t.Consumer, subject, false, func(st eventstore.Stored) error { return r.HandleCommit(ctx, i, st) })
+		}})
+	}
+	if r.Saga.OnFire != nil {
+		cs = append(cs, consumer{r.Saga.TimersConsumer, func(ctx context.Context) error {
+			return r.Store.ConsumeTimers(ctx, r.Saga.TimersConsumer, r.Saga.TimerPrefix+".>", func(f eventstore.Fired) error { return r.HandleFired(ctx, f) })
+		}})
+	}
+	return runConsumers(ctx, r.log(), cs...)
+}
+
+// HandleCommit reacts to one commit delivered to the saga's trigger: the
+// events it picks, answered with the state read as of that commit or
+// later.
+func (r *Runner[S, T, C]) HandleCommit(ctx context.Context, trigger int, st eventstore.Stored) error {
+	t := r.Saga.Triggers[trigger]
+	picked := sagas.Pick(st.Commit.Events, t.On)
+	if len(picked) == 0 {
+		return nil
+	}
+	id := picked[0].AggregateID
+	s, err := r.load(ctx, id, t.Source, st.Sequence)
+	if err != nil {
+		return err
+	}
+	if t.ReactCommit != nil {
+		return r.do(ctx, id, s, t.ReactCommit(s, picked, r.now()), fmt.Sprintf("%s:%d", r.Saga.Reads[t.Source].Kind, st.Sequence))
+	}
+	for _, e := range picked {
+		if err := r.do(ctx, id, s, t.React(s, e, r.now()), e.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HandleFired acts on one fired timer, "<prefix>.<id>.<kind>", with the
+// state as it is now.
+func (r *Runner[S, T, C]) HandleFired(ctx context.Context, f eventstore.Fired) error {
+	id, kind, err := timerKey(f.Key, r.Saga.TimerPrefix)
+	if err != nil {
+		return err
+	}
+	if r.Saga.CheckKind != nil {
+		if err := r.Saga.CheckKind(kind); err != nil {
+			return fmt.Errorf("%w: %v", eventstore.ErrPermanent, err)
+		}
+	}
+	s, err := r.load(ctx, id, -1, 0)
+	if err != nil {
+		return err
+	}
+	return r.do(ctx, id, s, r.Saga.OnFire(s, kind, r.now()), fmt.Sprintf("timer:%s:%d", f.Key, f.Sequence))
+}
+
+// load folds the saga's state for aggregate id. The source at index
+// holding is read as of its commit at seq or later, through the engine's
+// cache (a reaction to a commit this instance just wrote reads nothing);
+// the others, and all of them for a fired timer (holding -1), are read
+// from the store as they are now.
+func (r *Runner[S, T, C]) load(ctx context.Context, id string, holding int, seq uint64) (S, error) {
+	histories := make([][]events.Event, len(r.Saga.Reads))
+	for i, src := range r.Saga.Reads {
+		var stored []eventstore.Stored
+		var err error
+		if i == holding {
+			_, stored, err = engine.LoadHolding(ctx, r.Engine, history(src), id, seq)
+		} else if stored, err = r.Store.Load(ctx, src.Subject(id)); err != nil {
+			err = fmt.Errorf("load %s %s: %w", src.Kind, id, err)
+		}
+		if err != nil {
+			var zero S
+			return zero, err
+		}
+		for _, st := range stored {
+			histories[i] = append(histories[i], st.Commit.Events...)
+		}
+	}
+	return r.Saga.State(id, histories), nil
+}
+
+// history reads a source's commits through the engine without folding
+// them: the saga's State folds what it reads.
+func history(src sagas.Source) aggregates.Decider[struct{}, aggregates.Command] {
+	return aggregates.Decider[struct{}, aggregates.Command]{Kind: src.Kind, Subject: src.Subject,
+		Evolve: func(s struct{}, _ events.Event) struct{} { return s }}
+}
+
+// do carries out a reaction for aggregate id, whose state was s.
+func (r *Runner[S, T, C]) do(ctx context.Context, id string, s S, re sagas.Reaction[C], causeID string) error {
+	prefix := r.Saga.TimerPrefix + "." + id
+	if re.CancelAll {
+		if err := r.Store.CancelAll(ctx, prefix); err != nil {
+			return err
+		}
+	}
+	for _, k := range re.Cancel {
+		if err := r.Store.Cancel(ctx, prefix+"."+k); err != nil {
+			return err
+		}
+	}
+	err := issue(r.log(), r.Saga.Name, id, re.Commands, func(c C) (engine.Outcome, error) {
+		meta := engine.Meta{Actor: r.Saga.Actor, CausationID: causeID, CorrelationID: id, MsgID: r.Saga.MsgID(id, s, c)}
+		return engine.Handle(ctx, r.Engine, r.Saga.Target, id, c, meta)
+	}, func(e events.Event) {
+		if r.OnRecorded != nil && r.Saga.Label != nil {
+			r.OnRecorded(e.Type, r.Saga.Label(s))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if re.Rearm {
+		// Read again, not folded from the commands' outcome: what they
+		// wrote may have been refused, or replaced by another instance.
+		now, err := r.load(ctx, id, -1, 0)
+		if err != nil {
+			return err
+		}
+		if err := schedule(ctx, r.Store, prefix, r.Saga.Timers(now)); err != nil {
+			return err
+		}
+	}
+	return schedule(ctx, r.Store, prefix, re.Timers)
+}
+
+func (r *Runner[S, T, C]) now() time.Time { return nowOr(r.Now) }
+
+func (r *Runner[S, T, C]) log() *slog.Logger { return orDefault(r.Log) }
+
+// What every saga runner shares, this one and Deadline: its consumers
+// kept running, its timer keys read, its commands issued once, its timers
+// set.
 
 // consumer is one of a saga's durable consumers.
 type consumer struct {
@@ -90,7 +255,7 @@ func issue[C aggregates.Command](log *slog.Logger, saga, id string, cmds []C, ha
 }
 
 // schedule sets a saga's timers as server-side schedules under prefix.
-func schedule(ctx context.Context, store *eventstore.Store, prefix string, timers []deadline.Timer) error {
+func schedule(ctx context.Context, store *eventstore.Store, prefix string, timers []sagas.Timer) error {
 	for _, t := range timers {
 		if err := store.Schedule(ctx, prefix+"."+t.Kind, t.At, nil); err != nil {
 			return err

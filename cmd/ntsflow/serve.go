@@ -290,10 +290,10 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if !cfg.noSagas {
 		saga := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga"), OnFired: met.OnFired, OnRecorded: met.OnRecorded,
 			Due: views.DueDeadlines, Upcoming: views.UpcomingDeadlines}
-		alloc := &sagarun.Allocation{Saga: allocation.Saga{Policy: allocPolicy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "allocation-saga"), OnRecorded: met.OnAllocationRecorded}
+		alloc := sagarun.New(allocation.New(allocPolicy, cal), sagarun.Deps{Engine: eng, Store: store, Log: log.With("component", "allocation-saga"), OnRecorded: met.OnAllocationRecorded})
 		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
-		safe := &sagarun.Safeguarding{Saga: safeguarding.Saga{Policy: safePolicy}, Engine: eng, Store: store, Log: log.With("component", "safeguarding-saga")}
-		leaving := &sagarun.LeavingCare{Saga: leavingcare.Saga{Policy: leavePolicy}, Engine: eng, Store: store, Log: log.With("component", "leaving-care-saga")}
+		safe := sagarun.New(safeguarding.New(safePolicy), sagarun.Deps{Engine: eng, Store: store, Log: log.With("component", "safeguarding-saga")})
+		leaving := sagarun.New(leavingcare.New(leavePolicy), sagarun.Deps{Engine: eng, Store: store, Log: log.With("component", "leaving-care-saga")})
 		workers.Add(5)
 		go func() { defer workers.Done(); saga.Run(workCtx) }()
 		go func() { defer workers.Done(); alloc.Run(workCtx) }()

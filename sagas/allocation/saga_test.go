@@ -69,7 +69,7 @@ func TestReactions(t *testing.T) {
 		t.Fatalf("after acceptance: %+v", re)
 	}
 	for _, e := range []events.Event{{Data: events.AllocationAccepted{}}, {Data: events.AllocationException{}}, {Data: events.ReferralWithdrawn{}}} {
-		if re := s.React(r, e, t0); !re.Cancel {
+		if re := s.React(r, e, t0); !re.CancelAll {
 			t.Errorf("%T does not cancel the timers", e.Data)
 		}
 	}

@@ -129,7 +129,7 @@ func TestReact(t *testing.T) {
 	}
 	// placed or withdrawn -> nothing: the sweep never finds it due
 	for _, typ := range []any{events.ReferralPlaced{}, events.ReferralWithdrawn{}} {
-		if re := s.React(armed, events.Event{Data: typ}, at("2025-06-03T10:00:00+01:00")); len(re.Commands)+len(re.Timers) != 0 || re.Cancel {
+		if re := s.React(armed, events.Event{Data: typ}, at("2025-06-03T10:00:00+01:00")); len(re.Commands)+len(re.Timers) != 0 || re.CancelAll {
 			t.Fatalf("%T: %+v", typ, re)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/sagas"
 )
 
 // Timer kinds: the deadline events a referral waits for, in turn.
@@ -15,29 +16,77 @@ const (
 	KindEscalation = "escalation"
 )
 
-// Reaction is what a saga wants done: commands on the referral, the next
-// moment it wants to be woken for it, or (the allocation saga) the
-// referral's timers cancelled. The runner does it.
-type Reaction struct {
-	Commands []aggregates.Command
-	Timers   []Timer
-	// Cancel is never asked by the deadline saga: its timers are shared
-	// sentinels (see sagarun.Deadline), and a referral whose clock stopped
-	// is simply never due.
-	Cancel bool
-}
+// Reaction is what the saga wants done for a referral: commands, and the
+// next moment it wants to be woken for it. It never cancels: its timers
+// are shared sentinels (see sagarun.Deadline), and a referral whose clock
+// stopped is simply never due.
+type Reaction = sagas.Reaction[aggregates.Command]
 
 // Timer asks to be woken at a time for a kind of deadline event.
-type Timer struct {
-	Kind string
-	At   time.Time
-}
+type Timer = sagas.Timer
 
 // Saga holds what the reaction rules need besides the event: the policy,
 // the calendar and the time now.
 type Saga struct {
 	Policy   Policy
 	Calendar *calendar.Calendar
+}
+
+// Its durable consumers, shared by every engine instance, the key prefix
+// of its timers, and the actor on what it records.
+const (
+	EventsConsumer = "deadline-saga"
+	TimersConsumer = "deadline-timers"
+	TimerPrefix    = "deadline"
+	Actor          = "deadline-saga"
+)
+
+// New is the deadline saga's reaction to a referral's events as a value:
+// a receipt sets the deadline, and a deadline set is given what is
+// already due and its next timer. It has no OnFire: its timers are not
+// one per referral but shared sentinels, one per instant, and a fired one
+// starts a sweep over the deadlines view; and what it records may make
+// the next step due at once, so it is decided again after its writes.
+// sagarun.Deadline carries it out, not the one runner; it takes its
+// consumers, timer prefix, trigger (ReactsTo, React), actor and message
+// ids (MsgID) from here.
+func New(p Policy, cal *calendar.Calendar) sagas.Saga[aggregates.Referral, aggregates.Referral, aggregates.Command] {
+	s := Saga{Policy: p, Calendar: cal}
+	return sagas.Saga[aggregates.Referral, aggregates.Referral, aggregates.Command]{
+		Name: "deadline saga", Actor: Actor,
+		Target: aggregates.Referrals,
+		Reads:  []sagas.Source{sagas.Of(aggregates.Referrals)},
+		State:  sagas.Fold(aggregates.Referrals),
+		Triggers: []sagas.Trigger[aggregates.Referral, aggregates.Command]{{
+			Consumer: EventsConsumer, On: ReactsTo, React: s.React,
+		}},
+		TimerPrefix: TimerPrefix, TimersConsumer: TimersConsumer,
+		MsgID: func(id string, _ aggregates.Referral, c aggregates.Command) string { return MsgID(id, c) },
+		// No Label: sagarun.Deadline labels its counters itself, for the
+		// sweep's batched writes as for these.
+	}
+}
+
+// ReactsTo picks the events the saga reacts to: a receipt (or a referral
+// into the scheme) and its deadline. Placement, withdrawal and leaving
+// care need nothing: a referral whose clock stopped is never due.
+func ReactsTo(e events.Event) bool {
+	switch e.Data.(type) {
+	case events.ReferralReceived, events.ReferralReferred, events.DeadlineSet:
+		return true
+	}
+	return false
+}
+
+// MsgID is one message id per referral and deadline event (and, for an
+// escalation, per whom it names): a step decided twice, by two instances,
+// a redelivery or a sweep retried, is recorded once.
+func MsgID(id string, c aggregates.Command) string {
+	msgID := "deadline:" + id + ":" + c.CommandName()
+	if esc, ok := c.(aggregates.RecordDeadlineEscalation); ok {
+		msgID += ":" + esc.EscalatedTo
+	}
+	return msgID
 }
 
 // Rule is the policy as the referral decider takes it, so that a
@@ -84,20 +133,33 @@ func (s Saga) React(r aggregates.Referral, e events.Event, now time.Time) Reacti
 // Next is the referral's next deadline event still to record and when it
 // falls due, or "" when none remains (the clock stopped, or the ladder's
 // last step is on record). The warning is skipped once the breach is on
-// record; projections.Deadlines keeps the same ladder.
+// record. How far the referral has climbed is read here from its state;
+// when that step falls due is the ladder's (aggregates.DeadlineLadder),
+// which projections.Deadlines reads too.
 func (s Saga) Next(r aggregates.Referral) (kind string, at time.Time) {
-	switch {
-	case !r.Open() || r.DueAt.IsZero():
+	if !r.Open() || r.DueAt.IsZero() {
 		return "", time.Time{}
-	case !r.Warned && !r.Breached:
-		return KindWarning, r.WarningAt
-	case !r.Breached:
-		return KindBreach, breachTime(r.DueAt)
-	case !r.EscalateAt.IsZero() && r.EscalatedTo != s.Policy.EscalateTo(s.Calendar, r.DueAt, r.EscalateAt):
-		return KindEscalation, r.EscalateAt
 	}
-	return "", time.Time{}
+	step, at := aggregates.LadderOf(r).Next(s.step(r))
+	return stepKinds[step], at
 }
+
+// step is how far a referral has climbed: an escalation is owed while the
+// one on record is not whom the policy names by the escalation's time.
+func (s Saga) step(r aggregates.Referral) aggregates.DeadlineStep {
+	switch {
+	case !r.Warned && !r.Breached:
+		return aggregates.StepWarning
+	case !r.Breached:
+		return aggregates.StepBreach
+	case !r.EscalateAt.IsZero() && r.EscalatedTo != s.Policy.EscalateTo(s.Calendar, r.DueAt, r.EscalateAt):
+		return aggregates.StepEscalation
+	}
+	return aggregates.StepNone
+}
+
+// stepKinds names the ladder's steps as the saga's timers and metrics do.
+var stepKinds = [...]string{aggregates.StepWarning: KindWarning, aggregates.StepBreach: KindBreach, aggregates.StepEscalation: KindEscalation, aggregates.StepNone: ""}
 
 // Due is what is due for the referral at now: the deadline event whose
 // time has come, if it is not on record yet, and the timer for the next.
@@ -113,9 +175,9 @@ func (s Saga) Due(r aggregates.Referral, now time.Time) Reaction {
 	case now.After(r.DueAt) && !r.Breached:
 		return Reaction{Commands: s.breach(r, now), Timers: s.escalationTimer(r, now)}
 	case now.Before(at):
-		return Reaction{Timers: []Timer{{kind, at}}}
+		return Reaction{Timers: []Timer{{Kind: kind, At: at}}}
 	case kind == KindWarning:
-		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{KindBreach, breachTime(r.DueAt)}}}
+		return Reaction{Commands: s.warning(r, now), Timers: []Timer{{Kind: KindBreach, At: aggregates.BreachTime(r.DueAt)}}}
 	case kind == KindEscalation:
 		to := s.Policy.EscalateTo(s.Calendar, r.DueAt, now)
 		if to == r.EscalatedTo {
@@ -132,12 +194,8 @@ func (s Saga) escalationTimer(r aggregates.Referral, now time.Time) []Timer {
 	if r.EscalateAt.IsZero() || !now.Before(r.EscalateAt) {
 		return nil
 	}
-	return []Timer{{KindEscalation, r.EscalateAt}}
+	return []Timer{{Kind: KindEscalation, At: r.EscalateAt}}
 }
-
-// breachTime: the deadline is the last millisecond of a day; the breach is
-// the moment after it.
-func breachTime(due time.Time) time.Time { return due.Add(time.Millisecond) }
 
 func (s Saga) warning(r aggregates.Referral, now time.Time) []aggregates.Command {
 	if r.Warned || r.Breached {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/sagas"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/sagas/policy"
 )
@@ -53,8 +54,96 @@ const (
 	KindEighteen = "eighteen"
 )
 
+// Its durable consumers, shared by every engine instance, and its timers'
+// keys ("leavingcare.<referral>.<kind>").
+const (
+	ReferralConsumer = "leaving-care-referrals"
+	CareConsumer     = "leaving-care-saga"
+	TimersConsumer   = "leaving-care-timers"
+	TimerPrefix      = "leavingcare"
+)
+
 // Saga holds what the reactions need.
 type Saga struct{ Policy Policy }
+
+// State is what the saga reads: the child's care, and the referral it
+// came from (its status and the dates of birth on its events).
+type State struct {
+	Care     aggregates.Care
+	Referral aggregates.Referral
+	History  []events.Event
+}
+
+// Reaction is what the saga wants done on the child's care.
+type Reaction = sagas.Reaction[aggregates.CareCommand]
+
+// New is the leaving-care saga as a value, for sagarun's runner: a
+// referral placed (or its age assessed) sets the date of birth on the
+// child's care; a date of birth set arms a timer per milestone; a fired
+// one records the milestone, once. A child who leaves care or whose
+// referral is withdrawn has the timers cancelled.
+func New(p Policy) sagas.Saga[State, aggregates.Care, aggregates.CareCommand] {
+	s := Saga{Policy: p}
+	return sagas.Saga[State, aggregates.Care, aggregates.CareCommand]{
+		Name: "leaving-care saga", Actor: "leaving-care-saga",
+		Target: aggregates.Cares,
+		Reads:  []sagas.Source{sagas.Of(aggregates.Referrals), sagas.Of(aggregates.Cares)},
+		State: func(id string, h [][]events.Event) State {
+			return State{Referral: aggregates.Referrals.Apply(aggregates.Referrals.Start(id), h[0]), History: h[0],
+				Care: aggregates.Cares.Apply(aggregates.Cares.Start(id), h[1])}
+		},
+		Triggers: []sagas.Trigger[State, aggregates.CareCommand]{
+			{Consumer: ReferralConsumer, Source: 0, On: onReferral, ReactCommit: s.reactReferral},
+			{Consumer: CareConsumer, Source: 1, On: onCare, React: func(st State, _ events.Event, _ time.Time) Reaction {
+				return Reaction{Timers: s.Timers(st.Care)}
+			}},
+		},
+		TimerPrefix: TimerPrefix, TimersConsumer: TimersConsumer,
+		OnFire: func(st State, kind string, now time.Time) Reaction {
+			cmds, timers := s.OnFire(st.Care, aggregates.ChildOf(st.Referral, ""), kind, now)
+			return Reaction{Commands: cmds, Timers: timers}
+		},
+		Timers: func(st State) []sagas.Timer { return s.Timers(st.Care) },
+		MsgID: func(id string, _ State, cmd aggregates.CareCommand) string {
+			msgID := fmt.Sprintf("leaving-care:%s:%s", id, cmd.CommandName())
+			if d, ok := cmd.(aggregates.SetDateOfBirth); ok {
+				msgID += ":" + d.DateOfBirth + ":" + d.Basis
+			}
+			return msgID
+		},
+		Label: func(st State) string { return st.Care.Authority },
+	}
+}
+
+func onReferral(e events.Event) bool {
+	switch e.Data.(type) {
+	case events.ReferralPlaced, events.AgeAssessed, events.ChildLeftCare, events.ReferralWithdrawn:
+		return true
+	}
+	return false
+}
+
+func onCare(e events.Event) bool {
+	_, ok := e.Data.(events.CareDateOfBirthSet)
+	return ok
+}
+
+// reactReferral answers a referral's commit: leaving care or a withdrawal
+// cancels the milestones; a placement or an age assessment sets the date
+// of birth, and a placed child's milestones are armed on the care as it
+// then is (a date of birth set before the placement, the Home Office's
+// record, is armed now; one just set is armed again, which replaces the
+// same timers).
+func (s Saga) reactReferral(st State, picked []events.Event, _ time.Time) Reaction {
+	for _, e := range picked {
+		switch e.Data.(type) {
+		case events.ChildLeftCare, events.ReferralWithdrawn:
+			return Reaction{CancelAll: true}
+		}
+	}
+	child := aggregates.ChildOf(st.Referral, "")
+	return Reaction{Commands: s.OnReferral(st.Care, child, st.History), Rearm: child.Status == aggregates.StatusPlaced}
+}
 
 // DateOfBirth finds the date of birth the milestones run from in a
 // referral's events: the age assessment's (a child, with a date) stands
@@ -95,19 +184,19 @@ func (s Saga) OnReferral(c aggregates.Care, child aggregates.ChildInCare, referr
 // Timers are the milestones not yet recorded, for a child whose date of
 // birth is set (one set again replaces them: same kinds). A time already
 // past fires at once.
-func (s Saga) Timers(c aggregates.Care) []deadline.Timer {
+func (s Saga) Timers(c aggregates.Care) []sagas.Timer {
 	if c.DateOfBirth == "" {
 		return nil
 	}
-	var out []deadline.Timer
+	var out []sagas.Timer
 	if !c.LeavingCareInvolved {
-		out = append(out, deadline.Timer{Kind: KindSixteen, At: c.SixteenAt})
+		out = append(out, sagas.Timer{Kind: KindSixteen, At: c.SixteenAt})
 	}
 	if !c.TriplePlanned {
-		out = append(out, deadline.Timer{Kind: KindTriple, At: c.TriplePlanningAt})
+		out = append(out, sagas.Timer{Kind: KindTriple, At: c.TriplePlanningAt})
 	}
 	if !c.CareLeaver {
-		out = append(out, deadline.Timer{Kind: KindEighteen, At: c.EighteenAt})
+		out = append(out, sagas.Timer{Kind: KindEighteen, At: c.EighteenAt})
 	}
 	return out
 }
@@ -115,7 +204,7 @@ func (s Saga) Timers(c aggregates.Care) []deadline.Timer {
 // OnFire answers a fired milestone timer: the milestone's command when it
 // is due and not recorded; the timer again if it fired early; nothing for
 // a child no longer in care.
-func (s Saga) OnFire(c aggregates.Care, child aggregates.ChildInCare, kind string, now time.Time) ([]aggregates.CareCommand, []deadline.Timer) {
+func (s Saga) OnFire(c aggregates.Care, child aggregates.ChildInCare, kind string, now time.Time) ([]aggregates.CareCommand, []sagas.Timer) {
 	if child.Status != aggregates.StatusPlaced || c.DateOfBirth == "" {
 		return nil, nil
 	}
@@ -136,7 +225,7 @@ func (s Saga) OnFire(c aggregates.Care, child aggregates.ChildInCare, kind strin
 	case done:
 		return nil, nil
 	case now.Before(at):
-		return nil, []deadline.Timer{{Kind: kind, At: at}}
+		return nil, []sagas.Timer{{Kind: kind, At: at}}
 	}
 	return []aggregates.CareCommand{cmd}, nil
 }
