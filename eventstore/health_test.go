@@ -81,7 +81,7 @@ func TestJetStreamStoppedForLackOfSpaceComesBack(t *testing.T) {
 		n.Embedded.KeepJetStream(kctx, 50*time.Millisecond, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
-	defer func() { cancel(); <-done }()
+	defer cancel()
 	if err := n.Embedded.Server.ShutdownJetStream(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +107,18 @@ func TestJetStreamStoppedForLackOfSpaceComesBack(t *testing.T) {
 	}
 	if err := n.Store.Ping(c); err != nil {
 		t.Fatalf("readiness after recovery: %v", err)
+	}
+	// JetStream started again on the same files, not beside them: the next
+	// start of the engine still finds the whole log. (Enabling it with the
+	// running config's store directory used to move the log one directory
+	// down, where the next start did not look: the log seemed empty.)
+	cancel()
+	<-done
+	dir := n.Dir
+	n.Stop()
+	again := storetest.Start(t, storetest.Options{Dir: dir})
+	got, err := again.Store.Load(c, subj)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("after a restart of the engine: %d commits, %v (want both)", len(got), err)
 	}
 }
