@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -47,6 +48,9 @@ type Embedded struct {
 	jsConfig server.JetStreamConfig
 	dataDir  string
 	maxStore int64
+
+	mu        sync.Mutex
+	onRestart []func()
 }
 
 // StartEmbedded starts nats-server with JetStream and waits until it takes

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,58 +26,6 @@ const (
 	notReadyWithin = 2 * time.Second
 	writesBackIn   = 30 * time.Second
 )
-
-// tmpfs mounts a small tmpfs for the test: the only way to give the store
-// a disk that really fills. It skips, saying why, where the machine does
-// not allow it (not root, or no mount in this container).
-func tmpfs(t *testing.T, size int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: filling a real disk needs a small tmpfs, and mounting one needs root (CI runs as root)")
-	}
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("skipped: mount -t tmpfs failed here (%v: %s); the full-disk behaviour is then untested on this machine", err, strings.TrimSpace(string(out)))
-	}
-	// Registered before the node starts, so it runs after the node stops.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			exec.Command("umount", "-l", dir).Run()
-			t.Logf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fill writes a file until the disk has no space left, and returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			// Smaller writes take the last pages.
-			for len(buf) > 512 {
-				buf = buf[:len(buf)/2]
-				for {
-					if _, err := f.Write(buf); err != nil {
-						break
-					}
-				}
-			}
-			return path
-		}
-	}
-}
 
 // acked is what the store has acknowledged: per subject, in order, the
 // first event id of each commit.
@@ -254,7 +201,7 @@ func keepJetStream(t *testing.T, n *storetest.Node) {
 // the first failed write, and writes are accepted again within 30 s of
 // space returning, with every acknowledged commit still there.
 func TestFullDiskHealsWithoutRestart(t *testing.T) {
-	dir := tmpfs(t, 32<<20)
+	dir := storetest.Tmpfs(t, 32<<20)
 	n := storetest.Start(t, storetest.Options{Dir: filepath.Join(dir, "store"), Durable: true})
 	keepJetStream(t, n)
 	w := newWriter(n.Store, 2)
@@ -263,7 +210,7 @@ func TestFullDiskHealsWithoutRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	filler := fill(t, dir)
+	filler := storetest.Fill(t, dir)
 
 	notReady, err := w.untilFailing(t, 2000)
 	t.Logf("first failed write: %v; not ready %s after it was sent", err, notReady.Round(time.Millisecond))
@@ -304,8 +251,8 @@ func TestFullDiskHealsWithoutRestart(t *testing.T) {
 // JetStream again with a limit computed from the space now free.
 func TestStorageLimitFromDiskSpaceHealsWithoutRestart(t *testing.T) {
 	const size = 32 << 20
-	dir := tmpfs(t, size)
-	filler := fill(t, dir)
+	dir := storetest.Tmpfs(t, size)
+	filler := storetest.Fill(t, dir)
 	// Leave 4 MiB free: JetStream then allows itself about 3.
 	if err := os.Truncate(filler, size-4<<20); err != nil {
 		t.Fatal(err)

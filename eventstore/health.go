@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -227,6 +229,7 @@ func (e *Embedded) KeepJetStream(ctx context.Context, every time.Duration, log *
 			continue
 		}
 		log.Info("embedded JetStream started again after a storage failure", "disk_free_bytes", free)
+		e.restarted()
 	}
 }
 
@@ -282,4 +285,71 @@ func jetStreamConfig(s *server.Server, dataDir string, maxStore int64) server.Je
 	c.StoreDir = dataDir
 	c.MaxStore = max(maxStore, 0)
 	return c
+}
+
+// restarts tells the store's consumers that JetStream under them started
+// again. A pull request or an ordered consumer's subscription made before
+// is gone with the old JetStream, and the client library would only notice
+// when heartbeats stop coming (up to 30 s); told, they stop and start
+// afresh at once, from their acknowledgements or checkpoints.
+type restarts struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (r *restarts) wait() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ch == nil {
+		r.ch = make(chan struct{})
+	}
+	return r.ch
+}
+
+func (r *restarts) signal() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ch != nil {
+		close(r.ch)
+		r.ch = nil
+	}
+}
+
+// JetStreamRestarted tells the store that the JetStream it uses started
+// again (Embedded.OnRestart): its consumers start their subscriptions
+// afresh now.
+func (s *Store) JetStreamRestarted() { s.restarts.signal() }
+
+// onRestart calls stop if JetStream starts again before unwatch is
+// called; restarted says whether it did.
+func (s *Store) onRestart(stop func()) (restarted func() bool, unwatch func()) {
+	ch := s.restarts.wait()
+	done := make(chan struct{})
+	var fired atomic.Bool
+	go func() {
+		select {
+		case <-ch:
+			fired.Store(true)
+			stop()
+		case <-done:
+		}
+	}()
+	return fired.Load, func() { close(done) }
+}
+
+// OnRestart registers fn to be called each time KeepJetStream has started
+// the server's JetStream again (Store.JetStreamRestarted, say).
+func (e *Embedded) OnRestart(fn func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onRestart = append(e.onRestart, fn)
+}
+
+func (e *Embedded) restarted() {
+	e.mu.Lock()
+	fns := slices.Clone(e.onRestart)
+	e.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }

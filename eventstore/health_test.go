@@ -82,6 +82,29 @@ func TestJetStreamStoppedForLackOfSpaceComesBack(t *testing.T) {
 		close(done)
 	}()
 	defer cancel()
+	// A follower, as the views run one: following again a second after it
+	// stops.
+	seen := make(chan uint64, 16)
+	follows := make(chan struct{}, 16)
+	go func() {
+		from := uint64(1)
+		for kctx.Err() == nil {
+			follows <- struct{}{}
+			n.Store.Follow(kctx, from, func(st eventstore.Stored) error {
+				seen <- st.Sequence
+				from = st.Sequence + 1
+				return nil
+			})
+			select {
+			case <-kctx.Done():
+			case <-time.After(time.Second): // the views' pause before following again
+			}
+		}
+	}()
+	<-follows
+	if got := <-seen; got != ack.Sequence {
+		t.Fatalf("follower saw %d first, want %d", got, ack.Sequence)
+	}
 	if err := n.Embedded.Server.ShutdownJetStream(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +130,19 @@ func TestJetStreamStoppedForLackOfSpaceComesBack(t *testing.T) {
 	}
 	if err := n.Store.Ping(c); err != nil {
 		t.Fatalf("readiness after recovery: %v", err)
+	}
+	// The follower is told JetStream started again and follows afresh at
+	// once, rather than when it misses the server's heartbeats (10 s and
+	// more), so it sees the commit made since within a few seconds.
+	appended := time.Now()
+	select {
+	case got := <-seen:
+		if got != ack.Sequence+1 {
+			t.Fatalf("follower saw %d after the restart, want %d", got, ack.Sequence+1)
+		}
+		t.Logf("follower saw the new commit %s after it was appended", time.Since(appended).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatalf("follower has not seen the commit appended after JetStream started again, %s on", time.Since(appended).Round(time.Millisecond))
 	}
 	// JetStream started again on the same files, not beside them: the next
 	// start of the engine still finds the whole log. (Enabling it with the

@@ -60,9 +60,10 @@ type Store struct {
 	// write (Embedded.CheckStorage): readiness then knows of a full disk
 	// from the server itself, at once, and a failed append says why.
 	// Set it before the store is used.
-	Storage func() error
-	writes  writeHealth
-	decoded decodedCache
+	Storage  func() error
+	writes   writeHealth
+	restarts restarts
+	decoded  decodedCache
 }
 
 // Stored is one commit as it lies in the stream.
@@ -472,11 +473,16 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	restarted, unwatch := s.onRestart(it.Stop)
+	defer unwatch()
 	for {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if restarted() {
+				return fmt.Errorf("follow: %w: JetStream started again; following afresh", ErrUnavailable)
 			}
 			return fmt.Errorf("follow: %w", unavailable(err))
 		}

@@ -61,8 +61,10 @@ func Start(t testing.TB, o Options) *Node {
 	if n.Store, err = eventstore.Open(ctx, n.Conn, o.Store); err != nil {
 		t.Fatal(err)
 	}
-	// As serve wires it: readiness asks the embedded server itself.
+	// As serve wires it: readiness asks the embedded server itself, and
+	// consumers pull afresh when its JetStream starts again.
 	n.Store.Storage = emb.CheckStorage
+	emb.OnRestart(n.Store.JetStreamRestarted)
 	return n
 }
 
