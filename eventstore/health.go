@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,7 +145,12 @@ func (e *Embedded) storage() (storageState, int64, error) {
 		return storageStopped, 0, fmt.Errorf("%w: the embedded JetStream is stopped (nats-server stops it when it cannot write its files); the engine starts it again once there is room", ErrUnavailable)
 	}
 	if h := s.Healthz(&server.HealthzOptions{}); h != nil && h.Error != "" {
-		return storageWriteFailed, 0, fmt.Errorf("%w: the event store cannot write to its disk (%s); writes resume by themselves once space is freed", ErrUnavailable, h.Error)
+		if strings.Contains(h.Error, "write error") {
+			return storageWriteFailed, 0, fmt.Errorf("%w: the event store cannot write to its disk (%s); writes resume by themselves once space is freed", ErrUnavailable, h.Error)
+		}
+		// A stream not read back from its files, say after JetStream
+		// started on a disk still full.
+		return storageWriteFailed, 0, fmt.Errorf("%w: the embedded JetStream reports a fault (%s)", ErrUnavailable, h.Error)
 	}
 	info, err := s.Jsz(nil)
 	if err != nil || info.Disabled {
@@ -197,6 +203,7 @@ func (e *Embedded) KeepJetStream(ctx context.Context, every time.Duration, log *
 	t := time.NewTicker(every)
 	defer t.Stop()
 	down := false
+	looks := 0 // consecutive looks that found it unable to write
 	var lastRestart time.Time
 	for {
 		select {
@@ -208,8 +215,13 @@ func (e *Embedded) KeepJetStream(ctx context.Context, every time.Duration, log *
 		if state == storageOK {
 			if down {
 				log.Info("embedded JetStream writes again")
-				down = false
 			}
+			down, looks = false, 0
+			continue
+		}
+		// One look may catch a stream between its files and its record
+		// (being created or deleted); a failed store stays failed.
+		if looks++; looks < 2 {
 			continue
 		}
 		if !down {
