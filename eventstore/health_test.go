@@ -18,10 +18,22 @@ import (
 // A store that refuses writes for lack of room still answers reads, so a
 // read-only probe said ready while every command failed. Readiness now
 // reports failing writes, and says ready again once there is room. (A
-// real full disk cannot be made here without privileges: the stream's size
-// limit, later raised, stands in for it.)
+// real full disk is in fulldisk_test.go: the stream's size limit, later
+// raised, stands in for it here.) Both with the embedded server's own view
+// of its storage and without it, as with --nats-url.
 func TestReadinessReportsFailingWritesAndRecovers(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(map[bool]string{false: "embedded", true: "remote"}[remote], func(t *testing.T) {
+			readinessReportsFailingWritesAndRecovers(t, remote)
+		})
+	}
+}
+
+func readinessReportsFailingWritesAndRecovers(t *testing.T, remote bool) {
 	n := storetest.Start(t, storetest.Options{Store: eventstore.Config{MaxBytes: 4000}})
+	if remote {
+		n.Store.Storage = nil
+	}
 	c := ctx(t)
 	subj := events.ReferralSubject("full")
 	var last uint64
