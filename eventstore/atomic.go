@@ -35,6 +35,9 @@ func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, er
 	if len(writes) == 0 {
 		return nil, errors.New("append atomic: nothing to write")
 	}
+	if err := s.refuseWhileFailing(); err != nil {
+		return nil, fmt.Errorf("append atomic to %s: %w", writes[0].Subject, err)
+	}
 	batch := uuid.NewString()
 	var ack *jetstream.PubAck
 	for i, w := range writes {
@@ -51,7 +54,7 @@ func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, er
 			// Only the commit message is acknowledged; the server answers a
 			// broken batch there.
 			if err := s.nc.PublishMsg(m); err != nil {
-				return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, unavailable(err))
+				return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, s.writeFailed(err))
 			}
 			continue
 		}
@@ -60,11 +63,13 @@ func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, er
 		if err != nil {
 			var apiErr *jetstream.APIError
 			if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+				s.writes.note(nil) // the store took the batch and answered
 				return nil, &ConflictError{Subject: writes[0].Subject, Expected: writes[0].Expected}
 			}
-			return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, unavailable(err))
+			return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, s.writeFailed(err))
 		}
 	}
+	s.writes.note(nil)
 	// The batch's messages are stored consecutively, ending at the ack's.
 	seqs := make([]uint64, len(writes))
 	for i := range writes {

@@ -166,6 +166,8 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
+	restarted, unwatch := s.onRestart(it.Stop)
+	defer unwatch()
 	// Handlers run on up to workers goroutines: they are idempotent and the
 	// server's version check orders writers, so only an ordered consumer
 	// (one worker, one message in flight) needs them one at a time.
@@ -206,6 +208,9 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if restarted() {
+				return fmt.Errorf("consumer %s: %w: JetStream started again; pulling afresh", durable, ErrUnavailable)
 			}
 			return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -32,15 +33,24 @@ type EmbeddedConfig struct {
 	// engine's own in-process one included, then authenticates, and only
 	// the engine's user may write the event log.
 	Users *NATSUsers
+	// MaxStore caps the bytes JetStream may store on disk. Zero lets the
+	// server choose: three quarters of the space free when it starts (and
+	// again whenever KeepJetStream starts it after a storage failure).
+	MaxStore int64
 }
 
 // Embedded is a running in-process server.
 type Embedded struct {
 	Server *server.Server
 	users  *NATSUsers
-	// jsConfig is the JetStream configuration to enable again after the
-	// server stopped it (KeepJetStream).
+	// jsConfig is the JetStream configuration to start again after a
+	// storage failure (KeepJetStream).
 	jsConfig server.JetStreamConfig
+	dataDir  string
+	maxStore int64
+
+	mu        sync.Mutex
+	onRestart []func()
 }
 
 // StartEmbedded starts nats-server with JetStream and waits until it takes
@@ -60,6 +70,9 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "ntsflow"
+	}
+	if cfg.MaxStore > 0 {
+		opts.JetStreamMaxStore = cfg.MaxStore
 	}
 	if cfg.SyncInterval == 0 {
 		opts.SyncAlways = true
@@ -94,7 +107,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		s.Shutdown()
 		return nil, errors.New("embedded nats: not ready after 30s")
 	}
-	return &Embedded{Server: s, users: cfg.Users, jsConfig: jetStreamConfig(s)}, nil
+	return &Embedded{Server: s, users: cfg.Users, jsConfig: jetStreamConfig(s, cfg.DataDir, cfg.MaxStore), dataDir: cfg.DataDir, maxStore: cfg.MaxStore}, nil
 }
 
 // Connect opens an in-process client connection, as the engine's user when

@@ -56,8 +56,14 @@ type Store struct {
 	// before starting them.
 	Consumers ConsumerPolicy
 	handlers  sync.Map // durable name -> *handler, for replaying parked messages
-	writes    writeHealth
-	decoded   decodedCache
+	// Storage, if set, asks the server under the store whether it can
+	// write (Embedded.CheckStorage): readiness then knows of a full disk
+	// from the server itself, at once, and a failed append says why.
+	// Set it before the store is used.
+	Storage  func() error
+	writes   writeHealth
+	restarts restarts
+	decoded  decodedCache
 }
 
 // Stored is one commit as it lies in the stream.
@@ -191,6 +197,9 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, msg
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
+	if err := s.refuseWhileFailing(); err != nil {
+		return Appended{}, fmt.Errorf("append to %s: %w", subject, err)
+	}
 	ack, err := s.js.PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		var apiErr *jetstream.APIError
@@ -198,8 +207,7 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, msg
 			s.writes.note(nil) // the store took the request and answered
 			return Appended{}, &ConflictError{Subject: subject, Expected: expected}
 		}
-		s.writes.note(err)
-		return Appended{}, fmt.Errorf("append to %s: %w", subject, unavailable(err))
+		return Appended{}, fmt.Errorf("append to %s: %w", subject, s.writeFailed(err))
 	}
 	s.writes.note(nil)
 	return Appended{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
@@ -428,9 +436,15 @@ func (s *Store) LastSequence(ctx context.Context) (uint64, error) {
 }
 
 // Ping checks that the events stream answers and that writes are not
-// failing, for readiness probes: after appends failed (a full disk, the
-// stream at its size limit) it says not ready until the cause has gone.
+// failing, for readiness probes: when the server reports it cannot write
+// (Storage), or after an append failed (a full disk, the stream at its
+// size limit), it says not ready until the cause has gone.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.Storage != nil {
+		if err := s.Storage(); err != nil {
+			return err
+		}
+	}
 	if _, err := s.LastSequence(ctx); err != nil {
 		return err
 	}
@@ -459,11 +473,16 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	restarted, unwatch := s.onRestart(it.Stop)
+	defer unwatch()
 	for {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if restarted() {
+				return fmt.Errorf("follow: %w: JetStream started again; following afresh", ErrUnavailable)
 			}
 			return fmt.Errorf("follow: %w", unavailable(err))
 		}

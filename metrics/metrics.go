@@ -271,7 +271,7 @@ var (
 	descConsPending   = prometheus.NewDesc("ntsflow_consumer_pending_messages", "Messages a saga's or the publisher's durable consumer has yet to handle (its backlog), by consumer.", []string{"consumer"}, nil)
 	descMissing       = prometheus.NewDesc("ntsflow_children_missing", "Children missing now (an open missing episode), by region.", []string{"region"}, nil)
 	descMissingLong   = prometheus.NewDesc("ntsflow_children_missing_over_alert", "Children missing now for longer than the safeguarding policy's alert time (alertMissingLongerThan), by region.", []string{"region"}, nil)
-	descStoreUp       = prometheus.NewDesc("ntsflow_store_up", "1 when the event store answered this scrape.", nil, nil)
+	descStoreUp       = prometheus.NewDesc("ntsflow_store_up", "1 when the event store answered this scrape and can take writes; 0 when it cannot be reached or cannot write (a full disk, its storage limit).", nil, nil)
 )
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
@@ -293,7 +293,9 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		var err error
 		last, err = m.store.LastSequence(ctx)
 		up := 1.0
-		if err != nil {
+		// A full disk still answers reads: only readiness's view of writes
+		// tells it, and an operator must be called to free the space.
+		if err != nil || m.store.Ping(ctx) != nil {
 			up = 0
 		}
 		gauge(descStoreUp, up)

@@ -128,6 +128,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		return err
 	}
 	var nc *nats.Conn
+	var emb *eventstore.Embedded
 	natsClient := metrics.NewNATSClient(log)
 	replicas := cfg.replicas
 	if cfg.natsURL == "" {
@@ -151,8 +152,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			ecfg.Users = &users
 			log.Info("embedded nats requires authentication", "users", eventstore.EngineUser+", "+eventstore.SubscriberUser, "credentials", path)
 		}
-		emb, err := eventstore.StartEmbedded(ecfg)
-		if err != nil {
+		if emb, err = eventstore.StartEmbedded(ecfg); err != nil {
 			return err
 		}
 		defer func() {
@@ -164,11 +164,12 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			sync = "every " + cfg.syncInterval.String()
 		}
 		log.Info("embedded nats started", "data_dir", dir, "nats_listen", cfg.natsListen, "sync", sync)
-		// The server stops JetStream when the disk fills; start it again
-		// once there is room, rather than failing every write until a restart.
+		// A full disk leaves the server failing every write until its
+		// JetStream starts again: start it again once there is room, within
+		// a second or two, rather than failing every write until a restart.
 		keepCtx, stopKeep := context.WithCancel(context.Background())
 		defer stopKeep()
-		go emb.KeepJetStream(keepCtx, 5*time.Second, log.With("component", "embedded-nats"))
+		go emb.KeepJetStream(keepCtx, time.Second, log.With("component", "embedded-nats"))
 		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
 			return err
 		}
@@ -192,6 +193,12 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	cancel()
 	if err != nil {
 		return err
+	}
+	if emb != nil {
+		// Readiness hears of a failed write from the server itself, at once;
+		// the consumers pull afresh as soon as JetStream starts again.
+		store.Storage = emb.CheckStorage
+		emb.OnRestart(store.JetStreamRestarted)
 	}
 	cal := calendar.Default()
 	if cfg.holidayFile != "" {

@@ -31,6 +31,9 @@ type Options struct {
 	// less waiting on the disk.
 	Durable bool
 	Store   eventstore.Config
+	// MaxStore caps JetStream's storage on disk (0: the server's own
+	// limit, from the space free).
+	MaxStore int64
 }
 
 // Start starts a node and opens the store on it. Everything is stopped when
@@ -40,7 +43,7 @@ func Start(t testing.TB, o Options) *Node {
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
-	cfg := eventstore.EmbeddedConfig{DataDir: o.Dir, SyncInterval: time.Minute}
+	cfg := eventstore.EmbeddedConfig{DataDir: o.Dir, SyncInterval: time.Minute, MaxStore: o.MaxStore}
 	if o.Durable {
 		cfg.SyncInterval = 0
 	}
@@ -58,6 +61,10 @@ func Start(t testing.TB, o Options) *Node {
 	if n.Store, err = eventstore.Open(ctx, n.Conn, o.Store); err != nil {
 		t.Fatal(err)
 	}
+	// As serve wires it: readiness asks the embedded server itself, and
+	// consumers pull afresh when its JetStream starts again.
+	n.Store.Storage = emb.CheckStorage
+	emb.OnRestart(n.Store.JetStreamRestarted)
 	return n
 }
 
