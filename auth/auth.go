@@ -180,6 +180,9 @@ type Tokens struct {
 	// OnReload, if set, is told each time Watch has reloaded the file, with
 	// the number of tokens now in force.
 	OnReload func(path string, tokens int)
+	// Attempts bounds the unknown tokens each client may present, to the
+	// API and the console's sign-in alike (see Authenticate).
+	Attempts Limiter
 
 	path string
 	reg  *refdata.Registry
@@ -264,8 +267,20 @@ func (t *Tokens) Watch(ctx context.Context, every time.Duration, onErr func(erro
 
 // Lookup finds the principal a bearer token speaks for.
 func (t *Tokens) Lookup(token string) (Principal, bool) {
+	return t.LookupHash(TokenHash(token))
+}
+
+// TokenHash is a token's SHA-256, in hex, as the token file holds it: what
+// a console session keeps instead of the token itself.
+func TokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	h := hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
+}
+
+// LookupHash finds the principal of the token with this hash, if the token
+// is still in force.
+func (t *Tokens) LookupHash(hash string) (Principal, bool) {
+	h := strings.ToLower(hash)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for k, p := range t.byHash {

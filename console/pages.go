@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -764,69 +763,6 @@ func short(h string) string {
 		return h[:16] + "…"
 	}
 	return h
-}
-
-// Sign in and out.
-
-type signInData struct {
-	Next  string
-	Error string
-}
-
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, c *call) {
-	s.render(w, http.StatusOK, "signin", page{Title: "Sign in", C: c, Data: signInData{Next: safeNext(r.URL.Query().Get("next"))}})
-}
-
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *call) {
-	next := safeNext(r.PostForm.Get("next"))
-	if !c.On {
-		http.Redirect(w, r, next, http.StatusSeeOther)
-		return
-	}
-	token := strings.TrimSpace(r.PostForm.Get("token"))
-	msg := ""
-	p, ok := s.Tokens.Lookup(token)
-	switch {
-	case token == "":
-		msg = "Enter your access token"
-	case !ok:
-		msg = "This access token is not known: it may be mistyped, or revoked. Ask your administrator for a new one"
-	}
-	if msg != "" {
-		s.render(w, http.StatusUnauthorized, "signin", page{Title: "Error: Sign in", C: c, Errors: []fieldError{{Field: "token", Anchor: "token", Message: msg}}, Data: signInData{Next: next, Error: msg}})
-		return
-	}
-	s.setSession(w, c, token)
-	s.log().Info("console: signed in", "name", p.Name, "role", p.Role())
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *call) {
-	s.setSession(w, c, "")
-	http.Redirect(w, r, "/console/sign-in", http.StatusSeeOther)
-}
-
-// safeNext keeps a redirect on this site. A browser does not read a
-// Location as written: it drops tabs and newlines anywhere, trims control
-// characters and spaces at the ends and reads a backslash as a slash, so
-// "/\t/evil", "/\\evil" and " //evil" all go off-site. Rather than copy that
-// normalisation (and miss the next quirk), only a plain path is kept:
-// printable ASCII with no backslash, one leading slash, no scheme or host.
-func safeNext(n string) string {
-	const home = "/console/at-risk"
-	if n == "" || len(n) > 2048 || n[0] != '/' || (len(n) > 1 && n[1] == '/') {
-		return home
-	}
-	for i := 0; i < len(n); i++ {
-		if c := n[i]; c <= ' ' || c >= 0x7f || c == '\\' {
-			return home
-		}
-	}
-	u, err := url.Parse(n)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
-		return home
-	}
-	return n
 }
 
 func findActionNotice(name string) (string, bool) {
