@@ -25,7 +25,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "send a bearer token: Authorization: Bearer <token>"))
 			return
 		}
-		client := auth.ClientOf(r.RemoteAddr)
+		client := s.Tokens.Client(r)
 		p, err := s.Tokens.Authenticate(client, token)
 		var held *auth.ThrottledError
 		switch {

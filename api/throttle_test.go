@@ -31,10 +31,13 @@ func clientAt(ip string) *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 10 * time.Second}
 }
 
-func callAs(t *testing.T, c *http.Client, url, token string) resp {
+func callAs(t *testing.T, c *http.Client, url, token string, headers ...string) resp {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +47,8 @@ func callAs(t *testing.T, c *http.Client, url, token string) resp {
 	return resp{res.StatusCode, res.Header, b}
 }
 
-// Unknown bearer tokens are counted per client address: past the limit,
+// Unknown bearer tokens are counted per client address (X-Forwarded-For is
+// not read without a trusted proxy): past the limit,
 // every request from that address, even with a good token, is answered 429
 // with Retry-After and a message saying why, until the window has passed.
 // Other addresses are not held back. Refusals are counted in /metrics.
@@ -77,8 +81,10 @@ func TestUnknownTokensAreThrottled(t *testing.T) {
 	// these are two clients.
 	guesser, other := clientAt("127.0.0.2"), clientAt("127.0.0.3")
 
+	// Each guess claims another client in X-Forwarded-For; with no trusted
+	// proxy configured, nobody believes it.
 	for i := range auth.DefaultMaxFailures {
-		if r := callAs(t, guesser, ts.URL+"/v1/audit/verify", "ntsf_guess"+strconv.Itoa(i)); r.status != http.StatusUnauthorized {
+		if r := callAs(t, guesser, ts.URL+"/v1/audit/verify", "ntsf_guess"+strconv.Itoa(i), "X-Forwarded-For", "198.51.100."+strconv.Itoa(i)); r.status != http.StatusUnauthorized {
 			t.Fatalf("unknown token %d: %d %s", i+1, r.status, r.body)
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -167,26 +169,83 @@ func (l *Limiter) makeRoom(now time.Time) {
 	}
 }
 
-// ClientOf names the client of a request from its remote address
-// (host:port): the IP address, or for IPv6 its /64 network, since one
-// machine is usually given a whole /64 and could otherwise change address
-// for every guess. X-Forwarded-For is not read: anyone can send it, and the
-// engine has no setting that says which proxy to believe.
-func ClientOf(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
+// clientOfIP names the client at an address for the limiter: the IP
+// address, or for IPv6 its /64 network, since one machine is usually given
+// a whole /64 and could otherwise change address for every guess.
+func clientOfIP(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.String()
 	}
 	return ip.String()
+}
+
+// ParseProxies reads a comma-separated list of addresses or networks
+// ("10.0.0.5, 192.168.0.0/24, 2001:db8::/48") of trusted reverse proxies.
+func ParseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither an address nor a network such as 10.0.0.0/8", f)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// Client names a request's client for the limiter. The connection's
+// address is the client, unless it is one of TrustedProxies: then
+// X-Forwarded-For is read from the right, each trusted proxy's entry
+// skipped, and the first address a trusted proxy vouches for is the
+// client. Entries left of it are whatever the client chose to send, so
+// they are never read; without trusted proxies the header is not read at
+// all.
+func (t *Tokens) Client(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if !t.trusted(ip) {
+		return clientOfIP(ip)
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			// A proxy we trust wrote nonsense: the last address we could
+			// vouch for is the client.
+			break
+		}
+		ip = hop
+		if !t.trusted(hop) {
+			break
+		}
+	}
+	return clientOfIP(ip)
+}
+
+func (t *Tokens) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap().WithZone("")
+	for _, p := range t.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Authenticate finds the principal of a bearer token presented by client,

@@ -2,27 +2,64 @@ package auth
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
-func TestClientOf(t *testing.T) {
+func TestClientIsTheRemoteAddress(t *testing.T) {
+	tk := &Tokens{}
 	for addr, want := range map[string]string{
 		"192.0.2.7:51000":                    "192.0.2.7",
 		"[::ffff:192.0.2.7]:51000":           "192.0.2.7",
 		"[2001:db8:1:2:aaaa::1]:443":         "2001:db8:1:2::/64",
 		"[2001:db8:1:2:bbbb::9]:443":         "2001:db8:1:2::/64",
-		"[fe80::1%eth0]:80":                  "fe80::/64",
-		"not an address":                     "not an address",
 		"[2001:db8:1:3:aaaa::1]:443":         "2001:db8:1:3::/64",
+		"[fe80::1%eth0]:80":                  "fe80::/64",
 		"127.0.0.1:8080":                     "127.0.0.1",
-		"[::1]:8080":                         "::/64",
+		"not an address":                     "not an address",
 		"[2001:db8:ffff:ffff:ffff::1]:12345": "2001:db8:ffff:ffff::/64",
 	} {
-		if got := ClientOf(addr); got != want {
-			t.Errorf("ClientOf(%q) = %q, want %q", addr, got, want)
+		r := &http.Request{RemoteAddr: addr, Header: http.Header{"X-Forwarded-For": {"198.51.100.1"}}}
+		if got := tk.Client(r); got != want {
+			t.Errorf("from %q (X-Forwarded-For not trusted): %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// Given trusted proxies, X-Forwarded-For is read from the right, past the
+// trusted hops only: what the client wrote left of them is not believed.
+func TestClientBehindTrustedProxies(t *testing.T) {
+	proxies, err := ParseProxies("10.0.0.0/8, 192.0.2.9 ,2001:db8:aa::/48")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := &Tokens{TrustedProxies: proxies}
+	for _, c := range []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"10.1.2.3:1", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"10.1.2.3:1", []string{"6.6.6.6, 198.51.100.7"}, "198.51.100.7"},
+		{"10.1.2.3:1", []string{"6.6.6.6", "198.51.100.7, 10.9.9.9"}, "198.51.100.7"},
+		{"192.0.2.9:1", []string{"2001:db8:1:2::5"}, "2001:db8:1:2::/64"},
+		{"[2001:db8:aa::1]:1", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"10.1.2.3:1", nil, "10.1.2.3"},
+		{"10.1.2.3:1", []string{"10.4.4.4"}, "10.4.4.4"},
+		{"10.1.2.3:1", []string{"nonsense, 198.51.100.7"}, "198.51.100.7"},
+		{"10.1.2.3:1", []string{"198.51.100.7, nonsense"}, "10.1.2.3"},
+		{"203.0.113.5:1", []string{"198.51.100.7"}, "203.0.113.5"},
+	} {
+		r := &http.Request{RemoteAddr: c.remote, Header: http.Header{"X-Forwarded-For": c.xff}}
+		if got := tk.Client(r); got != c.want {
+			t.Errorf("from %s with %q: %q, want %q", c.remote, c.xff, got, c.want)
+		}
+	}
+	if _, err := ParseProxies("10.0.0.0/8, the load balancer"); err == nil || !strings.Contains(err.Error(), `"the load balancer"`) {
+		t.Errorf("a bad proxy: %v", err)
 	}
 }
 

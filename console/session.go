@@ -90,8 +90,8 @@ func (s *Server) signedIn(ctx context.Context, sid string) (p auth.Principal, ok
 	var rec sessionRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		// Not ours to read: end it rather than trust it.
-		s.log().Warn("console: an unreadable session record was ended", "err", err)
-		return p, false, s.store.DeleteSession(ctx, key)
+		s.forget(ctx, key, "its record does not read: "+err.Error())
+		return p, false, nil
 	}
 	now := s.now()
 	end := ""
@@ -101,13 +101,13 @@ func (s *Server) signedIn(ctx context.Context, sid string) (p auth.Principal, ok
 	case now.Sub(rec.Seen) >= s.sessionIdle():
 		end = "idle too long"
 	default:
-		if p, ok = s.Tokens.LookupHash(rec.TokenHash); !ok {
+		if p, ok = s.Tokens.LookupHash(rec.TokenHash, rec.Started); !ok {
 			end = "its token was revoked"
 		}
 	}
 	if end != "" {
-		s.log().Info("console: session ended", "why", end)
-		return auth.Principal{}, false, s.store.DeleteSession(ctx, key)
+		s.forget(ctx, key, end)
+		return auth.Principal{}, false, nil
 	}
 	if now.Sub(rec.Seen) >= s.seenEvery() {
 		rec.Seen = now
@@ -118,6 +118,16 @@ func (s *Server) signedIn(ctx context.Context, sid string) (p auth.Principal, ok
 		}
 	}
 	return p, true, nil
+}
+
+// forget deletes a session found dead. If the store cannot delete it now,
+// no harm: every read checks the same rules, and the bucket drops it at
+// its age limit.
+func (s *Server) forget(ctx context.Context, key, why string) {
+	s.log().Info("console: session ended", "why", why)
+	if err := s.store.DeleteSession(ctx, key); err != nil {
+		s.log().Warn("console: an ended session's record not deleted", "err", err)
+	}
 }
 
 func (s *Server) putSession(ctx context.Context, key string, rec sessionRecord) error {

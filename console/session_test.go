@@ -171,28 +171,32 @@ func TestRevokingATokenEndsItsSessions(t *testing.T) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
+	all := f.Tokens
 	revoked := auth.TokenHash(r.tokens["auditor"])
-	kept := f.Tokens[:0]
-	for _, e := range f.Tokens {
+	var kept []auth.Entry
+	for _, e := range all {
 		if e.SHA256 != revoked {
 			kept = append(kept, e)
 		}
 	}
-	f.Tokens = kept
-	b, _ = json.Marshal(f)
-	// Written aside and renamed, as an operator's tool should, so the
-	// watcher never reads half a file.
-	tmp := filepath.Join(filepath.Dir(r.tokenFile), "tokens.json.new")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
+	write := func(entries []auth.Entry, inForce bool) {
+		t.Helper()
+		b, _ := json.Marshal(auth.File{Tokens: entries})
+		// Written aside and renamed, as an operator's tool should, so the
+		// watcher never reads half a file.
+		tmp := filepath.Join(filepath.Dir(r.tokenFile), "tokens.json.new")
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, r.tokenFile); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the token file reloaded", 10*time.Second, func() bool {
+			_, ok := r.auth.Lookup(r.tokens["auditor"])
+			return ok == inForce
+		})
 	}
-	if err := os.Rename(tmp, r.tokenFile); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the token file reloaded", 10*time.Second, func() bool {
-		_, ok := r.auth.Lookup(r.tokens["auditor"])
-		return !ok
-	})
+	write(kept, false)
 	for i, v := range auditors {
 		if v.signedIn() {
 			t.Errorf("auditor's session %d still signed in after its token was revoked", i)
@@ -202,6 +206,22 @@ func TestRevokingATokenEndsItsSessions(t *testing.T) {
 		if !v.signedIn() {
 			t.Errorf("another token's session %d signed out", i)
 		}
+	}
+
+	// A session not used while its token was out of the file stays ended
+	// when the token is put back; signing in again works.
+	write(all, true)
+	idle := newVisitor(t, r.base)
+	idle.signIn(r.tokens["auditor"], "")
+	write(kept, false)
+	write(all, true)
+	if idle.signedIn() {
+		t.Error("a session signed in before its token was revoked came back with the token")
+	}
+	again := newVisitor(t, r.base)
+	again.signIn(r.tokens["auditor"], "")
+	if !again.signedIn() {
+		t.Error("signing in with the token put back does not work")
 	}
 }
 

@@ -45,7 +45,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *call) {
 		s.signInForm(w, c, http.StatusUnauthorized, next, "Enter your access token")
 		return
 	}
-	client := auth.ClientOf(r.RemoteAddr)
+	client := s.Tokens.Client(r)
 	p, err := s.Tokens.Authenticate(client, token)
 	var held *auth.ThrottledError
 	switch {

@@ -58,6 +58,7 @@ type serveConfig struct {
 	tokens       string
 	sessionIdle  time.Duration
 	sessionMax   time.Duration
+	trustedProxy string
 	tlsCert      string
 	tlsKey       string
 	insecure     bool
@@ -86,6 +87,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
 	fs.DurationVar(&c.sessionIdle, "session-idle", console.DefaultSessionIdle, "with --tokens: a console session unused for this long ends")
 	fs.DurationVar(&c.sessionMax, "session-max-age", console.DefaultSessionMaxAge, "with --tokens: a console session ends this long after signing in, used or not")
+	fs.StringVar(&c.trustedProxy, "trusted-proxy", "", "with --tokens: reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client that unknown tokens are counted against; default none: the connection's address is the client")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or without tokens (closed container networks and demos only)")
@@ -273,7 +275,10 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
 		}
-		log.Info("authentication on", "tokens", cfg.tokens)
+		if srv.Tokens.TrustedProxies, err = auth.ParseProxies(cfg.trustedProxy); err != nil {
+			return fmt.Errorf("--trusted-proxy: %w", err)
+		}
+		log.Info("authentication on", "tokens", cfg.tokens, "trusted_proxies", cfg.trustedProxy)
 	} else {
 		log.Warn("authentication off: no --tokens file; anyone who can reach " + cfg.httpAddr + " can read and write")
 	}
