@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,11 +20,12 @@ import (
 
 // A console session is kept in NATS beside the log: signed in before a
 // restart on the same data directory, the same cookie is signed in after
-// it, and signing out then ends it.
+// it, and signing out then ends it. serve counts refused sign-ins.
 func TestConsoleSessionSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	tok, entry := auth.NewToken("Ada Auditor", "auditor")
-	b, _ := json.Marshal(auth.File{Tokens: []auth.Entry{entry}})
+	op, opEntry := auth.NewToken("Oli Operator", "operator")
+	b, _ := json.Marshal(auth.File{Tokens: []auth.Entry{entry, opEntry}})
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	if err := os.WriteFile(tokens, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -61,6 +65,21 @@ func TestConsoleSessionSurvivesRestart(t *testing.T) {
 	}
 
 	base, stop := startServe(t, dir, "--tokens", tokens)
+	// A mistyped token is refused, logged and counted.
+	if code := post(base, "/console/sign-in", url.Values{"token": {tok + "x"}}); code != http.StatusUnauthorized {
+		t.Fatalf("sign in with a mistyped token: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+op)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := `ntsflow_auth_refused_total{reason="unknown_token",surface="console"} 1`; !strings.Contains(string(m), want) {
+		t.Fatalf("/metrics lacks %s", want)
+	}
 	if code := post(base, "/console/sign-in", url.Values{"token": {tok}}); code != http.StatusSeeOther {
 		t.Fatalf("sign in: %d", code)
 	}
@@ -83,5 +102,33 @@ func TestConsoleSessionSurvivesRestart(t *testing.T) {
 	}
 	if signedIn(base) {
 		t.Fatal("still signed in after signing out")
+	}
+}
+
+// Settings that cannot work stop serve with an error naming the flag.
+func TestServeRefusesBadSessionAndProxySettings(t *testing.T) {
+	_, entry := auth.NewToken("Ada Auditor", "auditor")
+	b, _ := json.Marshal(auth.File{Tokens: []auth.Entry{entry}})
+	tokens := filepath.Join(t.TempDir(), "tokens.json")
+	if err := os.WriteFile(tokens, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--session-idle", "0s"}, "--session-idle"},
+		{[]string{"--session-max-age", "-1h"}, "--session-max-age"},
+		{[]string{"--tokens", tokens, "--trusted-proxy", "10.0.0.0/8, the load balancer"}, `--trusted-proxy: trusted proxy "the load balancer"`},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cfg := serveFlags(fs)
+		if err := fs.Parse(append([]string{"--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0"}, c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		err := runServe(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error naming %s", c.args, err, c.want)
+		}
 	}
 }
