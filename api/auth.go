@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -23,14 +25,33 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "send a bearer token: Authorization: Bearer <token>"))
 			return
 		}
-		p, ok := s.Tokens.Lookup(token)
-		if !ok {
+		client := s.Tokens.Client(r)
+		p, err := s.Tokens.Authenticate(client, token)
+		var held *auth.ThrottledError
+		switch {
+		case errors.As(err, &held):
+			s.refused(r, client, "throttled")
+			w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfterSeconds(held.RetryAfter)))
+			writeError(w, apiError(http.StatusTooManyRequests, "too_many_attempts", "Authorization",
+				"too many unknown tokens came from your address; every request from it is refused for %s, even with a good token", auth.RetryAfterWords(held.RetryAfter)))
+			return
+		case err != nil:
+			s.refused(r, client, "unknown_token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ntsflow", error="invalid_token"`)
 			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "this token is not known (revoked, or mistyped)"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
 	})
+}
+
+// refused logs and counts a bearer token refused: an unknown token, or a
+// client held back for presenting too many.
+func (s *Server) refused(r *http.Request, client, reason string) {
+	s.log().Warn("bearer token refused", "client", client, "reason", reason, "method", r.Method, "path", r.URL.Path)
+	if s.Metrics != nil {
+		s.Metrics.OnAuthRefused("api", reason)
+	}
 }
 
 // bearerToken reads "Bearer <token>"; the scheme's name is

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -180,12 +181,20 @@ type Tokens struct {
 	// OnReload, if set, is told each time Watch has reloaded the file, with
 	// the number of tokens now in force.
 	OnReload func(path string, tokens int)
+	// Attempts bounds the unknown tokens each client may present, to the
+	// API and the console's sign-in alike (see Authenticate). Its clock
+	// (Attempts.Now) also dates a token's return to the file (LookupHash).
+	Attempts Limiter
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see Client); none by default.
+	TrustedProxies []netip.Prefix
 
 	path string
 	reg  *refdata.Registry
 
 	mu      sync.RWMutex
 	byHash  map[string]Principal
+	granted map[string]time.Time // when a reload put the token back or added it; absent: since Load
 	modTime time.Time
 }
 
@@ -227,7 +236,17 @@ func (t *Tokens) reload() error {
 		by[strings.ToLower(e.SHA256)] = p
 	}
 	t.mu.Lock()
-	t.byHash, t.modTime = by, fi.ModTime()
+	granted := map[string]time.Time{}
+	for h := range by {
+		if _, had := t.byHash[h]; had {
+			if g, ok := t.granted[h]; ok {
+				granted[h] = g
+			}
+		} else if t.byHash != nil {
+			granted[h] = t.Attempts.now()
+		}
+	}
+	t.byHash, t.granted, t.modTime = by, granted, fi.ModTime()
 	t.mu.Unlock()
 	return nil
 }
@@ -264,13 +283,27 @@ func (t *Tokens) Watch(ctx context.Context, every time.Duration, onErr func(erro
 
 // Lookup finds the principal a bearer token speaks for.
 func (t *Tokens) Lookup(token string) (Principal, bool) {
+	return t.LookupHash(TokenHash(token), t.Attempts.now())
+}
+
+// TokenHash is a token's SHA-256, in hex, as the token file holds it: what
+// a console session keeps instead of the token itself.
+func TokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	h := hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
+}
+
+// LookupHash finds the principal of the token with this hash, if the token
+// is in force and has been without a break since the moment given: a
+// session signed in before its token was revoked stays ended when the
+// token is put back.
+func (t *Tokens) LookupHash(hash string, since time.Time) (Principal, bool) {
+	h := strings.ToLower(hash)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for k, p := range t.byHash {
 		if subtle.ConstantTimeCompare([]byte(k), []byte(h)) == 1 {
-			return p, true
+			return p, !t.granted[k].After(since)
 		}
 	}
 	return Principal{}, false

@@ -18,7 +18,7 @@
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
 //	/console/audit/referrals/{id}    a referral's history with its hash chain
-//	/console/sign-in                 the bearer token, kept in a session cookie
+//	/console/sign-in                 the bearer token, for a session kept on the server
 //
 // Times are shown in Europe/London, durations in working days, shares as
 // percentages; the numbers are the views' numbers, as the API serves them.
@@ -35,7 +35,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +43,7 @@ import (
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/rota"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
@@ -70,6 +70,16 @@ type Server struct {
 	// Secure marks the session cookie Secure (and names it __Host-...):
 	// set it when serving TLS.
 	Secure bool
+	// Sessions keeps the signed-in sessions (default: in this process's
+	// memory, so a restart signs everyone out). serve gives the event
+	// store's session bucket.
+	Sessions SessionStore
+	// Metrics, if set, counts refused sign-ins.
+	Metrics *metrics.Metrics
+	// SessionIdle ends a session unused for this long (default
+	// DefaultSessionIdle); SessionMaxAge ends any session this long after
+	// signing in (default DefaultSessionMaxAge).
+	SessionIdle, SessionMaxAge time.Duration
 	// Key derives the CSRF key. Instances that share it (the chain key,
 	// kept in NATS) accept each other's forms; without it each process
 	// makes its own, and a restart asks for forms to be sent again.
@@ -82,6 +92,7 @@ type Server struct {
 	RefreshEvery time.Duration
 
 	once    sync.Once
+	store   SessionStore
 	pages   map[string]*template.Template
 	csrfKey []byte
 	mux     *http.ServeMux
@@ -109,6 +120,10 @@ func (s *Server) Handler() http.Handler { s.init(); return s.mux }
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.pages = parsePages()
+		s.store = s.Sessions
+		if s.store == nil {
+			s.store = &memorySessions{maxAge: s.sessionMaxAge(), now: s.now, recs: map[string]memoryRecord{}}
+		}
 		if len(s.Key) > 0 {
 			m := hmac.New(sha256.New, s.Key)
 			m.Write([]byte("ntsflow console csrf v1"))
@@ -179,12 +194,18 @@ func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request, c *call)) h
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Cache-Control", "no-store")
-		c := s.session(w, r)
+		c, serr := s.session(w, r)
 		rec := &status{ResponseWriter: w, code: 200}
 		defer func() {
 			s.log().LogAttrs(r.Context(), slog.LevelInfo, "console", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", rec.code), slog.Duration("took", time.Since(start)))
 		}()
+		if serr != nil {
+			s.log().Error("console: session not read", "err", serr)
+			s.fail(rec, c, http.StatusServiceUnavailable, "Sorry, the console cannot check who you are just now",
+				"The engine could not read your session. Nothing was changed. Try again in a minute; if it goes on, tell your administrator.")
+			return
+		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
@@ -224,11 +245,10 @@ func (s *status) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHe
 // Unwrap lets http.ResponseController reach the writer underneath.
 func (s *status) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// The session cookie holds a random session id and, once signed in, the
-// bearer token (the cookie is HttpOnly and SameSite=Strict, Secure under
-// TLS). The token is looked up on every request, so removing it from the
-// token file ends every session that holds it. The CSRF token is an HMAC of
-// the session id.
+// The session cookie holds only a random session id (HttpOnly,
+// SameSite=Strict, Secure under TLS); a signed-in session's record is kept
+// on the server (session.go). Before signing in the id is not stored: it
+// only keys the CSRF token, an HMAC of the id.
 func (s *Server) cookieName() string {
 	if s.Secure {
 		return "__Host-ntsflow"
@@ -236,38 +256,34 @@ func (s *Server) cookieName() string {
 	return "ntsflow_session"
 }
 
-func (s *Server) session(w http.ResponseWriter, r *http.Request) *call {
+// session reads the caller's session. An error means the session store did
+// not answer: the caller is then neither signed in nor turned away as
+// signed out.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (*call, error) {
 	c := &call{On: s.Tokens != nil, r: r}
-	if ck, err := r.Cookie(s.cookieName()); err == nil {
-		sid, token, _ := strings.Cut(ck.Value, "~")
-		if len(sid) == 32 && isHex(sid) {
-			c.sid = sid
-			if c.On && token != "" {
-				if p, ok := s.Tokens.Lookup(token); ok {
-					c.P, c.Signed = p, true
-				}
-			}
+	var err error
+	// A cookie of an earlier version carried the bearer token after a "~":
+	// it does not match, so it is replaced at once.
+	if ck, cerr := r.Cookie(s.cookieName()); cerr == nil && len(ck.Value) == 32 && isHex(ck.Value) {
+		c.sid = ck.Value
+		if c.On {
+			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+			c.P, c.Signed, err = s.signedIn(ctx, c.sid)
+			cancel()
 		}
 	}
 	if c.sid == "" {
-		s.setSession(w, c, "")
+		s.setSession(w, c, newSessionID())
 	}
 	c.CSRF = s.csrfFor(c.sid)
-	return c
+	return c, err
 }
 
-// setSession starts a new session (a new id, so signing in never keeps an
-// id someone else may know) holding token.
-func (s *Server) setSession(w http.ResponseWriter, c *call, token string) {
-	b := make([]byte, 16)
-	rand.Read(b)
-	c.sid = hex.EncodeToString(b)
+// setSession gives the browser the session id sid.
+func (s *Server) setSession(w http.ResponseWriter, c *call, sid string) {
+	c.sid = sid
 	c.CSRF = s.csrfFor(c.sid)
-	v := c.sid
-	if token != "" {
-		v += "~" + token
-	}
-	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: v, Path: "/", HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: sid, Path: "/", HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
 }
 
 func (s *Server) csrfFor(sid string) string {

@@ -765,54 +765,6 @@ func short(h string) string {
 	return h
 }
 
-// Sign in and out.
-
-type signInData struct {
-	Next  string
-	Error string
-}
-
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, c *call) {
-	s.render(w, http.StatusOK, "signin", page{Title: "Sign in", C: c, Data: signInData{Next: safeNext(r.URL.Query().Get("next"))}})
-}
-
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *call) {
-	next := safeNext(r.PostForm.Get("next"))
-	if !c.On {
-		http.Redirect(w, r, next, http.StatusSeeOther)
-		return
-	}
-	token := strings.TrimSpace(r.PostForm.Get("token"))
-	msg := ""
-	p, ok := s.Tokens.Lookup(token)
-	switch {
-	case token == "":
-		msg = "Enter your access token"
-	case !ok:
-		msg = "This access token is not known: it may be mistyped, or revoked. Ask your administrator for a new one"
-	}
-	if msg != "" {
-		s.render(w, http.StatusUnauthorized, "signin", page{Title: "Error: Sign in", C: c, Errors: []fieldError{{Field: "token", Anchor: "token", Message: msg}}, Data: signInData{Next: next, Error: msg}})
-		return
-	}
-	s.setSession(w, c, token)
-	s.log().Info("console: signed in", "name", p.Name, "role", p.Role())
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *call) {
-	s.setSession(w, c, "")
-	http.Redirect(w, r, "/console/sign-in", http.StatusSeeOther)
-}
-
-// safeNext keeps a redirect on this site's console.
-func safeNext(n string) string {
-	if n == "" || !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.Contains(n, "\\") {
-		return "/console/at-risk"
-	}
-	return n
-}
-
 func findActionNotice(name string) (string, bool) {
 	a, ok := findAction(name)
 	return a.Notice, ok

@@ -45,6 +45,17 @@ type rig struct {
 	views  *views.Set
 	reg    *refdata.Registry
 	tokens map[string]string // role -> bearer token
+	// With sign-in on: the token file and the tokens in force, reloaded
+	// from it as serve does.
+	tokenFile string
+	auth      *auth.Tokens
+}
+
+// rigOptions: sign-in on or off; the console's clock (default time.Now),
+// which also times its sessions and the limit on failed sign-ins.
+type rigOptions struct {
+	signIn bool
+	now    func() time.Time
 }
 
 // roles the rig makes tokens for, when sign-in is on.
@@ -57,6 +68,12 @@ var roles = []struct{ name, role string }{
 
 func newRig(t testing.TB, signIn bool) *rig {
 	t.Helper()
+	return newRigWith(t, rigOptions{signIn: signIn})
+}
+
+func newRigWith(t testing.TB, o rigOptions) *rig {
+	t.Helper()
+	signIn := o.signIn
 	node := storetest.Start(t, storetest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -96,13 +113,25 @@ func newRig(t testing.TB, signIn bool) *rig {
 		if srv.Tokens, err = auth.Load(path, reg); err != nil {
 			t.Fatal(err)
 		}
+		srv.Tokens.Attempts.Now = o.now
+		r.tokenFile, r.auth = path, srv.Tokens
+		wg.Add(1)
+		go func() { defer wg.Done(); srv.Tokens.Watch(ctx, 20*time.Millisecond, func(err error) { t.Error(err) }) }()
 	}
 	alloc, err := allocation.ParsePolicy([]byte(testAllocationPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.AllocationPolicy = &alloc
-	con := &console.Server{Engine: eng, Views: vs, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log, Key: key, RefreshEvery: time.Second, AllocationPolicy: &alloc}
+	con := &console.Server{Engine: eng, Views: vs, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log, Key: key, RefreshEvery: time.Second, AllocationPolicy: &alloc, Now: o.now}
+	// Sessions in the event store's bucket, as serve keeps them.
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	sessions, err := node.Store.Sessions(sctx, console.DefaultSessionMaxAge)
+	scancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	con.Sessions = sessions
 	hs := httptest.NewServer(con.Mount(srv.Handler()))
 	t.Cleanup(hs.Close)
 	r.base = hs.URL

@@ -43,6 +43,7 @@ type Metrics struct {
 	consumerFails   *prometheus.CounterVec
 	snapshotFails   *prometheus.CounterVec
 	earlyMissing    *prometheus.CounterVec
+	authRefused     *prometheus.CounterVec
 
 	views    *views.Set
 	store    *eventstore.Store
@@ -114,6 +115,8 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 	for _, k := range []string{deadline.KindWarning, deadline.KindBreach, deadline.KindEscalation} {
 		m.fireLag.WithLabelValues(k)
 	}
+	m.authRefused = newAuthRefused()
+	f(m.authRefused)
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ntsflow_build_info", Help: "The running build.", ConstLabels: prometheus.Labels{"version": version}}, func() float64 { return 1 }))

@@ -56,6 +56,9 @@ type serveConfig struct {
 	chainKeyFile string
 	natsUsers    string
 	tokens       string
+	sessionIdle  time.Duration
+	sessionMax   time.Duration
+	trustedProxy string
 	tlsCert      string
 	tlsKey       string
 	insecure     bool
@@ -82,6 +85,9 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.chainKeyFile, "chain-key-file", "", "key of the events' tamper-evident HMAC chain (64 hex digits); default: embedded, DATA-DIR/chain.key (made on first start, 0600); with --nats-url, a key kept in NATS (bucket ntsflow_chain)")
 	fs.StringVar(&c.natsUsers, "nats-users", "", "with --nats-listen: the NATS users' passwords, JSON {\"engine\":...,\"subscriber\":...}; default DATA-DIR/nats-users.json, made on first start (0600)")
 	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
+	fs.DurationVar(&c.sessionIdle, "session-idle", console.DefaultSessionIdle, "with --tokens: a console session unused for this long ends")
+	fs.DurationVar(&c.sessionMax, "session-max-age", console.DefaultSessionMaxAge, "with --tokens: a console session ends this long after signing in, used or not")
+	fs.StringVar(&c.trustedProxy, "trusted-proxy", "", "with --tokens: reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client that unknown tokens are counted against; default none: the connection's address is the client")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or without tokens (closed container networks and demos only)")
@@ -126,6 +132,9 @@ Stops gracefully on SIGINT or SIGTERM. Probes: GET /healthz, GET /readyz.`,
 func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready func(addr string)) error {
 	if err := checkExposure(cfg); err != nil {
 		return err
+	}
+	if cfg.sessionIdle <= 0 || cfg.sessionMax <= 0 {
+		return fmt.Errorf("--session-idle (%v) and --session-max-age (%v) must be positive, e.g. 30m and 12h", cfg.sessionIdle, cfg.sessionMax)
 	}
 	var nc *nats.Conn
 	var emb *eventstore.Embedded
@@ -273,7 +282,10 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
 		}
-		log.Info("authentication on", "tokens", cfg.tokens)
+		if srv.Tokens.TrustedProxies, err = auth.ParseProxies(cfg.trustedProxy); err != nil {
+			return fmt.Errorf("--trusted-proxy: %w", err)
+		}
+		log.Info("authentication on", "tokens", cfg.tokens, "trusted_proxies", cfg.trustedProxy)
 	} else {
 		log.Warn("authentication off: no --tokens file; anyone who can reach " + cfg.httpAddr + " can read and write")
 	}
@@ -313,7 +325,20 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey, AllocationPolicy: &allocPolicy}
+	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey, AllocationPolicy: &allocPolicy,
+		Metrics: met, SessionIdle: cfg.sessionIdle, SessionMaxAge: cfg.sessionMax}
+	if srv.Tokens != nil {
+		// Console sessions live in NATS beside the log, so a restart or
+		// another instance keeps everyone signed in.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sessions, err := store.Sessions(sctx, cfg.sessionMax)
+		cancel()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		con.Sessions = sessions
+	}
 	hs := newHTTPServer(con.Mount(srv.Handler()), log)
 	errc := make(chan error, 1)
 	go func() {
