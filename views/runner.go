@@ -318,6 +318,7 @@ func (r *Runner[V]) next() uint64 {
 func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	voided := r.voidedLive(st)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st.Sequence <= r.seq {
@@ -339,7 +340,7 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)
 	}
 	voidedBefore := r.stats.Voided
-	v, err := apply(r.Spec, r.view, st, time.Time{}, &r.stats, voidLookup(nil, r.Store, r.log()))
+	v, err := apply(r.Spec, r.view, st, time.Time{}, &r.stats, voided)
 	var unknown *UnknownEventError
 	if errors.As(err, &unknown) {
 		if r.stalled == nil || r.stalled.Sequence != unknown.Sequence {
@@ -357,6 +358,25 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	close(r.advanced)
 	r.advanced = make(chan struct{})
 	return nil
+}
+
+// voidedLive looks for a void of a commit the live view is about to meet
+// and cannot read, before the view is locked: its readers do not wait for
+// the load. Commits it will not apply (already applied, or behind a stop)
+// are not looked up. Called with applyMu held, so the view's position
+// cannot move meanwhile.
+func (r *Runner[V]) voidedLive(st eventstore.Stored) voidCheck {
+	if !slices.ContainsFunc(st.Commit.Events, func(e events.Event) bool { _, u := e.Data.(events.Unknown); return u }) {
+		return nil
+	}
+	r.mu.RLock()
+	skip := st.Sequence <= r.seq || (r.stalled != nil && st.Sequence > r.stalled.Sequence)
+	r.mu.RUnlock()
+	if skip {
+		return nil
+	}
+	found := voidLookup(nil, r.Store, r.log())(st)
+	return func(eventstore.Stored) bool { return found }
 }
 
 // A snapshot is one JSON object, streamed both ways: written through a
