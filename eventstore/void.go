@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -61,4 +62,15 @@ func (s *Store) SubjectAt(ctx context.Context, seq uint64) (string, error) {
 		return "", fmt.Errorf("stream sequence %d: %w", seq, unavailable(err))
 	}
 	return m.Subject, nil
+}
+
+// voidedMessage reports whether a void on subject names seq. A consumer
+// asks it only of a message that does not decode, so it costs one load
+// of one subject, rarely; a load that fails counts as no void (the
+// message stays parked, to be replayed later).
+func (s *Store) voidedMessage(subject string, seq uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stored, err := s.LoadAll(ctx, subject)
+	return err == nil && VoidedIn(stored)[seq]
 }
