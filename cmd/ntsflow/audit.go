@@ -185,6 +185,7 @@ func keyData(typ string, d map[string]any) string {
 		events.TypeDeadlineWarning:        {"deadline", "workingDaysElapsed"},
 		events.TypeDeadlineBreached:       {"deadline", "workingDaysElapsed", "escalatedTo"},
 		events.TypeDeadlineEscalated:      {"escalatedTo"},
+		events.TypeSequenceVoided:         {"sequence", "reason"},
 	}[typ]
 	var parts []string
 	for _, k := range keys {

@@ -123,6 +123,9 @@ func TestVoidCommandHealsAReferralAndTheViews(t *testing.T) {
 			t.Fatalf("the referral list does not count what followed the voids: %s", list)
 		}
 	}
+	if code, out, _ := cli("history", "--server", base, a); code != 0 || !strings.Contains(out, events.TypeSequenceVoided) || !strings.Contains(out, "reason=published by hand (INC-1)") {
+		t.Fatalf("history after the void: exit %d\n%s", code, out)
+	}
 	code, out, _ = cli("verify", "--server", base)
 	if code != 0 || strings.Count(out, "VOIDED") != 2 || !strings.Contains(out, "no problems") || !strings.Contains(out, "INC-1") {
 		t.Fatalf("verify after: exit %d\n%s", code, out)
