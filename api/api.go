@@ -124,6 +124,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /readyz":                                                 s.readyz,
 		"GET /v1/parked":                                              s.listParked,
 		"POST /v1/parked/replay":                                      s.replayParked,
+		"POST /v1/voids":                                              s.voidMessage,
 	}
 	for k, h := range s.careRoutes() {
 		routes[k] = h

@@ -80,11 +80,11 @@ func allowedRoute(p auth.Principal, pattern string) bool {
 	switch p.Kind {
 	case auth.Operator:
 		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
-			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay"
+			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids"
 	case auth.Auditor:
 		return method == http.MethodGet
 	case auth.Authority, auth.Region:
-		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/metrics"
+		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/v1/voids" && path != "/metrics"
 	}
 	return false
 }

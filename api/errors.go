@@ -60,7 +60,7 @@ func errorFor(err error, currentVersion func() (int, bool)) *Error {
 	case errors.Is(err, engine.ErrContention):
 		return apiError(http.StatusServiceUnavailable, "contention", "", "%s", engine.ErrContention.Error())
 	case errors.As(err, &corrupt):
-		return apiError(http.StatusInternalServerError, "corrupt_history", "", "the referral's history holds a message that does not decode (stream sequence %d); nothing was changed", corrupt.Sequence)
+		return apiError(http.StatusInternalServerError, "corrupt_history", "", "the referral's history holds a message that does not decode (stream sequence %d); nothing was changed. An operator can void that message (docs/runbook.md#message-nobody-can-read)", corrupt.Sequence)
 	case errors.Is(err, eventstore.ErrUnavailable):
 		return apiError(http.StatusServiceUnavailable, "unavailable", "", "the event store could not take or answer the request; nothing was written; try again")
 	}

@@ -257,7 +257,9 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"exportLog", auditor, "", ""},
 		{"metrics", operator, "", ""},
 	}
-	var planned []string
+	// A fresh log holds no message to void: voidMessage's refusals below
+	// are checked against the contract instead.
+	planned := []string{"voidMessage"}
 	for _, s := range plan {
 		planned = append(planned, s.op)
 	}
@@ -324,6 +326,10 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"value the scheme refuses", "POST", "/v1/referrals", stockport, "application/json", `{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","receivedAt":"2015-01-01T00:00:00Z"}`, 422, ""},
 		{"bad query", "GET", "/v1/referrals?limit=0", auditor, "", "", 400, ""},
 		{"unknown view", "POST", "/v1/views/nothing/rebuild", operator, "", "", 404, ""},
+		{"void a readable commit", "POST", "/v1/voids", operator, "application/json", `{"subject":"nts.events.referral.` + a + `","sequence":1,"reason":"mistaken publish"}`, 409, ""},
+		{"void with no reason", "POST", "/v1/voids", operator, "application/json", `{"subject":"nts.events.referral.` + a + `","sequence":1}`, 422, ""},
+		{"void a sequence not in the log", "POST", "/v1/voids", operator, "application/json", `{"subject":"nts.events.referral.` + a + `","sequence":99999999,"reason":"mistaken publish"}`, 404, ""},
+		{"void by an auditor", "POST", "/v1/voids", auditor, "application/json", `{"subject":"nts.events.referral.` + a + `","sequence":1,"reason":"r"}`, 403, ""},
 	}
 	for _, r := range refusals {
 		var body io.Reader

@@ -14,7 +14,11 @@ import (
 // one of the given sequences) and rebuilds the outcome the first call had.
 func firstOutcome(id string, stored []eventstore.Stored, match func(events.Commit) bool, hash string, atSeq ...uint64) (Outcome, bool, error) {
 	version := 0
+	voided := eventstore.VoidedIn(stored)
 	for _, st := range stored {
+		if voided[st.Sequence] {
+			continue // as fold counts
+		}
 		version += len(st.Commit.Events)
 		if len(atSeq) > 0 && st.Sequence != atSeq[0] {
 			continue

@@ -63,11 +63,17 @@ func LoadHolding[S any, C aggregates.Command](ctx context.Context, e *Engine, d 
 }
 
 // fold is the one fold of stored commits: the state, and the version (the
-// number of events, including any this build cannot read).
+// number of events, including any this build cannot read). A message an
+// operator voided (void.go) is passed over, content and all; the void
+// itself is an event of the aggregate like any other, so it counts.
 func fold[S any, C aggregates.Command](d aggregates.Decider[S, C], id string, stored []eventstore.Stored) (S, int) {
 	s := d.Start(id)
 	version := 0
+	voided := eventstore.VoidedIn(stored)
 	for _, st := range stored {
+		if voided[st.Sequence] {
+			continue
+		}
 		s = d.Apply(s, st.Commit.Events)
 		version += len(st.Commit.Events)
 	}

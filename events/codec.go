@@ -87,6 +87,7 @@ var catalogue = map[string]payloadType{
 	TypeLeavingCareInvolved:     {version: 1, codec: strict[LeavingCareInvolved]{}},
 	TypeTriplePlanningRecorded:  {version: 1, codec: strict[TriplePlanningRecorded]{}},
 	TypeCareLeaver:              {version: 1, codec: strict[CareLeaver]{}},
+	TypeSequenceVoided:          {version: 1, codec: strict[SequenceVoided]{}},
 }
 
 // upcastReceivedV1 lifts referral.received v1, which held the child's

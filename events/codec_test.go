@@ -57,6 +57,7 @@ func sample() []Event {
 		env(TypeLeavingCareInvolved, LeavingCareInvolved{PathwayPlanDueAt: t0.Add(90 * 24 * time.Hour)}),
 		env(TypeTriplePlanningRecorded, TriplePlanningRecorded{LeaveToRemain: LeavePending, Plans: []string{LeaveGranted, LeavePending, LeaveRefused}}),
 		env(TypeCareLeaver, CareLeaver{LeaveToRemain: LeavePending, Accommodation: AccommodationExtendedPlacement}),
+		env(TypeSequenceVoided, SequenceVoided{Sequence: 41, Reason: "published by mistake", Problem: "does not decode", Forced: true}),
 	}
 }
 

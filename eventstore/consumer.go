@@ -129,6 +129,11 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 	return s.consume(ctx, EventsStream, durable, filter, pending, workers, ordered, func(d delivery) error {
 		st, err := s.decoded.stored(d.seq, d.subject, d.time, d.data)
 		if err != nil {
+			if s.voidedMessage(d.subject, d.seq) {
+				// An operator voided it since it was parked (engine.Void):
+				// nothing to handle, and what waited behind it goes on.
+				return nil
+			}
 			return fmt.Errorf("%w: %v", ErrPermanent, err)
 		}
 		return fn(st)

@@ -255,6 +255,25 @@ func (s *Store) Load(ctx context.Context, subject string) ([]Stored, error) {
 // the same guarantee (every commit acknowledged before the call), at the
 // cost of reading and decoding only the new ones. known is not modified.
 func (s *Store) LoadAfter(ctx context.Context, subject string, known []Stored) ([]Stored, error) {
+	out, err := s.loadAll(ctx, subject, known)
+	if err != nil {
+		return nil, err
+	}
+	if err := unvoidedCorrupt(out); err != nil {
+		return nil, fmt.Errorf("load %s: %w", subject, err)
+	}
+	return out, nil
+}
+
+// LoadAll is Load for those who must see a subject that holds messages
+// that do not decode (the void command, the views looking for a void):
+// such a message comes back with its Err set and an empty commit, instead
+// of failing the load.
+func (s *Store) LoadAll(ctx context.Context, subject string) ([]Stored, error) {
+	return s.loadAll(ctx, subject, nil)
+}
+
+func (s *Store) loadAll(ctx context.Context, subject string, known []Stored) ([]Stored, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
@@ -339,7 +358,11 @@ func (s *Store) directGet(ctx context.Context, next func(context.Context) (*nats
 				break
 			}
 			st, err := s.storedFromHeaders(m.Header, m.Data)
-			if err != nil {
+			if _, corrupt := errors.AsType[*CorruptError](err); corrupt {
+				// Kept, not returned: a void later on the subject may name
+				// it (LoadAfter decides once it has read them all).
+				st.Err = err
+			} else if err != nil {
 				return nil, err
 			}
 			out = append(out, st)
@@ -420,7 +443,7 @@ func (s *Store) storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 func storedFrom(seq uint64, subject string, ts time.Time, data []byte) (Stored, error) {
 	c, err := events.DecodeCommit(data)
 	if err != nil && !errors.Is(err, events.ErrUnknownType) {
-		return Stored{Raw: data}, &CorruptError{Sequence: seq, Err: err}
+		return Stored{Sequence: seq, Subject: subject, Time: ts, Raw: data}, &CorruptError{Sequence: seq, Err: err}
 	}
 	return Stored{Sequence: seq, Subject: subject, Time: ts, Commit: c, Raw: data}, nil
 }

@@ -264,7 +264,7 @@ var (
 	descHeadroom      = prometheus.NewDesc("ntsflow_capacity_headroom_children", "Children the region's authorities can still take before their thresholds (needs the population file).", []string{"region"}, nil)
 	descLagEvents     = prometheus.NewDesc("ntsflow_projection_lag_events", "Commits in the log a view has not applied yet.", []string{"view"}, nil)
 	descLagSeconds    = prometheus.NewDesc("ntsflow_projection_lag_seconds", "How stale a view is: 0 when caught up, else the time since it last applied a commit.", []string{"view"}, nil)
-	descUnknown       = prometheus.NewDesc("ntsflow_projection_skipped_events", "Events a view skipped, by reason (unknown type, corrupt commit).", []string{"view", "reason"}, nil)
+	descUnknown       = prometheus.NewDesc("ntsflow_projection_skipped_events", "Events a view skipped, by reason (unknown type, corrupt commit, voided by an operator).", []string{"view", "reason"}, nil)
 	descStalled       = prometheus.NewDesc("ntsflow_projection_stalled", "1 when a view has stopped at an event this build cannot read (it does not pass it; GET /v1/views says which), else 0.", []string{"view"}, nil)
 	descLastSeq       = prometheus.NewDesc("ntsflow_stream_last_sequence", "The events stream's last sequence.", nil, nil)
 	descTimers        = prometheus.NewDesc("ntsflow_saga_timers_pending", "Deadline timers scheduled on the server and not yet fired.", nil, nil)
@@ -343,6 +343,7 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		gauge(descLagSeconds, lag, st.Name)
 		gauge(descUnknown, float64(st.Stats.Unknown), st.Name, "unknown-type")
 		gauge(descUnknown, float64(st.Stats.Corrupt), st.Name, "corrupt")
+		gauge(descUnknown, float64(st.Stats.Voided), st.Name, "voided")
 		stalled := 0.0
 		if st.Stalled != nil {
 			stalled = 1

@@ -82,7 +82,8 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 				// Referred into the scheme, not yet accepted: its region.
 				c.Region, _ = refdata.RegionByName(ref.Region)
 			}
-			if len(stored) > 0 {
+			// (A first message an operator voided has no events.)
+			if len(stored) > 0 && len(stored[0].Commit.Events) > 0 {
 				switch d := stored[0].Commit.Events[0].Data.(type) {
 				case events.ReferralReceived:
 					c.TransferringAuthority = d.TransferringAuthority

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -136,7 +137,7 @@ func foldReadRange[V any](ctx context.Context, store *eventstore.Store, spec pro
 			return errStop
 		}
 		var err error
-		if v, err = apply(spec, v, st, o.AsOf, &stats); err != nil {
+		if v, err = apply(spec, v, st, o.AsOf, &stats, voidLookup(ctx, store, slog.Default())); err != nil {
 			return err
 		}
 		seq = st.Sequence

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,9 @@ type Stats struct {
 	// build can apply them (they are not ours, or were written wrongly);
 	// verify reports them.
 	Corrupt uint64 `json:"corrupt"`
+	// Voided: commits holding events this build cannot read that an
+	// operator voided (engine.Void), passed over because the log says so.
+	Voided uint64 `json:"voided"`
 }
 
 // UnknownEventError is a commit holding an event of a type, or a schema
@@ -42,19 +46,50 @@ type Stats struct {
 // until a build that reads it runs.
 type UnknownEventError struct {
 	Sequence uint64
+	Subject  string
 	Type     string
 }
 
 func (e *UnknownEventError) Error() string {
-	return fmt.Sprintf("stream sequence %d holds an event of type %q this build cannot read; the view stops before it until an engine that reads it runs", e.Sequence, e.Type)
+	return fmt.Sprintf("stream sequence %d (%s) holds an event of type %q this build cannot read; the view stops before it until an engine that reads it runs, or an operator voids it", e.Sequence, e.Subject, e.Type)
 }
+
+// voidCheck reports whether an operator voided a stored commit.
+type voidCheck func(eventstore.Stored) bool
+
+// voidLookup looks for a void of a commit on the commit's own subject,
+// where engine.Void records it. It is asked only of a commit a view would
+// otherwise stop at, so it costs one load of one subject, rarely. A load
+// that fails counts as no void: the view stops, and says why in the log.
+func voidLookup(ctx context.Context, store *eventstore.Store, log *slog.Logger) voidCheck {
+	return func(st eventstore.Stored) bool {
+		lctx := ctx
+		if lctx == nil { // the live follower's: it has no request to answer
+			var cancel context.CancelFunc
+			lctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+		}
+		stored, err := store.LoadAll(lctx, st.Subject)
+		if err != nil {
+			log.Error("could not look for a void of a commit the views cannot read; they stop before it", "sequence", st.Sequence, "subject", st.Subject, "err", err)
+			return false
+		}
+		return eventstore.VoidedIn(stored)[st.Sequence]
+	}
+}
+
+// errRewind: a view that had stopped learnt of a void of the commit it
+// stopped at; the follower starts again from the views' checkpoints so
+// that the view applies what it refused meanwhile.
+var errRewind = errors.New("a stopped view's commit was voided: follow again from the checkpoints")
 
 // apply folds one commit into v. The caller advances its checkpoint to the
 // commit's sequence only after this returns without an error: a
 // checkpoint never passes an event that was not applied. A commit with an
 // event this build cannot read is not applied at all (not even its other
-// events): the error names it.
-func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats) (V, error) {
+// events): the error names it, unless an operator voided it (voided, if
+// set, looks that up), when it is passed over and counted.
+func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats, voided voidCheck) (V, error) {
 	if st.Err != nil {
 		stats.Corrupt++
 		return v, nil
@@ -64,7 +99,11 @@ func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time
 			continue
 		}
 		if _, unknown := e.Data.(events.Unknown); unknown {
-			return v, &UnknownEventError{Sequence: st.Sequence, Type: e.Type}
+			if voided != nil && voided(st) {
+				stats.Voided++
+				return v, nil
+			}
+			return v, &UnknownEventError{Sequence: st.Sequence, Subject: st.Subject, Type: e.Type}
 		}
 	}
 	for _, e := range st.Commit.Events {
@@ -117,6 +156,7 @@ func Fold[V any](ctx context.Context, store *eventstore.Store, spec projections.
 		stopAfter = o.AsOf.Add(10 * time.Minute)
 	}
 	errStop := errors.New("stop")
+	voided := voidLookup(ctx, store, slog.Default())
 	// Read, decode and fold on separate goroutines (readahead.go), the fold
 	// still commit by commit in stream order.
 	err := readAhead(ctx, store, 1, to, runtime.GOMAXPROCS(0), func(st eventstore.Stored) error {
@@ -124,7 +164,7 @@ func Fold[V any](ctx context.Context, store *eventstore.Store, spec projections.
 			return errStop
 		}
 		var err error
-		if v, err = apply(spec, v, st, o.AsOf, &stats); err != nil {
+		if v, err = apply(spec, v, st, o.AsOf, &stats, voided); err != nil {
 			return err
 		}
 		seq = st.Sequence
@@ -203,9 +243,11 @@ type Status struct {
 
 // Stall is where and why a view stopped.
 type Stall struct {
-	Sequence uint64    `json:"sequence"`
-	Type     string    `json:"type"`
-	Since    time.Time `json:"since"`
+	Sequence uint64 `json:"sequence"`
+	// Subject is the commit's: what a void of it names.
+	Subject string    `json:"subject"`
+	Type    string    `json:"type"`
+	Since   time.Time `json:"since"`
 }
 
 // NewRunner makes a runner for a view, starting from the empty view.
@@ -224,6 +266,9 @@ func (r *Runner[V]) Run(ctx context.Context) error {
 			break
 		}
 		pause := time.Second
+		if errors.Is(err, errRewind) {
+			continue
+		}
 		if _, stalled := errors.AsType[*UnknownEventError](err); stalled {
 			pause = 10 * time.Second // logged once when it stopped; look again now and then
 		} else {
@@ -273,27 +318,39 @@ func (r *Runner[V]) next() uint64 {
 func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	voided := r.voidedLive(st)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st.Sequence <= r.seq {
 		return nil // already applied (a resumed follow can overlap)
 	}
 	if r.stalled != nil && st.Sequence > r.stalled.Sequence {
+		if st.Subject == r.stalled.Subject && slices.Contains(st.Commit.Voids(), r.stalled.Sequence) {
+			// An operator voided the commit it stopped at: it goes on
+			// from there, and must first apply what it refused meanwhile.
+			r.log().Warn("a view's stop was voided by an operator; it goes on from there", "view", r.Spec.Name, "sequence", r.stalled.Sequence, "void_sequence", st.Sequence)
+			r.stalled = nil
+			return errRewind
+		}
 		// Stopped before an event it cannot read, so before everything
 		// after it too (a follower shared with other views goes on).
-		return &UnknownEventError{Sequence: r.stalled.Sequence, Type: r.stalled.Type}
+		return &UnknownEventError{Sequence: r.stalled.Sequence, Subject: r.stalled.Subject, Type: r.stalled.Type}
 	}
 	if st.Err != nil {
 		r.log().Error("view skipped a commit that does not decode", "view", r.Spec.Name, "sequence", st.Sequence, "err", st.Err)
 	}
-	v, err := apply(r.Spec, r.view, st, time.Time{}, &r.stats)
+	voidedBefore := r.stats.Voided
+	v, err := apply(r.Spec, r.view, st, time.Time{}, &r.stats, voided)
 	var unknown *UnknownEventError
 	if errors.As(err, &unknown) {
 		if r.stalled == nil || r.stalled.Sequence != unknown.Sequence {
-			r.stalled = &Stall{Sequence: unknown.Sequence, Type: unknown.Type, Since: time.Now().UTC()}
-			r.log().Error("view stopped at an event this build cannot read; it serves its state before it and reports not ready until an engine that reads it runs", "view", r.Spec.Name, "sequence", unknown.Sequence, "type", unknown.Type)
+			r.stalled = &Stall{Sequence: unknown.Sequence, Subject: unknown.Subject, Type: unknown.Type, Since: time.Now().UTC()}
+			r.log().Error("view stopped at an event this build cannot read; it serves its state before it and reports not ready until an engine that reads it runs or an operator voids that commit (docs/runbook.md#message-nobody-can-read)", "view", r.Spec.Name, "sequence", unknown.Sequence, "subject", unknown.Subject, "type", unknown.Type)
 		}
 		return err
+	}
+	if r.stats.Voided > voidedBefore {
+		r.log().Warn("view passed over a commit an operator voided", "view", r.Spec.Name, "sequence", st.Sequence, "subject", st.Subject)
 	}
 	r.stalled = nil
 	r.view = v
@@ -301,6 +358,25 @@ func (r *Runner[V]) applyLive(st eventstore.Stored) error {
 	close(r.advanced)
 	r.advanced = make(chan struct{})
 	return nil
+}
+
+// voidedLive looks for a void of a commit the live view is about to meet
+// and cannot read, before the view is locked: its readers do not wait for
+// the load. Commits it will not apply (already applied, or behind a stop)
+// are not looked up. Called with applyMu held, so the view's position
+// cannot move meanwhile.
+func (r *Runner[V]) voidedLive(st eventstore.Stored) voidCheck {
+	if !slices.ContainsFunc(st.Commit.Events, func(e events.Event) bool { _, u := e.Data.(events.Unknown); return u }) {
+		return nil
+	}
+	r.mu.RLock()
+	skip := st.Sequence <= r.seq || (r.stalled != nil && st.Sequence > r.stalled.Sequence)
+	r.mu.RUnlock()
+	if skip {
+		return nil
+	}
+	found := voidLookup(nil, r.Store, r.log())(st)
+	return func(eventstore.Stored) bool { return found }
 }
 
 // A snapshot is one JSON object, streamed both ways: written through a
@@ -611,7 +687,7 @@ func (r *Runner[V]) Rebuild(ctx context.Context, progress func(Progress)) error 
 	r.mu.RUnlock()
 	if err := r.Store.ReadRange(ctx, seq+1, live, func(st eventstore.Stored) error {
 		var err error
-		fresh, err = apply(r.Spec, fresh, st, time.Time{}, &stats)
+		fresh, err = apply(r.Spec, fresh, st, time.Time{}, &stats, voidLookup(ctx, r.Store, r.log()))
 		seq = st.Sequence
 		return err
 	}); err != nil {

@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -93,15 +94,24 @@ func (s *Set) Run(ctx context.Context) {
 			from = min(from, v.next())
 		}
 		err := s.Store.Follow(ctx, from, func(st eventstore.Stored) error {
+			rewind := false
 			for _, v := range views {
 				// A view that stops at an event this build cannot read says
 				// so in its status and readiness; the others go on.
-				v.applyLive(st)
+				if errors.Is(v.applyLive(st), errRewind) {
+					rewind = true
+				}
+			}
+			if rewind {
+				return errRewind
 			}
 			return nil
 		})
 		if ctx.Err() != nil {
 			break
+		}
+		if errors.Is(err, errRewind) {
+			continue // at once, from the checkpoints: the voided view's is before this commit
 		}
 		s.Capacity.log().Warn("the views stopped following the stream; resuming from their checkpoints", "err", err)
 		select {
@@ -122,7 +132,7 @@ func (s *Set) Run(ctx context.Context) {
 func (s *Set) Ready() error {
 	for _, st := range s.statuses() {
 		if st.Stalled != nil {
-			return fmt.Errorf("view %s stopped at stream sequence %d: event type %q is not one this build reads", st.Name, st.Stalled.Sequence, st.Stalled.Type)
+			return fmt.Errorf("view %s stopped at stream sequence %d (%s): event type %q is not one this build reads; run a build that reads it, or void it (docs/runbook.md#message-nobody-can-read)", st.Name, st.Stalled.Sequence, st.Stalled.Subject, st.Stalled.Type)
 		}
 	}
 	return nil

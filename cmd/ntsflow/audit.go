@@ -185,6 +185,7 @@ func keyData(typ string, d map[string]any) string {
 		events.TypeDeadlineWarning:        {"deadline", "workingDaysElapsed"},
 		events.TypeDeadlineBreached:       {"deadline", "workingDaysElapsed", "escalatedTo"},
 		events.TypeDeadlineEscalated:      {"escalatedTo"},
+		events.TypeSequenceVoided:         {"sequence", "reason"},
 	}[typ]
 	var parts []string
 	for _, k := range keys {
@@ -298,7 +299,13 @@ links to the one before it on its referral. Exit status: 0 nothing wrong,
 				for _, p := range rep.Problems {
 					fmt.Fprintf(stdout, "PROBLEM %-12s sequence %-8d %-40s %s\n", p.Kind, p.Sequence, p.Aggregate, p.Detail)
 				}
-				if rep.OK() {
+				for _, v := range rep.Voided {
+					fmt.Fprintf(stdout, "VOIDED  sequence %-8d %-40s by %s at %s (void at sequence %d): %s; found: %s\n", v.Sequence, v.Aggregate, v.Actor,
+						v.RecordedAt.In(calendar.London).Format("2006-01-02 15:04 MST"), v.VoidSequence, v.Reason, v.Problem)
+				}
+				if rep.OK() && len(rep.Voided) > 0 {
+					fmt.Fprintf(stdout, "no problems: no gap, every hash and every link checks (%d voided messages, each accounted for by a void above)\n", len(rep.Voided))
+				} else if rep.OK() {
 					fmt.Fprintln(stdout, "no problems: no gap, every hash and every link checks")
 				}
 			}

@@ -44,6 +44,7 @@ var commands = []*Command{
 	cmdHistory,
 	cmdExport,
 	cmdVerify,
+	cmdVoid,
 	cmdSimulate,
 	cmdBench,
 	cmdToken,

@@ -1,0 +1,36 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/ntsflow/ntsflow/engine"
+)
+
+// voidRequest names a message nobody can read on an aggregate's subject.
+type voidRequest struct {
+	Subject  string `json:"subject"`
+	Sequence uint64 `json:"sequence"`
+	Reason   string `json:"reason"`
+	Force    bool   `json:"force,omitempty"`
+}
+
+// voidMessage records an operator's void of one message (engine.Void):
+// the way out of a referral that answers 500 for a message that does not
+// decode, or of views stopped at an event this build does not read.
+func (s *Server) voidMessage(w http.ResponseWriter, r *http.Request) {
+	var req voidRequest
+	meta, ok := s.decodeCommand(w, r, &req)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	out, err := engine.Void(ctx, s.Engine, engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
