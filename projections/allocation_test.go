@@ -52,3 +52,28 @@ func TestAllocatedReferralInTheViews(t *testing.T) {
 		t.Fatalf("breach before acceptance: %+v", tl.Total)
 	}
 }
+
+// Given a referral into the scheme allocated to Stockport, when Stockport
+// lists its referrals, then the one awaiting its answer is there; after an
+// exception it is the partnership's again and leaves Stockport's list.
+func TestAwaitingAnswerInTheAuthorityList(t *testing.T) {
+	e := func(typ, when string, data events.Payload) events.Event {
+		return events.Event{AggregateID: "r1", Type: typ, OccurredAt: at(when), Data: data}
+	}
+	evs := []events.Event{
+		e(events.TypeReferralReferred, "2025-06-02T10:00:00Z", events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: "hotel"}),
+		e(events.TypeReferralAllocated, "2025-06-02T11:00:00Z", events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1}),
+		e(events.TypeAllocationException, "2025-06-02T12:00:00Z", events.AllocationException{Authority: "E08000007", Reason: "no placement"}),
+	}
+	reg, now := refdata.Default(), at("2025-06-02T13:00:00Z")
+	stockport := ReferralFilter{Authority: "E08000007", Limit: 10}
+	if l := ListReferrals(fold(ReferralListSpec(), evs[:2]...), reg, stockport, now); l.Total != 1 || l.Referrals[0].AllocatedTo != "E08000007" {
+		t.Fatalf("awaiting Stockport's answer, Stockport's list: %+v", l)
+	}
+	if l := ListReferrals(fold(ReferralListSpec(), evs[:2]...), reg, ReferralFilter{Authority: "E08000001", Limit: 10}, now); l.Total != 0 {
+		t.Fatalf("Bolton's list shows Stockport's allocation: %+v", l)
+	}
+	if l := ListReferrals(fold(ReferralListSpec(), evs...), reg, stockport, now); l.Total != 0 {
+		t.Fatalf("after Stockport's exception, Stockport's list: %+v", l)
+	}
+}
