@@ -86,7 +86,7 @@ func TestRotaSkipsWithReasons(t *testing.T) {
 	paused := ev(events.TypeRegionAuthorityPaused, now, events.RegionAuthorityPaused{Region: "north-west", Authority: members[0], Reason: "placements", Until: now.Add(24 * time.Hour)})
 	capacity := map[string]AuthorityCapacity{
 		members[2]: {LookedAfter: 64, Threshold: 63.903},
-		members[3]: {LookedAfter: 63, Threshold: 63.903, PledgeSet: true, PledgeRemaining: 0},
+		members[3]: {LookedAfter: 63, Threshold: 63.903, PledgeSet: true, Pledge: 2, PledgeTaken: 2},
 	}
 	// A paused, B declined this child, C at its threshold, D's pledge used up.
 	ref := refusedAllocation(t, region(paused), referred(members[1]), Allocate{Capacity: capacity})
@@ -99,7 +99,7 @@ func TestRotaSkipsWithReasons(t *testing.T) {
 		}
 	}
 	// With D's pledge topped up, D is chosen, and the skips are recorded.
-	capacity[members[3]] = AuthorityCapacity{LookedAfter: 63, Threshold: 63.903, PledgeSet: true, PledgeRemaining: 1}
+	capacity[members[3]] = AuthorityCapacity{LookedAfter: 63, Threshold: 63.903, PledgeSet: true, Pledge: 3, PledgeTaken: 2}
 	a, regionEvs := allocated(t, region(paused), referred(members[1]), Allocate{Capacity: capacity})
 	want := []events.Skip{{Authority: members[0], Reason: events.SkipPaused}, {Authority: members[1], Reason: events.SkipDeclinedThisChild}, {Authority: members[2], Reason: events.SkipAtThreshold}}
 	if a.Authority != members[3] || a.Position != 4 || !reflect.DeepEqual(a.Skipped, want) || regionEvs[0].Data.(events.RegionRotaAdvanced).Position != 4 {

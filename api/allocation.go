@@ -94,10 +94,12 @@ func (s *Server) answerAllocation(w http.ResponseWriter, r *http.Request, accept
 		}
 		acceptance.Authority, exception.Authority = p.Authority, p.Authority
 	}
-	cmd = acceptance
-	if !accept {
-		cmd = exception
+	if accept {
+		out, err := s.rota().Accept(r.Context(), s.Engine, id, acceptance, meta)
+		s.answer(w, r, id, acceptance, out, err, http.StatusOK)
+		return
 	}
+	cmd = exception
 	out, err := s.Engine.Handle(r.Context(), id, cmd, meta)
 	s.answer(w, r, id, cmd, out, err, http.StatusOK)
 }

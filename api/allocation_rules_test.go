@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // The partnership's allocation rules as an authority and a region rely on
@@ -48,5 +53,131 @@ func TestAwaitingAnswerInAuthorityList(t *testing.T) {
 	other := do(t, "GET", ts.URL+"/v1/referrals?readToken="+token, "", bearer(rs.hartlepool)...)
 	if other.status != 200 || strings.Contains(string(other.body), id) {
 		t.Fatalf("Hartlepool sees a referral allocated to Stockport: %d %s", other.status, other.body)
+	}
+}
+
+// accept answers an allocation with an acceptance.
+func accept(t *testing.T, base, id string, tok ...string) resp {
+	t.Helper()
+	return do(t, "POST", base+"/v1/referrals/"+id+"/acceptance", `{}`, tok...)
+}
+
+func wantCode(t *testing.T, r resp, status int, code, what string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: %d %s, want %d %s", what, r.status, r.body, status, code)
+	}
+	if code != "" {
+		if got, _ := r.errCode(t); got != code {
+			t.Fatalf("%s: code %s, want %s (%s)", what, got, code, r.body)
+		}
+	}
+}
+
+// An allocation awaiting the authority's answer holds one of its pledge
+// places, and the acceptance keeps the pledge: with a pledge of one, an
+// authority is not allocated a second child before it answers for the
+// first, and does not accept two.
+func TestPledgePlaces(t *testing.T) {
+	ts := newViewServer(t)
+	members := refdata.Default().InRegion("North West")
+	const bolton, stockport = "E08000001", "E08000007"
+	ids := make([]string, 6)
+	for i := range ids {
+		ids[i] = referInto(t, ts.URL, fmt.Sprint("HO-PLEDGE-", i), nil)
+	}
+
+	// Two children allocated to Stockport before it pledged; then it
+	// pledges one place: it may accept one of them, not both.
+	wantCode(t, allocateTo(t, ts.URL, ids[0], stockport, nil), 200, "", "allocate the first to Stockport")
+	wantCode(t, allocateTo(t, ts.URL, ids[1], stockport, nil), 200, "", "allocate the second to Stockport")
+	wantCode(t, do(t, "POST", ts.URL+"/v1/authorities/"+stockport+"/pledge", `{"pledge":1}`), 200, "", "Stockport pledges 1")
+	wantCode(t, accept(t, ts.URL, ids[0]), 200, "", "Stockport accepts the first")
+	second := accept(t, ts.URL, ids[1])
+	wantCode(t, second, 409, "pledge_used_up", "Stockport accepts a second child on a pledge of 1")
+	if !strings.Contains(string(second.body), "raise an exception") {
+		t.Errorf("the refusal does not say what to do: %s", second.body)
+	}
+	if got := do(t, "GET", ts.URL+"/v1/referrals/"+ids[1], "").json(t)["status"]; got != "awaiting-acceptance" {
+		t.Errorf("after the refused acceptance the referral is %v, want still awaiting-acceptance", got)
+	}
+	// Its one place taken, Stockport cannot be chosen for a third.
+	wantCode(t, allocateTo(t, ts.URL, ids[2], stockport, nil), 409, "pledge_used_up", "a coordinator chooses Stockport past its pledge")
+
+	// Bolton pledges one; a child allocated to it and awaiting its answer
+	// holds that place.
+	wantCode(t, do(t, "POST", ts.URL+"/v1/authorities/"+bolton+"/pledge", `{"pledge":1}`), 200, "", "Bolton pledges 1")
+	wantCode(t, allocateTo(t, ts.URL, ids[3], bolton, nil), 200, "", "allocate to Bolton")
+	wantCode(t, allocateTo(t, ts.URL, ids[4], bolton, nil), 409, "pledge_used_up", "a second allocation to Bolton while the first awaits its answer")
+	// The rota, starting at Bolton, passes it over while its place is held.
+	order := append([]string{bolton}, slices.DeleteFunc(slices.Clone(members), func(c string) bool { return c == bolton })...)
+	body, _ := json.Marshal(map[string]any{"order": order})
+	wantCode(t, do(t, "PUT", ts.URL+"/v1/regions/north-west/rota", string(body)), 200, "", "set the rota")
+	a := do(t, "POST", ts.URL+"/v1/referrals/"+ids[5]+"/allocation", `{}`)
+	wantCode(t, a, 200, "", "allocate by the rota")
+	alloc := a.json(t)["allocation"].(map[string]any)
+	skipped, _ := alloc["skipped"].([]any)
+	if alloc["authority"] == bolton || len(skipped) == 0 || skipped[0].(map[string]any)["authority"] != bolton || skipped[0].(map[string]any)["reason"] != "pledge-met" {
+		t.Fatalf("the rota allocated %s, want Bolton passed over with its pledge met", a.body)
+	}
+	// Bolton declines: its place is free again, and the rota may offer it
+	// the next child.
+	wantCode(t, do(t, "POST", ts.URL+"/v1/referrals/"+ids[3]+"/allocation-exception", `{"reason":"no placement for these needs"}`), 200, "", "Bolton declines")
+	wantCode(t, allocateTo(t, ts.URL, ids[4], bolton, nil), 200, "", "allocate to Bolton once its place is free")
+}
+
+// Acceptances racing for an authority's last pledge places: exactly as
+// many are accepted as there are places, whatever the interleaving.
+func TestRacingAcceptancesKeepThePledge(t *testing.T) {
+	ts := newViewServer(t)
+	const stockport, n, pledge = "E08000007", 6, 2
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = referInto(t, ts.URL, fmt.Sprint("HO-ACCEPT-", i), nil)
+		wantCode(t, allocateTo(t, ts.URL, ids[i], stockport, nil), 200, "", "allocate to Stockport")
+	}
+	wantCode(t, do(t, "POST", ts.URL+"/v1/authorities/"+stockport+"/pledge", fmt.Sprintf(`{"pledge":%d}`, pledge)), 200, "", "Stockport pledges")
+	got := make([]resp, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() { got[i] = accept(t, ts.URL, ids[i]) })
+	}
+	wg.Wait()
+	accepted := 0
+	for i, r := range got {
+		switch r.status {
+		case 200:
+			accepted++
+		case 409:
+			wantCode(t, r, 409, "pledge_used_up", fmt.Sprint("acceptance ", i))
+		default:
+			t.Fatalf("acceptance %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if accepted != pledge {
+		t.Fatalf("%d of %d acceptances went through on a pledge of %d", accepted, n, pledge)
+	}
+}
+
+// The threshold counts a child accepted (received) and not yet placed: the
+// Isles of Scilly (339 children, a threshold of 0.339) with one child
+// received and not yet placed is at its threshold, and the rota passes it
+// over.
+func TestThresholdCountsAcceptedNotYetPlaced(t *testing.T) {
+	ts := newViewServer(t)
+	const scilly = "E06000053"
+	members := refdata.Default().InRegion("South West")
+	order := append([]string{scilly}, slices.DeleteFunc(slices.Clone(members), func(c string) bool { return c == scilly })...)
+	body, _ := json.Marshal(map[string]any{"order": order})
+	wantCode(t, do(t, "PUT", ts.URL+"/v1/regions/south-west/rota", string(body)), 200, "", "set the rota")
+	wantCode(t, do(t, "POST", ts.URL+"/v1/referrals", strings.Replace(receiveBody, "E08000007", scilly, 1)), 201, "", "Scilly receives a child")
+	r := do(t, "POST", ts.URL+"/v1/referrals", strings.Replace(referBody("HO-SW-1"), "north-west", "south-west", 1))
+	wantCode(t, r, 201, "", "refer into the South West")
+	a := do(t, "POST", ts.URL+"/v1/referrals/"+r.json(t)["referralId"].(string)+"/allocation", `{}`)
+	wantCode(t, a, 200, "", "allocate by the rota")
+	alloc := a.json(t)["allocation"].(map[string]any)
+	skipped, _ := alloc["skipped"].([]any)
+	if alloc["authority"] == scilly || len(skipped) == 0 || skipped[0].(map[string]any)["reason"] != "at-threshold" {
+		t.Fatalf("allocated %s, want the Isles of Scilly passed over at its threshold", a.body)
 	}
 }

@@ -553,7 +553,12 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if _, err := s.Engine.Handle(ctx, id, cmd, m); err != nil {
+	run := func() error { _, err := s.Engine.Handle(ctx, id, cmd, m); return err }
+	if acc, ok := cmd.(aggregates.AcceptAllocation); ok {
+		// The same pledge-keeping acceptance as the API's.
+		run = func() error { _, err := s.rota().Accept(ctx, s.Engine, id, acc, m); return err }
+	}
+	if err := run(); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)

@@ -16,6 +16,7 @@ const (
 	TypeRegionAuthorityPaused = "region.authority-paused"
 	TypeRegionRotaAdvanced    = "region.rota-advanced"
 	TypeAuthorityContactSet   = "authority.contact-set"
+	TypePledgePlaceTaken      = "authority.pledge-place-taken"
 )
 
 // ReferringPartyHomeOffice is the referring party of a child referred from
@@ -131,6 +132,19 @@ type AuthorityContactSet struct {
 	Name      string `json:"name"`
 }
 
+// PledgePlaceTaken: the authority accepted an allocation and it took one of
+// the places of its pledge (Place of Pledge). Recorded on the authority's
+// subject in the same atomic write as the acceptance, so that two
+// acceptances by one authority are decided one after the other and never
+// both take its last place.
+type PledgePlaceTaken struct {
+	Authority  string `json:"authority"`
+	ReferralID string `json:"referralId"`
+	Place      int    `json:"place"`
+	Pledge     int    `json:"pledge"`
+}
+
+func (PledgePlaceTaken) EventType() string      { return TypePledgePlaceTaken }
 func (ReferralReferred) EventType() string      { return TypeReferralReferred }
 func (ReferralAllocated) EventType() string     { return TypeReferralAllocated }
 func (AllocationAccepted) EventType() string    { return TypeAllocationAccepted }

@@ -69,6 +69,7 @@ var catalogue = map[string]payloadType{
 	TypeRegionAuthorityPaused:   {version: 1, codec: strict[RegionAuthorityPaused]{}},
 	TypeRegionRotaAdvanced:      {version: 1, codec: strict[RegionRotaAdvanced]{}},
 	TypeAuthorityContactSet:     {version: 1, codec: strict[AuthorityContactSet]{}},
+	TypePledgePlaceTaken:        {version: 1, codec: strict[PledgePlaceTaken]{}},
 	TypeWorkerJoined:            {version: 1, codec: strict[WorkerJoined]{}},
 	TypeWorkerUpdated:           {version: 1, codec: strict[WorkerUpdated]{}},
 	TypeWorkerAway:              {version: 1, codec: strict[WorkerAway]{}},

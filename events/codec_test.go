@@ -43,6 +43,7 @@ func sample() []Event {
 		env(TypeWorkerAway, WorkerAway{StaffID: "sw1", Until: t0.Add(14 * 24 * time.Hour), Reason: "annual leave"}),
 		env(TypeWorkerLeft, WorkerLeft{StaffID: "sw1", Reallocate: []string{"r1"}}),
 		env(TypeWorkerAllocated, WorkerAllocated{ReferralID: "r1", StaffID: "sw2", Position: 2, Skipped: []WorkerSkip{{StaffID: "sw1", Reason: SkipWorkerAway}}, Previous: "sw1", Reason: "sw1 left"}),
+		env(TypePledgePlaceTaken, PledgePlaceTaken{Authority: "E08000007", ReferralID: "r1", Place: 2, Pledge: 4}),
 		env(TypeAuthorityContactSet, AuthorityContactSet{Authority: "E08000007", Mailbox: "nts@stockport.gov.uk", Name: "NTS single point of contact"}),
 		env(TypeMissingReported, MissingReported{Episode: 1, Authority: "E08000007", Region: "North West", MissingAt: t0, LastSeen: "bus station", PoliceReference: "GMP-123", Early: true, DaysSincePlaced: 2, PlacedAt: t0.Add(-48 * time.Hour), StrategyDueAt: t0.Add(24 * time.Hour), Policy: "p1"}),
 		env(TypeMissingNotified, MissingNotified{Episode: 1, Party: PartyPolice}),
