@@ -1,14 +1,23 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
@@ -180,4 +189,88 @@ func TestThresholdCountsAcceptedNotYetPlaced(t *testing.T) {
 	if alloc["authority"] == scilly || len(skipped) == 0 || skipped[0].(map[string]any)["reason"] != "at-threshold" {
 		t.Fatalf("allocated %s, want the Isles of Scilly passed over at its threshold", a.body)
 	}
+}
+
+// Fifty allocations by the rota at once in one region all succeed: each
+// loses the race for the region's rota to the others many times, and the
+// retries must outlast that. No timing is asserted; outcomes are counted.
+func TestFiftyAllocationsAtOnceInOneRegion(t *testing.T) {
+	ts := newViewServer(t)
+	const n = 50
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = referInto(t, ts.URL, fmt.Sprint("HO-BURST-", i), nil)
+	}
+	got := make([]resp, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() { got[i] = do(t, "POST", ts.URL+"/v1/referrals/"+ids[i]+"/allocation", `{}`) })
+	}
+	wg.Wait()
+	failed := map[string]int{}
+	positions := map[float64]int{}
+	for _, r := range got {
+		if r.status != 200 {
+			code, _ := r.errCode(t)
+			failed[fmt.Sprint(r.status, " ", code)]++
+			continue
+		}
+		positions[r.json(t)["allocation"].(map[string]any)["position"].(float64)]++
+	}
+	if len(failed) > 0 {
+		t.Fatalf("of %d allocations at once, these failed (status and code: count): %v", n, failed)
+	}
+	// The rota went round in order: 50 slots over its authorities, each
+	// position taken as often as the turns give it.
+	members := len(refdata.Default().InRegion("North West"))
+	for pos, k := range positions {
+		p := int(pos)
+		if want := n / members; k != want && !(k == want+1 && p <= n%members) {
+			t.Errorf("position %d was given %d times, want %d", p, k, want)
+		}
+	}
+	if rota := do(t, "GET", ts.URL+"/v1/regions/north-west/rota", "").json(t); rota["version"].(float64) != n {
+		t.Fatalf("after %d allocations the rota is at version %v", n, rota["version"])
+	}
+}
+
+// When the retries run out, the refusal says what was busy (the region's
+// rota, not the referral), that nothing was written, and when to try
+// again. Exhaustion is forced: one attempt only (Engine.MaxAttempts), and
+// another instance moves the rota on between every load and append (it
+// writes whenever the engine asks the time, which it does after loading).
+func TestContentionRefusalNamesTheRota(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	members := refdata.Default().InRegion("North West")
+	other := &engine.Engine{Store: n.Store}
+	var armed atomic.Bool
+	eng := &engine.Engine{Store: n.Store, MaxAttempts: 1, Now: func() time.Time {
+		if armed.Load() {
+			pause := aggregates.PauseAuthority{Authority: members[0], Reason: "placement pressures", Until: time.Now().Add(24 * time.Hour), Members: members}
+			if _, err := engine.Handle(context.Background(), other, aggregates.Regions, "north-west", aggregates.RegionCommand(pause), engine.Meta{}); err != nil {
+				t.Errorf("the other instance's write: %v", err)
+			}
+		}
+		return time.Now().UTC()
+	}}
+	s := &api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Authorities: refdata.Default()}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	id := referInto(t, ts.URL, "HO-BUSY-1", nil)
+	armed.Store(true)
+	r := do(t, "POST", ts.URL+"/v1/referrals/"+id+"/allocation", `{}`)
+	armed.Store(false)
+	wantCode(t, r, 503, "contention", "allocation while the rota moves at every attempt")
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("no Retry-After on %s", r.body)
+	}
+	msg := r.json(t)["error"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "north-west region's rota") || strings.Contains(msg, "referral") || !strings.Contains(msg, "nothing was written") {
+		t.Errorf("the message does not name the region's rota: %q", msg)
+	}
+	if got := do(t, "GET", ts.URL+"/v1/referrals/"+id, "").json(t)["status"]; got != "awaiting-allocation" {
+		t.Errorf("after the refusal the referral is %v", got)
+	}
+	// With the rota left alone the same request goes through.
+	wantCode(t, do(t, "POST", ts.URL+"/v1/referrals/"+id+"/allocation", `{}`), 200, "", "allocation once the rota is quiet")
 }

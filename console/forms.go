@@ -421,7 +421,12 @@ func errorsFor(err error) (code int, errs []fieldError, st *stale) {
 	case errors.Is(err, engine.ErrKeyReused):
 		return http.StatusUnprocessableEntity, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
 	case errors.Is(err, engine.ErrContention):
-		return http.StatusServiceUnavailable, []fieldError{{Message: capital(engine.ErrContention.Error())}}, nil
+		msg := engine.ErrContention.Error()
+		var busy *engine.ContentionError
+		if errors.As(err, &busy) {
+			msg = busy.Error()
+		}
+		return http.StatusServiceUnavailable, []fieldError{{Message: capital(msg)}}, nil
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, []fieldError{{Message: "The event store could not take the record; nothing was written. Try again."}}, nil
 	}
