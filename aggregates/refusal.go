@@ -54,6 +54,7 @@ const (
 	CodeContactUnchanged         Code = "contact_unchanged"
 	CodeRotaUnchanged            Code = "rota_unchanged"
 	CodePledgeUsedUp             Code = "pledge_used_up"
+	CodeNotPaused                Code = "not_paused"
 	CodeWorkerLeft               Code = "worker_left"
 	CodeWorkerUnchanged          Code = "worker_unchanged"
 	CodeAlreadyAllocated         Code = "already_allocated"

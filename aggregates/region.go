@@ -74,6 +74,14 @@ type (
 		Until     time.Time `json:"until"`
 		Members   []string  `json:"-"`
 	}
+	// EndPause ends an authority's pause early, for a reason the
+	// partnership agreed (the pressure eased): the rota offers it children
+	// again from now.
+	EndPause struct {
+		Authority string   `json:"-"`
+		Reason    string   `json:"reason"`
+		Members   []string `json:"-"`
+	}
 	// Allocate allocates a referral awaiting allocation: with no Authority,
 	// to the rota's next authority that can take the child; with one, to
 	// that authority, for the Reason the coordinator gives (a sibling there,
@@ -138,8 +146,13 @@ func (c AuthorityCapacity) PledgeUsedUp() bool { return c.PledgeSet && c.PledgeR
 func (SetRota) CommandName() string        { return "set-rota" }
 func (PauseAuthority) CommandName() string { return "pause-authority" }
 func (Allocate) CommandName() string       { return "allocate" }
+func (EndPause) CommandName() string       { return "end-pause" }
 func (SetRota) regionCommand()             {}
 func (PauseAuthority) regionCommand()      {}
+func (EndPause) regionCommand()            {}
+
+// MaxPauseReasonLength bounds the reason a pause is ended for.
+const MaxPauseReasonLength = 500
 
 // DecideRegion answers a region's own command.
 func DecideRegion(g Region, cmd RegionCommand, now time.Time) ([]events.Event, error) {
@@ -173,6 +186,24 @@ func DecideRegion(g Region, cmd RegionCommand, now time.Time) ([]events.Event, e
 			return nil, invalid("until", "a pause ends in the future")
 		}
 		return one(now, events.RegionAuthorityPaused{Region: g.Slug, Authority: c.Authority, Reason: c.Reason, Until: c.Until}), nil
+	case EndPause:
+		if !slices.Contains(c.Members, c.Authority) {
+			return nil, invalid("authority", "%q is not an authority of this region", c.Authority)
+		}
+		p, on := g.Paused(c.Authority, now)
+		if !on {
+			if _, was := g.Pauses[c.Authority]; was {
+				return nil, illegal(CodeNotPaused, "%s's pause already ended on %s", c.Authority, p.Until.Format(time.RFC3339))
+			}
+			return nil, illegal(CodeNotPaused, "%s is not paused in the %s rota", c.Authority, g.Slug)
+		}
+		if !present(c.Reason) {
+			return nil, invalid("reason", "say why the pause ends early (the pressure eased, placements found ...)")
+		}
+		if why := textProblem(c.Reason, MaxPauseReasonLength, true); why != "" {
+			return nil, invalid("reason", "the reason %s", why)
+		}
+		return one(now, events.RegionPauseEnded{Region: g.Slug, Authority: c.Authority, Reason: c.Reason, WasUntil: p.Until}), nil
 	}
 	return nil, fmt.Errorf("region: unknown command %T", cmd)
 }
@@ -271,6 +302,18 @@ func EvolveRegion(g Region, e events.Event) Region {
 		g.Pauses = pauses
 	case events.RegionRotaAdvanced:
 		g.Slug, g.Next = d.Region, d.Position
+	case events.RegionPauseEnded:
+		g.Slug = d.Region
+		pauses := make(map[string]Pause, len(g.Pauses))
+		for k, v := range g.Pauses {
+			pauses[k] = v
+		}
+		// Kept, ended at the moment it was ended, so a later refusal can
+		// say when; Paused reports it over.
+		p := pauses[d.Authority]
+		p.Until = e.OccurredAt
+		pauses[d.Authority] = p
+		g.Pauses = pauses
 	}
 	return g
 }

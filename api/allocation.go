@@ -219,6 +219,32 @@ func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota b
 	s.answerAggregate(w, r, regionResult, out, err)
 }
 
+// endPause: POST /v1/regions/{region}/pauses/{authority}/end, the
+// partnership ending an authority's pause early, {"reason"}.
+func (s *Server) endPause(w http.ResponseWriter, r *http.Request) {
+	var c aggregates.EndPause
+	meta, ok := s.decodeCommand(w, r, &c)
+	if !ok {
+		return
+	}
+	slug := r.PathValue("region")
+	name, ok := s.regionOf(w, r, slug)
+	if !ok {
+		return
+	}
+	if !mayAllocate(r, name) {
+		p, _ := principal(r)
+		writeError(w, forbidden(p, "end a pause in the "+name+" rota; its partnership does"))
+		return
+	}
+	c.Authority, c.Members = r.PathValue("authority"), s.Authorities.InRegion(name)
+	if cur, ok := s.Authorities.Canonical(c.Authority); ok {
+		c.Authority = cur
+	}
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, aggregates.RegionCommand(c), meta)
+	s.answerAggregate(w, r, regionResult, out, err)
+}
+
 // setContact: PUT /v1/authorities/{code}/contact.
 func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
 	var c aggregates.SetContact

@@ -274,3 +274,39 @@ func TestContentionRefusalNamesTheRota(t *testing.T) {
 	// With the rota left alone the same request goes through.
 	wantCode(t, do(t, "POST", ts.URL+"/v1/referrals/"+id+"/allocation", `{}`), 200, "", "allocation once the rota is quiet")
 }
+
+// A pause can be ended early: the rota offers the authority children again
+// at once, the history shows who ended it and why, and only the region's
+// partnership may.
+func TestEndPauseEarly(t *testing.T) {
+	ts, rs := newAuthServer(t)
+	nw := bearer(rs.northWest)
+	members := refdata.Default().InRegion("North West")
+	first := members[0]
+	body := fmt.Sprintf(`{"authority":%q,"reason":"Placement pressures agreed at the board","until":%q}`, first, time.Now().Add(30*24*time.Hour).UTC().Format(time.RFC3339))
+	wantCode(t, do(t, "POST", ts.URL+"/v1/regions/north-west/pauses", body, nw...), 200, "", "pause the rota's first authority")
+	end := ts.URL + "/v1/regions/north-west/pauses/" + first + "/end"
+	wantCode(t, do(t, "POST", end, `{"reason":"placements found"}`, bearer(rs.stockport)...), 403, "forbidden", "an authority ends a pause")
+	wantCode(t, do(t, "POST", end, `{}`, nw...), 422, "invalid_value", "ending a pause without a reason")
+	e := do(t, "POST", end, `{"reason":"Placements found after all"}`, nw...)
+	wantCode(t, e, 200, "", "the partnership ends the pause")
+	if !strings.Contains(string(e.body), "region.pause-ended") {
+		t.Fatalf("the answer does not show the event: %s", e.body)
+	}
+	wantCode(t, do(t, "POST", end, `{"reason":"again"}`, nw...), 409, "not_paused", "ending it twice")
+	wantCode(t, do(t, "POST", ts.URL+"/v1/regions/north-west/pauses/"+members[1]+"/end", `{"reason":"x"}`, nw...), 409, "not_paused", "ending a pause never set")
+	wantCode(t, do(t, "POST", ts.URL+"/v1/regions/north-west/pauses/E06000001/end", `{"reason":"x"}`, nw...), 422, "invalid_value", "an authority of another region")
+	rota := do(t, "GET", ts.URL+"/v1/regions/north-west/rota", "", nw...).json(t)
+	if p := rota["proposal"].(map[string]any); p["authority"] != first || p["skipped"] != nil {
+		t.Fatalf("after the pause ended the rota proposes %v", p)
+	}
+	if row := rota["order"].([]any)[0].(map[string]any); row["pausedUntil"] != nil {
+		t.Fatalf("the rota still shows the pause: %v", row)
+	}
+	id := referInto(t, ts.URL, "HO-UNPAUSED-1", nw)
+	a := do(t, "POST", ts.URL+"/v1/referrals/"+id+"/allocation", `{}`, nw...)
+	wantCode(t, a, 200, "", "allocate by the rota")
+	if got := a.json(t)["allocation"].(map[string]any)["authority"]; got != first {
+		t.Fatalf("allocated to %v, want %s whose pause ended", got, first)
+	}
+}

@@ -15,6 +15,7 @@ const (
 	TypeRegionRotaSet         = "region.rota-set"
 	TypeRegionAuthorityPaused = "region.authority-paused"
 	TypeRegionRotaAdvanced    = "region.rota-advanced"
+	TypeRegionPauseEnded      = "region.pause-ended"
 	TypeAuthorityContactSet   = "authority.contact-set"
 	TypePledgePlaceTaken      = "authority.pledge-place-taken"
 )
@@ -114,6 +115,16 @@ type RegionAuthorityPaused struct {
 	Until     time.Time `json:"until"`
 }
 
+// RegionPauseEnded: the partnership ended an authority's pause before the
+// time it was set to end (WasUntil), for a reason; the rota offers it
+// children again from now.
+type RegionPauseEnded struct {
+	Region    string    `json:"region"`
+	Authority string    `json:"authority"`
+	Reason    string    `json:"reason"`
+	WasUntil  time.Time `json:"wasUntil"`
+}
+
 // RegionRotaAdvanced: the rota gave its slot at Position to the referral;
 // the next allocation starts after it.
 type RegionRotaAdvanced struct {
@@ -154,6 +165,7 @@ func (AllocationEscalated) EventType() string   { return TypeAllocationEscalated
 func (RegionRotaSet) EventType() string         { return TypeRegionRotaSet }
 func (RegionAuthorityPaused) EventType() string { return TypeRegionAuthorityPaused }
 func (RegionRotaAdvanced) EventType() string    { return TypeRegionRotaAdvanced }
+func (RegionPauseEnded) EventType() string      { return TypeRegionPauseEnded }
 func (AuthorityContactSet) EventType() string   { return TypeAuthorityContactSet }
 
 const regionSubjectPrefix = SubjectPrefix + "region."

@@ -68,6 +68,7 @@ var catalogue = map[string]payloadType{
 	TypeRegionRotaSet:           {version: 1, codec: strict[RegionRotaSet]{}},
 	TypeRegionAuthorityPaused:   {version: 1, codec: strict[RegionAuthorityPaused]{}},
 	TypeRegionRotaAdvanced:      {version: 1, codec: strict[RegionRotaAdvanced]{}},
+	TypeRegionPauseEnded:        {version: 1, codec: strict[RegionPauseEnded]{}},
 	TypeAuthorityContactSet:     {version: 1, codec: strict[AuthorityContactSet]{}},
 	TypePledgePlaceTaken:        {version: 1, codec: strict[PledgePlaceTaken]{}},
 	TypeWorkerJoined:            {version: 1, codec: strict[WorkerJoined]{}},

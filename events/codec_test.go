@@ -37,6 +37,7 @@ func sample() []Event {
 		env(TypeAllocationEscalated, AllocationEscalated{Authority: "E08000007", RespondBy: t0.Add(24 * time.Hour), EscalatedTo: "rsmp-lead"}),
 		env(TypeRegionRotaSet, RegionRotaSet{Region: "north-west", Order: []string{"E08000007", "E08000001"}}),
 		env(TypeRegionAuthorityPaused, RegionAuthorityPaused{Region: "north-west", Authority: "E08000001", Reason: "placement pressures", Until: t0.Add(30 * 24 * time.Hour)}),
+		env(TypeRegionPauseEnded, RegionPauseEnded{Region: "north-west", Authority: "E08000001", Reason: "placements found", WasUntil: t0.Add(30 * 24 * time.Hour)}),
 		env(TypeRegionRotaAdvanced, RegionRotaAdvanced{Region: "north-west", ReferralID: "r1", Authority: "E08000007", Position: 3}),
 		env(TypeWorkerJoined, WorkerJoined{Authority: "E08000007", StaffID: "sw1", Name: "A. Social Worker", CaseloadCap: 15, OtherCases: 9}),
 		env(TypeWorkerUpdated, WorkerUpdated{StaffID: "sw1", Name: "A. Social Worker", CaseloadCap: 16, OtherCases: 8}),
