@@ -16,9 +16,11 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // The partnership's allocation rules as an authority and a region rely on
@@ -135,36 +137,57 @@ func TestPledgePlaces(t *testing.T) {
 	wantCode(t, allocateTo(t, ts.URL, ids[4], bolton, nil), 200, "", "allocate to Bolton once its place is free")
 }
 
-// Acceptances racing for an authority's last pledge places: exactly as
-// many are accepted as there are places, whatever the interleaving.
+// Acceptances racing for an authority's last pledge places, through
+// three instances (each an engine and views of its own on one store, as
+// three `ntsflow serve` on one cluster): exactly as many are accepted as
+// there are places, whatever the interleaving. Within one instance the
+// engine takes them in turn; across instances only the authority's
+// subject, checked by the server, keeps them apart.
 func TestRacingAcceptancesKeepThePledge(t *testing.T) {
-	ts := newViewServer(t)
-	const stockport, n, pledge = "E08000007", 6, 2
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = referInto(t, ts.URL, fmt.Sprint("HO-ACCEPT-", i), nil)
-		wantCode(t, allocateTo(t, ts.URL, ids[i], stockport, nil), 200, "", "allocate to Stockport")
+	n := storetest.Start(t, storetest.Options{})
+	quiet := slog.New(slog.DiscardHandler)
+	var bases []string
+	for range 3 {
+		vs := views.NewSet(n.Store, refdata.Default(), calendar.Default(), quiet)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { vs.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		s := &api.Server{Engine: &engine.Engine{Store: n.Store, Log: quiet}, Log: quiet, Authorities: refdata.Default(), Views: vs, MaxWait: 2 * time.Second}
+		ts := httptest.NewServer(s.Handler())
+		t.Cleanup(ts.Close)
+		bases = append(bases, ts.URL)
 	}
-	wantCode(t, do(t, "POST", ts.URL+"/v1/authorities/"+stockport+"/pledge", fmt.Sprintf(`{"pledge":%d}`, pledge)), 200, "", "Stockport pledges")
-	got := make([]resp, n)
-	var wg sync.WaitGroup
-	for i := range ids {
-		wg.Go(func() { got[i] = accept(t, ts.URL, ids[i]) })
-	}
-	wg.Wait()
-	accepted := 0
-	for i, r := range got {
-		switch r.status {
-		case 200:
-			accepted++
-		case 409:
-			wantCode(t, r, 409, "pledge_used_up", fmt.Sprint("acceptance ", i))
-		default:
-			t.Fatalf("acceptance %d: %d %s", i, r.status, r.body)
+	const k, pledge = 6, 2
+	// A round per authority (Stockport, Bolton, Bury): a pledge set after
+	// its allocations, so that every one of them is there to accept.
+	for round, authority := range []string{"E08000007", "E08000001", "E08000002"} {
+		ids := make([]string, k)
+		for i := range ids {
+			ids[i] = referInto(t, bases[0], fmt.Sprint("HO-ACCEPT-", round, "-", i), nil)
+			wantCode(t, allocateTo(t, bases[0], ids[i], authority, nil), 200, "", "allocate")
 		}
-	}
-	if accepted != pledge {
-		t.Fatalf("%d of %d acceptances went through on a pledge of %d", accepted, n, pledge)
+		wantCode(t, do(t, "POST", bases[0]+"/v1/authorities/"+authority+"/pledge", fmt.Sprintf(`{"pledge":%d}`, pledge)), 200, "", "pledge")
+		got := make([]resp, k)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Go(func() { got[i] = accept(t, bases[i%len(bases)], ids[i]) })
+		}
+		wg.Wait()
+		accepted := 0
+		for i, r := range got {
+			switch r.status {
+			case 200:
+				accepted++
+			case 409:
+				wantCode(t, r, 409, "pledge_used_up", fmt.Sprint("acceptance ", i))
+			default:
+				t.Fatalf("acceptance %d: %d %s", i, r.status, r.body)
+			}
+		}
+		if accepted != pledge {
+			t.Fatalf("%s: %d of %d acceptances went through for %d places", authority, accepted, k, pledge)
+		}
 	}
 }
 
