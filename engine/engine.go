@@ -51,7 +51,8 @@ type Engine struct {
 
 	cacheOnce sync.Once
 	commits   *commitCache
-	// turns holds a mutex per shared aggregate's subject (pair.go).
+	// turns holds a one-place queue per shared aggregate's subject
+	// (pair.go).
 	turns sync.Map
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -42,7 +41,11 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	// machine's cores deciding again and again for the one of them the
 	// server lets in each round. Other instances still race, and the
 	// retries below are sized for a burst of them.
-	defer e.turn(subj1)()
+	done, err := e.turn(ctx, subj1)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("command %s: waiting for its turn at %s: %w", cmd.CommandName(), subj1, err)
+	}
+	defer done()
 	// As in run: the first attempt decides on what the engine holds of
 	// either aggregate; a refusal, or a conflict, is decided again on fresh
 	// loads of both.
@@ -160,13 +163,18 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	}
 }
 
-// turn waits for this instance's turn at a shared aggregate's subject and
-// returns what ends it.
-func (e *Engine) turn(subject string) func() {
-	m, _ := e.turns.LoadOrStore(subject, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+// turn waits for this instance's turn at a shared aggregate's subject (or
+// for ctx to end: a caller who gave up does not keep its place in the
+// queue) and returns what ends it.
+func (e *Engine) turn(ctx context.Context, subject string) (func(), error) {
+	v, _ := e.turns.LoadOrStore(subject, make(chan struct{}, 1))
+	slot := v.(chan struct{})
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (e *Engine) attempts() int {
@@ -181,9 +189,10 @@ func (e *Engine) attempts() int {
 // aggregate of a pair is shared by many commands (every allocation in a
 // region writes its rota), so a burst of n at once needs about n rounds
 // for the last of them to win one; with pairBackoff spreading the losers
-// over up to a quarter of a second, 80 attempts carry a burst of 50 in one
-// region (api TestFiftyAllocationsAtOnceInOneRegion), and give up after
-// roughly 15 s in the worst case rather than hold a request for ever.
+// over up to a quarter of a second, 80 attempts carry a burst of 50 from
+// as many instances (TestPairRetriesOutlastFiftyAtOnce), and give up after
+// about 10 s of backing off (under 20 s at worst) rather than hold a
+// request for ever.
 const PairAttempts = 80
 
 func (e *Engine) pairAttempts() int {
