@@ -405,6 +405,9 @@ type rotaRow struct {
 	LookedAfter, InFlight                                                    int
 	Next, Above                                                              bool
 	Value, Error                                                             string
+	// AwaitingAnswer: allocations awaiting its answer, each holding a
+	// pledge place and counting towards its threshold.
+	AwaitingAnswer int
 }
 
 type rotaData struct {
@@ -500,7 +503,7 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 	for i, code := range order {
 		a := caps[code]
 		row := rotaRow{Position: i + 1, Code: code, Name: authorityName(s.reg(), code), Year: a.PopulationYear, LookedAfter: a.LookedAfter, InFlight: a.InFlight,
-			Pledge: "none", PledgeRemaining: "none", Next: i == g.Next%len(order), Value: strconv.Itoa(i + 1)}
+			Pledge: "none", PledgeRemaining: "none", Next: i == g.Next%len(order), Value: strconv.Itoa(i + 1), AwaitingAnswer: a.AwaitingAnswer}
 		if a.ChildPopulation != nil {
 			row.Population, row.Threshold, row.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), *a.AtOrAboveThreshold
 		}

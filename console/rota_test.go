@@ -82,3 +82,28 @@ func TestEndAPauseFromTheRotaPage(t *testing.T) {
 		t.Fatal("the authority is still paused")
 	}
 }
+
+// The rota page shows the allocations awaiting each authority's answer,
+// and the pledge places they hold, as the API counts them.
+func TestRotaPageShowsAllocationsAwaitingAnswer(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := engine.Handle(ctx, r.eng, aggregates.Authorities, "E08000007", aggregates.AuthorityCommand(aggregates.SetPledge{Authority: "E08000007", Pledge: new(3)}), engine.Meta{Actor: "test setup"}); err != nil {
+		t.Fatal(err)
+	}
+	id := r.refer("awaiting")
+	res, err := http.Post(r.base+"/v1/referrals/"+id+"/allocation", "application/json", strings.NewReader(`{"authority":"E08000007","reason":"a sibling is placed there"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := readBody(t, res); res.StatusCode != 200 {
+		t.Fatalf("allocate: %d %s", res.StatusCode, b)
+	}
+	r.settle()
+	_, page := get(t, r.base+"/console/regions/north-west/rota")
+	if c := rowCells(page, "data-code")["E08000007"]; c["awaitingAnswer"] != "1" || c["pledge"] != "3" || c["pledgeRemaining"] != "2" {
+		t.Fatalf("Stockport on the rota page: %v", c)
+	}
+}
