@@ -124,3 +124,30 @@ func EvolveAuthority(a Authority, e events.Event) Authority {
 	}
 	return a
 }
+
+// DecideAcceptance is an acceptance decided over the accepting authority
+// and the referral together: the authority's events (the pledge place the
+// child takes) and the referral's (accepted, received), or a refusal.
+// taken is how many children the authority received since its pledge was
+// set and not withdrawn (the capacity view's count); the shell reads it
+// only once the view holds everything stored before the authority was
+// loaded, and writes both aggregates at once, each checked against the
+// version it was decided on. An allocation holds a place while it awaits
+// the answer, but a pledge can be lowered, or a child received directly,
+// meanwhile: the acceptance is where the pledge is finally kept.
+func DecideAcceptance(a Authority, r Referral, c AcceptAllocation, taken int, now time.Time) (authority, referral []events.Event, err error) {
+	referral, err = Decide(r, c, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Code != "" && a.Code != r.AllocatedTo {
+		return nil, nil, illegal(CodeNotAllocatedToYou, "the referral is allocated to %s, not %s", r.AllocatedTo, a.Code)
+	}
+	if !a.PledgeSet {
+		return nil, referral, nil
+	}
+	if taken >= a.Pledge {
+		return nil, nil, illegal(CodePledgeUsedUp, "%s's pledge of %d is used up: %d children were received since it was set. Raise the pledge to accept this child, or raise an exception so the partnership allocates again", r.AllocatedTo, a.Pledge, taken)
+	}
+	return one(now, events.PledgePlaceTaken{Authority: r.AllocatedTo, ReferralID: r.ID, Place: taken + 1, Pledge: a.Pledge}), referral, nil
+}

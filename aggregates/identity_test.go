@@ -214,6 +214,7 @@ func regionModel() model[Region] {
 		SetRota{Order: order, Members: idMembers}, SetRota{Order: idMembers, Members: idMembers}, SetRota{},
 		PauseAuthority{Authority: "E08000007", Reason: "no placements", Until: until, Members: idMembers},
 		PauseAuthority{Authority: "E06000001", Reason: "not ours", Until: until, Members: idMembers}, PauseAuthority{},
+		EndPause{Authority: "E08000007", Reason: "placements found", Members: idMembers}, EndPause{Authority: "E08000001", Reason: "never paused", Members: idMembers}, EndPause{},
 	}
 	return model[Region]{
 		name: "region", id: "north-west", start: Regions.Start("north-west"), self: "Region",

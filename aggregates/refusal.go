@@ -53,6 +53,8 @@ const (
 	CodeNoAuthorityAvailable     Code = "no_authority_available"
 	CodeContactUnchanged         Code = "contact_unchanged"
 	CodeRotaUnchanged            Code = "rota_unchanged"
+	CodePledgeUsedUp             Code = "pledge_used_up"
+	CodeNotPaused                Code = "not_paused"
 	CodeWorkerLeft               Code = "worker_left"
 	CodeWorkerUnchanged          Code = "worker_unchanged"
 	CodeAlreadyAllocated         Code = "already_allocated"

@@ -74,6 +74,14 @@ type (
 		Until     time.Time `json:"until"`
 		Members   []string  `json:"-"`
 	}
+	// EndPause ends an authority's pause early, for a reason the
+	// partnership agreed (the pressure eased): the rota offers it children
+	// again from now.
+	EndPause struct {
+		Authority string   `json:"-"`
+		Reason    string   `json:"reason"`
+		Members   []string `json:"-"`
+	}
 	// Allocate allocates a referral awaiting allocation: with no Authority,
 	// to the rota's next authority that can take the child; with one, to
 	// that authority, for the Reason the coordinator gives (a sibling there,
@@ -94,18 +102,57 @@ type (
 // AuthorityCapacity is what the rota weighs of an authority.
 type AuthorityCapacity struct {
 	LookedAfter int
+	// Accepted: children it received (directly, or by accepting an
+	// allocation) and has not yet placed; they are coming into its care.
+	Accepted int
+	// AwaitingAnswer: referrals allocated to it whose answer is awaited.
+	// Each holds one of its pledge places until the contact answers.
+	AwaitingAnswer int
 	// Threshold is 0.1% of the child population; 0 when no population is
 	// known (the threshold then skips no one).
-	Threshold       float64
-	PledgeSet       bool
-	PledgeRemaining int
+	Threshold float64
+	PledgeSet bool
+	Pledge    int
+	// PledgeTaken: referrals received since the pledge was set and not
+	// withdrawn.
+	PledgeTaken int
 }
+
+// PledgeRemaining is how many places of the pledge are free for a new
+// allocation: the pledge, less the children received since it was set,
+// less the allocations awaiting the authority's answer, which hold a place
+// each so that an authority with one place is not allocated two children
+// before it answers for the first.
+func (c AuthorityCapacity) PledgeRemaining() int {
+	return max(0, c.Pledge-c.PledgeTaken-c.AwaitingAnswer)
+}
+
+// Children is what the threshold is measured against: the children the
+// authority looks after, those it has accepted but not yet placed, and
+// those allocated to it awaiting its answer. Counting only placed children
+// let the rota direct an authority past its threshold while its accepted
+// children were still being placed.
+func (c AuthorityCapacity) Children() int { return c.LookedAfter + c.Accepted + c.AwaitingAnswer }
+
+// AtThreshold: the scheme does not direct the authority to take more.
+func (c AuthorityCapacity) AtThreshold() bool {
+	return c.Threshold > 0 && float64(c.Children()) >= c.Threshold
+}
+
+// PledgeUsedUp: a pledge is set and every place of it is taken or held by
+// an allocation awaiting an answer.
+func (c AuthorityCapacity) PledgeUsedUp() bool { return c.PledgeSet && c.PledgeRemaining() <= 0 }
 
 func (SetRota) CommandName() string        { return "set-rota" }
 func (PauseAuthority) CommandName() string { return "pause-authority" }
 func (Allocate) CommandName() string       { return "allocate" }
+func (EndPause) CommandName() string       { return "end-pause" }
 func (SetRota) regionCommand()             {}
 func (PauseAuthority) regionCommand()      {}
+func (EndPause) regionCommand()            {}
+
+// MaxPauseReasonLength bounds the reason a pause is ended for.
+const MaxPauseReasonLength = 500
 
 // DecideRegion answers a region's own command.
 func DecideRegion(g Region, cmd RegionCommand, now time.Time) ([]events.Event, error) {
@@ -139,6 +186,24 @@ func DecideRegion(g Region, cmd RegionCommand, now time.Time) ([]events.Event, e
 			return nil, invalid("until", "a pause ends in the future")
 		}
 		return one(now, events.RegionAuthorityPaused{Region: g.Slug, Authority: c.Authority, Reason: c.Reason, Until: c.Until}), nil
+	case EndPause:
+		if !slices.Contains(c.Members, c.Authority) {
+			return nil, invalid("authority", "%q is not an authority of this region", c.Authority)
+		}
+		p, on := g.Paused(c.Authority, now)
+		if !on {
+			if _, was := g.Pauses[c.Authority]; was {
+				return nil, illegal(CodeNotPaused, "%s's pause already ended on %s", c.Authority, p.Until.Format(time.RFC3339))
+			}
+			return nil, illegal(CodeNotPaused, "%s is not paused in the %s rota", c.Authority, g.Slug)
+		}
+		if !present(c.Reason) {
+			return nil, invalid("reason", "say why the pause ends early (the pressure eased, placements found ...)")
+		}
+		if why := textProblem(c.Reason, MaxPauseReasonLength, true); why != "" {
+			return nil, invalid("reason", "the reason %s", why)
+		}
+		return one(now, events.RegionPauseEnded{Region: g.Slug, Authority: c.Authority, Reason: c.Reason, WasUntil: p.Until}), nil
 	}
 	return nil, fmt.Errorf("region: unknown command %T", cmd)
 }
@@ -173,6 +238,14 @@ func DecideAllocation(g Region, r Referral, c Allocate, now time.Time) (region, 
 		if !present(c.Reason) {
 			return nil, nil, invalid("reason", "choosing an authority other than the rota's needs a reason (a sibling placed there, a need it can meet)")
 		}
+		// A coordinator's choice may pass over the rota, not over a pledge:
+		// an allocation the authority could not accept would only spend the
+		// child's working days.
+		if cap := c.Capacity[c.Authority]; cap.PledgeUsedUp() {
+			return nil, nil, &Refusal{Kind: Illegal, Code: CodePledgeUsedUp, Field: "authority", Message: fmt.Sprintf(
+				"%s has no place left in its pledge of %d (%d held by allocations awaiting its answer, the rest taken by children received since it was set): choose another authority, or ask it to raise its pledge",
+				c.Authority, cap.Pledge, cap.AwaitingAnswer)}
+		}
 		return nil, one(now, events.ReferralAllocated{Region: g.Slug, Authority: c.Authority, Position: i + 1, OverrideReason: c.Reason, RespondBy: c.RespondBy}), nil
 	}
 	if c.Reason != "" {
@@ -205,9 +278,9 @@ func skipReason(g Region, r Referral, cap AuthorityCapacity, code string, now ti
 		return events.SkipPaused
 	case slices.Contains(r.Declined, code):
 		return events.SkipDeclinedThisChild
-	case cap.Threshold > 0 && float64(cap.LookedAfter) >= cap.Threshold:
+	case cap.AtThreshold():
 		return events.SkipAtThreshold
-	case cap.PledgeSet && cap.PledgeRemaining <= 0:
+	case cap.PledgeUsedUp():
 		return events.SkipPledgeMet
 	}
 	return ""
@@ -229,6 +302,18 @@ func EvolveRegion(g Region, e events.Event) Region {
 		g.Pauses = pauses
 	case events.RegionRotaAdvanced:
 		g.Slug, g.Next = d.Region, d.Position
+	case events.RegionPauseEnded:
+		g.Slug = d.Region
+		pauses := make(map[string]Pause, len(g.Pauses))
+		for k, v := range g.Pauses {
+			pauses[k] = v
+		}
+		// Kept, ended at the moment it was ended, so a later refusal can
+		// say when; Paused reports it over.
+		p := pauses[d.Authority]
+		p.Until = e.OccurredAt
+		pauses[d.Authority] = p
+		g.Pauses = pauses
 	}
 	return g
 }

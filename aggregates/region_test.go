@@ -86,7 +86,7 @@ func TestRotaSkipsWithReasons(t *testing.T) {
 	paused := ev(events.TypeRegionAuthorityPaused, now, events.RegionAuthorityPaused{Region: "north-west", Authority: members[0], Reason: "placements", Until: now.Add(24 * time.Hour)})
 	capacity := map[string]AuthorityCapacity{
 		members[2]: {LookedAfter: 64, Threshold: 63.903},
-		members[3]: {LookedAfter: 63, Threshold: 63.903, PledgeSet: true, PledgeRemaining: 0},
+		members[3]: {LookedAfter: 63, Threshold: 63.903, PledgeSet: true, Pledge: 2, PledgeTaken: 2},
 	}
 	// A paused, B declined this child, C at its threshold, D's pledge used up.
 	ref := refusedAllocation(t, region(paused), referred(members[1]), Allocate{Capacity: capacity})
@@ -99,7 +99,7 @@ func TestRotaSkipsWithReasons(t *testing.T) {
 		}
 	}
 	// With D's pledge topped up, D is chosen, and the skips are recorded.
-	capacity[members[3]] = AuthorityCapacity{LookedAfter: 63, Threshold: 63.903, PledgeSet: true, PledgeRemaining: 1}
+	capacity[members[3]] = AuthorityCapacity{LookedAfter: 63, Threshold: 63.903, PledgeSet: true, Pledge: 3, PledgeTaken: 2}
 	a, regionEvs := allocated(t, region(paused), referred(members[1]), Allocate{Capacity: capacity})
 	want := []events.Skip{{Authority: members[0], Reason: events.SkipPaused}, {Authority: members[1], Reason: events.SkipDeclinedThisChild}, {Authority: members[2], Reason: events.SkipAtThreshold}}
 	if a.Authority != members[3] || a.Position != 4 || !reflect.DeepEqual(a.Skipped, want) || regionEvs[0].Data.(events.RegionRotaAdvanced).Position != 4 {
@@ -209,6 +209,47 @@ func TestContact(t *testing.T) {
 	for _, c := range []SetContact{{Mailbox: "not a mailbox", Name: "n"}, {Mailbox: "a@b.gov.uk", Name: " "}} {
 		if _, err := DecideAuthority(a, c, now); !errors.As(err, &ref) || ref.Kind != Invalid {
 			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}
+
+// Given A paused for a month, when the partnership ends the pause early
+// with a reason, then the rota offers A children again at once; ending it
+// again, or ending a pause that was never set, is refused saying so.
+func TestEndPauseEarly(t *testing.T) {
+	paused := ev(events.TypeRegionAuthorityPaused, now.Add(-time.Hour), events.RegionAuthorityPaused{Region: "north-west", Authority: members[0], Reason: "placements", Until: now.Add(30 * 24 * time.Hour)})
+	g := region(paused)
+	if a, _ := allocated(t, g, referred(), Allocate{Capacity: open4}); a.Authority != members[1] {
+		t.Fatalf("while paused: %+v", a)
+	}
+	end := EndPause{Authority: members[0], Reason: "placements found", Members: members}
+	evs, err := DecideRegion(g, end, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := events.RegionPauseEnded{Region: "north-west", Authority: members[0], Reason: "placements found", WasUntil: now.Add(30 * 24 * time.Hour)}
+	if len(evs) != 1 || evs[0].Data != want {
+		t.Fatalf("ended: %v", evs)
+	}
+	ended := region(paused, evs[0])
+	if a, _ := allocated(t, ended, referred(), Allocate{Capacity: open4}); a.Authority != members[0] || len(a.Skipped) != 0 {
+		t.Fatalf("after the pause ended: %+v", a)
+	}
+	var refusal *Refusal
+	if _, err := DecideRegion(ended, end, now.Add(time.Minute)); !errors.As(err, &refusal) || refusal.Code != CodeNotPaused || !strings.Contains(refusal.Message, "already ended") {
+		t.Fatalf("ending it twice: %v", err)
+	}
+	if _, err := DecideRegion(g, EndPause{Authority: members[1], Reason: "x", Members: members}, now); !errors.As(err, &refusal) || refusal.Code != CodeNotPaused {
+		t.Fatalf("ending a pause never set: %v", err)
+	}
+	for name, c := range map[string]EndPause{
+		"no reason":      {Authority: members[0], Members: members},
+		"a NUL":          {Authority: members[0], Reason: "eased\x00", Members: members},
+		"too long":       {Authority: members[0], Reason: strings.Repeat("x", MaxPauseReasonLength+1), Members: members},
+		"not the region": {Authority: "E06000001", Reason: "eased", Members: members},
+	} {
+		if _, err := DecideRegion(g, c, now); !errors.As(err, &refusal) || refusal.Kind != Invalid {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

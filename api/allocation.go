@@ -94,10 +94,12 @@ func (s *Server) answerAllocation(w http.ResponseWriter, r *http.Request, accept
 		}
 		acceptance.Authority, exception.Authority = p.Authority, p.Authority
 	}
-	cmd = acceptance
-	if !accept {
-		cmd = exception
+	if accept {
+		out, err := s.rota().Accept(r.Context(), s.Engine, id, acceptance, meta)
+		s.answer(w, r, id, acceptance, out, err, http.StatusOK)
+		return
 	}
+	cmd = exception
 	out, err := s.Engine.Handle(r.Context(), id, cmd, meta)
 	s.answer(w, r, id, cmd, out, err, http.StatusOK)
 }
@@ -214,6 +216,32 @@ func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota b
 		cmd = pause
 	}
 	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, cmd, meta)
+	s.answerAggregate(w, r, regionResult, out, err)
+}
+
+// endPause: POST /v1/regions/{region}/pauses/{authority}/end, the
+// partnership ending an authority's pause early, {"reason"}.
+func (s *Server) endPause(w http.ResponseWriter, r *http.Request) {
+	var c aggregates.EndPause
+	meta, ok := s.decodeCommand(w, r, &c)
+	if !ok {
+		return
+	}
+	slug := r.PathValue("region")
+	name, ok := s.regionOf(w, r, slug)
+	if !ok {
+		return
+	}
+	if !mayAllocate(r, name) {
+		p, _ := principal(r)
+		writeError(w, forbidden(p, "end a pause in the "+name+" rota; its partnership does"))
+		return
+	}
+	c.Authority, c.Members = r.PathValue("authority"), s.Authorities.InRegion(name)
+	if cur, ok := s.Authorities.Canonical(c.Authority); ok {
+		c.Authority = cur
+	}
+	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, aggregates.RegionCommand(c), meta)
 	s.answerAggregate(w, r, regionResult, out, err)
 }
 

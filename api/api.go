@@ -101,6 +101,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/regions/{region}/rota":                               s.rotaView,
 		"PUT /v1/regions/{region}/rota":                               func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, true) },
 		"POST /v1/regions/{region}/pauses":                            func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, false) },
+		"POST /v1/regions/{region}/pauses/{authority}/end":            s.endPause,
 		"GET /v1/capacity/national":                                   s.national,
 		"GET /v1/planning/forecast":                                   s.forecast,
 		"GET /v1/authorities/{code}/team":                             s.team,

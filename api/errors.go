@@ -58,6 +58,10 @@ func errorFor(err error, currentVersion func() (int, bool)) *Error {
 	case errors.Is(err, engine.ErrKeyReused):
 		return apiError(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
 	case errors.Is(err, engine.ErrContention):
+		var busy *engine.ContentionError
+		if errors.As(err, &busy) {
+			return apiError(http.StatusServiceUnavailable, "contention", "", "%s", busy.Error())
+		}
 		return apiError(http.StatusServiceUnavailable, "contention", "", "%s", engine.ErrContention.Error())
 	case errors.As(err, &corrupt):
 		return apiError(http.StatusInternalServerError, "corrupt_history", "", "the referral's history holds a message that does not decode (stream sequence %d); nothing was changed. An operator can void that message (docs/runbook.md#message-nobody-can-read)", corrupt.Sequence)

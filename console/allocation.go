@@ -405,6 +405,9 @@ type rotaRow struct {
 	LookedAfter, InFlight                                                    int
 	Next, Above                                                              bool
 	Value, Error                                                             string
+	// AwaitingAnswer: allocations awaiting its answer, each holding a
+	// pledge place and counting towards its threshold.
+	AwaitingAnswer int
 }
 
 type rotaData struct {
@@ -422,6 +425,9 @@ type rotaData struct {
 	OrderError   string
 	Stale        *stale
 	Notice       string
+	// EndFields is the form to end a pause early, when one is running.
+	EndFields []field
+	EndKey    string
 }
 
 func (s *Server) rotaRegion(w http.ResponseWriter, c *call, slug string) (string, bool) {
@@ -451,6 +457,26 @@ func (s *Server) pauseFields(name string, now time.Time) []field {
 	}
 }
 
+// endPauseFields is the form to end a pause early: the authorities paused
+// now, and why the pause ends. None when no authority is paused.
+func (s *Server) endPauseFields(g aggregates.Region, name string, now time.Time) []field {
+	var paused []option
+	for _, code := range s.rota().Members(name) {
+		if p, on := g.Paused(code, now); on {
+			paused = append(paused, option{code, authorityName(s.reg(), code) + " (paused until " + londonTime(p.Until) + ")"})
+		}
+	}
+	if len(paused) == 0 {
+		return nil
+	}
+	return []field{
+		// Named apart from the pause form's fields, which share the page
+		// (ids are unique on a page).
+		{Name: "endAuthority", Label: "Authority whose pause ends now", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
+		{Name: "endReason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Kind: "textarea"},
+	}
+}
+
 func (s *Server) rotaPage(w http.ResponseWriter, r *http.Request, c *call) {
 	name, ok := s.rotaRegion(w, c, r.PathValue("region"))
 	if !ok {
@@ -473,11 +499,11 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 	order := g.RotaOrder(facts.Members(name))
 	caps := s.capacityRows()
 	d := rotaData{Region: name, Slug: slug, Version: g.Version, MayChange: c.mayAllocate(name), PauseKey: newKey(), OrderKey: newKey(), Stale: st,
-		PauseFields: s.pauseFields(name, now)}
+		PauseFields: s.pauseFields(name, now), EndFields: s.endPauseFields(g, name, now), EndKey: newKey()}
 	for i, code := range order {
 		a := caps[code]
 		row := rotaRow{Position: i + 1, Code: code, Name: authorityName(s.reg(), code), Year: a.PopulationYear, LookedAfter: a.LookedAfter, InFlight: a.InFlight,
-			Pledge: "none", PledgeRemaining: "none", Next: i == g.Next%len(order), Value: strconv.Itoa(i + 1)}
+			Pledge: "none", PledgeRemaining: "none", Next: i == g.Next%len(order), Value: strconv.Itoa(i + 1), AwaitingAnswer: a.AwaitingAnswer}
 		if a.ChildPopulation != nil {
 			row.Population, row.Threshold, row.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), *a.AtOrAboveThreshold
 		}
@@ -504,6 +530,14 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 		case "pause":
 			d.PauseKey = v.Get("key")
 			d.PauseFields = fill(d.PauseFields, v, errs)
+		case "end-pause":
+			d.EndKey = v.Get("key")
+			for j := range errs {
+				if errs[j].Field == "authority" || errs[j].Field == "reason" {
+					errs[j].Field = "end" + capital(errs[j].Field)
+				}
+			}
+			d.EndFields = fill(d.EndFields, v, errs)
 		case "order":
 			d.OrderKey = v.Get("key")
 			for i := range d.Rows {
@@ -524,6 +558,8 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 	}
 	if rec := r.URL.Query().Get("recorded"); rec == "pause" {
 		d.Notice = "Pause: recorded."
+	} else if rec == "end-pause" {
+		d.Notice = "Pause ended: the rota offers the authority children again from now."
 	} else if rec == "order" {
 		d.Notice = "Rota order: recorded. The next child goes to the top of the new order."
 	}
@@ -562,6 +598,13 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		p.Until = calendar.DateOf(day).End().UTC()
 		cmd = p
+	case "end-pause":
+		e := aggregates.EndPause{Authority: v.Get("endAuthority"), Reason: strings.TrimSpace(v.Get("endReason")), Members: members}
+		if e.Authority == "" {
+			show(http.StatusUnprocessableEntity, []fieldError{{Field: "endAuthority", Message: "Choose the authority whose pause ends"}}, nil)
+			return
+		}
+		cmd = e
 	case "order":
 		ctx, cancel := s.ctx(r)
 		g, _, err := engine.Load(ctx, s.Engine.Store, aggregates.Regions, refdata.Slug(name))

@@ -421,7 +421,12 @@ func errorsFor(err error) (code int, errs []fieldError, st *stale) {
 	case errors.Is(err, engine.ErrKeyReused):
 		return http.StatusUnprocessableEntity, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
 	case errors.Is(err, engine.ErrContention):
-		return http.StatusServiceUnavailable, []fieldError{{Message: capital(engine.ErrContention.Error())}}, nil
+		msg := engine.ErrContention.Error()
+		var busy *engine.ContentionError
+		if errors.As(err, &busy) {
+			msg = busy.Error()
+		}
+		return http.StatusServiceUnavailable, []fieldError{{Message: capital(msg)}}, nil
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, []fieldError{{Message: "The event store could not take the record; nothing was written. Try again."}}, nil
 	}
@@ -553,7 +558,12 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if _, err := s.Engine.Handle(ctx, id, cmd, m); err != nil {
+	run := func() error { _, err := s.Engine.Handle(ctx, id, cmd, m); return err }
+	if acc, ok := cmd.(aggregates.AcceptAllocation); ok {
+		// The same pledge-keeping acceptance as the API's.
+		run = func() error { _, err := s.rota().Accept(ctx, s.Engine, id, acc, m); return err }
+	}
+	if err := run(); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)

@@ -227,6 +227,7 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		// Stockport by the coordinator, and declined.
 		{"setRota", northWest, "", ""},
 		{"pauseAuthority", northWest, "", ""},
+		{"endPause", northWest, "", ""},
 		{"setContact", stockport, "", ""},
 		{"receiveReferral", northWest, "C", referInto},
 		{"getRota", northWest, "", ""},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,5 +224,53 @@ func TestLoadHoldingReadsOnlyWhatTheCacheLacks(t *testing.T) {
 	}
 	if _, _, err := engine.LoadHolding(ctx, b, aggregates.Referrals, "r1", out.Sequence+100); err == nil {
 		t.Fatal("a commit the store does not hold yet: want an error")
+	}
+}
+
+// Fifty allocations at once in one region, each from its own instance (an
+// engine of its own on the one store), so that nothing queues them: every
+// one loses the race for the region's rota to others, many times, and the
+// pair's retries are sized to outlast that. Outcomes are counted, not
+// timed.
+func TestPairRetriesOutlastFiftyAtOnce(t *testing.T) {
+	a, _ := twoEngines(t)
+	ctx := context.Background()
+	members := refdata.Default().InRegion("North West")
+	const n = 50
+	for i := range n {
+		id := fmt.Sprint("burst", i)
+		c := aggregates.ReceiveReferral{ReferralID: id, Region: "north-west", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-" + id, ReceivedAt: received}
+		if _, err := a.Handle(ctx, id, c, engine.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var conflicts atomic.Int64
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		e := &engine.Engine{Store: a.Store, Now: a.Now, OnAppend: func(err error) {
+			if err != nil {
+				conflicts.Add(1)
+			}
+		}}
+		wg.Go(func() {
+			cmd := aggregates.Allocate{Members: members, RespondBy: received.Add(72 * time.Hour)}
+			_, errs[i] = engine.HandlePair(ctx, e, aggregates.Regions, "north-west", aggregates.Referrals, fmt.Sprint("burst", i), cmd, engine.Meta{},
+				func(g aggregates.Region, ref aggregates.Referral, now time.Time) ([]events.Event, []events.Event, error) {
+					return aggregates.DecideAllocation(g, ref, cmd, now)
+				})
+		})
+	}
+	wg.Wait()
+	failed := 0
+	for i, err := range errs {
+		if err != nil {
+			failed++
+			t.Errorf("allocation %d: %v", i, err)
+		}
+	}
+	t.Logf("%d allocations at once: %d failed, %d lost races along the way", n, failed, conflicts.Load())
+	if conflicts.Load() == 0 {
+		t.Fatal("no allocation lost a race: the burst did not contend, so it proves nothing")
 	}
 }

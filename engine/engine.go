@@ -51,6 +51,9 @@ type Engine struct {
 
 	cacheOnce sync.Once
 	commits   *commitCache
+	// turns holds a one-place queue per shared aggregate's subject
+	// (pair.go).
+	turns sync.Map
 }
 
 // Meta is what comes with a command besides its data.

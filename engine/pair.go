@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -35,6 +36,16 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	}
 	hash := RequestHash(cmd)
 	subj1, subj2 := d1.Subject(id1), d2.Subject(id2)
+	// Commands of this instance that share the first aggregate take turns:
+	// a burst of allocations in one region would otherwise spend the
+	// machine's cores deciding again and again for the one of them the
+	// server lets in each round. Other instances still race, and the
+	// retries below are sized for a burst of them.
+	done, err := e.turn(ctx, subj1)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("command %s: waiting for its turn at %s: %w", cmd.CommandName(), subj1, err)
+	}
+	defer done()
 	// As in run: the first attempt decides on what the engine holds of
 	// either aggregate; a refusal, or a conflict, is decided again on fresh
 	// loads of both.
@@ -133,10 +144,12 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 			if again() {
 				continue
 			}
-			if attempt >= e.attempts() {
-				return Outcome{}, fmt.Errorf("%w (%d attempts): %v", ErrContention, attempt, err)
+			if attempt >= e.pairAttempts() {
+				// The first aggregate is the one many commands share (the
+				// region's rota, the accepting authority); name it.
+				return Outcome{}, &ContentionError{Kind: d1.Kind, ID: id1, Attempts: attempt, Last: err}
 			}
-			sleep(ctx, backoff(attempt))
+			sleep(ctx, pairBackoff(attempt))
 			continue
 		}
 		if err != nil {
@@ -150,9 +163,52 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	}
 }
 
+// turn waits for this instance's turn at a shared aggregate's subject (or
+// for ctx to end: a caller who gave up does not keep its place in the
+// queue) and returns what ends it.
+func (e *Engine) turn(ctx context.Context, subject string) (func(), error) {
+	v, _ := e.turns.LoadOrStore(subject, make(chan struct{}, 1))
+	slot := v.(chan struct{})
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func (e *Engine) attempts() int {
 	if e.MaxAttempts <= 0 {
 		return 10
 	}
 	return e.MaxAttempts
+}
+
+// PairAttempts is how often a two-aggregate command is decided again after
+// losing a race, unless Engine.MaxAttempts says otherwise. The first
+// aggregate of a pair is shared by many commands (every allocation in a
+// region writes its rota), so a burst of n at once needs about n rounds
+// for the last of them to win one; with pairBackoff spreading the losers
+// over up to a quarter of a second, 80 attempts carry a burst of 50 from
+// as many instances (TestPairRetriesOutlastFiftyAtOnce), and give up after
+// about 10 s of backing off (under 20 s at worst) rather than hold a
+// request for ever.
+const PairAttempts = 80
+
+func (e *Engine) pairAttempts() int {
+	if e.MaxAttempts <= 0 {
+		return PairAttempts
+	}
+	return e.MaxAttempts
+}
+
+// pairBackoff spreads the losers of a race for a shared aggregate apart:
+// full jitter, doubling from 2 ms to a ceiling of 256 ms. A ceiling near
+// the time the burst takes to drain (n winners one after another, each a
+// load, a decision and an atomic batch of a few milliseconds) keeps the
+// losers from colliding again and again, as they did under the single
+// aggregate's 64 ms ceiling.
+func pairBackoff(attempt int) time.Duration {
+	ceiling := 2 * time.Millisecond << min(attempt-1, 7)
+	return time.Duration(rand.Int64N(int64(ceiling)))
 }

@@ -15,7 +15,9 @@ const (
 	TypeRegionRotaSet         = "region.rota-set"
 	TypeRegionAuthorityPaused = "region.authority-paused"
 	TypeRegionRotaAdvanced    = "region.rota-advanced"
+	TypeRegionPauseEnded      = "region.pause-ended"
 	TypeAuthorityContactSet   = "authority.contact-set"
+	TypePledgePlaceTaken      = "authority.pledge-place-taken"
 )
 
 // ReferringPartyHomeOffice is the referring party of a child referred from
@@ -113,6 +115,16 @@ type RegionAuthorityPaused struct {
 	Until     time.Time `json:"until"`
 }
 
+// RegionPauseEnded: the partnership ended an authority's pause before the
+// time it was set to end (WasUntil), for a reason; the rota offers it
+// children again from now.
+type RegionPauseEnded struct {
+	Region    string    `json:"region"`
+	Authority string    `json:"authority"`
+	Reason    string    `json:"reason"`
+	WasUntil  time.Time `json:"wasUntil"`
+}
+
 // RegionRotaAdvanced: the rota gave its slot at Position to the referral;
 // the next allocation starts after it.
 type RegionRotaAdvanced struct {
@@ -131,6 +143,19 @@ type AuthorityContactSet struct {
 	Name      string `json:"name"`
 }
 
+// PledgePlaceTaken: the authority accepted an allocation and it took one of
+// the places of its pledge (Place of Pledge). Recorded on the authority's
+// subject in the same atomic write as the acceptance, so that two
+// acceptances by one authority are decided one after the other and never
+// both take its last place.
+type PledgePlaceTaken struct {
+	Authority  string `json:"authority"`
+	ReferralID string `json:"referralId"`
+	Place      int    `json:"place"`
+	Pledge     int    `json:"pledge"`
+}
+
+func (PledgePlaceTaken) EventType() string      { return TypePledgePlaceTaken }
 func (ReferralReferred) EventType() string      { return TypeReferralReferred }
 func (ReferralAllocated) EventType() string     { return TypeReferralAllocated }
 func (AllocationAccepted) EventType() string    { return TypeAllocationAccepted }
@@ -140,6 +165,7 @@ func (AllocationEscalated) EventType() string   { return TypeAllocationEscalated
 func (RegionRotaSet) EventType() string         { return TypeRegionRotaSet }
 func (RegionAuthorityPaused) EventType() string { return TypeRegionAuthorityPaused }
 func (RegionRotaAdvanced) EventType() string    { return TypeRegionRotaAdvanced }
+func (RegionPauseEnded) EventType() string      { return TypeRegionPauseEnded }
 func (AuthorityContactSet) EventType() string   { return TypeAuthorityContactSet }
 
 const regionSubjectPrefix = SubjectPrefix + "region."

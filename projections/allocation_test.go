@@ -1,8 +1,11 @@
 package projections
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
@@ -84,5 +87,93 @@ func TestASecondEmptyReceiptCountsNothing(t *testing.T) {
 	wantCap, gotCap := ReportCapacity(fold(CapacitySpec(), accepted...), reg), ReportCapacity(fold(CapacitySpec(), damaged...), reg)
 	if !reflect.DeepEqual(gotCap, wantCap) {
 		t.Fatalf("capacity: %+v, want %+v", row(gotCap, "E08000007"), row(wantCap, "E08000007"))
+	}
+}
+
+// Given a referral into the scheme allocated to Stockport, when Stockport
+// lists its referrals, then the one awaiting its answer is there; after an
+// exception it is the partnership's again and leaves Stockport's list.
+func TestAwaitingAnswerInTheAuthorityList(t *testing.T) {
+	e := func(typ, when string, data events.Payload) events.Event {
+		return events.Event{AggregateID: "r1", Type: typ, OccurredAt: at(when), Data: data}
+	}
+	evs := []events.Event{
+		e(events.TypeReferralReferred, "2025-06-02T10:00:00Z", events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: "hotel"}),
+		e(events.TypeReferralAllocated, "2025-06-02T11:00:00Z", events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 1}),
+		e(events.TypeAllocationException, "2025-06-02T12:00:00Z", events.AllocationException{Authority: "E08000007", Reason: "no placement"}),
+	}
+	reg, now := refdata.Default(), at("2025-06-02T13:00:00Z")
+	stockport := ReferralFilter{Authority: "E08000007", Limit: 10}
+	if l := ListReferrals(fold(ReferralListSpec(), evs[:2]...), reg, stockport, now); l.Total != 1 || l.Referrals[0].AllocatedTo != "E08000007" {
+		t.Fatalf("awaiting Stockport's answer, Stockport's list: %+v", l)
+	}
+	if l := ListReferrals(fold(ReferralListSpec(), evs[:2]...), reg, ReferralFilter{Authority: "E08000001", Limit: 10}, now); l.Total != 0 {
+		t.Fatalf("Bolton's list shows Stockport's allocation: %+v", l)
+	}
+	if l := ListReferrals(fold(ReferralListSpec(), evs...), reg, stockport, now); l.Total != 0 {
+		t.Fatalf("after Stockport's exception, Stockport's list: %+v", l)
+	}
+}
+
+// Given Stockport pledged 2, when one child is allocated to it and awaits
+// its answer, then the view holds a place for it and counts it towards the
+// threshold; when it is accepted the place is taken, not held twice; when
+// another is allocated and declined, or allocated and withdrawn, then its
+// place is free again.
+func TestAllocationsAwaitingAnswerHoldPledgePlaces(t *testing.T) {
+	on := func(id, typ string, data events.Payload) events.Event {
+		return events.Event{AggregateID: id, Type: typ, OccurredAt: at("2025-06-02T10:00:00Z"), Data: data}
+	}
+	alloc := events.ReferralAllocated{Region: "north-west", Authority: "E08000007", Position: 4}
+	evs := []events.Event{
+		on("E08000007", events.TypeAuthorityPledgeSet, events.AuthorityPledgeSet{Authority: "E08000007", Pledge: 2}),
+		on("r1", events.TypeReferralReferred, events.ReferralReferred{ReferralID: "r1", Region: "north-west", Route: "hotel"}),
+		on("r1", events.TypeReferralAllocated, alloc),
+	}
+	reg := refdata.Default()
+	stockport := func(evs []events.Event) CapacityRow {
+		for _, a := range ReportCapacity(fold(CapacitySpec(), evs...), reg).Authorities {
+			if a.Code == "E08000007" {
+				return a
+			}
+		}
+		t.Fatal("no Stockport")
+		return CapacityRow{}
+	}
+	check := func(what string, evs []events.Event, awaiting, inFlight, remaining, headroom int) {
+		t.Helper()
+		row := stockport(evs)
+		if row.AwaitingAnswer != awaiting || row.InFlight != inFlight || *row.PledgeRemaining != remaining || *row.Headroom != headroom {
+			t.Errorf("%s: awaiting %d in flight %d pledge remaining %d headroom %d; want %d %d %d %d", what, row.AwaitingAnswer, row.InFlight, *row.PledgeRemaining, *row.Headroom, awaiting, inFlight, remaining, headroom)
+		}
+		w := RotaCapacity(fold(CapacitySpec(), evs...), reg)["E08000007"]
+		if w.PledgeRemaining() != remaining || w.AwaitingAnswer != awaiting || w.Accepted != inFlight {
+			t.Errorf("%s: the rota weighs %+v, the view says %d remaining", what, w, remaining)
+		}
+	}
+	// Stockport's threshold is 63.903: ceil 64.
+	check("allocated", evs, 1, 0, 1, 63)
+	accepted := append(append([]events.Event{}, evs...),
+		on("r1", events.TypeAllocationAccepted, events.AllocationAccepted{Authority: "E08000007"}),
+		on("r1", events.TypeReferralReceived, events.ReferralReceived{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: "hotel"}))
+	check("accepted", accepted, 0, 1, 1, 63)
+	declined := append(append([]events.Event{}, accepted...),
+		on("r2", events.TypeReferralReferred, events.ReferralReferred{ReferralID: "r2", Region: "north-west", Route: "hotel"}),
+		on("r2", events.TypeReferralAllocated, alloc))
+	check("a second allocated", declined, 1, 1, 0, 62)
+	declined = append(declined, on("r2", events.TypeAllocationException, events.AllocationException{Authority: "E08000007", Reason: "no placement"}))
+	check("the second declined", declined, 0, 1, 1, 63)
+	withdrawn := append(append([]events.Event{}, declined...),
+		on("r2", events.TypeReferralAllocated, alloc), on("r2", events.TypeReferralWithdrawn, events.ReferralWithdrawn{Reason: "missing"}))
+	check("allocated again, then withdrawn", withdrawn, 0, 1, 1, 63)
+	// The snapshot keeps what is held.
+	v := fold(CapacitySpec(), declined[:len(declined)-1]...)
+	b, err := v.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := loadCapacity(jsontext.NewDecoder(bytes.NewReader(b)))
+	if err != nil || back.Authorities["E08000007"].AwaitingAnswer != 1 {
+		t.Fatalf("snapshot: %v %+v", err, back.Authorities["E08000007"])
 	}
 }

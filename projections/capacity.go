@@ -31,6 +31,9 @@ type AuthorityCount struct {
 	// PledgeTaken: referrals received since the pledge was set and not
 	// withdrawn; they use up the pledge.
 	PledgeTaken int `json:"pledgeTaken"`
+	// AwaitingAnswer: referrals allocated to it whose answer is awaited;
+	// each holds a pledge place and counts towards the threshold.
+	AwaitingAnswer int `json:"awaitingAnswer"`
 }
 
 type capRef struct {
@@ -67,9 +70,25 @@ func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 			r.pledged = true
 		}
 		if i, ok := v.refs.find(e.AggregateID); ok {
+			// Accepted: the place its allocation held is now taken.
+			v.release(v.refs.get(i))
 			*v.refs.mut(i) = r
 		} else {
 			*v.refs.add(e.AggregateID) = r
+		}
+	case events.ReferralAllocated:
+		v.count(d.Authority).AwaitingAnswer++
+		r := capRef{authority: v.syms.of(d.Authority), status: v.syms.of(string(aggregates.StatusAwaitingAcceptance))}
+		if i, ok := v.refs.find(e.AggregateID); ok {
+			v.release(v.refs.get(i))
+			*v.refs.mut(i) = r
+		} else {
+			*v.refs.add(e.AggregateID) = r
+		}
+	case events.AllocationException:
+		if i, ok := v.refs.find(e.AggregateID); ok {
+			v.release(v.refs.get(i))
+			v.refs.mut(i).status = v.syms.of(string(aggregates.StatusAwaitingAllocation))
 		}
 	case events.ReferralPlaced, events.ReferralWithdrawn, events.ChildLeftCare:
 		i, ok := v.refs.find(e.AggregateID)
@@ -78,6 +97,10 @@ func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 		}
 		r := v.refs.get(i)
 		status := aggregates.Status(v.syms.name(r.status))
+		if status == aggregates.StatusAwaitingAcceptance {
+			// Withdrawn before the answer: the allocation holds nothing now.
+			v.release(r)
+		}
 		next := aggregates.NextStatus(status, e)
 		if next == status {
 			break
@@ -104,6 +127,13 @@ func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 		}
 	}
 	return v
+}
+
+// release frees what a referral awaiting an authority's answer held there.
+func (v *Capacity) release(r *capRef) {
+	if aggregates.Status(v.syms.name(r.status)) == aggregates.StatusAwaitingAcceptance {
+		v.count(v.syms.name(r.authority)).AwaitingAnswer--
+	}
 }
 
 // saveCapacity takes the view for a snapshot written while it moves on.
@@ -142,6 +172,7 @@ func (v *Capacity) writer(freeze bool) func(*snapEncoder) {
 			w.num(int64(c.Pledge))
 			w.flag(c.PledgeSet)
 			w.num(int64(c.PledgeTaken))
+			w.num(int64(c.AwaitingAnswer))
 			w.endArray()
 		}
 		w.endArray()
@@ -172,7 +203,7 @@ func loadCapacity(dec *jsontext.Decoder) (*Capacity, error) {
 	for r.more() {
 		r.beginArray()
 		code := r.str()
-		c := AuthorityCount{LookedAfter: int(r.num()), InFlight: int(r.num()), Pledge: int(r.num()), PledgeSet: r.flag(), PledgeTaken: int(r.num())}
+		c := AuthorityCount{LookedAfter: int(r.num()), InFlight: int(r.num()), Pledge: int(r.num()), PledgeSet: r.flag(), PledgeTaken: int(r.num()), AwaitingAnswer: int(r.num())}
 		r.endArray()
 		v.Authorities[code] = &c
 	}
@@ -208,6 +239,31 @@ func delta(before, after bool) int {
 	return 0
 }
 
+// weighed is the authority's counts as the rota's rules weigh them
+// (aggregates.AuthorityCapacity), so that the view and the rota never
+// disagree on who is at a threshold or has a pledge place left.
+func (c *AuthorityCount) weighed(a refdata.Authority) aggregates.AuthorityCapacity {
+	w := aggregates.AuthorityCapacity{LookedAfter: c.LookedAfter, Accepted: c.InFlight, AwaitingAnswer: c.AwaitingAnswer,
+		PledgeSet: c.PledgeSet, Pledge: c.Pledge, PledgeTaken: c.PledgeTaken}
+	if a.ChildPopulation > 0 {
+		w.Threshold = float64(a.ChildPopulation) / ThresholdPerThousand
+	}
+	return w
+}
+
+// RotaCapacity is every authority's capacity as the rota weighs it.
+func RotaCapacity(v *Capacity, reg *refdata.Registry) map[string]aggregates.AuthorityCapacity {
+	out := map[string]aggregates.AuthorityCapacity{}
+	for _, a := range reg.Authorities() {
+		c := v.Authorities[a.Code]
+		if c == nil {
+			c = &AuthorityCount{}
+		}
+		out[a.Code] = c.weighed(a)
+	}
+	return out
+}
+
 // CapacityRow is one authority's or region's capacity as people read it.
 type CapacityRow struct {
 	Code        string `json:"code,omitempty"`
@@ -215,15 +271,18 @@ type CapacityRow struct {
 	Region      string `json:"region,omitempty"`
 	LookedAfter int    `json:"lookedAfter"`
 	InFlight    int    `json:"inFlight"`
+	// AwaitingAnswer: referrals allocated to it whose answer is awaited.
+	AwaitingAnswer int `json:"awaitingAnswer"`
 	// ChildPopulation and the threshold are absent when no population file
 	// was loaded.
 	ChildPopulation *int `json:"childPopulation,omitempty"`
 	// Threshold is 0.1% of the child population, unrounded (57.3 means the
 	// authority reaches it at its 58th child).
 	Threshold *float64 `json:"threshold,omitempty"`
-	// Headroom is how many more children the authority can look after
-	// before it reaches the threshold: ceil(threshold) - lookedAfter, at
-	// least 0.
+	// Headroom is how many more children the authority can be directed to
+	// take before it reaches the threshold: ceil(threshold) less the
+	// children it looks after, has accepted and not yet placed, and has
+	// been allocated awaiting its answer; at least 0.
 	Headroom           *int   `json:"headroom,omitempty"`
 	AtOrAboveThreshold *bool  `json:"atOrAboveThreshold,omitempty"`
 	Pledge             *int   `json:"pledge,omitempty"`
@@ -267,17 +326,18 @@ func ReportCapacity(v *Capacity, reg *refdata.Registry) CapacityReport {
 		if c == nil {
 			c = &AuthorityCount{}
 		}
-		row := CapacityRow{Code: a.Code, Name: a.Name, Region: a.Region, LookedAfter: c.LookedAfter, InFlight: c.InFlight}
+		row := CapacityRow{Code: a.Code, Name: a.Name, Region: a.Region, LookedAfter: c.LookedAfter, InFlight: c.InFlight, AwaitingAnswer: c.AwaitingAnswer}
+		w := c.weighed(a)
 		if a.ChildPopulation > 0 {
 			pop := a.ChildPopulation
-			t := float64(pop) / ThresholdPerThousand
-			head := max(0, int(math.Ceil(t))-c.LookedAfter)
-			above := float64(c.LookedAfter) >= t
+			t := w.Threshold
+			head := max(0, int(math.Ceil(t))-w.Children())
+			above := w.AtThreshold()
 			row.ChildPopulation, row.Threshold, row.Headroom, row.AtOrAboveThreshold, row.PopulationYear = &pop, &t, &head, &above, a.PopulationYear
 			row.PopulationSource = a.PopulationSource
 		}
 		if c.PledgeSet {
-			p, rem := c.Pledge, max(0, c.Pledge-c.PledgeTaken)
+			p, rem := c.Pledge, w.PledgeRemaining()
 			row.Pledge, row.PledgeRemaining = &p, &rem
 		}
 		rep.Authorities = append(rep.Authorities, row)
@@ -285,6 +345,7 @@ func ReportCapacity(v *Capacity, reg *refdata.Registry) CapacityReport {
 		r := regions[a.Region]
 		r.LookedAfter += row.LookedAfter
 		r.InFlight += row.InFlight
+		r.AwaitingAnswer += row.AwaitingAnswer
 		if row.Threshold != nil && r.Threshold != nil {
 			*r.ChildPopulation += *row.ChildPopulation
 			*r.Threshold += *row.Threshold
@@ -301,7 +362,7 @@ func ReportCapacity(v *Capacity, reg *refdata.Registry) CapacityReport {
 	for _, name := range refdata.Regions {
 		r := regions[name]
 		if r.Threshold != nil {
-			*r.AtOrAboveThreshold = float64(r.LookedAfter) >= *r.Threshold
+			*r.AtOrAboveThreshold = float64(r.LookedAfter+r.InFlight+r.AwaitingAnswer) >= *r.Threshold
 		}
 		rep.Regions = append(rep.Regions, *r)
 	}

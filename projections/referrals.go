@@ -215,8 +215,7 @@ func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now
 	var match []int32
 	for i := range v.rows.len() {
 		r := v.rows.get(i)
-		authority := v.syms.name(r.authority)
-		if f.Authority != "" && authority != f.Authority {
+		if f.Authority != "" && v.holder(r) != f.Authority {
 			continue
 		}
 		if f.Status != "" && v.syms.name(r.status) != f.Status {
@@ -252,6 +251,17 @@ func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now
 		}
 	}
 	return p
+}
+
+// holder is the authority a referral belongs to in an authority's list:
+// the one that received it or, while a referral into the scheme awaits an
+// authority's answer, the one allocated, whose contact must find it there
+// to answer.
+func (v *ReferralList) holder(r *refRow) string {
+	if r.authority == 0 {
+		return v.syms.name(r.allocatedTo)
+	}
+	return v.syms.name(r.authority)
 }
 
 // region is the row's region: its authority's, or the one it was referred

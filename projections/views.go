@@ -34,13 +34,14 @@ type Spec[V any] struct {
 // The views, as specs for the runner. Bump a Schema when its view's shape
 // or meaning changes: old snapshots are then rebuilt, not resumed.
 
+// capacity-4 adds the allocations awaiting an answer to capacity-3.
 // capacity-3, timeliness-4, referrals-3 and safeguarding-2 are the
 // compact views (compact.go) and their streamed snapshots (snapshot.go):
 // a snapshot of the maps before them is not read, the view folds again.
 
 // CapacitySpec is the capacity view.
 func CapacitySpec() Spec[*Capacity] {
-	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-3", New: NewCapacity, Apply: ApplyCapacity, Save: saveCapacity, Load: loadCapacity}
+	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-4", New: NewCapacity, Apply: ApplyCapacity, Save: saveCapacity, Load: loadCapacity}
 }
 
 // TimelinessSpec is the timeliness view, counting working days with cal.
