@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"flag"
 	"io"
 	"net/http"
 	"regexp"
@@ -49,5 +51,31 @@ func TestBreachAwaitingAllocationCountsInItsRegion(t *testing.T) {
 	got := metricLines(t, base, regexp.MustCompile(`^ntsflow_deadline_breaches_total\{.*\} [1-9]`), 20*time.Second)
 	if len(got) != 1 || !strings.HasPrefix(got[0], `ntsflow_deadline_breaches_total{region="North West"} 1`) {
 		t.Fatalf("breaches counted: %q, want one, in region \"North West\"", got)
+	}
+}
+
+// The image's default command is what runs when nobody passes one: it must
+// pass the same exposure rules as any other serve. Docker does not run on
+// the development machines, so the test reads the Dockerfile's CMD and
+// parses it as serve would.
+func TestDockerfileDefaultCommandPassesTheExposureRules(t *testing.T) {
+	var cmd []string
+	for _, l := range strings.Split(readFile(t, "../../Dockerfile"), "\n") {
+		if rest, ok := strings.CutPrefix(l, "CMD "); ok {
+			if err := json.Unmarshal([]byte(rest), &cmd); err != nil {
+				t.Fatalf("Dockerfile CMD is not an exec-form list: %v", err)
+			}
+		}
+	}
+	if len(cmd) == 0 || cmd[0] != "serve" {
+		t.Fatalf("Dockerfile CMD %q: want a serve command", cmd)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := serveFlags(fs)
+	if err := fs.Parse(cmd[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkExposure(cfg); err != nil {
+		t.Fatalf("Dockerfile CMD %q: %v", cmd, err)
 	}
 }

@@ -31,7 +31,7 @@ func TestExposureRules(t *testing.T) {
 		{serveConfig{httpAddr: "localhost:8080", tokens: "t.json"}, true},
 		{serveConfig{httpAddr: "[::1]:8080", tokens: "t.json"}, true},
 		{serveConfig{httpAddr: "0.0.0.0:8080"}, false},
-		{serveConfig{httpAddr: "0.0.0.0:8080", insecure: true}, true},
+		{serveConfig{httpAddr: "0.0.0.0:8080", insecure: true}, false},                  // a closed network waives TLS, never tokens
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json"}, false},                // tokens never in clear beyond loopback...
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", insecure: true}, true}, // ...unless the network is declared closed (docker-compose)
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", tlsCert: "c", tlsKey: "k"}, true},

@@ -84,7 +84,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.tokens, "tokens", "", "bearer token file (JSON, hashed tokens with roles; see 'ntsflow token'); turns authentication on, reloaded when it changes")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or without tokens (closed container networks and demos only)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS (closed container networks only); tokens are still required")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
@@ -376,10 +376,10 @@ func serveChainKey(ctx context.Context, cfg *serveConfig, store *eventstore.Stor
 }
 
 // checkExposure refuses configurations that would put children's records
-// on a network unprotected: beyond loopback the API needs TLS and tokens
-// (unless --insecure, for closed networks such as docker-compose's, where
-// tokens may then travel without TLS), and a token never travels in clear
-// beyond loopback without --insecure.
+// on a network unprotected: beyond loopback the API needs TLS and tokens.
+// --insecure, for closed networks such as docker-compose's, waives TLS
+// only: tokens may then travel in clear, but a network that is closed
+// today is not a reason to let whoever reaches it read every referral.
 func checkExposure(cfg *serveConfig) error {
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -392,7 +392,9 @@ func checkExposure(cfg *serveConfig) error {
 	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
 	tls, tokens := cfg.tlsCert != "", cfg.tokens != ""
 	switch {
-	case loopback || (tls && tokens) || cfg.insecure:
+	case loopback || (tokens && (tls || cfg.insecure)):
+	case cfg.insecure:
+		return fmt.Errorf("--http-addr %s is beyond loopback without --tokens: anyone who reaches it could read and change every referral; --insecure waives TLS on a closed network, never tokens: add --tokens FILE (see 'ntsflow token')", cfg.httpAddr)
 	case tokens:
 		return fmt.Errorf("--http-addr %s is beyond loopback: bearer tokens would travel in clear; serve TLS (--tls-cert, --tls-key), or pass --insecure on a closed network", cfg.httpAddr)
 	case tls:
