@@ -5,6 +5,8 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -77,5 +79,54 @@ func TestDockerfileDefaultCommandPassesTheExposureRules(t *testing.T) {
 	}
 	if err := checkExposure(cfg); err != nil {
 		t.Fatalf("Dockerfile CMD %q: %v", cmd, err)
+	}
+}
+
+// No secret on the command line (any user of the machine reads it with
+// ps): the flags and URLs that once carried one are refused, naming what
+// replaced them, before anything starts.
+func TestSecretsOnTheCommandLineAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"history", "--token", "ntsf_secret", "some-id"}, "NTSFLOW_TOKEN"},
+		{[]string{"verify", "--token", "ntsf_secret"}, "--token-file"},
+		{[]string{"export", "--token=ntsf_secret"}, "NTSFLOW_TOKEN"},
+		{[]string{"rebuild", "--token", "ntsf_secret", "capacity"}, "NTSFLOW_TOKEN"},
+		{[]string{"replay", "--token", "ntsf_secret", "--as-of", "2025-06-30T23:59:59Z", "--view", "capacity"}, "NTSFLOW_TOKEN"},
+		{[]string{"simulate", "--token", "ntsf_secret"}, "NTSFLOW_TOKEN"},
+		{[]string{"verify", "--nats-url", "nats://ntsflow:hunter2-secret@127.0.0.1:1"}, "--nats-user"},
+		{[]string{"serve", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--log-format", "text", "--nats-url", "nats://127.0.0.1:1,nats://ntsflow:hunter2-secret@127.0.0.1:2"}, "NTSFLOW_NATS_PASSWORD"},
+	} {
+		var out, errb strings.Builder
+		code := run(c.args, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), c.want) || !strings.Contains(errb.String(), "ps") {
+			t.Errorf("%q: exit %d, want a refusal naming %s:\n%s", c.args, code, c.want, errb.String())
+		}
+		if strings.Contains(errb.String(), "hunter2") {
+			t.Errorf("%q: the refusal repeats the password:\n%s", c.args, errb.String())
+		}
+	}
+}
+
+// A password comes from a file or the environment, and a user without one
+// is refused rather than tried without.
+func TestNATSLoginFromFileOrEnvironment(t *testing.T) {
+	t.Setenv(envNATSPassword, "")
+	if _, err := (natsLogin{user: "ntsflow"}).options("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), envNATSPassword) {
+		t.Errorf("a user without a password: %v", err)
+	}
+	if opts, err := (natsLogin{}).options("nats://127.0.0.1:4222"); err != nil || opts != nil {
+		t.Errorf("no login at all: %v %v", opts, err)
+	}
+	t.Setenv(envNATSPassword, "from-the-environment")
+	if opts, err := (natsLogin{}).options("nats://127.0.0.1:4222"); err != nil || len(opts) != 1 {
+		t.Errorf("a password in the environment: %v %v", opts, err)
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(empty, nil, 0o600)
+	if _, err := (natsLogin{passwordFile: empty}).options("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("an empty password file: %v", err)
 	}
 }

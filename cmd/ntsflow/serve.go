@@ -39,6 +39,7 @@ type serveConfig struct {
 	httpAddr     string
 	natsURL      string
 	natsListen   string
+	natsLogin    natsLogin
 	replicas     int
 	syncInterval time.Duration
 	maxBytes     int64
@@ -65,7 +66,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{}
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the embedded JetStream's files (ignored with --nats-url)")
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address the HTTP API listens on")
-	fs.StringVar(&c.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of embedding one")
+	fs.StringVar(&c.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of embedding one; no user or password in it (see --nats-user)")
+	natsLoginFlags(fs, &c.natsLogin)
 	fs.StringVar(&c.natsListen, "nats-listen", "", "let NATS clients (the nats CLI) reach the embedded server at this loopback host:port; default: in-process only")
 	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded, 3 with --nats-url)")
 	fs.DurationVar(&c.syncInterval, "sync-interval", 0, "embedded JetStream fsync interval; 0 (default) fsyncs every append, see README on what relaxing it risks")
@@ -176,8 +178,11 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			replicas = 1
 		}
 	} else {
-		var err error
-		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", natsClient.Options()...); err != nil {
+		login, err := cfg.natsLogin.options(cfg.natsURL)
+		if err != nil {
+			return err
+		}
+		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", append(natsClient.Options(), login...)...); err != nil {
 			return err
 		}
 		if replicas == 0 {
