@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +15,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
 // metricLines polls base's /metrics until a line matches re, or gives up
@@ -128,5 +139,163 @@ func TestNATSLoginFromFileOrEnvironment(t *testing.T) {
 	os.WriteFile(empty, nil, 0o600)
 	if _, err := (natsLogin{passwordFile: empty}).options("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty password file: %v", err)
+	}
+}
+
+// A second instance pointed at an embedded engine's NATS without the chain
+// key must not make a key of its own: its events would not verify, and the
+// first engine, finding two keys, would refuse to restart. It refuses to
+// start instead, saying how to share the key; given the key file, it runs.
+func TestSecondInstanceWithoutTheChainKeyRefusesToStart(t *testing.T) {
+	dirA := t.TempDir()
+	natsAddr := freeAddr(t)
+	baseA, stopA := startServe(t, dirA, "--nats-listen", natsAddr, "--no-sagas")
+	receiveOne(t, baseA)
+	var users struct{ Engine string }
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dirA, "nats-users.json"))), &users); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envNATSPassword, users.Engine)
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := serveFlags(fs)
+	if err := fs.Parse([]string{"--http-addr", "127.0.0.1:0", "--nats-url", "nats://" + natsAddr, "--replicas", "1", "--no-sagas"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := runServe(ctx, cfg, slog.New(slog.DiscardHandler), func(string) { t.Error("the second instance served without the chain key") })
+	if err == nil || !strings.Contains(err.Error(), "--chain-key-file") || !strings.Contains(err.Error(), "chain.key") {
+		t.Fatalf("the second instance without the key: %v", err)
+	}
+
+	// Given the first engine's key, it runs beside it.
+	baseB, stopB := startServe(t, t.TempDir(), "--nats-url", "nats://"+natsAddr, "--replicas", "1", "--no-sagas", "--chain-key-file", filepath.Join(dirA, "chain.key"))
+	receiveOne(t, baseB)
+	if err := stopB(); err != nil {
+		t.Fatal(err)
+	}
+	// And the first engine still restarts, and its log verifies.
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	baseA, stopA = startServe(t, dirA, "--nats-listen", natsAddr, "--no-sagas")
+	receiveOne(t, baseA)
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	if code := run([]string{"verify", "--data-dir", dirA}, &out, &errb); code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// startNATS runs a lone nats-server with JetStream on a loopback port, as
+// an operator's single server would be.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	return s.ClientURL()
+}
+
+// eventsReplicas is how many replicas the events stream has on url.
+func eventsReplicas(t *testing.T, url string) int {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "NTS_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().Config.Replicas
+}
+
+// Without --replicas the engine takes what the server it reaches can hold:
+// one replica on a lone server, three on a cluster.
+func TestReplicasFollowTheServer(t *testing.T) {
+	t.Run("single server", func(t *testing.T) {
+		url := startNATS(t)
+		base, stop := startServe(t, t.TempDir(), "--nats-url", url, "--no-sagas")
+		receiveOne(t, base)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if n := eventsReplicas(t, url); n != 1 {
+			t.Fatalf("events stream on a lone server: %d replicas", n)
+		}
+		// Asking for more than a lone server can hold says what to do.
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cfg := serveFlags(fs)
+		fs.Parse([]string{"--http-addr", "127.0.0.1:0", "--nats-url", startNATS(t), "--replicas", "3", "--no-sagas"})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := runServe(ctx, cfg, slog.New(slog.DiscardHandler), func(string) { t.Error("served 3 replicas on a lone server") })
+		if err == nil || !strings.Contains(err.Error(), "--replicas 1") {
+			t.Fatalf("--replicas 3 on a lone server: %v", err)
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("cluster test: not in -short")
+		}
+		cluster := storetest.StartCluster(t, 3)
+		base, stop := startServe(t, t.TempDir(), "--nats-url", cluster.URL(), "--no-sagas")
+		receiveOne(t, base)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if n := eventsReplicas(t, cluster.URL()); n != 3 {
+			t.Fatalf("events stream on a 3-node cluster: %d replicas", n)
+		}
+	})
+}
+
+// The subscriber user may make its own consumers on the public stream, but
+// not without bound: each holds state on every server of the stream, and a
+// careless or hostile service creating one per run would exhaust them.
+func TestSubscriberConsumersAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	natsAddr := freeAddr(t)
+	_, stop := startServe(t, dir, "--nats-listen", natsAddr, "--no-sagas")
+	defer stop()
+	var users struct{ Subscriber string }
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "nats-users.json"))), &users); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, nats.UserInfo("subscriber", users.Subscriber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	made := 0
+	for ; made <= eventstore.PublicMaxConsumers; made++ {
+		_, err := js.CreateOrUpdateConsumer(ctx, eventstore.PublicStream, jetstream.ConsumerConfig{Durable: fmt.Sprintf("pile-%d", made), AckPolicy: jetstream.AckExplicitPolicy})
+		if err != nil {
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10026 {
+				t.Fatalf("consumer %d refused, but not for the limit: %v", made, err)
+			}
+			break
+		}
+	}
+	if made != eventstore.PublicMaxConsumers {
+		t.Fatalf("the subscriber made %d durable consumers; the bound is %d", made, eventstore.PublicMaxConsumers)
 	}
 }

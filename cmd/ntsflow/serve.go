@@ -69,7 +69,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of embedding one; no user or password in it (see --nats-user)")
 	natsLoginFlags(fs, &c.natsLogin)
 	fs.StringVar(&c.natsListen, "nats-listen", "", "let NATS clients (the nats CLI) reach the embedded server at this loopback host:port; default: in-process only")
-	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded, 3 with --nats-url)")
+	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded or on a single server, 3 on a cluster)")
 	fs.DurationVar(&c.syncInterval, "sync-interval", 0, "embedded JetStream fsync interval; 0 (default) fsyncs every append, see README on what relaxing it risks")
 	fs.Int64Var(&c.maxBytes, "max-bytes", 0, "cap the events stream at this many bytes; when full, commands fail with 503 and nothing is lost (0: no cap)")
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
@@ -186,15 +186,23 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			return err
 		}
 		if replicas == 0 {
+			// A lone server refuses replicated streams; a cluster gets three,
+			// so that losing one node loses nothing.
 			replicas = 3
+			if nc.ConnectedClusterName() == "" {
+				replicas = 1
+			}
 		}
-		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "replicas", replicas)
+		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "cluster", nc.ConnectedClusterName(), "replicas", replicas)
 	}
 	defer nc.Drain()
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	store, err := eventstore.Open(openCtx, nc, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes})
 	cancel()
+	if err != nil && replicas > 1 {
+		return fmt.Errorf("%w; pass --replicas with at most the cluster's JetStream servers (--replicas 1 on a single server)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -376,8 +384,14 @@ func serveChainKey(ctx context.Context, cfg *serveConfig, store *eventstore.Stor
 		}
 		return key, err
 	}
-	log.Warn("chain key kept in NATS (bucket " + eventstore.ChainKeyBucket + "): whoever can read it can forge the chain; give every engine and verifier --chain-key-file")
-	return store.ChainKey(kctx)
+	key, err := store.ChainKey(kctx)
+	if errors.Is(err, eventstore.ErrChainKeyElsewhere) {
+		return nil, fmt.Errorf("%w; give this instance the same key with --chain-key-file (an embedded engine keeps it in DATA-DIR/%s): a key of its own would make verify call its events altered", err, eventstore.ChainKeyFileName)
+	}
+	if err == nil {
+		log.Warn("chain key kept in NATS (bucket " + eventstore.ChainKeyBucket + "): whoever can read it can forge the chain; give every engine and verifier --chain-key-file")
+	}
+	return key, err
 }
 
 // checkExposure refuses configurations that would put children's records
