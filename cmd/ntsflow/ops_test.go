@@ -299,3 +299,26 @@ func TestSubscriberConsumersAreBounded(t *testing.T) {
 		t.Fatalf("the subscriber made %d durable consumers; the bound is %d", made, eventstore.PublicMaxConsumers)
 	}
 }
+
+// The documents name the NATS users as the code and permissions.conf do: a
+// reader told the engine's user is "engine" would log in as nobody.
+func TestDocumentsNameTheNATSUsersAsTheCodeDoes(t *testing.T) {
+	readme := readFile(t, "../../README.md")
+	if want := "the NATS user `" + eventstore.EngineUser + "` the engine logs in as"; !strings.Contains(readme, want) {
+		t.Errorf("README.md does not name the engine's NATS user: want %q", want)
+	}
+	for _, doc := range []string{"../../README.md", "../../docs/asyncapi.yaml", "../../docs/operations.md", "../../deploy/nats/permissions.conf"} {
+		text := readFile(t, doc)
+		for _, wrong := range []string{"`engine` for itself", "user `engine`", "`engine` user", "user: engine"} {
+			if strings.Contains(text, wrong) {
+				t.Errorf("%s calls the engine's NATS user %q; it is %q", doc, wrong, eventstore.EngineUser)
+			}
+		}
+	}
+	conf := readFile(t, "../../deploy/nats/permissions.conf")
+	for _, u := range []string{eventstore.EngineUser, eventstore.SubscriberUser} {
+		if !strings.Contains(conf, "user: "+u+",") {
+			t.Errorf("permissions.conf has no user %q", u)
+		}
+	}
+}
