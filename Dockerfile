@@ -14,4 +14,8 @@ WORKDIR /home/ntsflow
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD wget -q -O /dev/null http://127.0.0.1:8080/readyz || exit 1
 ENTRYPOINT ["ntsflow"]
-CMD ["serve", "--http-addr", "0.0.0.0:8080", "--insecure"]
+# Listening beyond the container's loopback needs tokens: mount a token file
+# (made with 'ntsflow token') at /secrets/tokens.json, or the engine refuses to
+# start and says so. --insecure waives TLS only, for a closed network such as
+# docker-compose's; beyond one host, serve TLS (--tls-cert, --tls-key) instead.
+CMD ["serve", "--http-addr", "0.0.0.0:8080", "--insecure", "--tokens", "/secrets/tokens.json"]

@@ -41,7 +41,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, apiError(http.StatusUnauthorized, "unauthenticated", "Authorization", "this token is not known (revoked, or mistyped)"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
+		inner := r.WithContext(auth.With(r.Context(), p))
+		next.ServeHTTP(w, inner)
+		// The mux sets the route on the copy it was given; the logging and
+		// metrics around this handler read it from the original.
+		r.Pattern = inner.Pattern
 	})
 }
 

@@ -26,11 +26,30 @@ const ChainKeyFileName = "chain.key"
 
 const chainKeyEntry = "hmac-sha256"
 
+// ErrChainKeyElsewhere says the event log holds events but NATS keeps no
+// chain key: they were chained with a key kept outside NATS (an embedded
+// engine's key file), which a new key would not verify.
+var ErrChainKeyElsewhere = errors.New("the event log already holds events, but NATS keeps no chain key: they were chained with a key kept outside NATS")
+
 // ChainKey returns the key of the events' HMAC chain, creating it on first
 // use, so every engine instance on one NATS system uses the same key.
 // Whoever can read this bucket can forge a chain; an operator who wants the
 // key kept apart from NATS gives engines and verifiers a key file instead.
+// A key is only ever created for an empty log (ErrChainKeyElsewhere).
 func (s *Store) ChainKey(ctx context.Context) ([]byte, error) {
+	// Events with no key beside them were chained with a key that lives
+	// elsewhere; a new one here would call every later event altered, and
+	// the engine holding the real key would find two and refuse to start.
+	// Checked before the bucket is made, so a refusal leaves nothing behind.
+	if stored, err := s.StoredChainKey(ctx); err == nil && stored == nil {
+		last, err := s.LastSequence(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("chain key: %w", err)
+		}
+		if last > 0 {
+			return nil, fmt.Errorf("chain key: %w (stream %s up to sequence %d)", ErrChainKeyElsewhere, EventsStream, last)
+		}
+	}
 	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: ChainKeyBucket, Description: "ntsflow chain key", Storage: jetstream.FileStorage, Replicas: s.replicas})
 	if err != nil {
 		return nil, fmt.Errorf("chain key: %w", unavailable(err))

@@ -15,6 +15,13 @@ import (
 // other services, on their own subjects, apart from the internal log.
 const PublicStream = "NTS_PUBLIC"
 
+// PublicMaxConsumers bounds the consumers on the public stream. Subscribing
+// services may make their own (a durable each, and ephemeral ones that the
+// server removes when idle); each holds state on every server of the
+// stream, so a service that makes one per run, or a hostile one, must hit a
+// limit rather than exhaust the servers. The engine itself has none there.
+const PublicMaxConsumers = 100
+
 func ensurePublic(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        PublicStream,
@@ -25,6 +32,9 @@ func ensurePublic(ctx context.Context, js jetstream.JetStream, replicas int) err
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  time.Hour,
 		DenyDelete:  true,
+		// Applies to a stream created by an earlier version too: the
+		// server takes a lower limit on update, keeping what exists.
+		MaxConsumers: PublicMaxConsumers,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", PublicStream, unavailable(err))

@@ -80,7 +80,7 @@ func scrapeAfterARun(t *testing.T) string {
 		Child: aggregates.ChildInCare{Status: aggregates.StatusPlaced, Authority: "E08000007", Region: "North West", PlacedAt: placedAt}, Rules: safeguarding.DefaultPolicy().Rules()}), engine.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	m.OnRecorded(events.TypeDeadlineBreached, "E08000007")
+	m.OnRecorded(events.TypeDeadlineBreached, aggregates.Referral{ReceivingAuthority: "E08000007"})
 	m.OnFired("breach", time.Now().Add(-800*time.Millisecond), time.Now().Add(-700*time.Millisecond), time.Now())
 	m.ObserveCommand("placement", 200, 3*time.Millisecond)
 	last, _ := n.Store.LastSequence(ctx)

@@ -172,11 +172,20 @@ func (m *Metrics) OnCommitted(state any, recorded []events.Event) {
 }
 
 // OnRecorded counts the saga's warnings, breaches and escalations
-// (sagarun.Deadline.OnRecorded).
-func (m *Metrics) OnRecorded(eventType, authority string) {
-	if c, ok := m.recorded[eventType]; ok {
-		c.WithLabelValues(m.regionOf(authority)).Inc()
+// (sagarun.Deadline.OnRecorded), by the region of the referral's receiving
+// authority or, while it awaits allocation, the region it was referred to.
+func (m *Metrics) OnRecorded(eventType string, ref aggregates.Referral) {
+	c, ok := m.recorded[eventType]
+	if !ok {
+		return
 	}
+	region := m.regionOf(ref.ReceivingAuthority)
+	if ref.ReceivingAuthority == "" {
+		if r, found := refdata.RegionByName(ref.Region); found {
+			region = r
+		}
+	}
+	c.WithLabelValues(region).Inc()
 }
 
 // OnAllocationRecorded counts the allocation saga's reminders and

@@ -90,8 +90,9 @@ type Deadline struct {
 	// sweep, and when the sweep took the referral up.
 	OnFired func(kind string, due, fired, handled time.Time)
 	// OnRecorded, if set, hears of each warning, breach or escalation the
-	// saga recorded (not of repeats).
-	OnRecorded func(eventType string, authority string)
+	// saga recorded (not of repeats), with the referral it concerns: one
+	// awaiting allocation has a region but no receiving authority yet.
+	OnRecorded func(eventType string, ref aggregates.Referral)
 
 	due      func(ctx context.Context, now time.Time) ([]string, error)
 	upcoming func(ctx context.Context, now time.Time) ([]time.Time, error)
@@ -292,7 +293,7 @@ func (r *Deadline) batchWrites(ctx context.Context, in <-chan prepared, fail fun
 			out, err := results[i].Outcome, results[i].Err
 			if err = issue(r.log(), "deadline saga", p.id, p.re.Commands, func(aggregates.Command) (engine.Outcome, error) { return out, err }, func(e events.Event) {
 				if r.OnRecorded != nil {
-					r.OnRecorded(e.Type, p.ref.ReceivingAuthority)
+					r.OnRecorded(e.Type, p.ref)
 				}
 			}); err != nil {
 				fail(fmt.Errorf("referral %s: %w", p.id, err))
@@ -386,7 +387,7 @@ func (r *Deadline) act(ctx context.Context, id string, ref aggregates.Referral, 
 			return r.Engine.Handle(ctx, id, c, engine.Meta{Actor: deadline.Actor, CausationID: cause.ID, CorrelationID: cause.CorrelationID, MsgID: deadline.MsgID(id, c)})
 		}, func(e events.Event) {
 			if r.OnRecorded != nil {
-				r.OnRecorded(e.Type, ref.ReceivingAuthority)
+				r.OnRecorded(e.Type, ref)
 			}
 		})
 		if err != nil {

@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/ntsflow/ntsflow/audit"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
@@ -48,14 +50,18 @@ func toolChainKey(ctx context.Context, st *eventstore.Store, keyFile, dataDir st
 type logSource struct {
 	engineClient
 	natsURL, dataDir *string
+	login            *natsLogin
 }
 
 func logSourceFlags(fs *flag.FlagSet, local string) logSource {
-	return logSource{
+	l := logSource{
 		engineClient: engineFlags(fs, "ask this running engine (default), or...", "bearer token for the running engine (an auditor's)"),
-		natsURL:      fs.String("nats-url", "", "..."+local+" on this NATS server or cluster"),
+		natsURL:      fs.String("nats-url", "", "..."+local+" on this NATS server or cluster (no password in it: see --nats-user)"),
 		dataDir:      fs.String("data-dir", "", "...or in a stopped engine's data directory"),
+		login:        &natsLogin{},
 	}
+	natsLoginFlags(fs, l.login)
+	return l
 }
 
 // local reports whether the tool reads the log itself.
@@ -63,15 +69,22 @@ func (l logSource) local() bool { return *l.natsURL != "" || *l.dataDir != "" }
 
 // open opens the log for a local read.
 func (l logSource) open(ctx context.Context) (*eventstore.Store, func(), error) {
-	return localStore(ctx, *l.natsURL, *l.dataDir)
+	var opts []nats.Option
+	if *l.natsURL != "" {
+		var err error
+		if opts, err = l.login.options(*l.natsURL); err != nil {
+			return nil, nil, err
+		}
+	}
+	return localStore(ctx, *l.natsURL, *l.dataDir, opts...)
 }
 
 // localStore opens the event log without a running engine: a NATS server
 // or cluster by URL, or the embedded server's data directory (the engine
 // must be stopped: two servers must not share a directory).
-func localStore(ctx context.Context, natsURL, dataDir string) (*eventstore.Store, func(), error) {
+func localStore(ctx context.Context, natsURL, dataDir string, opts ...nats.Option) (*eventstore.Store, func(), error) {
 	if natsURL != "" {
-		nc, err := eventstore.Connect(natsURL, "ntsflow-tool")
+		nc, err := eventstore.Connect(natsURL, "ntsflow-tool", opts...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,6 +126,9 @@ var cmdHistory = &Command{
 		engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an auditor's, or the referral's authority's)")
 		asJSON := fs.Bool("json", false, "print the events as JSON instead of a table")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := engine.ready(); err != nil {
+				return err
+			}
 			// Flags may come after the referral id too.
 			var id string
 			for rest := args; len(rest) > 0; {
@@ -207,6 +223,9 @@ var cmdExport = &Command{
 		format := fs.String("format", "jsonl", "output format: jsonl (one event per line)")
 		src := logSourceFlags(fs, "read the log here")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := src.ready(); err != nil {
+				return err
+			}
 			if *format != "jsonl" {
 				return usagef("the only format is jsonl")
 			}
@@ -288,6 +307,9 @@ links to the one before it on its referral. Exit status: 0 nothing wrong,
 		keyFile := fs.String("chain-key-file", "", "the chain key file (default: DATA-DIR/chain.key with --data-dir, else the key kept in NATS)")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := src.ready(); err != nil {
+				return err
+			}
 			rep, err := verifyLog(ctx, src, *keyFile, stderr)
 			if err != nil {
 				return exitWith(2, err) // could not verify

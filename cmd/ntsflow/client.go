@@ -14,19 +14,40 @@ import (
 // simulate) talk to a running engine's HTTP API, with the bearer token an
 // engine started with --tokens asks for.
 type engineClient struct {
-	server, token *string
-	http          *http.Client
+	server    *string
+	tokenFile *string
+	oldToken  *refusedSecretFlag
+	token     *string // resolved by ready
+	http      *http.Client
 }
 
 func engineFlags(fs *flag.FlagSet, serverUsage, tokenUsage string) engineClient {
 	return engineClient{
-		server: fs.String("server", "http://127.0.0.1:8080", serverUsage),
-		// The token is not a flag default: --help prints defaults.
-		token: fs.String("token", "", tokenUsage+" (default: $NTSFLOW_TOKEN)"),
+		server:    fs.String("server", "http://127.0.0.1:8080", serverUsage),
+		tokenFile: fs.String("token-file", "", tokenUsage+", in a file (default: $"+envToken+")"),
+		oldToken:  refuseSecretFlag(fs, "token", "set $"+envToken+" or give --token-file FILE"),
+		token:     new(string),
 		// No overall timeout: an export of a long history streams for as
 		// long as it takes; Ctrl-C stops it (the request's context).
 		http: &http.Client{},
 	}
+}
+
+// ready refuses a token on the command line and reads the token from its
+// file or the environment; every tool calls it before its first request.
+func (c engineClient) ready() error {
+	if err := c.oldToken.check(); err != nil {
+		return err
+	}
+	*c.token = os.Getenv(envToken)
+	if *c.tokenFile != "" {
+		tok, err := readTokenFile(*c.tokenFile)
+		if err != nil {
+			return err
+		}
+		*c.token = tok
+	}
+	return nil
 }
 
 // url is the engine's address for path.
@@ -36,11 +57,7 @@ func (c engineClient) url(path string) string { return strings.TrimRight(*c.serv
 // abandoned when ctx ends.
 func (c engineClient) request(ctx context.Context, method, path string, body io.Reader) *http.Request {
 	req, _ := http.NewRequestWithContext(ctx, method, c.url(path), body)
-	tok := *c.token
-	if tok == "" {
-		tok = os.Getenv("NTSFLOW_TOKEN")
-	}
-	if tok != "" {
+	if tok := *c.token; tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if body != nil {

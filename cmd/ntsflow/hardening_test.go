@@ -43,9 +43,15 @@ func TestComposeIsSafeByDefault(t *testing.T) {
 	if n := strings.Count(compose, `"--tokens", "/secrets/tokens.json"`); n != 2 {
 		t.Errorf("%d of 2 engines run with tokens", n)
 	}
-	for _, want := range []string{"${GRAFANA_ADMIN_PASSWORD:?", "${NTSFLOW_NATS_PASSWORD:?", "/etc/nats/permissions.conf", "nats://ntsflow:${NTSFLOW_NATS_PASSWORD}@"} {
+	for _, want := range []string{"${GRAFANA_ADMIN_PASSWORD:?", "${NTSFLOW_NATS_PASSWORD:?", "/etc/nats/permissions.conf", `"--nats-user", "ntsflow"`} {
 		if !strings.Contains(compose, want) {
 			t.Errorf("docker-compose.yml lacks %s", want)
+		}
+	}
+	// A password in a command line is readable by every process on the host.
+	for _, m := range regexp.MustCompile(`(?s)command: \[[^\]]*\]`).FindAllString(compose, -1) {
+		if strings.Contains(m, "PASSWORD") || regexp.MustCompile(`nats://[^/"]*@`).MatchString(m) {
+			t.Errorf("a secret in a command line: %s", m)
 		}
 	}
 	if strings.Contains(compose, "ADMIN_PASSWORD: admin") {

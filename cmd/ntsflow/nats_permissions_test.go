@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,8 +58,10 @@ func TestNATSUsersAndPermissions(t *testing.T) {
 		}
 	}
 
-	url := fmt.Sprintf("nats://ntsflow:engine-secret@127.0.0.1:%d", port)
-	base, stop := startServe(t, t.TempDir(), "--nats-url", url, "--replicas", "1")
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	pwFile := filepath.Join(t.TempDir(), "nats-password")
+	os.WriteFile(pwFile, []byte("engine-secret\n"), 0o600)
+	base, stop := startServe(t, t.TempDir(), "--nats-url", url, "--nats-user", "ntsflow", "--nats-password-file", pwFile, "--replicas", "1")
 	defer stop()
 	res, err := http.Post(base+"/v1/referrals", "application/json", strings.NewReader(`{"receivingAuthority":"E08000007","route":"hotel","hotel":"H","childReference":"HO-1","nationality":"Eritrean","receivedAt":"2025-06-02T10:00:00Z"}`))
 	if err != nil || res.StatusCode != 201 {

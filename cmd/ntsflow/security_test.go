@@ -31,7 +31,7 @@ func TestExposureRules(t *testing.T) {
 		{serveConfig{httpAddr: "localhost:8080", tokens: "t.json"}, true},
 		{serveConfig{httpAddr: "[::1]:8080", tokens: "t.json"}, true},
 		{serveConfig{httpAddr: "0.0.0.0:8080"}, false},
-		{serveConfig{httpAddr: "0.0.0.0:8080", insecure: true}, true},
+		{serveConfig{httpAddr: "0.0.0.0:8080", insecure: true}, false},                  // a closed network waives TLS, never tokens
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json"}, false},                // tokens never in clear beyond loopback...
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", insecure: true}, true}, // ...unless the network is declared closed (docker-compose)
 		{serveConfig{httpAddr: "0.0.0.0:8080", tokens: "t.json", tlsCert: "c", tlsKey: "k"}, true},
@@ -95,7 +95,7 @@ func TestServeOverTLSWithTokens(t *testing.T) {
 	}
 }
 
-// The tools carry a token to an engine that asks for one: --token, or
+// The tools carry a token to an engine that asks for one: --token-file, or
 // $NTSFLOW_TOKEN; without one the engine's 401 is reported.
 func TestToolsSendTheirToken(t *testing.T) {
 	dir := t.TempDir()
@@ -121,8 +121,10 @@ func TestToolsSendTheirToken(t *testing.T) {
 		t.Fatalf("history without a token: exit %d: %s", code, errb.String())
 	}
 	out.Reset()
-	if code := run([]string{"history", "--server", base, "--token", auditor, id}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.received") {
-		t.Fatalf("history with an auditor's token: exit %d: %s %s", code, out.String(), errb.String())
+	tokenFile := filepath.Join(dir, "auditor.token")
+	os.WriteFile(tokenFile, []byte(auditor+"\n"), 0o600)
+	if code := run([]string{"history", "--server", base, "--token-file", tokenFile, id}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.received") {
+		t.Fatalf("history with an auditor's token file: exit %d: %s %s", code, out.String(), errb.String())
 	}
 	t.Setenv("NTSFLOW_TOKEN", auditor)
 	out.Reset()

@@ -39,6 +39,7 @@ type serveConfig struct {
 	httpAddr     string
 	natsURL      string
 	natsListen   string
+	natsLogin    natsLogin
 	replicas     int
 	syncInterval time.Duration
 	maxBytes     int64
@@ -68,9 +69,10 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{}
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the embedded JetStream's files (ignored with --nats-url)")
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address the HTTP API listens on")
-	fs.StringVar(&c.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of embedding one")
+	fs.StringVar(&c.natsURL, "nats-url", "", "connect to this NATS server or cluster (comma-separated URLs) instead of embedding one; no user or password in it (see --nats-user)")
+	natsLoginFlags(fs, &c.natsLogin)
 	fs.StringVar(&c.natsListen, "nats-listen", "", "let NATS clients (the nats CLI) reach the embedded server at this loopback host:port; default: in-process only")
-	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded, 3 with --nats-url)")
+	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded or on a single server, 3 on a cluster)")
 	fs.DurationVar(&c.syncInterval, "sync-interval", 0, "embedded JetStream fsync interval; 0 (default) fsyncs every append, see README on what relaxing it risks")
 	fs.Int64Var(&c.maxBytes, "max-bytes", 0, "cap the events stream at this many bytes; when full, commands fail with 503 and nothing is lost (0: no cap)")
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
@@ -90,7 +92,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.trustedProxy, "trusted-proxy", "", "with --tokens: reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client that unknown tokens are counted against; default none: the connection's address is the client")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); required to listen beyond loopback")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS or without tokens (closed container networks and demos only)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS (closed container networks only); tokens are still required")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
@@ -186,20 +188,31 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			replicas = 1
 		}
 	} else {
-		var err error
-		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", natsClient.Options()...); err != nil {
+		login, err := cfg.natsLogin.options(cfg.natsURL)
+		if err != nil {
+			return err
+		}
+		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", append(natsClient.Options(), login...)...); err != nil {
 			return err
 		}
 		if replicas == 0 {
+			// A lone server refuses replicated streams; a cluster gets three,
+			// so that losing one node loses nothing.
 			replicas = 3
+			if nc.ConnectedClusterName() == "" {
+				replicas = 1
+			}
 		}
-		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "replicas", replicas)
+		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "cluster", nc.ConnectedClusterName(), "replicas", replicas)
 	}
 	defer nc.Drain()
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	store, err := eventstore.Open(openCtx, nc, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes})
 	cancel()
+	if err != nil && replicas > 1 {
+		return fmt.Errorf("%w; pass --replicas with at most the cluster's JetStream servers (--replicas 1 on a single server)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -403,15 +416,21 @@ func serveChainKey(ctx context.Context, cfg *serveConfig, store *eventstore.Stor
 		}
 		return key, err
 	}
-	log.Warn("chain key kept in NATS (bucket " + eventstore.ChainKeyBucket + "): whoever can read it can forge the chain; give every engine and verifier --chain-key-file")
-	return store.ChainKey(kctx)
+	key, err := store.ChainKey(kctx)
+	if errors.Is(err, eventstore.ErrChainKeyElsewhere) {
+		return nil, fmt.Errorf("%w; give this instance the same key with --chain-key-file (an embedded engine keeps it in DATA-DIR/%s): a key of its own would make verify call its events altered", err, eventstore.ChainKeyFileName)
+	}
+	if err == nil {
+		log.Warn("chain key kept in NATS (bucket " + eventstore.ChainKeyBucket + "): whoever can read it can forge the chain; give every engine and verifier --chain-key-file")
+	}
+	return key, err
 }
 
 // checkExposure refuses configurations that would put children's records
-// on a network unprotected: beyond loopback the API needs TLS and tokens
-// (unless --insecure, for closed networks such as docker-compose's, where
-// tokens may then travel without TLS), and a token never travels in clear
-// beyond loopback without --insecure.
+// on a network unprotected: beyond loopback the API needs TLS and tokens.
+// --insecure, for closed networks such as docker-compose's, waives TLS
+// only: tokens may then travel in clear, but a network that is closed
+// today is not a reason to let whoever reaches it read every referral.
 func checkExposure(cfg *serveConfig) error {
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -424,7 +443,9 @@ func checkExposure(cfg *serveConfig) error {
 	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
 	tls, tokens := cfg.tlsCert != "", cfg.tokens != ""
 	switch {
-	case loopback || (tls && tokens) || cfg.insecure:
+	case loopback || (tokens && (tls || cfg.insecure)):
+	case cfg.insecure:
+		return fmt.Errorf("--http-addr %s is beyond loopback without --tokens: anyone who reaches it could read and change every referral; --insecure waives TLS on a closed network, never tokens: add --tokens FILE (see 'ntsflow token')", cfg.httpAddr)
 	case tokens:
 		return fmt.Errorf("--http-addr %s is beyond loopback: bearer tokens would travel in clear; serve TLS (--tls-cert, --tls-key), or pass --insecure on a closed network", cfg.httpAddr)
 	case tls:

@@ -69,6 +69,9 @@ engine without --tokens, or a token that may both allocate and accept).`,
 		workers := fs.Int("concurrency", 4, "referrals driven at once")
 		missing := fs.Int("missing-percent", 8, "of the placed children, how many go missing after the placement (0 to 100)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := engine.ready(); err != nil {
+				return err
+			}
 			var codes []string
 			for _, a := range refdata.Default().Authorities() {
 				codes = append(codes, a.Code)

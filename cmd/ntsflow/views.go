@@ -39,6 +39,9 @@ is printed on stderr until the rebuild ends.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
 		engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an operator's)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := engine.ready(); err != nil {
+				return err
+			}
 			if len(args) != 1 || !views.Known(args[0]) {
 				return usagef("name one view: capacity, timeliness, referrals or safeguarding")
 			}
@@ -113,6 +116,9 @@ progress (commits/s, percent, ETA) on stderr.`,
 		src := logSourceFlags(fs, "compute here from the log, with progress on stderr,")
 		population := fs.String("population", "", "child population CSV, for thresholds when computing here")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := src.ready(); err != nil {
+				return err
+			}
 			asOf, err := time.Parse(time.RFC3339Nano, *asOfS)
 			if err != nil || !views.Known(*view) {
 				return usagef("give --as-of as an RFC 3339 time and --view as capacity, timeliness, referrals or safeguarding")

@@ -6,6 +6,10 @@
 //
 //	NATS_PASSWORD=... go run ./examples/placement-consumer --nats-url nats://127.0.0.1:4222
 //
+// (--until-idle handles what is waiting and exits.) The password comes from
+// the environment, never the command line, where any user of the machine
+// can read it.
+//
 // (start the engine with --nats-listen 127.0.0.1:4222 to reach its
 // embedded server; the subscriber's password is in the engine's
 // data/nats-users.json). The contract is docs/asyncapi.yaml.
@@ -14,6 +18,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"log/slog"
 	"os"
@@ -38,6 +43,7 @@ func main() {
 	url := flag.String("nats-url", nats.DefaultURL, "NATS server with the NTS_PUBLIC stream")
 	durable := flag.String("durable", "example-placements", "durable consumer name: keep it to resume where you left off")
 	user := flag.String("user", "subscriber", "NATS user; its password comes from $NATS_PASSWORD")
+	untilIdle := flag.Bool("until-idle", false, "handle what is waiting, then exit (a batch job, or a first look) instead of following for ever")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
@@ -68,7 +74,7 @@ func main() {
 		os.Exit(1)
 	}
 	seen := map[string]bool{} // de-duplicate on ce-id: delivery is at least once
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	process := func(m jetstream.Msg) {
 		id := m.Headers().Get("ce-id")
 		if seen[id] {
 			m.Ack()
@@ -89,7 +95,32 @@ func main() {
 		}
 		seen[id] = true
 		m.Ack()
-	})
+	}
+	if *untilIdle {
+		// A fetch that waits two seconds and brings nothing means nothing
+		// is waiting: what arrives later is the next run's.
+		for handled := 0; ; {
+			batch, err := cons.Fetch(100, jetstream.FetchMaxWait(2*time.Second))
+			if err != nil {
+				log.Error("fetch", "err", err)
+				os.Exit(1)
+			}
+			n := 0
+			for m := range batch.Messages() {
+				process(m)
+				n++
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+				log.Error("fetch", "err", err)
+				os.Exit(1)
+			}
+			if handled += n; n == 0 {
+				log.Info("nothing more waiting", "durable", *durable, "handled", handled)
+				return
+			}
+		}
+	}
+	cc, err := cons.Consume(process)
 	if err != nil {
 		log.Error("consume", "err", err)
 		os.Exit(1)
