@@ -70,7 +70,7 @@ type (
 	// reason the partnership agreed.
 	PauseAuthority struct {
 		Authority string    `json:"authority" limit:"max=9"`
-		Reason    string    `json:"reason" limit:"max=500"`
+		Reason    string    `json:"reason" limit:"max=500,multiline"`
 		Until     time.Time `json:"until"`
 		Members   []string  `json:"-"`
 	}
@@ -81,7 +81,7 @@ type (
 	// together (DecideAllocation) and lands on both at once.
 	Allocate struct {
 		Authority string `json:"authority,omitempty" limit:"max=9"`
-		Reason    string `json:"reason,omitempty" limit:"max=500"`
+		Reason    string `json:"reason,omitempty" limit:"max=500,multiline"`
 		// What the shell supplies: the region's authorities, their capacity
 		// as the capacity view counts it, and when the allocated
 		// authority's contact must answer (the response policy).
