@@ -106,6 +106,8 @@ func TestCheckInput(t *testing.T) {
 		{"a pause reason of 501", PauseAuthority{Reason: strings.Repeat("é", 501)}, "reason", "longer than 500 characters"},
 		{"an allocation reason with NUL", Allocate{Authority: "E08000007", Reason: "sibling\x00"}, "reason", "control character U+0000"},
 		{"an exception reason over lines", RaiseAllocationException{Reason: "no placement\nthis week"}, "", ""},
+		{"an exception reason over lines, as a browser sends them", RaiseAllocationException{Reason: "no placement\r\nthis week"}, "", ""},
+		{"an exception reason with a lone CR", RaiseAllocationException{Reason: "no placement\rthis week"}, "reason", "control character U+000D"},
 		{"an exception reason of 2001", RaiseAllocationException{Reason: strings.Repeat("a", 2001)}, "reason", "longer than 2000"},
 		{"a police reference of 101", ReportMissing{LastSeen: "x", PoliceReference: strings.Repeat("a", 101)}, "policeReference", "longer than 100"},
 		{"a worker's caseload cap of 0", SetWorker{Name: "A", CaseloadCap: &zero}, "caseloadCap", "from 1 to 100"},

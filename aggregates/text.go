@@ -32,8 +32,10 @@ func textProblem(s string, max int, multiline bool) string {
 	case utf8.RuneCountInString(s) > max:
 		return fmt.Sprintf("is longer than %d characters", max)
 	}
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\t') {
+	for i, r := range s {
+		// Browsers send a text area's line breaks as CRLF: a CR is a line
+		// break only just before a LF.
+		if multiline && (r == '\n' || r == '\t' || (r == '\r' && strings.HasPrefix(s[i+1:], "\n"))) {
 			continue
 		}
 		// Zero-width (non-)joiners are part of how some scripts spell names.
