@@ -26,8 +26,8 @@ type Authority struct {
 // child's), so referrals "are considered and responded to swiftly".
 type SetContact struct {
 	Authority string `json:"-"`
-	Mailbox   string `json:"mailbox"`
-	Name      string `json:"name"`
+	Mailbox   string `json:"mailbox" limit:"max=254"`
+	Name      string `json:"name" limit:"max=100"`
 }
 
 func (SetContact) CommandName() string { return "set-contact" }
@@ -41,7 +41,7 @@ var mailbox = regexp.MustCompile(`^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$
 // receive (regional pledges such as "ALL receiving 4").
 type SetPledge struct {
 	Authority string `json:"-"`
-	Pledge    *int   `json:"pledge"`
+	Pledge    *int   `json:"pledge" limit:"min=0,max=1000"`
 }
 
 // AuthorityCommand is any of the authority's commands.

@@ -122,35 +122,35 @@ type (
 	// police were told (their reference).
 	ReportMissing struct {
 		MissingAt       time.Time    `json:"missingAt"`
-		LastSeen        string       `json:"lastSeen"`
-		PoliceReference string       `json:"policeReference"`
+		LastSeen        string       `json:"lastSeen" limit:"max=500"`
+		PoliceReference string       `json:"policeReference" limit:"max=100"`
 		Child           ChildInCare  `json:"-"`
 		Rules           MissingRules `json:"-"`
 	}
 	// RecordReturn: the child came back, or was found.
 	RecordReturn struct {
 		ReturnedAt time.Time    `json:"returnedAt"`
-		WhereFound string       `json:"whereFound"`
+		WhereFound string       `json:"whereFound" limit:"max=500"`
 		Rules      MissingRules `json:"-"`
 	}
 	// NotifySafeguarding: the saga tells the parties at once.
 	NotifySafeguarding struct {
-		Episode int      `json:"episode"`
-		Parties []string `json:"parties"`
+		Episode int      `json:"episode" limit:"min=1,max=1000"`
+		Parties []string `json:"parties" limit:"items=10,max=50"`
 	}
-	// RecordStrategyDiscussion: the strategy discussion was held (Episode
-	// 0: the latest).
+	// RecordStrategyDiscussion: the strategy discussion was held (no
+	// Episode: the latest).
 	RecordStrategyDiscussion struct {
-		Episode   int       `json:"episode,omitempty"`
+		Episode   *int      `json:"episode,omitempty" limit:"min=1,max=1000"`
 		HeldAt    time.Time `json:"heldAt"`
-		Attendees []string  `json:"attendees"`
+		Attendees []string  `json:"attendees" limit:"items=20,max=100"`
 	}
-	// RecordReturnInterview: a return interview was offered (Episode 0:
+	// RecordReturnInterview: a return interview was offered (no Episode:
 	// the latest).
 	RecordReturnInterview struct {
-		Episode   int       `json:"episode,omitempty"`
+		Episode   *int      `json:"episode,omitempty" limit:"min=1,max=1000"`
 		OfferedAt time.Time `json:"offeredAt"`
-		OfferedBy string    `json:"offeredBy"`
+		OfferedBy string    `json:"offeredBy" limit:"max=200"`
 		Accepted  bool      `json:"accepted"`
 	}
 	// RecordStrategyOverdue, RecordInterviewWarning, RecordInterviewBreach:
@@ -164,13 +164,13 @@ type (
 	// as 1 January of that year. Basis is DOBRecorded or DOBAssessed (the
 	// assessed date stands over a recorded one).
 	SetDateOfBirth struct {
-		DateOfBirth string      `json:"dateOfBirth"`
+		DateOfBirth string      `json:"dateOfBirth" limit:"max=10"`
 		Basis       string      `json:"-"`
 		Child       ChildInCare `json:"-"`
 	}
 	// RecordLeaveToRemain: the child's immigration status as now known.
 	RecordLeaveToRemain struct {
-		Status string `json:"status"`
+		Status string `json:"status" limit:"max=20"`
 	}
 	// InvolveLeavingCare (at 16), RecordTriplePlanning (at 17 and a half)
 	// and BecomeCareLeaver (at 18): the saga's milestones.
@@ -336,9 +336,9 @@ func DecideCare(c Care, cmd CareCommand, now time.Time) ([]events.Event, error) 
 		}
 		return out, nil
 	case RecordStrategyDiscussion:
-		ep, ok := c.Episode(x.Episode)
+		ep, ok := c.Episode(latest(x.Episode))
 		if !ok {
-			return nil, illegal(CodeNoEpisode, "no missing episode %s", episodeName(x.Episode))
+			return nil, illegal(CodeNoEpisode, "no missing episode %s", episodeName(latest(x.Episode)))
 		}
 		if ep.StrategyHeld {
 			return nil, illegal(CodeAlreadyRecorded, "episode %d's strategy discussion was held at %s", ep.N, ep.StrategyHeldAt.Format(time.RFC3339))
@@ -351,9 +351,9 @@ func DecideCare(c Care, cmd CareCommand, now time.Time) ([]events.Event, error) 
 		}
 		return []events.Event{events.New(x.HeldAt, events.StrategyDiscussionHeld{Episode: ep.N, HeldAt: x.HeldAt, Attendees: x.Attendees})}, nil
 	case RecordReturnInterview:
-		ep, ok := c.Episode(x.Episode)
+		ep, ok := c.Episode(latest(x.Episode))
 		if !ok {
-			return nil, illegal(CodeNoEpisode, "no missing episode %s", episodeName(x.Episode))
+			return nil, illegal(CodeNoEpisode, "no missing episode %s", episodeName(latest(x.Episode)))
 		}
 		if !ep.Returned {
 			return nil, illegal(CodeNotMissing, "episode %d: the child has not returned; a return interview follows the return", ep.N)
@@ -450,6 +450,15 @@ func DecideCare(c Care, cmd CareCommand, now time.Time) ([]events.Event, error) 
 		return one(now, events.CareLeaver{LeaveToRemain: c.leave(), Accommodation: AccommodationAt18(c.leave())}), nil
 	}
 	return nil, fmt.Errorf("care: unknown command %T", cmd)
+}
+
+// latest reads an episode a person named: absent is the latest (0). A
+// pointer, so that "episode": 0 is told apart from no episode and refused.
+func latest(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
 }
 
 func episodeName(n int) string {

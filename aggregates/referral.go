@@ -182,23 +182,23 @@ type (
 	// ReceiveReferral opens a referral.
 	ReceiveReferral struct {
 		ReferralID            string    `json:"-"`
-		ReceivingAuthority    string    `json:"receivingAuthority"`
-		Route                 string    `json:"route"`
-		TransferringAuthority string    `json:"transferringAuthority,omitempty"`
-		Hotel                 string    `json:"hotel,omitempty"`
-		ChildReference        string    `json:"childReference"`
-		ClaimedAge            *int      `json:"claimedAge,omitempty"`
-		DateOfBirth           string    `json:"dateOfBirth,omitempty"`
-		Sex                   string    `json:"sex,omitempty"`
-		Nationality           string    `json:"nationality,omitempty"`
-		Languages             []string  `json:"languages,omitempty"`
-		Needs                 []string  `json:"needs,omitempty"`
+		ReceivingAuthority    string    `json:"receivingAuthority" limit:"max=9"`
+		Route                 string    `json:"route" limit:"max=20"`
+		TransferringAuthority string    `json:"transferringAuthority,omitempty" limit:"max=9"`
+		Hotel                 string    `json:"hotel,omitempty" limit:"max=200"`
+		ChildReference        string    `json:"childReference" limit:"max=64"`
+		ClaimedAge            *int      `json:"claimedAge,omitempty" limit:"min=0,max=17"`
+		DateOfBirth           string    `json:"dateOfBirth,omitempty" limit:"max=10"`
+		Sex                   string    `json:"sex,omitempty" limit:"max=20"`
+		Nationality           string    `json:"nationality,omitempty" limit:"max=100"`
+		Languages             []string  `json:"languages,omitempty" limit:"items=50,max=100"`
+		Needs                 []string  `json:"needs,omitempty" limit:"items=50,max=500"`
 		ReceivedAt            time.Time `json:"receivedAt"`
 		// Region, instead of ReceivingAuthority, refers the child into the
 		// scheme for that region's partnership to allocate (a slug, e.g.
 		// "north-west"); ReceivedAt is then when the child was referred,
 		// and the transfer clock runs from it.
-		Region string `json:"region,omitempty"`
+		Region string `json:"region,omitempty" limit:"max=64"`
 	}
 	// AcceptAllocation: the allocated authority's contact accepts. The
 	// shell names the accepting authority from the caller's role (empty:
@@ -210,7 +210,7 @@ type (
 	// this child, with a reason.
 	RaiseAllocationException struct {
 		Authority string `json:"-"`
-		Reason    string `json:"reason"`
+		Reason    string `json:"reason" limit:"max=2000,multiline"`
 	}
 	// RecordAllocationReminder is issued by the allocation response saga.
 	RecordAllocationReminder struct {
@@ -223,41 +223,41 @@ type (
 	}
 	// NotifyProfessionals records that the referral form went out.
 	NotifyProfessionals struct {
-		Professions []string `json:"professions"`
-		NotifiedBy  string   `json:"notifiedBy"`
+		Professions []string `json:"professions" limit:"items=50,max=50"`
+		NotifiedBy  string   `json:"notifiedBy" limit:"max=200"`
 	}
 	// RecordPlacementSearch records one search step on one track.
 	RecordPlacementSearch struct {
-		Track          string   `json:"track"`
-		OffersFound    *int     `json:"offersFound"`
-		PlacementTypes []string `json:"placementTypes,omitempty"`
+		Track          string   `json:"track" limit:"max=20"`
+		OffersFound    *int     `json:"offersFound" limit:"min=0,max=1000"`
+		PlacementTypes []string `json:"placementTypes,omitempty" limit:"items=50,max=10"`
 	}
 	// RequestAgeAssessment records that the child's age is disputed.
 	RequestAgeAssessment struct {
-		Method string `json:"method"`
-		Reason string `json:"reason,omitempty"`
+		Method string `json:"method" limit:"max=30"`
+		Reason string `json:"reason,omitempty" limit:"max=2000,multiline"`
 	}
 	// RecordAgeAssessment records the outcome of an age assessment.
 	RecordAgeAssessment struct {
-		Method              string `json:"method"`
-		Outcome             string `json:"outcome"`
-		AssessedDateOfBirth string `json:"assessedDateOfBirth,omitempty"`
+		Method              string `json:"method" limit:"max=30"`
+		Outcome             string `json:"outcome" limit:"max=20"`
+		AssessedDateOfBirth string `json:"assessedDateOfBirth,omitempty" limit:"max=10"`
 	}
 	// Place records that the child is in a placement.
 	Place struct {
-		PlacementType string    `json:"placementType"`
-		Provider      string    `json:"provider"`
+		PlacementType string    `json:"placementType" limit:"max=10"`
+		Provider      string    `json:"provider" limit:"max=200"`
 		PlacedAt      time.Time `json:"placedAt"`
 	}
 	// Withdraw ends the referral without a placement.
 	Withdraw struct {
-		Reason string `json:"reason"`
-		Detail string `json:"detail,omitempty"`
+		Reason string `json:"reason" limit:"max=30"`
+		Detail string `json:"detail,omitempty" limit:"max=2000,multiline"`
 	}
 	// RecordLeftCare records that a placed child has left care.
 	RecordLeftCare struct {
 		LeftAt time.Time `json:"leftAt"`
-		Reason string    `json:"reason"`
+		Reason string    `json:"reason" limit:"max=30"`
 	}
 	// SetDeadline is issued by the deadline saga on receipt.
 	SetDeadline struct {
@@ -321,7 +321,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, illegal(CodeUnreadableHistory, "this referral has events this engine cannot read (%s); upgrade the engine before changing it", strings.Join(r.Unreadable, ", "))
 		}
 	}
-	if err := checkText(cmd); err != nil {
+	if err := CheckInput(cmd); err != nil {
 		return nil, err
 	}
 	switch c := cmd.(type) {

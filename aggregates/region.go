@@ -61,7 +61,7 @@ type (
 	// SetRota sets the order of the rota: every authority of the region,
 	// once each. The next allocation starts at the top of the new order.
 	SetRota struct {
-		Order []string `json:"order"`
+		Order []string `json:"order" limit:"items=100,max=9"`
 		// Members are the region's authorities, from the reference data
 		// (the shell supplies them).
 		Members []string `json:"-"`
@@ -69,8 +69,8 @@ type (
 	// PauseAuthority pauses an authority in the rota until a time, for a
 	// reason the partnership agreed.
 	PauseAuthority struct {
-		Authority string    `json:"authority"`
-		Reason    string    `json:"reason"`
+		Authority string    `json:"authority" limit:"max=9"`
+		Reason    string    `json:"reason" limit:"max=500,multiline"`
 		Until     time.Time `json:"until"`
 		Members   []string  `json:"-"`
 	}
@@ -88,8 +88,8 @@ type (
 	// a need it can meet). It is decided by the region and the referral
 	// together (DecideAllocation) and lands on both at once.
 	Allocate struct {
-		Authority string `json:"authority,omitempty"`
-		Reason    string `json:"reason,omitempty"`
+		Authority string `json:"authority,omitempty" limit:"max=9"`
+		Reason    string `json:"reason,omitempty" limit:"max=500,multiline"`
 		// What the shell supplies: the region's authorities, their capacity
 		// as the capacity view counts it, and when the allocated
 		// authority's contact must answer (the response policy).

@@ -53,15 +53,15 @@ type (
 	// those allocated here.
 	SetWorker struct {
 		StaffID     string `json:"-"`
-		Name        string `json:"name"`
-		CaseloadCap *int   `json:"caseloadCap"`
-		OtherCases  int    `json:"otherCases"`
+		Name        string `json:"name" limit:"max=100"`
+		CaseloadCap *int   `json:"caseloadCap" limit:"min=1,max=100"`
+		OtherCases  int    `json:"otherCases" limit:"min=0,max=100"`
 	}
 	// MarkWorkerAway records that a worker is away until a time.
 	MarkWorkerAway struct {
 		StaffID string    `json:"-"`
 		Until   time.Time `json:"until"`
-		Reason  string    `json:"reason"`
+		Reason  string    `json:"reason" limit:"max=500"`
 	}
 	// RecordWorkerLeft records that a worker left; their children need
 	// reallocating (each with AllocateWorker).
@@ -74,8 +74,8 @@ type (
 	// left or is changed needs a reason too.
 	AllocateWorker struct {
 		ReferralID string `json:"-"`
-		StaffID    string `json:"staffId,omitempty"`
-		Reason     string `json:"reason,omitempty"`
+		StaffID    string `json:"staffId,omitempty" limit:"max=64"`
+		Reason     string `json:"reason,omitempty" limit:"max=500"`
 		// The referral's state, which the shell supplies: the child must be
 		// received (or placed) by this team's authority.
 		Received bool `json:"-"`

@@ -7,17 +7,11 @@ import (
 	"unicode/utf8"
 )
 
-// Bounds on what a command may carry. Lengths are in characters (Unicode
-// code points), as docs/openapi.yaml says, never in bytes.
-const (
-	MaxReferenceLength = 64   // childReference
-	MaxNameLength      = 200  // hotel, provider, notifiedBy
-	MaxShortTextLength = 100  // nationality, a language
-	MaxTextLength      = 2000 // reasons and details
-	MaxNeedLength      = 500  // one need
-	MaxListLength      = 50   // languages, needs, professions, placement types
-	MaxOffers          = 1000 // offersFound in one search
-)
+// MaxOffers bounds offersFound in one search (as its limit tag does; the
+// decider names it in its refusal). Every other bound on what a command may
+// carry is its field's limit tag (limits.go). Lengths are in characters
+// (Unicode code points), as docs/openapi.yaml says, never in bytes.
+const MaxOffers = 1000
 
 // blank reports whether s has nothing a person could read: empty, spaces,
 // or only invisible characters (NUL, zero-width spaces and the like).
@@ -38,8 +32,10 @@ func textProblem(s string, max int, multiline bool) string {
 	case utf8.RuneCountInString(s) > max:
 		return fmt.Sprintf("is longer than %d characters", max)
 	}
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\t') {
+	for i, r := range s {
+		// Browsers send a text area's line breaks as CRLF: a CR is a line
+		// break only just before a LF.
+		if multiline && (r == '\n' || r == '\t' || (r == '\r' && strings.HasPrefix(s[i+1:], "\n"))) {
 			continue
 		}
 		// Zero-width (non-)joiners are part of how some scripts spell names.
@@ -58,58 +54,4 @@ func TextProblem(s string, max int) string {
 		return "has nothing readable in it"
 	}
 	return textProblem(s, max, false)
-}
-
-type textField struct {
-	name      string
-	value     string
-	max       int
-	multiline bool
-}
-
-// checkText refuses a command whose text is not clean (see textProblem) or
-// whose lists are too long. Whether a field is required is the decider's
-// business; text that is present must be clean.
-func checkText(cmd Command) error {
-	var fields []textField
-	lists := map[string][]string{}
-	switch c := cmd.(type) {
-	case ReceiveReferral:
-		fields = []textField{{"receivingAuthority", c.ReceivingAuthority, 9, false}, {"route", c.Route, 20, false},
-			{"transferringAuthority", c.TransferringAuthority, 9, false}, {"hotel", c.Hotel, MaxNameLength, false},
-			{"childReference", c.ChildReference, MaxReferenceLength, false}, {"dateOfBirth", c.DateOfBirth, 10, false},
-			{"sex", c.Sex, 20, false}, {"nationality", c.Nationality, MaxShortTextLength, false}}
-		for _, l := range c.Languages {
-			fields = append(fields, textField{"languages", l, MaxShortTextLength, false})
-		}
-		for _, n := range c.Needs {
-			fields = append(fields, textField{"needs", n, MaxNeedLength, false})
-		}
-		lists["languages"], lists["needs"] = c.Languages, c.Needs
-	case NotifyProfessionals:
-		fields = []textField{{"notifiedBy", c.NotifiedBy, MaxNameLength, false}}
-		lists["professions"] = c.Professions
-	case RecordPlacementSearch:
-		lists["placementTypes"] = c.PlacementTypes
-	case RequestAgeAssessment:
-		fields = []textField{{"reason", c.Reason, MaxTextLength, true}}
-	case Place:
-		fields = []textField{{"provider", c.Provider, MaxNameLength, false}}
-	case Withdraw:
-		fields = []textField{{"detail", c.Detail, MaxTextLength, true}}
-	}
-	for name, l := range lists {
-		if len(l) > MaxListLength {
-			return invalid(name, "a list of at most %d", MaxListLength)
-		}
-	}
-	for _, f := range fields {
-		if f.value == "" {
-			continue
-		}
-		if p := textProblem(f.value, f.max, f.multiline); p != "" {
-			return invalid(f.name, "the %s %s", f.name, p)
-		}
-	}
-	return nil
 }

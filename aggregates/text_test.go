@@ -32,7 +32,7 @@ func TestTextAndNumberBounds(t *testing.T) {
 		{"a reference of only a zero-width space", nil, mod(func(c *ReceiveReferral) { c.ChildReference = "\u200b" }), "childReference"},
 		{"a hotel of only a zero-width space", nil, mod(func(c *ReceiveReferral) { c.Hotel = "\u200b" }), "hotel"},
 		{"a name with a zero-width non-joiner", nil, mod(func(c *ReceiveReferral) { c.Hotel = "می\u200cخواهم" }), ""},
-		{"too many languages", nil, mod(func(c *ReceiveReferral) { c.Languages = make([]string, MaxListLength+1) }), "languages"},
+		{"too many languages", nil, mod(func(c *ReceiveReferral) { c.Languages = make([]string, 51) }), "languages"},
 		{"notifiedBy of only a zero-width space", open, NotifyProfessionals{Professions: []string{"health"}, NotifiedBy: "\u200b"}, "notifiedBy"},
 		{"a provider of only NUL", open, Place{PlacementType: "U1", Provider: "\x00", PlacedAt: placedAt}, "provider"},
 		{"a withdrawal detail over two lines", open, Withdraw{Reason: "missing", Detail: "seen at the station\nnot since"}, ""},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 )
 
@@ -75,6 +76,12 @@ func decodeBody(r *http.Request, v any) *Error {
 		return apiError(http.StatusBadRequest, "malformed_json", "", "%v", err)
 	}
 	trimStrings(reflect.ValueOf(v))
+	// The limits every field declares (aggregates/limits.go), here for every
+	// route before the handler loads or decides anything; the engine checks
+	// them again for callers that do not come through HTTP.
+	if err := aggregates.CheckInput(v); err != nil {
+		return errorFor(err, noVersion)
+	}
 	return nil
 }
 

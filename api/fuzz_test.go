@@ -16,15 +16,18 @@ func FuzzDecodeCommand(f *testing.F) {
 		`{"professions":["health","police"],"notifiedBy":"team leader"}`,
 		`{"track":"in-house","offersFound":2,"placementTypes":["U1"]}`,
 		`{"placementType":"U1","provider":"p","placedAt":"2025-06-03T09:00:00Z"}`,
-		`{"reason":"missing"}`, `{"pledge":4}`, `[[[[[[]]]]]]`, `{"a":"\ud800"}`, "{\"hotel\":\"\xff\"}", `{"claimedAge":1e400}`,
+		`{"reason":"missing"}`, `{"pledge":4}`, `{"episode":0,"attendees":["police","\u0000"]}`, `{"sequence":0}`, `{"name":"a\nb","caseloadCap":101}`, `[[[[[[]]]]]]`, `{"a":"\ud800"}`, "{\"hotel\":\"\xff\"}", `{"claimedAge":1e400}`,
 	} {
-		for kind := range byte(8) {
+		for kind := range byte(24) {
 			f.Add(kind, []byte(s))
 		}
 	}
 	f.Fuzz(func(t *testing.T, kind byte, body []byte) {
 		targets := []any{&aggregates.ReceiveReferral{}, &aggregates.NotifyProfessionals{}, &aggregates.RecordPlacementSearch{}, &aggregates.RequestAgeAssessment{},
-			&aggregates.RecordAgeAssessment{}, &aggregates.Place{}, &aggregates.Withdraw{}, &aggregates.RecordLeftCare{}, &aggregates.SetPledge{}}
+			&aggregates.RecordAgeAssessment{}, &aggregates.Place{}, &aggregates.Withdraw{}, &aggregates.RecordLeftCare{}, &aggregates.SetPledge{},
+			&aggregates.Allocate{}, &aggregates.RaiseAllocationException{}, &aggregates.SetRota{}, &aggregates.PauseAuthority{}, &aggregates.SetContact{},
+			&aggregates.SetWorker{}, &aggregates.MarkWorkerAway{}, &aggregates.AllocateWorker{}, &aggregates.ReportMissing{}, &aggregates.RecordReturn{},
+			&aggregates.RecordStrategyDiscussion{}, &aggregates.RecordReturnInterview{}, &aggregates.SetDateOfBirth{}, &aggregates.RecordLeaveToRemain{}, &replayRequest{}}
 		v := targets[int(kind)%len(targets)]
 		r := httptest.NewRequest("POST", "/v1/referrals", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")

@@ -24,7 +24,7 @@ func (s *Server) listParked(w http.ResponseWriter, r *http.Request) {
 // replayRequest names one parked message by its sequence in NTS_PARKED;
 // without one, every parked message is replayed, oldest first.
 type replayRequest struct {
-	Sequence uint64 `json:"sequence,omitempty"`
+	Sequence *uint64 `json:"sequence,omitempty" limit:"min=1,max=9007199254740991"`
 }
 
 // replayParked hands parked messages back to their consumers on this
@@ -38,10 +38,14 @@ func (s *Server) replayParked(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 	defer cancel()
-	out, err := s.Engine.Store.ReplayParked(ctx, req.Sequence)
+	var seq uint64 // 0: every parked message
+	if req.Sequence != nil {
+		seq = *req.Sequence
+	}
+	out, err := s.Engine.Store.ReplayParked(ctx, seq)
 	switch {
 	case errors.Is(err, eventstore.ErrNotParked):
-		writeError(w, apiError(http.StatusNotFound, "not_found", "sequence", "no parked message has sequence %d", req.Sequence))
+		writeError(w, apiError(http.StatusNotFound, "not_found", "sequence", "no parked message has sequence %d", seq))
 		return
 	case errors.Is(err, eventstore.ErrNotHere):
 		writeError(w, apiError(http.StatusConflict, "consumer_not_here", "sequence", "%s; replay on an instance that runs the sagas and the publisher", err.Error()))

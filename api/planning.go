@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/csv"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -69,34 +70,43 @@ func (s *Server) trainingPlaces(w http.ResponseWriter, r *http.Request) {
 func (s *Server) forecast(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	code, slug := q.Get("authority"), q.Get("region")
-	if (code == "") == (slug == "") {
-		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "authority", "give authority (an ONS code) or region (a slug), one of them"))
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		// Answering JSON to a client that asked for something else would
+		// look like what it asked for: refuse, and say what there is.
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "format", "format is json (the default) or csv, not %q", format))
 		return
 	}
 	ratios := map[string]float64{}
 	for param, role := range map[string]string{"casesPerSocialWorker": "social worker", "casesPerPersonalAdviser": "personal adviser"} {
 		if v := q.Get(param); v != "" {
+			// ParseFloat reads "NaN" and "Inf" as numbers, and no comparison
+			// refuses NaN: say what is wanted instead.
 			n, err := strconv.ParseFloat(v, 64)
-			if err != nil || n <= 0 || n > 1000 {
-				writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "%s is the caseload per post, more than 0", param))
+			if err != nil || math.IsNaN(n) || n <= 0 || n > 1000 {
+				writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "%s is the caseload per post, a number more than 0 and at most 1000 (got %q)", param, v))
 				return
 			}
 			ratios[role] = n
 		}
+	}
+	if (code == "") == (slug == "") {
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "authority", "give authority (an ONS code) or region (a slug), one of them"))
+		return
 	}
 	reg := s.Views.Registry
 	var region string
 	if code != "" {
 		a, ok := reg.Lookup(code)
 		if !ok {
-			writeError(w, apiError(http.StatusNotFound, "not_found", "authority", "%s is not an authority with children's services", code))
+			writeError(w, apiError(http.StatusBadRequest, "invalid_query", "authority", "%s is not an authority with children's services", code))
 			return
 		}
 		code, region = a.Code, a.Region
 	} else {
 		name, ok := refdata.RegionByName(slug)
 		if !ok {
-			writeError(w, apiError(http.StatusNotFound, "not_found", "region", "no region %q", slug))
+			writeError(w, apiError(http.StatusBadRequest, "invalid_query", "region", "no region %q; regions are named by slug, e.g. north-west", slug))
 			return
 		}
 		region = name
@@ -140,7 +150,7 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request) {
 		scope = region
 	}
 	f := projections.MakeForecast(scope, own, regionCounts, s.now().In(calendar.London), lookedAfter, threshold, ratios)
-	if q.Get("format") == "csv" {
+	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "forecast-"+scope+".csv"))
 		cw := csv.NewWriter(w)

@@ -65,12 +65,11 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
+		// Only a field with a json name is the client's to send: it is the
+		// same rule by which aggregates.CheckInput finds the fields to bound.
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
+		if !f.IsExported() || name == "" || name == "-" {
 			continue
-		}
-		if name == "" {
-			name = f.Name
 		}
 		out[name] = f.Type
 	}

@@ -51,6 +51,10 @@ func HandleBatch[S any, C aggregates.Command](ctx context.Context, e *Engine, d 
 			results[i].Err = err
 			continue
 		}
+		if err := aggregates.CheckInput(it.Cmd); err != nil {
+			results[i].Err = err
+			continue
+		}
 		subject := d.Subject(it.ID)
 		stored, ok := e.cached(subject)
 		if !ok || it.Meta.IdempotencyKey != "" || it.Meta.ExpectedVersion != nil {

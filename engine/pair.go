@@ -34,6 +34,9 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	if err := d2.CheckID(id2); err != nil {
 		return Outcome{}, err
 	}
+	if err := aggregates.CheckInput(cmd); err != nil {
+		return Outcome{}, err
+	}
 	hash := RequestHash(cmd)
 	subj1, subj2 := d1.Subject(id1), d2.Subject(id2)
 	// Commands of this instance that share the first aggregate take turns:

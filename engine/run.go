@@ -20,6 +20,11 @@ func Handle[S any, C aggregates.Command](ctx context.Context, e *Engine, d aggre
 	if err := d.CheckID(id); err != nil {
 		return Outcome{}, err
 	}
+	// Every command of every caller (API, console, sagas) passes the limits
+	// its fields declare, before anything is loaded.
+	if err := aggregates.CheckInput(cmd); err != nil {
+		return Outcome{}, err
+	}
 	var before S
 	out, err := e.run(ctx, id, d.Subject(id), cmd, meta, func(stored []eventstore.Stored, now time.Time) (int, []events.Event, error) {
 		s, version := fold(d, id, stored)
