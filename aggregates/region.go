@@ -79,7 +79,7 @@ type (
 	// again from now.
 	EndPause struct {
 		Authority string   `json:"-"`
-		Reason    string   `json:"reason"`
+		Reason    string   `json:"reason" limit:"max=500,multiline"`
 		Members   []string `json:"-"`
 	}
 	// Allocate allocates a referral awaiting allocation: with no Authority,

@@ -25,6 +25,7 @@ var bodyOf = map[string]any{
 	"setRota": aggregates.SetRota{}, "pauseAuthority": aggregates.PauseAuthority{}, "setContact": aggregates.SetContact{},
 	"setPledge": aggregates.SetPledge{}, "setWorker": aggregates.SetWorker{}, "markWorkerAway": aggregates.MarkWorkerAway{},
 	"recordWorkerLeft": aggregates.RecordWorkerLeft{}, "allocateWorker": aggregates.AllocateWorker{}, "replayParked": replayRequest{},
+	"endPause": aggregates.EndPause{}, "voidMessage": voidRequest{},
 }
 
 // Issue 21, item 5: docs/openapi.yaml and the limit tags say the same. The

@@ -10,9 +10,9 @@ import (
 
 // voidRequest names a message nobody can read on an aggregate's subject.
 type voidRequest struct {
-	Subject  string `json:"subject"`
-	Sequence uint64 `json:"sequence"`
-	Reason   string `json:"reason"`
+	Subject  string `json:"subject" limit:"max=200"`
+	Sequence uint64 `json:"sequence" limit:"min=1,max=9007199254740991"`
+	Reason   string `json:"reason" limit:"max=500"`
 	Force    bool   `json:"force,omitempty"`
 }
 

@@ -59,7 +59,7 @@ func (v *Capacity) count(code string) *AuthorityCount {
 func ApplyCapacity(v *Capacity, e events.Event) *Capacity {
 	switch d := e.Data.(type) {
 	case events.ReferralReceived:
-		if i, ok := v.refs.find(e.AggregateID); ok && v.refs.get(i).authority != 0 {
+		if i, ok := v.refs.find(e.AggregateID); ok && aggregates.Status(v.syms.name(v.refs.get(i).status)) != aggregates.StatusAwaitingAcceptance {
 			break // received once; a second, empty receipt (issue 21) counts nothing
 		}
 		c := v.count(d.ReceivingAuthority)
