@@ -18,7 +18,7 @@ import (
 //
 //   - a command decided on cached commits appends with their last sequence
 //     expected, and the server refuses it if the subject has moved: a
-//     conflict, a reload, a decision again (run.go);
+//     conflict, a reload, a decision again (loop.go);
 //   - an answer the server does not check (a refusal, a stale If-Match) is
 //     given only after deciding again on a fresh load;
 //   - reads (Engine.Load) use it only as a prefix, reading from the store

@@ -3,7 +3,8 @@
 // a repeated command's first outcome (idempotency.go), decide, wrap what was
 // decided in envelopes chained by hash (envelope.go), and append with the
 // server checking the aggregate's version, deciding again against fresh
-// state when another writer got there first (run.go).
+// state when another writer got there first (loop.go: the one loop that
+// Handle, HandlePair and HandleBatch each give a job).
 //
 // The rules live in package aggregates; an aggregate is a Decider value
 // there, and the engine needs nothing else to serve it.

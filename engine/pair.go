@@ -2,14 +2,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
-	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // HandlePair runs a command that two aggregates decide together, such as
@@ -19,8 +17,11 @@ import (
 // version it was decided on (eventstore.AppendAtomic), so two racing
 // allocations never take the same slot and never allocate one referral
 // twice; the loser decides again on fresh state. The outcome, idempotency
-// key and If-Match are the second aggregate's. When decide gives the first
-// aggregate no events, only the second is written (a plain append).
+// key, If-Match and message id are the second aggregate's. When decide
+// gives the first aggregate no events, only the second is written, as
+// Handle writes it (a plain append, deduplicated on its message id); an
+// atomic batch carries no message id, so a write to both is kept single
+// by the sequences it expects and by the idempotency key.
 func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	ctx context.Context, e *Engine,
 	d1 aggregates.Decider[S1, C1], id1 string,
@@ -37,8 +38,7 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	if err := aggregates.CheckInput(cmd); err != nil {
 		return Outcome{}, err
 	}
-	hash := RequestHash(cmd)
-	subj1, subj2 := d1.Subject(id1), d2.Subject(id2)
+	subj1 := d1.Subject(id1)
 	// Commands of this instance that share the first aggregate take turns:
 	// a burst of allocations in one region would otherwise spend the
 	// machine's cores deciding again and again for the one of them the
@@ -49,121 +49,29 @@ func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 		return Outcome{}, fmt.Errorf("command %s: waiting for its turn at %s: %w", cmd.CommandName(), subj1, err)
 	}
 	defer done()
-	// As in run: the first attempt decides on what the engine holds of
-	// either aggregate; a refusal, or a conflict, is decided again on fresh
-	// loads of both.
-	stored1, cached1 := e.cached(subj1)
-	stored2, cached2 := e.cached(subj2)
-	fromCache := cached1 || cached2
-	for attempt := 1; ; attempt++ {
-		var err error
-		if !fromCache || !cached1 {
-			if stored1, err = e.load(ctx, subj1); err != nil {
-				return Outcome{}, fmt.Errorf("load %s: %w", subj1, err)
-			}
-		}
-		if !fromCache || !cached2 {
-			if stored2, err = e.load(ctx, subj2); err != nil {
-				return Outcome{}, fmt.Errorf("load %s: %w", subj2, err)
-			}
-		}
-		again := func() bool {
-			if !fromCache {
-				return false
-			}
-			fromCache, cached1, cached2 = false, false, false
-			attempt--
-			return true
-		}
-		if meta.IdempotencyKey != "" {
-			if out, found, err := firstOutcome(id2, stored2, func(c events.Commit) bool { return c.IdempotencyKey == meta.IdempotencyKey }, hash); found {
-				return out, err
-			}
-		}
-		s1, _ := fold(d1, id1, stored1)
-		s2, version := fold(d2, id2, stored2)
-		if meta.ExpectedVersion != nil && *meta.ExpectedVersion != version {
-			if again() {
-				continue
-			}
-			return Outcome{}, &StaleError{Kind: d2.Kind, Expected: *meta.ExpectedVersion, Current: version}
-		}
-		now := e.now()
-		evs1, evs2, err := decide(s1, s2, now)
-		if err != nil {
-			if again() {
-				continue
-			}
-			return Outcome{}, err
-		}
-		if len(evs2) == 0 {
-			return Outcome{}, fmt.Errorf("command %s on %s: decided nothing for it", cmd.CommandName(), subj2)
-		}
-		evs2, err = e.envelope(id2, evs2, now, meta, lastHash(stored2))
-		if err != nil {
-			return Outcome{}, err
-		}
-		second := eventstore.Write{Subject: subj2, Expected: eventstore.LastSequenceOf(stored2),
-			Commit: events.Commit{Command: cmd.CommandName(), IdempotencyKey: meta.IdempotencyKey, RequestHash: hash, Events: evs2}}
-		var seq uint64
-		if len(evs1) == 0 {
-			var ack eventstore.Appended
-			msgID := evs2[0].ID
-			if meta.IdempotencyKey != "" {
-				msgID = "cmd:" + id2 + ":" + meta.IdempotencyKey
-			}
-			ack, err = e.Store.Append(ctx, second.Subject, second.Expected, msgID, second.Commit)
-			seq = ack.Sequence
-			if err == nil && ack.Duplicate {
-				stored2, err := e.load(ctx, subj2)
-				if err != nil {
-					return Outcome{}, err
-				}
-				out, found, err := firstOutcome(id2, stored2, func(events.Commit) bool { return true }, hash, ack.Sequence)
-				if !found {
-					return Outcome{}, fmt.Errorf("command %s on %s: duplicate of sequence %d, which is not on this subject", cmd.CommandName(), subj2, ack.Sequence)
-				}
-				return out, err
-			}
-		} else {
-			evs1, err = e.envelope(id1, evs1, now, Meta{Actor: meta.Actor, Person: meta.Person, CorrelationID: meta.CorrelationID, CausationID: meta.CausationID}, lastHash(stored1))
-			if err != nil {
-				return Outcome{}, err
-			}
-			first := eventstore.Write{Subject: subj1, Expected: eventstore.LastSequenceOf(stored1),
-				Commit: events.Commit{Command: cmd.CommandName(), RequestHash: hash, Events: evs1}}
-			var seqs []uint64
-			seqs, err = e.Store.AppendAtomic(ctx, first, second)
-			if err == nil {
-				seq = seqs[1]
-				e.appended(subj1, stored1, seqs[0], first.Commit)
-			}
-		}
-		if e.OnAppend != nil {
-			e.OnAppend(err)
-		}
-		var conflict *eventstore.ConflictError
-		if errors.As(err, &conflict) {
-			if again() {
-				continue
-			}
-			if attempt >= e.pairAttempts() {
-				// The first aggregate is the one many commands share (the
-				// region's rota, the accepting authority); name it.
-				return Outcome{}, &ContentionError{Kind: d1.Kind, ID: id1, Attempts: attempt, Last: err}
-			}
-			sleep(ctx, pairBackoff(attempt))
-			continue
-		}
-		if err != nil {
-			return Outcome{}, fmt.Errorf("command %s on %s and %s: %w", cmd.CommandName(), subj1, subj2, err)
-		}
-		e.appended(subj2, stored2, seq, second.Commit)
-		if e.OnCommitted != nil {
-			e.OnCommitted(d2.Apply(s2, evs2), evs2)
-		}
-		return Outcome{AggregateID: id2, Version: version + len(evs2), Sequence: seq, Events: evs2}, nil
-	}
+	first := &part{kind: d1.Kind, id: id1, subject: subj1, name: cmd.CommandName(), hash: RequestHash(cmd),
+		meta: Meta{Actor: meta.Actor, Person: meta.Person, CorrelationID: meta.CorrelationID, CausationID: meta.CausationID}}
+	second := answer(d2.Kind, id2, d2.Subject(id2), cmd, meta)
+	var s1 S1
+	var s2 S2
+	err = e.loop(ctx, &job{parts: []*part{first, second},
+		fold: func() {
+			s1, first.version = fold(d1, id1, first.stored)
+			s2, second.version = fold(d2, id2, second.stored)
+		},
+		decide: func(now time.Time) (err error) {
+			first.decided, second.decided, err = decide(s1, s2, now)
+			second.after = func(recorded []events.Event) any { return d2.Apply(s2, recorded) }
+			return err
+		},
+		attempts: e.pairAttempts(), backoff: pairBackoff,
+		contended: func(attempt int, last error) error {
+			// The first aggregate is the one many commands share (the
+			// region's rota, the accepting authority); name it.
+			return &ContentionError{Kind: d1.Kind, ID: id1, Attempts: attempt, Last: last}
+		},
+	})
+	return second.out, err
 }
 
 // turn waits for this instance's turn at a shared aggregate's subject (or
