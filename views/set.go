@@ -26,7 +26,7 @@ type Set struct {
 	Deadlines *Runner[*projections.Deadlines]
 	Registry  *refdata.Registry
 	Calendar  *calendar.Calendar
-	Store     *eventstore.Store
+	Store     Store
 	// MissingAlertAfter is the safeguarding policy's time after which a
 	// missing child is counted by the alert (NewSet: the shipped policy's;
 	// serve sets the policy in force).
@@ -43,7 +43,7 @@ type RebuildResult struct {
 }
 
 // NewSet makes the views over a store.
-func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
+func NewSet(store Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
 	return &Set{
 		Capacity:          NewRunner(projections.CapacitySpec(), store, log),
 		Timeliness:        NewRunner(projections.TimelinessSpec(cal), store, log),
@@ -209,7 +209,7 @@ func Known(name string) bool {
 // ReportAsOf folds a view from zero as it stood at asOf (zero: now) and
 // reports it unfiltered, for auditors' replays (missingAlertAfter: the
 // safeguarding policy's alert time).
-func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, missingAlertAfter time.Duration, progress func(Progress)) (any, uint64, error) {
+func ReportAsOf(ctx context.Context, store Log, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, missingAlertAfter time.Duration, progress func(Progress)) (any, uint64, error) {
 	now := asOf
 	if now.IsZero() {
 		now = time.Now()
