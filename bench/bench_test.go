@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // The smoke: seconds, on a small history; it checks the harness works and
@@ -24,7 +25,8 @@ func TestRebuildHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || rows[0].Commits != uint64(commits) {
+	// The raw read, then one row per registered view.
+	if len(rows) != 1+len(views.Names()) || rows[0].Commits != uint64(commits) {
 		t.Fatalf("rows %+v", rows)
 	}
 	for _, r := range rows[1:] {

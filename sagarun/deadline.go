@@ -4,6 +4,8 @@
 // and of fired timers, and carries out their answers: commands through
 // the engine, timers as JetStream message schedules. The deadline saga's
 // sentinels and sweep are its own extension (Deadline, this file).
+//
+//ntsflow:shell
 package sagarun
 
 import (

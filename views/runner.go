@@ -2,6 +2,8 @@
 // live: a runner per view drives its fold from the stream, keeps its
 // checkpoint, snapshots it, rebuilds it beside the live one, and folds it
 // as of any past moment (runner.go); set.go is the engine's set of views.
+//
+//ntsflow:shell
 package views
 
 import (
