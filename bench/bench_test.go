@@ -82,7 +82,7 @@ func BenchmarkHTTP500(b *testing.B) {
 func BenchmarkCommands(b *testing.B) {
 	n := storetest.Start(b, storetest.Options{Durable: true})
 	for i := range b.N {
-		rows, err := Commands(context.Background(), n.Store, n.Conn, CommandOptions{Writers: 4, Commands: 500, Rounds: 5, Active: 50}, fmt.Sprint("b", i))
+		rows, err := Commands(context.Background(), n.Store, CommandOptions{Writers: 4, Commands: 500, Rounds: 5, Active: 50}, fmt.Sprint("b", i))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -139,3 +139,34 @@ func TestProductBinaryLinksNoTestHelpers(t *testing.T) {
 		}
 	}
 }
+
+// Only eventstore speaks NATS: every other package of the engine reaches
+// the store through eventstore's functions or through a small interface
+// of its own (views.Store, ...), so what the engine asks of JetStream is
+// all in one package. Test files may use nats.go and nats-server directly
+// (to break the server, or to read what it holds), and so may the
+// programs under examples/: they are partner teams' code, written as an
+// outsider would write it and copied out of this repository.
+func TestOnlyEventstoreImportsNATS(t *testing.T) {
+	checked, storeSpeaks := 0, false
+	for _, p := range modulePackages(t) {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.path, module), "/")
+		inStore := rel == "eventstore" || strings.HasPrefix(rel, "eventstore/")
+		for _, imp := range p.imports {
+			if !strings.HasPrefix(imp, "github.com/nats-io/") {
+				continue
+			}
+			switch {
+			case inStore:
+				storeSpeaks = true
+			case strings.HasPrefix(rel, "examples/"):
+			default:
+				t.Errorf("%s imports %s in its non-test code: go through eventstore (a function there, or a small interface %s owns that eventstore implements)", rel, imp, rel)
+			}
+		}
+		checked++
+	}
+	if !storeSpeaks || checked < 20 {
+		t.Fatalf("checked %d packages, eventstore importing NATS: %v; the check is not reading the module", checked, storeSpeaks)
+	}
+}
