@@ -76,7 +76,7 @@ const (
 type Deadline struct {
 	Saga   deadline.Saga
 	Engine *engine.Engine
-	Store  *eventstore.Store
+	Store  DeadlineStore
 	Now    func() time.Time
 	Log    *slog.Logger
 	// Due lists the referrals whose next deadline event is due at now, as
