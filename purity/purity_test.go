@@ -1,6 +1,7 @@
 package purity
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os/exec"
@@ -164,9 +165,36 @@ func TestOnlyEventstoreImportsNATS(t *testing.T) {
 				t.Errorf("%s imports %s in its non-test code: go through eventstore (a function there, or a small interface %s owns that eventstore implements)", rel, imp, rel)
 			}
 		}
+		if !inStore && !strings.HasPrefix(rel, "examples/") {
+			reachesThrough(t, p, rel)
+		}
 		checked++
 	}
 	if !storeSpeaks || checked < 20 {
 		t.Fatalf("checked %d packages, eventstore importing NATS: %v; the check is not reading the module", checked, storeSpeaks)
+	}
+}
+
+// reachesThrough fails the test where non-test code outside eventstore
+// calls the store's way through to NATS (Store.JetStream, Store.Conn):
+// without an import of nats.go, that is the same reach, by a method.
+func reachesThrough(t *testing.T, p pkg, rel string) {
+	t.Helper()
+	fset := token.NewFileSet()
+	for _, name := range p.goFiles {
+		f, err := parser.ParseFile(fset, filepath.Join(p.dir, name), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 0 {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "JetStream" || sel.Sel.Name == "Conn") {
+				t.Errorf("%s: %s calls .%s(): the store's NATS client is for eventstore and tests; go through an eventstore function or a port %s owns", rel, fset.Position(call.Pos()), sel.Sel.Name, rel)
+			}
+			return true
+		})
 	}
 }
