@@ -15,7 +15,9 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
-// Set is the engine's live views, each with its runner.
+// Set is the engine's live views, each with its runner: one per line of
+// the registry (registry.go). The fields below are the runners of the
+// views a face reads by type; a view nobody reads that way has none.
 type Set struct {
 	Capacity     *Runner[*projections.Capacity]
 	Timeliness   *Runner[*projections.Timeliness]
