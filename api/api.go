@@ -2,6 +2,8 @@
 // under /v1, health and readiness probes. It decodes strictly, maps every
 // failure to a status and an error code, and leaves all decisions to the
 // deciders behind the engine. docs/openapi.yaml documents every route.
+//
+//ntsflow:shell
 package api
 
 import (

@@ -302,7 +302,7 @@ func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if !views.Known(name) {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "name", "no view %q (views: %s)", name, strings.Join(projections.Names, ", ")))
+		writeError(w, apiError(http.StatusNotFound, "not_found", "name", "no view %q (views: %s)", name, strings.Join(views.Names(), ", ")))
 		return
 	}
 	for _, st := range s.Views.Statuses() {

@@ -1,6 +1,8 @@
 // Package audit is what auditors use: proof that nothing in the log was
 // altered (Verify walks every aggregate's HMAC chain and the stream's
 // sequence), and the log itself for offline analysis (Export).
+//
+//ntsflow:shell
 package audit
 
 import (

@@ -7,6 +7,8 @@
 //	region:<name>         its region: read, and allocate (receive referrals for its authorities)
 //	auditor               read everything, history, export, verify; no writes
 //	operator              health, metrics and view status only
+//
+//ntsflow:shell
 package auth
 
 import (

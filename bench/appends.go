@@ -10,9 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
@@ -107,8 +104,7 @@ func commitOf(n, payloadBytes int) events.Commit {
 // and bytes: raw synchronous publishes, raw asynchronous publishes, and the
 // engine store's conditional append (expected last subject sequence and a
 // message id, retried on conflict as the engine does).
-func Appends(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o AppendOptions, prefix string) ([]Row, error) {
-	js, _ := jetstream.New(nc)
+func Appends(ctx context.Context, store *eventstore.Store, o AppendOptions, prefix string) ([]Row, error) {
 	commit := commitOf(o.EventsPerCommit, o.PayloadBytes)
 	data, err := events.EncodeCommit(commit)
 	if err != nil {
@@ -141,7 +137,7 @@ func Appends(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o Appe
 		{name: "raw JetStream publish (sync)", op: func(rng *rand.Rand, w, ops int, res *result) {
 			for range ops {
 				t := time.Now()
-				if _, err := js.Publish(ctx, subject("s", o.pick(rng)), data); err != nil {
+				if _, err := store.PublishUnchecked(ctx, subject("s", o.pick(rng)), data); err != nil {
 					res.errs++
 				}
 				res.lat = append(res.lat, time.Since(t))
@@ -149,16 +145,14 @@ func Appends(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o Appe
 		}},
 		{name: "raw JetStream publish (async, 64 in flight)", op: func(rng *rand.Rand, w, ops int, res *result) {
 			type inflight struct {
-				f jetstream.PubAckFuture
+				f eventstore.PendingAck
 				t time.Time
 			}
 			window := make(chan inflight, 64)
 			done := make(chan struct{})
 			go func() {
 				for in := range window {
-					select {
-					case <-in.f.Ok():
-					case <-in.f.Err():
+					if in.f.Wait() != nil {
 						res.errs++
 					}
 					res.lat = append(res.lat, time.Since(in.t))
@@ -167,7 +161,7 @@ func Appends(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o Appe
 			}()
 			for range ops {
 				t := time.Now()
-				f, err := js.PublishAsync(subject("a", o.pick(rng)), data)
+				f, err := store.PublishUncheckedAsync(subject("a", o.pick(rng)), data)
 				if err != nil {
 					res.errs++
 					continue

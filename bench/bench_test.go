@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // The smoke: seconds, on a small history; it checks the harness works and
@@ -24,7 +25,8 @@ func TestRebuildHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || rows[0].Commits != uint64(commits) {
+	// The raw read, then one row per registered view.
+	if len(rows) != 1+len(views.Names()) || rows[0].Commits != uint64(commits) {
 		t.Fatalf("rows %+v", rows)
 	}
 	for _, r := range rows[1:] {
@@ -80,7 +82,7 @@ func BenchmarkHTTP500(b *testing.B) {
 func BenchmarkCommands(b *testing.B) {
 	n := storetest.Start(b, storetest.Options{Durable: true})
 	for i := range b.N {
-		rows, err := Commands(context.Background(), n.Store, n.Conn, CommandOptions{Writers: 4, Commands: 500, Rounds: 5, Active: 50}, fmt.Sprint("b", i))
+		rows, err := Commands(context.Background(), n.Store, CommandOptions{Writers: 4, Commands: 500, Rounds: 5, Active: 50}, fmt.Sprint("b", i))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,9 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -38,8 +35,7 @@ type CommandOptions struct {
 // same size from as many goroutines, and reports for each the rate, the
 // latency and the CPU per operation of the whole process (engine and
 // embedded server), from /proc.
-func Commands(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o CommandOptions, prefix string) ([]Row, error) {
-	js, _ := jetstream.New(nc)
+func Commands(ctx context.Context, store *eventstore.Store, o CommandOptions, prefix string) ([]Row, error) {
 	eng := &engine.Engine{Store: store, Log: quiet}
 	received := time.Now().Add(-time.Hour).UTC()
 	one := 1
@@ -88,7 +84,7 @@ func Commands(ctx context.Context, store *eventstore.Store, nc *nats.Conn, o Com
 			for range n {
 				rawN[w]++
 				t := time.Now()
-				if _, err := js.Publish(ctx, events.ReferralSubject(fmt.Sprintf("%sraw-%d-%d", prefix, w, rawN[w])), data); err != nil {
+				if _, err := store.PublishUnchecked(ctx, events.ReferralSubject(fmt.Sprintf("%sraw-%d-%d", prefix, w, rawN[w])), data); err != nil {
 					errs++
 				}
 				*lat = append(*lat, time.Since(t))

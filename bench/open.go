@@ -5,8 +5,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -14,7 +12,7 @@ import (
 type Server struct {
 	Dir   string
 	Emb   *eventstore.Embedded
-	Conn  *nats.Conn
+	Conn  *eventstore.Conn
 	Store *eventstore.Store
 }
 
@@ -28,12 +26,12 @@ func Open(ctx context.Context, dir string, syncInterval time.Duration) (*Server,
 	if err != nil {
 		return nil, err
 	}
-	nc, err := emb.Connect("ntsflow-bench")
+	nc, err := emb.Dial("ntsflow-bench", eventstore.ConnOptions{})
 	if err != nil {
 		emb.Shutdown()
 		return nil, err
 	}
-	st, err := eventstore.Open(ctx, nc, eventstore.Config{})
+	st, err := nc.Open(ctx, eventstore.Config{})
 	if err != nil {
 		nc.Close()
 		emb.Shutdown()

@@ -6,6 +6,8 @@
 // and its fsyncs counted with strace. The tests here, and TestBenchQuick
 // in cmd/ntsflow, run a seconds-long smoke of each harness in CI, checking
 // that it works, never the figures.
+//
+//ntsflow:shell
 package bench
 
 import (
@@ -16,7 +18,6 @@ import (
 
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/eventstore"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/simulate"
@@ -101,33 +102,14 @@ func Rebuild(ctx context.Context, store *eventstore.Store, events uint64) ([]Reb
 	raw.RatioToRaw = 1
 	rows := []RebuildRow{raw}
 	cal := calendar.Default()
-	for _, f := range []struct {
-		name string
-		fold func() (uint64, error)
-	}{
-		{"capacity", func() (uint64, error) {
-			_, _, st, err := views.Fold(ctx, store, projections.CapacitySpec(), views.FoldOptions{UpTo: last})
-			return st.Applied, err
-		}},
-		{"timeliness", func() (uint64, error) {
-			_, _, st, err := views.Fold(ctx, store, projections.TimelinessSpec(cal), views.FoldOptions{UpTo: last})
-			return st.Applied, err
-		}},
-		{"referrals", func() (uint64, error) {
-			_, _, st, err := views.Fold(ctx, store, projections.ReferralListSpec(), views.FoldOptions{UpTo: last})
-			return st.Applied, err
-		}},
-		{"safeguarding", func() (uint64, error) {
-			_, _, st, err := views.Fold(ctx, store, projections.SafeguardingSpec(), views.FoldOptions{UpTo: last})
-			return st.Applied, err
-		}},
-	} {
+	for _, name := range views.Names() {
 		start := time.Now()
-		applied, err := f.fold()
+		_, st, err := views.FoldNamed(ctx, store, cal, name, views.FoldOptions{UpTo: last})
 		if err != nil {
 			return rows, err
 		}
-		r := RebuildRow{Name: "rebuild " + f.name, Commits: last, Events: applied, Seconds: time.Since(start).Seconds()}
+		applied := st.Applied
+		r := RebuildRow{Name: "rebuild " + name, Commits: last, Events: applied, Seconds: time.Since(start).Seconds()}
 		r.EventsPerSec = float64(applied) / r.Seconds
 		r.RatioToRaw = r.EventsPerSec / raw.EventsPerSec
 		rows = append(rows, r)

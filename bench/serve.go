@@ -16,9 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -192,7 +189,7 @@ func (s *Serve) WaitIdle(ctx context.Context, bound time.Duration) (time.Duratio
 // StreamState is where each of the engine's streams stands: its last
 // sequence (every message ever written, including those since removed, as
 // fired or cancelled schedules are) and bytes held.
-type StreamState map[string]struct{ LastSeq, Msgs, Bytes uint64 }
+type StreamState map[string]eventstore.StreamState
 
 // Streams reads the state of the events, public and timers streams over
 // the server's NATS port, as the engine's user (serve keeps the password
@@ -209,28 +206,16 @@ func (s *Serve) Streams(ctx context.Context) (StreamState, error) {
 	if err := json.Unmarshal(b, &users); err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect("nats://"+s.NATSAddr, nats.UserInfo(eventstore.EngineUser, users.Engine), nats.Name("ntsflow-bench"))
+	nc, err := eventstore.Dial("nats://"+s.NATSAddr, "ntsflow-bench", eventstore.ConnOptions{Login: &eventstore.Login{User: eventstore.EngineUser, Password: users.Engine}})
 	if err != nil {
 		return nil, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	store, err := nc.Attach(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := StreamState{}
-	for _, name := range []string{eventstore.EventsStream, eventstore.PublicStream, eventstore.TimersStream} {
-		st, err := js.Stream(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", name, err)
-		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", name, err)
-		}
-		out[name] = struct{ LastSeq, Msgs, Bytes uint64 }{info.State.LastSeq, info.State.Msgs, info.State.Bytes}
-	}
-	return out, nil
+	return store.StreamStates(ctx, eventstore.EventsStream, eventstore.PublicStream, eventstore.TimersStream)
 }
 
 // Stop asks serve to stop (SIGTERM: it finishes requests in flight and

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
@@ -69,10 +67,6 @@ func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, e
 	}
 	defer os.RemoveAll(dir)
 	defer srv.Close()
-	js, err := jetstream.New(srv.Conn)
-	if err != nil {
-		return Row{}, err
-	}
 	data, err := events.EncodeCommit(commitOf(1, rawPayload))
 	if err != nil {
 		return Row{}, err
@@ -90,7 +84,7 @@ func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, e
 		wg.Go(func() {
 			for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
 				t := time.Now()
-				if _, err := js.Publish(ctx, events.ReferralSubject(fmt.Sprintf("raw-%d-%d", w, i)), data); err != nil {
+				if _, err := srv.Store.PublishUnchecked(ctx, events.ReferralSubject(fmt.Sprintf("raw-%d-%d", w, i)), data); err != nil {
 					errs[w]++
 				}
 				lats[w] = append(lats[w], time.Since(t))
@@ -104,10 +98,8 @@ func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, e
 		return Row{}, err
 	}
 	stored := ""
-	if st, err := js.Stream(ctx, eventstore.EventsStream); err == nil {
-		if info, err := st.Info(ctx); err == nil && info.State.Msgs > 0 {
-			stored = fmt.Sprintf(", %d B stored", info.State.Bytes/info.State.Msgs)
-		}
+	if st, err := srv.Store.StreamStates(ctx, eventstore.EventsStream); err == nil && st[eventstore.EventsStream].Msgs > 0 {
+		stored = fmt.Sprintf(", %d B stored", st[eventstore.EventsStream].Bytes/st[eventstore.EventsStream].Msgs)
 	}
 	r := Row{Name: fmt.Sprintf("raw JetStream publish (%d clients, sync, %d B%s)", RawWriters, len(data), stored)}
 	var lat []time.Duration

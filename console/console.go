@@ -22,6 +22,8 @@
 //
 // Times are shown in Europe/London, durations in working days, shares as
 // percentages; the numbers are the views' numbers, as the API serves them.
+//
+//ntsflow:shell
 package console
 
 import (

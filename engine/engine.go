@@ -8,6 +8,8 @@
 //
 // The rules live in package aggregates; an aggregate is a Decider value
 // there, and the engine needs nothing else to serve it.
+//
+//ntsflow:shell
 package engine
 
 import (

@@ -2,6 +2,8 @@
 // commits with the server checking each aggregate's version, loads one
 // aggregate's history, follows the log for projections and sagas, and runs
 // an embedded nats-server when no cluster URL is given.
+//
+//ntsflow:shell
 package eventstore
 
 import (

@@ -46,8 +46,10 @@ type Store struct {
 	timers    jetstream.Stream
 	parked    jetstream.Stream
 	snapshots jetstream.ObjectStore
-	replicas  int
-	replies   replies
+	// snapshotsMu guards snapshots, opened late by snapshotBucket.
+	snapshotsMu sync.Mutex
+	replicas    int
+	replies     replies
 	// perLoadSub: the old way, a subscription per load; kept only while
 	// measuring (export_test.go).
 	perLoadSub bool

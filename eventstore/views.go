@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -27,7 +28,11 @@ func ensureSnapshots(ctx context.Context, js jetstream.JetStream, replicas int) 
 
 // SaveSnapshot stores a view's snapshot under its name, replacing the last.
 func (s *Store) SaveSnapshot(ctx context.Context, name string, data []byte) error {
-	if _, err := s.snapshots.PutBytes(ctx, name, data); err != nil {
+	obs, err := s.snapshotBucket(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := obs.PutBytes(ctx, name, data); err != nil {
 		return fmt.Errorf("save snapshot %s: %w", name, unavailable(err))
 	}
 	return nil
@@ -35,7 +40,11 @@ func (s *Store) SaveSnapshot(ctx context.Context, name string, data []byte) erro
 
 // LoadSnapshot reads a view's snapshot; nil, nil when there is none.
 func (s *Store) LoadSnapshot(ctx context.Context, name string) ([]byte, error) {
-	b, err := s.snapshots.GetBytes(ctx, name)
+	obs, err := s.snapshotBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := obs.GetBytes(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, nil
 	}
@@ -47,11 +56,69 @@ func (s *Store) LoadSnapshot(ctx context.Context, name string) ([]byte, error) {
 
 // DeleteSnapshot removes a view's snapshot (the next start rebuilds).
 func (s *Store) DeleteSnapshot(ctx context.Context, name string) error {
-	err := s.snapshots.Delete(ctx, name)
+	obs, err := s.snapshotBucket(ctx)
+	if err != nil {
+		return err
+	}
+	err = obs.Delete(ctx, name)
 	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// ErrNoSnapshot: no snapshot is stored under that name (a view folds from
+// zero).
+var ErrNoSnapshot = errors.New("no snapshot stored")
+
+// snapshotBucket is the bucket, opened on first use when the store was
+// attached to streams whose bucket did not exist yet (a tool's Attach, or
+// an engine that has not made it): it may exist by the next snapshot.
+func (s *Store) snapshotBucket(ctx context.Context) (jetstream.ObjectStore, error) {
+	s.snapshotsMu.Lock()
+	defer s.snapshotsMu.Unlock()
+	if s.snapshots != nil {
+		return s.snapshots, nil
+	}
+	obs, err := s.js.ObjectStore(ctx, SnapshotBucket)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot bucket %s: %w", SnapshotBucket, err)
+	}
+	s.snapshots = obs
+	return obs, nil
+}
+
+// WriteSnapshot stores what r gives under name, replacing the last, chunk
+// by chunk as it is read: a view larger than memory would like is never
+// one []byte. An error from r ends the upload, and the last snapshot
+// stays.
+func (s *Store) WriteSnapshot(ctx context.Context, name string, r io.Reader) error {
+	obs, err := s.snapshotBucket(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := obs.Put(ctx, jetstream.ObjectMeta{Name: name}, r); err != nil {
+		return fmt.Errorf("save snapshot %s: %w", name, err)
+	}
+	return nil
+}
+
+// OpenSnapshot reads the snapshot stored under name as it arrives;
+// ErrNoSnapshot when there is none. The object's digest is checked at its
+// end, so a reader that stops early has not had it checked.
+func (s *Store) OpenSnapshot(ctx context.Context, name string) (io.ReadCloser, error) {
+	obs, err := s.snapshotBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := obs.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("snapshot %s: %w", name, ErrNoSnapshot)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load snapshot %s: %w", name, err)
+	}
+	return res, nil
 }
 
 // ReadRange delivers the commits with sequences from..to, in order, then

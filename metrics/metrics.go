@@ -4,6 +4,8 @@
 // conventions (prefix ntsflow_, _total counters, base units); labels are
 // bounded (authority, region, deadline state, view, kind, command) and
 // carry no personal data.
+//
+//ntsflow:shell
 package metrics
 
 import (
@@ -57,8 +59,8 @@ type Metrics struct {
 
 // New registers the engine's metrics. views and store may be nil (no view
 // or store gauges then).
-func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, version string) *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry(), views: views, store: store, registry: reg, cal: cal, now: time.Now}
+func New(set *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, version string) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry(), views: set, store: store, registry: reg, cal: cal, now: time.Now}
 	f := func(c prometheus.Collector) { m.Registry.MustRegister(c) }
 	m.appends = prometheus.NewCounter(prometheus.CounterOpts{Name: "ntsflow_appends_total", Help: "Commits appended to the event log."})
 	m.appendConflicts = prometheus.NewCounter(prometheus.CounterOpts{Name: "ntsflow_append_conflicts_total", Help: "Appends refused because another writer changed the aggregate first (the command is decided again)."})
@@ -87,7 +89,7 @@ func New(views *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *
 			m.consumerFails.WithLabelValues(name, o)
 		}
 	}
-	for _, v := range projections.Names {
+	for _, v := range views.Names() {
 		m.snapshotFails.WithLabelValues(v)
 	}
 	m.earlyMissing = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ntsflow_missing_early_total", Help: "Children reported missing within the safeguarding policy's days of their placement (the early-missing risk of re-trafficking), recorded by this instance, by region."}, []string{"region"})

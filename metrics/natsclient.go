@@ -1,18 +1,18 @@
 package metrics
 
 import (
-	"errors"
 	"log/slog"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // NATSClient logs what happens to the engine's NATS connection through
 // slog and counts it: disconnects, reconnects, slow-consumer drops (a
 // subscription whose buffer overflowed and lost messages) and other
 // asynchronous errors (permission violations among them). It is made before
-// the connection (its Options go to nats.Connect) and registered with the
+// the connection (its Events go to eventstore.Dial) and registered with the
 // metrics once they exist.
 type NATSClient struct {
 	log           *slog.Logger
@@ -36,37 +36,36 @@ func NewNATSClient(log *slog.Logger) *NATSClient {
 	}
 }
 
-// Options are the connection options that report to c.
-func (c *NATSClient) Options() []nats.Option {
-	return []nats.Option{
-		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+// Events are the connection's events, reported to c.
+func (c *NATSClient) Events() eventstore.ConnEvents {
+	return eventstore.ConnEvents{
+		Disconnected: func(url string, err error) {
 			c.disconnects.Inc()
-			c.log.Warn("nats disconnected", "err", err, "url", nc.ConnectedUrlRedacted())
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
+			c.log.Warn("nats disconnected", "err", err, "url", url)
+		},
+		Reconnected: func(url string, reconnects uint64) {
 			c.reconnects.Inc()
-			c.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted(), "reconnects", nc.Stats().Reconnects)
-		}),
-		nats.ClosedHandler(func(nc *nats.Conn) {
-			c.log.Info("nats connection closed", "err", nc.LastError())
-		}),
-		nats.LameDuckModeHandler(func(nc *nats.Conn) {
-			c.log.Warn("nats server entering lame duck mode: it will close this connection soon", "url", nc.ConnectedUrlRedacted())
-		}),
-		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
-			attrs := []any{"err", err}
-			if sub != nil {
-				dropped, _ := sub.Dropped()
-				attrs = append(attrs, "subject", sub.Subject, "dropped", dropped)
+			c.log.Info("nats reconnected", "url", url, "reconnects", reconnects)
+		},
+		Closed: func(lastErr error) {
+			c.log.Info("nats connection closed", "err", lastErr)
+		},
+		LameDuck: func(url string) {
+			c.log.Warn("nats server entering lame duck mode: it will close this connection soon", "url", url)
+		},
+		AsyncError: func(e eventstore.AsyncError) {
+			attrs := []any{"err", e.Err}
+			if e.HasSubscription {
+				attrs = append(attrs, "subject", e.Subject, "dropped", e.Dropped)
 			}
-			if errors.Is(err, nats.ErrSlowConsumer) {
+			if e.SlowConsumer {
 				c.slowConsumers.Inc()
 				c.log.Warn("nats slow consumer: messages dropped", attrs...)
 				return
 			}
 			c.asyncErrors.Inc()
 			c.log.Error("nats asynchronous error", attrs...)
-		}),
+		},
 	}
 }
 

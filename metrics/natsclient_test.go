@@ -82,7 +82,7 @@ func TestNATSClientEventsLoggedAndCounted(t *testing.T) {
 	c := metrics.NewNATSClient(slog.New(slog.NewJSONHandler(&logs, nil)))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
-	nc, err := nats.Connect(s.ClientURL(), append(c.Options(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))...)
+	nc, err := nats.Connect(s.ClientURL(), append(c.Events().NATSOptions(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}

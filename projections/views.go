@@ -69,6 +69,3 @@ func SafeguardingSpec() Spec[*Safeguarding] {
 func DeadlinesSpec() Spec[*Deadlines] {
 	return Spec[*Deadlines]{Name: "deadlines", Schema: "deadlines-1", New: NewDeadlines, Apply: ApplyDeadlines}
 }
-
-// Names of the views, for the CLI and the API.
-var Names = []string{"capacity", "timeliness", "referrals", "safeguarding", "deadlines"}

@@ -1,5 +1,7 @@
 // Package publisher publishes the public contract (package contract) from
 // the internal log, in order and exactly once, on the NTS_PUBLIC stream.
+//
+//ntsflow:shell
 package publisher
 
 import (

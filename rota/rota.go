@@ -6,6 +6,8 @@
 // and the console's allocation pages both call it, so a proposal shown on a
 // page and an allocation made through either are the same rule on the same
 // facts (aggregates.DecideAllocation).
+//
+//ntsflow:shell
 package rota
 
 import (

@@ -4,6 +4,8 @@
 // and of fired timers, and carries out their answers: commands through
 // the engine, timers as JetStream message schedules. The deadline saga's
 // sentinels and sweep are its own extension (Deadline, this file).
+//
+//ntsflow:shell
 package sagarun
 
 import (
@@ -74,7 +76,7 @@ const (
 type Deadline struct {
 	Saga   deadline.Saga
 	Engine *engine.Engine
-	Store  *eventstore.Store
+	Store  DeadlineStore
 	Now    func() time.Time
 	Log    *slog.Logger
 	// Due lists the referrals whose next deadline event is due at now, as

@@ -21,7 +21,7 @@ import (
 // aggregate: an authority, a region), which the metrics count.
 type Deps struct {
 	Engine     *engine.Engine
-	Store      *eventstore.Store
+	Store      Store
 	Now        func() time.Time
 	Log        *slog.Logger
 	OnRecorded func(eventType, label string)
@@ -255,7 +255,7 @@ func issue[C aggregates.Command](log *slog.Logger, saga, id string, cmds []C, ha
 }
 
 // schedule sets a saga's timers as server-side schedules under prefix.
-func schedule(ctx context.Context, store *eventstore.Store, prefix string, timers []sagas.Timer) error {
+func schedule(ctx context.Context, store Store, prefix string, timers []sagas.Timer) error {
 	for _, t := range timers {
 		if err := store.Schedule(ctx, prefix+"."+t.Kind, t.At, nil); err != nil {
 			return err

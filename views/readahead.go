@@ -36,7 +36,7 @@ type decodeBatch struct {
 // ReadRange does, decoding them ahead on that many decoders (Fold: one per
 // core). It returns fn's first error (having stopped reading and
 // decoding), or the read's.
-func readAhead(ctx context.Context, store *eventstore.Store, from, to uint64, decoders int, fn func(eventstore.Stored) error) error {
+func readAhead(ctx context.Context, store Log, from, to uint64, decoders int, fn func(eventstore.Stored) error) error {
 	if decoders < 2 {
 		// One core: nothing would run beside the fold.
 		return store.ReadRange(ctx, from, to, fn)

@@ -2,6 +2,8 @@
 // live: a runner per view drives its fold from the stream, keeps its
 // checkpoint, snapshots it, rebuilds it beside the live one, and folds it
 // as of any past moment (runner.go); set.go is the engine's set of views.
+//
+//ntsflow:shell
 package views
 
 import (
@@ -18,7 +20,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -61,7 +62,7 @@ type voidCheck func(eventstore.Stored) bool
 // where engine.Void records it. It is asked only of a commit a view would
 // otherwise stop at, so it costs one load of one subject, rarely. A load
 // that fails counts as no void: the view stops, and says why in the log.
-func voidLookup(ctx context.Context, store *eventstore.Store, log *slog.Logger) voidCheck {
+func voidLookup(ctx context.Context, store Log, log *slog.Logger) voidCheck {
 	return func(st eventstore.Stored) bool {
 		lctx := ctx
 		if lctx == nil { // the live follower's: it has no request to answer
@@ -135,7 +136,7 @@ type FoldOptions struct {
 
 // Fold builds a view from zero: the whole log, or the log as of a moment.
 // It returns the view and the sequence it has applied up to.
-func Fold[V any](ctx context.Context, store *eventstore.Store, spec projections.Spec[V], o FoldOptions) (V, uint64, Stats, error) {
+func Fold[V any](ctx context.Context, store Log, spec projections.Spec[V], o FoldOptions) (V, uint64, Stats, error) {
 	v := spec.New()
 	var stats Stats
 	to := o.UpTo
@@ -197,7 +198,7 @@ func progress(done, total uint64, start time.Time) Progress {
 // Runner keeps one live view up to date with the stream.
 type Runner[V any] struct {
 	Spec  projections.Spec[V]
-	Store *eventstore.Store
+	Store Store
 	Log   *slog.Logger
 	// SnapshotEvery is how often the view is snapshotted when it has moved
 	// (default 10s; negative: never).
@@ -223,8 +224,6 @@ type Runner[V any] struct {
 	lastSnap uint64
 
 	snapMu sync.Mutex // held by Snapshot
-	obsMu  sync.Mutex
-	obs    jetstream.ObjectStore
 }
 
 // Status is a view's position, for the API and metrics.
@@ -251,7 +250,7 @@ type Stall struct {
 }
 
 // NewRunner makes a runner for a view, starting from the empty view.
-func NewRunner[V any](spec projections.Spec[V], store *eventstore.Store, log *slog.Logger) *Runner[V] {
+func NewRunner[V any](spec projections.Spec[V], store Store, log *slog.Logger) *Runner[V] {
 	return &Runner[V]{Spec: spec, Store: store, Log: log, view: spec.New(), advanced: make(chan struct{})}
 }
 
@@ -422,27 +421,10 @@ func writeSnapshot(enc *jsontext.Encoder, h snapshotHead, view func(*jsontext.En
 	return enc.WriteToken(jsontext.EndObject)
 }
 
-// objects is the snapshots' object store, opened once. The store's
-// SaveSnapshot and LoadSnapshot take and give one []byte; the runner
-// streams through the bucket's client instead.
-func (r *Runner[V]) objects(ctx context.Context) (jetstream.ObjectStore, error) {
-	r.obsMu.Lock()
-	defer r.obsMu.Unlock()
-	if r.obs != nil {
-		return r.obs, nil
-	}
-	obs, err := r.Store.JetStream().ObjectStore(ctx, eventstore.SnapshotBucket)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot bucket %s: %w", eventstore.SnapshotBucket, err)
-	}
-	r.obs = obs
-	return obs, nil
-}
-
 func (r *Runner[V]) resume(ctx context.Context) {
 	v, h, err := r.loadSnapshot(ctx)
 	switch {
-	case errors.Is(err, jetstream.ErrObjectNotFound):
+	case errors.Is(err, eventstore.ErrNoSnapshot):
 		return
 	case errors.Is(err, errSnapshotOther):
 		r.log().Info("view snapshot of another schema or event catalogue; rebuilding from zero", "view", r.Spec.Name, "snapshot_schema", h.Schema, "schema", r.Spec.Schema,
@@ -472,11 +454,7 @@ var errSnapshotOther = errors.New("snapshot of another schema or event catalogue
 func (r *Runner[V]) loadSnapshot(ctx context.Context) (V, snapshotHead, error) {
 	var v V
 	var h snapshotHead
-	obs, err := r.objects(ctx)
-	if err != nil {
-		return v, h, err
-	}
-	res, err := obs.Get(ctx, r.Spec.Name)
+	res, err := r.Store.OpenSnapshot(ctx, r.Spec.Name)
 	if err != nil {
 		return v, h, err
 	}
@@ -580,10 +558,6 @@ func (r *Runner[V]) Snapshot(ctx context.Context) error {
 // saveSnapshot encodes the snapshot into a pipe that the object store
 // reads and stores chunk by chunk.
 func (r *Runner[V]) saveSnapshot(ctx context.Context, h snapshotHead, view func(*jsontext.Encoder) error) error {
-	obs, err := r.objects(ctx)
-	if err != nil {
-		return err
-	}
 	pr, pw := io.Pipe()
 	wrote := make(chan error, 1)
 	go func() {
@@ -595,7 +569,7 @@ func (r *Runner[V]) saveSnapshot(ctx context.Context, h snapshotHead, view func(
 		pw.CloseWithError(err) // nil: the reader sees the end
 		wrote <- err
 	}()
-	_, err = obs.Put(ctx, jetstream.ObjectMeta{Name: r.Spec.Name}, pr)
+	err := r.Store.WriteSnapshot(ctx, r.Spec.Name, pr)
 	// A Put that stopped early leaves the writer blocked on the pipe:
 	// closing the reading end lets it return.
 	pr.CloseWithError(errors.New("snapshot upload ended"))

@@ -105,7 +105,7 @@ func run[V any](t testing.TB, spec projections.Spec[V], store *eventstore.Store,
 	return r, stop
 }
 
-func waitCaughtUp[V any](t testing.TB, r *views.Runner[V], store *eventstore.Store) uint64 {
+func waitCaughtUp[V any](t testing.TB, r *views.Runner[V], store views.Log) uint64 {
 	t.Helper()
 	last, err := store.LastSequence(context.Background())
 	if err != nil {

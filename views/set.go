@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +15,9 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
-// Set is the engine's live views, each with its runner.
+// Set is the engine's live views, each with its runner: one per line of
+// the registry (registry.go). The fields below are the runners of the
+// views a face reads by type; a view nobody reads that way has none.
 type Set struct {
 	Capacity     *Runner[*projections.Capacity]
 	Timeliness   *Runner[*projections.Timeliness]
@@ -26,7 +27,7 @@ type Set struct {
 	Deadlines *Runner[*projections.Deadlines]
 	Registry  *refdata.Registry
 	Calendar  *calendar.Calendar
-	Store     *eventstore.Store
+	Store     Store
 	// MissingAlertAfter is the safeguarding policy's time after which a
 	// missing child is counted by the alert (NewSet: the shipped policy's;
 	// serve sets the policy in force).
@@ -34,6 +35,8 @@ type Set struct {
 
 	mu          sync.Mutex
 	lastRebuild map[string]RebuildResult
+	// unnamed holds the runners of registered views with no field.
+	unnamed map[string]member
 }
 
 // RebuildResult is how a view's last rebuild ended.
@@ -43,23 +46,37 @@ type RebuildResult struct {
 }
 
 // NewSet makes the views over a store.
-func NewSet(store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
-	return &Set{
-		Capacity:          NewRunner(projections.CapacitySpec(), store, log),
-		Timeliness:        NewRunner(projections.TimelinessSpec(cal), store, log),
-		Referrals:         NewRunner(projections.ReferralListSpec(), store, log),
-		Safeguarding:      NewRunner(projections.SafeguardingSpec(), store, log),
-		Deadlines:         NewRunner(projections.DeadlinesSpec(), store, log),
+func NewSet(store Store, reg *refdata.Registry, cal *calendar.Calendar, log *slog.Logger) *Set {
+	s := &Set{
 		Registry:          reg,
 		Calendar:          cal,
 		Store:             store,
 		MissingAlertAfter: time.Duration(safeguarding.DefaultPolicy().AlertMissingLongerThan),
 		lastRebuild:       map[string]RebuildResult{},
 	}
+	for _, r := range registry {
+		r.attach(s, store, log)
+	}
+	return s
+}
+
+// members are the set's runners, in the registry's order.
+func (s *Set) members() []member {
+	var out []member
+	for _, r := range registry {
+		if m := r.of(s); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (s *Set) statuses() []Status {
-	return []Status{s.Capacity.Status(), s.Timeliness.Status(), s.Referrals.Status(), s.Safeguarding.Status(), s.Deadlines.Status()}
+	var out []Status
+	for _, m := range s.members() {
+		out = append(out, m.Status())
+	}
+	return out
 }
 
 // liveView is a Runner of any view, as the set drives it.
@@ -68,10 +85,7 @@ type liveView interface {
 	next() uint64
 	applyLive(eventstore.Stored) error
 	Snapshot(context.Context) error
-}
-
-func (s *Set) live() []liveView {
-	return []liveView{s.Capacity, s.Timeliness, s.Referrals, s.Safeguarding, s.Deadlines}
+	log() *slog.Logger
 }
 
 // Run runs every view until ctx ends, then snapshots them. The views share
@@ -82,7 +96,7 @@ func (s *Set) live() []liveView {
 // memory for each (8 MB a block), which made up much of serve's memory
 // while the views caught up.
 func (s *Set) Run(ctx context.Context) {
-	views := s.live()
+	views := s.members()
 	var wg sync.WaitGroup
 	for _, v := range views {
 		wg.Go(func() { v.start(ctx) })
@@ -113,7 +127,7 @@ func (s *Set) Run(ctx context.Context) {
 		if errors.Is(err, errRewind) {
 			continue // at once, from the checkpoints: the voided view's is before this commit
 		}
-		s.Capacity.log().Warn("the views stopped following the stream; resuming from their checkpoints", "err", err)
+		views[0].log().Warn("the views stopped following the stream; resuming from their checkpoints", "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -141,11 +155,9 @@ func (s *Set) Ready() error {
 // OnSnapshotFailure sets the hook every view calls when a snapshot could
 // not be saved. Call it before Run.
 func (s *Set) OnSnapshotFailure(fn func(view string, err error)) {
-	s.Capacity.OnSnapshotFailure = fn
-	s.Timeliness.OnSnapshotFailure = fn
-	s.Referrals.OnSnapshotFailure = fn
-	s.Safeguarding.OnSnapshotFailure = fn
-	s.Deadlines.OnSnapshotFailure = fn
+	for _, m := range s.members() {
+		m.setSnapshotFailure(fn)
+	}
 }
 
 // ViewStatus is a view's status with its last rebuild.
@@ -171,21 +183,11 @@ func (s *Set) Statuses() []ViewStatus {
 
 // Rebuild rebuilds one view by name beside the live one.
 func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress)) error {
-	var err error
-	switch name {
-	case "capacity":
-		err = s.Capacity.Rebuild(ctx, progress)
-	case "timeliness":
-		err = s.Timeliness.Rebuild(ctx, progress)
-	case "referrals":
-		err = s.Referrals.Rebuild(ctx, progress)
-	case "safeguarding":
-		err = s.Safeguarding.Rebuild(ctx, progress)
-	case "deadlines":
-		err = s.Deadlines.Rebuild(ctx, progress)
-	default:
-		return fmt.Errorf("no view %q (views: %s)", name, strings.Join(projections.Names, ", "))
+	r := lookup(name)
+	if r == nil || r.of(s) == nil {
+		return unknownView(name)
 	}
+	err := r.of(s).Rebuild(ctx, progress)
 	res := RebuildResult{At: time.Now().UTC()}
 	if err != nil {
 		res.Error = err.Error()
@@ -196,43 +198,20 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 	return err
 }
 
-// Known reports whether name is a view.
-func Known(name string) bool {
-	for _, n := range projections.Names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
 // ReportAsOf folds a view from zero as it stood at asOf (zero: now) and
 // reports it unfiltered, for auditors' replays (missingAlertAfter: the
 // safeguarding policy's alert time).
-func ReportAsOf(ctx context.Context, store *eventstore.Store, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, missingAlertAfter time.Duration, progress func(Progress)) (any, uint64, error) {
+func ReportAsOf(ctx context.Context, store Log, reg *refdata.Registry, cal *calendar.Calendar, name string, asOf time.Time, missingAlertAfter time.Duration, progress func(Progress)) (any, uint64, error) {
 	now := asOf
 	if now.IsZero() {
 		now = time.Now()
 	}
-	o := FoldOptions{AsOf: asOf, Progress: progress}
-	switch name {
-	case "capacity":
-		v, seq, _, err := Fold(ctx, store, projections.CapacitySpec(), o)
-		return projections.ReportCapacity(v, reg), seq, err
-	case "timeliness":
-		v, seq, _, err := Fold(ctx, store, projections.TimelinessSpec(cal), o)
-		return projections.ReportTimeliness(v, reg, projections.TimelinessFilter{}, now), seq, err
-	case "referrals":
-		v, seq, _, err := Fold(ctx, store, projections.ReferralListSpec(), o)
-		return projections.ListReferrals(v, reg, projections.ReferralFilter{Limit: v.Len()}, now), seq, err
-	case "safeguarding":
-		v, seq, _, err := Fold(ctx, store, projections.SafeguardingSpec(), o)
-		return projections.ReportSafeguarding(v, reg, projections.SafeguardingFilter{}, now, missingAlertAfter), seq, err
-	case "deadlines":
-		v, seq, _, err := Fold(ctx, store, projections.DeadlinesSpec(), o)
-		return projections.ReportDeadlines(v, now), seq, err
+	r := lookup(name)
+	if r == nil {
+		return nil, 0, unknownView(name)
 	}
-	return nil, 0, fmt.Errorf("no view %q (views: %s)", name, strings.Join(projections.Names, ", "))
+	report, seq, _, err := r.fold(ctx, store, cal, FoldOptions{AsOf: asOf, Progress: progress})
+	return report(reportEnv{reg: reg, now: now, missingAlertAfter: missingAlertAfter}), seq, err
 }
 
 // DeadlinesDue answers the deadline saga's question (sagarun.Deadline.Due)

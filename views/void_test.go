@@ -142,7 +142,7 @@ func TestViewsGoOnPastAVoidedEvent(t *testing.T) {
 		t.Fatalf("restarted from snapshots: %v, %d referrals", err, referralsListed(set))
 	}
 	stop()
-	for _, name := range projections.Names {
+	for _, name := range views.Names() {
 		if err := n.Store.DeleteSnapshot(context.Background(), name); err != nil {
 			t.Fatal(err)
 		}

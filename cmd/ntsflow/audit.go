@@ -16,8 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ntsflow/ntsflow/audit"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
@@ -69,26 +67,26 @@ func (l logSource) local() bool { return *l.natsURL != "" || *l.dataDir != "" }
 
 // open opens the log for a local read.
 func (l logSource) open(ctx context.Context) (*eventstore.Store, func(), error) {
-	var opts []nats.Option
+	var login *eventstore.Login
 	if *l.natsURL != "" {
 		var err error
-		if opts, err = l.login.options(*l.natsURL); err != nil {
+		if login, err = l.login.login(*l.natsURL); err != nil {
 			return nil, nil, err
 		}
 	}
-	return localStore(ctx, *l.natsURL, *l.dataDir, opts...)
+	return localStore(ctx, *l.natsURL, *l.dataDir, login)
 }
 
 // localStore opens the event log without a running engine: a NATS server
 // or cluster by URL, or the embedded server's data directory (the engine
 // must be stopped: two servers must not share a directory).
-func localStore(ctx context.Context, natsURL, dataDir string, opts ...nats.Option) (*eventstore.Store, func(), error) {
+func localStore(ctx context.Context, natsURL, dataDir string, login *eventstore.Login) (*eventstore.Store, func(), error) {
 	if natsURL != "" {
-		nc, err := eventstore.Connect(natsURL, "ntsflow-tool", opts...)
+		nc, err := eventstore.Dial(natsURL, "ntsflow-tool", eventstore.ConnOptions{Login: login})
 		if err != nil {
 			return nil, nil, err
 		}
-		st, err := eventstore.Attach(ctx, nc)
+		st, err := nc.Attach(ctx)
 		if err != nil {
 			nc.Close()
 			return nil, nil, err
@@ -103,12 +101,12 @@ func localStore(ctx context.Context, natsURL, dataDir string, opts ...nats.Optio
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := emb.Connect("ntsflow-tool")
+	nc, err := emb.Dial("ntsflow-tool", eventstore.ConnOptions{})
 	if err != nil {
 		emb.Shutdown()
 		return nil, nil, err
 	}
-	st, err := eventstore.Attach(ctx, nc)
+	st, err := nc.Attach(ctx)
 	if err != nil {
 		nc.Close()
 		emb.Shutdown()

@@ -148,7 +148,7 @@ kinds, fsyncs and messages per command, to a file.`,
 						{Writers: 4, OpsPerWriter: *ops / 3, Streams: 10000, EventsPerCommit: 3, PayloadBytes: 256},
 					} {
 						say("appends: %s: %d writers, zipf %v, %d-event commits", mode.name, o.Writers, o.Zipf, o.EventsPerCommit)
-						r, err := bench.Appends(ctx, srv.Store, srv.Conn, o, fmt.Sprintf("m%d-z%v-e%d-", mode.every, o.Zipf, o.EventsPerCommit))
+						r, err := bench.Appends(ctx, srv.Store, o, fmt.Sprintf("m%d-z%v-e%d-", mode.every, o.Zipf, o.EventsPerCommit))
 						if err != nil {
 							return fail("appends", err)
 						}
@@ -170,7 +170,7 @@ kinds, fsyncs and messages per command, to a file.`,
 					o.Commands, o.Rounds = 25, 2
 				}
 				say("commands: %d writers, %d rounds of %d commands each, interleaved with raw publishes", o.Writers, o.Rounds, o.Commands)
-				r, err := bench.Commands(ctx, srv.Store, srv.Conn, o, "c")
+				r, err := bench.Commands(ctx, srv.Store, o, "c")
 				if err != nil {
 					return fail("commands", err)
 				}

@@ -1,6 +1,8 @@
 // Command ntsflow is the engine for National Transfer Scheme referrals: one
 // binary that serves the API with an embedded NATS JetStream (or a cluster
 // by URL) and carries the operator's and auditor's tools.
+//
+//ntsflow:shell
 package main
 
 import (

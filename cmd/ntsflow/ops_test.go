@@ -125,19 +125,19 @@ func TestSecretsOnTheCommandLineAreRefused(t *testing.T) {
 // is refused rather than tried without.
 func TestNATSLoginFromFileOrEnvironment(t *testing.T) {
 	t.Setenv(envNATSPassword, "")
-	if _, err := (natsLogin{user: "ntsflow"}).options("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), envNATSPassword) {
+	if _, err := (natsLogin{user: "ntsflow"}).login("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), envNATSPassword) {
 		t.Errorf("a user without a password: %v", err)
 	}
-	if opts, err := (natsLogin{}).options("nats://127.0.0.1:4222"); err != nil || opts != nil {
-		t.Errorf("no login at all: %v %v", opts, err)
+	if login, err := (natsLogin{}).login("nats://127.0.0.1:4222"); err != nil || login != nil {
+		t.Errorf("no login at all: %v %v", login, err)
 	}
 	t.Setenv(envNATSPassword, "from-the-environment")
-	if opts, err := (natsLogin{}).options("nats://127.0.0.1:4222"); err != nil || len(opts) != 1 {
-		t.Errorf("a password in the environment: %v %v", opts, err)
+	if login, err := (natsLogin{}).login("nats://127.0.0.1:4222"); err != nil || login == nil || *login != (eventstore.Login{User: eventstore.EngineUser, Password: "from-the-environment"}) {
+		t.Errorf("a password in the environment: %v %v", login, err)
 	}
 	empty := filepath.Join(t.TempDir(), "empty")
 	os.WriteFile(empty, nil, 0o600)
-	if _, err := (natsLogin{passwordFile: empty}).options("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, err := (natsLogin{passwordFile: empty}).login("nats://127.0.0.1:4222"); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty password file: %v", err)
 	}
 }

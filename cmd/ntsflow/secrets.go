@@ -8,8 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -66,9 +64,9 @@ func natsLoginFlags(fs *flag.FlagSet, l *natsLogin) {
 	fs.StringVar(&l.passwordFile, "nats-password-file", "", "with --nats-url: a file holding the NATS user's password (default: $"+envNATSPassword+")")
 }
 
-// options checks that natsURL carries no credentials and returns the
-// options that log in as the user, if a password is given.
-func (l natsLogin) options(natsURL string) ([]nats.Option, error) {
+// login checks that natsURL carries no credentials and returns the user
+// to log in as, if a password is given (nil: none).
+func (l natsLogin) login(natsURL string) (*eventstore.Login, error) {
 	for _, u := range strings.Split(natsURL, ",") {
 		pu, err := url.Parse(strings.TrimSpace(u))
 		if err == nil && pu.User != nil {
@@ -94,7 +92,7 @@ func (l natsLogin) options(natsURL string) ([]nats.Option, error) {
 	case user == "":
 		user = eventstore.EngineUser
 	}
-	return []nats.Option{nats.UserInfo(user, password)}, nil
+	return &eventstore.Login{User: user, Password: password}, nil
 }
 
 // readTokenFile reads a bearer token from a file (one line).

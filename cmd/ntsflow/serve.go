@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
@@ -138,7 +136,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if cfg.sessionIdle <= 0 || cfg.sessionMax <= 0 {
 		return fmt.Errorf("--session-idle (%v) and --session-max-age (%v) must be positive, e.g. 30m and 12h", cfg.sessionIdle, cfg.sessionMax)
 	}
-	var nc *nats.Conn
+	var nc *eventstore.Conn
 	var emb *eventstore.Embedded
 	natsClient := metrics.NewNATSClient(log)
 	replicas := cfg.replicas
@@ -181,34 +179,34 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		keepCtx, stopKeep := context.WithCancel(context.Background())
 		defer stopKeep()
 		go emb.KeepJetStream(keepCtx, time.Second, log.With("component", "embedded-nats"))
-		if nc, err = emb.Connect("ntsflow", natsClient.Options()...); err != nil {
+		if nc, err = emb.Dial("ntsflow", eventstore.ConnOptions{Events: natsClient.Events()}); err != nil {
 			return err
 		}
 		if replicas == 0 {
 			replicas = 1
 		}
 	} else {
-		login, err := cfg.natsLogin.options(cfg.natsURL)
+		login, err := cfg.natsLogin.login(cfg.natsURL)
 		if err != nil {
 			return err
 		}
-		if nc, err = eventstore.Connect(cfg.natsURL, "ntsflow", append(natsClient.Options(), login...)...); err != nil {
+		if nc, err = eventstore.Dial(cfg.natsURL, "ntsflow", eventstore.ConnOptions{Login: login, Events: natsClient.Events()}); err != nil {
 			return err
 		}
 		if replicas == 0 {
 			// A lone server refuses replicated streams; a cluster gets three,
 			// so that losing one node loses nothing.
 			replicas = 3
-			if nc.ConnectedClusterName() == "" {
+			if nc.ClusterName() == "" {
 				replicas = 1
 			}
 		}
-		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted(), "cluster", nc.ConnectedClusterName(), "replicas", replicas)
+		log.Info("connected to nats", "url", nc.RedactedURL(), "cluster", nc.ClusterName(), "replicas", replicas)
 	}
 	defer nc.Drain()
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	store, err := eventstore.Open(openCtx, nc, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes})
+	store, err := nc.Open(openCtx, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes})
 	cancel()
 	if err != nil && replicas > 1 {
 		return fmt.Errorf("%w; pass --replicas with at most the cluster's JetStream servers (--replicas 1 on a single server)", err)

@@ -32,7 +32,7 @@ var cmdRebuild = &Command{
 	Name:      "rebuild",
 	UsageLine: "rebuild [--server URL] VIEW",
 	Short:     "rebuild a view from zero beside the live one, then swap (asks a running engine)",
-	Long: `Asks a running engine to rebuild VIEW (capacity, timeliness, referrals or safeguarding) from
+	Long: `Asks a running engine to rebuild VIEW (one of ` + strings.Join(views.Names(), ", ") + `) from
 the start of the event log, beside the live view, which keeps answering; when
 the new one has caught up it is swapped in. Progress (commits/s, percent, ETA)
 is printed on stderr until the rebuild ends.`,
@@ -43,7 +43,7 @@ is printed on stderr until the rebuild ends.`,
 				return err
 			}
 			if len(args) != 1 || !views.Known(args[0]) {
-				return usagef("name one view: capacity, timeliness, referrals or safeguarding")
+				return usagef("name one view: %s", strings.Join(views.Names(), ", "))
 			}
 			name := args[0]
 			res, err := engine.call(ctx, "POST", "/v1/views/"+name+"/rebuild", http.StatusAccepted)
@@ -112,7 +112,7 @@ computes it; with --nats-url or --data-dir this command reads the log itself and
 progress (commits/s, percent, ETA) on stderr.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
 		asOfS := fs.String("as-of", "", "the moment (RFC 3339), e.g. 2025-06-30T23:59:59Z (required)")
-		view := fs.String("view", "", "capacity, timeliness, referrals or safeguarding (required)")
+		view := fs.String("view", "", "the view: "+strings.Join(views.Names(), ", ")+" (required)")
 		src := logSourceFlags(fs, "compute here from the log, with progress on stderr,")
 		population := fs.String("population", "", "child population CSV, for thresholds when computing here")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -121,7 +121,7 @@ progress (commits/s, percent, ETA) on stderr.`,
 			}
 			asOf, err := time.Parse(time.RFC3339Nano, *asOfS)
 			if err != nil || !views.Known(*view) {
-				return usagef("give --as-of as an RFC 3339 time and --view as capacity, timeliness, referrals or safeguarding")
+				return usagef("give --as-of as an RFC 3339 time and --view as one of %s", strings.Join(views.Names(), ", "))
 			}
 			var out any
 			if src.local() {
@@ -143,7 +143,12 @@ progress (commits/s, percent, ETA) on stderr.`,
 				utc := asOf.UTC()
 				out = map[string]any{"view": *view, "sequence": seq, "asOf": utc, "result": result}
 			} else {
-				path := map[string]string{"capacity": "/v1/capacity", "timeliness": "/v1/timeliness", "referrals": "/v1/referrals?limit=500", "safeguarding": "/v1/safeguarding"}[*view]
+				// The API's routes for the views people read; a view that is
+				// an engine's own index (deadlines) has none.
+				path, ok := map[string]string{"capacity": "/v1/capacity", "timeliness": "/v1/timeliness", "referrals": "/v1/referrals?limit=500", "safeguarding": "/v1/safeguarding"}[*view]
+				if !ok {
+					return usagef("the %s view is not served by the API: replay it from the log with --nats-url or --data-dir", *view)
+				}
 				sep := "?"
 				if strings.Contains(path, "?") {
 					sep = "&"

@@ -38,7 +38,7 @@ func TestVoidCommandHealsAReferralAndTheViews(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, closeStore, err := localStore(ctx, "", dir)
+	st, closeStore, err := localStore(ctx, "", dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Package storetest starts real JetStream servers for tests: an embedded
 // single node with its store in the test's temp dir, torn down with the
 // test. No mocks: what the tests exercise is the server production runs.
+//
+//ntsflow:shell
 package storetest
 
 import (

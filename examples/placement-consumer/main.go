@@ -13,6 +13,8 @@
 // (start the engine with --nats-listen 127.0.0.1:4222 to reach its
 // embedded server; the subscriber's password is in the engine's
 // data/nats-users.json). The contract is docs/asyncapi.yaml.
+//
+//ntsflow:shell
 package main
 
 import (
