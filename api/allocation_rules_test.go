@@ -15,12 +15,10 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/api"
-	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // The partnership's allocation rules as an authority and a region rely on
@@ -148,13 +146,9 @@ func TestRacingAcceptancesKeepThePledge(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	var bases []string
 	for range 3 {
-		vs := views.NewSet(n.Store, refdata.Default(), calendar.Default(), quiet)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { vs.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		s := &api.Server{Engine: &engine.Engine{Store: n.Store, Log: quiet}, Log: quiet, Authorities: refdata.Default(), Views: vs, MaxWait: 2 * time.Second}
-		ts := httptest.NewServer(s.Handler())
+		node := buildNode(t, n, wiring.Config{Log: quiet}, wiring.Views)
+		node.API.MaxWait = 2 * time.Second
+		ts := httptest.NewServer(node.API.Handler())
 		t.Cleanup(ts.Close)
 		bases = append(bases, ts.URL)
 	}
@@ -265,9 +259,9 @@ func TestFiftyAllocationsAtOnceInOneRegion(t *testing.T) {
 func TestContentionRefusalNamesTheRota(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	members := refdata.Default().InRegion("North West")
-	other := &engine.Engine{Store: n.Store}
+	other := buildNode(t, n, wiring.Config{NoViews: true}).Engine
 	var armed atomic.Bool
-	eng := &engine.Engine{Store: n.Store, MaxAttempts: 1, Now: func() time.Time {
+	node := buildNode(t, n, wiring.Config{NoViews: true, Now: func() time.Time {
 		if armed.Load() {
 			pause := aggregates.PauseAuthority{Authority: members[0], Reason: "placement pressures", Until: time.Now().Add(24 * time.Hour), Members: members}
 			if _, err := engine.Handle(context.Background(), other, aggregates.Regions, "north-west", aggregates.RegionCommand(pause), engine.Meta{}); err != nil {
@@ -275,9 +269,9 @@ func TestContentionRefusalNamesTheRota(t *testing.T) {
 			}
 		}
 		return time.Now().UTC()
-	}}
-	s := &api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Authorities: refdata.Default()}
-	ts := httptest.NewServer(s.Handler())
+	}})
+	node.Engine.MaxAttempts = 1
+	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
 	id := referInto(t, ts.URL, "HO-BUSY-1", nil)
 	armed.Store(true)

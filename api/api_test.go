@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,19 +14,17 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/api"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 const receiveBody = `{"receivingAuthority":"E08000007","route":"hotel","hotel":"Hotel A","childReference":"HO-123","claimedAge":15,"receivedAt":"2025-06-02T10:00:00Z","languages":["Pashto"]}`
 
 func newServer(t *testing.T) (*httptest.Server, *storetest.Node) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Now: func() time.Time { return time.Date(2025, 6, 5, 12, 0, 0, 0, time.UTC) }}
-	s := &api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Ready: n.Store.Ping, Authorities: refdata.Default()}
-	ts := httptest.NewServer(s.Handler())
+	node := buildNode(t, n, wiring.Config{NoViews: true, Now: func() time.Time { return time.Date(2025, 6, 5, 12, 0, 0, 0, time.UTC) }})
+	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
 	return ts, n
 }
@@ -104,18 +101,19 @@ func TestWalkThrough(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("%s: %d %s", s.path, r.status, r.body)
 		}
-		if v := r.json(t)["version"].(float64); int(v) != i+2 {
+		// The receipt is version 2: it records the referral and its deadline.
+		if v := r.json(t)["version"].(float64); int(v) != i+3 {
 			t.Fatalf("%s: version %v", s.path, v)
 		}
 	}
 	g := do(t, "GET", ts.URL+"/v1/referrals/"+id, "")
 	m := g.json(t)
-	if g.status != 200 || m["status"] != "left-care" || m["placementType"] != "U4" || m["version"].(float64) != 8 || g.header.Get("ETag") != `"8"` {
+	if g.status != 200 || m["status"] != "left-care" || m["placementType"] != "U4" || m["version"].(float64) != 9 || g.header.Get("ETag") != `"9"` {
 		t.Fatalf("get: %d %s", g.status, g.body)
 	}
 	h := do(t, "GET", ts.URL+"/v1/referrals/"+id+"/history", "")
 	evs := h.json(t)["events"].([]any)
-	if len(evs) != 8 || evs[0].(map[string]any)["type"] != "referral.received" || evs[7].(map[string]any)["type"] != "child.left-care" {
+	if len(evs) != 9 || evs[0].(map[string]any)["type"] != "referral.received" || evs[1].(map[string]any)["type"] != "deadline.set" || evs[8].(map[string]any)["type"] != "child.left-care" {
 		t.Fatalf("history: %s", h.body)
 	}
 }
@@ -216,7 +214,7 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("a 405 without Allow")
 			}
 			if c.status == 409 {
-				if v, ok := r.json(t)["error"].(map[string]any)["currentVersion"].(float64); !ok || v != 2 {
+				if v, ok := r.json(t)["error"].(map[string]any)["currentVersion"].(float64); !ok || v != 3 {
 					t.Fatalf("a 409 carries the current version: %s", r.body)
 				}
 			}
@@ -290,8 +288,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 // with a clear 503, nothing is half-written, and reads go on.
 func TestFullStoreAnswers503AndKeepsReading(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{Store: eventstore.Config{MaxBytes: 6000}})
-	eng := &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler)}
-	ts := httptest.NewServer((&api.Server{Engine: eng, Log: slog.New(slog.DiscardHandler), Authorities: refdata.Default()}).Handler())
+	ts := httptest.NewServer(buildNode(t, n, wiring.Config{NoViews: true}).API.Handler())
 	defer ts.Close()
 	var first string
 	var full resp
@@ -311,9 +308,11 @@ func TestFullStoreAnswers503AndKeepsReading(t *testing.T) {
 	if code, _ := full.errCode(t); full.status != 503 || code != "unavailable" || full.header.Get("Retry-After") == "" {
 		t.Fatalf("a full store: %d %s", full.status, full.body)
 	}
+	// The request is the scene, not the subject: whether it fits depends on
+	// the room the receipts left.
+	do(t, "POST", ts.URL+"/v1/referrals/"+first+"/age-assessment-requests", `{"method":"naab"}`)
 	before, _ := n.Store.LastSequence(t.Context())
 	// An adult age assessment would write two events: it must write none.
-	do(t, "POST", ts.URL+"/v1/referrals/"+first+"/age-assessment-requests", `{"method":"naab"}`)
 	r := do(t, "POST", ts.URL+"/v1/referrals/"+first+"/age-assessments", `{"method":"naab","outcome":"adult"}`)
 	if r.status != 503 && r.status != 409 {
 		t.Fatalf("two-event command on a full store: %d %s", r.status, r.body)

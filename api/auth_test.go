@@ -11,14 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 type roles struct {
@@ -47,15 +44,11 @@ func newAuthServer(t *testing.T) (*httptest.Server, roles) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	views := views.NewSet(n.Store, reg, cal, quiet)
+	node := buildNode(t, n, wiring.Config{Log: quiet, Authorities: reg, Calendar: cal, Tokens: tokens, Version: "test"}, wiring.Views)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { views.Run(ctx); close(done) }()
+	t.Cleanup(cancel)
 	go tokens.Watch(ctx, 50*time.Millisecond, nil)
-	t.Cleanup(func() { cancel(); <-done })
-	s := &api.Server{Engine: &engine.Engine{Store: n.Store, Log: quiet}, Log: quiet, Authorities: reg, Views: views, Tokens: tokens,
-		Metrics: metrics.New(views, n.Store, reg, cal, "test"), Ready: n.Store.Ping}
-	ts := httptest.NewServer(s.Handler())
+	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
 	return ts, rs
 }

@@ -3,7 +3,6 @@ package api_test
 import (
 	"bufio"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntsflow/ntsflow/api"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // Issue 12, item 3: with tokens on, the actor recorded is the token's name;
@@ -108,8 +105,9 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 // slow ones and the ones announcing more than they send.
 func TestSlowBodyIsCut(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	s := &api.Server{Engine: &engine.Engine{Store: n.Store}, Log: slog.New(slog.DiscardHandler), Authorities: refdata.Default(), BodyTimeout: 300 * time.Millisecond}
-	ts := httptest.NewServer(s.Handler())
+	node := buildNode(t, n, wiring.Config{NoViews: true})
+	node.API.BodyTimeout = 300 * time.Millisecond
+	ts := httptest.NewServer(node.API.Handler())
 	defer ts.Close()
 	for _, c := range []struct {
 		name   string

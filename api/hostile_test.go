@@ -19,12 +19,8 @@ import (
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
-	"github.com/ntsflow/ntsflow/api"
-	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // Issue 21, item 5: hostile input on every documented request field. The
@@ -76,14 +72,9 @@ func hostileRig(t *testing.T) (*httptest.Server, func() uint64) {
 	t.Helper()
 	n := storetest.Start(t, storetest.Options{})
 	quiet := slog.New(slog.DiscardHandler)
-	reg := refdata.Default()
-	set := views.NewSet(n.Store, reg, calendar.Default(), quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { set.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	s := &api.Server{Engine: &engine.Engine{Store: n.Store, Log: quiet}, Log: quiet, Authorities: reg, Views: set, MaxWait: 2 * time.Second}
-	ts := httptest.NewServer(s.Handler())
+	node := buildNode(t, n, wiring.Config{Log: quiet}, wiring.Views)
+	node.API.MaxWait = 2 * time.Second
+	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
 	last := func() uint64 {
 		seq, err := n.Store.LastSequence(context.Background())

@@ -58,7 +58,8 @@ func TestAcceptingADirectReceiptIsRefused(t *testing.T) {
 		t.Fatalf("an exception to a direct receipt: %d %s", r.status, r.body)
 	}
 	got := do(t, "GET", ts.URL+"/v1/referrals/"+id, "").json(t)
-	if got["receivingAuthority"] != "E08000007" || got["version"].(float64) != 1 {
+	// Version 2: the receipt records the referral and its deadline.
+	if got["receivingAuthority"] != "E08000007" || got["version"].(float64) != 2 {
 		t.Fatalf("after the refused answers: %v", got)
 	}
 }

@@ -15,13 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
-	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // clientAt is an HTTP client whose connections come from the loopback
@@ -73,9 +70,8 @@ func TestUnknownTokensAreThrottled(t *testing.T) {
 	now := time.Now()
 	tokens.Attempts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	s := &api.Server{Engine: &engine.Engine{Store: n.Store, Log: quiet}, Log: quiet, Authorities: reg, Tokens: tokens,
-		Metrics: metrics.New(nil, n.Store, reg, calendar.Default(), "test"), Ready: n.Store.Ping}
-	ts := httptest.NewServer(s.Handler())
+	node := buildNode(t, n, wiring.Config{Log: quiet, Authorities: reg, Tokens: tokens, Version: "test", NoViews: true})
+	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
 	// httptest listens on 127.0.0.1; Linux answers the whole of 127/8, so
 	// these are two clients.

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -10,26 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntsflow/ntsflow/api"
-	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
-	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 func newViewServer(t *testing.T) *httptest.Server {
 	n := storetest.Start(t, storetest.Options{})
 	quiet := slog.New(slog.DiscardHandler)
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
-	reg := refdata.Default()
-	views := views.NewSet(n.Store, reg, calendar.Default(), quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { views.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	s := &api.Server{Engine: eng, Log: quiet, Authorities: reg, Views: views, MaxWait: 2 * time.Second}
-	ts := httptest.NewServer(s.Handler())
+	node := buildNode(t, n, wiring.Config{Log: quiet}, wiring.Views)
+	node.API.MaxWait = 2 * time.Second
+	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
 	return ts
 }

@@ -94,7 +94,8 @@ func TestVoidingAnUndecodableMessageHealsTheReferral(t *testing.T) {
 	// Then: the referral reads and takes commands, its history shows the
 	// void, verify passes and lists it with what was wrong.
 	g := do(t, "GET", ts.URL+"/v1/referrals/"+id, "")
-	if g.status != 200 || g.json(t)["status"] != "open" || g.json(t)["version"] != float64(2) {
+	// Version 3: the receipt (the referral and its deadline), then the void.
+	if g.status != 200 || g.json(t)["status"] != "open" || g.json(t)["version"] != float64(3) {
 		t.Fatalf("after the void: %d %s", g.status, g.body)
 	}
 	if r := do(t, "POST", ts.URL+"/v1/referrals/"+id+"/notifications", notify); r.status != 200 {
@@ -112,10 +113,10 @@ func TestVoidingAnUndecodableMessageHealsTheReferral(t *testing.T) {
 		}
 	}
 	json.Unmarshal(h.body, &hist)
-	if len(hist.Events) != 3 || hist.Version != 3 {
+	if len(hist.Events) != 4 || hist.Version != 4 || hist.Events[1].Type != events.TypeDeadlineSet {
 		t.Fatalf("history after the void and a command: %s", h.body)
 	}
-	v := hist.Events[1]
+	v := hist.Events[2]
 	if v.Type != events.TypeSequenceVoided || v.Sequence != out.Sequence || v.Data["sequence"] != float64(bad.Sequence) || v.Actor != "J. Operator" ||
 		!strings.Contains(v.Data["reason"].(string), "incident") {
 		t.Fatalf("the void in the history: %+v", v)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 func setup(t *testing.T) (*storetest.Node, *engine.Engine, []byte) {
@@ -24,7 +24,11 @@ func setup(t *testing.T) (*storetest.Node, *engine.Engine, []byte) {
 	if err != nil || len(key) != 32 {
 		t.Fatalf("chain key: %v", err)
 	}
-	eng := &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler), ChainKey: key}
+	node, err := wiring.Build(wiring.Config{Store: n.Store, ChainKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := node.Engine
 	received := time.Now().Add(-48 * time.Hour)
 	for i := range 3 {
 		id := fmt.Sprint("r", i)
@@ -45,7 +49,9 @@ func setup(t *testing.T) (*storetest.Node, *engine.Engine, []byte) {
 func TestVerifyACleanLog(t *testing.T) {
 	n, eng, key := setup(t)
 	rep, err := audit.Verify(context.Background(), n.Store, key, nil)
-	if err != nil || !rep.OK() || rep.Commits != 12 || rep.Events != 15 || rep.Aggregates != 3 {
+	// Each referral: a receipt of two events (the referral and its
+	// deadline), a notification, a request and an assessment of two.
+	if err != nil || !rep.OK() || rep.Commits != 12 || rep.Events != 18 || rep.Aggregates != 3 {
 		t.Fatalf("%+v %v", rep, err)
 	}
 	if rep, _ := audit.Verify(context.Background(), n.Store, []byte("another key"), nil); rep.OK() {
@@ -96,12 +102,12 @@ func TestExportJSONL(t *testing.T) {
 	n, _, _ := setup(t)
 	var buf bytes.Buffer
 	count, err := audit.Export(context.Background(), n.Store, time.Time{}, time.Time{}, &buf, nil)
-	if err != nil || count != 15 {
+	if err != nil || count != 18 {
 		t.Fatalf("%d %v", count, err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	var first map[string]any
-	if len(lines) != 15 || json.Unmarshal([]byte(lines[0]), &first) != nil || first["type"] != "referral.received" || first["sequence"].(float64) != 1 {
+	if len(lines) != 18 || json.Unmarshal([]byte(lines[0]), &first) != nil || first["type"] != "referral.received" || first["sequence"].(float64) != 1 {
 		t.Fatalf("first line %s", lines[0])
 	}
 	var none bytes.Buffer

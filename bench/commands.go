@@ -11,6 +11,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // ProcessCPU is the CPU time this process has used (user and system), read
@@ -36,7 +37,11 @@ type CommandOptions struct {
 // latency and the CPU per operation of the whole process (engine and
 // embedded server), from /proc.
 func Commands(ctx context.Context, store *eventstore.Store, o CommandOptions, prefix string) ([]Row, error) {
-	eng := &engine.Engine{Store: store, Log: quiet}
+	node, err := wiring.Build(wiring.Config{Store: store, Log: quiet, NoViews: true})
+	if err != nil {
+		return nil, err
+	}
+	eng := node.Engine
 	received := time.Now().Add(-time.Hour).UTC()
 	one := 1
 	steps := []aggregates.Command{

@@ -11,14 +11,11 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/api"
-	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
-	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -28,14 +25,19 @@ var quiet = slog.New(slog.DiscardHandler)
 // have answered, and its latency is counted from that instant (so a stall
 // is charged to every request it delays: no coordinated omission).
 func HTTP(ctx context.Context, store *eventstore.Store, rates []int, each time.Duration) ([]Row, error) {
-	eng := &engine.Engine{Store: store, Log: quiet}
+	// Production's node, its views left out: the load is the commands'.
+	node, err := wiring.Build(wiring.Config{Store: store, Log: quiet, NoViews: true})
+	if err != nil {
+		return nil, err
+	}
+	eng := node.Engine
 	// A plain listener on loopback: net/http/httptest would link its
 	// published test TLS key into the product binary.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: (&api.Server{Engine: eng, Log: quiet, Authorities: refdata.Default()}).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: node.API.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
@@ -138,26 +140,34 @@ func Load(ctx context.Context, store *eventstore.Store, sizes []int, times int) 
 // measures for each the time from that second to its breach on record;
 // and counts breaches lost and doubled.
 func Timers(ctx context.Context, store *eventstore.Store, n int, workers int) (Row, error) {
-	eng := &engine.Engine{Store: store, Log: quiet}
-	// Every deadline must be armed before it falls due: arming (receipt,
-	// deadline.set, three schedules) runs at roughly 150 referrals a second
-	// per saga instance on two cores.
+	// Every deadline must be armed before it falls due: arming (the
+	// receipt, carrying its deadline, and the sentinel schedules) runs at
+	// roughly 150 referrals a second per saga instance on two cores.
 	due := 3*time.Second + time.Duration(n/(150*workers))*time.Second
 	policy, _ := deadline.ParsePolicy(fmt.Appendf(nil, `{"version":"bench","routes":{"hotel":{"duration":%q},"entry-authority":{"duration":%q}},"warnBefore":{"duration":%q},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`, due.String(), due.String(), (due - time.Second).String()))
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fmu sync.Mutex
 	var serverLag []time.Duration // due to fired by the server, breaches only
+	// Each worker is an instance as serve runs it (its own views, which
+	// tell its saga who is due), all on one store.
+	var eng *engine.Engine
 	for range workers {
-		run := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: calendar.Default()}, Engine: eng, Store: store, Log: quiet,
-			OnFired: func(kind string, due, fired, _ time.Time) {
-				if kind == deadline.KindBreach {
-					fmu.Lock()
-					serverLag = append(serverLag, fired.Sub(due.Truncate(time.Second).Add(time.Second)))
-					fmu.Unlock()
-				}
-			}}
-		go run.Run(rctx)
+		node, err := wiring.Build(wiring.Config{Store: store, Log: quiet, Deadline: &policy})
+		if err != nil {
+			return Row{}, err
+		}
+		if eng == nil {
+			eng = node.Engine
+		}
+		node.Deadline.OnFired = func(kind string, due, fired, _ time.Time) {
+			if kind == deadline.KindBreach {
+				fmu.Lock()
+				serverLag = append(serverLag, fired.Sub(due.Truncate(time.Second).Add(time.Second)))
+				fmu.Unlock()
+			}
+		}
+		go node.Run(rctx, wiring.Views, wiring.DeadlineSaga)
 	}
 	received := time.Now()
 	var wg sync.WaitGroup

@@ -14,17 +14,16 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/console"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // A policy in seconds for the hotel route (warned 3s before a 6s deadline,
@@ -90,14 +89,12 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := views.NewSet(node.Store, reg, cal, log)
-	eng := &engine.Engine{Store: node.Store, Log: log, ChainKey: key}
-	saga := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: node.Store, Log: log}
-	wg.Add(2)
-	go func() { defer wg.Done(); vs.Run(ctx) }()
-	go func() { defer wg.Done(); saga.Run(ctx) }()
-	r := &rig{t: t, eng: eng, views: vs, reg: reg, tokens: map[string]string{}}
-	srv := &api.Server{Engine: eng, Log: log, Calendar: cal, Authorities: reg, Views: vs}
+	alloc, err := allocation.ParsePolicy([]byte(testAllocationPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, reg: reg, tokens: map[string]string{}}
+	var tokens *auth.Tokens
 	if signIn {
 		var f auth.File
 		for _, ro := range roles {
@@ -110,20 +107,14 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if srv.Tokens, err = auth.Load(path, reg); err != nil {
+		if tokens, err = auth.Load(path, reg); err != nil {
 			t.Fatal(err)
 		}
-		srv.Tokens.Attempts.Now = o.now
-		r.tokenFile, r.auth = path, srv.Tokens
+		tokens.Attempts.Now = o.now
+		r.tokenFile, r.auth = path, tokens
 		wg.Add(1)
-		go func() { defer wg.Done(); srv.Tokens.Watch(ctx, 20*time.Millisecond, func(err error) { t.Error(err) }) }()
+		go func() { defer wg.Done(); tokens.Watch(ctx, 20*time.Millisecond, func(err error) { t.Error(err) }) }()
 	}
-	alloc, err := allocation.ParsePolicy([]byte(testAllocationPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.AllocationPolicy = &alloc
-	con := &console.Server{Engine: eng, Views: vs, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log, Key: key, RefreshEvery: time.Second, AllocationPolicy: &alloc, Now: o.now}
 	// Sessions in the event store's bucket, as serve keeps them.
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	sessions, err := node.Store.Sessions(sctx, console.DefaultSessionMaxAge)
@@ -131,8 +122,16 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	con.Sessions = sessions
-	hs := httptest.NewServer(con.Mount(srv.Handler()))
+	n, err := wiring.Build(wiring.Config{Store: node.Store, Log: log, ChainKey: key, Calendar: cal, Authorities: reg,
+		Deadline: &policy, Allocation: &alloc, Tokens: tokens, Sessions: sessions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Console.RefreshEvery, n.Console.Now = time.Second, o.now
+	r.eng, r.views = n.Engine, n.Views
+	wg.Add(1)
+	go func() { defer wg.Done(); n.Run(ctx, wiring.Views, wiring.DeadlineSaga) }()
+	hs := httptest.NewServer(n.Handler())
 	t.Cleanup(hs.Close)
 	r.base = hs.URL
 	return r

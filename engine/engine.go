@@ -48,8 +48,8 @@ type Engine struct {
 	CacheSize int
 
 	// Referrals is the referral decider: aggregates.Referrals when unset;
-	// serve gives one that records each referral's deadline in its receipt
-	// (aggregates.ReferralsSettingDeadlines).
+	// the composition root (wiring.Build) gives one that records each
+	// referral's deadline in its receipt (aggregates.ReferralsSettingDeadlines).
 	Referrals aggregates.Decider[aggregates.Referral, aggregates.Command]
 
 	cacheOnce sync.Once

@@ -43,8 +43,8 @@ func drive(t *testing.T, eng *engine.Engine) {
 	}
 	must("r1", aggregates.ReceiveReferral{ReferralID: "r1", ReceivingAuthority: "E08000007", Route: events.RouteEntryAuthority, TransferringAuthority: "E10000016",
 		ChildReference: "HO-SECRET-REF", ClaimedAge: &age, DateOfBirth: "2010-02-03", Sex: "female", Nationality: "Eritrean", Languages: []string{"Tigrinya"}, Needs: []string{"asthma"}, ReceivedAt: received})
+	// The receipt recorded the deadline (testDeadline): a week on.
 	due := received.Add(7 * 24 * time.Hour)
-	must("r1", aggregates.SetDeadline{Deadline: events.DeadlineSet{Route: "entry-authority", Policy: "nts-test", WorkingDays: 10, DueAt: due, WarningAt: due.Add(-24 * time.Hour)}})
 	must("r1", aggregates.NotifyProfessionals{Professions: []string{"health"}, NotifiedBy: "team leader"})
 	must("r1", aggregates.RecordDeadlineWarning{Deadline: due, WorkingDaysElapsed: 9, EscalatedTo: "team-leader"})
 	must("r1", aggregates.RecordDeadlineBreach{Deadline: due, WorkingDaysElapsed: 10, EscalatedTo: "team-leader"})
@@ -71,7 +71,7 @@ func runPublisher(t *testing.T, n *storetest.Node, eng *engine.Engine) (stop fun
 // order per referral, and that no personal data about the child appears.
 func TestOutsiderSubscriberReceivesTheContract(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	drive(t, eng)
 	stop := runPublisher(t, n, eng)
 

@@ -21,7 +21,7 @@ import (
 // has no events): the publisher still publishes the referral's events.
 func TestPublishesAReferralWhoseFirstMessageWasVoided(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	ctx := context.Background()
 	bad, err := n.Store.JetStream().Publish(ctx, events.ReferralSubject("v1"), []byte(`not a commit`))
 	if err != nil {
@@ -50,7 +50,7 @@ func TestPublishesAReferralWhoseFirstMessageWasVoided(t *testing.T) {
 // order.
 func TestAVoidReleasesWhatWaitedBehindAParkedMessage(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	ctx := context.Background()
 	runPublisher(t, n, eng)
 	parked := func(want int) []eventstore.Parked {

@@ -18,6 +18,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // A policy in seconds: warning 2s after receipt, deadline at 3s, escalation
@@ -37,16 +38,25 @@ type rig struct {
 	policy deadline.Policy
 }
 
-// newRig starts a store and an engine that records each referral's
-// deadline in its receipt, as serve's does.
+// newRig starts a store and serve's engine (wiring.Build), which records
+// each referral's deadline in its receipt.
 func newRig(t testing.TB, dir string) *rig {
 	return newRigWith(t, dir, secondsPolicy(t))
 }
 
 func newRigWith(t testing.TB, dir string, p deadline.Policy) *rig {
 	n := storetest.Start(t, storetest.Options{Dir: dir})
-	rule := deadline.Saga{Policy: p, Calendar: calendar.Default()}.Rule()
-	return &rig{t: t, node: n, policy: p, eng: &engine.Engine{Store: n.Store, Log: slog.New(slog.DiscardHandler), Referrals: aggregates.ReferralsSettingDeadlines(rule)}}
+	return &rig{t: t, node: n, policy: p, eng: buildEngine(t, wiring.Config{Store: n.Store, Deadline: &p})}
+}
+
+// buildEngine is the engine of the node wiring.Build puts together.
+func buildEngine(t testing.TB, cfg wiring.Config) *engine.Engine {
+	t.Helper()
+	node, err := wiring.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node.Engine
 }
 
 // runner starts a saga runner (an engine instance's worth) and returns a
@@ -435,7 +445,7 @@ func TestSagaRestartsAtRandomPoints(t *testing.T) {
 func TestReceiptWithoutADeadlineGetsOneFromTheSaga(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "")
-	r.eng = &engine.Engine{Store: r.node.Store, Log: slog.New(slog.DiscardHandler)}
+	r.eng = buildEngine(t, wiring.Config{Store: r.node.Store, Referrals: &aggregates.Referrals})
 	r.runner()
 	r.receive("old", time.Now())
 	r.waitFor("the deadline set by the saga", 5*time.Second, func() bool { return count(r.history("old"), events.TypeDeadlineSet) == 1 })

@@ -16,6 +16,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/simulate"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // The sagas' port, checked against the real store (an embedded JetStream
@@ -24,7 +25,11 @@ import (
 func TestStorePortConformance(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, MaxDeliveries: 5}
-	eng := &engine.Engine{Store: n.Store}
+	node, err := wiring.Build(wiring.Config{Store: n.Store, NoViews: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := node.Engine
 	checkSagaStore(t, n.Store, func(prefix string) map[string][]uint64 {
 		bySubject := map[string][]uint64{}
 		for _, lc := range simulate.Generate(simulate.Options{Seed: 5, Referrals: 4, Start: time.Now().Add(-20 * 24 * time.Hour), Span: 10 * 24 * time.Hour,

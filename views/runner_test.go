@@ -124,7 +124,7 @@ func waitCaughtUp[V any](t testing.TB, r *views.Runner[V], store views.Log) uint
 // fold computed in memory from what the engine said it appended.
 func TestLiveEqualsRebuildEqualsMemory(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	cal := calendar.Default()
 	capR, _ := run(t, projections.CapacitySpec(), n.Store, -1)
 	timR, _ := run(t, projections.TimelinessSpec(cal), n.Store, -1)
@@ -193,7 +193,7 @@ func pledgeCommits(t testing.TB, store *eventstore.Store) []appended {
 // The view at T equals the fold of the events recorded up to T.
 func TestAsOf(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	first := drive(t, eng, 7, 60, 4, "a")
 	time.Sleep(20 * time.Millisecond) // the moment asOf falls strictly after the first group of commits
 	asOf := time.Now()
@@ -231,7 +231,7 @@ func tallySpec() projections.Spec[*tally] {
 // applied exactly once.
 func TestRunnerKilledMidStreamResumes(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	r1, kill := run(t, tallySpec(), n.Store, 20*time.Millisecond)
 	var all []appended
 	for round := range 3 {
@@ -280,7 +280,7 @@ func TestRunnerKilledMidStreamResumes(t *testing.T) {
 // answering, and the rebuilt view is swapped in equal to a fold from zero.
 func TestRebuildWhileLive(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	r, _ := run(t, projections.CapacitySpec(), n.Store, -1)
 	drive(t, eng, 9, 150, 4, "r")
 	waitCaughtUp(t, r, n.Store)
@@ -323,7 +323,7 @@ func TestRebuildWhileLive(t *testing.T) {
 // commit that does not decode at all is still skipped and counted.
 func TestViewStopsAtAnEventItCannotRead(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	drive(t, eng, 11, 5, 1, "u")
 	if _, err := n.Store.JetStream().Publish(context.Background(), events.ReferralSubject("zz2"), []byte(`not json`)); err != nil {
 		t.Fatal(err)
@@ -371,7 +371,7 @@ func TestViewStopsAtAnEventItCannotRead(t *testing.T) {
 // folds again from zero.
 func TestSnapshotOfAnotherCatalogueIsRebuilt(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	drive(t, eng, 13, 10, 2, "c")
 	last, _ := n.Store.LastSequence(context.Background())
 	// What an older build saved: the position at the end, and a view that
@@ -454,7 +454,7 @@ func (c *resumeView[V]) check(t *testing.T, store *eventstore.Store, resumed boo
 // before, and with the commands that follow equals a fold from zero.
 func TestSnapshotsResumeEachView(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	checks := []resumeCheck{
 		&resumeView[*projections.Capacity]{spec: projections.CapacitySpec()},
 		&resumeView[*projections.Timeliness]{spec: projections.TimelinessSpec(calendar.Default())},
@@ -489,7 +489,7 @@ func TestSnapshotsResumeEachView(t *testing.T) {
 // followed it).
 func TestSetViewsShareOneFollower(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	drive(t, eng, 31, 80, 4, "f")
 	first, stopFirst := run(t, projections.CapacitySpec(), n.Store, -1)
 	waitCaughtUp(t, first, n.Store)

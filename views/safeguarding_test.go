@@ -79,7 +79,7 @@ func driveMissing(t *testing.T, eng *engine.Engine, prefix string, n int) []appe
 // rebuild swaps in the same view, and the report reads every episode.
 func TestSafeguardingLiveEqualsRebuild(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{}).Store
-	eng := &engine.Engine{Store: n, Log: quiet}
+	eng := buildEngine(t, n)
 	set := views.NewSet(n, refdata.Default(), calendar.Default(), quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // The views' port, checked against the real store (an embedded JetStream
@@ -22,8 +22,12 @@ import (
 // cache in front of it) would run through the same checks.
 func TestStorePortConformance(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
+	node, err := wiring.Build(wiring.Config{Store: n.Store, Log: quiet, NoViews: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	checkStorePort(t, n.Store, func(prefix string, seed uint64) []appended {
-		return drive(t, &engine.Engine{Store: n.Store, Log: quiet}, seed, 6, 2, prefix)
+		return drive(t, node.Engine, seed, 6, 2, prefix)
 	})
 }
 

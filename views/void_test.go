@@ -79,7 +79,7 @@ func referralsListed(set *views.Set) int {
 // they count everything that follows it.
 func TestViewsGoOnPastAVoidedEvent(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	eng := &engine.Engine{Store: n.Store, Log: quiet}
+	eng := buildEngine(t, n.Store)
 	before := drive(t, eng, 41, 6, 1, "p")
 	target := before[0].evs[0].AggregateID
 	doc := fmt.Sprintf(`{"command":"future","events":[{"id":"e1","type":"referral.teleported","schemaVersion":1,"aggregateId":%q,"occurredAt":"2025-01-01T00:00:00Z","recordedAt":"2025-01-01T00:00:00Z","actor":"x","data":{}}]}`, target)

@@ -21,6 +21,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 func freeAddr(t *testing.T) string {
@@ -185,7 +186,11 @@ func TestAnEventForgedOutsideTheEngineIsReported(t *testing.T) {
 			key = e.Value()
 		}
 	}
-	forger := &engine.Engine{Store: st, ChainKey: key}
+	forgery, err := wiring.Build(wiring.Config{Store: st, ChainKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger := forgery.Engine
 	if _, err := forger.Handle(ctx, id, aggregates.Withdraw{Reason: "missing"}, engine.Meta{Actor: "Stockport"}); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +224,11 @@ func TestChainKeyMovesOutOfNATS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldEngine := &engine.Engine{Store: st, ChainKey: old}
+	oldNode, err := wiring.Build(wiring.Config{Store: st, ChainKey: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldEngine := oldNode.Engine
 	if _, err := oldEngine.Handle(ctx, "r-1", aggregates.ReceiveReferral{ReferralID: "r-1", ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "H", ChildReference: "HO-1", ReceivedAt: time.Now().Add(-time.Hour)}, engine.Meta{Actor: "old"}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,22 +14,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/api"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/console"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
-	"github.com/ntsflow/ntsflow/publisher"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/sagas/leavingcare"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
-	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 type serveConfig struct {
@@ -254,13 +249,6 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
-	views := views.NewSet(store, reg, cal, log.With("component", "views"))
-	met := metrics.New(views, store, reg, cal, version)
-	met.Registry.MustRegister(natsClient)
-	views.OnSnapshotFailure(met.OnSnapshotFailure)
-	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: met.OnConsumerFailure}
-	eng := &engine.Engine{Store: store, Log: log, ChainKey: chainKey, OnAppend: met.OnAppend, OnCommitted: met.OnCommitted,
-		Referrals: aggregates.ReferralsSettingDeadlines(deadline.Saga{Policy: policy, Calendar: cal}.Rule())}
 	allocPolicy := allocation.DefaultPolicy()
 	if cfg.allocPolicy != "" {
 		if allocPolicy, err = allocation.LoadPolicy(cfg.allocPolicy); err != nil {
@@ -275,7 +263,6 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("safeguarding policy", "version", safePolicy.Version)
-	views.MissingAlertAfter = time.Duration(safePolicy.AlertMissingLongerThan)
 	leavePolicy := leavingcare.DefaultPolicy()
 	if cfg.leavePolicy != "" {
 		if leavePolicy, err = leavingcare.LoadPolicy(cfg.leavePolicy); err != nil {
@@ -283,23 +270,37 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("leaving-care policy", "version", leavePolicy.Version)
-	srv := &api.Server{Engine: eng, Log: log, Ready: func(ctx context.Context) error {
-		if err := store.Ping(ctx); err != nil {
-			return err
-		}
-		return views.Ready()
-	}, Calendar: cal, Authorities: reg, Views: views, Metrics: met, ReadTokenSecret: chainKey, AllocationPolicy: &allocPolicy, SafeguardingPolicy: &safePolicy}
+	var tokens *auth.Tokens
 	if cfg.tokens != "" {
-		if srv.Tokens, err = auth.Load(cfg.tokens, reg); err != nil {
+		if tokens, err = auth.Load(cfg.tokens, reg); err != nil {
 			return err
 		}
-		if srv.Tokens.TrustedProxies, err = auth.ParseProxies(cfg.trustedProxy); err != nil {
+		if tokens.TrustedProxies, err = auth.ParseProxies(cfg.trustedProxy); err != nil {
 			return fmt.Errorf("--trusted-proxy: %w", err)
 		}
 		log.Info("authentication on", "tokens", cfg.tokens, "trusted_proxies", cfg.trustedProxy)
 	} else {
 		log.Warn("authentication off: no --tokens file; anyone who can reach " + cfg.httpAddr + " can read and write")
 	}
+	var sessions console.SessionStore
+	if tokens != nil {
+		// Console sessions live in NATS beside the log, so a restart or
+		// another instance keeps everyone signed in.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		kv, err := store.Sessions(sctx, cfg.sessionMax)
+		cancel()
+		if err != nil {
+			return err
+		}
+		sessions = kv
+	}
+	node, err := wiring.Build(wiring.Config{Store: store, Log: log, ChainKey: chainKey, Calendar: cal, Authorities: reg,
+		Deadline: &policy, Allocation: &allocPolicy, Safeguarding: &safePolicy, LeavingCare: &leavePolicy,
+		Tokens: tokens, Sessions: sessions, SessionIdle: cfg.sessionIdle, SessionMaxAge: cfg.sessionMax, Secure: cfg.tlsCert != "", Version: version})
+	if err != nil {
+		return err
+	}
+	node.Metrics.Registry.MustRegister(natsClient)
 
 	var workers sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
@@ -307,50 +308,26 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		stopWork()
 		workers.Wait()
 	}()
+	parts := wiring.All
+	if cfg.noSagas {
+		parts = wiring.ViewsOnly
+	}
 	workers.Add(1)
-	go func() { defer workers.Done(); views.Run(workCtx) }()
-	if srv.Tokens != nil {
+	go func() { defer workers.Done(); node.Run(workCtx, parts...) }()
+	if tokens != nil {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			srv.Tokens.OnReload = func(path string, n int) { log.Info("token file reloaded", "tokens", path, "count", n) }
-			srv.Tokens.Watch(workCtx, 2*time.Second, func(err error) { log.Error("token file not reloaded; keeping the tokens in force", "err", err) })
+			tokens.OnReload = func(path string, n int) { log.Info("token file reloaded", "tokens", path, "count", n) }
+			tokens.Watch(workCtx, 2*time.Second, func(err error) { log.Error("token file not reloaded; keeping the tokens in force", "err", err) })
 		}()
-	}
-	if !cfg.noSagas {
-		saga := &sagarun.Deadline{Saga: deadline.Saga{Policy: policy, Calendar: cal}, Engine: eng, Store: store, Log: log.With("component", "deadline-saga"), OnFired: met.OnFired, OnRecorded: met.OnRecorded,
-			Due: views.DueDeadlines, Upcoming: views.UpcomingDeadlines}
-		alloc := sagarun.New(allocation.New(allocPolicy, cal), sagarun.Deps{Engine: eng, Store: store, Log: log.With("component", "allocation-saga"), OnRecorded: met.OnAllocationRecorded})
-		pub := &publisher.Publisher{Engine: eng, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: met.OnPublished}
-		safe := sagarun.New(safeguarding.New(safePolicy), sagarun.Deps{Engine: eng, Store: store, Log: log.With("component", "safeguarding-saga")})
-		leaving := sagarun.New(leavingcare.New(leavePolicy), sagarun.Deps{Engine: eng, Store: store, Log: log.With("component", "leaving-care-saga")})
-		workers.Add(5)
-		go func() { defer workers.Done(); saga.Run(workCtx) }()
-		go func() { defer workers.Done(); alloc.Run(workCtx) }()
-		go func() { defer workers.Done(); safe.Run(workCtx) }()
-		go func() { defer workers.Done(); leaving.Run(workCtx) }()
-		go func() { defer workers.Done(); pub.Run(workCtx) }()
 	}
 
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	con := &console.Server{Engine: eng, Views: views, Authorities: reg, Calendar: cal, Tokens: srv.Tokens, Log: log.With("component", "console"), Secure: cfg.tlsCert != "", Key: chainKey, AllocationPolicy: &allocPolicy,
-		Metrics: met, SessionIdle: cfg.sessionIdle, SessionMaxAge: cfg.sessionMax}
-	if srv.Tokens != nil {
-		// Console sessions live in NATS beside the log, so a restart or
-		// another instance keeps everyone signed in.
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		sessions, err := store.Sessions(sctx, cfg.sessionMax)
-		cancel()
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		con.Sessions = sessions
-	}
-	hs := newHTTPServer(con.Mount(srv.Handler()), log)
+	hs := newHTTPServer(node.Handler(), log)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.tlsCert != "" {

@@ -1,0 +1,250 @@
+// Package wiring is the composition root: the one place that puts an
+// ntsflow node together (the engine, the live views, the metrics, the
+// sagas, the public publisher, the API and the console) the way `serve`
+// runs it. Test rigs and the benchmarks build their nodes here too, so
+// they run production's wiring (the referral decider that records the
+// deadline in the receipt, the metrics hooks, the sagas fed by the views)
+// and leave out only what they say they leave out.
+//
+//ntsflow:shell
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/console"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/metrics"
+	"github.com/ntsflow/ntsflow/publisher"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagarun"
+	"github.com/ntsflow/ntsflow/sagas/allocation"
+	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/leavingcare"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
+	"github.com/ntsflow/ntsflow/views"
+)
+
+// Config is what a node is built from. Only Store is required; every other
+// field's zero value is production's default (the shipped calendar,
+// authorities and policies, time.Now, a discarding logger).
+type Config struct {
+	Store *eventstore.Store
+	Log   *slog.Logger
+	// ChainKey keys the events' HMAC chain and the console's and API's
+	// tokens derived from it.
+	ChainKey    []byte
+	Calendar    *calendar.Calendar
+	Authorities *refdata.Registry
+	// The policies, as loaded by serve from its flags (nil: the shipped one).
+	Deadline     *deadline.Policy
+	Allocation   *allocation.Policy
+	Safeguarding *safeguarding.Policy
+	LeavingCare  *leavingcare.Policy
+	// Tokens turns authentication on for the API and sign-in for the
+	// console.
+	Tokens *auth.Tokens
+	// Sessions keeps the console's sessions (nil: in memory).
+	Sessions console.SessionStore
+	// SessionIdle and SessionMaxAge bound the console's sessions (0: the
+	// console's defaults).
+	SessionIdle, SessionMaxAge time.Duration
+	// Secure marks the console's cookie for TLS.
+	Secure bool
+	// Version is the build the metrics report.
+	Version string
+	// Now is the engine's clock; tests move it (nil: time.Now).
+	Now func() time.Time
+
+	// NoViews leaves the views out of the API and the console (they answer
+	// that this instance serves none), for tests about commands alone. The
+	// sagas still read them.
+	NoViews bool
+	// Referrals replaces production's referral decider. Leave it unset: it
+	// exists for tests about referrals recorded before receipts carried
+	// their deadline, and must say so where it is used.
+	Referrals *aggregates.Decider[aggregates.Referral, aggregates.Command]
+}
+
+// Part is a long-running part of a node that Run can start.
+type Part int
+
+// The parts Run can start. Views come first: the deadline saga asks them
+// who is due.
+const (
+	Views Part = iota
+	DeadlineSaga
+	AllocationSaga
+	SafeguardingSaga
+	LeavingCareSaga
+	Publisher
+)
+
+// All is every part serve runs; ViewsOnly what `serve --no-sagas` runs.
+var (
+	All       = []Part{Views, DeadlineSaga, AllocationSaga, SafeguardingSaga, LeavingCareSaga, Publisher}
+	ViewsOnly = []Part{Views}
+)
+
+func (p Part) String() string {
+	switch p {
+	case Views:
+		return "views"
+	case DeadlineSaga:
+		return "deadline saga"
+	case AllocationSaga:
+		return "allocation saga"
+	case SafeguardingSaga:
+		return "safeguarding saga"
+	case LeavingCareSaga:
+		return "leaving-care saga"
+	case Publisher:
+		return "publisher"
+	}
+	return fmt.Sprintf("part %d", int(p))
+}
+
+// Node is one ntsflow instance, put together. Its fields are the parts as
+// built; a test may adjust a field (an API's MaxWait, a console's clock)
+// before it calls Handler or Run.
+type Node struct {
+	Store   *eventstore.Store
+	Engine  *engine.Engine
+	Views   *views.Set
+	Metrics *metrics.Metrics
+	API     *api.Server
+	Console *console.Server
+
+	Deadline  *sagarun.Deadline
+	Publisher *publisher.Publisher
+
+	// Policies in force, as the sagas, the API and the console use them.
+	DeadlinePolicy     deadline.Policy
+	AllocationPolicy   allocation.Policy
+	SafeguardingPolicy safeguarding.Policy
+	LeavingCarePolicy  leavingcare.Policy
+
+	runs map[Part]func(context.Context) error
+}
+
+// ErrNoStore is Build's answer to a Config without a store.
+var ErrNoStore = errors.New("wiring: a node needs an event store (Config.Store)")
+
+// Build puts a node together. It starts nothing: Run starts the views, the
+// sagas and the publisher; Handler serves the API and the console.
+func Build(cfg Config) (*Node, error) {
+	if cfg.Store == nil {
+		return nil, ErrNoStore
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cal := cfg.Calendar
+	if cal == nil {
+		cal = calendar.Default()
+	}
+	reg := cfg.Authorities
+	if reg == nil {
+		reg = refdata.Default()
+	}
+	n := &Node{Store: cfg.Store, DeadlinePolicy: deadline.DefaultPolicy(), AllocationPolicy: allocation.DefaultPolicy(),
+		SafeguardingPolicy: safeguarding.DefaultPolicy(), LeavingCarePolicy: leavingcare.DefaultPolicy()}
+	if cfg.Deadline != nil {
+		n.DeadlinePolicy = *cfg.Deadline
+	}
+	if cfg.Allocation != nil {
+		n.AllocationPolicy = *cfg.Allocation
+	}
+	if cfg.Safeguarding != nil {
+		n.SafeguardingPolicy = *cfg.Safeguarding
+	}
+	if cfg.LeavingCare != nil {
+		n.LeavingCarePolicy = *cfg.LeavingCare
+	}
+	store := cfg.Store
+
+	n.Views = views.NewSet(store, reg, cal, log.With("component", "views"))
+	n.Views.MissingAlertAfter = time.Duration(n.SafeguardingPolicy.AlertMissingLongerThan)
+	n.Metrics = metrics.New(n.Views, store, reg, cal, cfg.Version)
+	n.Views.OnSnapshotFailure(n.Metrics.OnSnapshotFailure)
+	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: n.Metrics.OnConsumerFailure}
+
+	rule := deadline.Saga{Policy: n.DeadlinePolicy, Calendar: cal}
+	n.Engine = &engine.Engine{Store: store, Log: log, ChainKey: cfg.ChainKey, Now: cfg.Now, OnAppend: n.Metrics.OnAppend, OnCommitted: n.Metrics.OnCommitted,
+		Referrals: aggregates.ReferralsSettingDeadlines(rule.Rule())}
+	if cfg.Referrals != nil {
+		n.Engine.Referrals = *cfg.Referrals
+	}
+
+	var served *views.Set
+	ready := store.Ping
+	if !cfg.NoViews {
+		served = n.Views
+		ready = func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return err
+			}
+			return n.Views.Ready()
+		}
+	}
+	n.API = &api.Server{Engine: n.Engine, Log: log, Ready: ready, Calendar: cal, Authorities: reg, Views: served, Metrics: n.Metrics,
+		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens}
+	n.Console = &console.Server{Engine: n.Engine, Views: served, Authorities: reg, Calendar: cal, Tokens: cfg.Tokens, Log: log.With("component", "console"),
+		Secure: cfg.Secure, Key: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, Metrics: n.Metrics, Sessions: cfg.Sessions,
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge}
+
+	n.Deadline = &sagarun.Deadline{Saga: rule, Engine: n.Engine, Store: store, Log: log.With("component", "deadline-saga"),
+		OnFired: n.Metrics.OnFired, OnRecorded: n.Metrics.OnRecorded, Due: n.Views.DueDeadlines, Upcoming: n.Views.UpcomingDeadlines}
+	n.Publisher = &publisher.Publisher{Engine: n.Engine, Store: store, Registry: reg, Log: log.With("component", "publisher"), OnPublished: n.Metrics.OnPublished}
+	deps := func(component string, onRecorded func(eventType, label string)) sagarun.Deps {
+		return sagarun.Deps{Engine: n.Engine, Store: store, Log: log.With("component", component), OnRecorded: onRecorded}
+	}
+	alloc := sagarun.New(allocation.New(n.AllocationPolicy, cal), deps("allocation-saga", n.Metrics.OnAllocationRecorded))
+	safe := sagarun.New(safeguarding.New(n.SafeguardingPolicy), deps("safeguarding-saga", nil))
+	leaving := sagarun.New(leavingcare.New(n.LeavingCarePolicy), deps("leaving-care-saga", nil))
+	n.runs = map[Part]func(context.Context) error{
+		Views:            func(ctx context.Context) error { n.Views.Run(ctx); return nil },
+		DeadlineSaga:     n.Deadline.Run,
+		AllocationSaga:   alloc.Run,
+		SafeguardingSaga: safe.Run,
+		LeavingCareSaga:  leaving.Run,
+		Publisher:        n.Publisher.Run,
+	}
+	return n, nil
+}
+
+// Handler serves the console at / and /console/ and the API beside it, as
+// serve mounts them.
+func (n *Node) Handler() http.Handler { return n.Console.Mount(n.API.Handler()) }
+
+// Run runs the parts named (each at most once) until ctx ends, and returns
+// once every one has stopped.
+func (n *Node) Run(ctx context.Context, parts ...Part) {
+	var wg sync.WaitGroup
+	started := map[Part]bool{}
+	for _, p := range parts {
+		run, ok := n.runs[p]
+		if !ok {
+			panic(fmt.Sprintf("wiring: no such part of a node: %v", p))
+		}
+		if started[p] {
+			continue
+		}
+		started[p] = true
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
+	wg.Wait()
+}
