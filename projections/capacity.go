@@ -177,17 +177,11 @@ func (v *Capacity) writer(freeze bool) func(*snapEncoder) {
 		}
 		w.endArray()
 		w.name("referrals")
-		w.beginArray()
-		refs.each(func(id string, r *capRef) error {
-			w.beginArray()
-			w.str(id)
+		writeTable(w, refs, func(r *capRef) {
 			w.sym(r.authority)
 			w.sym(r.status)
 			w.flag(r.pledged)
-			w.endArray()
-			return w.err
 		})
-		w.endArray()
 		w.endObject()
 	}
 }
@@ -209,20 +203,9 @@ func loadCapacity(dec *jsontext.Decoder) (*Capacity, error) {
 	}
 	r.endArray()
 	r.name("referrals")
-	r.beginArray()
-	for r.more() {
-		r.beginArray()
-		id := r.str()
-		ref := capRef{authority: r.sym(), status: r.sym(), pledged: r.flag()}
-		r.endArray()
-		if _, dup := v.refs.find(id); dup {
-			r.fail("referral %s twice", id)
-		}
-		if r.err == nil {
-			*v.refs.add(id) = ref
-		}
-	}
-	r.endArray()
+	readTable(r, &v.refs, "referral", func() capRef {
+		return capRef{authority: r.sym(), status: r.sym(), pledged: r.flag()}
+	})
 	r.endObject()
 	return v, r.err
 }

@@ -149,10 +149,7 @@ func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
 		w.name("symbols")
 		w.strs(names)
 		w.name("rows")
-		w.beginArray()
-		rows.each(func(id string, r *refRow) error {
-			w.beginArray()
-			w.str(id)
+		writeTable(w, rows, func(r *refRow) {
 			for _, s := range []sym{r.authority, r.route, r.status, r.placementType, r.escalatedTo, r.regionSlug, r.allocatedTo} {
 				w.sym(s)
 			}
@@ -161,10 +158,7 @@ func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
 			w.at(r.dueAt)
 			w.at(r.warningAt)
 			w.at(r.placedAt)
-			w.endArray()
-			return w.err
 		})
-		w.endArray()
 		w.endObject()
 	}
 }
@@ -176,21 +170,11 @@ func loadReferralList(dec *jsontext.Decoder) (*ReferralList, error) {
 	r.name("symbols")
 	r.symbols(&v.syms)
 	r.name("rows")
-	r.beginArray()
-	for r.more() {
-		r.beginArray()
-		id := r.str()
+	readTable(r, &v.rows, "referral", func() refRow {
 		row := refRow{authority: r.sym(), route: r.sym(), status: r.sym(), placementType: r.sym(), escalatedTo: r.sym(), regionSlug: r.sym(), allocatedTo: r.sym(), breached: r.flag()}
 		row.receivedAt, row.dueAt, row.warningAt, row.placedAt = r.at(), r.at(), r.at(), r.at()
-		r.endArray()
-		if _, dup := v.rows.find(id); dup {
-			r.fail("referral %s twice", id)
-		}
-		if r.err == nil {
-			*v.rows.add(id) = row
-		}
-	}
-	r.endArray()
+		return row
+	})
 	r.endObject()
 	return v, r.err
 }

@@ -132,10 +132,7 @@ func (v *Safeguarding) writer(freeze bool) func(*snapEncoder) {
 		w.name("symbols")
 		w.strs(names)
 		w.name("episodes")
-		w.beginArray()
-		eps.each(func(key string, ep *episode) error {
-			w.beginArray()
-			w.str(key)
+		writeTable(w, eps, func(ep *episode) {
 			w.num(int64(ep.n))
 			w.sym(ep.authority)
 			w.sym(ep.region)
@@ -145,10 +142,7 @@ func (v *Safeguarding) writer(freeze bool) func(*snapEncoder) {
 			for _, m := range []moment{ep.missingAt, ep.strategyDueAt, ep.returnedAt, ep.interviewDueAt, ep.interviewWarnAt, ep.offeredAt} {
 				w.at(m)
 			}
-			w.endArray()
-			return w.err
 		})
-		w.endArray()
 		w.endObject()
 	}
 }

@@ -175,3 +175,38 @@ func (r *snapDecoder) symbols(s *symbols) {
 		r.syms = len(names)
 	}
 }
+
+// writeTable writes a table's entries as an array of arrays, each its id
+// and then what row writes of it: the shape every view's snapshot keeps
+// its entries in.
+func writeTable[E any](w *snapEncoder, entries rows[E], row func(*E)) {
+	w.beginArray()
+	entries.each(func(id string, e *E) error {
+		w.beginArray()
+		w.str(id)
+		row(e)
+		w.endArray()
+		return w.err
+	})
+	w.endArray()
+}
+
+// readTable reads what writeTable wrote into t, each entry's fields by
+// row. An id given twice fails the snapshot: what names the entries in
+// the error ("referral", "episode").
+func readTable[E any](r *snapDecoder, t *table[E], what string, row func() E) {
+	r.beginArray()
+	for r.more() {
+		r.beginArray()
+		id := r.str()
+		e := row()
+		r.endArray()
+		if _, dup := t.find(id); dup {
+			r.fail("%s %s twice", what, id)
+		}
+		if r.err == nil {
+			*t.add(id) = e
+		}
+	}
+	r.endArray()
+}

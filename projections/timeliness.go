@@ -238,10 +238,7 @@ func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
 		}
 		w.endArray()
 		w.name("referrals")
-		w.beginArray()
-		refs.each(func(id string, r *timeRef) error {
-			w.beginArray()
-			w.str(id)
+		writeTable(w, refs, func(r *timeRef) {
 			w.sym(r.authority)
 			w.sym(r.status)
 			w.num(int64(r.month))
@@ -251,10 +248,7 @@ func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
 			w.at(r.dueAt)
 			w.at(r.warningAt)
 			w.at(r.placedAt)
-			w.endArray()
-			return w.err
 		})
-		w.endArray()
 		w.endObject()
 	}
 }
@@ -282,21 +276,11 @@ func loadTimeliness(dec *jsontext.Decoder, cal *calendar.Calendar) (*Timeliness,
 	}
 	r.endArray()
 	r.name("referrals")
-	r.beginArray()
-	for r.more() {
-		r.beginArray()
-		id := r.str()
+	readTable(r, &v.refs, "referral", func() timeRef {
 		ref := timeRef{authority: r.sym(), status: r.sym(), month: int32(r.num()), breached: r.flag(), counted: r.flag()}
 		ref.receivedAt, ref.dueAt, ref.warningAt, ref.placedAt = r.at(), r.at(), r.at(), r.at()
-		r.endArray()
-		if _, dup := v.refs.find(id); dup {
-			r.fail("referral %s twice", id)
-		}
-		if r.err == nil {
-			*v.refs.add(id) = ref
-		}
-	}
-	r.endArray()
+		return ref
+	})
 	r.endObject()
 	return v, r.err
 }
