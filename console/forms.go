@@ -1,10 +1,8 @@
 package console
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -400,37 +399,19 @@ func parseDate(v url.Values, name, what string) (time.Time, *fieldError) {
 	return t, nil
 }
 
-// errorsFor turns what the engine said into messages: a refusal's message
-// beside the field it names (the API's message, word for word), a stale
-// version as its own message.
+// errorsFor is app.Classify's answer as a form shows it: a refusal's
+// message beside the field it names (the API's message, word for word), a
+// stale version as its own message, and a form sent twice in the form's
+// own words.
 func errorsFor(err error) (code int, errs []fieldError, st *stale) {
-	var refusal *aggregates.Refusal
-	var staleErr *engine.StaleError
-	switch {
-	case errors.As(err, &refusal):
-		code = http.StatusConflict
-		if refusal.Kind == aggregates.Invalid {
-			code = http.StatusUnprocessableEntity
-		}
-		if refusal.Code == aggregates.CodeNotFound {
-			code = http.StatusNotFound
-		}
-		return code, []fieldError{{Field: refusal.Field, Message: capital(refusal.Message)}}, nil
-	case errors.As(err, &staleErr):
-		return http.StatusConflict, nil, &stale{Seen: staleErr.Expected, Current: staleErr.Current, Rota: staleErr.Kind == aggregates.Regions.Kind}
-	case errors.Is(err, engine.ErrKeyReused):
-		return http.StatusUnprocessableEntity, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
-	case errors.Is(err, engine.ErrContention):
-		msg := engine.ErrContention.Error()
-		var busy *engine.ContentionError
-		if errors.As(err, &busy) {
-			msg = busy.Error()
-		}
-		return http.StatusServiceUnavailable, []fieldError{{Message: capital(msg)}}, nil
-	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, []fieldError{{Message: "The event store could not take the record; nothing was written. Try again."}}, nil
+	o := app.Classify(err)
+	switch o.Kind {
+	case app.Stale:
+		return o.Status, nil, &stale{Seen: o.Stale.Expected, Current: o.Stale.Current, Rota: o.Stale.Kind == aggregates.Regions.Kind}
+	case app.KeyReused:
+		return o.Status, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
 	}
-	return http.StatusInternalServerError, []fieldError{{Message: "Something went wrong; nothing was recorded. Try again, and tell the service desk if it happens again."}}, nil
+	return o.Status, []fieldError{{Field: o.Field, Message: capital(o.Message)}}, nil
 }
 
 // meta is the command's metadata from the form: who, the idempotency key
