@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/projections"
@@ -84,23 +84,17 @@ func (s *Server) answerAllocation(w http.ResponseWriter, r *http.Request, accept
 		return
 	}
 	id := r.PathValue("id")
-	if _, _, ok := s.load(w, r, id); !ok { // 404 unless allocated to the caller
+	// An id that cannot name a referral, or names none the caller may
+	// read, is a 404 here even with sign-in off, as it always was.
+	if _, _, ok := s.load(w, r, id); !ok {
 		return
 	}
-	if p, on := principal(r); on {
-		if p.Kind != auth.Authority {
-			writeError(w, forbidden(p, "answer an allocation; the allocated authority's contact does"))
-			return
-		}
-		acceptance.Authority, exception.Authority = p.Authority, p.Authority
-	}
-	if accept {
-		out, err := s.rota().Accept(r.Context(), s.Engine, id, acceptance, meta)
-		s.answer(w, r, id, acceptance, out, err, http.StatusOK)
-		return
-	}
+	action := app.ActException
 	cmd = exception
-	out, err := s.Engine.Handle(r.Context(), id, cmd, meta)
+	if accept {
+		action, cmd = app.ActAccept, acceptance
+	}
+	out, err := s.referrals().Act(r.Context(), caller(r), id, action, cmd, meta)
 	s.answer(w, r, id, cmd, out, err, http.StatusOK)
 }
 
@@ -134,7 +128,7 @@ func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p, on := principal(r); on && p.Kind != auth.Auditor && !(p.Kind == auth.Region && p.Region == name) {
+	if p, on := principal(r); on && !app.As(p).ReadsRota(name) {
 		writeError(w, forbidden(p, "read the "+name+" rota"))
 		return
 	}

@@ -45,6 +45,9 @@ func errorFor(err error, currentVersion func() (int, bool)) *Error {
 		e.Field, e.CurrentVersion = "If-Match", &o.Stale.Current
 	case app.KeyReused:
 		e.Field = "Idempotency-Key"
+	case app.Denied:
+		// The API's 403s name no field; the console's forms do.
+		e.Field = ""
 	}
 	return e
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/engine"
 )
 
@@ -22,7 +21,12 @@ func (s *Server) teamCode(w http.ResponseWriter, r *http.Request, write bool) (s
 		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return "", false
 	}
-	if p, on := principal(r); on && !p.CanChange(code) && (write || p.Kind != auth.Auditor) {
+	c := caller(r)
+	may := c.ReadsTeam(code)
+	if write {
+		may = c.ChangesAuthority(code)
+	}
+	if p, on := principal(r); on && !may {
 		writeError(w, forbidden(p, "see or change the social workers of "+code+"; the authority does"))
 		return "", false
 	}

@@ -26,6 +26,7 @@ const (
 	Contention  Kind = "contention"  // every attempt lost the race; nothing written
 	Unavailable Kind = "unavailable" // the store did not answer in time; nothing written
 	Corrupt     Kind = "corrupt"     // the history holds a message nobody can read
+	Denied      Kind = "denied"      // the caller's role may not do it
 	Internal    Kind = "internal"    // anything else; the log has it
 )
 
@@ -60,7 +61,12 @@ func Classify(err error) Outcome {
 	var stale *engine.StaleError
 	var busy *engine.ContentionError
 	var corrupt *eventstore.CorruptError
+	var denied *Forbidden
 	switch {
+	case errors.Is(err, ErrNoReferral):
+		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Message: ErrNoReferral.Error()}
+	case errors.As(err, &denied):
+		return Outcome{Kind: Denied, Status: http.StatusForbidden, Code: "forbidden", Field: denied.Field, Message: denied.Error()}
 	case errors.As(err, &refusal):
 		switch {
 		case refusal.Code == aggregates.CodeNotFound:

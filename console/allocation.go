@@ -55,8 +55,8 @@ type allocationData struct {
 // regionFor is the region a partnership page is about: the caller's own
 // for a region's role, else the one named in the URL (a name or a slug).
 func (s *Server) regionFor(c *call, v string) (name string, ok bool) {
-	if c.On && c.P.Kind == "region" {
-		return c.P.Region, true
+	if own, ok := c.app().OwnRegion(); ok {
+		return own, true
 	}
 	if v == "" {
 		return "", false
@@ -436,7 +436,7 @@ func (s *Server) rotaRegion(w http.ResponseWriter, c *call, slug string) (string
 		s.notFound(w, nil, c)
 		return "", false
 	}
-	if c.On && !(c.P.Kind == "auditor" || c.P.CanAllocate(name)) {
+	if !c.app().ReadsRota(name) {
 		s.forbidden(w, c, "see the "+name+" rota")
 		return "", false
 	}
