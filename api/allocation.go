@@ -51,21 +51,12 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	ref, _, ok := s.load(w, r, id)
-	if !ok {
+	// An id that cannot name a referral is no referral here, as it always
+	// was (the engine would call it invalid).
+	if _, _, ok := s.load(w, r, id); !ok {
 		return
 	}
-	if ref.Region == "" {
-		writeError(w, errorFor(&aggregates.Refusal{Kind: aggregates.Illegal, Code: aggregates.CodeNotAwaitingAllocation, Message: "the referral was received by " + ref.ReceivingAuthority + "; it is not for allocation"}, noVersion))
-		return
-	}
-	name, _ := refdata.RegionByName(ref.Region)
-	if !mayAllocate(r, name) {
-		p, _ := principal(r)
-		writeError(w, forbidden(p, "allocate referrals; the "+name+" partnership does"))
-		return
-	}
-	out, err := s.rota().Allocate(r.Context(), s.Engine, ref.Region, name, id, c, meta, nil, s.now())
+	out, err := s.referrals().Allocate(r.Context(), caller(r), id, c, meta, nil, s.now())
 	s.answer(w, r, id, c, out, err, http.StatusOK)
 }
 

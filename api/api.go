@@ -500,31 +500,19 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
+// load reads a referral the caller may see (app.Referrals.Referral); ok
+// is false when it has written the answer.
 func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggregates.Referral, []eventstore.Stored, bool) {
-	if !events.ValidID(id) {
-		writeError(w, noReferral())
-		return aggregates.Referral{}, nil, false
-	}
-	ref, stored, err := s.Engine.Load(r.Context(), id)
+	ref, stored, err := s.referrals().Referral(r.Context(), caller(r), id)
 	if err != nil {
-		e := errorFor(err, func() (int, bool) { return 0, false })
+		e := errorFor(err, noVersion)
 		if e.status >= 500 {
 			s.log().Error("load failed", "referral", id, "err", err)
 		}
 		writeError(w, e)
 		return ref, nil, false
 	}
-	if len(stored) == 0 || !s.mayReadReferral(r, ref) {
-		writeError(w, noReferral())
-		return ref, nil, false
-	}
 	return ref, stored, true
-}
-
-// noReferral is the one answer for an id that names no referral the caller
-// may see, whether it was never used or is another authority's.
-func noReferral() *Error {
-	return apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id")
 }
 
 // position is what a response says of where in the log it stands: the

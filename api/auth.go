@@ -102,11 +102,6 @@ func (s *Server) mayRead(r *http.Request, authority string) bool {
 	return caller(r).ReadsAuthority(authority, s.Authorities)
 }
 
-// mayReadReferral: app.Caller.ReadsReferral.
-func (s *Server) mayReadReferral(r *http.Request, ref aggregates.Referral) bool {
-	return caller(r).ReadsReferral(ref, s.Authorities)
-}
-
 // mayChange: app.Caller.ChangesReferral.
 func mayChange(p auth.Principal, ref aggregates.Referral) bool { return app.As(p).ChangesReferral(ref) }
 

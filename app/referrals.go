@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/rota"
 )
@@ -116,4 +119,43 @@ func (u Referrals) Act(ctx context.Context, c Caller, id, action string, cmd agg
 		return out, ErrNoReferral
 	}
 	return out, err
+}
+
+// Allocate allocates a referral awaiting allocation: by the rota (cmd
+// names no authority) or to the authority the coordinator chose, with a
+// reason. Only the region's own partnership allocates. rotaVersion, if
+// given, is the rota's version the proposal was shown at: if the rota
+// moved since, nothing is recorded (engine.StaleError).
+func (u Referrals) Allocate(ctx context.Context, c Caller, id string, cmd aggregates.Allocate, meta engine.Meta, rotaVersion *int, now time.Time) (engine.Outcome, error) {
+	ref, _, err := u.Engine.Load(ctx, id)
+	switch {
+	case err != nil:
+		return engine.Outcome{}, err
+	case ref.Status == aggregates.StatusNone || !c.ReadsReferral(ref, u.Authorities):
+		return engine.Outcome{}, ErrNoReferral
+	case ref.Region == "":
+		return engine.Outcome{}, &aggregates.Refusal{Kind: aggregates.Illegal, Code: aggregates.CodeNotAwaitingAllocation, Message: "the referral was received by " + ref.ReceivingAuthority + "; it is not for allocation"}
+	}
+	name, _ := refdata.RegionByName(ref.Region)
+	if !c.Allocates(name) {
+		return engine.Outcome{}, c.forbidden("allocate referrals; the "+name+" partnership does", "")
+	}
+	return u.Rota.Allocate(ctx, u.Engine, ref.Region, name, id, cmd, meta, rotaVersion, now)
+}
+
+// Referral reads a referral the caller may see, with its stored commits.
+// An id that cannot name a referral, names none yet, or names one the
+// caller may not read is ErrNoReferral, the same answer for all three.
+func (u Referrals) Referral(ctx context.Context, c Caller, id string) (aggregates.Referral, []eventstore.Stored, error) {
+	if !events.ValidID(id) {
+		return aggregates.Referral{}, nil, ErrNoReferral
+	}
+	ref, stored, err := u.Engine.Load(ctx, id)
+	if err != nil {
+		return ref, nil, err
+	}
+	if len(stored) == 0 || !c.ReadsReferral(ref, u.Authorities) {
+		return ref, nil, ErrNoReferral
+	}
+	return ref, stored, nil
 }

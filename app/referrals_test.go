@@ -11,8 +11,8 @@ import (
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/engine"
-	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/rota"
 )
@@ -91,6 +91,27 @@ func TestReferralUseCases(t *testing.T) {
 		}
 		if _, err := u.Act(ctx, northWest, own.AggregateID, app.ActAccept, aggregates.AcceptAllocation{}, meta("k8")); kindOf(err) != app.Denied {
 			t.Fatalf("a region accepting: %v; want Denied", err)
+		}
+	})
+	t.Run("only the region's partnership allocates, and only what awaits allocation", func(t *testing.T) {
+		auditor := app.As(auth.Principal{Name: "au", Kind: auth.Auditor})
+		now := time.Now()
+		if _, err := u.Allocate(ctx, northWest, own.AggregateID, aggregates.Allocate{}, meta("k10"), nil, now); kindOf(err) != app.Refused {
+			t.Fatalf("allocating a referral received directly: %v; want the refusal", err)
+		}
+		referred, err := u.Receive(ctx, northWest, aggregates.ReceiveReferral{Region: "north-west", Route: events.RouteHotel, Hotel: "H", ChildReference: "C4", ReceivedAt: received}, meta("k11"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Allocate(ctx, auditor, referred.AggregateID, aggregates.Allocate{}, meta("k12"), nil, now); kindOf(err) != app.Denied {
+			t.Fatalf("an auditor allocating: %v; want Denied", err)
+		}
+		if _, err := u.Allocate(ctx, stockport, referred.AggregateID, aggregates.Allocate{}, meta("k13"), nil, now); !errors.Is(err, app.ErrNoReferral) {
+			t.Fatalf("an authority allocating a referral it cannot see: %v; want no referral", err)
+		}
+		out, err := u.Allocate(ctx, northWest, referred.AggregateID, aggregates.Allocate{}, meta("k14"), nil, now)
+		if err != nil || out.Version != 2 {
+			t.Fatalf("the North West allocating its referral: version %d, %v", out.Version, err)
 		}
 	})
 	t.Run("If-Match on an id never used is no referral", func(t *testing.T) {

@@ -386,7 +386,7 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if _, err := s.rota().Allocate(ctx, s.Engine, ref.Region, region, ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
+	if _, err := s.referrals().Allocate(ctx, c.app(), ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: allocation failed", "referral", ref.ID, "err", err)

@@ -38,7 +38,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/audit"
 	"github.com/ntsflow/ntsflow/auth"
@@ -344,10 +343,6 @@ func (c *call) mayRead(authority string, reg *refdata.Registry) bool {
 
 func (c *call) mayWrite(authority string, reg *refdata.Registry) bool {
 	return c.app().WritesAuthority(authority, reg)
-}
-
-func (c *call) mayReadRef(ref aggregates.Referral, reg *refdata.Registry) bool {
-	return c.app().ReadsReferral(ref, reg)
 }
 
 // mayAllocate: the region's partnership (region is its name).

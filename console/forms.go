@@ -425,19 +425,15 @@ func meta(c *call, v url.Values) (engine.Meta, *fieldError) {
 // loadReadable loads a referral the caller may read; ok is false when it
 // has written the answer.
 func (s *Server) loadReadable(w http.ResponseWriter, r *http.Request, c *call, id string) (aggregates.Referral, []eventstore.Stored, bool) {
-	if !events.ValidID(id) {
-		s.noReferral(w, c)
-		return aggregates.Referral{}, nil, false
-	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	ref, stored, err := s.Engine.Load(ctx, id)
-	if err != nil {
-		s.unavailable(w, c, err)
-		return ref, nil, false
-	}
-	if len(stored) == 0 || !c.mayReadRef(ref, s.reg()) {
+	ref, stored, err := s.referrals().Referral(ctx, c.app(), id)
+	switch {
+	case errors.Is(err, app.ErrNoReferral):
 		s.noReferral(w, c)
+		return ref, nil, false
+	case err != nil:
+		s.unavailable(w, c, err)
 		return ref, nil, false
 	}
 	return ref, stored, true
