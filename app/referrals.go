@@ -98,12 +98,7 @@ func (u Referrals) Act(ctx context.Context, c Caller, id, action string, cmd agg
 			if !ok {
 				return engine.Outcome{}, c.forbidden("answer an allocation; the allocated authority's contact does", "")
 			}
-			switch x := cmd.(type) {
-			case aggregates.AcceptAllocation:
-				x.Authority, cmd = authority, x
-			case aggregates.RaiseAllocationException:
-				x.Authority, cmd = authority, x
-			}
+			cmd = answeredBy(cmd, authority)
 		}
 	}
 	var out engine.Outcome
@@ -158,4 +153,18 @@ func (u Referrals) Referral(ctx context.Context, c Caller, id string) (aggregate
 		return ref, nil, ErrNoReferral
 	}
 	return ref, stored, nil
+}
+
+// answeredBy is an answer to an allocation given for the authority, so the
+// decider refuses it if the referral is (by then) allocated to another.
+func answeredBy(cmd aggregates.Command, authority string) aggregates.Command {
+	switch x := cmd.(type) {
+	case aggregates.AcceptAllocation:
+		x.Authority = authority
+		return x
+	case aggregates.RaiseAllocationException:
+		x.Authority = authority
+		return x
+	}
+	return cmd
 }
