@@ -30,10 +30,9 @@ func (s *Server) regionOf(w http.ResponseWriter, r *http.Request, slug string) (
 	return name, true
 }
 
-// mayAllocate: the region's own partnership, or anyone where roles are off.
-func mayAllocate(r *http.Request, region string) bool {
-	p, on := principal(r)
-	return !on || p.CanAllocate(region)
+// regions are the partnership's use cases, on this server's engine.
+func (s *Server) regions() app.Regions {
+	return app.Regions{Engine: s.Engine, Authorities: s.Authorities}
 }
 
 // rota is where the allocation's facts come from: package rota, shared
@@ -183,24 +182,11 @@ func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota b
 	if !ok {
 		return
 	}
-	if !mayAllocate(r, name) {
-		p, _ := principal(r)
-		writeError(w, forbidden(p, "change the "+name+" rota; its partnership does"))
-		return
-	}
-	members := s.Authorities.InRegion(name)
 	var cmd aggregates.RegionCommand = pause
 	if setRota {
-		rota.Members = members
 		cmd = rota
-	} else {
-		pause.Members = members
-		if cur, ok := s.Authorities.Canonical(pause.Authority); ok {
-			pause.Authority = cur
-		}
-		cmd = pause
 	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, cmd, meta)
+	out, err := s.regions().Change(r.Context(), caller(r), name, cmd, meta)
 	s.answerAggregate(w, r, regionResult, out, err)
 }
 
@@ -217,16 +203,8 @@ func (s *Server) endPause(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !mayAllocate(r, name) {
-		p, _ := principal(r)
-		writeError(w, forbidden(p, "end a pause in the "+name+" rota; its partnership does"))
-		return
-	}
-	c.Authority, c.Members = r.PathValue("authority"), s.Authorities.InRegion(name)
-	if cur, ok := s.Authorities.Canonical(c.Authority); ok {
-		c.Authority = cur
-	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, aggregates.RegionCommand(c), meta)
+	c.Authority = r.PathValue("authority")
+	out, err := s.regions().Change(r.Context(), caller(r), name, c, meta)
 	s.answerAggregate(w, r, regionResult, out, err)
 }
 
@@ -242,12 +220,7 @@ func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	if p, on := principal(r); on && !p.CanChange(code) {
-		writeError(w, forbidden(p, "set the contact of "+code+"; the authority does"))
-		return
-	}
-	c.Authority = code
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
+	out, err := app.Authorities{Engine: s.Engine}.Change(r.Context(), caller(r), code, c, meta)
 	s.answerAggregate(w, r, authorityResult, out, err)
 }
 

@@ -319,12 +319,7 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	c.Authority = code
-	if p, on := principal(r); on && !p.CanChange(code) {
-		writeError(w, forbidden(p, "set the pledge of "+code+"; the authority does"))
-		return
-	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
+	out, err := app.Authorities{Engine: s.Engine}.Change(r.Context(), caller(r), code, c, meta)
 	s.answerAggregate(w, r, authorityResult, out, err)
 }
 

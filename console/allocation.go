@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -639,7 +640,7 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if _, err := engine.Handle(ctx, s.Engine, aggregates.Regions, refdata.Slug(name), cmd, m); err != nil {
+	if _, err := (app.Regions{Engine: s.Engine, Authorities: s.reg()}).Change(ctx, c.app(), name, cmd, m); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: rota change failed", "region", name, "err", err)
