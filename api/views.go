@@ -334,7 +334,11 @@ const (
 // region: errors as for any command, the result named by kind.
 func (s *Server) answerAggregate(w http.ResponseWriter, r *http.Request, kind string, out engine.Outcome, err error) {
 	if err != nil {
-		writeError(w, errorFor(err, noVersion))
+		e := errorFor(err, noVersion)
+		if e.status >= 500 {
+			s.log().Error("command failed", "route", r.Pattern, "err", err)
+		}
+		writeError(w, e)
 		return
 	}
 	res := s.commandResult(r, out)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -64,5 +65,53 @@ func TestAuthorityUseCases(t *testing.T) {
 	out, err := u.Change(ctx, stockport, "E08000007", pledge, engine.Meta{Actor: "sp"})
 	if err != nil || out.Version != 1 || out.AggregateID != "E08000007" {
 		t.Fatalf("Stockport setting its pledge: %+v, %v", out, err)
+	}
+}
+
+// The team is the authority's: only it changes its social workers and
+// allocates a child to one; a child's care is changed by the authority
+// that placed the child.
+func TestTeamAndCareUseCases(t *testing.T) {
+	node := storetest.Start(t, storetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key, err := node.Store.ChainKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := refdata.Default()
+	eng := &engine.Engine{Store: node.Store, Log: slog.New(slog.DiscardHandler), ChainKey: key}
+	teams, refs := app.Teams{Engine: eng}, app.Referrals{Engine: eng, Authorities: reg}
+	stockport := app.As(auth.Principal{Name: "sp", Kind: auth.Authority, Authority: "E08000007"})
+	manchester := app.As(auth.Principal{Name: "mc", Kind: auth.Authority, Authority: "E08000003"})
+	auditor := app.As(auth.Principal{Name: "au", Kind: auth.Auditor})
+	caseload := 10
+	worker := aggregates.SetWorker{Name: "Jo Social", CaseloadCap: &caseload}
+	if _, err := teams.Change(ctx, manchester, "E08000007", "sw1", worker, engine.Meta{Actor: "mc"}); app.Classify(err).Kind != app.Denied {
+		t.Fatalf("Manchester changing Stockport's team: %v; want Denied", err)
+	}
+	out, err := teams.Change(ctx, stockport, "E08000007", "sw1", worker, engine.Meta{Actor: "sp"})
+	if err != nil || out.Version != 1 || len(out.Events) != 1 {
+		t.Fatalf("Stockport adding a worker: %+v, %v", out, err)
+	}
+	ref, err := refs.Receive(ctx, stockport, aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "H", ChildReference: "C9", ReceivedAt: time.Now().Add(-time.Hour)}, engine.Meta{Actor: "sp", IdempotencyKey: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refs.AllocateWorker(ctx, auditor, ref.AggregateID, aggregates.AllocateWorker{}, engine.Meta{Actor: "au"}); app.Classify(err).Kind != app.Denied {
+		t.Fatalf("an auditor allocating a social worker: %v; want Denied", err)
+	}
+	if _, err := refs.AllocateWorker(ctx, manchester, ref.AggregateID, aggregates.AllocateWorker{}, engine.Meta{Actor: "mc"}); !errors.Is(err, app.ErrNoReferral) {
+		t.Fatalf("Manchester allocating a worker to Stockport's child: %v; want no referral", err)
+	}
+	if _, err := refs.AllocateWorker(ctx, stockport, ref.AggregateID, aggregates.AllocateWorker{}, engine.Meta{Actor: "sp"}); err != nil {
+		t.Fatalf("Stockport allocating its child to its worker by rota: %v", err)
+	}
+	leave := aggregates.RecordLeaveToRemain{Status: "granted"}
+	if _, err := refs.Care(ctx, auditor, ref.AggregateID, leave, nil, engine.Meta{Actor: "au"}); app.Classify(err).Kind != app.Denied {
+		t.Fatalf("an auditor changing a child's care: %v; want Denied", err)
+	}
+	if _, err := refs.Care(ctx, manchester, ref.AggregateID, leave, nil, engine.Meta{Actor: "mc"}); !errors.Is(err, app.ErrNoReferral) {
+		t.Fatalf("Manchester changing Stockport's child's care: %v; want no referral", err)
 	}
 }
