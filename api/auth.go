@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 )
@@ -95,19 +94,6 @@ func principal(r *http.Request) (auth.Principal, bool) { return auth.From(r.Cont
 func caller(r *http.Request) app.Caller {
 	p, on := principal(r)
 	return app.Caller{P: p, On: on}
-}
-
-// mayRead: app.Caller.ReadsAuthority.
-func (s *Server) mayRead(r *http.Request, authority string) bool {
-	return caller(r).ReadsAuthority(authority, s.Authorities)
-}
-
-// mayChange: app.Caller.ChangesReferral.
-func mayChange(p auth.Principal, ref aggregates.Referral) bool { return app.As(p).ChangesReferral(ref) }
-
-// mayWrite: app.Caller.WritesAuthority.
-func (s *Server) mayWrite(r *http.Request, authority string) bool {
-	return caller(r).WritesAuthority(authority, s.Authorities)
 }
 
 func forbidden(p auth.Principal, what string) *Error {
