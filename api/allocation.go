@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/projections"
@@ -30,10 +30,9 @@ func (s *Server) regionOf(w http.ResponseWriter, r *http.Request, slug string) (
 	return name, true
 }
 
-// mayAllocate: the region's own partnership, or anyone where roles are off.
-func mayAllocate(r *http.Request, region string) bool {
-	p, on := principal(r)
-	return !on || p.CanAllocate(region)
+// regions are the partnership's use cases, on this server's engine.
+func (s *Server) regions() app.Regions {
+	return app.Regions{Engine: s.Engine, Authorities: s.Authorities}
 }
 
 // rota is where the allocation's facts come from: package rota, shared
@@ -51,21 +50,12 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	ref, _, ok := s.load(w, r, id)
-	if !ok {
+	// An id that cannot name a referral is no referral here, as it always
+	// was (the engine would call it invalid).
+	if _, _, ok := s.load(w, r, id); !ok {
 		return
 	}
-	if ref.Region == "" {
-		writeError(w, errorFor(&aggregates.Refusal{Kind: aggregates.Illegal, Code: aggregates.CodeNotAwaitingAllocation, Message: "the referral was received by " + ref.ReceivingAuthority + "; it is not for allocation"}, noVersion))
-		return
-	}
-	name, _ := refdata.RegionByName(ref.Region)
-	if !mayAllocate(r, name) {
-		p, _ := principal(r)
-		writeError(w, forbidden(p, "allocate referrals; the "+name+" partnership does"))
-		return
-	}
-	out, err := s.rota().Allocate(r.Context(), s.Engine, ref.Region, name, id, c, meta, nil, s.now())
+	out, err := s.referrals().Allocate(r.Context(), caller(r), id, c, meta, nil, s.now())
 	s.answer(w, r, id, c, out, err, http.StatusOK)
 }
 
@@ -84,23 +74,17 @@ func (s *Server) answerAllocation(w http.ResponseWriter, r *http.Request, accept
 		return
 	}
 	id := r.PathValue("id")
-	if _, _, ok := s.load(w, r, id); !ok { // 404 unless allocated to the caller
+	// An id that cannot name a referral, or names none the caller may
+	// read, is a 404 here even with sign-in off, as it always was.
+	if _, _, ok := s.load(w, r, id); !ok {
 		return
 	}
-	if p, on := principal(r); on {
-		if p.Kind != auth.Authority {
-			writeError(w, forbidden(p, "answer an allocation; the allocated authority's contact does"))
-			return
-		}
-		acceptance.Authority, exception.Authority = p.Authority, p.Authority
-	}
-	if accept {
-		out, err := s.rota().Accept(r.Context(), s.Engine, id, acceptance, meta)
-		s.answer(w, r, id, acceptance, out, err, http.StatusOK)
-		return
-	}
+	action := app.ActException
 	cmd = exception
-	out, err := s.Engine.Handle(r.Context(), id, cmd, meta)
+	if accept {
+		action, cmd = app.ActAccept, acceptance
+	}
+	out, err := s.referrals().Act(r.Context(), caller(r), id, action, cmd, meta)
 	s.answer(w, r, id, cmd, out, err, http.StatusOK)
 }
 
@@ -134,7 +118,7 @@ func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p, on := principal(r); on && p.Kind != auth.Auditor && !(p.Kind == auth.Region && p.Region == name) {
+	if p, on := principal(r); on && !app.As(p).ReadsRota(name) {
 		writeError(w, forbidden(p, "read the "+name+" rota"))
 		return
 	}
@@ -198,24 +182,11 @@ func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota b
 	if !ok {
 		return
 	}
-	if !mayAllocate(r, name) {
-		p, _ := principal(r)
-		writeError(w, forbidden(p, "change the "+name+" rota; its partnership does"))
-		return
-	}
-	members := s.Authorities.InRegion(name)
 	var cmd aggregates.RegionCommand = pause
 	if setRota {
-		rota.Members = members
 		cmd = rota
-	} else {
-		pause.Members = members
-		if cur, ok := s.Authorities.Canonical(pause.Authority); ok {
-			pause.Authority = cur
-		}
-		cmd = pause
 	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, cmd, meta)
+	out, err := s.regions().Change(r.Context(), caller(r), name, cmd, meta)
 	s.answerAggregate(w, r, regionResult, out, err)
 }
 
@@ -232,16 +203,8 @@ func (s *Server) endPause(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !mayAllocate(r, name) {
-		p, _ := principal(r)
-		writeError(w, forbidden(p, "end a pause in the "+name+" rota; its partnership does"))
-		return
-	}
-	c.Authority, c.Members = r.PathValue("authority"), s.Authorities.InRegion(name)
-	if cur, ok := s.Authorities.Canonical(c.Authority); ok {
-		c.Authority = cur
-	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Regions, slug, aggregates.RegionCommand(c), meta)
+	c.Authority = r.PathValue("authority")
+	out, err := s.regions().Change(r.Context(), caller(r), name, c, meta)
 	s.answerAggregate(w, r, regionResult, out, err)
 }
 
@@ -257,12 +220,7 @@ func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	if p, on := principal(r); on && !p.CanChange(code) {
-		writeError(w, forbidden(p, "set the contact of "+code+"; the authority does"))
-		return
-	}
-	c.Authority = code
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
+	out, err := app.Authorities{Engine: s.Engine}.Change(r.Context(), caller(r), code, c, meta)
 	s.answerAggregate(w, r, authorityResult, out, err)
 }
 

@@ -8,7 +8,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
@@ -81,8 +81,8 @@ const DefaultBodyTimeout = 10 * time.Second
 // Routes lists every route the server serves, as "METHOD /path". The
 // OpenAPI test checks each is documented.
 func (s *Server) Routes() map[string]http.HandlerFunc {
-	cmd := func(name string, newCmd func() aggregates.Command) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) { s.command(w, r, r.PathValue("id"), newCmd) }
+	cmd := func(action string, newCmd func() aggregates.Command) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { s.command(w, r, r.PathValue("id"), action, newCmd) }
 	}
 	routes := map[string]http.HandlerFunc{
 		"POST /v1/referrals":                                          s.receive,
@@ -266,57 +266,29 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.Authorities != nil {
-		resolved, err := c.Resolve(s.Authorities)
-		if err != nil {
-			writeError(w, errorFor(err, noVersion))
-			return
-		}
-		c = resolved
+	out, err := s.referrals().Receive(r.Context(), caller(r), c, meta)
+	if err == nil {
+		w.Header().Set("Location", "/v1/referrals/"+out.AggregateID)
 	}
-	if c.Region != "" {
-		// A referral into the scheme: by the region's partnership, or by the
-		// entry authority that refers the child.
-		name, _ := refdata.RegionByName(c.Region)
-		if p, on := principal(r); on && !(p.Kind == auth.Region && p.Region == name) && !(p.Kind == auth.Authority && p.Authority == c.TransferringAuthority && c.TransferringAuthority != "") {
-			writeError(w, forbidden(p, "refer a child into the scheme for "+c.Region))
-			return
-		}
-		c.ReferralID = engine.NewReferralID("region:"+c.Region, meta.IdempotencyKey)
-		s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
-		return
-	}
-	if p, on := principal(r); on && !p.CanWrite(c.ReceivingAuthority, s.Authorities) {
-		writeError(w, forbidden(p, "receive referrals for "+c.ReceivingAuthority))
-		return
-	}
-	c.ReferralID = engine.NewReferralID(c.ReceivingAuthority, meta.IdempotencyKey)
-	s.run(w, r, c.ReferralID, c, meta, http.StatusCreated)
+	s.answer(w, r, out.AggregateID, c, out, err, http.StatusCreated)
 }
 
-func (s *Server) command(w http.ResponseWriter, r *http.Request, id string, newCmd func() aggregates.Command) {
+// command: one of a referral's actions (app.ActionNames), whose body
+// newCmd decodes.
+func (s *Server) command(w http.ResponseWriter, r *http.Request, id, action string, newCmd func() aggregates.Command) {
 	ptr := newCmd()
 	meta, ok := s.decodeCommand(w, r, ptr)
 	if !ok {
 		return
 	}
-	if p, on := principal(r); on {
-		ref, _, err := s.Engine.Load(r.Context(), id)
-		if err == nil && ref.Status != aggregates.StatusNone {
-			if !s.mayReadReferral(r, ref) {
-				// Another authority's referral is, to this caller, no
-				// referral: the same answer as for an id never used,
-				// If-Match or not.
-				writeError(w, noReferral())
-				return
-			}
-			if !mayChange(p, ref) {
-				writeError(w, forbidden(p, "change this referral; the authority that received it does"))
-				return
-			}
-		}
-	}
-	s.run(w, r, id, deref(ptr), meta, http.StatusOK)
+	c := deref(ptr)
+	out, err := s.referrals().Act(r.Context(), caller(r), id, action, c, meta)
+	s.answer(w, r, id, c, out, err, http.StatusOK)
+}
+
+// referrals are the referral's use cases, on this server's engine and facts.
+func (s *Server) referrals() app.Referrals {
+	return app.Referrals{Engine: s.Engine, Authorities: s.Authorities, Rota: s.rota()}
 }
 
 // deref turns the pointer the body was decoded into back into the value the
@@ -339,20 +311,6 @@ func deref(c aggregates.Command) aggregates.Command {
 		return *p
 	}
 	return c
-}
-
-func (s *Server) run(w http.ResponseWriter, r *http.Request, id string, c aggregates.Command, meta engine.Meta, okStatus int) {
-	out, err := s.Engine.Handle(r.Context(), id, c, meta)
-	var stale *engine.StaleError
-	if _, isReceive := c.(aggregates.ReceiveReferral); errors.As(err, &stale) && stale.Current == 0 && !isReceive {
-		// If-Match on an id never used: no referral, as without If-Match.
-		writeError(w, noReferral())
-		return
-	}
-	if err == nil && okStatus == http.StatusCreated {
-		w.Header().Set("Location", "/v1/referrals/"+out.AggregateID)
-	}
-	s.answer(w, r, id, c, out, err, okStatus)
 }
 
 // decodeCommand reads a command: its body into v and its headers into a
@@ -544,31 +502,19 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
+// load reads a referral the caller may see (app.Referrals.Referral); ok
+// is false when it has written the answer.
 func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggregates.Referral, []eventstore.Stored, bool) {
-	if !events.ValidID(id) {
-		writeError(w, noReferral())
-		return aggregates.Referral{}, nil, false
-	}
-	ref, stored, err := s.Engine.Load(r.Context(), id)
+	ref, stored, err := s.referrals().Referral(r.Context(), caller(r), id)
 	if err != nil {
-		e := errorFor(err, func() (int, bool) { return 0, false })
+		e := errorFor(err, noVersion)
 		if e.status >= 500 {
 			s.log().Error("load failed", "referral", id, "err", err)
 		}
 		writeError(w, e)
 		return ref, nil, false
 	}
-	if len(stored) == 0 || !s.mayReadReferral(r, ref) {
-		writeError(w, noReferral())
-		return ref, nil, false
-	}
 	return ref, stored, true
-}
-
-// noReferral is the one answer for an id that names no referral the caller
-// may see, whether it was never used or is another authority's.
-func noReferral() *Error {
-	return apiError(http.StatusNotFound, "not_found", "", "there is no referral with this id")
 }
 
 // position is what a response says of where in the log it stands: the

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 )
 
@@ -72,31 +72,14 @@ func bearerToken(h string) (string, bool) {
 // restricted reports whether the caller sees only part of the log (an
 // authority or a region): such callers get opaque read tokens, never
 // stream sequences, which would count other authorities' commands.
-func restricted(r *http.Request) bool {
-	p, on := principal(r)
-	return on && (p.Kind == auth.Authority || p.Kind == auth.Region)
-}
+func restricted(r *http.Request) bool { return caller(r).Restricted() }
 
-// allowedRoute is the coarse rule: which kinds of principal may call a
-// route at all. Scoping to an authority or region is done by the handlers.
-func allowedRoute(p auth.Principal, pattern string) bool {
-	method, path, _ := strings.Cut(pattern, " ")
-	switch p.Kind {
-	case auth.Operator:
-		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
-			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids"
-	case auth.Auditor:
-		return method == http.MethodGet
-	case auth.Authority, auth.Region:
-		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/v1/voids" && path != "/metrics"
-	}
-	return false
-}
-
-// authorizeRoute applies the coarse rule once the route is known.
+// authorizeRoute applies the coarse rule (app.Caller.MayCall) once the
+// route is known.
 func (s *Server) authorizeRoute(pattern string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if p, on := auth.From(r.Context()); on && !allowedRoute(p, pattern) {
+		if c := caller(r); !c.MayCall(pattern) {
+			p := c.P
 			writeError(w, apiError(http.StatusForbidden, "forbidden", "", "the %s role may not call %s", p.Role(), pattern))
 			return
 		}
@@ -107,28 +90,10 @@ func (s *Server) authorizeRoute(pattern string, h http.HandlerFunc) http.Handler
 // principal returns the caller and whether authentication is on.
 func principal(r *http.Request) (auth.Principal, bool) { return auth.From(r.Context()) }
 
-// mayRead is true when authentication is off or the caller may read the
-// authority's referrals.
-func (s *Server) mayRead(r *http.Request, authority string) bool {
+// caller is the request's caller, whom package app's role rules judge.
+func caller(r *http.Request) app.Caller {
 	p, on := principal(r)
-	return !on || p.CanRead(authority, s.Authorities)
-}
-
-// mayReadReferral: the role rule of auth.CanReadReferral (everyone, with
-// authentication off).
-func (s *Server) mayReadReferral(r *http.Request, ref aggregates.Referral) bool {
-	p, on := principal(r)
-	return !on || p.CanReadReferral(ref, s.Authorities)
-}
-
-// mayChange: auth.CanChangeReferral.
-func mayChange(p auth.Principal, ref aggregates.Referral) bool { return p.CanChangeReferral(ref) }
-
-// mayWrite is true when authentication is off or the caller may change the
-// authority's referrals.
-func (s *Server) mayWrite(r *http.Request, authority string) bool {
-	p, on := principal(r)
-	return !on || p.CanWrite(authority, s.Authorities)
+	return app.Caller{P: p, On: on}
 }
 
 func forbidden(p auth.Principal, what string) *Error {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
@@ -32,18 +31,15 @@ func careRoute[C aggregates.CareCommand](s *Server, finish func(c *C, child aggr
 			return
 		}
 		id := r.PathValue("id")
-		ref, _, ok := s.load(w, r, id)
-		if !ok {
-			return
-		}
-		if p, on := principal(r); on && !mayChange(p, ref) {
-			writeError(w, forbidden(p, "change this child's care; the authority that placed the child does"))
-			return
-		}
+		var complete func(aggregates.Referral, aggregates.CareCommand) aggregates.CareCommand
 		if finish != nil {
-			finish(&c, aggregates.ChildOf(ref, s.Authorities.RegionOf(ref.ReceivingAuthority)), s.safeguardingPolicy().Rules())
+			complete = func(ref aggregates.Referral, cmd aggregates.CareCommand) aggregates.CareCommand {
+				c := cmd.(C)
+				finish(&c, aggregates.ChildOf(ref, s.Authorities.RegionOf(ref.ReceivingAuthority)), s.safeguardingPolicy().Rules())
+				return c
+			}
 		}
-		out, err := engine.Handle(r.Context(), s.Engine, aggregates.Cares, id, aggregates.CareCommand(c), meta)
+		out, err := s.referrals().Care(r.Context(), caller(r), id, c, complete, meta)
 		s.answer(w, r, id, c, out, err, http.StatusOK)
 	}
 }

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/engine"
-	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/app"
 )
 
 // Error is the body of every error response: {"error": {...}}.
@@ -29,46 +27,29 @@ func apiError(status int, code, field, format string, args ...any) *Error {
 	return &Error{status: status, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// errorFor maps what went wrong to a status and a code. Anything it does not
-// recognise is a 500 whose message hides the internals; the log has them.
+// errorFor is app.Classify's answer as the API writes it. A refusal's 409
+// carries the version the caller should reload.
 func errorFor(err error, currentVersion func() (int, bool)) *Error {
 	var apiErr *Error
-	var refusal *aggregates.Refusal
-	var stale *engine.StaleError
-	var corrupt *eventstore.CorruptError
-	switch {
-	case errors.As(err, &apiErr):
+	if errors.As(err, &apiErr) {
 		return apiErr
-	case errors.As(err, &refusal):
-		switch {
-		case refusal.Code == aggregates.CodeNotFound:
-			return apiError(http.StatusNotFound, "not_found", "", "%s", refusal.Message)
-		case refusal.Kind == aggregates.Invalid:
-			return apiError(http.StatusUnprocessableEntity, string(refusal.Code), refusal.Field, "%s", refusal.Message)
-		}
-		e := apiError(http.StatusConflict, string(refusal.Code), refusal.Field, "%s", refusal.Message)
+	}
+	o := app.Classify(err)
+	e := apiError(o.Status, o.Code, o.Field, "%s", o.Message)
+	switch o.Kind {
+	case app.Refused:
 		if v, ok := currentVersion(); ok {
 			e.CurrentVersion = &v
 		}
-		return e
-	case errors.As(err, &stale):
-		e := apiError(http.StatusConflict, "stale_version", "If-Match", "%s", stale.Error())
-		e.CurrentVersion = &stale.Current
-		return e
-	case errors.Is(err, engine.ErrKeyReused):
-		return apiError(http.StatusUnprocessableEntity, "idempotency_key_reused", "Idempotency-Key", "%s", err.Error())
-	case errors.Is(err, engine.ErrContention):
-		var busy *engine.ContentionError
-		if errors.As(err, &busy) {
-			return apiError(http.StatusServiceUnavailable, "contention", "", "%s", busy.Error())
-		}
-		return apiError(http.StatusServiceUnavailable, "contention", "", "%s", engine.ErrContention.Error())
-	case errors.As(err, &corrupt):
-		return apiError(http.StatusInternalServerError, "corrupt_history", "", "the referral's history holds a message that does not decode (stream sequence %d); nothing was changed. An operator can void that message (docs/runbook.md#message-nobody-can-read)", corrupt.Sequence)
-	case errors.Is(err, eventstore.ErrUnavailable):
-		return apiError(http.StatusServiceUnavailable, "unavailable", "", "the event store could not take or answer the request; nothing was written; try again")
+	case app.Stale:
+		e.Field, e.CurrentVersion = "If-Match", &o.Stale.Current
+	case app.KeyReused:
+		e.Field = "Idempotency-Key"
+	case app.Denied:
+		// The API's 403s name no field; the console's forms do.
+		e.Field = ""
 	}
-	return apiError(http.StatusInternalServerError, "internal", "", "internal error")
+	return e
 }
 
 func writeError(w http.ResponseWriter, e *Error) {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
@@ -111,7 +111,7 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request) {
 		}
 		region = name
 	}
-	if p, on := principal(r); on && p.Kind != auth.Auditor && !(p.Kind == auth.Region && p.Region == region) && !(p.Kind == auth.Authority && p.Authority == code) {
+	if p, on := principal(r); on && !app.As(p).ReadsForecast(region, code) {
 		writeError(w, forbidden(p, "read this forecast; ask for your own authority or region"))
 		return
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/engine"
 )
 
@@ -22,7 +22,12 @@ func (s *Server) teamCode(w http.ResponseWriter, r *http.Request, write bool) (s
 		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return "", false
 	}
-	if p, on := principal(r); on && !p.CanChange(code) && (write || p.Kind != auth.Auditor) {
+	c := caller(r)
+	may := c.ReadsTeam(code)
+	if write {
+		may = c.ChangesAuthority(code)
+	}
+	if p, on := principal(r); on && !may {
 		writeError(w, forbidden(p, "see or change the social workers of "+code+"; the authority does"))
 		return "", false
 	}
@@ -38,22 +43,20 @@ func (s *Server) teamCommand(w http.ResponseWriter, r *http.Request, body any) {
 	if !ok {
 		return
 	}
-	code, ok := s.teamCode(w, r, true)
+	code, ok := s.Authorities.Canonical(r.PathValue("code"))
 	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	switch c := body.(type) { // the worker is the path's
+	switch c := body.(type) {
 	case *aggregates.SetWorker:
-		c.StaffID = staffID
 		cmd = *c
 	case *aggregates.MarkWorkerAway:
-		c.StaffID = staffID
 		cmd = *c
 	case *aggregates.RecordWorkerLeft:
-		c.StaffID = staffID
 		cmd = *c
 	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Teams, code, cmd, meta)
+	out, err := app.Teams{Engine: s.Engine}.Change(r.Context(), caller(r), code, staffID, cmd, meta)
 	s.answerAggregate(w, r, authorityResult, out, err)
 }
 
@@ -64,24 +67,9 @@ func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := r.PathValue("id")
-	ref, _, ok := s.load(w, r, id)
-	if !ok {
-		return
-	}
-	if ref.ReceivingAuthority == "" {
-		writeError(w, errorFor(&aggregates.Refusal{Kind: aggregates.Illegal, Code: aggregates.CodeNotReceived, Message: "no authority has received this child yet: allocate a social worker once it is accepted"}, noVersion))
-		return
-	}
-	if p, on := principal(r); on && !p.CanChange(ref.ReceivingAuthority) {
-		writeError(w, forbidden(p, "allocate a social worker; the receiving authority's team leader does"))
-		return
-	}
-	c.ReferralID = id
-	c.Received = ref.Status == aggregates.StatusOpen || ref.Status == aggregates.StatusPlaced
 	// The command changes the team, so its result (and version) is the
 	// team's: named by the authority, not as the referral.
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Teams, ref.ReceivingAuthority, aggregates.TeamCommand(c), meta)
+	out, err := s.referrals().AllocateWorker(r.Context(), caller(r), r.PathValue("id"), c, meta)
 	s.answerAggregate(w, r, authorityResult, out, err)
 }
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/projections"
@@ -131,14 +131,9 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request) {
 		}
 		code = cur
 	}
-	if p, on := principal(r); on && p.Kind != auth.Auditor {
-		switch {
-		case code != "" && p.CanRead(code, s.Views.Registry):
-		case region != "" && p.Kind == auth.Region && p.Region == region:
-		default:
-			writeError(w, forbidden(p, "read this capacity view; ask for your own authority or region"))
-			return
-		}
+	if c := caller(r); !c.ReadsCapacity(region, code, s.Views.Registry) {
+		writeError(w, forbidden(c.P, "read this capacity view; ask for your own authority or region"))
+		return
 	}
 	readView(s, w, r, s.Views.Capacity, projections.CapacitySpec(), func(v *projections.Capacity, _ time.Time) any {
 		rep := projections.ReportCapacity(v, s.Views.Registry)
@@ -212,22 +207,12 @@ func (s *Server) placeFilter(r *http.Request, region, authority string, regionOu
 	if e := s.placeFilterParams(region, authority, regionOut, authorityOut); e != nil {
 		return e
 	}
-	p, on := principal(r)
-	if !on || p.Kind == auth.Auditor {
-		return nil
+	c := caller(r)
+	sc, beyond := c.Narrow(app.Scope{Region: *regionOut, Authority: *authorityOut}, s.Views.Registry)
+	if beyond != "" {
+		return forbidden(c.P, "read "+beyond+" referrals")
 	}
-	switch p.Kind {
-	case auth.Authority:
-		if *authorityOut != "" && *authorityOut != p.Authority {
-			return forbidden(p, "read another authority's referrals")
-		}
-		*authorityOut = p.Authority
-	case auth.Region:
-		if (*regionOut != "" && *regionOut != p.Region) || (*authorityOut != "" && s.Views.Registry.RegionOf(*authorityOut) != p.Region) {
-			return forbidden(p, "read another region's referrals")
-		}
-		*regionOut = p.Region
-	}
+	*regionOut, *authorityOut = sc.Region, sc.Authority
 	return nil
 }
 
@@ -334,12 +319,7 @@ func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	c.Authority = code
-	if p, on := principal(r); on && !p.CanChange(code) {
-		writeError(w, forbidden(p, "set the pledge of "+code+"; the authority does"))
-		return
-	}
-	out, err := engine.Handle(r.Context(), s.Engine, aggregates.Authorities, code, aggregates.AuthorityCommand(c), meta)
+	out, err := app.Authorities{Engine: s.Engine}.Change(r.Context(), caller(r), code, c, meta)
 	s.answerAggregate(w, r, authorityResult, out, err)
 }
 
@@ -354,7 +334,11 @@ const (
 // region: errors as for any command, the result named by kind.
 func (s *Server) answerAggregate(w http.ResponseWriter, r *http.Request, kind string, out engine.Outcome, err error) {
 	if err != nil {
-		writeError(w, errorFor(err, noVersion))
+		e := errorFor(err, noVersion)
+		if e.status >= 500 {
+			s.log().Error("command failed", "route", r.Pattern, "err", err)
+		}
+		writeError(w, e)
 		return
 	}
 	res := s.commandResult(r, out)

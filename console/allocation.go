@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -55,8 +56,8 @@ type allocationData struct {
 // regionFor is the region a partnership page is about: the caller's own
 // for a region's role, else the one named in the URL (a name or a slug).
 func (s *Server) regionFor(c *call, v string) (name string, ok bool) {
-	if c.On && c.P.Kind == "region" {
-		return c.P.Region, true
+	if own, ok := c.app().OwnRegion(); ok {
+		return own, true
 	}
 	if v == "" {
 		return "", false
@@ -386,7 +387,7 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if _, err := s.rota().Allocate(ctx, s.Engine, ref.Region, region, ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
+	if _, err := s.referrals().Allocate(ctx, c.app(), ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: allocation failed", "referral", ref.ID, "err", err)
@@ -436,7 +437,7 @@ func (s *Server) rotaRegion(w http.ResponseWriter, c *call, slug string) (string
 		s.notFound(w, nil, c)
 		return "", false
 	}
-	if c.On && !(c.P.Kind == "auditor" || c.P.CanAllocate(name)) {
+	if !c.app().ReadsRota(name) {
 		s.forbidden(w, c, "see the "+name+" rota")
 		return "", false
 	}
@@ -639,7 +640,7 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if _, err := engine.Handle(ctx, s.Engine, aggregates.Regions, refdata.Slug(name), cmd, m); err != nil {
+	if _, err := (app.Regions{Engine: s.Engine, Authorities: s.reg()}).Change(ctx, c.app(), name, cmd, m); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: rota change failed", "region", name, "err", err)

@@ -40,7 +40,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/audit"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
@@ -228,7 +228,7 @@ func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request, c *call)) h
 			s.fail(rec, c, http.StatusUnauthorized, "Sign in first", "Your session has ended. Sign in and send the form again.")
 			return
 		}
-		if c.Signed && c.P.Kind == auth.Operator && !open {
+		if c.Signed && !c.app().HasPages() && !open {
 			s.fail(rec, c, http.StatusForbidden, "No console pages for the operator role",
 				"Operators watch the engine through Grafana, Prometheus (/metrics) and GET /v1/views. The console's pages are for the authorities, the regions and auditors.")
 			return
@@ -334,64 +334,42 @@ func (s *Server) reg() *refdata.Registry {
 
 var defaultRegistry = refdata.Default()
 
-// The role rules, as the API applies them (api/auth.go): with sign-in off
-// everything is allowed.
+// The role rules are package app's, the API's too: the console only asks.
+
+// app is the caller as package app judges it.
+func (c *call) app() app.Caller { return app.Caller{P: c.P, On: c.On} }
 
 func (c *call) mayRead(authority string, reg *refdata.Registry) bool {
-	return !c.On || c.P.CanRead(authority, reg)
+	return c.app().ReadsAuthority(authority, reg)
 }
 
 func (c *call) mayWrite(authority string, reg *refdata.Registry) bool {
-	return !c.On || c.P.CanWrite(authority, reg)
-}
-
-// The referral rules, as the API applies them (auth.CanReadReferral and
-// the rest): with sign-in off everything is allowed.
-
-func (c *call) mayReadRef(ref aggregates.Referral, reg *refdata.Registry) bool {
-	return !c.On || c.P.CanReadReferral(ref, reg)
-}
-
-func (c *call) mayChangeRef(ref aggregates.Referral) bool {
-	return !c.On || c.P.CanChangeReferral(ref)
+	return c.app().WritesAuthority(authority, reg)
 }
 
 // mayAllocate: the region's partnership (region is its name).
-func (c *call) mayAllocate(region string) bool { return !c.On || c.P.CanAllocate(region) }
+func (c *call) mayAllocate(region string) bool { return c.app().Allocates(region) }
 
-// mayAnswer: the authority the referral is allocated to, while its answer
-// is awaited.
-func (c *call) mayAnswer(ref aggregates.Referral) bool {
-	if !c.On {
-		return ref.Status == aggregates.StatusAwaitingAcceptance
-	}
-	return c.P.CanAnswerAllocation(ref)
-}
-
-// allocator is true for the roles that see the allocation pages: regions
-// (their own) and auditors (any), and everyone with sign-in off.
-func (c *call) allocator() bool {
-	return !c.On || c.P.Kind == auth.Region || c.P.Kind == auth.Auditor
-}
+// allocator: app.Caller.SeesAllocation.
+func (c *call) allocator() bool { return c.app().SeesAllocation() }
 
 func (s *Server) rota() rota.Facts {
 	return rota.Facts{Authorities: s.reg(), Views: s.Views, Policy: s.AllocationPolicy, Calendar: s.cal()}
 }
 
-// writer is true for the roles that change referrals at all.
-func (c *call) writer() bool {
-	return !c.On || c.P.Kind == auth.Authority || c.P.Kind == auth.Region
+// referrals are the referral's use cases, the API's too.
+func (s *Server) referrals() app.Referrals {
+	return app.Referrals{Engine: s.Engine, Authorities: s.reg(), Rota: s.rota()}
 }
 
-// auditor is true for the roles that see the audit pages.
-func (c *call) auditor() bool { return !c.On || c.P.Kind == auth.Auditor }
+// writer: app.Caller.Writes.
+func (c *call) writer() bool { return c.app().Writes() }
 
-// seesChild is true for the roles that work with the child and so see the
-// child's reference: the authority and its region (and everyone, with
-// sign-in off). Auditors read it in the history, as the API's history does.
-func (c *call) seesChild() bool {
-	return !c.On || c.P.Kind == auth.Authority || c.P.Kind == auth.Region
-}
+// auditor: app.Caller.Audits.
+func (c *call) auditor() bool { return c.app().Audits() }
+
+// seesChild: app.Caller.SeesChild.
+func (c *call) seesChild() bool { return c.app().SeesChild() }
 
 func (s *Server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 30*time.Second)

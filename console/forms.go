@@ -1,11 +1,9 @@
 package console
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -118,40 +117,28 @@ func datetimeNow(name, label, hint string, now time.Time) field {
 // action is one thing a writer can do to a referral.
 type action struct {
 	Name, Link, Heading, Submit, Notice string
-	// Available says whether the action makes sense now (the form is still
-	// served otherwise, and the decider's refusal says why not).
-	Available func(r aggregates.Referral) bool
-	Fields    func(c *call, r aggregates.Referral, now time.Time) []field
-	Command   func(who *call, v url.Values) (aggregates.Command, []fieldError)
-	// May says whether the caller's role may take the action on the
-	// referral; nil is the rule for changing a referral
-	// (auth.CanChangeReferral).
-	May func(c *call, r aggregates.Referral) bool
+	// Whether it can be taken now, and by whom, is package app's to say
+	// (app.Caller.Actions: a dry run of the decider); its Name is the
+	// app's name of the action. The form is served either way, and the
+	// decider's refusal says why not.
+	Fields  func(c *call, r aggregates.Referral, now time.Time) []field
+	Command func(who *call, v url.Values) (aggregates.Command, []fieldError)
 }
 
-func (a action) may(c *call, r aggregates.Referral) bool {
-	if a.May != nil {
-		return a.May(c, r)
-	}
-	return c.mayChangeRef(r)
-}
+func (a action) may(c *call, r aggregates.Referral) bool { return c.app().May(a.Name, r) }
 
 var actions = []action{
 	{
 		Name: "accept", Link: "Accept the allocation", Heading: "Accept the allocation", Submit: "Accept the child",
-		Notice:    "Allocation accepted: the referral is now yours, and continues as a received referral.",
-		Available: func(r aggregates.Referral) bool { return r.Status == aggregates.StatusAwaitingAcceptance },
-		May:       (*call).mayAnswer,
-		Fields:    func(c *call, r aggregates.Referral, now time.Time) []field { return nil },
+		Notice: "Allocation accepted: the referral is now yours, and continues as a received referral.",
+		Fields: func(c *call, r aggregates.Referral, now time.Time) []field { return nil },
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			return aggregates.AcceptAllocation{Authority: answering(who)}, nil
 		},
 	},
 	{
 		Name: "exception", Link: "Raise an exception", Heading: "Raise an exception to this allocation", Submit: "Raise the exception",
-		Notice:    "Exception raised: the referral goes back to the partnership to allocate again.",
-		Available: func(r aggregates.Referral) bool { return r.Status == aggregates.StatusAwaitingAcceptance },
-		May:       (*call).mayAnswer,
+		Notice: "Exception raised: the referral goes back to the partnership to allocate again.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{{Name: "reason", Label: "Why can your authority not take this child?", Hint: "The partnership reads this, and the rota will not offer this child to you again. For example, no placement that can meet the child's needs.", Kind: "textarea"}}
 		},
@@ -162,9 +149,6 @@ var actions = []action{
 	{
 		Name: "notify", Link: "Send the referral form", Heading: "Send the referral form to the professionals", Submit: "Record that the form was sent",
 		Notice: "Referral form sent: recorded.",
-		Available: func(r aggregates.Referral) bool {
-			return r.Open() && len(r.Professions) < len(aggregates.Professions.List())
-		},
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			var left []string
 			for _, p := range aggregates.Professions.List() {
@@ -187,8 +171,7 @@ var actions = []action{
 	},
 	{
 		Name: "search", Link: "Record a placement search", Heading: "Record a placement search", Submit: "Record the search",
-		Notice:    "Placement search: recorded.",
-		Available: func(r aggregates.Referral) bool { return r.Open() },
+		Notice: "Placement search: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
 				{Name: "track", Label: "Which track was searched?", Hint: "Placement searches run on twin tracks.", Kind: "radios", Options: options(aggregates.SearchTracks.List())},
@@ -208,8 +191,7 @@ var actions = []action{
 	},
 	{
 		Name: "age-request", Link: "Request an age assessment", Heading: "Request an age assessment", Submit: "Record the request",
-		Notice:    "Age assessment request: recorded.",
-		Available: func(r aggregates.Referral) bool { return r.Open() && r.AgeAssessment != aggregates.AgeRequested },
+		Notice: "Age assessment request: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
 				{Name: "method", Label: "Who will assess the child's age?", Kind: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
@@ -222,8 +204,7 @@ var actions = []action{
 	},
 	{
 		Name: "age", Link: "Record the age assessment's outcome", Heading: "Record the age assessment's outcome", Submit: "Record the outcome",
-		Notice:    "Age assessment outcome: recorded.",
-		Available: func(r aggregates.Referral) bool { return r.Open() && r.AgeAssessment == aggregates.AgeRequested },
+		Notice: "Age assessment outcome: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
 				{Name: "method", Label: "Who assessed the child's age?", Kind: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
@@ -245,8 +226,7 @@ var actions = []action{
 	},
 	{
 		Name: "place", Link: "Record the placement", Heading: "Record the placement", Submit: "Record the placement",
-		Notice:    "Placement: recorded. The deadline has stopped.",
-		Available: func(r aggregates.Referral) bool { return r.Open() },
+		Notice: "Placement: recorded. The deadline has stopped.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			var opts []option
 			for _, code := range aggregates.PlacementTypes.List() {
@@ -270,8 +250,7 @@ var actions = []action{
 	},
 	{
 		Name: "withdraw", Link: "Withdraw the referral", Heading: "Withdraw the referral", Submit: "Withdraw the referral",
-		Notice:    "Referral withdrawn: recorded.",
-		Available: func(r aggregates.Referral) bool { return r.Open() },
+		Notice: "Referral withdrawn: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
 				{Name: "reason", Label: "Why is the referral withdrawn?", Kind: "radios", Options: options(aggregates.WithdrawalReasons.List())},
@@ -284,8 +263,7 @@ var actions = []action{
 	},
 	{
 		Name: "left-care", Link: "Record that the child left care", Heading: "Record that the child left care", Submit: "Record it",
-		Notice:    "Left care: recorded.",
-		Available: func(r aggregates.Referral) bool { return r.Status == aggregates.StatusPlaced },
+		Notice: "Left care: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
 				datetimeNow("leftAt", "When did the child leave care?", "London time. For example, 27 3 2026 14:30.", now),
@@ -400,37 +378,23 @@ func parseDate(v url.Values, name, what string) (time.Time, *fieldError) {
 	return t, nil
 }
 
-// errorsFor turns what the engine said into messages: a refusal's message
-// beside the field it names (the API's message, word for word), a stale
-// version as its own message.
+// errorsFor is app.Classify's answer as a form shows it: a refusal's
+// message beside the field it names (the API's message, word for word), a
+// stale version as its own message, and a form sent twice in the form's
+// own words.
 func errorsFor(err error) (code int, errs []fieldError, st *stale) {
-	var refusal *aggregates.Refusal
-	var staleErr *engine.StaleError
-	switch {
-	case errors.As(err, &refusal):
-		code = http.StatusConflict
-		if refusal.Kind == aggregates.Invalid {
-			code = http.StatusUnprocessableEntity
-		}
-		if refusal.Code == aggregates.CodeNotFound {
-			code = http.StatusNotFound
-		}
-		return code, []fieldError{{Field: refusal.Field, Message: capital(refusal.Message)}}, nil
-	case errors.As(err, &staleErr):
-		return http.StatusConflict, nil, &stale{Seen: staleErr.Expected, Current: staleErr.Current, Rota: staleErr.Kind == aggregates.Regions.Kind}
-	case errors.Is(err, engine.ErrKeyReused):
-		return http.StatusUnprocessableEntity, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
-	case errors.Is(err, engine.ErrContention):
-		msg := engine.ErrContention.Error()
-		var busy *engine.ContentionError
-		if errors.As(err, &busy) {
-			msg = busy.Error()
-		}
-		return http.StatusServiceUnavailable, []fieldError{{Message: capital(msg)}}, nil
-	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, []fieldError{{Message: "The event store could not take the record; nothing was written. Try again."}}, nil
+	o := app.Classify(err)
+	switch o.Kind {
+	case app.Stale:
+		return o.Status, nil, &stale{Seen: o.Stale.Expected, Current: o.Stale.Current, Rota: o.Stale.Kind == aggregates.Regions.Kind}
+	case app.KeyReused:
+		return o.Status, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
+	case app.Denied:
+		var denied *app.Forbidden
+		errors.As(err, &denied)
+		return o.Status, []fieldError{{Field: o.Field, Message: "You may not " + denied.What}}, nil
 	}
-	return http.StatusInternalServerError, []fieldError{{Message: "Something went wrong; nothing was recorded. Try again, and tell the service desk if it happens again."}}, nil
+	return o.Status, []fieldError{{Field: o.Field, Message: capital(o.Message)}}, nil
 }
 
 // meta is the command's metadata from the form: who, the idempotency key
@@ -461,19 +425,15 @@ func meta(c *call, v url.Values) (engine.Meta, *fieldError) {
 // loadReadable loads a referral the caller may read; ok is false when it
 // has written the answer.
 func (s *Server) loadReadable(w http.ResponseWriter, r *http.Request, c *call, id string) (aggregates.Referral, []eventstore.Stored, bool) {
-	if !events.ValidID(id) {
-		s.noReferral(w, c)
-		return aggregates.Referral{}, nil, false
-	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	ref, stored, err := s.Engine.Load(ctx, id)
-	if err != nil {
-		s.unavailable(w, c, err)
-		return ref, nil, false
-	}
-	if len(stored) == 0 || !c.mayReadRef(ref, s.reg()) {
+	ref, stored, err := s.referrals().Referral(ctx, c.app(), id)
+	switch {
+	case errors.Is(err, app.ErrNoReferral):
 		s.noReferral(w, c)
+		return ref, nil, false
+	case err != nil:
+		s.unavailable(w, c, err)
 		return ref, nil, false
 	}
 	return ref, stored, true
@@ -506,7 +466,7 @@ func (s *Server) formFor(a action, c *call, ref aggregates.Referral) formData {
 	f := formData{Heading: a.Heading, Caption: "Referral " + ref.ID, Submit: a.Submit,
 		Action: "/console/referrals/" + ref.ID + "/" + a.Name, Back: "/console/referrals/" + ref.ID, BackText: "Back to the referral",
 		Key: newKey(), Version: strconv.Itoa(ref.Version)}
-	if !a.Available(ref) {
+	if answering, _ := c.app().Answering(); !app.Accepts(a.Name, ref, answering, s.now()) {
 		f.Warning = "This referral is " + strings.ToLower(statusWords[ref.Status]) + ": this action may be refused, and the form will say why."
 	}
 	return f
@@ -558,12 +518,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	run := func() error { _, err := s.Engine.Handle(ctx, id, cmd, m); return err }
-	if acc, ok := cmd.(aggregates.AcceptAllocation); ok {
-		// The same pledge-keeping acceptance as the API's.
-		run = func() error { _, err := s.rota().Accept(ctx, s.Engine, id, acc, m); return err }
-	}
-	if err := run(); err != nil {
+	if _, err := s.referrals().Act(ctx, c.app(), id, a.Name, cmd, m); err != nil {
 		code, errs, st := errorsFor(err)
 		if code >= 500 {
 			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)
@@ -662,20 +617,9 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	cmd.ReceivedAt = t
-	resolved, err := cmd.Resolve(s.reg())
-	if err != nil {
-		code, errs, _ := errorsFor(err)
-		show(code, errs)
-		return
-	}
-	if !c.mayWrite(resolved.ReceivingAuthority, s.reg()) {
-		show(http.StatusForbidden, []fieldError{{Field: "receivingAuthority", Message: fmt.Sprintf("You may not receive referrals for %s", authorityName(s.reg(), resolved.ReceivingAuthority))}})
-		return
-	}
-	resolved.ReferralID = engine.NewReferralID(resolved.ReceivingAuthority, m.IdempotencyKey)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	out, err := s.Engine.Handle(ctx, resolved.ReferralID, resolved, m)
+	out, err := s.referrals().Receive(ctx, c.app(), cmd, m)
 	if err != nil {
 		code, errs, _ := errorsFor(err)
 		if code >= 500 {

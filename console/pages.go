@@ -3,14 +3,15 @@ package console
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/audit"
-	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -45,19 +46,7 @@ func (s *Server) scopeFor(c *call, r *http.Request) (scope, string) {
 		}
 		sc.Authority = code
 	}
-	if !c.On {
-		return sc, ""
-	}
-	switch c.P.Kind {
-	case auth.Authority:
-		sc = scope{Authority: c.P.Authority, Fixed: true}
-	case auth.Region:
-		if sc.Authority != "" && s.reg().RegionOf(sc.Authority) != c.P.Region {
-			sc.Authority = ""
-		}
-		sc.Region, sc.Fixed = c.P.Region, true
-	}
-	return sc, ""
+	return scope(c.app().PageScope(app.Scope(sc), s.reg())), ""
 }
 
 // The at-risk list.
@@ -323,8 +312,11 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	d.Searches = plural(ref.Searches, "search") + ", " + plural(ref.OffersFound, "offer") + " found"
 	d.Timeline = s.timeline(ref, stored)
+	// What the decider would accept now, of what the role allows: never an
+	// action the decider then refuses.
+	offered := c.app().Actions(ref, s.now())
 	for _, a := range actions {
-		if a.Available(ref) && a.may(c, ref) {
+		if slices.Contains(offered, a.Name) {
 			d.Actions = append(d.Actions, a)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 )
 
@@ -80,22 +81,7 @@ func (p page) ErrorFor(field string) string {
 	return ""
 }
 
-func describeRole(p auth.Principal) string {
-	name := p.Name
-	if name == "" {
-		name = "unnamed token"
-	}
-	switch p.Kind {
-	case auth.Authority:
-		a, _ := defaultRegistry.Lookup(p.Authority)
-		if a.Name != "" {
-			return name + " (" + a.Name + ")"
-		}
-	case auth.Region:
-		return name + " (" + p.Region + " region)"
-	}
-	return name + " (" + p.Role() + ")"
-}
+func describeRole(p auth.Principal) string { return app.Describe(p, defaultRegistry) }
 
 var funcs = template.FuncMap{
 	"join": strings.Join,
