@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,76 +34,80 @@ type ViewResponse struct {
 // DefaultMaxWait bounds how long a read waits for ?minSequence.
 const DefaultMaxWait = 10 * time.Second
 
-// readView answers a view read: live, after waiting for ?minSequence if
-// asked, or folded from zero as of ?asOf. report runs under the view's read
-// lock and must copy what it returns.
-func readView[V any](s *Server, w http.ResponseWriter, r *http.Request, runner *views.Runner[V], spec projections.Spec[V], report func(v V, now time.Time) any) {
+// at is when a view read is asked for: as of ?asOf (folded from zero), or
+// live after waiting for ?minSequence (or ?readToken), or live now. param
+// names the parameter a wait came from; ok is false once an error has been
+// written.
+func (s *Server) at(w http.ResponseWriter, r *http.Request) (at app.At, param string, ok bool) {
 	q := r.URL.Query()
 	if a := q.Get("asOf"); a != "" {
 		asOf, err := time.Parse(time.RFC3339Nano, a)
 		if err != nil {
 			writeError(w, apiError(http.StatusBadRequest, "invalid_query", "asOf", "asOf is an RFC 3339 time, e.g. 2025-06-30T23:59:59Z"))
-			return
+			return at, "", false
 		}
-		v, seq, _, err := views.Fold(r.Context(), s.Views.Store, spec, views.FoldOptions{AsOf: asOf})
-		if err != nil {
-			writeError(w, errorFor(err, noVersion))
-			return
-		}
-		asOf = asOf.UTC()
-		resp := ViewResponse{View: spec.Name, AsOf: &asOf, Result: report(v, asOf)}
-		resp.Sequence, resp.ReadToken = s.position(r, seq)
-		writeJSON(w, http.StatusOK, resp)
-		return
+		return app.At{AsOf: asOf}, "", true
 	}
+	at.Now = s.now
 	param, m := "minSequence", q.Get("minSequence")
 	if t := q.Get("readToken"); t != "" {
 		param, m = "readToken", t
 	}
-	if m != "" {
-		var seq uint64
-		var err error
-		switch {
-		case param == "readToken":
-			if seq, err = s.openSequence(m); err != nil {
-				writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "readToken is a token from an earlier response of this engine"))
-				return
-			}
-		case restricted(r):
-			writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "pass the readToken of an earlier response as ?readToken= (stream sequences are for auditors)"))
-			return
-		default:
-			if seq, err = strconv.ParseUint(m, 10, 64); err != nil {
-				writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "minSequence is a stream sequence, a whole number"))
-				return
-			}
+	if m == "" {
+		return at, "", true
+	}
+	var err error
+	switch {
+	case param == "readToken":
+		if at.Min, err = s.openSequence(m); err != nil {
+			writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "readToken is a token from an earlier response of this engine"))
+			return at, param, false
 		}
-		wait := s.MaxWait
-		if wait <= 0 {
-			wait = DefaultMaxWait
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		defer cancel()
-		if err := runner.WaitFor(ctx, seq); err != nil {
-			e := apiError(http.StatusServiceUnavailable, "view_behind", param, "the %s view has not reached sequence %d within %v (it is at %d); try again", spec.Name, seq, wait, runner.Status().Sequence)
-			if restricted(r) {
-				e = apiError(http.StatusServiceUnavailable, "view_behind", param, "the %s view has not caught up with that write within %v; try again", spec.Name, wait)
-			}
-			writeError(w, e)
-			return
+	case restricted(r):
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "pass the readToken of an earlier response as ?readToken= (stream sequences are for auditors)"))
+		return at, param, false
+	default:
+		if at.Min, err = strconv.ParseUint(m, 10, 64); err != nil {
+			writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "minSequence is a stream sequence, a whole number"))
+			return at, param, false
 		}
 	}
-	now := s.now()
-	var resp ViewResponse
-	runner.Read(func(v V, seq uint64) {
-		resp = ViewResponse{View: spec.Name, Result: report(v, now)}
-		resp.Sequence = &seq
-	})
-	if restricted(r) {
-		resp.ReadToken, resp.Sequence = s.sealSequence(*resp.Sequence), nil
+	at.Wait = s.MaxWait
+	if at.Wait <= 0 {
+		at.Wait = DefaultMaxWait
 	}
+	return at, param, true
+}
+
+// answerRead writes what a query read (result shapes it for the API), or
+// why it could not: sequences are named only to callers that see the
+// whole log.
+func answerRead[T any](s *Server, w http.ResponseWriter, r *http.Request, param string, rd app.Read[T], err error, result func(T) any) {
+	var behind *app.Behind
+	switch {
+	case errors.As(err, &behind):
+		e := apiError(http.StatusServiceUnavailable, "view_behind", param, "%s", behind.Error())
+		if !restricted(r) {
+			e = apiError(http.StatusServiceUnavailable, "view_behind", param, "the %s view has not reached sequence %d within %v (it is at %d); try again", behind.View, behind.Want, behind.Wait, behind.Has)
+		}
+		writeError(w, e)
+		return
+	case err != nil:
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	resp := ViewResponse{View: rd.View, Result: result(rd.Result)}
+	if !rd.AsOf.IsZero() {
+		asOf := rd.AsOf
+		resp.AsOf = &asOf
+	}
+	resp.Sequence, resp.ReadToken = s.position(r, rd.Sequence)
 	writeJSON(w, http.StatusOK, resp)
 }
+
+func (s *Server) queries() app.Queries { return app.Queries{Views: s.Views} }
+
+func same[T any](v T) any { return v }
 
 func noVersion() (int, bool) { return 0, false }
 
@@ -131,34 +136,25 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request) {
 		}
 		code = cur
 	}
-	if c := caller(r); !c.ReadsCapacity(region, code, s.Views.Registry) {
-		writeError(w, forbidden(c.P, "read this capacity view; ask for your own authority or region"))
+	at, param, ok := s.at(w, r)
+	if !ok {
 		return
 	}
-	readView(s, w, r, s.Views.Capacity, projections.CapacitySpec(), func(v *projections.Capacity, _ time.Time) any {
-		rep := projections.ReportCapacity(v, s.Views.Registry)
+	rd, _, err := s.queries().Capacity(r.Context(), caller(r), app.CapacityQuery{Scope: app.Scope{Region: region, Authority: code}}, at)
+	answerRead(s, w, r, param, rd, err, func(rep projections.CapacityReport) any {
 		switch {
 		case code != "":
-			for _, a := range rep.Authorities {
-				if a.Code == code {
-					return a
-				}
+			if len(rep.Authorities) > 0 {
+				return rep.Authorities[0]
 			}
 		case region != "":
 			out := struct {
 				Region      projections.CapacityRow   `json:"region"`
 				Authorities []projections.CapacityRow `json:"authorities"`
 				Note        string                    `json:"note,omitempty"`
-			}{Note: rep.Note}
-			for _, reg := range rep.Regions {
-				if reg.Name == region {
-					out.Region = reg
-				}
-			}
-			for _, a := range rep.Authorities {
-				if a.Region == region {
-					out.Authorities = append(out.Authorities, a)
-				}
+			}{Authorities: rep.Authorities, Note: rep.Note}
+			if len(rep.Regions) > 0 {
+				out.Region = rep.Regions[0]
 			}
 			return out
 		}
@@ -177,13 +173,17 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if e := s.placeFilter(r, q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
+	var asked app.Scope
+	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &asked.Region, &asked.Authority); e != nil {
 		writeError(w, e)
 		return
 	}
-	readView(s, w, r, s.Views.Timeliness, projections.TimelinessSpec(s.Views.Calendar), func(v *projections.Timeliness, now time.Time) any {
-		return projections.ReportTimeliness(v, s.Views.Registry, f, now)
-	})
+	at, param, ok := s.at(w, r)
+	if !ok {
+		return
+	}
+	rd, _, err := s.queries().Timeliness(r.Context(), caller(r), app.TimelinessQuery{Scope: asked, From: f.From, To: f.To}, at)
+	answerRead(s, w, r, param, rd, err, same)
 }
 
 // safeguarding reads the safeguarding view: children missing now, return
@@ -191,31 +191,21 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 // the timeliness view is to what the caller may read.
 func (s *Server) safeguarding(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var f projections.SafeguardingFilter
-	if e := s.placeFilter(r, q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
+	var asked app.Scope
+	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &asked.Region, &asked.Authority); e != nil {
 		writeError(w, e)
 		return
 	}
-	readView(s, w, r, s.Views.Safeguarding, projections.SafeguardingSpec(), func(v *projections.Safeguarding, now time.Time) any {
-		return projections.ReportSafeguarding(v, s.Views.Registry, f, now, s.Views.MissingAlertAfter)
-	})
+	at, param, ok := s.at(w, r)
+	if !ok {
+		return
+	}
+	rd, err := s.queries().Safeguarding(r.Context(), caller(r), asked, at)
+	answerRead(s, w, r, param, rd, err, same)
 }
 
-// placeFilter checks region and authority query parameters, and narrows
-// them to what the caller may read.
-func (s *Server) placeFilter(r *http.Request, region, authority string, regionOut, authorityOut *string) *Error {
-	if e := s.placeFilterParams(region, authority, regionOut, authorityOut); e != nil {
-		return e
-	}
-	c := caller(r)
-	sc, beyond := c.Narrow(app.Scope{Region: *regionOut, Authority: *authorityOut}, s.Views.Registry)
-	if beyond != "" {
-		return forbidden(c.P, "read "+beyond+" referrals")
-	}
-	*regionOut, *authorityOut = sc.Region, sc.Authority
-	return nil
-}
-
+// placeFilterParams checks region and authority query parameters: the
+// scope asked for, which package app narrows to what the caller may read.
 func (s *Server) placeFilterParams(region, authority string, regionOut, authorityOut *string) *Error {
 	if region != "" {
 		name, ok := refdata.RegionByName(region)
@@ -264,13 +254,17 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 			*p.to = n
 		}
 	}
-	if e := s.placeFilter(r, q.Get("region"), q.Get("authority"), &f.Region, &f.Authority); e != nil {
+	var asked app.Scope
+	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &asked.Region, &asked.Authority); e != nil {
 		writeError(w, e)
 		return
 	}
-	readView(s, w, r, s.Views.Referrals, projections.ReferralListSpec(), func(v *projections.ReferralList, now time.Time) any {
-		return projections.ListReferrals(v, s.Views.Registry, f, now)
-	})
+	at, param, ok := s.at(w, r)
+	if !ok {
+		return
+	}
+	rd, _, err := s.queries().Referrals(r.Context(), caller(r), app.ReferralQuery{Scope: asked, Filter: f}, at)
+	answerRead(s, w, r, param, rd, err, same)
 }
 
 func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {

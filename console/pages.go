@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"sort"
@@ -17,37 +18,43 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/views"
 )
 
-// scope narrows what a page shows to what the caller may read, as the
-// API's placeFilter does: an authority sees its own, a region its region,
-// auditors (and everyone, with sign-in off) what they ask for.
+// scope is what a page covers: the page asks package app's queries for
+// the region or authority in its address, and shows the part app narrows
+// it to (an authority sees its own, a region its region, auditors, and
+// everyone with sign-in off, what they ask for).
 type scope struct {
 	Region, Authority string
 	// Fixed is true when the role fixes the scope (no choice to offer).
 	Fixed bool
 }
 
-func (s *Server) scopeFor(c *call, r *http.Request) (scope, string) {
+// askedScope reads the scope a page's address asks for; problem says, in
+// words, what in it names nothing.
+func (s *Server) askedScope(r *http.Request) (asked app.Scope, problem string) {
 	q := r.URL.Query()
-	var sc scope
 	if v := q.Get("region"); v != "" {
 		name, ok := refdata.RegionByName(v)
 		if !ok {
-			return sc, "There is no region called " + v
+			return asked, "There is no region called " + v
 		}
-		sc.Region = name
+		asked.Region = name
 	}
 	if v := q.Get("authority"); v != "" {
 		code, ok := s.reg().Canonical(v)
 		if !ok {
-			return sc, v + " is not an authority with children's services"
+			return asked, v + " is not an authority with children's services"
 		}
-		sc.Authority = code
+		asked.Authority = code
 	}
-	return scope(c.app().PageScope(app.Scope(sc), s.reg())), ""
+	return asked, ""
 }
+
+func (s *Server) queries() app.Queries { return app.Queries{Views: s.Views} }
+
+// at is a page's read: the live view, its report made at now.
+func at(now time.Time) app.At { return app.At{Now: func() time.Time { return now }} }
 
 // The at-risk list.
 
@@ -77,8 +84,8 @@ const atRiskLimit = 200
 
 func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	d := atRiskData{ShowChild: c.seesChild(), RefreshEvery: int(s.refresh().Seconds()), Query: r.URL.RawQuery}
-	sc, problem := s.scopeFor(c, r)
-	d.Scope, d.Problem = sc, problem
+	asked, problem := s.askedScope(r)
+	d.Problem = problem
 	d.State = r.URL.Query().Get("state")
 	for _, st := range []string{aggregates.StateAtRisk, aggregates.StateBreached, aggregates.StateOnTrack, aggregates.StatePending} {
 		d.States = append(d.States, option{st, stateTag(st).Text})
@@ -86,6 +93,9 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	if d.State != "" && !contains([]string{aggregates.StateAtRisk, aggregates.StateBreached, aggregates.StateOnTrack, aggregates.StatePending}, d.State) {
 		d.Problem, d.State = "There is no deadline state called "+d.State, ""
 	}
+	now := s.now()
+	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State}, Running: true, Page: true}, at(now))
+	d.Scope = scope(sc)
 	for _, name := range refdata.Regions {
 		d.Regions = append(d.Regions, option{name, name})
 	}
@@ -94,38 +104,17 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 			d.Authorities = append(d.Authorities, option{a.Code, a.Name})
 		}
 	}
-	if s.Views == nil {
+	switch {
+	case errors.Is(err, app.ErrNoViews):
 		d.Problem = "This instance serves no views."
-	} else {
-		now := s.now()
-		// Running referrals: open, and those awaiting allocation or the
-		// authority's answer (their deadline runs from the referral). An
-		// authority sees those allocated to it while its answer is awaited.
-		f := projections.ReferralFilter{Region: sc.Region, DeadlineState: d.State}
-		var rows []projections.ReferralRow
-		s.Views.Referrals.Read(func(v *projections.ReferralList, seq uint64) {
-			f.Limit = v.Len() + 1
-			for _, row := range projections.ListReferrals(v, s.reg(), f, now).Referrals {
-				if !aggregates.Status(row.Status).Running() {
-					continue
-				}
-				if sc.Authority != "" && row.Authority != sc.Authority &&
-					!(row.Status == string(aggregates.StatusAwaitingAcceptance) && row.AllocatedTo == sc.Authority) {
-					continue
-				}
-				rows = append(rows, row)
-			}
-			d.Sequence = seq
-		})
-		// Ordered by time left: the nearest deadline first, those with no
-		// deadline yet last.
-		sort.SliceStable(rows, func(i, j int) bool {
-			a, b := rows[i].DueAt, rows[j].DueAt
-			if a.IsZero() != b.IsZero() {
-				return b.IsZero()
-			}
-			return a.Before(b)
-		})
+	case err != nil:
+		s.unavailable(w, c, err)
+		return
+	default:
+		// Running referrals (open, and those awaiting allocation or the
+		// authority's answer), nearest deadline first: app's at-risk list.
+		rows := rd.Result.Referrals
+		d.Sequence = rd.Sequence
 		d.Total = len(rows)
 		if len(rows) > atRiskLimit {
 			rows = rows[:atRiskLimit]
@@ -401,8 +390,9 @@ type capRow struct {
 }
 
 func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
-	sc, problem := s.scopeFor(c, r)
-	d := capacityData{Scope: sc, Problem: problem, AsOfDay: field{Name: "asOf", Label: "Show it as it stood at the end of", Hint: "For audit. For example, 30 6 2025.", Kind: "date", Optional: true}}
+	asked, problem := s.askedScope(r)
+	d := capacityData{Problem: problem, AsOfDay: field{Name: "asOf", Label: "Show it as it stood at the end of", Hint: "For audit. For example, 30 6 2025.", Kind: "date", Optional: true}}
+	d.Scope = scope(c.app().PageScope(asked, s.reg()))
 	for _, name := range refdata.Regions {
 		d.Regions = append(d.Regions, option{name, name})
 	}
@@ -411,7 +401,7 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	q := r.URL.Query()
-	var rep projections.CapacityReport
+	when := at(s.now())
 	if q.Get("asOf-day")+q.Get("asOf-month")+q.Get("asOf-year") != "" {
 		day, fe := parseDate(q, "asOf", "The date")
 		d.AsOfDay.Day, d.AsOfDay.Month, d.AsOfDay.Year = q.Get("asOf-day"), q.Get("asOf-month"), q.Get("asOf-year")
@@ -420,19 +410,19 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 			s.render(w, http.StatusBadRequest, "capacity", page{Title: "Error: Capacity", Nav: "capacity", C: c, Errors: []fieldError{{Field: "asOf", Anchor: "asOf-day", Message: fe.Message}}, Data: d})
 			return
 		}
-		asOf := calendar.DateOf(day).End()
-		ctx, cancel := s.ctx(r)
-		defer cancel()
-		v, seq, _, err := views.Fold(ctx, s.Views.Store, projections.CapacitySpec(), views.FoldOptions{AsOf: asOf})
-		if err != nil {
-			s.unavailable(w, c, err)
-			return
-		}
-		rep, d.Sequence, d.AsOf = projections.ReportCapacity(v, s.reg()), seq, londonSeconds(asOf)
-	} else {
-		s.Views.Capacity.Read(func(v *projections.Capacity, seq uint64) {
-			rep, d.Sequence = projections.ReportCapacity(v, s.reg()), seq
-		})
+		when = app.At{AsOf: calendar.DateOf(day).End()}
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	rd, sc, err := s.queries().Capacity(ctx, c.app(), app.CapacityQuery{Scope: asked, Page: true}, when)
+	if err != nil {
+		s.unavailable(w, c, err)
+		return
+	}
+	rep := rd.Result
+	d.Scope, d.Sequence = scope(sc), rd.Sequence
+	if !rd.AsOf.IsZero() {
+		d.AsOf = londonSeconds(rd.AsOf)
 	}
 	d.Note = rep.Note
 	row := func(a projections.CapacityRow) capRow {
@@ -449,23 +439,17 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 	switch {
 	case sc.Authority != "":
 		for _, a := range rep.Authorities {
-			if a.Code == sc.Authority {
-				d.Rows = append(d.Rows, row(a))
-			}
+			d.Rows = append(d.Rows, row(a))
 		}
 		d.Heading = authorityName(s.reg(), sc.Authority)
 	case sc.Region != "":
 		for _, a := range rep.Authorities {
-			if a.Region == sc.Region {
-				d.Rows = append(d.Rows, row(a))
-			}
+			d.Rows = append(d.Rows, row(a))
 		}
 		for _, rg := range rep.Regions {
-			if rg.Name == sc.Region {
-				t := row(rg)
-				t.Name = "All of " + rg.Name
-				d.Total = &t
-			}
+			t := row(rg)
+			t.Name = "All of " + rg.Name
+			d.Total = &t
 		}
 		d.Heading = sc.Region + " region"
 	default:
@@ -534,9 +518,9 @@ func monthName(m string) string {
 }
 
 func (s *Server) timeliness(w http.ResponseWriter, r *http.Request, c *call) {
-	sc, problem := s.scopeFor(c, r)
+	asked, problem := s.askedScope(r)
 	q := r.URL.Query()
-	d := timelinessData{Scope: sc, Problem: problem, From: q.Get("from"), To: q.Get("to")}
+	d := timelinessData{Scope: scope(c.app().PageScope(asked, s.reg())), Problem: problem, From: q.Get("from"), To: q.Get("to")}
 	for _, name := range refdata.Regions {
 		d.RegionOptions = append(d.RegionOptions, option{name, name})
 	}
@@ -560,12 +544,13 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request, c *call) {
 		s.render(w, http.StatusBadRequest, "timeliness", page{Title: "Error: Timeliness", Nav: "timeliness", C: c, Errors: errs, Data: d})
 		return
 	}
-	f := projections.TimelinessFilter{Region: sc.Region, Authority: sc.Authority, From: d.From, To: d.To}
-	now := s.now()
-	var rep projections.TimelinessReport
-	s.Views.Timeliness.Read(func(v *projections.Timeliness, seq uint64) {
-		rep, d.Sequence = projections.ReportTimeliness(v, s.reg(), f, now), seq
-	})
+	rd, sc, err := s.queries().Timeliness(r.Context(), c.app(), app.TimelinessQuery{Scope: asked, From: d.From, To: d.To, Page: true}, at(s.now()))
+	if err != nil {
+		s.unavailable(w, c, err)
+		return
+	}
+	rep := rd.Result
+	d.Scope, d.Sequence = scope(sc), rd.Sequence
 	conv := func(t projections.TimelinessRow) tRow {
 		return tRow{Month: t.Month, MonthName: monthName(t.Month), Region: t.Region, Share: percent(t.ShareWithin), Median: days(t.MedianDays), P90: days(t.P90Days),
 			Received: t.Received, Placed: t.Placed, PlacedWithin: t.PlacedWithin, Breaches: t.Breaches, Withdrawn: t.Withdrawn}
