@@ -9,28 +9,12 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/app"
-	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Planning: an authority's or a region's forecast of demand and the staff
 // it implies, and training places shared by NTS numbers. Counts only: no
 // referral-level data.
-
-// receivedByAuthorityMonth reads the timeliness view's received counts.
-func (s *Server) receivedByAuthorityMonth() map[string]map[string]int {
-	out := map[string]map[string]int{}
-	s.Views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) {
-		for _, row := range projections.ReportTimeliness(v, s.Views.Registry, projections.TimelinessFilter{}, s.now()).ByAuthorityMonth {
-			if out[row.Authority] == nil {
-				out[row.Authority] = map[string]int{}
-			}
-			out[row.Authority][row.Month] += row.Received
-		}
-	})
-	return out
-}
 
 // trainingPlaces: GET /v1/planning/training-places?places=N&from=YYYY-MM&to=YYYY-MM.
 func (s *Server) trainingPlaces(w http.ResponseWriter, r *http.Request) {
@@ -47,18 +31,10 @@ func (s *Server) trainingPlaces(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	counts := map[string]int{}
-	for code, months := range s.receivedByAuthorityMonth() {
-		for m, n := range months {
-			if m >= from && m <= to {
-				counts[code] += n
-			}
-		}
-	}
-	shares := projections.TrainingPlaces(counts, places)
-	for i := range shares {
-		a, _ := s.Views.Registry.Lookup(shares[i].Authority)
-		shares[i].Name = a.Name
+	shares, err := s.queries().TrainingPlaces(places, from, to, s.now())
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"places": places, "from": from, "to": to,
 		"method":      "Shared in proportion to referrals received in the period by the largest-remainder method, after one place for each authority that received a child (when there are enough places).",
@@ -111,45 +87,12 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request) {
 		}
 		region = name
 	}
-	if p, on := principal(r); on && !app.As(p).ReadsForecast(region, code) {
-		writeError(w, forbidden(p, "read this forecast; ask for your own authority or region"))
+	f, err := s.queries().Forecast(caller(r), app.ForecastQuery{Region: region, Authority: code, Ratios: ratios}, s.now())
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	received := s.receivedByAuthorityMonth()
-	regionCounts, own := map[string]int{}, map[string]int{}
-	for c, months := range received {
-		if reg.RegionOf(c) != region {
-			continue
-		}
-		for m, n := range months {
-			regionCounts[m] += n
-			if code == "" || c == code {
-				own[m] += n
-			}
-		}
-	}
-	var lookedAfter int
-	var threshold *float64
-	s.Views.Capacity.Read(func(v *projections.Capacity, _ uint64) {
-		rep := projections.ReportCapacity(v, reg)
-		rows := rep.Regions
-		if code != "" {
-			rows = rep.Authorities
-		}
-		for _, row := range rows {
-			if (code != "" && row.Code == code) || (code == "" && row.Name == region) {
-				lookedAfter = row.LookedAfter
-				if code != "" {
-					threshold = row.Threshold
-				}
-			}
-		}
-	})
-	scope := code
-	if scope == "" {
-		scope = region
-	}
-	f := projections.MakeForecast(scope, own, regionCounts, s.now().In(calendar.London), lookedAfter, threshold, ratios)
+	scope := f.Scope
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "forecast-"+scope+".csv"))

@@ -7,32 +7,12 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
-	"github.com/ntsflow/ntsflow/engine"
 )
 
 // The receiving authority's team: its social workers and the allocation of
 // each child it receives to one of them by rota. Staff data, the
 // authority's own: the authority changes it; the authority and auditors
 // read it.
-
-// teamCode resolves the authority in the path and applies the roles.
-func (s *Server) teamCode(w http.ResponseWriter, r *http.Request, write bool) (string, bool) {
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
-	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
-		return "", false
-	}
-	c := caller(r)
-	may := c.ReadsTeam(code)
-	if write {
-		may = c.ChangesAuthority(code)
-	}
-	if p, on := principal(r); on && !may {
-		writeError(w, forbidden(p, "see or change the social workers of "+code+"; the authority does"))
-		return "", false
-	}
-	return code, true
-}
 
 // teamCommand: PUT .../team/workers/{staffId}, POST .../absences, POST
 // .../leaving. body is a fresh command to decode the request into.
@@ -99,11 +79,12 @@ type WorkerView struct {
 
 // team: GET /v1/authorities/{code}/team.
 func (s *Server) team(w http.ResponseWriter, r *http.Request) {
-	code, ok := s.teamCode(w, r, false)
+	code, ok := s.Authorities.Canonical(r.PathValue("code"))
 	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	t, _, err := engine.Load(r.Context(), s.Engine.Store, aggregates.Teams, code)
+	t, err := app.Teams{Engine: s.Engine}.Team(r.Context(), caller(r), code)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return

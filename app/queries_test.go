@@ -195,6 +195,66 @@ func TestQueriesScopeByRole(t *testing.T) {
 		}
 	})
 
+	t.Run("planning: a forecast for its own, training places for all", func(t *testing.T) {
+		// Planning reads the live views: wait until they hold every write.
+		if _, _, err := q.Timeliness(ctx, auditor, app.TimelinessQuery{}, last); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := q.Capacity(ctx, auditor, app.CapacityQuery{}, last); err != nil {
+			t.Fatal(err)
+		}
+		own := func(c app.Caller, fq app.ForecastQuery) (projections.Forecast, error) {
+			return q.Forecast(c, fq, time.Now())
+		}
+		_, err := own(stockport, app.ForecastQuery{Region: "North West", Authority: manchesterCode})
+		denied(t, err)
+		_, err = own(stockport, app.ForecastQuery{Region: "North West"})
+		denied(t, err)
+		_, err = own(northWest, app.ForecastQuery{Region: "London", Authority: cityCode})
+		denied(t, err)
+		month := received.Format("2006-01")
+		f, err := own(stockport, app.ForecastQuery{Region: "North West", Authority: stockportCode})
+		if err != nil || f.Scope != stockportCode {
+			t.Fatalf("Stockport's own forecast: scope %q, %v; want its own", f.Scope, err)
+		}
+		if i := slices.IndexFunc(f.History, func(m projections.ForecastMonth) bool { return m.Month == month }); i < 0 || f.History[i].Expected != 1 {
+			t.Fatalf("Stockport's forecast history: %+v; want its one referral in %s", f.History, month)
+		}
+		if f, err := own(auditor, app.ForecastQuery{Region: "London"}); err != nil || f.Scope != "London" {
+			t.Fatalf("the auditor's forecast for London: %q, %v", f.Scope, err)
+		}
+		shares, err := q.TrainingPlaces(10, month, month, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		places, children := 0, map[string]int{}
+		for _, sh := range shares {
+			places += sh.Places
+			children[sh.Authority] = sh.Children
+		}
+		if places != 10 || children[stockportCode] != 1 || children[cityCode] != 1 {
+			t.Fatalf("training places: %+v; want 10 shared among the authorities that received a child", shares)
+		}
+	})
+
+	t.Run("team: the authority's own, and auditors'", func(t *testing.T) {
+		teams := app.Teams{Engine: n.Engine}
+		capacity := 10
+		if _, err := teams.Change(ctx, stockport, stockportCode, "w1", aggregates.SetWorker{Name: "Ada", CaseloadCap: &capacity}, meta("worker")); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []app.Caller{stockport, auditor} {
+			team, err := teams.Team(ctx, c, stockportCode)
+			if err != nil || len(team.Order) != 1 || team.Workers["w1"].Name != "Ada" {
+				t.Fatalf("%s reading Stockport's team: %+v, %v; want Ada", c.P.Name, team, err)
+			}
+		}
+		for _, c := range []app.Caller{manchester, northWest} {
+			_, err := teams.Team(ctx, c, stockportCode)
+			denied(t, err)
+		}
+	})
+
 	t.Run("when: as of a past moment, and a wait that runs out", func(t *testing.T) {
 		rd, _, err := q.Referrals(ctx, auditor, app.ReferralQuery{Filter: projections.ReferralFilter{Limit: 50}}, app.At{AsOf: received.Add(-time.Hour)})
 		if err != nil || len(rd.Result.Referrals) != 0 || rd.AsOf.IsZero() {

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"time"
+
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/projections"
+)
+
+// Planning: an authority's or a region's forecast of demand and the staff
+// it implies, and training places shared by NTS numbers. Counts only, no
+// referral's data: read from the timeliness and capacity views.
+
+// ForecastQuery is what a forecast is asked for: an authority (its current
+// code, and its region's name) or a region (Authority "").
+type ForecastQuery struct {
+	Region, Authority string
+	// Ratios are the caseloads per post, by post ("social worker",
+	// "personal adviser"), that the staff needed is worked out with.
+	Ratios map[string]float64
+}
+
+// Forecast forecasts the demand on an authority or a region: auditors
+// read any forecast, a region its own, an authority its own.
+func (q Queries) Forecast(c Caller, fq ForecastQuery, now time.Time) (projections.Forecast, error) {
+	if !c.ReadsForecast(fq.Region, fq.Authority) {
+		return projections.Forecast{}, c.forbidden("read this forecast; ask for your own authority or region", "")
+	}
+	if q.Views == nil {
+		return projections.Forecast{}, ErrNoViews
+	}
+	reg, code, region := q.Views.Registry, fq.Authority, fq.Region
+	regionCounts, own := map[string]int{}, map[string]int{}
+	for a, months := range q.receivedByAuthorityMonth(now) {
+		if reg.RegionOf(a) != region {
+			continue
+		}
+		for m, n := range months {
+			regionCounts[m] += n
+			if code == "" || a == code {
+				own[m] += n
+			}
+		}
+	}
+	var lookedAfter int
+	var threshold *float64
+	q.Views.Capacity.Read(func(v *projections.Capacity, _ uint64) {
+		rep := projections.ReportCapacity(v, reg)
+		rows := rep.Regions
+		if code != "" {
+			rows = rep.Authorities
+		}
+		for _, row := range rows {
+			if (code != "" && row.Code == code) || (code == "" && row.Name == region) {
+				lookedAfter = row.LookedAfter
+				if code != "" {
+					threshold = row.Threshold
+				}
+			}
+		}
+	})
+	scope := code
+	if scope == "" {
+		scope = region
+	}
+	return projections.MakeForecast(scope, own, regionCounts, now.In(calendar.London), lookedAfter, threshold, fq.Ratios), nil
+}
+
+// TrainingPlaces shares places among the authorities by the referrals each
+// received in the months from to to (YYYY-MM, inclusive). Counts by
+// authority, published as DfE's own allocation is: every role reads them.
+func (q Queries) TrainingPlaces(places int, from, to string, now time.Time) ([]projections.PlaceShare, error) {
+	if q.Views == nil {
+		return nil, ErrNoViews
+	}
+	counts := map[string]int{}
+	for code, months := range q.receivedByAuthorityMonth(now) {
+		for m, n := range months {
+			if m >= from && m <= to {
+				counts[code] += n
+			}
+		}
+	}
+	shares := projections.TrainingPlaces(counts, places)
+	for i := range shares {
+		a, _ := q.Views.Registry.Lookup(shares[i].Authority)
+		shares[i].Name = a.Name
+	}
+	return shares, nil
+}
+
+// receivedByAuthorityMonth is the timeliness view's received counts, by
+// authority and month.
+func (q Queries) receivedByAuthorityMonth(now time.Time) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	q.Views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) {
+		for _, row := range projections.ReportTimeliness(v, q.Views.Registry, projections.TimelinessFilter{}, now).ByAuthorityMonth {
+			if out[row.Authority] == nil {
+				out[row.Authority] = map[string]int{}
+			}
+			out[row.Authority][row.Month] += row.Received
+		}
+	})
+	return out
+}
