@@ -99,14 +99,16 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 	caps := s.capacityRows()
 	var ids []string
 	if s.Views != nil {
-		s.Views.Referrals.Read(func(v *projections.ReferralList, _ uint64) {
-			for _, st := range []aggregates.Status{aggregates.StatusAwaitingAllocation, aggregates.StatusAwaitingAcceptance} {
-				pg := projections.ListReferrals(v, s.reg(), projections.ReferralFilter{Region: name, Status: string(st), Limit: atRiskLimit}, now)
-				for _, row := range pg.Referrals {
-					ids = append(ids, row.ReferralID)
-				}
+		for _, st := range []aggregates.Status{aggregates.StatusAwaitingAllocation, aggregates.StatusAwaitingAcceptance} {
+			rd, _, err := s.queries().Referrals(ctx, c.app(), app.ReferralQuery{Scope: app.Scope{Region: name}, Filter: projections.ReferralFilter{Status: string(st), Limit: atRiskLimit}, Page: true}, at(now))
+			if err != nil {
+				s.unavailable(w, c, err)
+				return
 			}
-		})
+			for _, row := range rd.Result.Referrals {
+				ids = append(ids, row.ReferralID)
+			}
+		}
 	}
 	for _, id := range ids {
 		// The list says which; the referral itself says where it stands.
