@@ -233,18 +233,8 @@ func (s *Server) national(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "year", "year is a calendar year from 2016, e.g. 2025"))
 		return
 	}
-	var capRep projections.CapacityReport
-	var seq uint64
-	s.Views.Capacity.Read(func(v *projections.Capacity, at uint64) {
-		capRep, seq = projections.ReportCapacity(v, s.Views.Registry), at
-	})
-	var tl projections.TimelinessReport
-	s.Views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) {
-		tl = projections.ReportTimeliness(v, s.Views.Registry, projections.TimelinessFilter{From: year + "-01", To: year + "-12"}, s.now())
-	})
-	resp := ViewResponse{View: "national", Result: projections.ReportNational(capRep, tl, year)}
-	resp.Sequence, resp.ReadToken = s.position(r, seq)
-	writeJSON(w, http.StatusOK, resp)
+	rd, err := s.queries().National(year, s.now())
+	answerRead(s, w, r, "", rd, err, same)
 }
 
 // answer writes a command's outcome or its error, as run does.

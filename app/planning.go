@@ -103,3 +103,24 @@ func (q Queries) receivedByAuthorityMonth(now time.Time) map[string]map[string]i
 	})
 	return out
 }
+
+// National reads the national equity report for a year (YYYY): how the
+// children are spread across the country against the thresholds, and how
+// timely their placements were. Figures by authority and region only, so
+// every role reads it. Its sequence is the capacity view's.
+func (q Queries) National(year string, now time.Time) (Read[projections.NationalEquity], error) {
+	if q.Views == nil {
+		return Read[projections.NationalEquity]{}, ErrNoViews
+	}
+	reg := q.Views.Registry
+	var capRep projections.CapacityReport
+	var seq uint64
+	q.Views.Capacity.Read(func(v *projections.Capacity, at uint64) {
+		capRep, seq = projections.ReportCapacity(v, reg), at
+	})
+	var tl projections.TimelinessReport
+	q.Views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) {
+		tl = projections.ReportTimeliness(v, reg, projections.TimelinessFilter{From: year + "-01", To: year + "-12"}, now)
+	})
+	return Read[projections.NationalEquity]{View: "national", Sequence: seq, Result: projections.ReportNational(capRep, tl, year)}, nil
+}

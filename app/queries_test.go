@@ -237,6 +237,21 @@ func TestQueriesScopeByRole(t *testing.T) {
 		}
 	})
 
+	t.Run("national: the year's figures by region", func(t *testing.T) {
+		year := received.Format("2006")
+		rd, err := q.National(year, time.Now())
+		if err != nil || rd.Result.Year != year || rd.Sequence < allocated.Sequence {
+			t.Fatalf("the national report: %+v at %d, %v", rd.Result, rd.Sequence, err)
+		}
+		byRegion := map[string]int{}
+		for _, r := range rd.Result.Regions {
+			byRegion[r.Region] = r.ReceivedInYear
+		}
+		if byRegion["London"] != 1 || byRegion["North West"] < 3 {
+			t.Fatalf("received in %s by region: %v; want London's one and the North West's", year, byRegion)
+		}
+	})
+
 	t.Run("team: the authority's own, and auditors'", func(t *testing.T) {
 		teams := app.Teams{Engine: n.Engine}
 		capacity := 10
