@@ -118,29 +118,16 @@ func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if p, on := principal(r); on && !app.As(p).ReadsRota(name) {
-		writeError(w, forbidden(p, "read the "+name+" rota"))
-		return
-	}
-	g, _, err := engine.Load(r.Context(), s.Engine.Store, aggregates.Regions, slug)
+	now := s.now()
+	rd, err := s.regions().Rota(r.Context(), caller(r), name, s.rota(), now)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	members := s.Authorities.InRegion(name)
-	order := g.RotaOrder(members)
-	rows := map[string]projections.CapacityRow{}
-	if s.Views != nil {
-		s.Views.Capacity.Read(func(v *projections.Capacity, _ uint64) {
-			for _, row := range projections.ReportCapacity(v, s.Views.Registry).Authorities {
-				rows[row.Code] = row
-			}
-		})
-	}
-	now := s.now()
-	view := RotaView{Region: slug, Version: g.Version, Order: []RotaAuthority{}}
-	for i, code := range order {
-		a := RotaAuthority{Position: i + 1, CapacityRow: rows[code]}
+	g := rd.Region
+	view := RotaView{Region: slug, Version: g.Version, Order: []RotaAuthority{}, Proposal: rd.Proposal}
+	for i, code := range rd.Order {
+		a := RotaAuthority{Position: i + 1, CapacityRow: rd.Capacity[code]}
 		if a.Code == "" {
 			au, _ := s.Authorities.Lookup(code)
 			a.Code, a.Name, a.Region = code, au.Name, au.Region
@@ -151,15 +138,11 @@ func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 		}
 		view.Order = append(view.Order, a)
 	}
-	if len(order) > 0 {
-		view.Next = order[g.Next%len(order)]
+	if len(rd.Order) > 0 {
+		view.Next = rd.Order[g.Next%len(rd.Order)]
 	}
-	// The proposal: the rule itself, on a referral of this region awaiting
-	// allocation, nothing written.
-	if p, err := s.rota().Propose(g, rota.Probe(slug, now), name, now); err != nil {
-		view.NoProposal = err.Error()
-	} else {
-		view.Proposal = &p
+	if rd.NoProposal != nil {
+		view.NoProposal = rd.NoProposal.Error()
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(g.Version)))
 	writeJSON(w, http.StatusOK, view)

@@ -252,6 +252,24 @@ func TestQueriesScopeByRole(t *testing.T) {
 		}
 	})
 
+	t.Run("rota: the region's partnership and auditors", func(t *testing.T) {
+		regions := app.Regions{Engine: n.Engine, Authorities: reg}
+		facts := rota.Facts{Authorities: reg, Views: n.Views}
+		for _, c := range []app.Caller{northWest, auditor} {
+			rd, err := regions.Rota(ctx, c, "North West", facts, time.Now())
+			if err != nil || len(rd.Order) != len(reg.InRegion("North West")) || rd.Capacity[stockportCode].Code != stockportCode {
+				t.Fatalf("%s reading the North West rota: %d in order, Stockport's capacity %+v, %v", c.P.Name, len(rd.Order), rd.Capacity[stockportCode], err)
+			}
+			if (rd.Proposal == nil) == (rd.NoProposal == nil) {
+				t.Fatalf("%s reading the North West rota: proposal %v and no proposal %v; want one of them", c.P.Name, rd.Proposal, rd.NoProposal)
+			}
+		}
+		for _, c := range []app.Caller{stockport, app.As(auth.Principal{Name: "ldn", Kind: auth.Region, Region: "London"})} {
+			_, err := regions.Rota(ctx, c, "North West", facts, time.Now())
+			denied(t, err)
+		}
+	})
+
 	t.Run("team: the authority's own, and auditors'", func(t *testing.T) {
 		teams := app.Teams{Engine: n.Engine}
 		capacity := 10

@@ -17,7 +17,6 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/rota"
 )
 
 // The regional partnership's pages: the referrals it must allocate (with
@@ -492,15 +491,13 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 	slug := refdata.Slug(name)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	g, _, err := engine.Load(ctx, s.Engine.Store, aggregates.Regions, slug)
+	now := s.now()
+	rd, err := app.Regions{Engine: s.Engine, Authorities: s.reg()}.Rota(ctx, c.app(), name, s.rota(), now)
 	if err != nil {
 		s.unavailable(w, c, err)
 		return
 	}
-	now := s.now()
-	facts := s.rota()
-	order := g.RotaOrder(facts.Members(name))
-	caps := s.capacityRows()
+	g, order, caps := rd.Region, rd.Order, rd.Capacity
 	d := rotaData{Region: name, Slug: slug, Version: g.Version, MayChange: c.mayAllocate(name), PauseKey: newKey(), OrderKey: newKey(), Stale: st,
 		PauseFields: s.pauseFields(name, now), EndFields: s.endPauseFields(g, name, now), EndKey: newKey()}
 	for i, code := range order {
@@ -521,11 +518,11 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	if p, err := facts.Propose(g, rota.Probe(slug, now), name, now); err != nil {
-		d.NoProposal = capital(refusalMessage(err))
+	if rd.NoProposal != nil {
+		d.NoProposal = capital(refusalMessage(rd.NoProposal))
 	} else {
-		d.Proposal = authorityName(s.reg(), p.Authority)
-		d.Skipped = s.skipWords(g, p.Skipped, caps, now)
+		d.Proposal = authorityName(s.reg(), rd.Proposal.Authority)
+		d.Skipped = s.skipWords(g, rd.Proposal.Skipped, caps, now)
 	}
 	title := "Rota, " + name
 	if v != nil {
