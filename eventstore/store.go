@@ -83,7 +83,8 @@ type Stored struct {
 	// MsgID is the message id the commit was written under (Nats-Msg-Id),
 	// as Load, LoadAfter and LoadAll read it: how the engine finds the
 	// first copy of a command that an atomic batch's duplicate answer does
-	// not name. Empty on commits delivered by Follow and the consumers.
+	// not name. Empty on commits read any other way (Follow, ReadRange,
+	// the consumers).
 	MsgID string
 }
 
