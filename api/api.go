@@ -47,6 +47,10 @@ type Server struct {
 	Now func() time.Time
 	// Views, if set, serves the capacity, timeliness and referral list views.
 	Views *views.Set
+	// EventStore is the log itself, for what is not a command and needs
+	// more than the engine's port: the auditors' verify and export, the
+	// operators' parked messages.
+	EventStore *eventstore.Store
 	// MaxWait bounds how long a view read waits for ?minSequence (default
 	// DefaultMaxWait).
 	MaxWait time.Duration

@@ -10,7 +10,7 @@ import (
 // verifyLog walks the whole log's hash chain (auditors).
 func (s *Server) verifyLog(w http.ResponseWriter, r *http.Request) {
 	noWriteDeadline(w)
-	rep, err := audit.Verify(r.Context(), s.Engine.Store, s.Engine.ChainKey, nil)
+	rep, err := audit.Verify(r.Context(), s.EventStore, s.Engine.ChainKey, nil)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
@@ -37,7 +37,7 @@ func (s *Server) exportLog(w http.ResponseWriter, r *http.Request) {
 	}
 	noWriteDeadline(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	if _, err := audit.Export(r.Context(), s.Engine.Store, since, until, w, nil); err != nil {
+	if _, err := audit.Export(r.Context(), s.EventStore, since, until, w, nil); err != nil {
 		s.log().Error("export failed part way", "err", err) // the status is already sent
 	}
 }

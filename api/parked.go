@@ -13,7 +13,7 @@ import (
 // (operators and auditors): consumer, stream, subject, sequence,
 // deliveries and the last error of each.
 func (s *Server) listParked(w http.ResponseWriter, r *http.Request) {
-	parked, err := s.Engine.Store.ListParked(r.Context(), 1000)
+	parked, err := s.EventStore.ListParked(r.Context(), 1000)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
@@ -42,7 +42,7 @@ func (s *Server) replayParked(w http.ResponseWriter, r *http.Request) {
 	if req.Sequence != nil {
 		seq = *req.Sequence
 	}
-	out, err := s.Engine.Store.ReplayParked(ctx, seq)
+	out, err := s.EventStore.ReplayParked(ctx, seq)
 	switch {
 	case errors.Is(err, eventstore.ErrNotParked):
 		writeError(w, apiError(http.StatusNotFound, "not_found", "sequence", "no parked message has sequence %d", seq))

@@ -45,6 +45,7 @@ import (
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/rota"
@@ -78,6 +79,9 @@ type Server struct {
 	Sessions SessionStore
 	// Metrics, if set, counts refused sign-ins.
 	Metrics *metrics.Metrics
+	// EventStore is the log itself, for the auditors' verify, which reads
+	// more of it than the engine's port gives.
+	EventStore *eventstore.Store
 	// SessionIdle ends a session unused for this long (default
 	// DefaultSessionIdle); SessionMaxAge ends any session this long after
 	// signing in (default DefaultSessionMaxAge).

@@ -655,7 +655,7 @@ func (s *Server) runVerify(w http.ResponseWriter, r *http.Request, c *call) {
 			defer close(done)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Hour)
 			defer cancel()
-			rep, err := audit.Verify(ctx, s.Engine.Store, s.Engine.ChainKey, nil)
+			rep, err := audit.Verify(ctx, s.EventStore, s.Engine.ChainKey, nil)
 			s.verifyMu.Lock()
 			defer s.verifyMu.Unlock()
 			s.verifying = nil

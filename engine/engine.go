@@ -19,13 +19,13 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
-	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // Engine is what every command shares: the store, the clock, the chain key
 // and the hooks that feed metrics.
 type Engine struct {
-	Store *eventstore.Store
+	// Store is the event log (store.go): eventstore.Store in production.
+	Store Store
 	// Now is the clock; tests move it.
 	Now func() time.Time
 	// MaxAttempts bounds how often a command is decided again after losing

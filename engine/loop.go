@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,6 +147,11 @@ func (e *Engine) loop(ctx context.Context, j *job) error {
 			sleep(ctx, j.backoff(attempt))
 			continue
 		}
+		if errors.Is(err, eventstore.ErrDuplicate) && !j.once {
+			// Another copy of this command was written first, in a batch
+			// like this one; answer with its outcome.
+			return e.readBackBatch(ctx, writes)
+		}
 		if err != nil {
 			return fmt.Errorf("command %s on %s: %w", j.parts[0].name, subjects(j), err)
 		}
@@ -222,8 +228,12 @@ func (e *Engine) seal(j *job, now time.Time) ([]*part, error) {
 // write appends the parts' commits, each expecting its subject's last
 // sequence as decided on. One commit goes as a plain append under the
 // command's message id, which the server deduplicates (dup: it had it
-// already, at seqs[0]); several go as one atomic batch, which carries no
-// message id (eventstore.AppendAtomic).
+// already, at seqs[0]); several go as one atomic batch, each answering
+// part's commit under its own message id (a pair's first, written
+// alongside, carries none), so that whatever the shape, the id sits on the
+// commit that is the answer and a repeat is found there
+// (eventstore.AppendAtomic refuses a batch holding an id already stored
+// with ErrDuplicate).
 func (e *Engine) write(ctx context.Context, writes []*part) (seqs []uint64, dup bool, err error) {
 	if len(writes) == 1 {
 		p := writes[0]
@@ -234,6 +244,9 @@ func (e *Engine) write(ctx context.Context, writes []*part) (seqs []uint64, dup 
 		ws := make([]eventstore.Write, len(writes))
 		for k, p := range writes {
 			ws[k] = eventstore.Write{Subject: p.subject, Expected: eventstore.LastSequenceOf(p.stored), Commit: commitOf(p)}
+			if p.answers {
+				ws[k].MsgID = msgID(p)
+			}
 		}
 		seqs, err = e.Store.AppendAtomic(ctx, ws...)
 	}
@@ -272,6 +285,29 @@ func (e *Engine) readBack(ctx context.Context, p *part, seq uint64) error {
 	}
 	p.out, p.done = out, true
 	return err
+}
+
+// readBackBatch answers a batch the server refused as a duplicate with the
+// first copy's outcome. The refusal names no sequence, so the first copy is
+// found by its message id on the answering part's own subject, where write
+// put it (a job that is not a batch's single try has one answering part).
+func (e *Engine) readBackBatch(ctx context.Context, writes []*part) error {
+	for _, p := range writes {
+		if !p.answers {
+			continue
+		}
+		id := msgID(p)
+		stored, err := e.load(ctx, p.subject)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(stored, func(st eventstore.Stored) bool { return st.MsgID == id })
+		if i < 0 {
+			return fmt.Errorf("command %s on %s: the store holds message id %s already, but not on this subject", p.name, p.subject, id)
+		}
+		return e.readBack(ctx, p, stored[i].Sequence)
+	}
+	return fmt.Errorf("command %s on %s: refused as a duplicate, with no answering commit to read back", writes[0].name, writes[0].subject)
 }
 
 // answer is the part of a command whose outcome is its answer.

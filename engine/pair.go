@@ -19,9 +19,10 @@ import (
 // twice; the loser decides again on fresh state. The outcome, idempotency
 // key, If-Match and message id are the second aggregate's. When decide
 // gives the first aggregate no events, only the second is written, as
-// Handle writes it (a plain append, deduplicated on its message id); an
-// atomic batch carries no message id, so a write to both is kept single
-// by the sequences it expects and by the idempotency key.
+// Handle writes it (a plain append, deduplicated on its message id); a
+// write to both carries the message id on the second's commit, and a
+// repeat the server refuses as a duplicate answers with the first copy's
+// outcome (loop.go).
 func HandlePair[S1 any, C1 aggregates.Command, S2 any, C2 aggregates.Command](
 	ctx context.Context, e *Engine,
 	d1 aggregates.Decider[S1, C1], id1 string,

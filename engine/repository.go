@@ -12,7 +12,7 @@ import (
 // commits come back too, for history views and for checking that a load
 // holds a given commit. An aggregate with no events loads as the zero
 // state. The API, the sagas and the publisher read aggregates through it.
-func Load[S any, C aggregates.Command](ctx context.Context, store *eventstore.Store, d aggregates.Decider[S, C], id string) (S, []eventstore.Stored, error) {
+func Load[S any, C aggregates.Command](ctx context.Context, store Loader, d aggregates.Decider[S, C], id string) (S, []eventstore.Stored, error) {
 	stored, err := store.Load(ctx, d.Subject(id))
 	if err != nil {
 		var zero S

@@ -134,7 +134,7 @@ func checkVoid(req *VoidRequest) (subject, id string, err error) {
 	return subject, id, nil
 }
 
-func notOnSubject(ctx context.Context, store *eventstore.Store, subject string, seq uint64) error {
+func notOnSubject(ctx context.Context, store Store, subject string, seq uint64) error {
 	other, err := store.SubjectAt(ctx, seq)
 	if errors.Is(err, eventstore.ErrNoMessage) {
 		return refuse(aggregates.Illegal, aggregates.CodeNotFound, "sequence", "the event log holds no message at stream sequence %d", seq)

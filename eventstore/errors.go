@@ -32,7 +32,15 @@ const (
 	errCodeReplicasNotSupported jetstream.ErrorCode = 10074 // replicas > 1 on a server that is not clustered
 	errCodeNoSuitablePeers      jetstream.ErrorCode = 10005 // fewer JetStream peers than replicas
 	errCodeInsufficientRes      jetstream.ErrorCode = 10023 // not enough resources for the stream
+	errCodeDuplicateInBatch     jetstream.ErrorCode = 10201 // an atomic batch holds a message id already stored
+	errCodeDuplicateInProcess   jetstream.ErrorCode = 10158 // a message with this id is being stored now
 )
+
+// ErrDuplicate is an atomic batch refused because one of its messages
+// carries a message id the server already stored within its duplicate
+// window (AppendAtomic): another copy of the same command was written
+// first, and nothing of this one was.
+var ErrDuplicate = errors.New("already written under this message id")
 
 // CorruptError is a stored message that does not decode: the log holds
 // something we did not write, or wrote wrongly. It is never skipped silently.

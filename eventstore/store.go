@@ -80,6 +80,12 @@ type Stored struct {
 	Err error
 	// Raw is the message as stored, for the chain verifier.
 	Raw []byte
+	// MsgID is the message id the commit was written under (Nats-Msg-Id),
+	// as Load, LoadAfter and LoadAll read it: how the engine finds the
+	// first copy of a command that an atomic batch's duplicate answer does
+	// not name. Empty on commits read any other way (Follow, ReadRange,
+	// the consumers).
+	MsgID string
 }
 
 // A Stored read from the store may be shared with other readers in the
@@ -436,7 +442,11 @@ func (s *Store) storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 		return Stored{}, fmt.Errorf("%w: direct get reply without a sequence", ErrUnavailable)
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, h.Get("Nats-Time-Stamp"))
-	return s.decoded.stored(seq, h.Get("Nats-Subject"), ts, data)
+	st, err := s.decoded.stored(seq, h.Get("Nats-Subject"), ts, data)
+	// Set on the copy, not in the shared decoding: a follower that decoded
+	// the same commit had no headers to give it.
+	st.MsgID = h.Get(jetstream.MsgIDHeader)
+	return st, err
 }
 
 // storedFrom decodes a stored commit. Unknown event types are not an error

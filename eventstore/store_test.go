@@ -385,6 +385,43 @@ func TestAppendAtomicAllOrNothing(t *testing.T) {
 	}
 }
 
+// An atomic append carries each write's message id: a batch repeating one
+// already stored is refused whole as a duplicate, on fresh sequences as on
+// stale ones, and a load reads back which commit carries the id.
+func TestAppendAtomicDropsDuplicateMessageID(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	a, b := events.RegionSubject("north-west"), events.ReferralSubject("pair-dup")
+	seqs, err := n.Store.AppendAtomic(ctx(t), eventstore.Write{Subject: a, Expected: 0, Commit: commit("a1", 1)},
+		eventstore.Write{Subject: b, Expected: 0, MsgID: "saga:pair-dup:1", Commit: commit("b1", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.Store.AppendAtomic(ctx(t), eventstore.Write{Subject: a, Expected: seqs[0], Commit: commit("a2", 1)},
+		eventstore.Write{Subject: b, Expected: seqs[1], MsgID: "saga:pair-dup:1", Commit: commit("b2", 1)})
+	if !errors.Is(err, eventstore.ErrDuplicate) {
+		t.Fatalf("the same message id again, on the subjects' last sequences: %v; want ErrDuplicate", err)
+	}
+	gotA, _ := n.Store.Load(ctx(t), a)
+	gotB, _ := n.Store.Load(ctx(t), b)
+	if len(gotA) != 1 || len(gotB) != 1 {
+		t.Fatalf("a duplicate batch wrote something: %d and %d commits", len(gotA), len(gotB))
+	}
+	if gotB[0].MsgID != "saga:pair-dup:1" || gotA[0].MsgID != "" {
+		t.Fatalf("loaded message ids %q and %q; want none on the write without one and the id on the other", gotA[0].MsgID, gotB[0].MsgID)
+	}
+	// The id is checked before the sequences of its own message, but after
+	// those of the messages before it.
+	_, err = n.Store.AppendAtomic(ctx(t), eventstore.Write{Subject: a, Expected: seqs[0], Commit: commit("a3", 1)},
+		eventstore.Write{Subject: b, Expected: 0, MsgID: "saga:pair-dup:1", Commit: commit("b3", 1)})
+	if !errors.Is(err, eventstore.ErrDuplicate) {
+		t.Fatalf("the same message id on a stale sequence of its own: %v; want ErrDuplicate", err)
+	}
+	if _, err = n.Store.AppendAtomic(ctx(t), eventstore.Write{Subject: a, Expected: 0, Commit: commit("a4", 1)},
+		eventstore.Write{Subject: b, Expected: seqs[1], MsgID: "saga:pair-dup:1", Commit: commit("b4", 1)}); !errors.As(err, new(*eventstore.ConflictError)) {
+		t.Fatalf("the same message id behind a stale first write: %v; want a conflict", err)
+	}
+}
+
 // Followers and loads in one process share one decoding of each commit:
 // the commit the follower decoded is not decoded again by a load.
 func TestFollowerAndLoadDecodeACommitOnce(t *testing.T) {

@@ -199,9 +199,9 @@ func Build(cfg Config) (*Node, error) {
 			return n.Views.Ready()
 		}
 	}
-	n.API = &api.Server{Engine: n.Engine, Log: log, Ready: ready, Calendar: cal, Authorities: reg, Views: served, Metrics: n.Metrics,
+	n.API = &api.Server{Engine: n.Engine, EventStore: store, Log: log, Ready: ready, Calendar: cal, Authorities: reg, Views: served, Metrics: n.Metrics,
 		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens}
-	n.Console = &console.Server{Engine: n.Engine, Views: served, Authorities: reg, Calendar: cal, Tokens: cfg.Tokens, Log: log.With("component", "console"),
+	n.Console = &console.Server{Engine: n.Engine, EventStore: store, Views: served, Authorities: reg, Calendar: cal, Tokens: cfg.Tokens, Log: log.With("component", "console"),
 		Secure: cfg.Secure, Key: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, Metrics: n.Metrics, Sessions: cfg.Sessions,
 		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge}
 
