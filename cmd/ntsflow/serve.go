@@ -201,7 +201,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	defer nc.Drain()
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	store, err := nc.Open(openCtx, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes})
+	store, err := nc.Open(openCtx, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes, LoadConns: eventstore.DefaultLoadConns})
 	cancel()
 	if err != nil && replicas > 1 {
 		return fmt.Errorf("%w; pass --replicas with at most the cluster's JetStream servers (--replicas 1 on a single server)", err)
@@ -209,6 +209,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	if emb != nil {
 		// Readiness hears of a failed write from the server itself, at once;
 		// the consumers pull afresh as soon as JetStream starts again.
