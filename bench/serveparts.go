@@ -254,6 +254,13 @@ func copyDir(from, to string) error {
 	})
 }
 
+func (o MixOptions) coldReferrals() int {
+	if o.ColdReferrals > 0 {
+		return o.ColdReferrals
+	}
+	return ColdFactor * engine.DefaultCacheSize
+}
+
 // mixModes are MixOptions.Modes, checked.
 func (o MixOptions) mixModes() ([]string, error) {
 	if len(o.Modes) == 0 {
@@ -280,10 +287,7 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 	}
 	var cold *coldSeed
 	if slices.Contains(modes, "cold") {
-		n := o.ColdReferrals
-		if n <= 0 {
-			n = ColdFactor * engine.DefaultCacheSize
-		}
+		n := o.coldReferrals()
 		o.say("mix: seeding %d referrals for the cold mode (the engine caches %d by default)", n, engine.DefaultCacheSize)
 		if cold, err = seedCold(ctx, o, n); err != nil {
 			return nil, fmt.Errorf("cold seed: %w", err)
@@ -380,20 +384,60 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 // the window and its drain, counting serve's fsync and fdatasync calls with
 // strace and the messages each stream gained. strace stops serve's threads
 // at every system call, so this window's latency and CPU are not reported.
-func Writes(ctx context.Context, o MixOptions) (Row, error) {
-	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: filepath.Join(o.Dir, "writes"), NATS: true})
+// It runs once in each of o's modes.
+func Writes(ctx context.Context, o MixOptions) ([]Row, error) {
+	modes, err := o.mixModes()
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, mode := range modes {
+		var seed *coldSeed
+		if mode == "cold" {
+			o.say("writes: seeding %d referrals for the cold mode", o.coldReferrals())
+			if seed, err = seedCold(ctx, o, o.coldReferrals()); err != nil {
+				return nil, fmt.Errorf("cold seed: %w", err)
+			}
+		}
+		r, err := writesWindow(ctx, o, mode, seed)
+		if seed != nil {
+			os.RemoveAll(seed.dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", mode, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed) (Row, error) {
+	dir := filepath.Join(o.Dir, "writes-"+mode)
+	settle := 10 * time.Second
+	if cold != nil {
+		if err := copyDir(cold.dir, dir); err != nil {
+			return Row{}, fmt.Errorf("copy the cold seed: %w", err)
+		}
+		settle = max(settle, o.Drain)
+	}
+	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir, NATS: true})
 	if err != nil {
 		return Row{}, err
 	}
 	defer s.Stop()
-	if _, _, _, err := s.WaitIdle(ctx, 10*time.Second); err != nil {
+	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
 		return Row{}, err
 	}
 	// The streams' state is read over NATS; without it the fsyncs are
 	// still counted, and the row says what was missing.
 	before, errBefore := s.Streams(ctx)
 	tr, why := startStrace(s.Pid, filepath.Join(o.Dir, "writes.strace"))
-	m := OfferMix(ctx, s.URL, o.WritesRate, o.Window, o.Gap)
+	var m MixResult
+	if cold != nil {
+		m = OfferColdMix(ctx, s.URL, o.WritesRate, o.Window, cold.referrals)
+	} else {
+		m = OfferMix(ctx, s.URL, o.WritesRate, o.Window, o.Gap)
+	}
 	_, drained, idle, err := s.WaitIdle(ctx, o.Drain)
 	if err != nil {
 		return Row{}, err
@@ -407,7 +451,8 @@ func Writes(ctx context.Context, o MixOptions) (Row, error) {
 	}
 	r := mixRow(m)
 	r.Group = "writes per command: serve under the HTTP mix, strace attached (it slows serve: no latency or CPU from this window)"
-	r.Name = fmt.Sprintf("%d/s offered for %s and its drain", o.WritesRate, o.Window)
+	r.Name = fmt.Sprintf("%s, %d/s offered for %s and its drain", mode, o.WritesRate, o.Window)
+	r.Mode = mode
 	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
 	sent := float64(max(1, m.Sent))
 	var notes []string

@@ -77,7 +77,8 @@ separated; all by default):
             referral from the store, as a step taken days after the last
             does. warm: each referral's commands a tenth of the window
             apart, always in the engine's cache.
-  writes    the mix at --writes-rate for --seconds and its drain, with
+  writes    in each of --modes, the mix at --writes-rate for --seconds and
+            its drain (cold: on a seed of its own, as the mix's), with
             'strace -f -c -e trace=fsync,fdatasync' attached to serve:
             fsyncs per command ("not measured" without strace or ptrace),
             and the messages each stream (NTS_EVENTS, NTS_PUBLIC,
@@ -309,7 +310,7 @@ kinds, fsyncs and messages per command, to a file.`,
 				if err != nil {
 					return fail("writes", err)
 				}
-				rows = append(rows, r)
+				rows = append(rows, r...)
 			}
 			printRows(stdout, rows)
 			if *jsonOut != "" {
