@@ -8,15 +8,22 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// DefaultLoadConns is how many NATS connections serve's loads share
-// (Config.LoadConns). A nats.go connection writes to the server under its
-// one mutex, and its flusher holds that mutex while it writes to the
-// socket (for the embedded server an in-process pipe, whose write waits
-// until the server has read): with 40 loads in flight on one connection,
-// the mutex profile put nearly all their waiting there (issue 25,
-// BENCHMARKS.md). Each connection has its own mutex, flusher and reader
-// in the server.
-const DefaultLoadConns = 4
+// DefaultLoadConns is how many NATS connections serve's loads share by
+// default (Config.LoadConns, serve --load-conns): one, the engine's own.
+//
+// Why more may help: a load's direct get is served inline by the server's
+// reader of the connection it arrives on (nats-server 2.15 handles a
+// client's direct get in that client's read loop), and nats.go writes each
+// request under the connection's one mutex, which its flusher holds while
+// it writes to the socket (for the embedded server an in-process pipe,
+// whose write waits until the server has read). So on one connection loads
+// are served one at a time, and with 40 in flight the mutex profile put
+// nearly all their waiting on that mutex (issue 25). Why the default is
+// still one: on this 2-core machine, loaded by other builds, four
+// connections gave no more loads a second in a closed loop and a worse p99
+// at a fixed rate (BENCHMARKS.md); it is to be measured again on a quieter
+// machine, or on a cluster, where the servers have cores of their own.
+const DefaultLoadConns = 1
 
 // loadConn is one connection loads are sent on, with its own router of
 // direct get replies (a subscription lives on one connection).
