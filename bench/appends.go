@@ -39,8 +39,10 @@ type Row struct {
 	CPUPerOpMs float64 `json:"cpuMsPerOp,omitempty"`
 	// The mix and writes parts: the rate offered and the round; Ops are
 	// the commands sent and Events those accepted (200 or 201).
-	Offered    int            `json:"offeredPerSecond,omitempty"`
-	Round      int            `json:"round,omitempty"`
+	Offered int `json:"offeredPerSecond,omitempty"`
+	Round   int `json:"round,omitempty"`
+	// Mode is the mix's mode (cold or warm) for its rows.
+	Mode       string         `json:"mode,omitempty"`
 	ErrorKinds map[string]int `json:"errorKinds,omitempty"`
 	// FsyncsPerOp is serve's fsync and fdatasync calls per command sent;
 	// absent when they could not be counted (no strace, no ptrace).

@@ -77,27 +77,63 @@ func OfferMix(ctx context.Context, base string, rate int, window, gap time.Durat
 	if gap <= 0 {
 		gap = window / 10
 	}
-	type slot struct {
-		mu   sync.Mutex
-		id   string
-		step int
-		busy bool
-	}
-	slots := make([]*slot, max(1, int(float64(rate)*gap.Seconds())))
+	slots := make([]*mixSlot, max(1, int(float64(rate)*gap.Seconds())))
 	for i := range slots {
-		slots[i] = &slot{}
+		slots[i] = &mixSlot{}
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}, Timeout: 10 * time.Second}
+	return offerMix(ctx, base, rate, window, slots)
+}
+
+// mixSlot is one referral the mix takes through its steps: id and the
+// step its next command is (0, a receipt: a new referral).
+type mixSlot struct {
+	mu   sync.Mutex
+	id   string
+	step int
+	busy bool
+}
+
+// ColdReferral is a referral seeded for the cold mix: its id and the step
+// of the mix its next command is.
+type ColdReferral struct {
+	ID   string
+	Step int
+}
+
+// OfferColdMix offers the mix as OfferMix does, but over referrals seeded
+// beforehand (SeedCold), in turn: each referral's next command comes only
+// after a command to every other, so with ten times as many referrals as
+// the engine's cache holds, every follow-up loads its referral from the
+// store, as a step taken hours or days after the last one does in life.
+func OfferColdMix(ctx context.Context, base string, rate int, window time.Duration, referrals []ColdReferral) MixResult {
+	slots := make([]*mixSlot, len(referrals))
+	for i, r := range referrals {
+		slots[i] = &mixSlot{id: r.ID, step: r.Step}
+	}
+	return offerMix(ctx, base, rate, window, slots)
+}
+
+// mixPost posts body to base+path and reads the answer.
+func mixPost(client *http.Client, base, path, body string) (int, []byte, error) {
+	res, err := client.Post(base+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+func newMixClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}, Timeout: 10 * time.Second}
+}
+
+// offerMix sends rate commands a second for window, the i-th to slot i
+// modulo the slots.
+func offerMix(ctx context.Context, base string, rate int, window time.Duration, slots []*mixSlot) MixResult {
+	client := newMixClient()
 	defer client.CloseIdleConnections()
-	post := func(path, body string) (int, []byte, error) {
-		res, err := client.Post(base+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			return 0, nil, err
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		return res.StatusCode, b, err
-	}
+	post := func(path, body string) (int, []byte, error) { return mixPost(client, base, path, body) }
 	n := int(float64(rate) * window.Seconds())
 	interval := time.Second / time.Duration(rate)
 	res := MixResult{Rate: rate, ByStep: map[string]int{}, Errors: map[string]int{}, Latency: make([]time.Duration, 0, n)}
@@ -204,4 +240,72 @@ func (m MixResult) errorKinds() string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m.Errors[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// SeedCold prepares the cold mix on the serve at base: n referrals, the
+// j-th taken through j modulo 5 of the mix's steps (none: its next command
+// is a receipt), so that offered in turn their next commands are a fifth
+// each of the mix's steps. Closed loop, workers at a time; any command
+// refused stops the seeding with the reason, since a seed with holes would
+// measure 404s instead of loads.
+func SeedCold(ctx context.Context, base string, n, workers int) ([]ColdReferral, error) {
+	out := make([]ColdReferral, n)
+	client := newMixClient()
+	defer client.CloseIdleConnections()
+	jobs := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				r := ColdReferral{Step: j % len(mixSteps)}
+				for step := range r.Step {
+					path := "/v1/referrals"
+					if step > 0 {
+						path += "/" + r.ID + "/" + mixSteps[step].path
+					}
+					code, body, err := mixPost(client, base, path, mixSteps[step].body(time.Now().UTC().Format(time.RFC3339Nano)))
+					if err == nil && code != http.StatusOK && code != http.StatusCreated {
+						err = fmt.Errorf("answered %d: %s", code, bytes.TrimSpace(body))
+					}
+					if err == nil && step == 0 {
+						var res struct {
+							ReferralID string `json:"referralId"`
+						}
+						if err = json.Unmarshal(body, &res); err == nil && res.ReferralID == "" {
+							err = errors.New("the receipt's answer has no referralId")
+						}
+						r.ID = res.ReferralID
+					}
+					if err != nil {
+						errs <- fmt.Errorf("seeding referral %d of %d, %s: %w", j+1, n, mixSteps[step].name, err)
+						return
+					}
+				}
+				out[j] = r
+			}
+		})
+	}
+	var err error
+feed:
+	for j := range n {
+		select {
+		case jobs <- j:
+		case err = <-errs:
+			break feed
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	if err == nil {
+		err = <-errs // nil once closed and empty
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

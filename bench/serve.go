@@ -222,6 +222,19 @@ func (s *Serve) Streams(ctx context.Context) (StreamState, error) {
 // stops its embedded server cleanly), kills it if it has not within 30 s,
 // and removes its data directory and log.
 func (s *Serve) Stop() {
+	s.stop()
+	os.RemoveAll(s.dir)
+	os.Remove(s.logPath)
+}
+
+// StopKeeping stops serve as Stop does but keeps its data directory, for
+// another serve to start on (a copy of it).
+func (s *Serve) StopKeeping() {
+	s.stop()
+	os.Remove(s.logPath)
+}
+
+func (s *Serve) stop() {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
@@ -229,6 +242,4 @@ func (s *Serve) Stop() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
-	os.RemoveAll(s.dir)
-	os.Remove(s.logPath)
 }

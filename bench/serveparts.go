@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
@@ -46,7 +48,16 @@ type MixOptions struct {
 	Gap time.Duration
 	// WritesRate is the writes part's offered rate.
 	WritesRate int
-	Say        func(format string, a ...any)
+	// Modes are the mix's modes, each run in every round at every rate:
+	// "cold" (commands to referrals last touched long ago, ColdReferrals
+	// of them in turn, seeded beforehand) and "warm" (each referral's
+	// commands a tenth of the window apart: the engine's cache holds them).
+	// Empty: both, cold first.
+	Modes []string
+	// ColdReferrals is how many referrals the cold mode spreads its
+	// commands over (0: ColdFactor times the engine's default cache).
+	ColdReferrals int
+	Say           func(format string, a ...any)
 }
 
 func (o MixOptions) say(format string, a ...any) {
@@ -121,20 +132,34 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // for the window, waits for serve to go idle (or the drain bound) and
 // stops it. Serve's CPU from the window's start to idle is charged to the
 // commands sent.
-func mixWindow(ctx context.Context, o MixOptions, dir string, rate int) (Row, error) {
+func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *coldSeed) (Row, error) {
+	settle := 10 * time.Second
+	if cold != nil {
+		// A copy of the seeded store: serve starts on it with its engine's
+		// cache empty, and its views fold the seed before it is idle.
+		if err := copyDir(cold.dir, dir); err != nil {
+			return Row{}, fmt.Errorf("copy the cold seed: %w", err)
+		}
+		settle = max(settle, o.Drain)
+	}
 	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir})
 	if err != nil {
 		return Row{}, err
 	}
 	defer s.Stop()
-	if _, _, _, err := s.WaitIdle(ctx, 10*time.Second); err != nil {
+	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
 		return Row{}, err
 	}
 	c0, err := s.CPU()
 	if err != nil {
 		return Row{}, err
 	}
-	m := OfferMix(ctx, s.URL, rate, o.Window, o.Gap)
+	var m MixResult
+	if cold != nil {
+		m = OfferColdMix(ctx, s.URL, rate, o.Window, cold.referrals)
+	} else {
+		m = OfferMix(ctx, s.URL, rate, o.Window, o.Gap)
+	}
 	cWindow, err := s.CPU()
 	if err != nil {
 		return Row{}, err
@@ -166,14 +191,132 @@ func mixRow(m MixResult) Row {
 	return r
 }
 
+// ColdFactor is how many times the engine's default cache of aggregates
+// the cold mix spreads its referrals over (issue 25: at least ten).
+const ColdFactor = 10
+
+// coldSeed is a stopped serve's data directory holding the cold mix's
+// referrals, copied afresh for each cold window.
+type coldSeed struct {
+	dir       string
+	referrals []ColdReferral
+	took      time.Duration
+}
+
+// seedCold starts serve on a fresh directory, seeds n referrals through
+// its API and stops it, keeping the directory.
+func seedCold(ctx context.Context, o MixOptions, n int) (*coldSeed, error) {
+	dir := filepath.Join(o.Dir, "cold-seed")
+	start := time.Now()
+	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	referrals, err := SeedCold(ctx, s.URL, n, 16)
+	if err == nil {
+		// Its sagas, views and publisher done with the seed before it
+		// stops, so that each window's serve starts from the same state.
+		_, _, _, err = s.WaitIdle(ctx, o.Drain)
+	}
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	s.StopKeeping()
+	return &coldSeed{dir: dir, referrals: referrals, took: time.Since(start)}, nil
+}
+
+// copyDir copies the regular files and directories under from to to, and
+// syncs each file: left to the kernel's writeback, the copy's tens of MB
+// of dirty pages were flushed by serve's first fsyncs in the window, which
+// showed as stalls of 100 to 200 ms in its first seconds.
+func copyDir(from, to string) error {
+	return filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o750)
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", path)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		src, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		dst, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			dst.Close()
+			return err
+		}
+		if err := dst.Sync(); err != nil {
+			dst.Close()
+			return err
+		}
+		return dst.Close()
+	})
+}
+
+func (o MixOptions) coldReferrals() int {
+	if o.ColdReferrals > 0 {
+		return o.ColdReferrals
+	}
+	return ColdFactor * engine.DefaultCacheSize
+}
+
+// mixModes are MixOptions.Modes, checked.
+func (o MixOptions) mixModes() ([]string, error) {
+	if len(o.Modes) == 0 {
+		return []string{"cold", "warm"}, nil
+	}
+	for _, m := range o.Modes {
+		if m != "cold" && m != "warm" {
+			return nil, fmt.Errorf("mix mode %q: the modes are cold and warm", m)
+		}
+	}
+	return o.Modes, nil
+}
+
 // Mix runs the mix part: for each round and each rate, raw publishes to a
 // fresh embedded server, then the mix offered to a fresh serve at that
-// rate, so the disk's changes of pace fall on both alike. Rows come grouped
-// by rate, each round's raw row beside its serve row, then a summary: the
-// highest rate that held P99Bar with no errors in every round.
+// rate in each mode, so the disk's changes of pace fall on all alike. Rows
+// come grouped by mode and rate, each round's raw row beside its serve
+// row, then a summary per mode: the highest rate that held P99Bar with no
+// errors in every round.
 func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
+	modes, err := o.mixModes()
+	if err != nil {
+		return nil, err
+	}
+	var cold *coldSeed
+	if slices.Contains(modes, "cold") {
+		n := o.coldReferrals()
+		o.say("mix: seeding %d referrals for the cold mode (the engine caches %d by default)", n, engine.DefaultCacheSize)
+		if cold, err = seedCold(ctx, o, n); err != nil {
+			return nil, fmt.Errorf("cold seed: %w", err)
+		}
+		defer os.RemoveAll(cold.dir)
+		o.say("mix: seeded in %s", cold.took.Round(time.Second))
+	}
 	type cell struct{ raw, mix Row }
-	cells := make([][]cell, len(o.Rates))
+	cells := map[string][][]cell{}
+	for _, mode := range modes {
+		cells[mode] = make([][]cell, len(o.Rates))
+	}
 	for round := 1; round <= o.Rounds; round++ {
 		for i, rate := range o.Rates {
 			o.say("mix: round %d of %d: raw JetStream publishes for %s", round, o.Rounds, o.Window)
@@ -181,85 +324,137 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 			if err != nil {
 				return nil, fmt.Errorf("raw baseline: %w", err)
 			}
-			o.say("mix: round %d of %d: %d commands/s to a fresh serve for %s", round, o.Rounds, rate, o.Window)
-			mix, err := mixWindow(ctx, o, filepath.Join(o.Dir, fmt.Sprintf("serve-%d-%d", round, rate)), rate)
-			if err != nil {
-				return nil, fmt.Errorf("%d/s: %w", rate, err)
+			for _, mode := range modes {
+				o.say("mix: round %d of %d: %s, %d commands/s to a fresh serve for %s", round, o.Rounds, mode, rate, o.Window)
+				seed := cold
+				if mode != "cold" {
+					seed = nil
+				}
+				mix, err := mixWindow(ctx, o, filepath.Join(o.Dir, fmt.Sprintf("serve-%s-%d-%d", mode, round, rate)), rate, seed)
+				if err != nil {
+					return nil, fmt.Errorf("%s, %d/s: %w", mode, rate, err)
+				}
+				cells[mode][i] = append(cells[mode][i], cell{raw, mix})
 			}
-			cells[i] = append(cells[i], cell{raw, mix})
 		}
 	}
-	var rows []Row
-	summary := "HTTP mix through serve: summary"
-	best, bestP99 := 0, 0.0
-	var perRate []Row
-	for i, rate := range o.Rates {
-		group := fmt.Sprintf("HTTP mix at %d/s offered to a fresh serve, open loop, beside raw JetStream in the same round (serve's CPU per command sent, drain included)", rate)
-		held, worst := 0, 0.0
-		var p99s, cpus, raws, rawCPUs []string
-		var cpuVals []float64
-		for round, c := range cells[i] {
-			c.raw.Group, c.raw.Round = group, round+1
-			c.raw.Name = fmt.Sprintf("round %d: %s", round+1, c.raw.Name)
-			c.mix.Group, c.mix.Round = group, round+1
-			c.mix.Name = fmt.Sprintf("round %d: serve, %d/s offered", round+1, rate)
-			if c.raw.CPUPerOpMs > 0 {
-				c.mix.Ratio = c.mix.CPUPerOpMs / c.raw.CPUPerOpMs
-				c.mix.Note = fmt.Sprintf("CPU per command %.1f× a raw publish's (ratio column); ", c.mix.Ratio) + c.mix.Note
+	var rows, summaries []Row
+	for _, mode := range modes {
+		what := "warm: each referral's commands a tenth of the window apart, its aggregate in the engine's cache"
+		if mode == "cold" {
+			what = fmt.Sprintf("cold: commands spread in turn over %d seeded referrals, %.1f times the engine's cache of %d, so that each follow-up loads its referral from the store",
+				len(cold.referrals), float64(len(cold.referrals))/engine.DefaultCacheSize, engine.DefaultCacheSize)
+		}
+		summary := fmt.Sprintf("HTTP mix through serve, %s: summary", mode)
+		best, bestP99 := 0, 0.0
+		for i, rate := range o.Rates {
+			group := fmt.Sprintf("HTTP mix, %s, at %d/s offered to a fresh serve, open loop, beside raw JetStream in the same round (serve's CPU per command sent, drain included)", what, rate)
+			held, worst := 0, 0.0
+			var p99s, cpus, raws, rawCPUs []string
+			var cpuVals []float64
+			for round, c := range cells[mode][i] {
+				c.raw.Group, c.raw.Round = group, round+1
+				c.raw.Name = fmt.Sprintf("round %d: %s", round+1, c.raw.Name)
+				c.mix.Group, c.mix.Round, c.mix.Mode = group, round+1, mode
+				c.mix.Name = fmt.Sprintf("round %d: serve, %s, %d/s offered", round+1, mode, rate)
+				if c.raw.CPUPerOpMs > 0 {
+					c.mix.Ratio = c.mix.CPUPerOpMs / c.raw.CPUPerOpMs
+					c.mix.Note = fmt.Sprintf("CPU per command %.1f× a raw publish's (ratio column); ", c.mix.Ratio) + c.mix.Note
+				}
+				rows = append(rows, c.raw, c.mix)
+				if c.mix.P99ms <= ms(P99Bar) && c.mix.Errors == 0 {
+					held++
+				}
+				worst = max(worst, c.mix.P99ms)
+				p99s = append(p99s, fmt.Sprintf("%.2f", c.mix.P99ms))
+				cpus = append(cpus, fmt.Sprintf("%.3f", c.mix.CPUPerOpMs))
+				cpuVals = append(cpuVals, c.mix.CPUPerOpMs)
+				raws = append(raws, fmt.Sprintf("%.0f", c.raw.EventsPerSec))
+				rawCPUs = append(rawCPUs, fmt.Sprintf("%.3f", c.raw.CPUPerOpMs))
 			}
-			rows = append(rows, c.raw, c.mix)
-			if c.mix.P99ms <= ms(P99Bar) && c.mix.Errors == 0 {
-				held++
+			slices.Sort(cpuVals)
+			median := cpuVals[len(cpuVals)/2]
+			if len(cpuVals)%2 == 0 {
+				median = (median + cpuVals[len(cpuVals)/2-1]) / 2
 			}
-			worst = max(worst, c.mix.P99ms)
-			p99s = append(p99s, fmt.Sprintf("%.2f", c.mix.P99ms))
-			cpus = append(cpus, fmt.Sprintf("%.3f", c.mix.CPUPerOpMs))
-			cpuVals = append(cpuVals, c.mix.CPUPerOpMs)
-			raws = append(raws, fmt.Sprintf("%.0f", c.raw.EventsPerSec))
-			rawCPUs = append(rawCPUs, fmt.Sprintf("%.3f", c.raw.CPUPerOpMs))
+			summaries = append(summaries, Row{Group: summary, Offered: rate, Mode: mode, Name: fmt.Sprintf("%s, %d/s offered: p99 ≤ %d ms with no errors in %d of %d rounds", mode, rate, P99Bar.Milliseconds(), held, len(cells[mode][i])),
+				P99ms: worst, CPUPerOpMs: median,
+				Note: fmt.Sprintf("by round: p99 %s ms; serve CPU %s ms per command; raw %s publishes/s at %s ms CPU each (p99 column: the worst round; CPU column: the median)",
+					strings.Join(p99s, " / "), strings.Join(cpus, " / "), strings.Join(raws, " / "), strings.Join(rawCPUs, " / "))})
+			if held == len(cells[mode][i]) && rate > best {
+				best, bestP99 = rate, worst
+			}
 		}
-		slices.Sort(cpuVals)
-		median := cpuVals[len(cpuVals)/2]
-		if len(cpuVals)%2 == 0 {
-			median = (median + cpuVals[len(cpuVals)/2-1]) / 2
+		top := Row{Group: summary, Offered: best, Mode: mode, Name: fmt.Sprintf("%s: highest rate with p99 ≤ %d ms and no errors in every round", mode, P99Bar.Milliseconds())}
+		if best > 0 {
+			top.Note = fmt.Sprintf("%d commands/s (worst round's p99 %.2f ms)", best, bestP99)
+			top.P99ms = bestP99
+		} else {
+			top.Note = "none of the rates offered"
 		}
-		perRate = append(perRate, Row{Group: summary, Offered: rate, Name: fmt.Sprintf("%d/s offered: p99 ≤ %d ms with no errors in %d of %d rounds", rate, P99Bar.Milliseconds(), held, len(cells[i])),
-			P99ms: worst, CPUPerOpMs: median,
-			Note: fmt.Sprintf("by round: p99 %s ms; serve CPU %s ms per command; raw %s publishes/s at %s ms CPU each (p99 column: the worst round; CPU column: the median)",
-				strings.Join(p99s, " / "), strings.Join(cpus, " / "), strings.Join(raws, " / "), strings.Join(rawCPUs, " / "))})
-		if held == len(cells[i]) && rate > best {
-			best, bestP99 = rate, worst
-		}
+		summaries = append(summaries, top)
 	}
-	top := Row{Group: summary, Offered: best, Name: fmt.Sprintf("highest rate with p99 ≤ %d ms and no errors in every round", P99Bar.Milliseconds())}
-	if best > 0 {
-		top.Note = fmt.Sprintf("%d commands/s (worst round's p99 %.2f ms)", best, bestP99)
-		top.P99ms = bestP99
-	} else {
-		top.Note = "none of the rates offered"
-	}
-	rows = append(rows, perRate...)
-	return append(rows, top), nil
+	return append(rows, summaries...), nil
 }
 
 // Writes runs the writes part: a fresh serve, the mix at o.WritesRate for
 // the window and its drain, counting serve's fsync and fdatasync calls with
 // strace and the messages each stream gained. strace stops serve's threads
 // at every system call, so this window's latency and CPU are not reported.
-func Writes(ctx context.Context, o MixOptions) (Row, error) {
-	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: filepath.Join(o.Dir, "writes"), NATS: true})
+// It runs once in each of o's modes.
+func Writes(ctx context.Context, o MixOptions) ([]Row, error) {
+	modes, err := o.mixModes()
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, mode := range modes {
+		var seed *coldSeed
+		if mode == "cold" {
+			o.say("writes: seeding %d referrals for the cold mode", o.coldReferrals())
+			if seed, err = seedCold(ctx, o, o.coldReferrals()); err != nil {
+				return nil, fmt.Errorf("cold seed: %w", err)
+			}
+		}
+		r, err := writesWindow(ctx, o, mode, seed)
+		if seed != nil {
+			os.RemoveAll(seed.dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", mode, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed) (Row, error) {
+	dir := filepath.Join(o.Dir, "writes-"+mode)
+	settle := 10 * time.Second
+	if cold != nil {
+		if err := copyDir(cold.dir, dir); err != nil {
+			return Row{}, fmt.Errorf("copy the cold seed: %w", err)
+		}
+		settle = max(settle, o.Drain)
+	}
+	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir, NATS: true})
 	if err != nil {
 		return Row{}, err
 	}
 	defer s.Stop()
-	if _, _, _, err := s.WaitIdle(ctx, 10*time.Second); err != nil {
+	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
 		return Row{}, err
 	}
 	// The streams' state is read over NATS; without it the fsyncs are
 	// still counted, and the row says what was missing.
 	before, errBefore := s.Streams(ctx)
 	tr, why := startStrace(s.Pid, filepath.Join(o.Dir, "writes.strace"))
-	m := OfferMix(ctx, s.URL, o.WritesRate, o.Window, o.Gap)
+	var m MixResult
+	if cold != nil {
+		m = OfferColdMix(ctx, s.URL, o.WritesRate, o.Window, cold.referrals)
+	} else {
+		m = OfferMix(ctx, s.URL, o.WritesRate, o.Window, o.Gap)
+	}
 	_, drained, idle, err := s.WaitIdle(ctx, o.Drain)
 	if err != nil {
 		return Row{}, err
@@ -273,7 +468,8 @@ func Writes(ctx context.Context, o MixOptions) (Row, error) {
 	}
 	r := mixRow(m)
 	r.Group = "writes per command: serve under the HTTP mix, strace attached (it slows serve: no latency or CPU from this window)"
-	r.Name = fmt.Sprintf("%d/s offered for %s and its drain", o.WritesRate, o.Window)
+	r.Name = fmt.Sprintf("%s, %d/s offered for %s and its drain", mode, o.WritesRate, o.Window)
+	r.Mode = mode
 	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
 	sent := float64(max(1, m.Sent))
 	var notes []string

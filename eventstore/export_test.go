@@ -1,5 +1,16 @@
 package eventstore
 
+import "github.com/nats-io/nats.go"
+
 // SetPerLoadSubscription switches Load back to a subscription per load,
 // for measuring against it.
 func (s *Store) SetPerLoadSubscription(on bool) { s.perLoadSub = on }
+
+// LoadConnsForTest are the extra connections loads are spread over.
+func (s *Store) LoadConnsForTest() []*nats.Conn {
+	var out []*nats.Conn
+	for _, lc := range s.loads.extra {
+		out = append(out, lc.nc)
+	}
+	return out
+}

@@ -31,6 +31,11 @@ type Config struct {
 	// MaxBytes caps the events stream (0: no cap). When it is reached the
 	// server refuses new writes; it never discards history.
 	MaxBytes int64
+	// LoadConns is how many NATS connections loads are spread over, round
+	// robin: the one the store is opened on and LoadConns-1 more that Open
+	// makes with its options (0 or 1: that one alone). Store.Close closes
+	// the extra ones. See DefaultLoadConns.
+	LoadConns int
 	// Tamperable creates the events stream without DenyDelete and
 	// DenyPurge. For tests that simulate tampering done outside the API (on
 	// disk, or in a restored backup) only: the server never lets a stream
@@ -49,7 +54,10 @@ type Store struct {
 	// snapshotsMu guards snapshots, opened late by snapshotBucket.
 	snapshotsMu sync.Mutex
 	replicas    int
-	replies     replies
+	// main is the store's own connection as loads use it; loads spreads
+	// them over main and the extra connections of Config.LoadConns.
+	main  loadConn
+	loads loadPool
 	// perLoadSub: the old way, a subscription per load; kept only while
 	// measuring (export_test.go).
 	perLoadSub bool
@@ -147,7 +155,13 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{nc: nc, js: js, stream: s, timers: timers, parked: parked, snapshots: obs, replicas: cfg.Replicas}, nil
+	extra, err := openLoadConns(nc, cfg.LoadConns)
+	if err != nil {
+		return nil, err
+	}
+	st := &Store{nc: nc, js: js, stream: s, timers: timers, parked: parked, snapshots: obs, replicas: cfg.Replicas, main: loadConn{nc: nc, name: nc.Opts.Name}}
+	st.loads.extra = extra
+	return st, nil
 }
 
 // replicasHint explains the two ways a stream's replica count can be wrong
@@ -287,26 +301,27 @@ func (s *Store) loadAll(ctx context.Context, subject string, known []Stored) ([]
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 	}
+	lc := s.loadConn()
 	var want uint64
 	if s.replicas > 1 {
 		var err error
-		if want, err = s.leaderLastSequence(ctx, subject); err != nil {
-			return nil, fmt.Errorf("load %s: %w", subject, err)
+		if want, err = s.leaderLastSequence(ctx, lc.nc, subject); err != nil {
+			return nil, fmt.Errorf("load %s on connection %q: %w", subject, lc.name, err)
 		}
 	}
 	if want > 0 && LastSequenceOf(known) >= want {
 		return known, nil // the leader has nothing newer
 	}
-	next, inbox, done, err := s.replyInbox()
+	next, inbox, done, err := s.replyInbox(lc)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", subject, unavailable(err))
+		return nil, fmt.Errorf("load %s on connection %q: %w", subject, lc.name, unavailable(err))
 	}
 	defer done()
 
 	out := slices.Clip(known)
 	for attempt := 1; ; attempt++ {
-		if out, err = s.directGet(ctx, next, inbox, subject, out); err != nil {
-			return nil, fmt.Errorf("load %s: %w", subject, err)
+		if out, err = s.directGet(ctx, lc.nc, next, inbox, subject, out); err != nil {
+			return nil, fmt.Errorf("load %s on connection %q: %w", subject, lc.name, err)
 		}
 		if LastSequenceOf(out) >= want {
 			return out, nil
@@ -341,11 +356,11 @@ func LastSequenceOf(stored []Stored) uint64 {
 
 // directGet appends to out the commits on subject after out's last, asking
 // whichever server answers direct gets.
-func (s *Store) directGet(ctx context.Context, next func(context.Context) (*nats.Msg, error), inbox, subject string, out []Stored) ([]Stored, error) {
+func (s *Store) directGet(ctx context.Context, nc *nats.Conn, next func(context.Context) (*nats.Msg, error), inbox, subject string, out []Stored) ([]Stored, error) {
 	from := LastSequenceOf(out) + 1
 	for {
 		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: loadBatch})
-		if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, inbox, req); err != nil {
+		if err := nc.PublishRequest("$JS.API.DIRECT.GET."+EventsStream, inbox, req); err != nil {
 			return nil, unavailable(err)
 		}
 		more := false
@@ -384,16 +399,16 @@ func (s *Store) directGet(ctx context.Context, next func(context.Context) (*nats
 
 // replyInbox gives a load the subject its direct gets are answered on and
 // a way to read the answers; done releases them.
-func (s *Store) replyInbox() (next func(context.Context) (*nats.Msg, error), inbox string, done func(), err error) {
+func (s *Store) replyInbox(lc *loadConn) (next func(context.Context) (*nats.Msg, error), inbox string, done func(), err error) {
 	if s.perLoadSub {
-		inbox = s.nc.NewInbox()
-		sub, err := s.nc.SubscribeSync(inbox)
+		inbox = lc.nc.NewInbox()
+		sub, err := lc.nc.SubscribeSync(inbox)
 		if err != nil {
 			return nil, "", nil, err
 		}
 		return sub.NextMsgWithContext, inbox, func() { sub.Unsubscribe() }, nil
 	}
-	inbox, ch, done, err := s.replies.open(s.nc)
+	inbox, ch, done, err := lc.replies.open(lc.nc)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -410,9 +425,9 @@ func (s *Store) replyInbox() (next func(context.Context) (*nats.Msg, error), inb
 // leaderLastSequence asks the stream's leader (the non-direct message get,
 // which only the leader answers) for the last sequence on subject; 0 when
 // the subject is empty.
-func (s *Store) leaderLastSequence(ctx context.Context, subject string) (uint64, error) {
+func (s *Store) leaderLastSequence(ctx context.Context, nc *nats.Conn, subject string) (uint64, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": subject})
-	m, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+EventsStream, req)
+	m, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+EventsStream, req)
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -551,7 +566,7 @@ func Attach(ctx context.Context, nc *nats.Conn) (*Store, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	st := &Store{nc: nc, js: js, stream: s, replicas: info.Config.Replicas}
+	st := &Store{nc: nc, js: js, stream: s, replicas: info.Config.Replicas, main: loadConn{nc: nc, name: nc.Opts.Name}}
 	if obs, err := js.ObjectStore(ctx, SnapshotBucket); err == nil {
 		st.snapshots = obs
 	}

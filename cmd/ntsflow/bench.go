@@ -66,7 +66,19 @@ separated; all by default):
             the window and the drain until serve is idle, at most --drain);
             raw publishes/s and CPU per publish beside them; then the
             highest rate with p99 <= 50 ms and no errors in every round.
-  writes    the mix at --writes-rate for --seconds and its drain, with
+            Two modes (--modes), each run in every round at every rate
+            after the same raw window: cold (the headline) first seeds
+            --cold-referrals referrals through a serve's API (10 x the
+            engine's cache of 1,024 by default), the j-th taken through
+            j mod 5 steps, and starts each window's serve on a copy of
+            that store, its cache empty; the window sends its commands to
+            those referrals in turn, so a referral's next command comes
+            only after one to every other: every follow-up loads its
+            referral from the store, as a step taken days after the last
+            does. warm: each referral's commands a tenth of the window
+            apart, always in the engine's cache.
+  writes    in each of --modes, the mix at --writes-rate for --seconds and
+            its drain (cold: on a seed of its own, as the mix's), with
             'strace -f -c -e trace=fsync,fdatasync' attached to serve:
             fsyncs per command ("not measured" without strace or ptrace),
             and the messages each stream (NTS_EVENTS, NTS_PUBLIC,
@@ -88,9 +100,21 @@ kinds, fsyncs and messages per command, to a file.`,
 		seconds := fs.Int("seconds", 10, "mix and writes: seconds each window offers commands (and each raw window publishes)")
 		drain := fs.Duration("drain", 30*time.Second, "mix and writes: the longest wait after a window for serve to go idle")
 		writesRate := fs.Int("writes-rate", 200, "writes: offered rate, commands per second")
+		modes := fs.String("modes", "cold,warm", "mix: the modes, cold and/or warm (see above)")
+		coldReferrals := fs.Int("cold-referrals", 0, "mix: referrals the cold mode spreads its commands over (default 10 x the engine's cache)")
 		serveBin := fs.String("serve-bin", "", "mix and writes: the ntsflow binary whose serve is measured (default: this one), to measure another build with this harness")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			mixOpts := bench.MixOptions{Rounds: *rounds, Window: time.Duration(*seconds) * time.Second, Drain: *drain, WritesRate: *writesRate, Bin: *serveBin}
+			mixOpts := bench.MixOptions{Rounds: *rounds, Window: time.Duration(*seconds) * time.Second, Drain: *drain, WritesRate: *writesRate, Bin: *serveBin, ColdReferrals: *coldReferrals}
+			for _, m := range strings.Split(*modes, ",") {
+				m = strings.TrimSpace(m)
+				if m != "cold" && m != "warm" {
+					return usagef("--modes %q: the modes are cold and warm, comma-separated", *modes)
+				}
+				mixOpts.Modes = append(mixOpts.Modes, m)
+			}
+			if *coldReferrals < 0 {
+				return usagef("--cold-referrals %d: want a positive number of referrals (or 0 for the default)", *coldReferrals)
+			}
 			for _, r := range strings.Split(*rates, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(r))
 				if err != nil || n <= 0 {
@@ -104,6 +128,9 @@ kinds, fsyncs and messages per command, to a file.`,
 			if *quick {
 				*nEvents, *nTimers, *ops = 3000, 50, 100
 				mixOpts.Rates, mixOpts.Rounds, mixOpts.Window, mixOpts.Drain, mixOpts.WritesRate = []int{50}, 1, 2*time.Second, 5*time.Second, 50
+				if mixOpts.ColdReferrals == 0 {
+					mixOpts.ColdReferrals = 200
+				}
 			}
 			if mixOpts.Bin == "" {
 				self, err := os.Executable()
@@ -270,7 +297,7 @@ kinds, fsyncs and messages per command, to a file.`,
 				mixOpts.Say = say
 			}
 			if want["mix"] {
-				say("mix: rates %v, %d rounds, %s windows, serve %s", mixOpts.Rates, mixOpts.Rounds, mixOpts.Window, mixOpts.Bin)
+				say("mix: modes %v, rates %v, %d rounds, %s windows, serve %s", mixOpts.Modes, mixOpts.Rates, mixOpts.Rounds, mixOpts.Window, mixOpts.Bin)
 				r, err := bench.Mix(ctx, mixOpts)
 				if err != nil {
 					return fail("mix", err)
@@ -283,7 +310,7 @@ kinds, fsyncs and messages per command, to a file.`,
 				if err != nil {
 					return fail("writes", err)
 				}
-				rows = append(rows, r)
+				rows = append(rows, r...)
 			}
 			printRows(stdout, rows)
 			if *jsonOut != "" {

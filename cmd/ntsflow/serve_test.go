@@ -202,7 +202,7 @@ func TestBenchQuick(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	for _, want := range []string{"raw JetStream publish (sync)", "ntsflow conditional append", "ntsflow commands (receive", "req/s offered", "referral of 500 events",
-		"rebuild timeliness", "peak RSS", "lost 0, doubled 0", "round 1: serve, 50/s offered", "raw JetStream publish (4 clients", "highest rate with p99", "messages written per command"} {
+		"rebuild timeliness", "peak RSS", "lost 0, doubled 0", "round 1: serve, cold, 50/s offered", "round 1: serve, warm, 50/s offered", "raw JetStream publish (4 clients", "highest rate with p99", "messages written per command"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}
@@ -248,8 +248,9 @@ func TestBenchQuick(t *testing.T) {
 			t.Logf("writes: %s", r.Note)
 		}
 	}
-	if mixed != 1 || writes != 1 {
-		t.Errorf("%d mix rows and %d writes rows, want 1 of each", mixed, writes)
+	// One of each in each mode, cold and warm.
+	if mixed != 2 || writes != 2 {
+		t.Errorf("%d mix rows and %d writes rows, want 2 of each (cold and warm)", mixed, writes)
 	}
 }
 
