@@ -195,14 +195,8 @@ func (r *rig) settle() {
 // waitFor polls cond until it holds, or fails the test after within.
 func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		<-tick.C
+	if !storetest.WaitFor(within, cond) {
+		t.Fatalf("%s: not within %v", what, within)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
 // The audit page lists the messages operators voided, as verify reports
@@ -43,20 +44,18 @@ func TestAuditPageListsVoids(t *testing.T) {
 		t.Fatalf("verify: %v %v", res, err)
 	}
 	readBody(t, res)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) { // a poll interval
+	var page string
+	if !storetest.WaitFor(20*time.Second, func() bool {
 		res, err := c.Get(r.base + "/console/audit")
 		if err != nil {
 			t.Fatal(err)
 		}
-		page := readBody(t, res)
-		if strings.Contains(page, `id="verify-ok"`) {
-			if !strings.Contains(page, `id="voided"`) || !strings.Contains(page, "INC-7") || !strings.Contains(page, "Oli Operator") || !strings.Contains(page, "referral.vv1") {
-				t.Fatalf("the audit page does not list the void:\n%s", page)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("verify did not pass:\n%s", page)
-		}
+		page = readBody(t, res)
+		return strings.Contains(page, `id="verify-ok"`)
+	}) {
+		t.Fatalf("verify did not pass:\n%s", page)
+	}
+	if !strings.Contains(page, `id="voided"`) || !strings.Contains(page, "INC-7") || !strings.Contains(page, "Oli Operator") || !strings.Contains(page, "referral.vv1") {
+		t.Fatalf("the audit page does not list the void:\n%s", page)
 	}
 }

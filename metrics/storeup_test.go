@@ -69,9 +69,7 @@ func TestStoreUpIsZeroWhileWritesFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server counts the space released as the stream's files go.
-	for start := time.Now(); storeUp(t, m) != 1; time.Sleep(20 * time.Millisecond) { // polling interval
-		if time.Since(start) > 10*time.Second {
-			t.Fatal("store up still 0 10s after there was room again")
-		}
+	if !storetest.WaitFor(10*time.Second, func() bool { return storeUp(t, m) == 1 }) {
+		t.Fatal("store up still 0 10s after there was room again")
 	}
 }

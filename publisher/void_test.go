@@ -55,18 +55,18 @@ func TestAVoidReleasesWhatWaitedBehindAParkedMessage(t *testing.T) {
 	runPublisher(t, n, eng)
 	parked := func(want int) []eventstore.Parked {
 		t.Helper()
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) { // a poll interval
-			p, err := n.Store.ListParked(ctx, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(p) == want {
-				return p
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d parked, want %d: %+v", len(p), want, p)
-			}
+		var p []eventstore.Parked
+		var err error
+		if !storetest.WaitFor(15*time.Second, func() bool {
+			p, err = n.Store.ListParked(ctx, 0)
+			return err != nil || len(p) == want
+		}) {
+			t.Fatalf("%d parked, want %d: %+v", len(p), want, p)
 		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 	placed := func() uint64 {
 		t.Helper()

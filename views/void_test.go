@@ -40,19 +40,16 @@ func runSet(t *testing.T, store *eventstore.Store) (*views.Set, func()) {
 // the stop at seq.
 func waitStalled(t *testing.T, set *views.Set, seq uint64) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) { // a poll interval
-		all := true
+	stopped := storetest.WaitFor(15*time.Second, func() bool {
 		for _, s := range set.Statuses() {
 			if s.Stalled == nil || s.Stalled.Sequence != seq || s.Sequence != seq-1 {
-				all = false
+				return false
 			}
 		}
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the views did not all stop at %d: %+v", seq, set.Statuses())
-		}
+		return true
+	})
+	if !stopped {
+		t.Fatalf("the views did not all stop at %d: %+v", seq, set.Statuses())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
 // The whole way out, as an operator meets it: two mistaken publishes into
@@ -65,14 +66,13 @@ func TestVoidCommandHealsAReferralAndTheViews(t *testing.T) {
 	}
 	waitReady := func(want int, says string) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) { // a poll interval
-			code, b := get("/readyz")
-			if code == want && strings.Contains(b, says) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("readyz: %d %s, want %d saying %q", code, b, want, says)
-			}
+		var code int
+		var b string
+		if !storetest.WaitFor(20*time.Second, func() bool {
+			code, b = get("/readyz")
+			return code == want && strings.Contains(b, says)
+		}) {
+			t.Fatalf("readyz: %d %s, want %d saying %q", code, b, want, says)
 		}
 	}
 	cli := func(args ...string) (int, string, string) {
@@ -114,14 +114,12 @@ func TestVoidCommandHealsAReferralAndTheViews(t *testing.T) {
 	}
 	waitReady(200, "ready")
 	c := receive(3)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) { // a poll interval
-		_, list := get("/v1/referrals")
-		if strings.Contains(list, c) && strings.Contains(list, a) && strings.Contains(list, b) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the referral list does not count what followed the voids: %s", list)
-		}
+	var list string
+	if !storetest.WaitFor(20*time.Second, func() bool {
+		_, list = get("/v1/referrals")
+		return strings.Contains(list, c) && strings.Contains(list, a) && strings.Contains(list, b)
+	}) {
+		t.Fatalf("the referral list does not count what followed the voids: %s", list)
 	}
 	if code, out, _ := cli("history", "--server", base, a); code != 0 || !strings.Contains(out, events.TypeSequenceVoided) || !strings.Contains(out, "reason=published by hand (INC-1)") {
 		t.Fatalf("history after the void: exit %d\n%s", code, out)
