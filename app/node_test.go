@@ -1,21 +1,31 @@
 package app_test
 
 import (
+	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/ntsflow/ntsflow/engine"
-	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/wiring"
 )
 
-// built is production's engine on store, from the composition root, so
-// the use cases are tested against the referral decider serve runs.
-func built(t *testing.T, store *eventstore.Store, key []byte) *engine.Engine {
+// useCaseRig is a real embedded JetStream and production's engine on it,
+// from the composition root, so the use cases are tested against the
+// referral decider serve runs; ctx bounds the test's calls.
+func useCaseRig(t *testing.T) (context.Context, *engine.Engine) {
 	t.Helper()
-	n, err := wiring.Build(wiring.Config{Store: store, Log: slog.New(slog.DiscardHandler), ChainKey: key, NoViews: true})
+	node := storetest.Start(t, storetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	key, err := node.Store.ChainKey(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n.Engine
+	n, err := wiring.Build(wiring.Config{Store: node.Store, Log: slog.New(slog.DiscardHandler), ChainKey: key, NoViews: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, n.Engine
 }

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
-	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/rota"
 )
@@ -20,15 +18,8 @@ import (
 // change and answer, decided once for both faces, and nothing written when
 // the answer is no.
 func TestReferralUseCases(t *testing.T) {
-	node := storetest.Start(t, storetest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	key, err := node.Store.ChainKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, eng := useCaseRig(t)
 	reg := refdata.Default()
-	eng := built(t, node.Store, key)
 	u := app.Referrals{Engine: eng, Authorities: reg, Rota: rota.Facts{Authorities: reg}}
 	stockport := app.As(auth.Principal{Name: "sp", Kind: auth.Authority, Authority: "E08000007"})
 	manchester := app.As(auth.Principal{Name: "mc", Kind: auth.Authority, Authority: "E08000003"})

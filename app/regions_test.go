@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -10,22 +9,15 @@ import (
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/engine"
-	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Only a region's own partnership changes its rota, and the use case puts
 // the region's authorities in the command, as both faces relied on.
 func TestRegionUseCases(t *testing.T) {
-	node := storetest.Start(t, storetest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	key, err := node.Store.ChainKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, eng := useCaseRig(t)
 	reg := refdata.Default()
-	u := app.Regions{Engine: built(t, node.Store, key), Authorities: reg}
+	u := app.Regions{Engine: eng, Authorities: reg}
 	members := reg.InRegion("North West")
 	pause := aggregates.PauseAuthority{Authority: members[0], Reason: "placement pressures", Until: time.Now().Add(72 * time.Hour)}
 	northEast := app.As(auth.Principal{Name: "ne", Kind: auth.Region, Region: "North East"})
@@ -46,14 +38,8 @@ func TestRegionUseCases(t *testing.T) {
 // Only the authority sets its own pledge and contact; the region that
 // allocates to it does not.
 func TestAuthorityUseCases(t *testing.T) {
-	node := storetest.Start(t, storetest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	key, err := node.Store.ChainKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := app.Authorities{Engine: built(t, node.Store, key)}
+	ctx, eng := useCaseRig(t)
+	u := app.Authorities{Engine: eng}
 	four := 4
 	pledge := aggregates.SetPledge{Pledge: &four}
 	northWest := app.As(auth.Principal{Name: "nw", Kind: auth.Region, Region: "North West"})
@@ -71,15 +57,8 @@ func TestAuthorityUseCases(t *testing.T) {
 // allocates a child to one; a child's care is changed by the authority
 // that placed the child.
 func TestTeamAndCareUseCases(t *testing.T) {
-	node := storetest.Start(t, storetest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	key, err := node.Store.ChainKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, eng := useCaseRig(t)
 	reg := refdata.Default()
-	eng := built(t, node.Store, key)
 	teams, refs := app.Teams{Engine: eng}, app.Referrals{Engine: eng, Authorities: reg}
 	stockport := app.As(auth.Principal{Name: "sp", Kind: auth.Authority, Authority: "E08000007"})
 	manchester := app.As(auth.Principal{Name: "mc", Kind: auth.Authority, Authority: "E08000003"})
