@@ -23,19 +23,8 @@ import (
 // where loads wait:
 // go test ./eventstore -run XXX -bench ConcurrentLoads -benchtime 20000x -mutexprofile mutex.out
 func BenchmarkConcurrentLoads(b *testing.B) {
-	n := storetest.Start(b, storetest.Options{})
-	ctx := context.Background()
-	const referrals, commits, inFlight = 2000, 5, 40
-	last := make([]uint64, referrals)
-	for c := range commits {
-		for r := range referrals {
-			ack, err := n.Store.Append(ctx, events.ReferralSubject(fmt.Sprintf("cold-%d", r)), last[r], "", commit(fmt.Sprintf("c%d-%d", r, c), 1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			last[r] = ack.Sequence
-		}
-	}
+	const referrals, inFlight = 2000, 40
+	n, ctx := seededForLoads(b, referrals)
 	for _, conns := range loadConnCounts {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			store := n.Store
@@ -54,7 +43,7 @@ func BenchmarkConcurrentLoads(b *testing.B) {
 						}
 						subj := events.ReferralSubject(fmt.Sprintf("cold-%d", i%referrals))
 						got, err := store.Load(ctx, subj)
-						if err != nil || len(got) != commits {
+						if err != nil || len(got) != loadCommits {
 							b.Error(len(got), err)
 							return
 						}
@@ -78,19 +67,8 @@ func BenchmarkLoadsAtARate(b *testing.B) {
 	if s := os.Getenv("NTSFLOW_LOAD_RATE"); s != "" {
 		rate, _ = strconv.Atoi(s)
 	}
-	n := storetest.Start(b, storetest.Options{})
-	ctx := context.Background()
-	const referrals, commits = 2000, 5
-	last := make([]uint64, referrals)
-	for c := range commits {
-		for r := range referrals {
-			ack, err := n.Store.Append(ctx, events.ReferralSubject(fmt.Sprintf("cold-%d", r)), last[r], "", commit(fmt.Sprintf("c%d-%d", r, c), 1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			last[r] = ack.Sequence
-		}
-	}
+	const referrals = 2000
+	n, ctx := seededForLoads(b, referrals)
 	for _, conns := range loadConnCounts {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			store := n.Store
@@ -108,7 +86,7 @@ func BenchmarkLoadsAtARate(b *testing.B) {
 				time.Sleep(time.Until(due))
 				wg.Go(func() {
 					got, err := store.Load(ctx, events.ReferralSubject(fmt.Sprintf("cold-%d", i%referrals)))
-					if err != nil || len(got) != commits {
+					if err != nil || len(got) != loadCommits {
 						b.Error(len(got), err)
 					}
 					lat[i] = time.Since(due)
@@ -137,4 +115,27 @@ func openWithLoadConns(tb testing.TB, n *storetest.Node, conns int) *eventstore.
 	}
 	tb.Cleanup(st.Close)
 	return st
+}
+
+// loadCommits is how many commits each seeded referral has.
+const loadCommits = 5
+
+// seededForLoads is an embedded store holding referrals referrals of
+// loadCommits commits each, written round after round so each referral's commits lie
+// among the others', as in life.
+func seededForLoads(b *testing.B, referrals int) (*storetest.Node, context.Context) {
+	b.Helper()
+	n := storetest.Start(b, storetest.Options{})
+	ctx := context.Background()
+	last := make([]uint64, referrals)
+	for c := range loadCommits {
+		for r := range referrals {
+			ack, err := n.Store.Append(ctx, events.ReferralSubject(fmt.Sprintf("cold-%d", r)), last[r], "", commit(fmt.Sprintf("c%d-%d", r, c), 1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			last[r] = ack.Sequence
+		}
+	}
+	return n, ctx
 }
