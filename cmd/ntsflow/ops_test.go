@@ -29,7 +29,7 @@ import (
 func metricLines(t *testing.T, base string, re *regexp.Regexp, limit time.Duration) []string {
 	t.Helper()
 	var found []string
-	for start := time.Now(); time.Since(start) < limit; time.Sleep(50 * time.Millisecond) {
+	storetest.WaitFor(limit, func() bool {
 		res, err := http.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -42,11 +42,12 @@ func metricLines(t *testing.T, base string, re *regexp.Regexp, limit time.Durati
 				found = append(found, l)
 			}
 		}
-		if len(found) > 0 {
-			return found
-		}
+		return len(found) > 0
+	})
+	if len(found) == 0 {
+		return nil
 	}
-	return nil
+	return found
 }
 
 // A child referred into the scheme and still awaiting allocation has no
