@@ -125,16 +125,15 @@ func (w *writer) untilFailing(t *testing.T, max int) (time.Duration, error) {
 		if notReady < 0 {
 			// The append returned before readiness was seen to change: give
 			// readiness what is left of its bound.
-			for time.Since(sent) <= notReadyWithin+time.Second {
+			storetest.WaitFor(notReadyWithin+time.Second-time.Since(sent), func() bool {
 				pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
 				perr := w.store.Ping(pctx)
 				pcancel()
 				if perr != nil {
 					notReady = time.Since(sent)
-					break
 				}
-				time.Sleep(10 * time.Millisecond) // readiness polling interval
-			}
+				return perr != nil
+			})
 			if notReady < 0 {
 				t.Fatalf("a write failed (%v) and readiness still said ready %s after it was sent", err, time.Since(sent).Round(time.Millisecond))
 			}
@@ -167,18 +166,14 @@ func (w *writer) untilWriting(t *testing.T) time.Duration {
 // waitReady waits, bounded, for readiness to say ready.
 func waitReady(t *testing.T, s *eventstore.Store, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var err error
+	if !storetest.WaitFor(within, func() bool {
 		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := s.Ping(pctx)
+		err = s.Ping(pctx)
 		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready %s after writes came back: %v", within, err)
-		}
-		time.Sleep(20 * time.Millisecond) // readiness polling interval
+		return err == nil
+	}) {
+		t.Fatalf("not ready %s after writes came back: %v", within, err)
 	}
 }
 
