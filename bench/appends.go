@@ -49,6 +49,14 @@ type Row struct {
 	FsyncsPerOp *float64 `json:"fsyncsPerOp,omitempty"`
 	// MessagesPerOp is the messages each stream gained per command sent.
 	MessagesPerOp map[string]float64 `json:"messagesPerOp,omitempty"`
+	// Target is where the mix's and raw rows ran: "embedded" (one
+	// in-process server) or "r3" (the three-process cluster).
+	Target string `json:"target,omitempty"`
+	// ClusterCPUPerOpMs is, on the cluster, its three nodes' CPU per
+	// command sent or per raw publish (serve's own is CPUPerOpMs).
+	ClusterCPUPerOpMs float64 `json:"clusterCpuMsPerOp,omitempty"`
+	// Clients is how many clients published in a raw row.
+	Clients int `json:"clients,omitempty"`
 }
 
 func fill(r *Row, lat []time.Duration, took time.Duration) {

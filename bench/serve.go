@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,6 +55,12 @@ type ServeOptions struct {
 	// streams' state. Off for the latency and CPU windows, which run serve
 	// as an operator would.
 	NATS bool
+	// NATSURL connects serve to a cluster (Replicas each stream) instead
+	// of embedding a server; Dir then only names its log.
+	NATSURL  string
+	Replicas int
+	// Args are more of serve's flags (--load-conns, say).
+	Args []string
 }
 
 // Serve is `ntsflow serve` running as a child process: the whole engine
@@ -96,6 +101,10 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 	// operator's serve does too but which the issue's figures left out.
 	args := []string{"serve", "--data-dir", o.Dir, "--http-addr", addr, "--log-format", "json", "--log-level", "warn"}
 	s := &Serve{URL: "http://" + addr, dir: o.Dir, logPath: o.Dir + ".log", exited: make(chan struct{})}
+	if o.NATSURL != "" {
+		args = append(args, "--nats-url", o.NATSURL, "--replicas", strconv.Itoa(max(1, o.Replicas)))
+	}
+	args = append(args, o.Args...)
 	if o.NATS {
 		if s.NATSAddr, err = freeAddr(); err != nil {
 			return nil, err
@@ -141,14 +150,7 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 	}
 }
 
-func (s *Serve) logTail() string {
-	b, _ := os.ReadFile(s.logPath)
-	b = bytes.TrimSpace(b)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
+func (s *Serve) logTail() string { return tail(s.logPath) }
 
 // CPU is serve's CPU time so far.
 func (s *Serve) CPU() (time.Duration, error) { return CPUOf(s.Pid) }

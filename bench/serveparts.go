@@ -57,8 +57,21 @@ type MixOptions struct {
 	// ColdReferrals is how many referrals the cold mode spreads its
 	// commands over (0: ColdFactor times the engine's default cache).
 	ColdReferrals int
-	Say           func(format string, a ...any)
+	// Cluster also runs every window on a fresh cluster of ClusterNodes
+	// processes (R3 streams, fsync always), beside the embedded ones in
+	// the same rounds, with RawClusterClients' raw baselines.
+	Cluster bool
+	// NodeBin is the binary whose hidden nats-node command runs the
+	// cluster's nodes (the harness's own: Bin may be an older build).
+	NodeBin string
+	// ServeArgs are more of serve's flags for every window (--load-conns).
+	ServeArgs []string
+	Say       func(format string, a ...any)
 }
+
+// RawClusterClients are the raw baselines' client counts on the cluster
+// (the issue's 4, 16 and 64 synchronous clients); the last is its target's.
+var RawClusterClients = []int{4, 16, 64}
 
 func (o MixOptions) say(format string, a ...any) {
 	if o.Say != nil {
@@ -78,24 +91,39 @@ func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, e
 	}
 	defer os.RemoveAll(dir)
 	defer srv.Close()
+	stores := make([]*eventstore.Store, RawWriters)
+	for i := range stores {
+		stores[i] = srv.Store
+	}
+	r, err := rawPublish(ctx, stores, window, "", ProcessCPU)
+	r.Target = "embedded"
+	return r, err
+}
+
+// rawPublish has one client per store publish a commit-sized message
+// synchronously, one after another, for window, and charges the CPU that
+// cpu reads over it to the publishes. Clients on different stores use
+// different connections, as `nats bench --clients` does.
+func rawPublish(ctx context.Context, stores []*eventstore.Store, window time.Duration, prefix string, cpu func() (time.Duration, error)) (Row, error) {
+	clients := len(stores)
 	data, err := events.EncodeCommit(commitOf(1, rawPayload))
 	if err != nil {
 		return Row{}, err
 	}
-	lats := make([][]time.Duration, RawWriters)
-	errs := make([]int, RawWriters)
-	c0, err := ProcessCPU()
+	lats := make([][]time.Duration, clients)
+	errs := make([]int, clients)
+	c0, err := cpu()
 	if err != nil {
 		return Row{}, err
 	}
 	start := time.Now()
 	end := start.Add(window)
 	var wg sync.WaitGroup
-	for w := range RawWriters {
+	for w, st := range stores {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
 				t := time.Now()
-				if _, err := srv.Store.PublishUnchecked(ctx, events.ReferralSubject(fmt.Sprintf("raw-%d-%d", w, i)), data); err != nil {
+				if _, err := st.PublishUnchecked(ctx, events.ReferralSubject(fmt.Sprintf("raw-%s%d-%d", prefix, w, i)), data); err != nil {
 					errs[w]++
 				}
 				lats[w] = append(lats[w], time.Since(t))
@@ -104,17 +132,17 @@ func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, e
 	}
 	wg.Wait()
 	took := time.Since(start)
-	c1, err := ProcessCPU()
+	c1, err := cpu()
 	if err != nil {
 		return Row{}, err
 	}
 	stored := ""
-	if st, err := srv.Store.StreamStates(ctx, eventstore.EventsStream); err == nil && st[eventstore.EventsStream].Msgs > 0 {
+	if st, err := stores[0].StreamStates(ctx, eventstore.EventsStream); err == nil && st[eventstore.EventsStream].Msgs > 0 {
 		stored = fmt.Sprintf(", %d B stored", st[eventstore.EventsStream].Bytes/st[eventstore.EventsStream].Msgs)
 	}
-	r := Row{Name: fmt.Sprintf("raw JetStream publish (%d clients, sync, %d B%s)", RawWriters, len(data), stored)}
+	r := Row{Name: fmt.Sprintf("raw JetStream publish (%d clients, sync, %d B%s)", clients, len(data), stored), Clients: clients}
 	var lat []time.Duration
-	for w := range RawWriters {
+	for w := range clients {
 		lat = append(lat, lats[w]...)
 		r.Errors += errs[w]
 	}
@@ -128,21 +156,33 @@ func RawPublishes(ctx context.Context, dir string, window time.Duration) (Row, e
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// mixWindow starts a fresh serve, lets it settle, offers the mix at rate
-// for the window, waits for serve to go idle (or the drain bound) and
-// stops it. Serve's CPU from the window's start to idle is charged to the
-// commands sent.
-func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *coldSeed) (Row, error) {
+// mixWindow starts a fresh serve (on a fresh cluster with r3), lets it
+// settle, offers the mix at rate for the window, waits for serve to go idle
+// (or the drain bound) and stops it. Serve's CPU from the window's start to
+// idle is charged to the commands sent, and so is the cluster's.
+func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *coldSeed, r3 bool) (Row, error) {
 	settle := 10 * time.Second
 	if cold != nil {
-		// A copy of the seeded store: serve starts on it with its engine's
-		// cache empty, and its views fold the seed before it is idle.
+		// A copy of the seeded store (serve's, or the cluster nodes'):
+		// serve starts on it with its engine's cache empty, and its views
+		// fold the seed before it is idle.
 		if err := copyDir(cold.dir, dir); err != nil {
 			return Row{}, fmt.Errorf("copy the cold seed: %w", err)
 		}
 		settle = max(settle, o.Drain)
 	}
-	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir})
+	so := ServeOptions{Bin: o.Bin, Dir: dir, Args: o.ServeArgs}
+	clusterCPU := func() (time.Duration, error) { return 0, nil }
+	if r3 {
+		cl, err := StartCluster(ctx, o.nodeBin(), dir)
+		if err != nil {
+			return Row{}, err
+		}
+		defer cl.Remove()
+		so.Dir, so.NATSURL, so.Replicas = dir+"-serve", cl.URL, ClusterNodes
+		clusterCPU = cl.CPU
+	}
+	s, err := StartServe(ctx, so)
 	if err != nil {
 		return Row{}, err
 	}
@@ -151,6 +191,10 @@ func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *co
 		return Row{}, err
 	}
 	c0, err := s.CPU()
+	if err != nil {
+		return Row{}, err
+	}
+	k0, err := clusterCPU()
 	if err != nil {
 		return Row{}, err
 	}
@@ -168,13 +212,23 @@ func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *co
 	if err != nil {
 		return Row{}, err
 	}
+	k1, err := clusterCPU()
+	if err != nil {
+		return Row{}, err
+	}
 	r := mixRow(m)
 	r.CPUPerOpMs = ms(cIdle-c0) / float64(max(1, m.Sent))
+	r.Target = "embedded"
 	drain := fmt.Sprintf("idle %.1f s after the window", drained.Seconds())
 	if !idle {
 		drain = fmt.Sprintf("still busy %.0f s after the window (the bound): its CPU per command is short of the whole", drained.Seconds())
 	}
 	r.Note += fmt.Sprintf("; serve used %.2f cores in the window, %s", (cWindow-c0).Seconds()/m.Took.Seconds(), drain)
+	if r3 {
+		r.Target = "r3"
+		r.ClusterCPUPerOpMs = ms(k1-k0) / float64(max(1, m.Sent))
+		r.Note += fmt.Sprintf("; the cluster's three nodes used %.3f ms of CPU per command (%.2f cores over the window and drain)", r.ClusterCPUPerOpMs, (k1-k0).Seconds()/(m.Took+drained).Seconds())
+	}
 	return r, nil
 }
 
@@ -203,12 +257,24 @@ type coldSeed struct {
 	took      time.Duration
 }
 
-// seedCold starts serve on a fresh directory, seeds n referrals through
-// its API and stops it, keeping the directory.
-func seedCold(ctx context.Context, o MixOptions, n int) (*coldSeed, error) {
+// seedCold starts serve on a fresh directory (with r3, on a fresh cluster
+// there), seeds n referrals through its API and stops it, keeping the
+// directory: serve's store, or the cluster nodes'.
+func seedCold(ctx context.Context, o MixOptions, n int, r3 bool) (*coldSeed, error) {
 	dir := filepath.Join(o.Dir, "cold-seed")
 	start := time.Now()
-	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir})
+	so := ServeOptions{Bin: o.Bin, Dir: dir, Args: o.ServeArgs}
+	if r3 {
+		dir += "-r3"
+		cl, err := StartCluster(ctx, o.nodeBin(), dir)
+		if err != nil {
+			return nil, err
+		}
+		// Stopped, not removed: the nodes' directories are the seed.
+		defer cl.Stop()
+		so.Dir, so.NATSURL, so.Replicas = dir+"-serve", cl.URL, ClusterNodes
+	}
+	s, err := StartServe(ctx, so)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +288,11 @@ func seedCold(ctx context.Context, o MixOptions, n int) (*coldSeed, error) {
 		s.Stop()
 		return nil, err
 	}
-	s.StopKeeping()
+	if r3 {
+		s.Stop() // the store is the cluster's; serve's directory is only its log
+	} else {
+		s.StopKeeping()
+	}
 	return &coldSeed{dir: dir, referrals: referrals, took: time.Since(start)}, nil
 }
 
@@ -271,6 +341,13 @@ func copyDir(from, to string) error {
 	})
 }
 
+func (o MixOptions) nodeBin() string {
+	if o.NodeBin != "" {
+		return o.NodeBin
+	}
+	return o.Bin
+}
+
 func (o MixOptions) coldReferrals() int {
 	if o.ColdReferrals > 0 {
 		return o.ColdReferrals
@@ -293,106 +370,152 @@ func (o MixOptions) mixModes() ([]string, error) {
 
 // Mix runs the mix part: for each round and each rate, raw publishes to a
 // fresh embedded server, then the mix offered to a fresh serve at that
-// rate in each mode, so the disk's changes of pace fall on all alike. Rows
-// come grouped by mode and rate, each round's raw row beside its serve
-// row, then a summary per mode: the highest rate that held P99Bar with no
-// errors in every round.
+// rate in each mode; with o.Cluster, then raw publishes to a fresh cluster
+// (RawClusterClients) and the mix in each mode with serve on a fresh
+// cluster; so the disk's changes of pace fall on all alike. Rows come
+// grouped by target, mode and rate, each round's raw rows beside its serve
+// row, then a summary per target and mode: the highest rate that held
+// P99Bar with no errors in every round, beside the raw baseline.
 func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 	modes, err := o.mixModes()
 	if err != nil {
 		return nil, err
 	}
-	var cold *coldSeed
+	targets := []string{"embedded"}
+	if o.Cluster {
+		targets = append(targets, "r3")
+	}
+	seeds := map[string]*coldSeed{}
 	if slices.Contains(modes, "cold") {
 		n := o.coldReferrals()
-		o.say("mix: seeding %d referrals for the cold mode (the engine caches %d by default)", n, engine.DefaultCacheSize)
-		if cold, err = seedCold(ctx, o, n); err != nil {
-			return nil, fmt.Errorf("cold seed: %w", err)
+		for _, t := range targets {
+			o.say("mix: seeding %d referrals for the cold mode, %s (the engine caches %d by default)", n, t, engine.DefaultCacheSize)
+			seed, err := seedCold(ctx, o, n, t == "r3")
+			if err != nil {
+				return nil, fmt.Errorf("cold seed, %s: %w", t, err)
+			}
+			defer os.RemoveAll(seed.dir)
+			seeds[t] = seed
+			o.say("mix: seeded in %s", seed.took.Round(time.Second))
 		}
-		defer os.RemoveAll(cold.dir)
-		o.say("mix: seeded in %s", cold.took.Round(time.Second))
 	}
-	type cell struct{ raw, mix Row }
+	type cell struct {
+		raws []Row
+		mix  Row
+	}
+	key := func(t, mode string) string { return t + "/" + mode }
 	cells := map[string][][]cell{}
-	for _, mode := range modes {
-		cells[mode] = make([][]cell, len(o.Rates))
+	for _, t := range targets {
+		for _, mode := range modes {
+			cells[key(t, mode)] = make([][]cell, len(o.Rates))
+		}
 	}
 	for round := 1; round <= o.Rounds; round++ {
 		for i, rate := range o.Rates {
-			o.say("mix: round %d of %d: raw JetStream publishes for %s", round, o.Rounds, o.Window)
-			raw, err := RawPublishes(ctx, filepath.Join(o.Dir, fmt.Sprintf("raw-%d-%d", round, rate)), o.Window)
-			if err != nil {
-				return nil, fmt.Errorf("raw baseline: %w", err)
-			}
-			for _, mode := range modes {
-				o.say("mix: round %d of %d: %s, %d commands/s to a fresh serve for %s", round, o.Rounds, mode, rate, o.Window)
-				seed := cold
-				if mode != "cold" {
-					seed = nil
+			for _, t := range targets {
+				var raws []Row
+				if t == "r3" {
+					o.say("mix: round %d of %d: raw JetStream publishes to a fresh R3 cluster, %v clients, %s each", round, o.Rounds, RawClusterClients, o.Window)
+					raws, err = RawClusterPublishes(ctx, o.nodeBin(), filepath.Join(o.Dir, fmt.Sprintf("raw-r3-%d-%d", round, rate)), RawClusterClients, o.Window)
+				} else {
+					o.say("mix: round %d of %d: raw JetStream publishes for %s", round, o.Rounds, o.Window)
+					var raw Row
+					raw, err = RawPublishes(ctx, filepath.Join(o.Dir, fmt.Sprintf("raw-%d-%d", round, rate)), o.Window)
+					raws = []Row{raw}
 				}
-				mix, err := mixWindow(ctx, o, filepath.Join(o.Dir, fmt.Sprintf("serve-%s-%d-%d", mode, round, rate)), rate, seed)
 				if err != nil {
-					return nil, fmt.Errorf("%s, %d/s: %w", mode, rate, err)
+					return nil, fmt.Errorf("raw baseline, %s: %w", t, err)
 				}
-				cells[mode][i] = append(cells[mode][i], cell{raw, mix})
+				for _, mode := range modes {
+					o.say("mix: round %d of %d: %s, %s, %d commands/s to a fresh serve for %s", round, o.Rounds, t, mode, rate, o.Window)
+					var seed *coldSeed
+					if mode == "cold" {
+						seed = seeds[t]
+					}
+					mix, err := mixWindow(ctx, o, filepath.Join(o.Dir, fmt.Sprintf("serve-%s-%s-%d-%d", t, mode, round, rate)), rate, seed, t == "r3")
+					if err != nil {
+						return nil, fmt.Errorf("%s, %s, %d/s: %w", t, mode, rate, err)
+					}
+					cells[key(t, mode)][i] = append(cells[key(t, mode)][i], cell{raws, mix})
+				}
 			}
 		}
 	}
 	var rows, summaries []Row
-	for _, mode := range modes {
-		what := "warm: each referral's commands a tenth of the window apart, its aggregate in the engine's cache"
-		if mode == "cold" {
-			what = fmt.Sprintf("cold: commands spread in turn over %d seeded referrals, %.1f times the engine's cache of %d, so that each follow-up loads its referral from the store",
-				len(cold.referrals), float64(len(cold.referrals))/engine.DefaultCacheSize, engine.DefaultCacheSize)
+	for _, t := range targets {
+		where, serveName := "", "serve"
+		if t == "r3" {
+			where, serveName = fmt.Sprintf(", serve on a %d-process R3 cluster (fsync always)", ClusterNodes), "serve on R3"
 		}
-		summary := fmt.Sprintf("HTTP mix through serve, %s: summary", mode)
-		best, bestP99 := 0, 0.0
-		for i, rate := range o.Rates {
-			group := fmt.Sprintf("HTTP mix, %s, at %d/s offered to a fresh serve, open loop, beside raw JetStream in the same round (serve's CPU per command sent, drain included)", what, rate)
-			held, worst := 0, 0.0
-			var p99s, cpus, raws, rawCPUs []string
-			var cpuVals []float64
-			for round, c := range cells[mode][i] {
-				c.raw.Group, c.raw.Round = group, round+1
-				c.raw.Name = fmt.Sprintf("round %d: %s", round+1, c.raw.Name)
-				c.mix.Group, c.mix.Round, c.mix.Mode = group, round+1, mode
-				c.mix.Name = fmt.Sprintf("round %d: serve, %s, %d/s offered", round+1, mode, rate)
-				if c.raw.CPUPerOpMs > 0 {
-					c.mix.Ratio = c.mix.CPUPerOpMs / c.raw.CPUPerOpMs
-					c.mix.Note = fmt.Sprintf("CPU per command %.1f× a raw publish's (ratio column); ", c.mix.Ratio) + c.mix.Note
+		for _, mode := range modes {
+			what := "warm: each referral's commands a tenth of the window apart, its aggregate in the engine's cache"
+			if mode == "cold" {
+				what = fmt.Sprintf("cold: commands spread in turn over %d seeded referrals, %.1f times the engine's cache of %d, so that each follow-up loads its referral from the store",
+					len(seeds[t].referrals), float64(len(seeds[t].referrals))/engine.DefaultCacheSize, engine.DefaultCacheSize)
+			}
+			summary := fmt.Sprintf("HTTP mix through serve, %s%s: summary", mode, where)
+			best, bestP99, bestRaw := 0, 0.0, 0.0
+			for i, rate := range o.Rates {
+				group := fmt.Sprintf("HTTP mix, %s, at %d/s offered to a fresh serve%s, open loop, beside raw JetStream in the same round (serve's CPU per command sent, drain included)", what, rate, where)
+				held, worst, lowestRaw := 0, 0.0, 0.0
+				var p99s, cpus, raws, rawCPUs []string
+				var cpuVals []float64
+				for round, c := range cells[key(t, mode)][i] {
+					// The baseline is the raw row with the most clients: 4
+					// embedded, 64 on the cluster, as the issue's targets.
+					base := c.raws[len(c.raws)-1]
+					for _, raw := range c.raws {
+						raw.Group, raw.Round = group, round+1
+						raw.Name = fmt.Sprintf("round %d: %s", round+1, raw.Name)
+						rows = append(rows, raw)
+					}
+					c.mix.Group, c.mix.Round, c.mix.Mode = group, round+1, mode
+					c.mix.Name = fmt.Sprintf("round %d: %s, %s, %d/s offered", round+1, serveName, mode, rate)
+					if base.CPUPerOpMs > 0 {
+						c.mix.Ratio = (c.mix.CPUPerOpMs + c.mix.ClusterCPUPerOpMs) / base.CPUPerOpMs
+						c.mix.Note = fmt.Sprintf("CPU per command %.1f× a raw publish's (ratio column); ", c.mix.Ratio) + c.mix.Note
+					}
+					rows = append(rows, c.mix)
+					if c.mix.P99ms <= ms(P99Bar) && c.mix.Errors == 0 {
+						held++
+					}
+					worst = max(worst, c.mix.P99ms)
+					if lowestRaw == 0 || base.EventsPerSec < lowestRaw {
+						lowestRaw = base.EventsPerSec
+					}
+					p99s = append(p99s, fmt.Sprintf("%.2f", c.mix.P99ms))
+					cpus = append(cpus, fmt.Sprintf("%.3f", c.mix.CPUPerOpMs))
+					cpuVals = append(cpuVals, c.mix.CPUPerOpMs)
+					raws = append(raws, fmt.Sprintf("%.0f", base.EventsPerSec))
+					rawCPUs = append(rawCPUs, fmt.Sprintf("%.3f", base.CPUPerOpMs))
 				}
-				rows = append(rows, c.raw, c.mix)
-				if c.mix.P99ms <= ms(P99Bar) && c.mix.Errors == 0 {
-					held++
+				slices.Sort(cpuVals)
+				median := cpuVals[len(cpuVals)/2]
+				if len(cpuVals)%2 == 0 {
+					median = (median + cpuVals[len(cpuVals)/2-1]) / 2
 				}
-				worst = max(worst, c.mix.P99ms)
-				p99s = append(p99s, fmt.Sprintf("%.2f", c.mix.P99ms))
-				cpus = append(cpus, fmt.Sprintf("%.3f", c.mix.CPUPerOpMs))
-				cpuVals = append(cpuVals, c.mix.CPUPerOpMs)
-				raws = append(raws, fmt.Sprintf("%.0f", c.raw.EventsPerSec))
-				rawCPUs = append(rawCPUs, fmt.Sprintf("%.3f", c.raw.CPUPerOpMs))
+				summaries = append(summaries, Row{Group: summary, Offered: rate, Mode: mode, Target: t, Name: fmt.Sprintf("%s, %d/s offered: p99 ≤ %d ms with no errors in %d of %d rounds", mode, rate, P99Bar.Milliseconds(), held, len(cells[key(t, mode)][i])),
+					P99ms: worst, CPUPerOpMs: median,
+					Note: fmt.Sprintf("by round: p99 %s ms; serve CPU %s ms per command; raw %s publishes/s at %s ms CPU each (p99 column: the worst round; CPU column: the median)",
+						strings.Join(p99s, " / "), strings.Join(cpus, " / "), strings.Join(raws, " / "), strings.Join(rawCPUs, " / "))})
+				if held == len(cells[key(t, mode)][i]) && rate > best {
+					best, bestP99, bestRaw = rate, worst, lowestRaw
+				}
 			}
-			slices.Sort(cpuVals)
-			median := cpuVals[len(cpuVals)/2]
-			if len(cpuVals)%2 == 0 {
-				median = (median + cpuVals[len(cpuVals)/2-1]) / 2
+			top := Row{Group: summary, Offered: best, Mode: mode, Target: t, Name: fmt.Sprintf("%s: highest rate with p99 ≤ %d ms and no errors in every round", mode, P99Bar.Milliseconds())}
+			if best > 0 {
+				// The issue's targets divide the raw rate by the synced
+				// writes per command (the writes part's figure), which
+				// this part does not measure: the ratio here is to the raw
+				// rate alone, and times those writes gives the issue's.
+				top.Ratio = float64(best) / bestRaw
+				top.Note = fmt.Sprintf("%d commands/s (worst round's p99 %.2f ms); %.2f of the slowest round's raw baseline (%.0f publishes/s; ratio column): times the synced writes per command, the issue's ratio", best, bestP99, top.Ratio, bestRaw)
+				top.P99ms = bestP99
+			} else {
+				top.Note = "none of the rates offered"
 			}
-			summaries = append(summaries, Row{Group: summary, Offered: rate, Mode: mode, Name: fmt.Sprintf("%s, %d/s offered: p99 ≤ %d ms with no errors in %d of %d rounds", mode, rate, P99Bar.Milliseconds(), held, len(cells[mode][i])),
-				P99ms: worst, CPUPerOpMs: median,
-				Note: fmt.Sprintf("by round: p99 %s ms; serve CPU %s ms per command; raw %s publishes/s at %s ms CPU each (p99 column: the worst round; CPU column: the median)",
-					strings.Join(p99s, " / "), strings.Join(cpus, " / "), strings.Join(raws, " / "), strings.Join(rawCPUs, " / "))})
-			if held == len(cells[mode][i]) && rate > best {
-				best, bestP99 = rate, worst
-			}
+			summaries = append(summaries, top)
 		}
-		top := Row{Group: summary, Offered: best, Mode: mode, Name: fmt.Sprintf("%s: highest rate with p99 ≤ %d ms and no errors in every round", mode, P99Bar.Milliseconds())}
-		if best > 0 {
-			top.Note = fmt.Sprintf("%d commands/s (worst round's p99 %.2f ms)", best, bestP99)
-			top.P99ms = bestP99
-		} else {
-			top.Note = "none of the rates offered"
-		}
-		summaries = append(summaries, top)
 	}
 	return append(rows, summaries...), nil
 }
@@ -412,7 +535,7 @@ func Writes(ctx context.Context, o MixOptions) ([]Row, error) {
 		var seed *coldSeed
 		if mode == "cold" {
 			o.say("writes: seeding %d referrals for the cold mode", o.coldReferrals())
-			if seed, err = seedCold(ctx, o, o.coldReferrals()); err != nil {
+			if seed, err = seedCold(ctx, o, o.coldReferrals(), false); err != nil {
 				return nil, fmt.Errorf("cold seed: %w", err)
 			}
 		}

@@ -84,6 +84,18 @@ separated; all by default):
             and the messages each stream (NTS_EVENTS, NTS_PUBLIC,
             NTS_TIMERS) gained per command, read over serve's NATS port.
 
+--cluster r3 also runs the mix on a replicated cluster, in the same rounds:
+three nats-server processes on this machine (this binary's hidden
+'nats-node' command: the server from go.mod), each with its own directory
+and loopback ports, fsync on every write, stopped and removed after each
+window, and on exit or Ctrl-C. Each round and rate then adds raw
+publishes to a fresh cluster's R3 stream from 4, 16 and 64 synchronous
+clients (a connection each) and the mix in each mode with serve on a
+fresh cluster (--nats-url, --replicas 3; cold: on a copy of a seeded
+cluster). Reported as the embedded runs are, with the three nodes' CPU per
+command beside serve's; the summary's baseline is the 64 clients'.
+The writes part stays on the embedded server.
+
 --quick runs every part at tiny sizes in seconds: it checks the harness, not
 the figures. --json writes every row, with the mix's rates, rounds, error
 kinds, fsyncs and messages per command, to a file.`,
@@ -102,6 +114,8 @@ kinds, fsyncs and messages per command, to a file.`,
 		writesRate := fs.Int("writes-rate", 200, "writes: offered rate, commands per second")
 		modes := fs.String("modes", "cold,warm", "mix: the modes, cold and/or warm (see above)")
 		coldReferrals := fs.Int("cold-referrals", 0, "mix: referrals the cold mode spreads its commands over (default 10 x the engine's cache)")
+		cluster := fs.String("cluster", "", "mix: also run on a replicated cluster (r3: three nats-server processes on this machine; see above)")
+		loadConns := fs.Int("load-conns", 0, "mix and writes: serve's --load-conns (0: serve's default)")
 		serveBin := fs.String("serve-bin", "", "mix and writes: the ntsflow binary whose serve is measured (default: this one), to measure another build with this harness")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			mixOpts := bench.MixOptions{Rounds: *rounds, Window: time.Duration(*seconds) * time.Second, Drain: *drain, WritesRate: *writesRate, Bin: *serveBin, ColdReferrals: *coldReferrals}
@@ -111,6 +125,19 @@ kinds, fsyncs and messages per command, to a file.`,
 					return usagef("--modes %q: the modes are cold and warm, comma-separated", *modes)
 				}
 				mixOpts.Modes = append(mixOpts.Modes, m)
+			}
+			switch *cluster {
+			case "":
+			case "r3":
+				mixOpts.Cluster = true
+			default:
+				return usagef("--cluster %q: the one cluster bench runs is r3 (three processes, three replicas)", *cluster)
+			}
+			if *loadConns < 0 {
+				return usagef("--load-conns %d: want a number of connections (or 0 for serve's default)", *loadConns)
+			}
+			if *loadConns > 0 {
+				mixOpts.ServeArgs = []string{"--load-conns", strconv.Itoa(*loadConns)}
 			}
 			if *coldReferrals < 0 {
 				return usagef("--cold-referrals %d: want a positive number of referrals (or 0 for the default)", *coldReferrals)
@@ -132,11 +159,12 @@ kinds, fsyncs and messages per command, to a file.`,
 					mixOpts.ColdReferrals = 200
 				}
 			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			mixOpts.NodeBin = self
 			if mixOpts.Bin == "" {
-				self, err := os.Executable()
-				if err != nil {
-					return err
-				}
 				mixOpts.Bin = self
 			}
 			base := *dir
@@ -297,7 +325,7 @@ kinds, fsyncs and messages per command, to a file.`,
 				mixOpts.Say = say
 			}
 			if want["mix"] {
-				say("mix: modes %v, rates %v, %d rounds, %s windows, serve %s", mixOpts.Modes, mixOpts.Rates, mixOpts.Rounds, mixOpts.Window, mixOpts.Bin)
+				say("mix: modes %v, rates %v, %d rounds, %s windows, serve %s, R3 cluster %v", mixOpts.Modes, mixOpts.Rates, mixOpts.Rounds, mixOpts.Window, mixOpts.Bin, mixOpts.Cluster)
 				r, err := bench.Mix(ctx, mixOpts)
 				if err != nil {
 					return fail("mix", err)

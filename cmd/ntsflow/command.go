@@ -52,7 +52,7 @@ var commands = []*Command{
 }
 
 func lookup(name string) *Command {
-	for _, c := range commands {
+	for _, c := range append(commands[:len(commands):len(commands)], hiddenCommands...) {
 		if c.Name == name {
 			return c
 		}
