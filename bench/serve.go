@@ -61,6 +61,8 @@ type ServeOptions struct {
 	Replicas int
 	// Args are more of serve's flags (--load-conns, say).
 	Args []string
+	// Pprof has serve serve its profiles on a loopback port (PprofAddr).
+	Pprof bool
 }
 
 // Serve is `ntsflow serve` running as a child process: the whole engine
@@ -69,11 +71,13 @@ type ServeOptions struct {
 type Serve struct {
 	URL      string // http://host:port
 	NATSAddr string // host:port, with ServeOptions.NATS
-	Pid      int
-	dir      string
-	logPath  string
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	// PprofAddr is where serve's profiles are, with ServeOptions.Pprof.
+	PprofAddr string
+	Pid       int
+	dir       string
+	logPath   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
 }
 
 // freeAddr asks the kernel for a free loopback port. Another process may
@@ -105,6 +109,12 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 		args = append(args, "--nats-url", o.NATSURL, "--replicas", strconv.Itoa(max(1, o.Replicas)))
 	}
 	args = append(args, o.Args...)
+	if o.Pprof {
+		if s.PprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof-addr", s.PprofAddr)
+	}
 	if o.NATS {
 		if s.NATSAddr, err = freeAddr(); err != nil {
 			return nil, err

@@ -66,7 +66,10 @@ type MixOptions struct {
 	NodeBin string
 	// ServeArgs are more of serve's flags for every window (--load-conns).
 	ServeArgs []string
-	Say       func(format string, a ...any)
+	// ProfileDir, if set, receives serve's CPU, block, mutex and
+	// goroutine profiles of every mix window (serve --pprof-addr).
+	ProfileDir string
+	Say        func(format string, a ...any)
 }
 
 // RawClusterClients are the raw baselines' client counts on the cluster
@@ -171,7 +174,7 @@ func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *co
 		}
 		settle = max(settle, o.Drain)
 	}
-	so := ServeOptions{Bin: o.Bin, Dir: dir, Args: o.ServeArgs}
+	so := ServeOptions{Bin: o.Bin, Dir: dir, Args: o.ServeArgs, Pprof: o.ProfileDir != ""}
 	clusterCPU := func() (time.Duration, error) { return 0, nil }
 	if r3 {
 		cl, err := StartCluster(ctx, o.nodeBin(), dir)
@@ -198,11 +201,18 @@ func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *co
 	if err != nil {
 		return Row{}, err
 	}
+	profiled := func() error { return nil }
+	if o.ProfileDir != "" {
+		profiled = profileWindow(ctx, s.PprofAddr, o.Window, o.ProfileDir, filepath.Base(dir))
+	}
 	var m MixResult
 	if cold != nil {
 		m = OfferColdMix(ctx, s.URL, rate, o.Window, cold.referrals)
 	} else {
 		m = OfferMix(ctx, s.URL, rate, o.Window, o.Gap)
+	}
+	if err := profiled(); err != nil {
+		o.say("mix: %v", err)
 	}
 	cWindow, err := s.CPU()
 	if err != nil {

@@ -116,6 +116,7 @@ kinds, fsyncs and messages per command, to a file.`,
 		coldReferrals := fs.Int("cold-referrals", 0, "mix: referrals the cold mode spreads its commands over (default 10 x the engine's cache)")
 		cluster := fs.String("cluster", "", "mix: also run on a replicated cluster (r3: three nats-server processes on this machine; see above)")
 		loadConns := fs.Int("load-conns", 0, "mix and writes: serve's --load-conns (0: serve's default)")
+		profileDir := fs.String("profile", "", "mix: write serve's CPU, block, mutex and goroutine profiles of every window to this directory (serve --pprof-addr; the serve binary must have it)")
 		serveBin := fs.String("serve-bin", "", "mix and writes: the ntsflow binary whose serve is measured (default: this one), to measure another build with this harness")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			mixOpts := bench.MixOptions{Rounds: *rounds, Window: time.Duration(*seconds) * time.Second, Drain: *drain, WritesRate: *writesRate, Bin: *serveBin, ColdReferrals: *coldReferrals}
@@ -138,6 +139,12 @@ kinds, fsyncs and messages per command, to a file.`,
 			}
 			if *loadConns > 0 {
 				mixOpts.ServeArgs = []string{"--load-conns", strconv.Itoa(*loadConns)}
+			}
+			if *profileDir != "" {
+				if err := os.MkdirAll(*profileDir, 0o750); err != nil {
+					return fmt.Errorf("--profile: %w", err)
+				}
+				mixOpts.ProfileDir = *profileDir
 			}
 			if *coldReferrals < 0 {
 				return usagef("--cold-referrals %d: want a positive number of referrals (or 0 for the default)", *coldReferrals)

@@ -57,6 +57,7 @@ type serveConfig struct {
 	tlsCert      string
 	tlsKey       string
 	insecure     bool
+	pprofAddr    string
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -89,6 +90,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fs.BoolVar(&c.insecure, "insecure", false, "allow listening beyond loopback without TLS (closed container networks only); tokens are still required")
 	fs.BoolVar(&c.noSagas, "no-sagas", false, "serve the API and views only; leave the deadline saga and the public publisher to other instances")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go's profiles (/debug/pprof/: CPU, goroutines, block, mutex) on this loopback host:port, block and mutex sampling on; default off")
 	fs.DurationVar(&c.shutdownWait, "shutdown-timeout", 15*time.Second, "how long to let requests in flight finish on SIGINT/SIGTERM")
 	return c
 }
@@ -132,6 +134,11 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}
 	if cfg.sessionIdle <= 0 || cfg.sessionMax <= 0 {
 		return fmt.Errorf("--session-idle (%v) and --session-max-age (%v) must be positive, e.g. 30m and 12h", cfg.sessionIdle, cfg.sessionMax)
+	}
+	if cfg.pprofAddr != "" {
+		if err := startPprof(ctx, cfg.pprofAddr, log); err != nil {
+			return err
+		}
 	}
 	var nc *eventstore.Conn
 	var emb *eventstore.Embedded
