@@ -99,9 +99,11 @@ func loopbackHostPort(what, addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// ProbeReplicas creates and deletes a small replicated stream: it succeeds
-// once the cluster has a JetStream meta leader and replicas peers to place
-// a stream on, which is what a store opened with that many replicas needs.
+// ProbeReplicas creates and deletes a small replicated stream, and reads
+// the state of every stream the cluster holds: it succeeds once the
+// cluster has a JetStream meta leader, replicas peers to place a stream on
+// and a leader for each stream, which is what a store opened with that
+// many replicas needs.
 func (c *Conn) ProbeReplicas(ctx context.Context, replicas int) error {
 	js, err := jetstream.New(c.nc)
 	if err != nil {
@@ -111,5 +113,17 @@ func (c *Conn) ProbeReplicas(ctx context.Context, replicas int) error {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"ntsflow.probe"}, Replicas: replicas, Storage: jetstream.MemoryStorage}); err != nil {
 		return fmt.Errorf("a stream of %d replicas: %w", replicas, err)
 	}
-	return js.DeleteStream(ctx, name)
+	if err := js.DeleteStream(ctx, name); err != nil {
+		return err
+	}
+	// A cluster restarted on its files places new streams before it has
+	// elected leaders for the streams it holds, and a store opened then
+	// times out on them: each must answer for its state.
+	names := js.StreamNames(ctx)
+	for n := range names.Name() {
+		if _, err := js.Stream(ctx, n); err != nil {
+			return fmt.Errorf("stream %s: %w", n, err)
+		}
+	}
+	return names.Err()
 }
