@@ -14,3 +14,6 @@ func (s *Store) LoadConnsForTest() []*nats.Conn {
 	}
 	return out
 }
+
+// AppendConnsForTest are the extra connections appends are spread over.
+func (s *Store) AppendConnsForTest() []*nats.Conn { return s.appends.conns }

@@ -36,6 +36,9 @@ type Config struct {
 	// makes with its options (0 or 1: that one alone). Store.Close closes
 	// the extra ones. See DefaultLoadConns.
 	LoadConns int
+	// AppendConns is how many NATS connections appends are spread over,
+	// round robin, as LoadConns does for loads. See DefaultAppendConns.
+	AppendConns int
 	// Tamperable creates the events stream without DenyDelete and
 	// DenyPurge. For tests that simulate tampering done outside the API (on
 	// disk, or in a restored backup) only: the server never lets a stream
@@ -58,6 +61,9 @@ type Store struct {
 	// them over main and the extra connections of Config.LoadConns.
 	main  loadConn
 	loads loadPool
+	// appends spreads appends over the store's connection and the extra
+	// ones of Config.AppendConns.
+	appends appendPool
 	// perLoadSub: the old way, a subscription per load; kept only while
 	// measuring (export_test.go).
 	perLoadSub bool
@@ -161,6 +167,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	}
 	st := &Store{nc: nc, js: js, stream: s, timers: timers, parked: parked, snapshots: obs, replicas: cfg.Replicas, main: loadConn{nc: nc, name: nc.Opts.Name}}
 	st.loads.extra = extra
+	if err := st.appends.open(nc, cfg.AppendConns); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
 }
 
@@ -222,7 +232,7 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, msg
 	if err := s.refuseWhileFailing(); err != nil {
 		return Appended{}, fmt.Errorf("append to %s: %w", subject, err)
 	}
-	ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	ack, err := s.appendJS().PublishMsg(ctx, msg, opts...)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {

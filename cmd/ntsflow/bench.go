@@ -116,6 +116,7 @@ kinds, fsyncs and messages per command, to a file.`,
 		coldReferrals := fs.Int("cold-referrals", 0, "mix: referrals the cold mode spreads its commands over (default 10 x the engine's cache)")
 		cluster := fs.String("cluster", "", "mix: also run on a replicated cluster (r3: three nats-server processes on this machine; see above)")
 		loadConns := fs.Int("load-conns", 0, "mix and writes: serve's --load-conns (0: serve's default)")
+		appendConns := fs.Int("append-conns", 0, "mix and writes: serve's --append-conns (0: serve's default)")
 		profileDir := fs.String("profile", "", "mix: write serve's CPU, block, mutex and goroutine profiles of every window to this directory (serve --pprof-addr; the serve binary must have it)")
 		serveBin := fs.String("serve-bin", "", "mix and writes: the ntsflow binary whose serve is measured (default: this one), to measure another build with this harness")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -134,11 +135,16 @@ kinds, fsyncs and messages per command, to a file.`,
 			default:
 				return usagef("--cluster %q: the one cluster bench runs is r3 (three processes, three replicas)", *cluster)
 			}
-			if *loadConns < 0 {
-				return usagef("--load-conns %d: want a number of connections (or 0 for serve's default)", *loadConns)
-			}
-			if *loadConns > 0 {
-				mixOpts.ServeArgs = []string{"--load-conns", strconv.Itoa(*loadConns)}
+			for _, c := range []struct {
+				flag string
+				n    int
+			}{{"--load-conns", *loadConns}, {"--append-conns", *appendConns}} {
+				if c.n < 0 {
+					return usagef("%s %d: want a number of connections (or 0 for serve's default)", c.flag, c.n)
+				}
+				if c.n > 0 {
+					mixOpts.ServeArgs = append(mixOpts.ServeArgs, c.flag, strconv.Itoa(c.n))
+				}
 			}
 			if *profileDir != "" {
 				if err := os.MkdirAll(*profileDir, 0o750); err != nil {

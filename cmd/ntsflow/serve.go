@@ -37,6 +37,7 @@ type serveConfig struct {
 	syncInterval time.Duration
 	maxBytes     int64
 	loadConns    int
+	appendConns  int
 	logFormat    string
 	logLevel     string
 	shutdownWait time.Duration
@@ -70,6 +71,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.IntVar(&c.replicas, "replicas", 0, "stream replicas (default 1 embedded or on a single server, 3 on a cluster)")
 	fs.DurationVar(&c.syncInterval, "sync-interval", 0, "embedded JetStream fsync interval; 0 (default) fsyncs every append, see README on what relaxing it risks")
 	fs.IntVar(&c.loadConns, "load-conns", eventstore.DefaultLoadConns, "NATS connections aggregate loads are spread over, round robin (1: the engine's one connection; see docs/design/atomic-appends.md)")
+	fs.IntVar(&c.appendConns, "append-conns", eventstore.DefaultAppendConns, "NATS connections commands' appends are spread over, round robin (1: the engine's one connection; see docs/operations.md)")
 	fs.Int64Var(&c.maxBytes, "max-bytes", 0, "cap the events stream at this many bytes; when full, commands fail with 503 and nothing is lost (0: no cap)")
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -209,11 +211,14 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	}
 	defer nc.Drain()
 
+	if cfg.appendConns < 1 {
+		return fmt.Errorf("--append-conns %d: want at least 1 connection", cfg.appendConns)
+	}
 	if cfg.loadConns < 1 {
 		return fmt.Errorf("--load-conns %d: want at least 1 connection", cfg.loadConns)
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	store, err := nc.Open(openCtx, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes, LoadConns: cfg.loadConns})
+	store, err := nc.Open(openCtx, eventstore.Config{Replicas: replicas, MaxBytes: cfg.maxBytes, LoadConns: cfg.loadConns, AppendConns: cfg.appendConns})
 	cancel()
 	if err != nil && replicas > 1 {
 		return fmt.Errorf("%w; pass --replicas with at most the cluster's JetStream servers (--replicas 1 on a single server)", err)
