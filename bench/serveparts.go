@@ -444,7 +444,14 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 					}
 					mix, err := mixWindow(ctx, o, filepath.Join(o.Dir, fmt.Sprintf("serve-%s-%s-%d-%d", t, mode, round, rate)), rate, seed, t == "r3")
 					if err != nil {
-						return nil, fmt.Errorf("%s, %s, %d/s: %w", t, mode, rate, err)
+						if ctx.Err() != nil {
+							return nil, ctx.Err()
+						}
+						// One window that could not run (serve not ready on
+						// a loaded machine, say) fails its rate, said so in
+						// its row, rather than losing the run's other rows.
+						o.say("mix: round %d: %s, %s, %d/s: the window failed: %v", round, t, mode, rate, err)
+						mix = Row{Offered: rate, Target: t, Errors: 1, ErrorKinds: map[string]int{"window failed": 1}, Note: "the window failed: " + err.Error()}
 					}
 					cells[key(t, mode)][i] = append(cells[key(t, mode)][i], cell{raws, mix})
 				}
@@ -513,7 +520,7 @@ func Mix(ctx context.Context, o MixOptions) ([]Row, error) {
 				}
 			}
 			top := Row{Group: summary, Offered: best, Mode: mode, Target: t, Name: fmt.Sprintf("%s: highest rate with p99 ≤ %d ms and no errors in every round", mode, P99Bar.Milliseconds())}
-			if best > 0 {
+			if best > 0 && bestRaw > 0 {
 				// The targets divide the raw rate by the synced
 				// writes per command (the writes part's figure), which
 				// this part does not measure: the ratio here is to the raw
