@@ -129,6 +129,30 @@ func (e *Engine) load(ctx context.Context, subject string) ([]eventstore.Stored,
 	return stored, nil
 }
 
+// replicaLoader is a store that can read a subject from whichever replica
+// answers, without asking the leader how far it must read
+// (eventstore.Store.LoadFromAnyReplica).
+type replicaLoader interface {
+	Replicated() bool
+	LoadFromAnyReplica(ctx context.Context, subject string) ([]eventstore.Stored, error)
+}
+
+// loadForFirstAttempt reads a subject the cache does not hold for a
+// command's first attempt, from any replica when the store can: like the
+// cache, such a read may be behind the log, and the server's check of the
+// append's expected sequence, or deciding again on fresh loads after a
+// refusal (loop), makes that safe. It is not cached: a stale read must
+// not outlive the attempt. ok is false when the store has no such read.
+func (e *Engine) loadForFirstAttempt(ctx context.Context, subject string) (stored []eventstore.Stored, ok bool, err error) {
+	rl, ok := e.Store.(replicaLoader)
+	if !ok || !rl.Replicated() {
+		// One replica: a load is as cheap as it gets, and reads its writes.
+		return nil, false, nil
+	}
+	stored, err = rl.LoadFromAnyReplica(ctx, subject)
+	return stored, true, err
+}
+
 // appended caches a subject's commits after a command's own append: those
 // it decided on (which were all of them, or the server would have refused
 // the append) and the new one.

@@ -85,6 +85,15 @@ func (e *Engine) loop(ctx context.Context, j *job) error {
 	fromCache := false
 	for _, p := range j.parts {
 		p.stored, p.cached = e.cached(p.subject)
+		if !p.cached {
+			// Not held: read from any replica and treat it as the cache
+			// is treated (a replica may be behind, as the cache may be).
+			stored, ok, err := e.loadForFirstAttempt(ctx, p.subject)
+			if err != nil {
+				return fmt.Errorf("load %s: %w", p.subject, err)
+			}
+			p.stored, p.cached = stored, ok
+		}
 		fromCache = fromCache || p.cached
 	}
 	for attempt := 1; ; attempt++ {

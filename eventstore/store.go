@@ -297,6 +297,33 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, known []Stored) (
 	return out, nil
 }
 
+// LoadFromAnyReplica is Load without its guarantee on a replicated stream:
+// whichever replica answers the direct get answers, and a follower may not
+// yet hold the last commits. It saves Load's request to the stream's
+// leader, a round trip through the server's JetStream API that cold loads
+// queued on (issue 25, the R3 cluster). Only for a caller that decides on
+// what it reads and appends expecting its last sequence, as the engine
+// does on what it caches: the server then refuses an append decided on a
+// stale read, and the caller loads again with Load. On one replica it is
+// Load.
+func (s *Store) LoadFromAnyReplica(ctx context.Context, subject string) ([]Stored, error) {
+	if s.replicas <= 1 {
+		return s.LoadAfter(ctx, subject, nil)
+	}
+	out, err := s.load(ctx, subject, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := unvoidedCorrupt(out); err != nil {
+		return nil, fmt.Errorf("load %s: %w", subject, err)
+	}
+	return out, nil
+}
+
+// Replicated says whether the events stream has more than one replica,
+// so that LoadFromAnyReplica saves anything.
+func (s *Store) Replicated() bool { return s.replicas > 1 }
+
 // LoadAll is Load for those who must see a subject that holds messages
 // that do not decode (the void command, the views looking for a void):
 // such a message comes back with its Err set and an empty commit, instead
@@ -306,6 +333,12 @@ func (s *Store) LoadAll(ctx context.Context, subject string) ([]Stored, error) {
 }
 
 func (s *Store) loadAll(ctx context.Context, subject string, known []Stored) ([]Stored, error) {
+	return s.load(ctx, subject, known, true)
+}
+
+// load reads subject's commits after known; fromLeader makes it read, on a
+// replicated stream, up to the last sequence the leader holds.
+func (s *Store) load(ctx context.Context, subject string, known []Stored, fromLeader bool) ([]Stored, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
@@ -313,7 +346,7 @@ func (s *Store) loadAll(ctx context.Context, subject string, known []Stored) ([]
 	}
 	lc := s.loadConn()
 	var want uint64
-	if s.replicas > 1 {
+	if s.replicas > 1 && fromLeader {
 		var err error
 		if want, err = s.leaderLastSequence(ctx, lc.nc, subject); err != nil {
 			return nil, fmt.Errorf("load %s on connection %q: %w", subject, lc.name, err)
