@@ -28,20 +28,8 @@ func TestColdCommandOnAClusterSkipsTheLeaderRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	now := func() time.Time { return received.Add(48 * time.Hour) }
-	var engines []*engine.Engine
-	for i := range 2 {
-		nc, err := nats.Connect(cluster.ClientURL(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		st, err := eventstore.Open(ctx, nc, eventstore.Config{Replicas: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		engines = append(engines, &engine.Engine{Store: st, Now: now})
-	}
-	a, b := engines[0], engines[1]
+	a := &engine.Engine{Store: cluster.Open(0, eventstore.Config{Replicas: 3}), Now: now}
+	b := &engine.Engine{Store: cluster.Open(1, eventstore.Config{Replicas: 3}), Now: now}
 	// Requests for the leader's last message on a subject, as Load sends
 	// them, seen from a connection of their own.
 	watch, err := nats.Connect(cluster.ClientURL(2))

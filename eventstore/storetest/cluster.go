@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // Cluster is a JetStream cluster of real nats-server instances in this
@@ -149,4 +151,24 @@ func (c *Cluster) Shutdown() {
 // reach the cluster through that server.
 func (c *Cluster) ClientURL(i int) string {
 	return fmt.Sprintf("nats://127.0.0.1:%d", c.opts[i].Port)
+}
+
+// Open connects to server i alone and opens a store there with cfg, both
+// closed when the test ends: an engine instance reaching the cluster
+// through that server.
+func (c *Cluster) Open(i int, cfg eventstore.Config) *eventstore.Store {
+	c.t.Helper()
+	nc, err := nats.Connect(c.ClientURL(i))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := eventstore.Open(ctx, nc, cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(st.Close)
+	return st
 }
