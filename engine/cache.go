@@ -3,6 +3,7 @@ package engine
 import (
 	"container/list"
 	"context"
+	"hash/fnv"
 	"slices"
 	"sync"
 
@@ -29,6 +30,15 @@ import (
 // Slices handed out are shared and must not be modified; a cached entry is
 // replaced, never changed in place.
 type commitCache struct {
+	// shards split the cache by subject, each with its own lock and
+	// least-recently-used order: with one lock, commands' puts queued on
+	// it once appends no longer queued on the connection (a mutex profile
+	// of serve on the R3 cluster, issue 25).
+	shards []*cacheShard
+}
+
+// cacheShard is one part of the cache: what one lock guards.
+type cacheShard struct {
 	mu    sync.Mutex
 	max   int
 	items map[string]*list.Element
@@ -40,14 +50,48 @@ type cacheEntry struct {
 	stored  []eventstore.Stored
 }
 
-func newCommitCache(max int) *commitCache {
-	return &commitCache{max: max, items: make(map[string]*list.Element)}
+// shardSize is about how many aggregates a shard holds; a small cache is
+// one shard, so that its order is exactly least recently used.
+const (
+	shardSize = 64
+	maxShards = 16
+)
+
+func newCommitCache(size int) *commitCache {
+	n := min(maxShards, max(1, size/shardSize))
+	c := &commitCache{}
+	for range n {
+		c.shards = append(c.shards, &cacheShard{max: (size + n - 1) / n, items: make(map[string]*list.Element)})
+	}
+	return c
+}
+
+func (c *commitCache) shard(subject string) *cacheShard {
+	if len(c.shards) == 1 {
+		return c.shards[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(subject))
+	return c.shards[h.Sum32()%uint32(len(c.shards))]
 }
 
 func (c *commitCache) get(subject string) ([]eventstore.Stored, bool) {
 	if c == nil {
 		return nil, false
 	}
+	return c.shard(subject).get(subject)
+}
+
+// put records a subject's commits, unless the cache already holds more of
+// them: it never moves back.
+func (c *commitCache) put(subject string, stored []eventstore.Stored) {
+	if c == nil {
+		return
+	}
+	c.shard(subject).put(subject, slices.Clip(stored))
+}
+
+func (c *cacheShard) get(subject string) ([]eventstore.Stored, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[subject]
@@ -58,13 +102,10 @@ func (c *commitCache) get(subject string) ([]eventstore.Stored, bool) {
 	return el.Value.(*cacheEntry).stored, true
 }
 
-// put records a subject's commits, unless the cache already holds more of
-// them: it never moves back.
-func (c *commitCache) put(subject string, stored []eventstore.Stored) {
-	if c == nil {
-		return
-	}
-	stored = slices.Clip(stored)
+func (c *cacheShard) put(subject string, stored []eventstore.Stored) {
+	// Made before the lock: an allocation may stop to help the garbage
+	// collector, and every command on the shard would wait behind it.
+	fresh := &cacheEntry{subject: subject, stored: stored}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[subject]; ok {
@@ -75,7 +116,7 @@ func (c *commitCache) put(subject string, stored []eventstore.Stored) {
 		c.lru.MoveToFront(el)
 		return
 	}
-	c.items[subject] = c.lru.PushFront(&cacheEntry{subject: subject, stored: stored})
+	c.items[subject] = c.lru.PushFront(fresh)
 	for c.lru.Len() > c.max {
 		old := c.lru.Remove(c.lru.Back()).(*cacheEntry)
 		delete(c.items, old.subject)
