@@ -165,6 +165,9 @@ const (
 	CareWithdrawn         = "withdrawn"
 )
 
+// CareStatuses are every care status, in the order a page offers them.
+var CareStatuses = []string{CareMissing, CareReturned, CareAwaitingPlacement, CarePlaced, CareLeaverStatus, CareLeftCare, CareWithdrawn}
+
 // The things that fall due, as the list names them.
 const (
 	DuePlacement      = "placement-deadline"
