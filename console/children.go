@@ -257,6 +257,9 @@ func (s *Server) journeyOf(c *call, j app.Journey, now time.Time) journeyData {
 	slices.Reverse(d.Episodes)
 	if care.DateOfBirth != "" {
 		d.DateOfBirth = care.DateOfBirth
+		if t, err := time.Parse(time.DateOnly, care.DateOfBirth); err == nil {
+			d.DateOfBirth = t.Format("2 January 2006")
+		}
 		if care.DOBBasis == events.DOBAssessed {
 			d.DateOfBirth += " (assessed)"
 		}

@@ -155,6 +155,9 @@ func TestChildJourneyInTheBrowser(t *testing.T) {
 	if m := b.text(sam, "#milestones-table"); !strings.Contains(m, "16: the leaving-care team") || !strings.Contains(m, "Overdue") || !strings.Contains(m, "18: a care leaver") || !strings.Contains(m, "To come") {
 		t.Errorf("milestones: %q", m)
 	}
+	if s := b.text(sam, "#journey-summary"); !strings.Contains(s, dob.Format("2 January 2006")) {
+		t.Errorf("the date of birth as people read it: %q", s)
+	}
 	b.check(sam, "journey-milestones")
 
 	// Leaving care, through the referral's form; the journey ends there.
