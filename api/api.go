@@ -121,6 +121,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/capacity/authorities/{code}":                         s.capacity,
 		"GET /v1/timeliness":                                          s.timeliness,
 		"GET /v1/safeguarding":                                        s.safeguarding,
+		"GET /v1/children":                                            s.children,
 		"GET /v1/referrals":                                           s.listReferrals,
 		"GET /v1/views":                                               s.viewStatuses,
 		"POST /v1/views/{name}/rebuild":                               s.rebuildView,
@@ -177,7 +178,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 }
 
 func needsViews(pattern string) bool {
-	for _, p := range []string{"GET /v1/capacity", "GET /v1/planning", "GET /v1/timeliness", "GET /v1/safeguarding", "GET /v1/referrals", "GET /v1/views", "POST /v1/views/"} {
+	for _, p := range []string{"GET /v1/capacity", "GET /v1/planning", "GET /v1/timeliness", "GET /v1/safeguarding", "GET /v1/children", "GET /v1/referrals", "GET /v1/views", "POST /v1/views/"} {
 		if strings.HasPrefix(pattern, p) && pattern != "GET /v1/referrals/{id}" && pattern != "GET /v1/referrals/{id}/history" {
 			return true
 		}

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
@@ -22,8 +22,8 @@ func (s *Server) safeguardingPolicy() safeguarding.Policy {
 }
 
 // careRoute serves one care command: body decodes into the command's
-// value, with finish adding the referral's facts.
-func careRoute[C aggregates.CareCommand](s *Server, finish func(c *C, child aggregates.ChildInCare, rules aggregates.MissingRules)) http.HandlerFunc {
+// value; app.CareFacts adds the referral's facts, as for the console.
+func careRoute[C aggregates.CareCommand](s *Server) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var c C
 		meta, ok := s.decodeCommand(w, r, &c)
@@ -31,32 +31,19 @@ func careRoute[C aggregates.CareCommand](s *Server, finish func(c *C, child aggr
 			return
 		}
 		id := r.PathValue("id")
-		var complete func(aggregates.Referral, aggregates.CareCommand) aggregates.CareCommand
-		if finish != nil {
-			complete = func(ref aggregates.Referral, cmd aggregates.CareCommand) aggregates.CareCommand {
-				c := cmd.(C)
-				finish(&c, aggregates.ChildOf(ref, s.Authorities.RegionOf(ref.ReceivingAuthority)), s.safeguardingPolicy().Rules())
-				return c
-			}
-		}
-		out, err := s.referrals().Care(r.Context(), caller(r), id, c, complete, meta)
+		facts := app.CareFacts{Authorities: s.Authorities, Rules: s.safeguardingPolicy().Rules()}
+		out, err := s.referrals().Care(r.Context(), caller(r), id, c, facts.Complete, meta)
 		s.answer(w, r, id, c, out, err, http.StatusOK)
 	}
 }
 
 func (s *Server) careRoutes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /v1/referrals/{id}/missing-episodes": careRoute(s, func(c *aggregates.ReportMissing, ch aggregates.ChildInCare, rules aggregates.MissingRules) {
-			c.Child, c.Rules = ch, rules
-		}),
-		"POST /v1/referrals/{id}/missing-episodes/returned": careRoute(s, func(c *aggregates.RecordReturn, _ aggregates.ChildInCare, rules aggregates.MissingRules) {
-			c.Rules = rules
-		}),
-		"POST /v1/referrals/{id}/missing-episodes/strategy-discussion": careRoute[aggregates.RecordStrategyDiscussion](s, nil),
-		"POST /v1/referrals/{id}/missing-episodes/return-interview":    careRoute[aggregates.RecordReturnInterview](s, nil),
-		"POST /v1/referrals/{id}/leave-to-remain":                      careRoute[aggregates.RecordLeaveToRemain](s, nil),
-		"POST /v1/referrals/{id}/date-of-birth": careRoute(s, func(c *aggregates.SetDateOfBirth, ch aggregates.ChildInCare, _ aggregates.MissingRules) {
-			c.Child, c.Basis = ch, events.DOBRecorded
-		}),
+		"POST /v1/referrals/{id}/missing-episodes":                     careRoute[aggregates.ReportMissing](s),
+		"POST /v1/referrals/{id}/missing-episodes/returned":            careRoute[aggregates.RecordReturn](s),
+		"POST /v1/referrals/{id}/missing-episodes/strategy-discussion": careRoute[aggregates.RecordStrategyDiscussion](s),
+		"POST /v1/referrals/{id}/missing-episodes/return-interview":    careRoute[aggregates.RecordReturnInterview](s),
+		"POST /v1/referrals/{id}/leave-to-remain":                      careRoute[aggregates.RecordLeaveToRemain](s),
+		"POST /v1/referrals/{id}/date-of-birth":                        careRoute[aggregates.SetDateOfBirth](s),
 	}
 }

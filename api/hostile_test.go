@@ -134,6 +134,16 @@ func typeOf(s *base.Schema) string {
 	return ""
 }
 
+// search reports whether a query parameter is a search over free text
+// (x-search), which refuses only what no text searched for holds.
+func search(s *base.Schema) bool {
+	if s.Extensions == nil {
+		return false
+	}
+	n := s.Extensions.GetOrZero("x-search")
+	return n != nil && n.Value == "true"
+}
+
 // textCases are the hostile values of one text, for a field or for a
 // list's entry (wrap puts it in a list).
 func textCases(t *testing.T, name string, s *base.Schema, wrap func(any) any) []hostile {
@@ -372,6 +382,10 @@ func TestHostileQueryParameters(t *testing.T) {
 				bad = append(bad, "xml", "not-a-value", "JSON ")
 			case s.Pattern != "" || s.Format != "":
 				bad = append(bad, "garbage", "2025-13")
+			case search(s):
+				// A search takes any text a reference may hold: only what
+				// no reference holds is refused.
+				bad = append(bad, "tab\there", "\x1b[31m")
 			default:
 				bad = append(bad, "garbage")
 			}

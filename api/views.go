@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +202,31 @@ func (s *Server) safeguarding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rd, err := s.queries().Safeguarding(r.Context(), caller(r), asked, at)
+	answerRead(s, w, r, param, rd, err, same)
+}
+
+// children lists the children in care: the same use case as the
+// console's page.
+func (s *Server) children(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	cq := app.ChildrenQuery{Child: strings.TrimSpace(q.Get("child")), CareStatus: q.Get("careStatus")}
+	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &cq.Scope.Region, &cq.Scope.Authority); e != nil {
+		writeError(w, e)
+		return
+	}
+	if cq.CareStatus != "" && !slices.Contains(projections.CareStatuses, cq.CareStatus) {
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "careStatus", "no care status %q; care statuses: %v", cq.CareStatus, projections.CareStatuses))
+		return
+	}
+	if problem := app.ChildSearchProblem(cq.Child); problem != "" {
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "child", "%s", problem))
+		return
+	}
+	at, param, ok := s.at(w, r)
+	if !ok {
+		return
+	}
+	rd, _, err := s.queries().Children(r.Context(), caller(r), cq, at)
 	answerRead(s, w, r, param, rd, err, same)
 }
 

@@ -70,33 +70,45 @@ func reachable(t *testing.T, depth int) []aggregates.Referral {
 		r.Searches, r.OffersFound = min(r.Searches, 2), min(r.OffersFound, 2)
 		return fmt.Sprintf("%+v", r)
 	}
-	start := aggregates.Referrals.Start("r1")
+	return explore(aggregates.Referrals.Start("r1"), key, depth, func(s aggregates.Referral) []aggregates.Referral {
+		var out []aggregates.Referral
+		for _, cmd := range cmds {
+			if evs, err := decide(s, cmd); err == nil {
+				out = append(out, fold(s, evs, aggregates.Evolve))
+			}
+		}
+		return out
+	})
+}
+
+// explore lists the states reachable from start within depth steps,
+// breadth first, each once by its key.
+func explore[S any](start S, key func(S) string, depth int, next func(S) []S) []S {
 	seen := map[string]bool{key(start): true}
-	states := []aggregates.Referral{start}
-	frontier := states
+	states, frontier := []S{start}, []S{start}
 	for d := 0; d < depth && len(frontier) > 0; d++ {
-		var next []aggregates.Referral
+		var found []S
 		for _, s := range frontier {
-			for _, cmd := range cmds {
-				evs, err := decide(s, cmd)
-				if err != nil {
-					continue
-				}
-				n := s
-				for _, e := range evs {
-					e.AggregateID = "r1"
-					n = aggregates.Evolve(n, e)
-				}
+			for _, n := range next(s) {
 				if k := key(n); !seen[k] {
 					seen[k] = true
-					next = append(next, n)
+					found = append(found, n)
 				}
 			}
 		}
-		states = append(states, next...)
-		frontier = next
+		states = append(states, found...)
+		frontier = found
 	}
 	return states
+}
+
+// fold applies decided events to a state, as the engine does for "r1".
+func fold[S any](s S, evs []events.Event, evolve func(S, events.Event) S) S {
+	for _, e := range evs {
+		e.AggregateID = "r1"
+		s = evolve(s, e)
+	}
+	return s
 }
 
 func ptr(n int) *int { return &n }
@@ -221,4 +233,120 @@ func TestAwaitingAllocationOffersOnlyWithdrawal(t *testing.T) {
 	if got := Anyone().Actions(r, wNow); !slices.Equal(got, []string{ActWithdraw}) {
 		t.Errorf("with sign-in off, %v is offered on a referral awaiting allocation; want only %q", got, ActWithdraw)
 	}
+}
+
+// The same for the care actions: every state a placed (or not yet placed,
+// or gone) child's care reaches by the commands people and the
+// safeguarding saga send, crossed with the referral's statuses, holds the
+// care actions offered to the decider, tried with the test's own commands.
+var wRules = aggregates.MissingRules{Policy: "p1", EarlyWithinDays: 7, StrategyWithin: 24 * time.Hour, InterviewWithin: 72 * time.Hour, WarnBefore: 24 * time.Hour}
+
+func careReachable(t *testing.T, ref aggregates.Referral, f CareFacts, depth int) []aggregates.Care {
+	t.Helper()
+	h := time.Hour
+	one := 1
+	cmds := []aggregates.CareCommand{
+		aggregates.ReportMissing{MissingAt: wNow.Add(-5 * h), LastSeen: "school", PoliceReference: "GMP-1"},
+		aggregates.ReportMissing{MissingAt: wNow.Add(-h), LastSeen: "park", PoliceReference: "GMP-2"},
+		aggregates.RecordReturn{ReturnedAt: wNow.Add(-3 * h), WhereFound: "friend's"},
+		aggregates.RecordReturn{ReturnedAt: wNow, WhereFound: "placement"},
+		aggregates.NotifySafeguarding{Episode: 1, Parties: []string{events.PartyPolice}},
+		aggregates.RecordStrategyDiscussion{HeldAt: wNow.Add(-4 * h), Attendees: []string{"police"}},
+		aggregates.RecordStrategyDiscussion{Episode: &one, HeldAt: wNow, Attendees: []string{"police", "health"}},
+		aggregates.RecordReturnInterview{OfferedAt: wNow, OfferedBy: "advocate", Accepted: true},
+		aggregates.RecordStrategyOverdue{Episode: 1}, aggregates.RecordStrategyOverdue{Episode: 2},
+		aggregates.RecordInterviewWarning{Episode: 1}, aggregates.RecordInterviewBreach{Episode: 1},
+		aggregates.SetDateOfBirth{DateOfBirth: "2010-04-01"},
+	}
+	key := func(c aggregates.Care) string { c.Version = 0; return fmt.Sprintf("%+v", c) }
+	return explore(aggregates.Cares.Start("r1"), key, depth, func(s aggregates.Care) []aggregates.Care {
+		var out []aggregates.Care
+		for _, cmd := range cmds {
+			// The saga's records are decided when their time has come.
+			if evs, err := aggregates.DecideCare(s, f.Complete(ref, cmd), wNow.Add(100*time.Hour)); err == nil {
+				out = append(out, fold(s, evs, aggregates.EvolveCare))
+			}
+		}
+		return out
+	})
+}
+
+// careTries are the test's own well-formed commands for each care action.
+func careTries(action string, ref aggregates.Referral, care aggregates.Care) []aggregates.CareCommand {
+	last, _ := care.Episode(0)
+	after := func(t time.Time) time.Time { return later(later(wNow.Add(-30*time.Minute), ref.PlacedAt), t) }
+	switch action {
+	case ActReportMissing:
+		return []aggregates.CareCommand{aggregates.ReportMissing{MissingAt: after(last.ReturnedAt), LastSeen: "the shop", PoliceReference: "GMP-9"}}
+	case ActReturned:
+		return []aggregates.CareCommand{aggregates.RecordReturn{ReturnedAt: after(last.MissingAt), WhereFound: "the station"}, aggregates.RecordReturn{ReturnedAt: wNow, WhereFound: "home"}}
+	case ActStrategy:
+		return []aggregates.CareCommand{aggregates.RecordStrategyDiscussion{HeldAt: after(last.MissingAt), Attendees: []string{"police", "social-care"}}}
+	case ActInterview:
+		return []aggregates.CareCommand{aggregates.RecordReturnInterview{OfferedAt: after(last.ReturnedAt), OfferedBy: "Jo, independent advocate", Accepted: false}}
+	case ActDateOfBirth:
+		return []aggregates.CareCommand{aggregates.SetDateOfBirth{DateOfBirth: "2010-04-01"}, aggregates.SetDateOfBirth{DateOfBirth: "2011-09-30"}}
+	}
+	panic(fmt.Sprintf("no commands for care action %q: add them here", action))
+}
+
+func TestCareActionsOfferedAreTheActionsAccepted(t *testing.T) {
+	f := CareFacts{Authorities: refdata.Default(), Rules: wRules}
+	byStatus := map[aggregates.Status]aggregates.Referral{}
+	for _, r := range reachable(t, 6) {
+		if r.ReceivingAuthority == "E08000007" {
+			if _, ok := byStatus[r.Status]; !ok {
+				byStatus[r.Status] = r
+			}
+		}
+	}
+	for _, s := range []aggregates.Status{aggregates.StatusOpen, aggregates.StatusPlaced, aggregates.StatusWithdrawn, aggregates.StatusLeftCare} {
+		if _, ok := byStatus[s]; !ok {
+			t.Fatalf("no Stockport referral %s among the reachable states", s)
+		}
+	}
+	placed := byStatus[aggregates.StatusPlaced]
+	cares := careReachable(t, placed, f, 6)
+	callers := map[string]Caller{
+		"anyone (sign-in off)":  Anyone(),
+		"Stockport":             As(auth.Principal{Name: "sp", Kind: auth.Authority, Authority: "E08000007"}),
+		"Manchester":            As(auth.Principal{Name: "mc", Kind: auth.Authority, Authority: "E08000003"}),
+		"the North West region": As(auth.Principal{Name: "nw", Kind: auth.Region, Region: "North West"}),
+		"an auditor":            As(auth.Principal{Name: "au", Kind: auth.Auditor}),
+	}
+	offeredAtAll, states := map[string]bool{}, 0
+	for _, ref := range byStatus {
+		for _, care := range cares {
+			states++
+			for who, c := range callers {
+				offered := c.CareActions(ref, care, f, wNow)
+				for _, a := range CareActionNames {
+					accepted := false
+					for _, cmd := range careTries(a, ref, care) {
+						if _, err := aggregates.DecideCare(care, f.Complete(ref, cmd), wNow); err == nil {
+							accepted = true
+						}
+					}
+					may := c.ChangesReferral(ref)
+					switch on := slices.Contains(offered, a); {
+					case on && !accepted:
+						t.Errorf("%s is offered %q on a child %s with %d episodes, but the decider refuses it", who, a, ref.Status, len(care.Episodes))
+					case on && !may:
+						t.Errorf("%s is offered %q on a child of another authority", who, a)
+					case !on && accepted && may:
+						t.Errorf("%s is not offered %q on a child %s with care %+v, which the decider accepts", who, a, ref.Status, care.Episodes)
+					}
+					if slices.Contains(offered, a) {
+						offeredAtAll[a] = true
+					}
+				}
+			}
+		}
+	}
+	for _, a := range CareActionNames {
+		if !offeredAtAll[a] {
+			t.Errorf("%q is never offered in any of %d states: the test proves nothing about it", a, states)
+		}
+	}
+	t.Logf("%d care states crossed with %d referral statuses, %d callers", len(cares), len(byStatus), len(callers))
 }

@@ -29,3 +29,21 @@ func useCaseRig(t *testing.T) (context.Context, *engine.Engine) {
 	}
 	return ctx, n.Engine
 }
+
+// viewsRig is useCaseRig with production's live views running too, for
+// the queries; ctx bounds the test's calls.
+func viewsRig(t *testing.T) (context.Context, *wiring.Node) {
+	t.Helper()
+	node := storetest.Start(t, storetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	n, err := wiring.Build(wiring.Config{Store: node.Store, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(runCtx, wiring.Views); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	return ctx, n
+}

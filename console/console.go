@@ -14,6 +14,10 @@
 //	/console/referrals/{id}/{action} one action's form (notify, search, place ...)
 //	/console/allocation              the partnership's referrals to allocate and answers awaited
 //	/console/regions/{region}/rota   the rota: order, next, thresholds, pledges, pauses
+//	/console/children                children in our care: social worker, care status, next due
+//	/console/children/{childRef}     a child's journey from referral to leaving care
+//	/console/referrals/{id}/care/{action} a care action's form (missing, return ...)
+//	/console/safeguarding            children missing now and returned, overdue first
 //	/console/capacity                thresholds, looked after, pledges; as of a date
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
@@ -50,6 +54,7 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/rota"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
+	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -93,6 +98,10 @@ type Server struct {
 	// AllocationPolicy is the allocated authority's response time (default:
 	// the shipped policy), as the API's.
 	AllocationPolicy *allocation.Policy
+	// SafeguardingPolicy is the missing-episode policy (default: the
+	// shipped one), whose times the care forms put in their commands, as
+	// the API's.
+	SafeguardingPolicy *safeguarding.Policy
 	// RefreshEvery is how often the at-risk page refreshes its list with
 	// its small script (default 30s; the page works without it).
 	RefreshEvery time.Duration
@@ -158,6 +167,11 @@ func (s *Server) init() {
 		page("GET /console/allocation", s.allocationPage)
 		page("GET /console/regions/{region}/rota", s.rotaPage)
 		page("POST /console/regions/{region}/{change}", s.rotaChange)
+		page("GET /console/children", s.childrenPage)
+		page("GET /console/children/{child}", s.journey)
+		page("GET /console/referrals/{id}/care/{action}", s.careForm)
+		page("POST /console/referrals/{id}/care/{action}", s.careSend)
+		page("GET /console/safeguarding", s.safeguardingPage)
 		page("GET /console/capacity", s.capacity)
 		page("GET /console/timeliness", s.timeliness)
 		page("GET /console/audit", s.auditPage)

@@ -428,15 +428,21 @@ func (s *Server) loadReadable(w http.ResponseWriter, r *http.Request, c *call, i
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	ref, stored, err := s.referrals().Referral(ctx, c.app(), id)
+	return ref, stored, s.loaded(w, c, err)
+}
+
+// loaded answers a failed read of a referral (none the caller may see, or
+// the store's failure) and reports whether the read succeeded.
+func (s *Server) loaded(w http.ResponseWriter, c *call, err error) bool {
 	switch {
 	case errors.Is(err, app.ErrNoReferral):
 		s.noReferral(w, c)
-		return ref, nil, false
+		return false
 	case err != nil:
 		s.unavailable(w, c, err)
-		return ref, nil, false
+		return false
 	}
-	return ref, stored, true
+	return true
 }
 
 func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {

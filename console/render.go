@@ -55,6 +55,10 @@ func (p page) Links() []navLink {
 	if c.writer() {
 		add("new", "/console/referrals/new", "New referral")
 	}
+	if c.seesChild() {
+		add("children", "/console/children", "Children in our care")
+	}
+	add("safeguarding", "/console/safeguarding", "Safeguarding")
 	if c.allocator() {
 		add("allocation", "/console/allocation", "Allocation")
 	}
@@ -88,7 +92,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}

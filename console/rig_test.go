@@ -55,6 +55,9 @@ type rig struct {
 type rigOptions struct {
 	signIn bool
 	now    func() time.Time
+	// safeguarding runs the safeguarding saga too (it tells the police and
+	// the hub of a missing child, and times the clocks).
+	safeguarding bool
 }
 
 // roles the rig makes tokens for, when sign-in is on.
@@ -130,7 +133,11 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 	n.Console.RefreshEvery, n.Console.Now = time.Second, o.now
 	r.eng, r.views = n.Engine, n.Views
 	wg.Add(1)
-	go func() { defer wg.Done(); n.Run(ctx, wiring.Views, wiring.DeadlineSaga) }()
+	parts := []wiring.Part{wiring.Views, wiring.DeadlineSaga}
+	if o.safeguarding {
+		parts = append(parts, wiring.SafeguardingSaga)
+	}
+	go func() { defer wg.Done(); n.Run(ctx, parts...) }()
 	hs := httptest.NewServer(n.Handler())
 	t.Cleanup(hs.Close)
 	r.base = hs.URL
@@ -185,7 +192,7 @@ func (r *rig) settle() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	for _, wait := range []func(context.Context, uint64) error{r.views.Capacity.WaitFor, r.views.Timeliness.WaitFor, r.views.Referrals.WaitFor} {
+	for _, wait := range []func(context.Context, uint64) error{r.views.Capacity.WaitFor, r.views.Timeliness.WaitFor, r.views.Referrals.WaitFor, r.views.Children.WaitFor, r.views.Safeguarding.WaitFor} {
 		if err := wait(ctx, last); err != nil {
 			r.t.Fatalf("views did not reach sequence %d: %v", last, err)
 		}

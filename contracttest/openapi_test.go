@@ -250,6 +250,7 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"capacityOfAuthority", stockport, "", ""},
 		{"timeliness", northWest, "", ""},
 		{"safeguarding", stockport, "", ""},
+		{"children", stockport, "", ""},
 		{"viewStatuses", operator, "", ""},
 		{"rebuildView", operator, "", ""},
 		{"listParked", operator, "", ""},

@@ -31,6 +31,9 @@ var registry = []registered{
 	view(fixed(projections.SafeguardingSpec), func(s *Set) **Runner[*projections.Safeguarding] { return &s.Safeguarding }, func(v *projections.Safeguarding, e reportEnv) any {
 		return projections.ReportSafeguarding(v, e.reg, projections.SafeguardingFilter{}, e.now, e.missingAlertAfter)
 	}),
+	view(fixed(projections.ChildrenSpec), func(s *Set) **Runner[*projections.Children] { return &s.Children }, func(v *projections.Children, e reportEnv) any {
+		return projections.ReportChildren(v, e.reg, e.cal, projections.ChildrenFilter{}, e.now)
+	}),
 	view(fixed(projections.DeadlinesSpec), func(s *Set) **Runner[*projections.Deadlines] { return &s.Deadlines }, func(v *projections.Deadlines, e reportEnv) any { return projections.ReportDeadlines(v, e.now) }),
 }
 
@@ -66,6 +69,7 @@ func (u unknownView) Error() string {
 // reportEnv is what a view's report reads besides the view.
 type reportEnv struct {
 	reg               *refdata.Registry
+	cal               *calendar.Calendar
 	now               time.Time
 	missingAlertAfter time.Duration
 }

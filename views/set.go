@@ -23,6 +23,7 @@ type Set struct {
 	Timeliness   *Runner[*projections.Timeliness]
 	Referrals    *Runner[*projections.ReferralList]
 	Safeguarding *Runner[*projections.Safeguarding]
+	Children     *Runner[*projections.Children]
 	// Deadlines is the deadline saga's index; the saga reads it (Due).
 	Deadlines *Runner[*projections.Deadlines]
 	Registry  *refdata.Registry
@@ -211,7 +212,7 @@ func ReportAsOf(ctx context.Context, store Log, reg *refdata.Registry, cal *cale
 		return nil, 0, unknownView(name)
 	}
 	report, seq, _, err := r.fold(ctx, store, cal, FoldOptions{AsOf: asOf, Progress: progress})
-	return report(reportEnv{reg: reg, now: now, missingAlertAfter: missingAlertAfter}), seq, err
+	return report(reportEnv{reg: reg, cal: cal, now: now, missingAlertAfter: missingAlertAfter}), seq, err
 }
 
 // DeadlinesDue answers the deadline saga's question (sagarun.Deadline.Due)

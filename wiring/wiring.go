@@ -203,7 +203,7 @@ func Build(cfg Config) (*Node, error) {
 		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens}
 	n.Console = &console.Server{Engine: n.Engine, EventStore: store, Views: served, Authorities: reg, Calendar: cal, Tokens: cfg.Tokens, Log: log.With("component", "console"),
 		Secure: cfg.Secure, Key: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, Metrics: n.Metrics, Sessions: cfg.Sessions,
-		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge}
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, SafeguardingPolicy: &n.SafeguardingPolicy}
 
 	n.Deadline = &sagarun.Deadline{Saga: rule, Engine: n.Engine, Store: store, Log: log.With("component", "deadline-saga"),
 		OnFired: n.Metrics.OnFired, OnRecorded: n.Metrics.OnRecorded, Due: n.Views.DueDeadlines, Upcoming: n.Views.UpcomingDeadlines}
