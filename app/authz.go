@@ -41,6 +41,17 @@ func (c Caller) ChangesAuthority(code string) bool { return !c.On || c.P.CanChan
 // every authority's.
 func (c Caller) ReadsTeam(code string) bool { return c.ChangesAuthority(code) || c.audits() }
 
+// ReadsSettings: an authority's pledge and contact are read by the
+// authority, by the partnership of its region (which allocates to it and
+// asks its contact) and by auditors.
+func (c Caller) ReadsSettings(code string, reg *refdata.Registry) bool {
+	return c.ChangesAuthority(code) || c.audits() || (c.P.Kind == auth.Region && reg != nil && reg.RegionOf(code) == c.P.Region)
+}
+
+// ReadsNational: the national view holds figures by region only, so every
+// role that works with the scheme reads it, and auditors.
+func (c Caller) ReadsNational() bool { return !c.On || c.works() || c.audits() }
+
 // ReadsReferral: auth.CanReadReferral.
 func (c Caller) ReadsReferral(ref aggregates.Referral, reg *refdata.Registry) bool {
 	return !c.On || c.P.CanReadReferral(ref, reg)
