@@ -94,6 +94,20 @@ func (c Caller) OwnRegion() (string, bool) {
 	return c.P.Region, c.On && c.P.Kind == auth.Region
 }
 
+// OwnAuthority is the authority an authority's caller speaks for.
+func (c Caller) OwnAuthority() (string, bool) {
+	return c.P.Authority, c.On && c.P.Kind == auth.Authority
+}
+
+// SeesTeams: the team pages are for the authorities (their own team) and
+// auditors (any authority's), as ReadsTeam allows.
+func (c Caller) SeesTeams() bool { return !c.On || c.P.Kind == auth.Authority || c.audits() }
+
+// SeesSettings: the authority settings pages are for the authorities
+// (their own), the partnerships (their region's authorities) and
+// auditors, as ReadsSettings allows.
+func (c Caller) SeesSettings() bool { return !c.On || c.works() || c.audits() }
+
 // RefersInto: a child is referred into the scheme for a region (region is
 // its name) by the region's partnership or by the entry authority that
 // refers the child (transferring, its code).

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/views"
 )
 
@@ -14,6 +15,9 @@ type Teams struct {
 	Engine *engine.Engine
 	// Views, if set, gives Roster the children waiting for a worker.
 	Views *views.Set
+	// Authorities resolves the region of a leaver's children, whom Leave
+	// reallocates as Referrals.AllocateWorker does.
+	Authorities *refdata.Registry
 }
 
 // Change runs a command on the team of the authority code (its current

@@ -185,3 +185,59 @@ func (u Teams) toAllocate(ctx context.Context, t aggregates.Team, code string, n
 	}
 	return out, nil
 }
+
+// Reallocated is what became of one of a leaver's children: the worker the
+// rota gave the child to, or why it could not.
+type Reallocated struct {
+	ReferralID string
+	StaffID    string
+	Err        error
+}
+
+// Leave records that the worker staffID left the team of the authority
+// code and, with byRota, gives each of their children the rota's next
+// worker, the leaving as the reason. The leaving stands even if a child
+// cannot be reallocated (everyone passed over): that child stays on the
+// team's list to allocate, and its Reallocated says why. Each
+// reallocation is its own command, keyed from meta's key so a form sent
+// twice reallocates once.
+func (u Teams) Leave(ctx context.Context, c Caller, code, staffID string, byRota bool, meta engine.Meta) (engine.Outcome, []Reallocated, error) {
+	out, err := u.Change(ctx, c, code, staffID, aggregates.RecordWorkerLeft{}, meta)
+	if err != nil || !byRota {
+		return out, nil, err
+	}
+	var children []string
+	var name string
+	for _, e := range out.Events {
+		if d, ok := e.Data.(events.WorkerLeft); ok {
+			children = d.Reallocate
+		}
+	}
+	if t, err := u.Team(ctx, c, code); err == nil {
+		name = t.Workers[staffID].Name
+	}
+	if name == "" {
+		name = staffID
+	}
+	refs := Referrals{Engine: u.Engine, Authorities: u.Authorities}
+	var done []Reallocated
+	for _, id := range children {
+		// The leaving was checked against the version the form showed;
+		// each reallocation is decided on the team as it is then.
+		m := meta
+		m.ExpectedVersion, m.MsgID = nil, ""
+		if meta.IdempotencyKey != "" {
+			m.IdempotencyKey = meta.IdempotencyKey + "." + id
+		}
+		r := Reallocated{ReferralID: id}
+		o, err := refs.AllocateWorker(ctx, c, id, aggregates.AllocateWorker{Reason: name + " left the team"}, m)
+		r.Err = err
+		for _, e := range o.Events {
+			if d, ok := e.Data.(events.WorkerAllocated); ok {
+				r.StaffID = d.StaffID
+			}
+		}
+		done = append(done, r)
+	}
+	return out, done, nil
+}

@@ -129,3 +129,81 @@ func TestAuthoritySettingsReaders(t *testing.T) {
 		}
 	}
 }
+
+// A leaver's children are reallocated by the rota, each with the leaving
+// as the reason; one the rota cannot place stays to allocate, and says why.
+func TestLeaveReallocatesTheLeaversChildren(t *testing.T) {
+	ctx, eng := useCaseRig(t)
+	reg := refdata.Default()
+	teams, refs := app.Teams{Engine: eng, Authorities: reg}, app.Referrals{Engine: eng, Authorities: reg}
+	sp := app.As(auth.Principal{Name: "sp", Kind: auth.Authority, Authority: "E08000007"})
+	m := engine.Meta{Actor: "sp"}
+	one, ten := 1, 10
+	for _, w := range []struct {
+		id  string
+		cap *int
+	}{{"gus", &ten}, {"hal", &one}} {
+		if _, err := teams.Change(ctx, sp, "E08000007", w.id, aggregates.SetWorker{Name: w.id, CaseloadCap: w.cap}, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kids []string
+	for i, key := range []string{"k1", "k2", "k3"} {
+		out, err := refs.Receive(ctx, sp, aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "H", ChildReference: "C-" + key, ReceivedAt: time.Now().Add(-time.Hour)}, engine.Meta{Actor: "sp", IdempotencyKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kids = append(kids, out.AggregateID)
+		// Gus gets the first two, Hal the third.
+		staff := "gus"
+		if i == 2 {
+			staff = "hal"
+		}
+		if _, err := refs.AllocateWorker(ctx, sp, out.AggregateID, aggregates.AllocateWorker{StaffID: staff, Reason: "test"}, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// When Gus leaves, with his children reallocated by the rota: Hal is
+	// at his cap, so nobody can take them.
+	out, moved, err := teams.Leave(ctx, sp, "E08000007", "gus", true, engine.Meta{Actor: "sp", IdempotencyKey: "leave-gus"})
+	if err != nil || len(out.Events) != 1 {
+		t.Fatalf("leave: %+v, %v", out, err)
+	}
+	if len(moved) != 2 || moved[0].ReferralID != kids[0] || moved[1].ReferralID != kids[1] {
+		t.Fatalf("reallocations %+v; want Gus's two children", moved)
+	}
+	for _, r := range moved {
+		if app.Classify(r.Err).Code != string(aggregates.CodeNoWorkerAvailable) || r.StaffID != "" {
+			t.Fatalf("with Hal at his cap: %+v", r)
+		}
+	}
+	// Then with room for Hal, the team leader reallocates what is left.
+	three := 3
+	if _, err := teams.Change(ctx, sp, "E08000007", "hal", aggregates.SetWorker{Name: "hal", CaseloadCap: &three}, m); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := app.Teams{Engine: eng}.Roster(ctx, sp, "E08000007", time.Now())
+	if err != nil || ro.Proposal == nil || ro.Proposal.StaffID != "hal" {
+		t.Fatalf("roster after Gus left: %+v, %v", ro.Proposal, err)
+	}
+	// A leaver's children are reallocated by the rota when it has room.
+	if _, err := teams.Change(ctx, sp, "E08000007", "ivy", aggregates.SetWorker{Name: "ivy", CaseloadCap: &ten}, m); err != nil {
+		t.Fatal(err)
+	}
+	_, moved, err = teams.Leave(ctx, sp, "E08000007", "hal", true, engine.Meta{Actor: "sp", IdempotencyKey: "leave-hal"})
+	if err != nil || len(moved) != 1 || moved[0].StaffID != "ivy" || moved[0].Err != nil {
+		t.Fatalf("Hal leaving: %+v, %v", moved, err)
+	}
+	tm, _ := teams.Team(ctx, sp, "E08000007")
+	if tm.Cases[kids[2]] != "ivy" {
+		t.Fatalf("the third child is with %q; want ivy", tm.Cases[kids[2]])
+	}
+	// Sent again, the same form records and reallocates nothing more.
+	again, moved2, err := teams.Leave(ctx, sp, "E08000007", "hal", true, engine.Meta{Actor: "sp", IdempotencyKey: "leave-hal"})
+	if err != nil || !again.Replayed || len(moved2) != 1 || moved2[0].StaffID != "ivy" || moved2[0].Err != nil {
+		t.Fatalf("the leaving sent again: %+v, %+v, %v", again, moved2, err)
+	}
+	if tm2, _ := teams.Team(ctx, sp, "E08000007"); tm2.Version != tm.Version {
+		t.Fatalf("the repeat moved the team from version %d to %d", tm.Version, tm2.Version)
+	}
+}
