@@ -14,6 +14,10 @@
 //	/console/referrals/{id}/{action} one action's form (notify, search, place ...)
 //	/console/allocation              the partnership's referrals to allocate and answers awaited
 //	/console/regions/{region}/rota   the rota: order, next, thresholds, pledges, pauses
+//	/console/team                    the team: rota, who is passed over, caseloads, children to allocate
+//	/console/authorities/{code}/team/...   add a worker, an absence, a leaver; /console/team/children/{id} a child's worker
+//	/console/authority               the authority's settings: pledge and single point of contact
+//	/console/national                the regions' shares of referrals and of children, by year
 //	/console/capacity                thresholds, looked after, pledges; as of a date
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
@@ -158,6 +162,18 @@ func (s *Server) init() {
 		page("GET /console/allocation", s.allocationPage)
 		page("GET /console/regions/{region}/rota", s.rotaPage)
 		page("POST /console/regions/{region}/{change}", s.rotaChange)
+		page("GET /console/team", s.teamHome)
+		page("GET /console/authorities/{code}/team", s.teamPage)
+		page("GET /console/authorities/{code}/team/workers/new", s.workerForm)
+		page("POST /console/authorities/{code}/team/workers/new", s.workerAdd)
+		page("GET /console/authorities/{code}/team/workers/{staffId}/{change}", s.workerChangeForm)
+		page("POST /console/authorities/{code}/team/workers/{staffId}/{change}", s.workerChange)
+		page("GET /console/team/children/{id}", s.childWorkerForm)
+		page("POST /console/team/children/{id}", s.childWorker)
+		page("GET /console/authority", s.settingsHome)
+		page("GET /console/authorities/{code}/settings", s.settingsPage)
+		page("POST /console/authorities/{code}/settings/{change}", s.settingsChange)
+		page("GET /console/national", s.nationalPage)
 		page("GET /console/capacity", s.capacity)
 		page("GET /console/timeliness", s.timeliness)
 		page("GET /console/audit", s.auditPage)
