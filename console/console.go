@@ -15,7 +15,8 @@
 //	/console/allocation              the partnership's referrals to allocate and answers awaited
 //	/console/regions/{region}/rota   the rota: order, next, thresholds, pledges, pauses
 //	/console/team                    the team: rota, who is passed over, caseloads, children to allocate
-//	/console/authorities/{code}/team/...   add a worker, an absence, a leaver; /console/team/children/{id} a child's worker
+//	/console/authorities/{code}/team/workers/...  add a worker, their details, an absence, leaving
+//	/console/team/children/{id}      a child's social worker: by the rota or by choice
 //	/console/authority               the authority's settings: pledge and single point of contact
 //	/console/national                the regions' shares of referrals and of children, by year
 //	/console/capacity                thresholds, looked after, pledges; as of a date

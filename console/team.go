@@ -201,6 +201,8 @@ func (s *Server) teamPage(w http.ResponseWriter, r *http.Request, c *call) {
 	switch q.Get("recorded") {
 	case "worker":
 		notice = "Social worker: recorded."
+	case "details":
+		notice = names[q.Get("staff")] + "'s details: recorded."
 	case "away":
 		notice = "Absence: recorded. The rota passes over " + names[q.Get("staff")] + " until they are back."
 	case "leaving":
@@ -381,15 +383,8 @@ func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
 		// The API's PUT would change that worker: this form only adds.
 		errs = append(errs, fieldError{Field: "staffId", Message: "The team already has a worker with staff ID " + staff + " (" + wk.Name + "): give the new worker their own ID"})
 	}
-	cmd := aggregates.SetWorker{Name: required(v, "name", "Enter the worker's name", &errs)}
-	if strings.TrimSpace(v.Get("caseloadCap")) == "" {
-		errs = append(errs, fieldError{Field: "caseloadCap", Message: "Enter the caseload cap, as a whole number such as 12"})
-	} else {
-		cp := wholeNumber(v, "caseloadCap", false, 0, "Enter the caseload cap as a whole number, such as 12", &errs)
-		cmd.CaseloadCap = &cp
-	}
-	cmd.OtherCases = wholeNumber(v, "otherCases", true, 0, "Enter the other children as a whole number, such as 0 or 5", &errs)
-	if len(errs) > 0 {
+	cmd, more := workerDetails(v)
+	if errs = append(errs, more...); len(errs) > 0 {
 		show(http.StatusUnprocessableEntity, errs, nil)
 		return
 	}
@@ -402,6 +397,21 @@ func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	http.Redirect(w, r, "/console/authorities/"+code+"/team?recorded=worker", http.StatusSeeOther)
+}
+
+// workerDetails reads a worker's name, caseload cap and other children,
+// with every empty or malformed answer at once.
+func workerDetails(v url.Values) (aggregates.SetWorker, []fieldError) {
+	var errs []fieldError
+	cmd := aggregates.SetWorker{Name: required(v, "name", "Enter the worker's name", &errs)}
+	if strings.TrimSpace(v.Get("caseloadCap")) == "" {
+		errs = append(errs, fieldError{Field: "caseloadCap", Message: "Enter the caseload cap, as a whole number such as 12"})
+	} else {
+		cp := wholeNumber(v, "caseloadCap", false, 0, "Enter the caseload cap as a whole number, such as 12", &errs)
+		cmd.CaseloadCap = &cp
+	}
+	cmd.OtherCases = wholeNumber(v, "otherCases", true, 0, "Enter the other children as a whole number, such as 0 or 5", &errs)
+	return cmd, errs
 }
 
 func (s *Server) logFailure(status int, what, about string, err error) {
@@ -418,6 +428,11 @@ func (s *Server) workerChangeData(code string, t aggregates.Team, wk aggregates.
 		Action: base + "/workers/" + url.PathEscape(wk.StaffID) + "/" + change, Back: base, BackText: "Back to the team",
 		Key: newKey(), Version: strconv.Itoa(t.Version)}}
 	switch change {
+	case "details":
+		f.Heading, f.Submit = "Change "+wk.Name+"'s details", "Save the details"
+		f.Intro = "The rota passes over a worker at their caseload cap: the children allocated here and the other children on their caseload together."
+		f.Fields = workerFields()[1:]
+		f.Fields[0].Value, f.Fields[1].Value, f.Fields[2].Value = wk.Name, strconv.Itoa(wk.CaseloadCap), strconv.Itoa(wk.OtherCases)
 	case "away":
 		f.Heading, f.Submit = "Record an absence", "Record the absence"
 		f.Intro = "While " + wk.Name + " is away the rota passes them over; their children stay with them."
@@ -527,6 +542,18 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 	defer cancel()
 	back := "/console/authorities/" + code + "/team?staff=" + url.QueryEscape(wk.StaffID) + "&recorded=" + change
 	switch change {
+	case "details":
+		cmd, errs := workerDetails(v)
+		if len(errs) > 0 {
+			show(http.StatusUnprocessableEntity, errs, nil)
+			return
+		}
+		if _, err := s.teams().Change(ctx, c.app(), code, wk.StaffID, cmd, m); err != nil {
+			status, errs, st := errorsFor(err)
+			s.logFailure(status, "change a worker", code, err)
+			show(status, errs, st)
+			return
+		}
 	case "away":
 		var errs []fieldError
 		day, dfe := parseDate(v, "until", "The last day away")

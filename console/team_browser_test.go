@@ -182,6 +182,17 @@ func TestTeamSettingsAndRegionInTheBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#submit")),
 		chromedp.WaitVisible(chromedp.CSS(noticeSel)))
 
+	// Ben's other children change: his caseload follows.
+	b.run(sam, "change Ben's details",
+		chromedp.Click(chromedp.CSS("#details-sw-ben")),
+		chromedp.WaitVisible(chromedp.CSS("#otherCases")),
+		chromedp.SetValue(chromedp.CSS("#otherCases"), "2"),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS(noticeSel)))
+	if c := b.text(sam, `#workers-table tr[data-staff="sw-ben"] [data-field="caseload"]`); c != "2" {
+		t.Errorf("Ben's caseload after his details changed: %q", c)
+	}
+
 	// Now the rota starts at Ben (away), passes Cat (at her cap of 1) and
 	// proposes Amina; the page and the API agree.
 	if p := b.text(sam, "#team-proposal"); p != "Amina Yusuf" {
@@ -241,6 +252,23 @@ func TestTeamSettingsAndRegionInTheBrowser(t *testing.T) {
 		t.Errorf("Cat's row: %q", st)
 	}
 	b.check(sam, "team-after-leaving")
+
+	// An auditor reads Stockport's team, chosen from a list: no forms, and
+	// no child's reference (auditors read those in the history).
+	ada := signIn(b, r, "auditor")
+	b.run(ada, "the team, from the navigation",
+		chromedp.Click(chromedp.CSS(`a[href="/console/team"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#authority")),
+		chromedp.SetValue(chromedp.CSS("#authority"), "E08000007"),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#workers-table")))
+	b.check(ada, "team-auditor")
+	if n := value(b, ada, "no forms for auditors", chromedp.Evaluate[int](`document.querySelectorAll("main form, #add-worker, [id^=allocate-]").length`)); n != 0 {
+		t.Errorf("the auditor is offered %d changes", n)
+	}
+	if txt := b.text(ada, "main"); strings.Contains(txt, "HO-team-") {
+		t.Errorf("the auditor sees a child's reference on the team page")
+	}
 
 	// The authority's settings: the pledge by keyboard alone.
 	b.run(sam, "settings, from the navigation",
