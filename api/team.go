@@ -24,9 +24,8 @@ func (s *Server) teamCommand(w http.ResponseWriter, r *http.Request, body any) {
 	if !ok {
 		return
 	}
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
 	switch c := body.(type) {
@@ -104,9 +103,8 @@ type WorkerView struct {
 
 // team: GET /v1/authorities/{code}/team.
 func (s *Server) team(w http.ResponseWriter, r *http.Request) {
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
 	now := s.now()
@@ -157,9 +155,8 @@ type AuthorityContact struct {
 
 // authority: GET /v1/authorities/{code}.
 func (s *Server) authority(w http.ResponseWriter, r *http.Request) {
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
 	a, err := app.Authorities{Engine: s.Engine, Registry: s.Authorities}.Settings(r.Context(), caller(r), code)
@@ -178,4 +175,14 @@ func (s *Server) authority(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(a.Version)))
 	writeJSON(w, http.StatusOK, v)
+}
+
+// pathAuthority is the authority the path's {code} names, by its current
+// code; ok is false when it has written the answer.
+func (s *Server) pathAuthority(w http.ResponseWriter, r *http.Request) (string, bool) {
+	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
+	}
+	return code, ok
 }

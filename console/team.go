@@ -306,6 +306,17 @@ func (s *Server) workerFormData(code string, version int) teamForm {
 		Key: newKey(), Version: strconv.Itoa(version), Fields: workerFields()}}
 }
 
+// pathTeam loads, for a form, the team of the authority the path names;
+// ok is false when it has written the answer.
+func (s *Server) pathTeam(w http.ResponseWriter, r *http.Request, c *call) (string, aggregates.Team, bool) {
+	code, ok := s.authorityCode(w, r, c)
+	if !ok {
+		return "", aggregates.Team{}, false
+	}
+	t, ok := s.teamFor(w, r, c, code)
+	return code, t, ok
+}
+
 // teamFor loads the team for a form; ok is false when it has written the
 // answer.
 func (s *Server) teamFor(w http.ResponseWriter, r *http.Request, c *call, code string) (aggregates.Team, bool) {
@@ -324,11 +335,7 @@ func (s *Server) teamFor(w http.ResponseWriter, r *http.Request, c *call, code s
 }
 
 func (s *Server) workerForm(w http.ResponseWriter, r *http.Request, c *call) {
-	code, ok := s.authorityCode(w, r, c)
-	if !ok {
-		return
-	}
-	t, ok := s.teamFor(w, r, c, code)
+	code, t, ok := s.pathTeam(w, r, c)
 	if !ok {
 		return
 	}
@@ -361,11 +368,7 @@ func required(v url.Values, name, msg string, errs *[]fieldError) string {
 }
 
 func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
-	code, ok := s.authorityCode(w, r, c)
-	if !ok {
-		return
-	}
-	t, ok := s.teamFor(w, r, c, code)
+	code, t, ok := s.pathTeam(w, r, c)
 	if !ok {
 		return
 	}
@@ -468,10 +471,7 @@ func exampleDate(now time.Time) string {
 // workerFor loads the team and the worker a path names; ok is false when
 // it has written the answer.
 func (s *Server) workerFor(w http.ResponseWriter, r *http.Request, c *call) (code string, t aggregates.Team, wk aggregates.Worker, ok bool) {
-	if code, ok = s.authorityCode(w, r, c); !ok {
-		return
-	}
-	if t, ok = s.teamFor(w, r, c, code); !ok {
+	if code, t, ok = s.pathTeam(w, r, c); !ok {
 		return
 	}
 	wk, known := t.Workers[r.PathValue("staffId")]
