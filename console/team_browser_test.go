@@ -258,7 +258,9 @@ func TestTeamSettingsAndRegionInTheBrowser(t *testing.T) {
 	ada := signIn(b, r, "auditor")
 	b.run(ada, "the team, from the navigation",
 		chromedp.Click(chromedp.CSS(`a[href="/console/team"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#authority")),
+		chromedp.WaitVisible(chromedp.CSS("#authority")))
+	b.check(ada, "team-choose")
+	b.run(ada, "Stockport's team",
 		chromedp.SetValue(chromedp.CSS("#authority"), "E08000007"),
 		chromedp.Click(chromedp.CSS("#submit")),
 		chromedp.WaitVisible(chromedp.CSS("#workers-table")))
