@@ -111,6 +111,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /v1/capacity/national":                                   s.national,
 		"GET /v1/planning/forecast":                                   s.forecast,
 		"GET /v1/authorities/{code}/team":                             s.team,
+		"GET /v1/authorities/{code}":                                  s.authority,
 		"PUT /v1/authorities/{code}/team/workers/{staffId}":           func(w http.ResponseWriter, r *http.Request) { s.teamCommand(w, r, &aggregates.SetWorker{}) },
 		"POST /v1/authorities/{code}/team/workers/{staffId}/absences": func(w http.ResponseWriter, r *http.Request) { s.teamCommand(w, r, &aggregates.MarkWorkerAway{}) },
 		"POST /v1/authorities/{code}/team/workers/{staffId}/leaving":  func(w http.ResponseWriter, r *http.Request) { s.teamCommand(w, r, &aggregates.RecordWorkerLeft{}) },

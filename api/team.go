@@ -7,6 +7,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/events"
 )
 
 // The receiving authority's team: its social workers and the allocation of
@@ -23,9 +24,8 @@ func (s *Server) teamCommand(w http.ResponseWriter, r *http.Request, body any) {
 	if !ok {
 		return
 	}
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
 	switch c := body.(type) {
@@ -60,6 +60,27 @@ type TeamView struct {
 	Version   int          `json:"version"`
 	Next      string       `json:"next,omitempty"` // the worker the rota tries first for the next child
 	Workers   []WorkerView `json:"workers"`
+	// Proposal is whom the rota would give the next child to now, with
+	// every worker it would pass over and why (the rule run dry);
+	// NoProposal, when it would pass over everyone, says why.
+	Proposal   *WorkerProposal `json:"proposal,omitempty"`
+	NoProposal string          `json:"noProposal,omitempty"`
+	// ToAllocate are the children the authority received that have no
+	// social worker, or whose worker left.
+	ToAllocate []ChildToAllocate `json:"childrenToAllocate"`
+}
+
+// WorkerProposal is the rota's choice for the next child.
+type WorkerProposal struct {
+	StaffID  string              `json:"staffId"`
+	Position int                 `json:"position"`
+	Skipped  []events.WorkerSkip `json:"skipped"`
+}
+
+// ChildToAllocate is a child waiting for a social worker.
+type ChildToAllocate struct {
+	ReferralID string `json:"referralId"`
+	LeftWorker string `json:"leftWorker,omitempty"` // the worker who left, for a child to reallocate
 }
 
 // WorkerView is one worker's caseload.
@@ -75,35 +96,93 @@ type WorkerView struct {
 	AwayReason    string     `json:"awayReason,omitempty"`
 	Left          bool       `json:"left,omitempty"`
 	Children      []string   `json:"children"`
+	// PassedOver is why the rota would pass the worker over for the next
+	// child: "away" or "at-caseload-cap".
+	PassedOver string `json:"passedOver,omitempty"`
 }
 
 // team: GET /v1/authorities/{code}/team.
 func (s *Server) team(w http.ResponseWriter, r *http.Request) {
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
-	t, err := app.Teams{Engine: s.Engine}.Team(r.Context(), caller(r), code)
+	now := s.now()
+	ro, err := app.Teams{Engine: s.Engine, Views: s.Views, Authorities: s.Authorities}.Roster(r.Context(), caller(r), code, now)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	v := TeamView{Authority: code, Version: t.Version, Workers: []WorkerView{}}
-	now := s.now()
-	for i, id := range t.Order {
-		wk := t.Workers[id]
-		wv := WorkerView{Position: i + 1, StaffID: id, Name: wk.Name, Unaccompanied: len(wk.Children), OtherCases: wk.OtherCases,
-			Caseload: wk.Caseload(), CaseloadCap: wk.CaseloadCap, Left: wk.Left, Children: append([]string{}, wk.Children...)}
-		if now.Before(wk.AwayUntil) {
+	t := ro.Team
+	v := TeamView{Authority: code, Version: t.Version, Next: ro.Next, Workers: []WorkerView{}, ToAllocate: []ChildToAllocate{}}
+	for _, wk := range ro.Workers {
+		wv := WorkerView{Position: wk.Position, StaffID: wk.StaffID, Name: wk.Name, Unaccompanied: wk.Unaccompanied, OtherCases: wk.Other,
+			Caseload: wk.Caseload, CaseloadCap: wk.CaseloadCap, Left: wk.Left, Children: append([]string{}, wk.Children...), PassedOver: wk.PassedOver}
+		if wk.AwayNow {
 			until := wk.AwayUntil
 			wv.AwayUntil, wv.AwayReason = &until, wk.AwayReason
 		}
 		v.Workers = append(v.Workers, wv)
 	}
-	if len(t.Order) > 0 {
-		v.Next = t.Order[t.Next%len(t.Order)]
+	if p := ro.Proposal; p != nil {
+		v.Proposal = &WorkerProposal{StaffID: p.StaffID, Position: p.Position, Skipped: append([]events.WorkerSkip{}, p.Skipped...)}
+	} else if ro.NoProposal != nil {
+		v.NoProposal = app.Classify(ro.NoProposal).Message
+	}
+	for _, ch := range ro.ToAllocate {
+		v.ToAllocate = append(v.ToAllocate, ChildToAllocate{ReferralID: ch.ReferralID, LeftWorker: ch.LeftWorker})
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(t.Version)))
 	writeJSON(w, http.StatusOK, v)
+}
+
+// AuthoritySettings is what an authority records about itself.
+type AuthoritySettings struct {
+	Authority string `json:"authority"`
+	Name      string `json:"name"`
+	Region    string `json:"region"`
+	Version   int    `json:"version"`
+	// Pledge is null until the authority sets one.
+	Pledge  *int              `json:"pledge"`
+	Contact *AuthorityContact `json:"contact"`
+}
+
+// AuthorityContact is the authority's single point of contact.
+type AuthorityContact struct {
+	Name    string `json:"name"`
+	Mailbox string `json:"mailbox"`
+}
+
+// authority: GET /v1/authorities/{code}.
+func (s *Server) authority(w http.ResponseWriter, r *http.Request) {
+	code, ok := s.pathAuthority(w, r)
+	if !ok {
+		return
+	}
+	a, err := app.Authorities{Engine: s.Engine, Registry: s.Authorities}.Settings(r.Context(), caller(r), code)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	au, _ := s.Authorities.Lookup(code)
+	v := AuthoritySettings{Authority: code, Name: au.Name, Region: au.Region, Version: a.Version}
+	if a.PledgeSet {
+		p := a.Pledge
+		v.Pledge = &p
+	}
+	if a.Contact.Mailbox != "" {
+		v.Contact = &AuthorityContact{Name: a.Contact.Name, Mailbox: a.Contact.Mailbox}
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(a.Version)))
+	writeJSON(w, http.StatusOK, v)
+}
+
+// pathAuthority is the authority the path's {code} names, by its current
+// code; ok is false when it has written the answer.
+func (s *Server) pathAuthority(w http.ResponseWriter, r *http.Request) (string, bool) {
+	code, ok := s.Authorities.Canonical(r.PathValue("code"))
+	if !ok {
+		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
+	}
+	return code, ok
 }

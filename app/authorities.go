@@ -5,12 +5,15 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/refdata"
 )
 
 // Authorities are the authority's own command use cases: its pledge and
 // its single point of contact, which only the authority sets.
 type Authorities struct {
 	Engine *engine.Engine
+	// Registry says which region an authority is in, for Settings.
+	Registry *refdata.Registry
 }
 
 // Change runs a command on an authority; code is its current ONS code,
@@ -31,4 +34,19 @@ func (u Authorities) Change(ctx context.Context, c Caller, code string, cmd aggr
 		return engine.Outcome{}, c.forbidden(doing, "")
 	}
 	return engine.Handle(ctx, u.Engine, aggregates.Authorities, code, cmd, meta)
+}
+
+// Settings reads what an authority records about itself: its pledge and
+// its single point of contact. The authority reads its own, its region's
+// partnership those of the authorities it allocates to (the contact is
+// whom it asks), auditors every authority's.
+func (u Authorities) Settings(ctx context.Context, c Caller, code string) (aggregates.Authority, error) {
+	if !c.ReadsSettings(code, u.Registry) {
+		return aggregates.Authority{}, c.forbidden("see the settings of "+code+"; the authority and its region's partnership do", "")
+	}
+	a, _, err := engine.Load(ctx, u.Engine.Store, aggregates.Authorities, code)
+	if a.Code == "" {
+		a.Code = code
+	}
+	return a, err
 }

@@ -41,6 +41,17 @@ func (c Caller) ChangesAuthority(code string) bool { return !c.On || c.P.CanChan
 // every authority's.
 func (c Caller) ReadsTeam(code string) bool { return c.ChangesAuthority(code) || c.audits() }
 
+// ReadsSettings: an authority's pledge and contact are read by the
+// authority, by the partnership of its region (which allocates to it and
+// asks its contact) and by auditors.
+func (c Caller) ReadsSettings(code string, reg *refdata.Registry) bool {
+	return c.ChangesAuthority(code) || c.audits() || (c.P.Kind == auth.Region && reg != nil && reg.RegionOf(code) == c.P.Region)
+}
+
+// ReadsNational: the national view holds figures by region only, so every
+// role that works with the scheme reads it, and auditors.
+func (c Caller) ReadsNational() bool { return !c.On || c.works() || c.audits() }
+
 // ReadsReferral: auth.CanReadReferral.
 func (c Caller) ReadsReferral(ref aggregates.Referral, reg *refdata.Registry) bool {
 	return !c.On || c.P.CanReadReferral(ref, reg)
@@ -82,6 +93,20 @@ func (c Caller) ReadsRota(region string) bool { return !c.On || c.audits() || c.
 func (c Caller) OwnRegion() (string, bool) {
 	return c.P.Region, c.On && c.P.Kind == auth.Region
 }
+
+// OwnAuthority is the authority an authority's caller speaks for.
+func (c Caller) OwnAuthority() (string, bool) {
+	return c.P.Authority, c.On && c.P.Kind == auth.Authority
+}
+
+// SeesTeams: the team pages are for the authorities (their own team) and
+// auditors (any authority's), as ReadsTeam allows.
+func (c Caller) SeesTeams() bool { return !c.On || c.P.Kind == auth.Authority || c.audits() }
+
+// SeesSettings: the authority settings pages are for the authorities
+// (their own), the partnerships (their region's authorities) and
+// auditors, as ReadsSettings allows.
+func (c Caller) SeesSettings() bool { return !c.On || c.works() || c.audits() }
 
 // RefersInto: a child is referred into the scheme for a region (region is
 // its name) by the region's partnership or by the entry authority that

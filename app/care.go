@@ -5,12 +5,19 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/views"
 )
 
 // Teams are the team's command use cases: its social workers, which only
 // the authority changes.
 type Teams struct {
 	Engine *engine.Engine
+	// Views, if set, gives Roster the children waiting for a worker.
+	Views *views.Set
+	// Authorities resolves the region of a leaver's children, whom Leave
+	// reallocates as Referrals.AllocateWorker does.
+	Authorities *refdata.Registry
 }
 
 // Change runs a command on the team of the authority code (its current
@@ -47,7 +54,7 @@ func (u Referrals) AllocateWorker(ctx context.Context, c Caller, id string, cmd 
 		return engine.Outcome{}, c.forbidden("allocate a social worker; the receiving authority's team leader does", "")
 	}
 	cmd.ReferralID = id
-	cmd.Received = ref.Status == aggregates.StatusOpen || ref.Status == aggregates.StatusPlaced
+	cmd.Received = receivedForWorker(ref.Status)
 	return engine.Handle(ctx, u.Engine, aggregates.Teams, ref.ReceivingAuthority, aggregates.TeamCommand(cmd), meta)
 }
 

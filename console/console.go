@@ -18,6 +18,11 @@
 //	/console/children/{childRef}     a child's journey from referral to leaving care
 //	/console/referrals/{id}/care/{action} a care action's form (missing, return ...)
 //	/console/safeguarding            children missing now and returned, overdue first
+//	/console/team                    the team: rota, who is passed over, caseloads, children to allocate
+//	/console/authorities/{code}/team/workers/...  add a worker, their details, an absence, leaving
+//	/console/team/children/{id}      a child's social worker: by the rota or by choice
+//	/console/authority               the authority's settings: pledge and single point of contact
+//	/console/national                the regions' shares of referrals and of children, by year
 //	/console/capacity                thresholds, looked after, pledges; as of a date
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
@@ -172,6 +177,18 @@ func (s *Server) init() {
 		page("GET /console/referrals/{id}/care/{action}", s.careForm)
 		page("POST /console/referrals/{id}/care/{action}", s.careSend)
 		page("GET /console/safeguarding", s.safeguardingPage)
+		page("GET /console/team", s.teamHome)
+		page("GET /console/authorities/{code}/team", s.teamPage)
+		page("GET /console/authorities/{code}/team/workers/new", s.workerForm)
+		page("POST /console/authorities/{code}/team/workers/new", s.workerAdd)
+		page("GET /console/authorities/{code}/team/workers/{staffId}/{change}", s.workerChangeForm)
+		page("POST /console/authorities/{code}/team/workers/{staffId}/{change}", s.workerChange)
+		page("GET /console/team/children/{id}", s.childWorkerForm)
+		page("POST /console/team/children/{id}", s.childWorker)
+		page("GET /console/authority", s.settingsHome)
+		page("GET /console/authorities/{code}/settings", s.settingsPage)
+		page("POST /console/authorities/{code}/settings/{change}", s.settingsChange)
+		page("GET /console/national", s.nationalPage)
 		page("GET /console/capacity", s.capacity)
 		page("GET /console/timeliness", s.timeliness)
 		page("GET /console/audit", s.auditPage)

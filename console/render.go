@@ -62,8 +62,17 @@ func (p page) Links() []navLink {
 	if c.allocator() {
 		add("allocation", "/console/allocation", "Allocation")
 	}
+	if c.app().SeesTeams() {
+		add("team", "/console/team", "Team and caseloads")
+	}
+	if c.app().SeesSettings() {
+		add("settings", "/console/authority", "Authority settings")
+	}
 	add("capacity", "/console/capacity", "Capacity")
 	add("timeliness", "/console/timeliness", "Timeliness")
+	if c.app().ReadsNational() {
+		add("national", "/console/national", "National view")
+	}
 	if c.auditor() {
 		add("audit", "/console/audit", "Audit")
 	}
@@ -92,7 +101,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}

@@ -229,6 +229,7 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"pauseAuthority", northWest, "", ""},
 		{"endPause", northWest, "", ""},
 		{"setContact", stockport, "", ""},
+		{"getAuthority", northWest, "", ""},
 		{"receiveReferral", northWest, "C", referInto},
 		{"getRota", northWest, "", ""},
 		{"allocate", northWest, "C", ""},
