@@ -1,6 +1,6 @@
 // Package console is the web console for the people who run the scheme:
 // team leaders and social workers of the receiving authorities, regional
-// coordinators and auditors. It is server-rendered HTML (html/template,
+// coordinators, auditors and operators. It is server-rendered HTML (html/template,
 // files embedded in the binary), works without JavaScript, and calls the
 // same engine functions as the API (engine.Handle, engine.Load, the views,
 // package audit) with the same role rules (package auth), never HTTP to
@@ -18,6 +18,8 @@
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
 //	/console/audit/referrals/{id}    a referral's history with its hash chain
+//	/console/planning                the forecast, staff needed, training places (and their CSV)
+//	/console/operations              readiness, views, parked messages and replay, last verification
 //	/console/sign-in                 the bearer token, for a session kept on the server
 //
 // Times are shown in Europe/London, durations in working days, shares as

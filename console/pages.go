@@ -96,14 +96,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
 	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State}, Running: true, Page: true}, at(now))
 	d.Scope = scope(sc)
-	for _, name := range refdata.Regions {
-		d.Regions = append(d.Regions, option{name, name})
-	}
-	for _, a := range s.reg().Authorities() {
-		if sc.Region == "" || a.Region == sc.Region {
-			d.Authorities = append(d.Authorities, option{a.Code, a.Name})
-		}
-	}
+	d.Regions, d.Authorities = s.placeOptions(sc)
 	switch {
 	case errors.Is(err, app.ErrNoViews):
 		d.Problem = "This instance serves no views."

@@ -86,14 +86,7 @@ func (s *Server) planning(w http.ResponseWriter, r *http.Request, c *call) {
 	d.Problem = problem
 	sc := c.app().PageScope(asked, s.reg())
 	d.Scope = scope(sc)
-	for _, name := range refdata.Regions {
-		d.Regions = append(d.Regions, option{name, name})
-	}
-	for _, a := range s.reg().Authorities() {
-		if sc.Region == "" || a.Region == sc.Region {
-			d.Authorities = append(d.Authorities, option{a.Code, a.Name})
-		}
-	}
+	d.Regions, d.Authorities = s.placeOptions(sc)
 	if s.Views == nil {
 		s.fail(w, c, http.StatusServiceUnavailable, "No planning here", "This instance serves no views.")
 		return
@@ -113,14 +106,8 @@ func (s *Server) planning(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Heading = sc.Region + " region"
 	}
 	if ok && d.SocialWorker.Error == "" && d.PersonalAdviser.Error == "" {
-		f, err := s.queries().Forecast(c.app(), fq, now)
-		var denied *app.Forbidden
-		switch {
-		case errors.As(err, &denied):
-			s.forbidden(w, c, "read this forecast")
-			return
-		case err != nil:
-			s.unavailable(w, c, err)
+		f, ok := s.forecast(w, c, fq, now)
+		if !ok {
 			return
 		}
 		d.Forecast = forecastPage(f, d.Heading, now)
@@ -318,8 +305,8 @@ func forecastChart(id, title, summary string, f projections.Forecast, this strin
 			mid := x + step/2
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#0b0c0c" stroke-width="2"></line>`, mid, y(c.lo), mid, y(c.hi))
 		}
-		if strings.HasSuffix(c.month, "-01") || c.month == this {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="14" fill="#0b0c0c" text-anchor="middle">%s</text>`, x+step/2, top0+plotH+20, html.EscapeString(shortMonth(c.month)))
+		if strings.HasSuffix(c.month, "-01") {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="14" fill="#0b0c0c" text-anchor="middle">%s</text>`, x+step/2, top0+plotH+20, html.EscapeString(monthName(c.month)))
 		}
 	}
 	ly := top0 + plotH + 45
@@ -330,12 +317,34 @@ func forecastChart(id, title, summary string, f projections.Forecast, this strin
 	return template.HTML(b.String())
 }
 
-func shortMonth(m string) string {
-	t, err := time.Parse("2006-01", m)
-	if err != nil {
-		return m
+// placeOptions are the regions, and the authorities within the scope's
+// region (all, without one), that a page's filters offer.
+func (s *Server) placeOptions(sc app.Scope) (regions, authorities []option) {
+	for _, name := range refdata.Regions {
+		regions = append(regions, option{name, name})
 	}
-	return t.Format("Jan 2006")
+	for _, a := range s.reg().Authorities() {
+		if sc.Region == "" || a.Region == sc.Region {
+			authorities = append(authorities, option{a.Code, a.Name})
+		}
+	}
+	return regions, authorities
+}
+
+// forecast reads the forecast the page asks for; ok is false when the
+// answer (a refusal, an unavailable store) has been written instead.
+func (s *Server) forecast(w http.ResponseWriter, c *call, fq app.ForecastQuery, now time.Time) (projections.Forecast, bool) {
+	f, err := s.queries().Forecast(c.app(), fq, now)
+	var denied *app.Forbidden
+	switch {
+	case errors.As(err, &denied):
+		s.forbidden(w, c, "read this forecast")
+		return f, false
+	case err != nil:
+		s.unavailable(w, c, err)
+		return f, false
+	}
+	return f, true
 }
 
 // forecastCSV downloads the forecast the page shows, as the API's
@@ -352,14 +361,8 @@ func (s *Server) forecastCSV(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, c, http.StatusServiceUnavailable, "No planning here", "This instance serves no views.")
 		return
 	}
-	f, err := s.queries().Forecast(c.app(), fq, s.now())
-	var denied *app.Forbidden
-	switch {
-	case errors.As(err, &denied):
-		s.forbidden(w, c, "read this forecast")
-		return
-	case err != nil:
-		s.unavailable(w, c, err)
+	f, ok := s.forecast(w, c, fq, s.now())
+	if !ok {
 		return
 	}
 	downloadHeaders(w, app.ForecastFilename(f))
