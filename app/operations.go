@@ -134,7 +134,7 @@ func (o Operations) StartVerify(ctx context.Context, c Caller) (<-chan struct{},
 	if !c.Verifies() {
 		return nil, c.forbidden("verify the log", "")
 	}
-	return o.verifier().start(ctx, o.Store, o.ChainKey), nil
+	return o.verifier().start(ctx, o.Store, o.ChainKey, o.log()), nil
 }
 
 // LastVerification is the state of the log's verification: running since
@@ -197,7 +197,7 @@ func (v *Verifier) keep(rep audit.Report, err error) {
 	v.report, v.failed = &rep, ""
 }
 
-func (v *Verifier) start(ctx context.Context, store *eventstore.Store, key []byte) <-chan struct{} {
+func (v *Verifier) start(ctx context.Context, store *eventstore.Store, key []byte, log *slog.Logger) <-chan struct{} {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.running != nil {
@@ -212,6 +212,11 @@ func (v *Verifier) start(ctx context.Context, store *eventstore.Store, key []byt
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Hour)
 		defer cancel()
 		rep, err := audit.Verify(ctx, store, key, nil)
+		if err != nil {
+			// Nobody waits for this walk's answer: the page says it did
+			// not finish, and the log says why.
+			log.Error("verification of the log did not finish", "err", err)
+		}
 		v.keep(rep, err)
 		v.mu.Lock()
 		v.running = nil
