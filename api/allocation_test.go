@@ -117,6 +117,10 @@ func TestAllocationWalkThrough(t *testing.T) {
 	if !strings.HasPrefix(string(csv.body), "scope,month,kind,expected,low,high,capped_by_threshold\n") {
 		t.Fatalf("csv: %.200s", csv.body)
 	}
+	places := must(do(t, "GET", ts.URL+"/v1/planning/training-places?places=10&from=2020-01&to=2099-12&format=csv", "", bearer(rs.auditor)...), 200, "training places as CSV")
+	if !strings.Contains(string(places.body), "authority,name,children,places\nE08000007,Stockport,1,10\n") {
+		t.Fatalf("training places csv: %.200s", places.body)
+	}
 
 	nat := must(do(t, "GET", ts.URL+"/v1/capacity/national", "", bearer(rs.auditor)...), 200, "national").json(t)
 	regions := nat["result"].(map[string]any)["regions"].([]any)

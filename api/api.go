@@ -75,6 +75,9 @@ type Server struct {
 	// (default DefaultBodyTimeout): a client sending a byte a second, or
 	// announcing more than it sends, is cut off.
 	BodyTimeout time.Duration
+	// Verifier keeps the log's last verification, which the console shows
+	// too (nil: each verification is answered and not kept).
+	Verifier *app.Verifier
 
 	readTokens readTokens
 }
@@ -538,13 +541,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if s.Ready != nil {
-		if err := s.Ready(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
-			return
-		}
+	if rd := s.ops().Readiness(r.Context()); !rd.Ready {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": rd.Reason})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ops are the operators' use cases, the console's operations page's too.
+func (s *Server) ops() app.Operations {
+	var chainKey []byte
+	if s.Engine != nil {
+		chainKey = s.Engine.ChainKey
+	}
+	return app.Operations{Store: s.EventStore, Views: s.Views, Ready: s.Ready, Verifier: s.Verifier, ChainKey: chainKey, Log: s.log()}
 }

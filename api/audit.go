@@ -10,7 +10,7 @@ import (
 // verifyLog walks the whole log's hash chain (auditors).
 func (s *Server) verifyLog(w http.ResponseWriter, r *http.Request) {
 	noWriteDeadline(w)
-	rep, err := audit.Verify(r.Context(), s.EventStore, s.Engine.ChainKey, nil)
+	rep, err := s.ops().Verify(r.Context(), caller(r))
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return

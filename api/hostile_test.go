@@ -487,6 +487,7 @@ func TestIssue21InputReproductions(t *testing.T) {
 		{"social-worker reason of 501", "POST", func() string { return "/v1/referrals/" + placed() + "/social-worker" }, body("staffId", "sw1", "reason", long(501)), "reason"},
 		{"forecast casesPerSocialWorker=NaN", "GET", func() string { return "/v1/planning/forecast?authority=E08000007&casesPerSocialWorker=NaN" }, "", "casesPerSocialWorker"},
 		{"forecast format=xml", "GET", func() string { return "/v1/planning/forecast?authority=E08000007&format=xml" }, "", "format"},
+		{"training places format=xml", "GET", func() string { return "/v1/planning/training-places?places=10&from=2025-01&to=2025-12&format=xml" }, "", "format"},
 	} {
 		path := c.path()
 		before := last()

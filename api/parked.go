@@ -1,19 +1,15 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"time"
-
-	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // listParked lists the messages the sagas and the publisher parked
 // (operators and auditors): consumer, stream, subject, sequence,
 // deliveries and the last error of each.
 func (s *Server) listParked(w http.ResponseWriter, r *http.Request) {
-	parked, err := s.EventStore.ListParked(r.Context(), 1000)
+	parked, err := s.ops().Parked(r.Context(), caller(r))
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
@@ -36,30 +32,14 @@ func (s *Server) replayParked(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
-	defer cancel()
 	var seq uint64 // 0: every parked message
 	if req.Sequence != nil {
 		seq = *req.Sequence
 	}
-	out, err := s.EventStore.ReplayParked(ctx, seq)
-	switch {
-	case errors.Is(err, eventstore.ErrNotParked):
-		writeError(w, apiError(http.StatusNotFound, "not_found", "sequence", "no parked message has sequence %d", seq))
-		return
-	case errors.Is(err, eventstore.ErrNotHere):
-		writeError(w, apiError(http.StatusConflict, "consumer_not_here", "sequence", "%s; replay on an instance that runs the sagas and the publisher", err.Error()))
-		return
-	case err != nil:
+	out, err := s.ops().Replay(r.Context(), caller(r), seq)
+	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
-	}
-	by := "anonymous"
-	if p, on := principal(r); on {
-		by = p.Name
-	}
-	for _, o := range out {
-		s.log().Info("parked message replay", "consumer", o.Consumer, "sequence", o.StreamSequence, "parked_sequence", o.Sequence, "outcome", o.Outcome, "by", by)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out})
 }

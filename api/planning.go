@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"fmt"
 	"math"
 	"net/http"
@@ -20,8 +19,12 @@ import (
 func (s *Server) trainingPlaces(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	places, err := strconv.Atoi(q.Get("places"))
-	if err != nil || places < 1 || places > 1_000_000 {
+	if err != nil || places < 1 || places > app.MaxTrainingPlaces {
 		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "places", "places is the number of training places to share, 1 to 1000000"))
+		return
+	}
+	format, ok := planningFormat(w, q.Get("format"))
+	if !ok {
 		return
 	}
 	from, to := q.Get("from"), q.Get("to")
@@ -36,8 +39,13 @@ func (s *Server) trainingPlaces(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
+	if format == "csv" {
+		csvHeaders(w, app.TrainingPlacesFilename(places, from, to))
+		app.WriteTrainingPlacesCSV(w, shares)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"places": places, "from": from, "to": to,
-		"method":      "Shared in proportion to referrals received in the period by the largest-remainder method, after one place for each authority that received a child (when there are enough places).",
+		"method":      app.TrainingPlacesMethod,
 		"authorities": shares})
 }
 
@@ -46,11 +54,8 @@ func (s *Server) trainingPlaces(w http.ResponseWriter, r *http.Request) {
 func (s *Server) forecast(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	code, slug := q.Get("authority"), q.Get("region")
-	format := q.Get("format")
-	if format != "" && format != "json" && format != "csv" {
-		// Answering JSON to a client that asked for something else would
-		// look like what it asked for: refuse, and say what there is.
-		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "format", "format is json (the default) or csv, not %q", format))
+	format, ok := planningFormat(w, q.Get("format"))
+	if !ok {
 		return
 	}
 	ratios := map[string]float64{}
@@ -92,20 +97,26 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	scope := f.Scope
 	if format == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "forecast-"+scope+".csv"))
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"scope", "month", "kind", "expected", "low", "high", "capped_by_threshold"})
-		for _, m := range f.History {
-			cw.Write([]string{scope, m.Month, "received", strconv.FormatFloat(m.Expected, 'f', -1, 64), "", "", ""})
-		}
-		for _, m := range f.Next {
-			cw.Write([]string{scope, m.Month, "forecast", strconv.FormatFloat(m.Expected, 'f', 2, 64), strconv.Itoa(m.Low), strconv.Itoa(m.High), strconv.FormatBool(m.Capped)})
-		}
-		cw.Flush()
+		csvHeaders(w, app.ForecastFilename(f))
+		app.WriteForecastCSV(w, f)
 		return
 	}
 	writeJSON(w, http.StatusOK, f)
+}
+
+// planningFormat reads ?format=; ok is false when it was refused.
+func planningFormat(w http.ResponseWriter, format string) (string, bool) {
+	if format != "" && format != "json" && format != "csv" {
+		// Answering JSON to a client that asked for something else would
+		// look like what it asked for: refuse, and say what there is.
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "format", "format is json (the default) or csv, not %q", format))
+		return "", false
+	}
+	return format, true
+}
+
+func csvHeaders(w http.ResponseWriter, filename string) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
 }

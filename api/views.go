@@ -294,12 +294,12 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
-	last, err := s.Engine.Store.LastSequence(r.Context())
+	rep, err := s.ops().ViewStatuses(r.Context(), caller(r))
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"streamSequence": last, "views": s.Views.Statuses()})
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // rebuildView starts a rebuild beside the live view; the view keeps

@@ -154,9 +154,44 @@ func (c Caller) SeesAllocation() bool { return !c.On || c.P.Kind == auth.Region 
 // Audits: the audit pages (history, verify, export) are for auditors.
 func (c Caller) Audits() bool { return !c.On || c.audits() }
 
-// HasPages: the operator watches the engine through its metrics and view
-// status, and has no console pages.
-func (c Caller) HasPages() bool { return !c.On || c.P.Kind != auth.Operator }
+// HasPages: every role the console serves has pages; the operator's are
+// the engine's state (Operates, WatchesEngine), never a refusal.
+func (c Caller) HasPages() bool {
+	return !c.On || c.works() || c.audits() || c.operates()
+}
+
+func (c Caller) operates() bool { return c.P.Kind == auth.Operator }
+
+// SeesCases: the pages about children's referrals and the views of them
+// (at risk, capacity, timeliness, planning) are for the roles that work
+// with the children and auditors; the operator watches the engine, not
+// the children.
+func (c Caller) SeesCases() bool { return !c.On || c.works() || c.audits() }
+
+// Operates: the operator replays parked messages, rebuilds views and voids
+// messages nobody can read.
+func (c Caller) Operates() bool { return !c.On || c.operates() }
+
+// WatchesEngine: the operator and auditors read the engine's state
+// (readiness, the views' positions and stops, the parked messages).
+func (c Caller) WatchesEngine() bool { return !c.On || c.operates() || c.audits() }
+
+// Verifies: auditors verify the log, and so does the operator, who keeps
+// the engine whose log it is; a verification only reads.
+func (c Caller) Verifies() bool { return !c.On || c.audits() || c.operates() }
+
+// SeesVerification: whoever may verify the log reads its last
+// verification.
+func (c Caller) SeesVerification() bool { return c.Verifies() }
+
+// Landing is the console page the caller starts on: the engine's state
+// for the operator, the referrals at risk for everyone else.
+func (c Caller) Landing() string {
+	if !c.SeesCases() {
+		return "/console/operations"
+	}
+	return "/console/at-risk"
+}
 
 // MayCall is the coarse rule of the API's routes (pattern "METHOD /path"):
 // which roles may call a route at all. Scoping to an authority or region
@@ -169,7 +204,8 @@ func (c Caller) MayCall(pattern string) bool {
 	switch {
 	case c.P.Kind == auth.Operator:
 		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
-			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids"
+			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids" ||
+			pattern == "GET /v1/audit/verify"
 	case c.audits():
 		return method == http.MethodGet
 	case c.works():

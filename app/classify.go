@@ -62,7 +62,13 @@ func Classify(err error) Outcome {
 	var busy *engine.ContentionError
 	var corrupt *eventstore.CorruptError
 	var denied *Forbidden
+	var notParked *NotParked
 	switch {
+	case errors.As(err, &notParked):
+		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Field: "sequence", Message: notParked.Error()}
+	case errors.Is(err, eventstore.ErrNotHere):
+		return Outcome{Kind: Refused, Status: http.StatusConflict, Code: "consumer_not_here", Field: "sequence",
+			Message: err.Error() + "; replay on an instance that runs the sagas and the publisher"}
 	case errors.Is(err, ErrNoReferral):
 		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Message: ErrNoReferral.Error()}
 	case errors.As(err, &denied):

@@ -1,6 +1,9 @@
 package app
 
 import (
+	"encoding/csv"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/ntsflow/ntsflow/calendar"
@@ -124,3 +127,48 @@ func (q Queries) National(year string, now time.Time) (Read[projections.National
 	})
 	return Read[projections.NationalEquity]{View: "national", Sequence: seq, Result: projections.ReportNational(capRep, tl, year)}, nil
 }
+
+// The forecast and the training places as CSV, as the API and the console
+// both give them for download: one writer, so the files cannot differ.
+
+// ForecastFilename is the name a forecast's CSV is downloaded as.
+func ForecastFilename(f projections.Forecast) string { return "forecast-" + f.Scope + ".csv" }
+
+// WriteForecastCSV writes the months received so far and the months
+// forecast, each with its range and whether the threshold caps it.
+func WriteForecastCSV(w io.Writer, f projections.Forecast) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"scope", "month", "kind", "expected", "low", "high", "capped_by_threshold"})
+	for _, m := range f.History {
+		cw.Write([]string{f.Scope, m.Month, "received", strconv.FormatFloat(m.Expected, 'f', -1, 64), "", "", ""})
+	}
+	for _, m := range f.Next {
+		cw.Write([]string{f.Scope, m.Month, "forecast", strconv.FormatFloat(m.Expected, 'f', 2, 64), strconv.Itoa(m.Low), strconv.Itoa(m.High), strconv.FormatBool(m.Capped)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// TrainingPlacesFilename is the name the training places' CSV is
+// downloaded as.
+func TrainingPlacesFilename(places int, from, to string) string {
+	return "training-places-" + strconv.Itoa(places) + "-" + from + "-to-" + to + ".csv"
+}
+
+// WriteTrainingPlacesCSV writes each authority's share of the places.
+func WriteTrainingPlacesCSV(w io.Writer, shares []projections.PlaceShare) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"authority", "name", "children", "places"})
+	for _, sh := range shares {
+		cw.Write([]string{sh.Authority, sh.Name, strconv.Itoa(sh.Children), strconv.Itoa(sh.Places)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// TrainingPlacesMethod says how the places are shared, in words the
+// report carries.
+const TrainingPlacesMethod = "Shared in proportion to referrals received in the period by the largest-remainder method, after one place for each authority that received a child (when there are enough places)."
+
+// MaxTrainingPlaces is the most places a sharing is asked for.
+const MaxTrainingPlaces = 1_000_000

@@ -243,8 +243,8 @@ func TestConsoleInTheBrowser(t *testing.T) {
 			t.Errorf("%s: header says %q", ro.role, who)
 		}
 	}
-	if h := b.text(people["operator"], "h1"); h != "No console pages for the operator role" {
-		t.Errorf("operator sees %q", h)
+	if h := b.text(people["operator"], "h1"); h != "Operations" {
+		t.Errorf("operator lands on %q, want the operations page", h)
 	}
 	b.check(people["operator"], "operator")
 	if h := b.text(people["auditor"], "h1"); h != "Referrals at risk now" {

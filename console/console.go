@@ -1,6 +1,6 @@
 // Package console is the web console for the people who run the scheme:
 // team leaders and social workers of the receiving authorities, regional
-// coordinators and auditors. It is server-rendered HTML (html/template,
+// coordinators, auditors and operators. It is server-rendered HTML (html/template,
 // files embedded in the binary), works without JavaScript, and calls the
 // same engine functions as the API (engine.Handle, engine.Load, the views,
 // package audit) with the same role rules (package auth), never HTTP to
@@ -27,6 +27,8 @@
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
 //	/console/audit/referrals/{id}    a referral's history with its hash chain
+//	/console/planning                the forecast, staff needed, training places (and their CSV)
+//	/console/operations              readiness, views, parked messages and replay, last verification
 //	/console/sign-in                 the bearer token, for a session kept on the server
 //
 // Times are shown in Europe/London, durations in working days, shares as
@@ -50,7 +52,6 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/app"
-	"github.com/ntsflow/ntsflow/audit"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
@@ -110,17 +111,18 @@ type Server struct {
 	// RefreshEvery is how often the at-risk page refreshes its list with
 	// its small script (default 30s; the page works without it).
 	RefreshEvery time.Duration
+	// Ready says whether the node can serve, as /readyz says it (nil:
+	// always ready).
+	Ready func(context.Context) error
+	// Verifier keeps the log's last verification, shared with the API
+	// (nil: one of the console's own).
+	Verifier *app.Verifier
 
 	once    sync.Once
 	store   SessionStore
 	pages   map[string]*template.Template
 	csrfKey []byte
 	mux     *http.ServeMux
-
-	verifyMu  sync.Mutex
-	verifying *time.Time    // when the running verification started
-	verified  *audit.Report // the last finished verification
-	verifyErr string
 }
 
 // Mount serves the console at / and under /console/, and everything else
@@ -140,6 +142,9 @@ func (s *Server) Handler() http.Handler { s.init(); return s.mux }
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.pages = parsePages()
+		if s.Verifier == nil {
+			s.Verifier = &app.Verifier{}
+		}
 		s.store = s.Sessions
 		if s.store == nil {
 			s.store = &memorySessions{maxAge: s.sessionMaxAge(), now: s.now, recs: map[string]memoryRecord{}}
@@ -155,15 +160,19 @@ func (s *Server) init() {
 		mux := http.NewServeMux()
 		static, _ := fs.Sub(files, "static")
 		mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheStatic(http.FileServerFS(static))))
+		// The pages about children's referrals, and the engine's pages.
 		page := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *call)) {
+			mux.Handle(pattern, s.wrap(s.forCases(h)))
+		}
+		enginePage := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *call)) {
 			mux.Handle(pattern, s.wrap(h))
 		}
 		page("GET /{$}", s.atRisk)
 		page("GET /console/{$}", s.atRisk)
 		page("GET /console/at-risk", s.atRisk)
-		page("GET /console/sign-in", s.signInPage)
-		page("POST /console/sign-in", s.signIn)
-		page("POST /console/sign-out", s.signOut)
+		enginePage("GET /console/sign-in", s.signInPage)
+		enginePage("POST /console/sign-in", s.signIn)
+		enginePage("POST /console/sign-out", s.signOut)
 		page("GET /console/referrals/new", s.receiveForm)
 		page("POST /console/referrals/new", s.receive)
 		page("GET /console/referrals/{id}", s.referral)
@@ -192,9 +201,14 @@ func (s *Server) init() {
 		page("GET /console/capacity", s.capacity)
 		page("GET /console/timeliness", s.timeliness)
 		page("GET /console/audit", s.auditPage)
-		page("POST /console/audit/verify", s.runVerify)
+		enginePage("POST /console/audit/verify", s.runVerify)
+		enginePage("GET /console/operations", s.operations)
+		enginePage("POST /console/operations/replay", s.replay)
+		page("GET /console/planning", s.planning)
+		page("GET /console/planning/forecast.csv", s.forecastCSV)
+		page("GET /console/planning/training-places.csv", s.trainingPlacesCSV)
 		page("GET /console/audit/referrals/{id}", s.history)
-		page("/console/", s.notFound)
+		enginePage("/console/", s.notFound)
 		s.mux = mux
 	})
 }
@@ -264,12 +278,32 @@ func (s *Server) wrap(h func(w http.ResponseWriter, r *http.Request, c *call)) h
 			return
 		}
 		if c.Signed && !c.app().HasPages() && !open {
-			s.fail(rec, c, http.StatusForbidden, "No console pages for the operator role",
-				"Operators watch the engine through Grafana, Prometheus (/metrics) and GET /v1/views. The console's pages are for the authorities, the regions and auditors.")
+			s.fail(rec, c, http.StatusForbidden, "No console pages for this role",
+				"The console's pages are for the authorities, the regions, auditors and operators.")
 			return
 		}
 		h(rec, r, c)
 	})
+}
+
+// forCases serves a page about children's referrals to the roles that see
+// them; the operator, who watches the engine instead, starts on the
+// operations page and is told why any other page is not for them.
+func (s *Server) forCases(h func(w http.ResponseWriter, r *http.Request, c *call)) func(w http.ResponseWriter, r *http.Request, c *call) {
+	return func(w http.ResponseWriter, r *http.Request, c *call) {
+		a := c.app()
+		switch {
+		case a.SeesCases():
+			h(w, r, c)
+		case r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "/console/" || r.URL.Path == "/console/at-risk"):
+			// Everyone else's first page (the header's link goes there) is
+			// the operator's own first page.
+			http.Redirect(w, r, a.Landing(), http.StatusSeeOther)
+		default:
+			s.fail(w, c, http.StatusForbidden, "This page is about children's referrals",
+				"You are signed in as "+describeRole(c.P)+": this role watches the engine, not the children's cases. The operations page shows the engine's state.")
+		}
+	}
 }
 
 type status struct {

@@ -96,14 +96,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
 	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State}, Running: true, Page: true}, at(now))
 	d.Scope = scope(sc)
-	for _, name := range refdata.Regions {
-		d.Regions = append(d.Regions, option{name, name})
-	}
-	for _, a := range s.reg().Authorities() {
-		if sc.Region == "" || a.Region == sc.Region {
-			d.Authorities = append(d.Authorities, option{a.Code, a.Name})
-		}
-	}
+	d.Regions, d.Authorities = s.placeOptions(sc)
 	switch {
 	case errors.Is(err, app.ErrNoViews):
 		d.Problem = "This instance serves no views."
@@ -622,59 +615,48 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, c *call) {
 		http.Redirect(w, r, "/console/audit/referrals/"+urlPathEscape(id), http.StatusSeeOther)
 		return
 	}
-	d := auditData{}
-	s.verifyMu.Lock()
-	if s.verifying != nil {
-		d.Running = londonSeconds(*s.verifying)
-	}
-	if s.verified != nil {
-		rep := *s.verified
-		d.Report, d.Checked, d.Problems = &rep, londonSeconds(rep.Checked), rep.Problems
-	}
-	d.Error = s.verifyErr
-	s.verifyMu.Unlock()
+	d := s.auditData(c)
 	s.render(w, http.StatusOK, "audit", page{Title: "Audit", Nav: "audit", C: c, Data: d})
 }
 
-// runVerify starts a walk of the whole log (audit.Verify, as GET
-// /v1/audit/verify and `ntsflow verify` run it), in the background: a
-// long log takes a while. It waits a moment, so a short log's result is on
-// the page it returns to.
+// auditData is the log's verification as the audit and operations pages
+// show it: app's, the API's too.
+func (s *Server) auditData(c *call) auditData {
+	v, err := s.ops().LastVerification(c.app())
+	if err != nil {
+		return auditData{}
+	}
+	d := auditData{Error: v.Failed}
+	if v.Running != nil {
+		d.Running = londonSeconds(*v.Running)
+	}
+	if v.Report != nil {
+		d.Report, d.Checked, d.Problems = v.Report, londonSeconds(v.Report.Checked), v.Report.Problems
+	}
+	return d
+}
+
+// runVerify starts a walk of the whole log (app's, as GET /v1/audit/verify
+// and `ntsflow verify` run it), in the background: a long log takes a
+// while. It waits a moment, so a short log's result is on the page it
+// returns to: the page it came from (the audit or operations page).
 func (s *Server) runVerify(w http.ResponseWriter, r *http.Request, c *call) {
-	if !c.auditor() {
+	done, err := s.ops().StartVerify(r.Context(), c.app())
+	if err != nil {
 		s.forbidden(w, c, "verify the log")
 		return
 	}
-	s.verifyMu.Lock()
-	var done chan struct{}
-	if s.verifying == nil {
-		start := time.Now()
-		s.verifying = &start
-		done = make(chan struct{})
-		go func() {
-			defer close(done)
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Hour)
-			defer cancel()
-			rep, err := audit.Verify(ctx, s.EventStore, s.Engine.ChainKey, nil)
-			s.verifyMu.Lock()
-			defer s.verifyMu.Unlock()
-			s.verifying = nil
-			if err != nil {
-				s.verifyErr = "The last verification could not finish: the event store did not answer. Run it again."
-				s.log().Error("console: verify", "err", err)
-				return
-			}
-			s.verified, s.verifyErr = &rep, ""
-		}()
-	}
-	s.verifyMu.Unlock()
 	if done != nil {
 		select {
 		case <-done:
 		case <-time.After(3 * time.Second):
 		}
 	}
-	http.Redirect(w, r, "/console/audit", http.StatusSeeOther)
+	back := "/console/audit"
+	if r.PostForm.Get("from") == "operations" {
+		back = "/console/operations"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 type historyData struct {

@@ -51,6 +51,11 @@ func (p page) Links() []navLink {
 	add := func(key, href, text string) {
 		out = append(out, navLink{Href: href, Text: text, Current: p.Nav == key})
 	}
+	a := c.app()
+	if !a.SeesCases() {
+		add("operations", "/console/operations", "Operations")
+		return out
+	}
 	add("at-risk", "/console/at-risk", "At risk now")
 	if c.writer() {
 		add("new", "/console/referrals/new", "New referral")
@@ -73,8 +78,12 @@ func (p page) Links() []navLink {
 	if c.app().ReadsNational() {
 		add("national", "/console/national", "National view")
 	}
+	add("planning", "/console/planning", "Planning")
 	if c.auditor() {
 		add("audit", "/console/audit", "Audit")
+	}
+	if a.WatchesEngine() {
+		add("operations", "/console/operations", "Operations")
 	}
 	return out
 }
@@ -101,7 +110,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national", "operations", "planning"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
@@ -142,8 +151,10 @@ func (s *Server) fail(w http.ResponseWriter, c *call, code int, heading, body st
 	m := message{Heading: heading, Body: body}
 	if code == http.StatusUnauthorized {
 		m.Link, m.LinkTo = "Sign in", "/console/sign-in"
-	} else {
+	} else if c.app().SeesCases() {
 		m.Link, m.LinkTo = "Go to the referrals at risk now", "/console/at-risk"
+	} else {
+		m.Link, m.LinkTo = "Go to the operations page", c.app().Landing()
 	}
 	s.render(w, code, "message", page{Title: heading, C: c, Data: m})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 )
 
@@ -69,6 +70,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	s.setSession(w, c, sid)
 	s.log().Info("console: signed in", "name", p.Name, "role", p.Role())
+	if next == safeNext("") {
+		// Nowhere asked for: the role's own first page, so an operator
+		// never lands on a page that is not for them.
+		next = app.As(p).Landing()
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/api"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/console"
@@ -199,11 +200,13 @@ func Build(cfg Config) (*Node, error) {
 			return n.Views.Ready()
 		}
 	}
+	// One last verification for the node, whichever face ran it.
+	verifier := &app.Verifier{}
 	n.API = &api.Server{Engine: n.Engine, EventStore: store, Log: log, Ready: ready, Calendar: cal, Authorities: reg, Views: served, Metrics: n.Metrics,
-		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens}
+		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens, Verifier: verifier}
 	n.Console = &console.Server{Engine: n.Engine, EventStore: store, Views: served, Authorities: reg, Calendar: cal, Tokens: cfg.Tokens, Log: log.With("component", "console"),
 		Secure: cfg.Secure, Key: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, Metrics: n.Metrics, Sessions: cfg.Sessions,
-		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, SafeguardingPolicy: &n.SafeguardingPolicy}
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, SafeguardingPolicy: &n.SafeguardingPolicy, Ready: ready, Verifier: verifier}
 
 	n.Deadline = &sagarun.Deadline{Saga: rule, Engine: n.Engine, Store: store, Log: log.With("component", "deadline-saga"),
 		OnFired: n.Metrics.OnFired, OnRecorded: n.Metrics.OnRecorded, Due: n.Views.DueDeadlines, Upcoming: n.Views.UpcomingDeadlines}

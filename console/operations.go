@@ -1,0 +1,153 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ntsflow/ntsflow/app"
+)
+
+// The operators' page: is the engine ready, where each view stands and
+// whether one has stopped, the messages the consumers parked (with their
+// replay), and the log's last verification. Each part is app's operations
+// use case, the API's too (/readyz, GET /v1/views, GET /v1/parked, POST
+// /v1/parked/replay, GET /v1/audit/verify).
+
+// ops are the operators' use cases.
+func (s *Server) ops() app.Operations {
+	var key []byte
+	if s.Engine != nil {
+		key = s.Engine.ChainKey
+	}
+	return app.Operations{Store: s.EventStore, Views: s.Views, Ready: s.Ready, Verifier: s.Verifier, ChainKey: key, Log: s.log()}
+}
+
+type operationsData struct {
+	Ready       bool
+	NotReady    string
+	Stream      string
+	NoViews     bool
+	Views       []viewRow
+	Parked      []parkedRow
+	ParkedMax   bool
+	MayReplay   bool
+	Audit       auditData
+	MayVerify   bool
+	Replayed    []replayedRow
+	ReplayError string
+}
+
+type viewRow struct {
+	Name, Position, Behind, LastApplied, Rebuilding, Stop string
+	Stopped                                               bool
+}
+
+type parkedRow struct {
+	Sequence                                          uint64
+	Consumer, Subject, Event, Deliveries, Error, When string
+}
+
+type replayedRow struct {
+	Sequence                uint64
+	Consumer, Outcome, Note string
+}
+
+func (s *Server) operations(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderOperations(w, r, c, http.StatusOK, nil, "")
+}
+
+func (s *Server) renderOperations(w http.ResponseWriter, r *http.Request, c *call, code int, replayed []replayedRow, replayErr string) {
+	if !c.app().WatchesEngine() {
+		s.forbidden(w, c, "see the engine's state")
+		return
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	ops := s.ops()
+	d := operationsData{MayReplay: c.app().Operates(), MayVerify: c.app().Verifies(), Replayed: replayed, ReplayError: replayErr}
+	rd := ops.Readiness(ctx)
+	d.Ready, d.NotReady = rd.Ready, rd.Reason
+	vr, err := ops.ViewStatuses(ctx, c.app())
+	switch {
+	case errors.Is(err, app.ErrNoViews):
+		d.NoViews = true
+	case err != nil:
+		s.unavailable(w, c, err)
+		return
+	default:
+		d.Stream = thousands(int(vr.StreamSequence))
+		for _, v := range vr.Views {
+			row := viewRow{Name: v.Name, Position: thousands(int(v.Sequence)), Behind: plural(int(vr.StreamSequence-min(v.Sequence, vr.StreamSequence)), "event")}
+			if !v.LastApplied.IsZero() {
+				row.LastApplied = londonSeconds(v.LastApplied)
+			}
+			if v.Rebuilding != nil {
+				row.Rebuilding = "Rebuilding"
+			}
+			if st := v.Stalled; st != nil {
+				row.Stopped = true
+				row.Stop = "Stopped before event " + thousands(int(st.Sequence)) + " (" + st.Type + ", on " + st.Subject + ") since " + londonSeconds(st.Since) +
+					". It will not move until an engine that reads that event runs, or an operator voids the message."
+			}
+			d.Views = append(d.Views, row)
+		}
+	}
+	parked, err := ops.Parked(ctx, c.app())
+	if err != nil {
+		s.unavailable(w, c, err)
+		return
+	}
+	d.ParkedMax = len(parked) >= app.ParkedLimit
+	for _, p := range parked {
+		d.Parked = append(d.Parked, parkedRow{Sequence: p.Sequence, Consumer: p.Consumer, Subject: p.Subject, Event: thousands(int(p.StreamSequence)),
+			Deliveries: plural(int(p.Deliveries), "delivery"), Error: p.Error, When: londonSeconds(p.ParkedAt)})
+	}
+	if d.MayVerify {
+		d.Audit = s.auditData(c)
+	}
+	s.render(w, code, "operations", page{Title: "Operations", Nav: "operations", C: c, Data: d})
+}
+
+// replay hands one parked message (or every one) back to its consumer, as
+// POST /v1/parked/replay does, and shows the outcome on the page.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, c *call) {
+	var seq uint64
+	if v := strings.TrimSpace(r.PostForm.Get("sequence")); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			s.renderOperations(w, r, c, http.StatusBadRequest, nil, "Choose a parked message from the list: "+strconv.Quote(v)+" is not one.")
+			return
+		}
+		seq = n
+	}
+	out, err := s.ops().Replay(r.Context(), c.app(), seq)
+	if err != nil {
+		o := app.Classify(err)
+		if o.Kind == app.Denied {
+			s.forbidden(w, c, "replay parked messages")
+			return
+		}
+		s.renderOperations(w, r, c, o.Status, nil, capital(o.Message)+". Nothing was replayed.")
+		return
+	}
+	var rows []replayedRow
+	for _, o := range out {
+		row := replayedRow{Sequence: o.Sequence, Consumer: o.Consumer, Outcome: replayWords[o.Outcome], Note: o.Err}
+		if row.Outcome == "" {
+			row.Outcome = o.Outcome
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		rows = []replayedRow{{Outcome: "Nothing was parked, so nothing was replayed."}}
+	}
+	s.renderOperations(w, r, c, http.StatusOK, rows, "")
+}
+
+var replayWords = map[string]string{
+	"replayed": "Replayed: handled, and no longer parked",
+	"failed":   "Failed again: still parked",
+	"waiting":  "Waiting: an earlier message of the same subject is still parked; replay that first",
+}
