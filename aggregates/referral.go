@@ -279,7 +279,7 @@ type (
 	// exported for a subject access request. The shell counts the events.
 	RecordSubjectAccess struct {
 		Events int    `json:"-"`
-		Reason string `json:"reason" limit:"max=2000,multiline"`
+		Reason string `json:"reason" limit:"max=500"`
 	}
 	// SetDeadline is issued by the deadline saga on receipt.
 	SetDeadline struct {

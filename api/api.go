@@ -75,6 +75,9 @@ type Server struct {
 	// (default DefaultBodyTimeout): a client sending a byte a second, or
 	// announcing more than it sends, is cut off.
 	BodyTimeout time.Duration
+	// Reads is the read audit every read of a child's record is recorded
+	// in (nil: none).
+	Reads *app.ReadAudit
 
 	readTokens readTokens
 }
@@ -134,6 +137,9 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/voids":                                              s.voidMessage,
 	}
 	for k, h := range s.careRoutes() {
+		routes[k] = h
+	}
+	for k, h := range s.privacyRoutes() {
 		routes[k] = h
 	}
 	return routes
@@ -292,7 +298,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, id, action stri
 
 // referrals are the referral's use cases, on this server's engine and facts.
 func (s *Server) referrals() app.Referrals {
-	return app.Referrals{Engine: s.Engine, Authorities: s.Authorities, Rota: s.rota()}
+	return app.Referrals{Engine: s.Engine, Authorities: s.Authorities, Rota: s.rota(), Reads: s.Reads}
 }
 
 // deref turns the pointer the body was decoded into back into the value the
@@ -406,6 +412,18 @@ type ReferralView struct {
 	WithdrawnReason     string      `json:"withdrawnReason,omitempty"`
 	LeftCareAt          *time.Time  `json:"leftCareAt,omitempty"`
 	Deadline            Deadline    `json:"deadline"`
+	// Child is what the referral says of the child, as last corrected, for
+	// the roles that work with the child.
+	Child *ChildView `json:"child,omitempty"`
+}
+
+// ChildView is what the referral says of the child, corrections applied.
+type ChildView struct {
+	ChildReference string `json:"childReference"`
+	DateOfBirth    string `json:"dateOfBirth,omitempty"`
+	Sex            string `json:"sex,omitempty"`
+	Nationality    string `json:"nationality,omitempty"`
+	Corrections    int    `json:"corrections"`
 }
 
 // Allocation is a referral into the scheme awaiting an authority's answer.
@@ -445,7 +463,7 @@ func (s *Server) cal() *calendar.Calendar {
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ref, stored, ok := s.load(w, r, id)
+	ref, stored, ok := s.read(w, r, id, app.ViewReferral)
 	if !ok {
 		return
 	}
@@ -457,6 +475,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt), Deadline: s.deadline(ref),
 	}
 	v.Region, v.DeclinedBy = ref.Region, ref.Declined
+	if caller(r).SeesChild() {
+		v.Child = &ChildView{ChildReference: ref.ChildReference, DateOfBirth: ref.DateOfBirth, Sex: ref.Sex, Nationality: ref.Nationality, Corrections: ref.Corrections}
+	}
 	if ref.Status == aggregates.StatusAwaitingAcceptance {
 		v.Allocation = &Allocation{Authority: ref.AllocatedTo, Position: ref.AllocationPosition, AllocatedAt: ref.AllocatedAt, RespondBy: ref.RespondBy}
 	}
@@ -488,7 +509,7 @@ type History struct {
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ref, stored, ok := s.load(w, r, id)
+	ref, stored, ok := s.read(w, r, id, app.ViewHistory)
 	if !ok {
 		return
 	}
@@ -514,6 +535,31 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggreg
 		e := errorFor(err, noVersion)
 		if e.status >= 500 {
 			s.log().Error("load failed", "referral", id, "err", err)
+		}
+		writeError(w, e)
+		return ref, nil, false
+	}
+	return ref, stored, true
+}
+
+// read reads a child's record, as load does, and records the read in the
+// read audit with the reader's reason (X-Read-Reason) and the person named in
+// X-Actor; ok is false when it has written the answer.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, id, view string) (aggregates.Referral, []eventstore.Stored, bool) {
+	meta, e := metaFrom(r)
+	if e != nil {
+		writeError(w, e)
+		return aggregates.Referral{}, nil, false
+	}
+	of := app.ReadOf{View: view, Reason: r.Header.Get("X-Read-Reason"), Person: meta.Person}
+	if _, on := principal(r); !on && meta.Actor != "anonymous" {
+		of.Person = meta.Actor
+	}
+	ref, stored, err := s.referrals().Read(r.Context(), caller(r), id, of)
+	if err != nil {
+		e := errorFor(err, noVersion)
+		if e.status >= 500 {
+			s.log().Error("read failed", "referral", id, "err", err)
 		}
 		writeError(w, e)
 		return ref, nil, false

@@ -62,7 +62,12 @@ func Classify(err error) Outcome {
 	var busy *engine.ContentionError
 	var corrupt *eventstore.CorruptError
 	var denied *Forbidden
+	var reason *ReasonNeeded
 	switch {
+	case errors.As(err, &reason):
+		return Outcome{Kind: Invalid, Status: http.StatusBadRequest, Code: "reason_needed", Field: "reason", Message: reason.Error()}
+	case errors.Is(err, ErrReadNotRecorded):
+		return Outcome{Kind: Unavailable, Status: http.StatusServiceUnavailable, Code: "read_not_recorded", Message: ErrReadNotRecorded.Error(), RetryAfter: RetryAfter}
 	case errors.Is(err, ErrNoReferral):
 		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Message: ErrNoReferral.Error()}
 	case errors.As(err, &denied):

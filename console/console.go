@@ -96,6 +96,9 @@ type Server struct {
 	// RefreshEvery is how often the at-risk page refreshes its list with
 	// its small script (default 30s; the page works without it).
 	RefreshEvery time.Duration
+	// Reads is the read audit every read of a child's record is recorded
+	// in (nil: none).
+	Reads *app.ReadAudit
 
 	once    sync.Once
 	store   SessionStore
