@@ -165,6 +165,10 @@ func privacyRoute(path string) bool {
 // child, reads who looked at it and sees disposals and legal holds.
 func (c Caller) ProtectsData() bool { return !c.On || c.P.Kind == auth.DataProtection }
 
+// OnlyProtectsData: a signed-in data protection officer, whose console is
+// the data protection page alone (no referral work, no views).
+func (c Caller) OnlyProtectsData() bool { return c.On && c.P.Kind == auth.DataProtection }
+
 // Corrector is the capacity in which the caller corrects a fact recorded
 // about the child of ref (aggregates.Correctable says which fields each
 // may correct): the data protection officer on a request, or whoever may

@@ -18,6 +18,7 @@
 //	/console/timeliness              share placed in time, working days, breaches
 //	/console/audit                   the whole log's verification (auditors)
 //	/console/audit/referrals/{id}    a referral's history with its hash chain
+//	/console/privacy                 the data protection officer's: disposals, holds, subject access, read audit
 //	/console/sign-in                 the bearer token, for a session kept on the server
 //
 // Times are shown in Europe/London, durations in working days, shares as
@@ -166,6 +167,8 @@ func (s *Server) init() {
 		page("GET /console/audit", s.auditPage)
 		page("POST /console/audit/verify", s.runVerify)
 		page("GET /console/audit/referrals/{id}", s.history)
+		page("GET /console/privacy", s.privacyPage)
+		page("POST /console/privacy/subject-access", s.subjectAccess)
 		page("/console/", s.notFound)
 		s.mux = mux
 	})
@@ -366,7 +369,7 @@ func (s *Server) rota() rota.Facts {
 
 // referrals are the referral's use cases, the API's too.
 func (s *Server) referrals() app.Referrals {
-	return app.Referrals{Engine: s.Engine, Authorities: s.reg(), Rota: s.rota()}
+	return app.Referrals{Engine: s.Engine, Authorities: s.reg(), Rota: s.rota(), Reads: s.Reads}
 }
 
 // writer: app.Caller.Writes.

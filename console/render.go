@@ -51,6 +51,10 @@ func (p page) Links() []navLink {
 	add := func(key, href, text string) {
 		out = append(out, navLink{Href: href, Text: text, Current: p.Nav == key})
 	}
+	if c.app().OnlyProtectsData() {
+		add("privacy", "/console/privacy", "Data protection")
+		return out
+	}
 	add("at-risk", "/console/at-risk", "At risk now")
 	if c.writer() {
 		add("new", "/console/referrals/new", "New referral")
@@ -62,6 +66,9 @@ func (p page) Links() []navLink {
 	add("timeliness", "/console/timeliness", "Timeliness")
 	if c.auditor() {
 		add("audit", "/console/audit", "Audit")
+	}
+	if c.app().ProtectsData() {
+		add("privacy", "/console/privacy", "Data protection")
 	}
 	return out
 }
@@ -88,7 +95,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "privacy"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
