@@ -1,8 +1,6 @@
 package aggregates
 
 import (
-	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/ntsflow/ntsflow/events"
@@ -45,29 +43,8 @@ var correctionCases = []decideCase{
 	{name: "a subject access export of no referral", when: RecordSubjectAccess{Events: 1, Reason: "the child asked"}, ref: &thenRefused{Illegal, CodeNotFound, ""}},
 }
 
-func TestDecideCorrections(t *testing.T) {
-	for _, c := range correctionCases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := Decide(Fold(c.given), c.when, now)
-			if c.ref != nil {
-				var r *Refusal
-				if !errors.As(err, &r) {
-					t.Fatalf("want refusal %+v, got events %v err %v", *c.ref, types(got), err)
-				}
-				if r.Kind != c.ref.kind || r.Code != c.ref.code || r.Field != c.ref.field || r.Message == "" {
-					t.Fatalf("refused with %s/%s/%s (%s), want %+v", r.Kind, r.Code, r.Field, r.Message, *c.ref)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("refused: %v", err)
-			}
-			if !reflect.DeepEqual(types(got), c.then) {
-				t.Fatalf("got %v, want %v", types(got), c.then)
-			}
-		})
-	}
-}
+// TestDecide runs them with the referral's other cases.
+func init() { cases = append(cases, correctionCases...) }
 
 // The fold shows the corrected value; the history keeps both, the first
 // in the receipt as it was recorded.

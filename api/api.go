@@ -531,6 +531,11 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 // is false when it has written the answer.
 func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggregates.Referral, []eventstore.Stored, bool) {
 	ref, stored, err := s.referrals().Referral(r.Context(), caller(r), id)
+	return s.loaded(w, id, ref, stored, err)
+}
+
+// loaded answers a failed read of a referral; ok is false when it has.
+func (s *Server) loaded(w http.ResponseWriter, id string, ref aggregates.Referral, stored []eventstore.Stored, err error) (aggregates.Referral, []eventstore.Stored, bool) {
 	if err != nil {
 		e := errorFor(err, noVersion)
 		if e.status >= 500 {
@@ -556,15 +561,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, id, view string) (
 		of.Person = meta.Actor
 	}
 	ref, stored, err := s.referrals().Read(r.Context(), caller(r), id, of)
-	if err != nil {
-		e := errorFor(err, noVersion)
-		if e.status >= 500 {
-			s.log().Error("read failed", "referral", id, "err", err)
-		}
-		writeError(w, e)
-		return ref, nil, false
-	}
-	return ref, stored, true
+	return s.loaded(w, id, ref, stored, err)
 }
 
 // position is what a response says of where in the log it stands: the

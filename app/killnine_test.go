@@ -41,7 +41,14 @@ var correction = aggregates.CorrectChildDetail{Field: aggregates.FieldNationalit
 
 func killNode(t *testing.T, dir string) (context.Context, *storetest.Node, *wiring.Node, []byte) {
 	t.Helper()
-	sn := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	return nodeOn(t, storetest.Options{Dir: dir, Durable: true})
+}
+
+// nodeOn is production's node (wiring.Build, no views served) on an
+// embedded server started with o, with its chain key.
+func nodeOn(t *testing.T, o storetest.Options) (context.Context, *storetest.Node, *wiring.Node, []byte) {
+	t.Helper()
+	sn := storetest.Start(t, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	key, err := sn.Store.ChainKey(ctx)

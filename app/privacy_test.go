@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -29,17 +28,7 @@ import (
 
 func privacyRig(t *testing.T) (context.Context, *storetest.Node, *wiring.Node) {
 	t.Helper()
-	sn := storetest.Start(t, storetest.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	key, err := sn.Store.ChainKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := wiring.Build(wiring.Config{Store: sn.Store, Log: slog.New(slog.DiscardHandler), ChainKey: key, NoViews: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, sn, n, _ := nodeOn(t, storetest.Options{})
 	return ctx, sn, n
 }
 

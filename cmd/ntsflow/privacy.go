@@ -30,19 +30,9 @@ var cmdSubjectAccess = &Command{
 			if err := engine.ready(); err != nil {
 				return err
 			}
-			var id string
-			for rest := args; len(rest) > 0; {
-				if id != "" {
-					return usagef("give one referral id")
-				}
-				id = rest[0]
-				if err := parseFlags(fs, rest[1:]); err != nil {
-					return err
-				}
-				rest = fs.Args()
-			}
-			if id == "" {
-				return errUsage
+			id, err := oneReferral(fs, args)
+			if err != nil {
+				return err
 			}
 			if strings.TrimSpace(*reason) == "" {
 				return usagef("say why with --reason: the export is recorded with it")
