@@ -62,6 +62,10 @@ var viewWords = map[string]string{ViewReferral: "referral", ViewHistory: "histor
 // audit exists to prevent.
 var ErrReadNotRecorded = errors.New("this read could not be recorded in the read audit, so it was not served; try again")
 
+// ErrNoReadAudit: this instance was built without a read audit, so it has
+// none to answer from (wiring.Build always makes one).
+var ErrNoReadAudit = errors.New("this instance keeps no read audit")
+
 // ReadLog is what the read audit needs of the store (eventstore.Store).
 type ReadLog interface {
 	AppendReads(ctx context.Context, recs []eventstore.ReadRecord) ([]eventstore.ReadRecord, error)
@@ -293,6 +297,9 @@ const MaxReads = 5000
 func (a *ReadAudit) Reads(ctx context.Context, c Caller, q ReadsQuery) ([]eventstore.ReadRecord, error) {
 	if !c.ProtectsData() {
 		return nil, c.forbidden("read the read audit; the data protection officer does", "")
+	}
+	if a == nil {
+		return nil, ErrNoReadAudit
 	}
 	if q.Referral == "" && q.Reader == "" {
 		return nil, &aggregates.Refusal{Kind: aggregates.Invalid, Code: aggregates.CodeInvalidValue, Field: "referral", Message: "name a referral (whose record was read) or a reader (who read), or both"}
