@@ -167,6 +167,10 @@ func referralModel() model[Referral] {
 		RecordDeadlineWarning{Deadline: deadline.DueAt, EscalatedTo: "team-leader"}, RecordDeadlineWarning{},
 		RecordDeadlineBreach{Deadline: deadline.DueAt, EscalatedTo: "team-leader"}, RecordDeadlineBreach{},
 		RecordDeadlineEscalation{Deadline: deadline.DueAt, EscalatedTo: "director"}, RecordDeadlineEscalation{},
+		CorrectChildDetail{Field: FieldSex, NewValue: "female", Reason: "passport", Corrector: CorrectorDataProtection},
+		CorrectChildDetail{Field: FieldNationality, NewValue: "Eritrean", Reason: "interpreter", Corrector: CorrectorAuthority},
+		CorrectChildDetail{Field: "childReference", NewValue: "HO-2", Reason: "typo", Corrector: CorrectorAuthority}, CorrectChildDetail{},
+		RecordSubjectAccess{Events: 3, Reason: "the child asked"}, RecordSubjectAccess{},
 	}
 	decide := func(r Referral, cmd Command) ([]events.Event, error) {
 		if a, ok := cmd.(allocateHere); ok {

@@ -49,16 +49,23 @@ type Referral struct {
 	Status             Status
 	ReceivingAuthority string
 	Route              string
-	ChildReference     string    // the child's pseudonymous reference
-	ReceivedAt         time.Time // occurred-at of referral.received
-	Professions        []string  // notified so far, in order
-	Searches           int
-	OffersFound        int
-	AgeAssessment      string
-	PlacedAt           time.Time
-	PlacementType      string
-	WithdrawnReason    string
-	LeftCareAt         time.Time
+	ChildReference     string // the child's pseudonymous reference
+	// What the referral says of the child, as last corrected (see
+	// CorrectChildDetail): the fold shows the corrected value, the history
+	// keeps both.
+	DateOfBirth     string
+	Sex             string
+	Nationality     string
+	Corrections     int       // how many corrections are on record
+	ReceivedAt      time.Time // occurred-at of referral.received
+	Professions     []string  // notified so far, in order
+	Searches        int
+	OffersFound     int
+	AgeAssessment   string
+	PlacedAt        time.Time
+	PlacementType   string
+	WithdrawnReason string
+	LeftCareAt      time.Time
 	// The deadline, as the deadline saga set it on receipt.
 	DeadlinePolicy string
 	DueAt          time.Time
@@ -259,6 +266,21 @@ type (
 		LeftAt time.Time `json:"leftAt"`
 		Reason string    `json:"reason" limit:"max=30"`
 	}
+	// CorrectChildDetail corrects one fact recorded about the child
+	// (rectification): which fields, and by whom, is Correctable's to say.
+	// The shell names the corrector from the caller's role.
+	CorrectChildDetail struct {
+		Field     string `json:"field" limit:"max=30"`
+		NewValue  string `json:"newValue" limit:"max=100"`
+		Reason    string `json:"reason" limit:"max=2000,multiline"`
+		Corrector string `json:"-"`
+	}
+	// RecordSubjectAccess records that everything held about the child was
+	// exported for a subject access request. The shell counts the events.
+	RecordSubjectAccess struct {
+		Events int    `json:"-"`
+		Reason string `json:"reason" limit:"max=500"`
+	}
 	// SetDeadline is issued by the deadline saga on receipt.
 	SetDeadline struct {
 		Deadline events.DeadlineSet
@@ -298,6 +320,8 @@ func (RecordAllocationEscalation) CommandName() string {
 func (Withdraw) CommandName() string                 { return "withdraw" }
 func (RecordLeftCare) CommandName() string           { return "record-left-care" }
 func (SetDeadline) CommandName() string              { return "set-deadline" }
+func (CorrectChildDetail) CommandName() string       { return "correct-child-detail" }
+func (RecordSubjectAccess) CommandName() string      { return "record-subject-access" }
 func (RecordDeadlineWarning) CommandName() string    { return "record-deadline-warning" }
 func (RecordDeadlineEscalation) CommandName() string { return "record-deadline-escalation" }
 func (RecordDeadlineBreach) CommandName() string     { return "record-deadline-breach" }
@@ -494,6 +518,16 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, invalid("leftAt", "the date of leaving care is in the future")
 		}
 		return []events.Event{{Type: events.TypeChildLeftCare, OccurredAt: c.LeftAt, Data: events.ChildLeftCare{LeftAt: c.LeftAt, Reason: c.Reason}}}, nil
+	case CorrectChildDetail:
+		return correct(r, c, now)
+	case RecordSubjectAccess:
+		if c.Events < 1 {
+			return nil, invalid("events", "a subject access export holds at least the referral's first event")
+		}
+		if !present(c.Reason) {
+			return nil, invalid("reason", "say why the record is exported (the request it answers)")
+		}
+		return one(now, events.SubjectAccessExported{Events: c.Events, Reason: c.Reason}), nil
 	case SetDeadline:
 		if !r.DueAt.IsZero() {
 			return nil, illegal(CodeDeadlineAlreadySet, "the deadline was already set (due %s)", r.DueAt.Format(time.RFC3339))
@@ -782,6 +816,11 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.ChildReference = d.ChildReference
 		r.ReceivedAt = e.OccurredAt
 		r.AllocatedTo = ""
+		if r.Corrections == 0 {
+			// An acceptance's receipt repeats the referral into the
+			// scheme; a correction made while it awaited allocation stands.
+			r.DateOfBirth, r.Sex, r.Nationality = d.DateOfBirth, d.Sex, d.Nationality
+		}
 	case events.ProfessionalsNotified:
 		r.Professions = append(slices.Clip(r.Professions), d.Professions...)
 	case events.PlacementSearched:
@@ -821,6 +860,20 @@ func Evolve(r Referral, e events.Event) Referral {
 		r.ChildReference = d.ChildReference
 		r.ReceivedAt = e.OccurredAt
 		r.referred = d
+		r.DateOfBirth, r.Sex, r.Nationality = d.DateOfBirth, d.Sex, d.Nationality
+	case events.ChildDetailCorrected:
+		r.Corrections++
+		switch d.Field {
+		case FieldDateOfBirth:
+			r.DateOfBirth = d.NewValue
+			r.referred.DateOfBirth = d.NewValue
+		case FieldSex:
+			r.Sex = d.NewValue
+			r.referred.Sex = d.NewValue
+		case FieldNationality:
+			r.Nationality = d.NewValue
+			r.referred.Nationality = d.NewValue
+		}
 	case events.ReferralAllocated:
 		r.AllocatedTo, r.AllocationPosition, r.RespondBy, r.AllocatedAt = d.Authority, d.Position, d.RespondBy, e.OccurredAt
 		r.Reminded, r.AllocationEscalated = false, false
@@ -850,4 +903,104 @@ func checkReferralID(id string) error {
 		return invalid("id", "a referral id is 1 to 64 letters, digits, '-' or '_'")
 	}
 	return nil
+}
+
+// Rectification: which facts about the child may be corrected, and by whom.
+
+// The fields a correction may name.
+const (
+	FieldDateOfBirth = "dateOfBirth"
+	FieldSex         = "sex"
+	FieldNationality = "nationality"
+)
+
+// Who corrects, as the shell names the caller's capacity.
+const (
+	// CorrectorAuthority: the authority that holds the referral (or the
+	// partnership, while the referral awaits allocation): the people who
+	// know the child.
+	CorrectorAuthority = "authority"
+	// CorrectorDataProtection: the data protection officer, acting on the
+	// child's (or their representative's) request to rectify.
+	CorrectorDataProtection = "data-protection"
+)
+
+// Correctable says which fields may be corrected and who may correct each.
+// The child's reference is not among them: it is how the Home Office and
+// both authorities name the child, and an aggregate never changes the
+// identity it established (issue 21: a referral that lost its child
+// reference lost its child). A wrong reference is a referral withdrawn as
+// an error and received again. The date of birth is the authority's alone:
+// it moves the leaving-care milestones and the age the scheme judges by,
+// so it is corrected on the evidence the social worker holds, not on a
+// request alone.
+var Correctable = map[string][]string{
+	FieldDateOfBirth: {CorrectorAuthority},
+	FieldSex:         {CorrectorAuthority, CorrectorDataProtection},
+	FieldNationality: {CorrectorAuthority, CorrectorDataProtection},
+}
+
+// CorrectableFields lists Correctable's fields, in a fixed order.
+func CorrectableFields() []string { return []string{FieldDateOfBirth, FieldSex, FieldNationality} }
+
+func correct(r Referral, c CorrectChildDetail, now time.Time) ([]events.Event, error) {
+	who, ok := Correctable[c.Field]
+	if !ok {
+		return nil, invalid("field", "%q cannot be corrected; the fields that can are %s (the child's reference is how everyone names the child, so a wrong one means withdrawing the referral as an error)", c.Field, strings.Join(CorrectableFields(), ", "))
+	}
+	if !slices.Contains(who, c.Corrector) {
+		return nil, illegal(CodeNotYourCorrection, "the %s is corrected by %s only", fieldWords[c.Field], correctorWords(who))
+	}
+	if !present(c.Reason) {
+		return nil, invalid("reason", "say why the %s is wrong and where the right one comes from", fieldWords[c.Field])
+	}
+	v := c.NewValue
+	switch c.Field {
+	case FieldDateOfBirth:
+		if r.AgeAssessment == AgeRequested {
+			return nil, illegal(CodeAgeAssessmentPending, "an age assessment is in progress: its outcome decides the date of birth")
+		}
+		dob, err := pastDate(v, now)
+		if err != nil {
+			return nil, invalid("newValue", "%v", err)
+		}
+		if !dob.AddDate(18, 0, 0).After(r.ReceivedAt) {
+			return nil, invalid("newValue", "by this date of birth the young person was 18 or over when referred; if so, record an age assessment instead")
+		}
+	case FieldSex:
+		if !Sexes.Has(v) {
+			return nil, invalid("newValue", "sex must be one of %s", strings.Join(Sexes.List(), ", "))
+		}
+	case FieldNationality:
+		if p := TextProblem(v, 100); p != "" {
+			return nil, invalid("newValue", "the nationality %s (at most 100 characters)", p)
+		}
+	}
+	if v == r.detail(c.Field) {
+		return nil, illegal(CodeAlreadyRecorded, "the %s on record is already %q", fieldWords[c.Field], v)
+	}
+	return one(now, events.ChildDetailCorrected{Field: c.Field, NewValue: v, Reason: c.Reason, Corrector: c.Corrector}), nil
+}
+
+var fieldWords = map[string]string{FieldDateOfBirth: "date of birth", FieldSex: "sex", FieldNationality: "nationality"}
+
+func correctorWords(who []string) string {
+	var out []string
+	for _, w := range who {
+		out = append(out, map[string]string{CorrectorAuthority: "the authority that holds the referral", CorrectorDataProtection: "the data protection officer"}[w])
+	}
+	return strings.Join(out, " or ")
+}
+
+// detail is the referral's current value of a correctable field.
+func (r Referral) detail(field string) string {
+	switch field {
+	case FieldDateOfBirth:
+		return r.DateOfBirth
+	case FieldSex:
+		return r.Sex
+	case FieldNationality:
+		return r.Nationality
+	}
+	return ""
 }

@@ -59,6 +59,8 @@ const (
 	CodeWorkerUnchanged          Code = "worker_unchanged"
 	CodeAlreadyAllocated         Code = "already_allocated"
 	CodeNoWorkerAvailable        Code = "no_worker_available"
+	// Rectification's (referral.go).
+	CodeNotYourCorrection Code = "not_your_correction"
 	// The care aggregate's (care.go).
 	CodeAlreadyMissing    Code = "already_missing"
 	CodeNotMissing        Code = "not_missing"

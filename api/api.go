@@ -78,6 +78,9 @@ type Server struct {
 	// Verifier keeps the log's last verification, which the console shows
 	// too (nil: each verification is answered and not kept).
 	Verifier *app.Verifier
+	// Reads is the read audit every read of a child's record is recorded
+	// in (nil: none).
+	Reads *app.ReadAudit
 
 	readTokens readTokens
 }
@@ -139,6 +142,9 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/voids":                                              s.voidMessage,
 	}
 	for k, h := range s.careRoutes() {
+		routes[k] = h
+	}
+	for k, h := range s.privacyRoutes() {
 		routes[k] = h
 	}
 	return routes
@@ -297,7 +303,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, id, action stri
 
 // referrals are the referral's use cases, on this server's engine and facts.
 func (s *Server) referrals() app.Referrals {
-	return app.Referrals{Engine: s.Engine, Authorities: s.Authorities, Rota: s.rota()}
+	return app.Referrals{Engine: s.Engine, Authorities: s.Authorities, Rota: s.rota(), Reads: s.Reads}
 }
 
 // deref turns the pointer the body was decoded into back into the value the
@@ -411,6 +417,18 @@ type ReferralView struct {
 	WithdrawnReason     string      `json:"withdrawnReason,omitempty"`
 	LeftCareAt          *time.Time  `json:"leftCareAt,omitempty"`
 	Deadline            Deadline    `json:"deadline"`
+	// Child is what the referral says of the child, as last corrected, for
+	// the roles that work with the child.
+	Child *ChildView `json:"child,omitempty"`
+}
+
+// ChildView is what the referral says of the child, corrections applied.
+type ChildView struct {
+	ChildReference string `json:"childReference"`
+	DateOfBirth    string `json:"dateOfBirth,omitempty"`
+	Sex            string `json:"sex,omitempty"`
+	Nationality    string `json:"nationality,omitempty"`
+	Corrections    int    `json:"corrections"`
 }
 
 // Allocation is a referral into the scheme awaiting an authority's answer.
@@ -450,7 +468,7 @@ func (s *Server) cal() *calendar.Calendar {
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ref, stored, ok := s.load(w, r, id)
+	ref, stored, ok := s.read(w, r, id, app.ViewReferral)
 	if !ok {
 		return
 	}
@@ -462,6 +480,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		PlacedAt: timePtr(ref.PlacedAt), LeftCareAt: timePtr(ref.LeftCareAt), Deadline: s.deadline(ref),
 	}
 	v.Region, v.DeclinedBy = ref.Region, ref.Declined
+	if caller(r).SeesChild() {
+		v.Child = &ChildView{ChildReference: ref.ChildReference, DateOfBirth: ref.DateOfBirth, Sex: ref.Sex, Nationality: ref.Nationality, Corrections: ref.Corrections}
+	}
 	if ref.Status == aggregates.StatusAwaitingAcceptance {
 		v.Allocation = &Allocation{Authority: ref.AllocatedTo, Position: ref.AllocationPosition, AllocatedAt: ref.AllocatedAt, RespondBy: ref.RespondBy}
 	}
@@ -493,7 +514,7 @@ type History struct {
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	ref, stored, ok := s.load(w, r, id)
+	ref, stored, ok := s.read(w, r, id, app.ViewHistory)
 	if !ok {
 		return
 	}
@@ -515,6 +536,11 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 // is false when it has written the answer.
 func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggregates.Referral, []eventstore.Stored, bool) {
 	ref, stored, err := s.referrals().Referral(r.Context(), caller(r), id)
+	return s.loaded(w, id, ref, stored, err)
+}
+
+// loaded answers a failed read of a referral; ok is false when it has.
+func (s *Server) loaded(w http.ResponseWriter, id string, ref aggregates.Referral, stored []eventstore.Stored, err error) (aggregates.Referral, []eventstore.Stored, bool) {
 	if err != nil {
 		e := errorFor(err, noVersion)
 		if e.status >= 500 {
@@ -524,6 +550,23 @@ func (s *Server) load(w http.ResponseWriter, r *http.Request, id string) (aggreg
 		return ref, nil, false
 	}
 	return ref, stored, true
+}
+
+// read reads a child's record, as load does, and records the read in the
+// read audit with the reader's reason (X-Read-Reason) and the person named in
+// X-Actor; ok is false when it has written the answer.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, id, view string) (aggregates.Referral, []eventstore.Stored, bool) {
+	meta, e := metaFrom(r)
+	if e != nil {
+		writeError(w, e)
+		return aggregates.Referral{}, nil, false
+	}
+	of := app.ReadOf{View: view, Reason: r.Header.Get("X-Read-Reason"), Person: meta.Person}
+	if _, on := principal(r); !on && meta.Actor != "anonymous" {
+		of.Person = meta.Actor
+	}
+	ref, stored, err := s.referrals().Read(r.Context(), caller(r), id, of)
+	return s.loaded(w, id, ref, stored, err)
 }
 
 // position is what a response says of where in the log it stands: the

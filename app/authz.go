@@ -187,6 +187,9 @@ func (c Caller) SeesVerification() bool { return c.Verifies() }
 // Landing is the console page the caller starts on: the engine's state
 // for the operator, the referrals at risk for everyone else.
 func (c Caller) Landing() string {
+	if c.OnlyProtectsData() {
+		return "/console/privacy"
+	}
 	if !c.SeesCases() {
 		return "/console/operations"
 	}
@@ -206,12 +209,44 @@ func (c Caller) MayCall(pattern string) bool {
 		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
 			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids" ||
 			pattern == "GET /v1/audit/verify"
+	case c.P.Kind == auth.DataProtection:
+		return privacyRoute(path) || pattern == "POST /v1/referrals/{id}/corrections"
 	case c.audits():
-		return method == http.MethodGet
+		return method == http.MethodGet && !privacyRoute(path)
 	case c.works():
-		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/v1/voids" && path != "/metrics"
+		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/v1/voids" && path != "/metrics" && !privacyRoute(path)
 	}
 	return false
+}
+
+// privacyRoute: the data protection officer's routes (the read audit, and
+// subject access exports), which no other role calls.
+func privacyRoute(path string) bool {
+	return strings.HasPrefix(path, "/v1/privacy/") || strings.HasSuffix(path, "/subject-access")
+}
+
+// ProtectsData: the data protection officer exports what is held about a
+// child, reads who looked at it and sees disposals and legal holds.
+func (c Caller) ProtectsData() bool { return !c.On || c.P.Kind == auth.DataProtection }
+
+// OnlyProtectsData: a signed-in data protection officer, whose console is
+// the data protection page alone (no referral work, no views).
+func (c Caller) OnlyProtectsData() bool { return c.On && c.P.Kind == auth.DataProtection }
+
+// Corrector is the capacity in which the caller corrects a fact recorded
+// about the child of ref (aggregates.Correctable says which fields each
+// may correct): the data protection officer on a request, or whoever may
+// change the referral. ok is false for a role that corrects nothing.
+func (c Caller) Corrector(ref aggregates.Referral) (capacity string, ok bool) {
+	switch {
+	case !c.On:
+		return aggregates.CorrectorAuthority, true
+	case c.P.Kind == auth.DataProtection:
+		return aggregates.CorrectorDataProtection, true
+	case c.ChangesReferral(ref):
+		return aggregates.CorrectorAuthority, true
+	}
+	return "", false
 }
 
 // Scope is the part of the referrals a list, a report or a page covers:

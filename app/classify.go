@@ -63,12 +63,17 @@ func Classify(err error) Outcome {
 	var corrupt *eventstore.CorruptError
 	var denied *Forbidden
 	var notParked *NotParked
+	var reason *ReasonNeeded
 	switch {
 	case errors.As(err, &notParked):
 		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Field: "sequence", Message: notParked.Error()}
 	case errors.Is(err, eventstore.ErrNotHere):
 		return Outcome{Kind: Refused, Status: http.StatusConflict, Code: "consumer_not_here", Field: "sequence",
 			Message: err.Error() + "; replay on an instance that runs the sagas and the publisher"}
+	case errors.As(err, &reason):
+		return Outcome{Kind: Invalid, Status: http.StatusBadRequest, Code: "reason_needed", Field: "reason", Message: reason.Error()}
+	case errors.Is(err, ErrReadNotRecorded):
+		return Outcome{Kind: Unavailable, Status: http.StatusServiceUnavailable, Code: "read_not_recorded", Message: ErrReadNotRecorded.Error(), RetryAfter: RetryAfter}
 	case errors.Is(err, ErrNoReferral):
 		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Message: ErrNoReferral.Error()}
 	case errors.As(err, &denied):

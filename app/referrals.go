@@ -43,6 +43,8 @@ type Referrals struct {
 	Authorities *refdata.Registry
 	// Rota gives an acceptance the capacity it keeps the pledge with.
 	Rota rota.Facts
+	// Reads records each read (Read) in the read audit.
+	Reads *ReadAudit
 }
 
 // Receive records a referral: received by an authority, or referred into

@@ -7,6 +7,8 @@
 //	region:<name>         its region: read, and allocate (receive referrals for its authorities)
 //	auditor               read everything, history, export, verify; no writes
 //	operator              health, metrics and view status only
+//	data-protection       the data protection officer: subject access exports,
+//	                      rectification on request, the read audit; no referral work
 //
 //ntsflow:shell
 package auth
@@ -36,12 +38,15 @@ const (
 	Region    = "region"
 	Auditor   = "auditor"
 	Operator  = "operator"
+	// DataProtection is the data protection officer's role: what is held
+	// about a child and who looked at it, not the child's case.
+	DataProtection = "data-protection"
 )
 
 // Principal is who a token speaks for.
 type Principal struct {
 	Name      string
-	Kind      string // Authority, Region, Auditor, Operator
+	Kind      string // Authority, Region, Auditor, Operator, DataProtection
 	Authority string // for Authority
 	Region    string // for Region
 }
@@ -57,8 +62,8 @@ func (p Principal) Role() string {
 	return p.Kind
 }
 
-// ParseRole reads "authority:E08000007", "region:North West", "auditor" or
-// "operator", checking codes and regions against the reference data.
+// ParseRole reads "authority:E08000007", "region:North West", "auditor",
+// "operator" or "data-protection", checking codes and regions against the reference data.
 func ParseRole(role string, reg *refdata.Registry) (Principal, error) {
 	kind, arg, _ := strings.Cut(role, ":")
 	switch kind {
@@ -74,13 +79,13 @@ func ParseRole(role string, reg *refdata.Registry) (Principal, error) {
 			return Principal{}, fmt.Errorf("role %q: no region %q", role, arg)
 		}
 		return Principal{Kind: Region, Region: name}, nil
-	case Auditor, Operator:
+	case Auditor, Operator, DataProtection:
 		if arg != "" {
 			return Principal{}, fmt.Errorf("role %q takes no argument", role)
 		}
 		return Principal{Kind: kind}, nil
 	}
-	return Principal{}, fmt.Errorf("role %q: want authority:<ONS code>, region:<name>, auditor or operator", role)
+	return Principal{}, fmt.Errorf("role %q: want authority:<ONS code>, region:<name>, auditor, operator or data-protection", role)
 }
 
 // CanRead reports whether p may read a referral of the authority.

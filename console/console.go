@@ -29,6 +29,7 @@
 //	/console/audit/referrals/{id}    a referral's history with its hash chain
 //	/console/planning                the forecast, staff needed, training places (and their CSV)
 //	/console/operations              readiness, views, parked messages and replay, last verification
+//	/console/privacy                 the data protection officer's: disposals, holds, subject access, read audit
 //	/console/sign-in                 the bearer token, for a session kept on the server
 //
 // Times are shown in Europe/London, durations in working days, shares as
@@ -117,6 +118,9 @@ type Server struct {
 	// Verifier keeps the log's last verification, shared with the API
 	// (nil: one of the console's own).
 	Verifier *app.Verifier
+	// Reads is the read audit every read of a child's record is recorded
+	// in (nil: none).
+	Reads *app.ReadAudit
 
 	once    sync.Once
 	store   SessionStore
@@ -208,6 +212,8 @@ func (s *Server) init() {
 		page("GET /console/planning/forecast.csv", s.forecastCSV)
 		page("GET /console/planning/training-places.csv", s.trainingPlacesCSV)
 		page("GET /console/audit/referrals/{id}", s.history)
+		enginePage("GET /console/privacy", s.privacyPage)
+		enginePage("POST /console/privacy/subject-access", s.subjectAccess)
 		enginePage("/console/", s.notFound)
 		s.mux = mux
 	})
@@ -428,7 +434,7 @@ func (s *Server) rota() rota.Facts {
 
 // referrals are the referral's use cases, the API's too.
 func (s *Server) referrals() app.Referrals {
-	return app.Referrals{Engine: s.Engine, Authorities: s.reg(), Rota: s.rota()}
+	return app.Referrals{Engine: s.Engine, Authorities: s.reg(), Rota: s.rota(), Reads: s.Reads}
 }
 
 // writer: app.Caller.Writes.

@@ -445,6 +445,26 @@ func (s *Server) loaded(w http.ResponseWriter, c *call, err error) bool {
 	return true
 }
 
+// readRecord reads a child's record as loadReadable does, and records
+// the read in the read audit; ok is false when it has written the answer.
+func (s *Server) readRecord(w http.ResponseWriter, r *http.Request, c *call, id, view string) (aggregates.Referral, []eventstore.Stored, bool) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	ref, stored, err := s.referrals().Read(ctx, c.app(), id, app.ReadOf{View: view, Reason: r.URL.Query().Get("reason")})
+	switch {
+	case errors.Is(err, app.ErrNoReferral):
+		s.noReferral(w, c)
+		return ref, nil, false
+	case err != nil && app.Classify(err).Kind == app.Invalid:
+		s.fail(w, c, http.StatusBadRequest, "Say why you are reading this record", capital(app.Classify(err).Message)+". Add ?reason= and your reason to the address.")
+		return ref, nil, false
+	case err != nil:
+		s.unavailable(w, c, err)
+		return ref, nil, false
+	}
+	return ref, stored, true
+}
+
 func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {
 	if r.PathValue("action") == "allocate" {
 		s.allocateForm(w, r, c)

@@ -83,6 +83,10 @@ type atRiskRow struct {
 const atRiskLimit = 200
 
 func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
+	if c.app().OnlyProtectsData() {
+		http.Redirect(w, r, "/console/privacy", http.StatusSeeOther)
+		return
+	}
 	d := atRiskData{ShowChild: c.seesChild(), RefreshEvery: int(s.refresh().Seconds()), Query: r.URL.RawQuery}
 	asked, problem := s.askedScope(r)
 	d.Problem = problem
@@ -199,6 +203,7 @@ type referralData struct {
 	ID, Status, Authority, Route, From, Child, ClaimedAge string
 	Received, Due, Warning, Left, Who, Policy, Elapsed    string
 	Placed, PlacementType, Withdrawn, AgeAssessment       string
+	DateOfBirth, Sex, Nationality, Corrections            string
 	Professions                                           string
 	Searches                                              string
 	// Allocation, for a referral referred into the scheme.
@@ -216,7 +221,7 @@ type timelineItem struct {
 
 func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 	id := r.PathValue("id")
-	ref, stored, ok := s.loadReadable(w, r, c, id)
+	ref, stored, ok := s.readRecord(w, r, c, id, app.ViewReferral)
 	if !ok {
 		return
 	}
@@ -266,6 +271,14 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 		d.From = rec.Hotel
 		if rec.Route == events.RouteEntryAuthority {
 			d.From = authorityName(reg, rec.TransferringAuthority)
+		}
+	}
+	if c.seesChild() {
+		// The fold's values: a correction stands over the receipt.
+		d.Child = ref.ChildReference
+		d.DateOfBirth, d.Sex, d.Nationality = ref.DateOfBirth, word(ref.Sex), ref.Nationality
+		if ref.Corrections > 0 {
+			d.Corrections = plural(ref.Corrections, "correction") + " on record; the timeline shows each"
 		}
 	}
 	if !ref.DueAt.IsZero() {
@@ -679,7 +692,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	id := r.PathValue("id")
-	_, stored, ok := s.loadReadable(w, r, c, id)
+	_, stored, ok := s.readRecord(w, r, c, id, app.ViewHistory)
 	if !ok {
 		return
 	}

@@ -51,6 +51,10 @@ func (p page) Links() []navLink {
 	add := func(key, href, text string) {
 		out = append(out, navLink{Href: href, Text: text, Current: p.Nav == key})
 	}
+	if c.app().OnlyProtectsData() {
+		add("privacy", "/console/privacy", "Data protection")
+		return out
+	}
 	a := c.app()
 	if !a.SeesCases() {
 		add("operations", "/console/operations", "Operations")
@@ -85,6 +89,9 @@ func (p page) Links() []navLink {
 	if a.WatchesEngine() {
 		add("operations", "/console/operations", "Operations")
 	}
+	if c.app().ProtectsData() {
+		add("privacy", "/console/privacy", "Data protection")
+	}
 	return out
 }
 
@@ -110,7 +117,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national", "operations", "planning"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national", "operations", "planning", "privacy"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/console"
@@ -48,6 +49,7 @@ type rig struct {
 	// from it as serve does.
 	tokenFile string
 	auth      *auth.Tokens
+	reads     *app.ReadAudit
 }
 
 // rigOptions: sign-in on or off; the console's clock (default time.Now),
@@ -66,6 +68,7 @@ var roles = []struct{ name, role string }{
 	{"Nia Northwest", "region:North West"},
 	{"Ada Auditor", "auditor"},
 	{"Oli Operator", "operator"},
+	{"Dee Protection", "data-protection"},
 }
 
 func newRig(t testing.TB, signIn bool) *rig {
@@ -131,9 +134,9 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	n.Console.RefreshEvery, n.Console.Now = time.Second, o.now
-	r.eng, r.views = n.Engine, n.Views
+	r.eng, r.views, r.reads = n.Engine, n.Views, n.Reads
 	wg.Add(1)
-	parts := []wiring.Part{wiring.Views, wiring.DeadlineSaga}
+	parts := []wiring.Part{wiring.Views, wiring.DeadlineSaga, wiring.ReadAudit}
 	if o.safeguarding {
 		parts = append(parts, wiring.SafeguardingSaga)
 	}

@@ -278,10 +278,29 @@ func describe(reg *refdata.Registry, e events.Event) (title, detail string) {
 		return "Answer reminded", fmt.Sprintf("%s's contact was reminded to answer by %s.", authorityName(reg, d.Authority), dueWords(d.RespondBy))
 	case events.AllocationEscalated:
 		return "Answer overdue", fmt.Sprintf("%s did not answer by %s: %s must act.", authorityName(reg, d.Authority), dueWords(d.RespondBy), whoWords(d.EscalatedTo))
+	case events.ChildDetailCorrected:
+		who := "the authority"
+		if d.Corrector == aggregates.CorrectorDataProtection {
+			who = "the data protection officer"
+		}
+		return "Child's details corrected", fmt.Sprintf("%s corrected to %s by %s. Reason: %s", capital(label(d.Field)), d.NewValue, who, d.Reason)
+	case events.SubjectAccessExported:
+		return "Record exported", fmt.Sprintf("Everything held about the child (%s) was exported for a subject access request. Reason: %s", plural(d.Events, "event"), d.Reason)
 	case events.AuthorityPledgeSet:
 		return "Pledge set", fmt.Sprintf("%s pledged %s.", authorityName(reg, d.Authority), plural(d.Pledge, "place"))
 	}
 	return "Recorded: " + e.Type, "This engine cannot read this kind of event; a newer engine can."
+}
+
+// label is a correctable field's name in words.
+func label(field string) string {
+	switch field {
+	case aggregates.FieldDateOfBirth:
+		return "date of birth"
+	case aggregates.FieldNationality:
+		return "nationality"
+	}
+	return field
 }
 
 var skipShort = map[string]string{

@@ -28,6 +28,7 @@ const (
 	northWest = "demo-north-west"
 	auditor   = "demo-auditor"
 	operator  = "demo-operator"
+	dpo       = "demo-data-protection"
 )
 
 // referInto refers a child into the scheme for the North West (the
@@ -207,6 +208,10 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"receiveReferral", stockport, "A", ""},
 		{"receiveReferral", northWest, "B", ""},
 		{"getReferral", stockport, "A", ""},
+		{"correctChildDetail", stockport, "A", ""},
+		{"exportSubjectAccess", dpo, "A", ""},
+		{"listReadsOfReferral", dpo, "A", ""},
+		{"listReadsByReader", dpo, "", ""},
 		{"notifyProfessionals", stockport, "A", ""},
 		{"recordPlacementSearch", stockport, "A", ""},
 		{"requestAgeAssessment", stockport, "A", ""},

@@ -59,6 +59,8 @@ var catalogue = map[string]payloadType{
 	TypeDeadlineEscalated:       {version: 1, codec: strict[DeadlineEscalated]{}},
 	TypeDeadlineBreached:        {version: 1, codec: strict[DeadlineBreached]{}},
 	TypeAuthorityPledgeSet:      {version: 1, codec: strict[AuthorityPledgeSet]{}},
+	TypeChildDetailCorrected:    {version: 1, codec: strict[ChildDetailCorrected]{}},
+	TypeSubjectAccessExported:   {version: 1, codec: strict[SubjectAccessExported]{}},
 	TypeReferralReferred:        {version: 1, codec: strict[ReferralReferred]{}},
 	TypeReferralAllocated:       {version: 1, codec: strict[ReferralAllocated]{}},
 	TypeAllocationAccepted:      {version: 1, codec: strict[AllocationAccepted]{}},

@@ -60,6 +60,8 @@ func sample() []Event {
 		env(TypeTriplePlanningRecorded, TriplePlanningRecorded{LeaveToRemain: LeavePending, Plans: []string{LeaveGranted, LeavePending, LeaveRefused}}),
 		env(TypeCareLeaver, CareLeaver{LeaveToRemain: LeavePending, Accommodation: AccommodationExtendedPlacement}),
 		env(TypeSequenceVoided, SequenceVoided{Sequence: 41, Reason: "published by mistake", Problem: "does not decode", Forced: true}),
+		env(TypeChildDetailCorrected, ChildDetailCorrected{Field: "nationality", NewValue: "Eritrean", Reason: "the interpreter misheard", Corrector: "authority"}),
+		env(TypeSubjectAccessExported, SubjectAccessExported{Events: 12, Reason: "request from the child's advocate"}),
 	}
 }
 

@@ -80,6 +80,7 @@ type Store struct {
 	writes   writeHealth
 	restarts restarts
 	decoded  decodedCache
+	reads    readsStream
 }
 
 // Stored is one commit as it lies in the stream.

@@ -72,6 +72,9 @@ type Config struct {
 	// that this instance serves none), for tests about commands alone. The
 	// sagas still read them.
 	NoViews bool
+	// ReadPolicy says on which views a reader must give a reason (nil: the
+	// default, app.DefaultReadPolicy).
+	ReadPolicy *app.ReadPolicy
 	// Referrals replaces production's referral decider. Leave it unset: it
 	// exists for tests about referrals recorded before receipts carried
 	// their deadline, and must say so where it is used.
@@ -90,12 +93,14 @@ const (
 	SafeguardingSaga
 	LeavingCareSaga
 	Publisher
+	// ReadAudit writes the read audit's queue to its stream.
+	ReadAudit
 )
 
 // All is every part serve runs; ViewsOnly what `serve --no-sagas` runs.
 var (
-	All       = []Part{Views, DeadlineSaga, AllocationSaga, SafeguardingSaga, LeavingCareSaga, Publisher}
-	ViewsOnly = []Part{Views}
+	All       = []Part{Views, DeadlineSaga, AllocationSaga, SafeguardingSaga, LeavingCareSaga, Publisher, ReadAudit}
+	ViewsOnly = []Part{Views, ReadAudit}
 )
 
 func (p Part) String() string {
@@ -112,6 +117,8 @@ func (p Part) String() string {
 		return "leaving-care saga"
 	case Publisher:
 		return "publisher"
+	case ReadAudit:
+		return "read audit"
 	}
 	return fmt.Sprintf("part %d", int(p))
 }
@@ -129,6 +136,8 @@ type Node struct {
 
 	Deadline  *sagarun.Deadline
 	Publisher *publisher.Publisher
+	// Reads is the read audit the API and the console record reads in.
+	Reads *app.ReadAudit
 
 	// Policies in force, as the sagas, the API and the console use them.
 	DeadlinePolicy     deadline.Policy
@@ -189,6 +198,11 @@ func Build(cfg Config) (*Node, error) {
 		n.Engine.Referrals = *cfg.Referrals
 	}
 
+	n.Reads = &app.ReadAudit{Log: store, Logger: log.With("component", "read-audit"), Policy: app.DefaultReadPolicy(), Now: cfg.Now}
+	if cfg.ReadPolicy != nil {
+		n.Reads.Policy = *cfg.ReadPolicy
+	}
+
 	var served *views.Set
 	ready := store.Ping
 	if !cfg.NoViews {
@@ -203,10 +217,10 @@ func Build(cfg Config) (*Node, error) {
 	// One last verification for the node, whichever face ran it.
 	verifier := &app.Verifier{}
 	n.API = &api.Server{Engine: n.Engine, EventStore: store, Log: log, Ready: ready, Calendar: cal, Authorities: reg, Views: served, Metrics: n.Metrics,
-		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens, Verifier: verifier}
+		ReadTokenSecret: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, SafeguardingPolicy: &n.SafeguardingPolicy, Tokens: cfg.Tokens, Verifier: verifier, Reads: n.Reads}
 	n.Console = &console.Server{Engine: n.Engine, EventStore: store, Views: served, Authorities: reg, Calendar: cal, Tokens: cfg.Tokens, Log: log.With("component", "console"),
 		Secure: cfg.Secure, Key: cfg.ChainKey, AllocationPolicy: &n.AllocationPolicy, Metrics: n.Metrics, Sessions: cfg.Sessions,
-		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, SafeguardingPolicy: &n.SafeguardingPolicy, Ready: ready, Verifier: verifier}
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge, SafeguardingPolicy: &n.SafeguardingPolicy, Ready: ready, Verifier: verifier, Reads: n.Reads}
 
 	n.Deadline = &sagarun.Deadline{Saga: rule, Engine: n.Engine, Store: store, Log: log.With("component", "deadline-saga"),
 		OnFired: n.Metrics.OnFired, OnRecorded: n.Metrics.OnRecorded, Due: n.Views.DueDeadlines, Upcoming: n.Views.UpcomingDeadlines}
@@ -224,6 +238,7 @@ func Build(cfg Config) (*Node, error) {
 		SafeguardingSaga: safe.Run,
 		LeavingCareSaga:  leaving.Run,
 		Publisher:        n.Publisher.Run,
+		ReadAudit:        n.Reads.Run,
 	}
 	return n, nil
 }

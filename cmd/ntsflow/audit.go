@@ -127,20 +127,9 @@ var cmdHistory = &Command{
 			if err := engine.ready(); err != nil {
 				return err
 			}
-			// Flags may come after the referral id too.
-			var id string
-			for rest := args; len(rest) > 0; {
-				if id != "" {
-					return usagef("give one referral id")
-				}
-				id = rest[0]
-				if err := parseFlags(fs, rest[1:]); err != nil {
-					return err
-				}
-				rest = fs.Args()
-			}
-			if id == "" {
-				return errUsage
+			id, err := oneReferral(fs, args)
+			if err != nil {
+				return err
 			}
 			res, err := engine.call(ctx, "GET", "/v1/referrals/"+url.PathEscape(id)+"/history", http.StatusOK)
 			if err != nil {
@@ -182,6 +171,26 @@ var cmdHistory = &Command{
 			return nil
 		}
 	},
+}
+
+// oneReferral reads a tool's one referral id; its flags may come after
+// the id too.
+func oneReferral(fs *flag.FlagSet, args []string) (string, error) {
+	var id string
+	for rest := args; len(rest) > 0; {
+		if id != "" {
+			return "", usagef("give one referral id")
+		}
+		id = rest[0]
+		if err := parseFlags(fs, rest[1:]); err != nil {
+			return "", err
+		}
+		rest = fs.Args()
+	}
+	if id == "" {
+		return "", errUsage
+	}
+	return id, nil
 }
 
 // keyData picks what matters of an event for one line of the table.

@@ -58,7 +58,7 @@ its holder. The entry for the --tokens file (its SHA-256, never the token) is
 printed on stderr: add it to the file's "tokens" list; the engine reloads the
 file when it changes. Remove an entry to revoke its token.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
-		role := fs.String("role", "", "authority:<ONS code>, region:<name>, auditor or operator (required)")
+		role := fs.String("role", "", "authority:<ONS code>, region:<name>, auditor, operator or data-protection (required)")
 		name := fs.String("name", "", "who holds it, e.g. \"Stockport placements team\" (required)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if *role == "" || *name == "" {
