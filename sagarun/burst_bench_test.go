@@ -9,9 +9,26 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/ntsflow/ntsflow/bench"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
+
+// burstOptions reads NTSFLOW_TIMERS (deadlines, default 10,000) and
+// NTSFLOW_ARM_RATE (receipts a second the harness counts on recording
+// before the deadline, default bench's).
+func burstOptions(b *testing.B) bench.TimerOptions {
+	o := bench.TimerOptions{N: 10_000, Raw: true, AtFire: profileBurst(b)}
+	if s := os.Getenv("NTSFLOW_TIMERS"); s != "" {
+		o.N, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("NTSFLOW_ARM_RATE"); s != "" {
+		o.ArmPerSecond, _ = strconv.Atoi(s)
+	}
+	return o
+}
 
 // BenchmarkTimerBurst sets NTSFLOW_TIMERS deadlines (default 10,000) due in
 // the same second and measures their lateness (from that second to the
@@ -21,20 +38,44 @@ import (
 // profiles of the burst alone (from the due second to the last breach):
 //
 //	go test ./sagarun -run XXX -bench TimerBurst -benchtime 1x -timeout 60m
-//	NTSFLOW_TIMERS=100000 go test ./sagarun -run XXX -bench TimerBurst -benchtime 1x -timeout 60m
+//	NTSFLOW_TIMERS=100000 NTSFLOW_ARM_RATE=200 go test ./sagarun -run XXX -bench TimerBurst -benchtime 1x -timeout 60m
 func BenchmarkTimerBurst(b *testing.B) {
-	n := 10_000
-	if s := os.Getenv("NTSFLOW_TIMERS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
 	for range b.N {
 		node := storetest.Start(b, storetest.Options{Durable: true})
-		r, err := bench.TimerBurst(context.Background(), node.Store, bench.TimerOptions{N: n, Raw: true, AtFire: profileBurst(b)})
+		r, err := bench.TimerBurst(context.Background(), node.Store, burstOptions(b))
 		if err != nil {
 			b.Fatal(err)
 		}
 		reportBurst(b, r)
 		node.Stop()
+	}
+}
+
+// BenchmarkTimerBurstCluster is BenchmarkTimerBurst on a 3-node cluster in
+// this process (loopback routes, fsync on every write on each node, every
+// stream replicated three times), the saga instance connected to the
+// first node:
+//
+//	go test ./sagarun -run XXX -bench TimerBurstCluster -benchtime 1x -timeout 60m
+func BenchmarkTimerBurstCluster(b *testing.B) {
+	for range b.N {
+		cluster := storetest.StartCluster(b, 3, func(o *server.Options) { o.SyncAlways = true })
+		conn, err := eventstore.Dial(cluster.URL(), "timer-burst", eventstore.ConnOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		store, err := conn.Open(ctx, eventstore.Config{Replicas: 3})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := bench.TimerBurst(ctx, store, burstOptions(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		reportBurst(b, r)
+		conn.Close()
+		cluster.Shutdown()
 	}
 }
 
