@@ -134,9 +134,9 @@ func Load(ctx context.Context, store *eventstore.Store, sizes []int, times int) 
 	return rows, nil
 }
 
-// Timers sets n deadlines falling due at the same second (TimerBurst) and
-// returns its row.
+// Timers sets n deadlines falling due at the same second (TimerBurst),
+// just after the raw floors on the same store, and returns its row.
 func Timers(ctx context.Context, store *eventstore.Store, n int, workers int) (Row, error) {
-	r, err := TimerBurst(ctx, store, TimerOptions{N: n, Instances: workers})
+	r, err := TimerBurst(ctx, store, TimerOptions{N: n, Instances: workers, Raw: true})
 	return r.Row, err
 }
