@@ -113,26 +113,10 @@ func TimerBurst(ctx context.Context, store *eventstore.Store, o TimerOptions) (T
 		go node.Run(rctx, wiring.Views, wiring.DeadlineSaga)
 	}
 	received := time.Now()
-	var wg sync.WaitGroup
-	var refused atomic.Int64
-	sem := make(chan struct{}, 64)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			id := fmt.Sprint("timer", i)
-			if _, err := eng.Handle(ctx, id, aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "H", ChildReference: id, ReceivedAt: received}, engine.Meta{}); err != nil {
-				refused.Add(1)
-			}
-		}()
+	if err := ReceiveAll(ctx, eng, "timer", n, received, 64); err != nil {
+		return res, err
 	}
-	wg.Wait()
 	armed := time.Since(received)
-	if k := refused.Load(); k > 0 {
-		return res, fmt.Errorf("%d of %d receipts were not recorded", k, n)
-	}
 	fireAt := received.Add(due).Truncate(time.Second).Add(time.Second)
 	if armed > due-time.Second {
 		return res, fmt.Errorf("recording %d receipts took %s, past their deadline in %s: lower ArmPerSecond (%d)", n, armed.Round(time.Millisecond), due, armRate)
@@ -244,4 +228,33 @@ func readBreaches(ctx context.Context, store *eventstore.Store, n int, fireAt ti
 		}
 	}
 	return lat, lost, doubled, err
+}
+
+// ReceiveAll records n referrals, prefix0 to prefix<n-1>, all received at
+// at, parallel at a time through eng: a burst's referrals, whose deadlines
+// fall due together.
+func ReceiveAll(ctx context.Context, eng *engine.Engine, prefix string, n int, at time.Time, parallel int) error {
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	var first atomic.Value
+	sem := make(chan struct{}, parallel)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			id := fmt.Sprint(prefix, i)
+			c := aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-" + id, ReceivedAt: at}
+			if _, err := eng.Handle(ctx, id, c, engine.Meta{Actor: "bench"}); err != nil {
+				refused.Add(1)
+				first.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if k := refused.Load(); k > 0 {
+		return fmt.Errorf("%d of %d receipts were not recorded, the first because: %v", k, n, first.Load())
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/bench"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
@@ -18,42 +19,26 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 )
 
-// A burst: 1,500 deadlines due in the same second, more than one batch,
+// A burst: 1,100 deadlines due in the same second, more than one batch,
 // swept by an instance whose engine holds none of them (cold, as after
 // days). The instance is stopped as soon as the first breaches are on
 // record, with the rest being written, and another takes over. Every
 // referral is breached exactly once, and the breaches go in batches: a
 // few dozen writes, not one per referral.
 func TestABurstIsBreachedOnceAcrossARestart(t *testing.T) {
-	const n = 1500
+	const n = 1100
 	// Room to record every receipt before the deadline falls due, on a
 	// loaded machine and under -race.
-	p, err := deadline.ParsePolicy([]byte(`{"version":"test-burst","routes":{"hotel":{"duration":"20s"},"entry-authority":{"duration":"20s"}},"warnBefore":{},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`))
+	p, err := deadline.ParsePolicy([]byte(`{"version":"test-burst","routes":{"hotel":{"duration":"45s"},"entry-authority":{"duration":"45s"}},"warnBefore":{},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := newRigWith(t, "", p)
 	received := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			id := fmt.Sprint("burst", i)
-			c := aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-" + id, ReceivedAt: received}
-			if _, err := r.eng.Handle(context.Background(), id, c, engine.Meta{Actor: "test"}); err != nil {
-				t.Error(err)
-			}
-		}()
+	if err := bench.ReceiveAll(context.Background(), r.eng, "burst", n, received, 16); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-	due := received.Add(20 * time.Second)
+	due := received.Add(45 * time.Second)
 	if time.Now().After(due.Add(-time.Second)) {
 		t.Fatalf("recording %d receipts took %s: past their deadline, the burst would not be one", n, time.Since(received))
 	}
