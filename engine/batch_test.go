@@ -125,7 +125,7 @@ func TestHandleBatchOnTheCommitsItsItemsBring(t *testing.T) {
 	for _, id := range ids {
 		receive(t, a, id)
 	}
-	cold := &engine.Engine{Store: a.Store, Now: a.Now, CacheSize: -1}
+	cold := coldEngine(a)
 	items := notifyItems(ids...)
 	for i := range items {
 		_, stored, err := engine.Load(context.Background(), a.Store, aggregates.Referrals, ids[i])

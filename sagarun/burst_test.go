@@ -12,11 +12,11 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/bench"
 	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // A burst: 1,100 deadlines due in the same second, more than one batch,
@@ -47,7 +47,8 @@ func TestABurstIsBreachedOnceAcrossARestart(t *testing.T) {
 	instance := func() (stop func()) {
 		// An engine of its own that holds no referral: each is as cold as
 		// after days.
-		eng := &engine.Engine{Store: r.node.Store, CacheSize: -1, OnAppend: func(error) { appends.Add(1) }}
+		eng := buildEngine(t, wiring.Config{Store: r.node.Store, Deadline: &p})
+		eng.CacheSize, eng.OnAppend = -1, func(error) { appends.Add(1) }
 		ctx, cancel := context.WithCancel(context.Background())
 		run := &sagarun.Deadline{Saga: deadline.Saga{Policy: r.policy, Calendar: calendar.Default()}, Engine: eng, Store: r.node.Store, Log: slog.New(slog.DiscardHandler),
 			OnRecorded: func(typ string, _ aggregates.Referral) {
