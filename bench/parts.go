@@ -14,7 +14,6 @@ import (
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
-	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/wiring"
 )
 
@@ -135,101 +134,9 @@ func Load(ctx context.Context, store *eventstore.Store, sizes []int, times int) 
 	return rows, nil
 }
 
-// Timers sets n deadlines falling due at the same second, through the real
-// saga (receipt, deadline.set, one sentinel schedule per instant), and
-// measures for each the time from that second to its breach on record;
-// and counts breaches lost and doubled.
+// Timers sets n deadlines falling due at the same second (TimerBurst),
+// just after the raw floors on the same store, and returns its row.
 func Timers(ctx context.Context, store *eventstore.Store, n int, workers int) (Row, error) {
-	// Every deadline must be armed before it falls due: arming (the
-	// receipt, carrying its deadline, and the sentinel schedules) runs at
-	// roughly 150 referrals a second per saga instance on two cores.
-	due := 3*time.Second + time.Duration(n/(150*workers))*time.Second
-	policy, _ := deadline.ParsePolicy(fmt.Appendf(nil, `{"version":"bench","routes":{"hotel":{"duration":%q},"entry-authority":{"duration":%q}},"warnBefore":{"duration":%q},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`, due.String(), due.String(), (due - time.Second).String()))
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var fmu sync.Mutex
-	var serverLag []time.Duration // due to fired by the server, breaches only
-	// Each worker is an instance as serve runs it (its own views, which
-	// tell its saga who is due), all on one store.
-	var eng *engine.Engine
-	for range workers {
-		node, err := wiring.Build(wiring.Config{Store: store, Log: quiet, Deadline: &policy})
-		if err != nil {
-			return Row{}, err
-		}
-		if eng == nil {
-			eng = node.Engine
-		}
-		node.Deadline.OnFired = func(kind string, due, fired, _ time.Time) {
-			if kind == deadline.KindBreach {
-				fmu.Lock()
-				serverLag = append(serverLag, fired.Sub(due.Truncate(time.Second).Add(time.Second)))
-				fmu.Unlock()
-			}
-		}
-		go node.Run(rctx, wiring.Views, wiring.DeadlineSaga)
-	}
-	received := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			id := fmt.Sprint("timer", i)
-			eng.Handle(ctx, id, aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "H", ChildReference: id, ReceivedAt: received}, engine.Meta{})
-		}()
-	}
-	wg.Wait()
-	armed := time.Since(received)
-	fireAt := received.Add(due).Truncate(time.Second).Add(time.Second)
-	// Wait past the fire time until every breach is in, or long enough.
-	time.Sleep(time.Until(fireAt))
-	var lat []time.Duration
-	lost, doubled := 0, 0
-	deadlineAt := time.Now().Add(5*time.Minute + time.Duration(n)*time.Millisecond)
-	for {
-		lat, lost, doubled = lat[:0], 0, 0
-		for i := range n {
-			stored, err := store.Load(ctx, events.ReferralSubject(fmt.Sprint("timer", i)))
-			if err != nil {
-				return Row{}, err
-			}
-			b := 0
-			for _, st := range stored {
-				for _, e := range st.Commit.Events {
-					if e.Type == events.TypeDeadlineBreached {
-						b++
-						lat = append(lat, e.RecordedAt.Sub(fireAt))
-					}
-				}
-			}
-			if b == 0 {
-				lost++
-			} else if b > 1 {
-				doubled++
-			}
-		}
-		if lost == 0 || time.Now().After(deadlineAt) {
-			break
-		}
-		// A bounded poll (deadlineAt): the breaches land as the saga
-		// records them, and reading them all back is the check.
-		time.Sleep(2 * time.Second)
-	}
-	r := Row{Group: "deadline timers (server-side message schedules)", Name: fmt.Sprintf("%d deadlines due in the same second, %d saga instance(s)", n, workers), Ops: n, Events: n - lost,
-		Errors: lost, Note: fmt.Sprintf("lost %d, doubled %d; armed in %s", lost, doubled, armed.Round(time.Millisecond))}
-	if doubled > 0 {
-		r.Conflicts = doubled
-	}
-	fill(&r, lat, time.Duration(r.MaxMs*float64(time.Millisecond))+time.Millisecond)
-	r.EventsPerSec = 0
-	fmu.Lock()
-	var s Row
-	fill(&s, serverLag, time.Second)
-	fmu.Unlock()
-	r.Note += fmt.Sprintf("; of which the server's firing (due to fired message stored): p50 %.0f ms, p99 %.0f ms, max %.0f ms", s.P50ms, s.P99ms, s.MaxMs)
-	return r, nil
+	r, err := TimerBurst(ctx, store, TimerOptions{N: n, Instances: workers, Raw: true})
+	return r.Row, err
 }

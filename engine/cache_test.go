@@ -25,6 +25,12 @@ func twoEngines(t *testing.T) (a, b *engine.Engine) {
 	return &engine.Engine{Store: n.Store, Now: now}, &engine.Engine{Store: n.Store, Now: now}
 }
 
+// coldEngine is another instance on e's store that caches nothing: every
+// aggregate is as cold to it as after days.
+func coldEngine(e *engine.Engine) *engine.Engine {
+	return &engine.Engine{Store: e.Store, Now: e.Now, CacheSize: -1}
+}
+
 var notify = aggregates.NotifyProfessionals{Professions: []string{"commissioning", "placements", "fostering"}, NotifiedBy: "team leader"}
 
 // A refusal decided on cached commits is not given until it is decided

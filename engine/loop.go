@@ -34,6 +34,9 @@ type part struct {
 	// part is looked up by its idempotency key, checked against If-Match,
 	// required to decide something, and told to OnCommitted.
 	answers bool
+	// held, if set, are commits the caller decided on (a batch item's),
+	// tried first as the cache's would be.
+	held []eventstore.Stored
 
 	// Filled in by each attempt: the commits decided on, the version they
 	// fold to, and what the job's decide made of them.
@@ -84,7 +87,11 @@ func (e *Engine) loop(ctx context.Context, j *job) error {
 	// If-Match) is only given after deciding again on fresh loads.
 	fromCache := false
 	for _, p := range j.parts {
-		p.stored, p.cached = e.cached(p.subject)
+		if p.held != nil {
+			p.stored, p.cached = p.held, true
+		} else {
+			p.stored, p.cached = e.cached(p.subject)
+		}
 		if !p.cached {
 			// Not held: read from any replica and treat it as the cache
 			// is treated (a replica may be behind, as the cache may be).

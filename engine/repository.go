@@ -62,6 +62,13 @@ func LoadHolding[S any, C aggregates.Command](ctx context.Context, e *Engine, d 
 	return s, stored, nil
 }
 
+// Fold is an aggregate's state from its commits read by other means than
+// a load (a sweep's read of many at once): the same fold a load makes.
+func Fold[S any, C aggregates.Command](d aggregates.Decider[S, C], id string, stored []eventstore.Stored) S {
+	s, _ := fold(d, id, stored)
+	return s
+}
+
 // fold is the one fold of stored commits: the state, and the version (the
 // number of events, including any this build cannot read). A message an
 // operator voided (void.go) is passed over, content and all; the void

@@ -3,7 +3,12 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"sync"
+	"time"
 
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -72,4 +77,96 @@ func (s *Store) StreamStates(ctx context.Context, names ...string) (map[string]S
 		out[name] = StreamState{LastSeq: info.State.LastSeq, Msgs: info.State.Msgs, Bytes: info.State.Bytes}
 	}
 	return out, nil
+}
+
+// RawBurstStream is the scratch stream RawBurst writes to and deletes.
+const RawBurstStream = "BENCH_RAW_BURST"
+
+// RawBurst writes n messages of size bytes, each on its own subject, to a
+// scratch stream with the events stream's storage and replicas, and deletes
+// it after: the raw JetStream floor a burst of n commits is measured
+// against. batch > 1 sends them as atomic batches of that many (as the
+// deadline sweep writes its breaches), one batch in flight per client;
+// batch <= 1 as synchronous publishes from clients goroutines. It returns
+// how long the writes took, from the first publish to the last
+// acknowledgement. For measurements only.
+func (s *Store) RawBurst(ctx context.Context, n, size, clients, batch int) (time.Duration, error) {
+	_, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: RawBurstStream, Subjects: []string{"bench.rawburst.>"}, Storage: jetstream.FileStorage,
+		Replicas: s.replicas, AllowAtomicPublish: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create stream %s: %w", RawBurstStream, unavailable(err))
+	}
+	defer s.js.DeleteStream(context.WithoutCancel(ctx), RawBurstStream)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = 'x'
+	}
+	batch = max(batch, 1)
+	next := make(chan int)
+	errs := make(chan error, clients)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for first := range next {
+				if err := s.rawWrite(ctx, first, min(batch, n-first), data); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(next)
+		for i := 0; i < n; i += batch {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	took := time.Since(start)
+	select {
+	case err := <-errs:
+		// The feeder may wait on next: drain it so it ends.
+		go func() {
+			for range next {
+			}
+		}()
+		return 0, err
+	default:
+	}
+	return took, ctx.Err()
+}
+
+// rawWrite writes messages first to first+count-1: one synchronous
+// publish, or an atomic batch whose last message is acknowledged.
+func (s *Store) rawWrite(ctx context.Context, first, count int, data []byte) error {
+	if count == 1 {
+		_, err := s.js.Publish(ctx, fmt.Sprintf("bench.rawburst.%d", first), data)
+		return err
+	}
+	id := uuid.NewString()
+	for i := range count {
+		m := &nats.Msg{Subject: fmt.Sprintf("bench.rawburst.%d", first+i), Data: data, Header: nats.Header{}}
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i < count-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return err
+			}
+			continue
+		}
+		m.Header.Set("Nats-Batch-Commit", "1")
+		if _, err := s.js.PublishMsg(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }

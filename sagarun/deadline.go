@@ -58,6 +58,11 @@ const (
 	// settleRounds bounds how often one referral is decided again within a
 	// sweep when a write leaves the next step already due.
 	settleRounds = 3
+	// A sweep of at least bulkFrom referrals reads their commits from the
+	// stream's last bulkWindow messages per referral, in one ordered pass,
+	// instead of loading each (readDue).
+	bulkFrom   = 64
+	bulkWindow = 4
 )
 
 // Deadline drives the deadline saga. The log is the index: every
@@ -218,6 +223,7 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 	if len(ids) == 0 {
 		return nil
 	}
+	held := r.readDue(ctx, ids)
 	errs := make(chan error, 1)
 	fail := func(err error) {
 		select {
@@ -238,7 +244,7 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				if err := r.sweepOne(ctx, id, now, firedAt, cause, batch); err != nil {
+				if err := r.sweepOne(ctx, id, held[id], now, firedAt, cause, batch); err != nil {
 					fail(fmt.Errorf("referral %s: %w", id, err))
 				}
 			}
@@ -261,52 +267,47 @@ func (r *Deadline) sweep(ctx context.Context, at, firedAt time.Time, cause event
 }
 
 // prepared is a referral's reaction of one command, waiting to be
-// written with others.
+// written with others, and the commits it was decided on.
 type prepared struct {
-	id    string
-	ref   aggregates.Referral
-	re    deadline.Reaction
-	cause events.Event
+	id     string
+	ref    aggregates.Referral
+	stored []eventstore.Stored
+	re     deadline.Reaction
+	cause  events.Event
 }
 
-// batchMax bounds a batch of the sweep's writes (the server takes up to a
-// thousand messages in one); batchWait is how long a batch waits for more
-// before it is written.
+// Batches of the sweep's writes. A synced atomic batch costs about the same
+// whether it holds a hundred commits or a thousand (the server's limit),
+// so a burst goes in the largest; batchWait is how long a batch waits for
+// more before it is written, and while batchesAtOnce are being written the
+// next fills, so the disk's wait and the workers' loads overlap.
 const (
-	batchMax  = 100
-	batchWait = 2 * time.Millisecond
+	batchMax      = 1000
+	batchWait     = 2 * time.Millisecond
+	batchesAtOnce = 2
 )
 
 // batchWrites writes the sweep's single commands in batches until in is
-// closed, then what is left.
+// closed, then what is left, and returns when every batch is written.
 func (r *Deadline) batchWrites(ctx context.Context, in <-chan prepared, fail func(error)) {
 	var pending []prepared
+	var writing sync.WaitGroup
+	slots := make(chan struct{}, batchesAtOnce)
 	flush := func() {
 		if len(pending) == 0 {
 			return
 		}
-		items := make([]engine.BatchItem[aggregates.Command], len(pending))
-		for i, p := range pending {
-			items[i] = engine.BatchItem[aggregates.Command]{ID: p.id, Cmd: p.re.Commands[0],
-				Meta: engine.Meta{Actor: deadline.Actor, CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadline.MsgID(p.id, p.re.Commands[0])}}
-		}
-		results := engine.HandleBatch(ctx, r.Engine, aggregates.Referrals, items)
-		for i, p := range pending {
-			out, err := results[i].Outcome, results[i].Err
-			if err = issue(r.log(), "deadline saga", p.id, p.re.Commands, func(aggregates.Command) (engine.Outcome, error) { return out, err }, func(e events.Event) {
-				if r.OnRecorded != nil {
-					r.OnRecorded(e.Type, p.ref)
-				}
-			}); err != nil {
-				fail(fmt.Errorf("referral %s: %w", p.id, err))
-				continue
-			}
-			if err := r.settle(ctx, p, len(out.Events) > 0); err != nil {
-				fail(fmt.Errorf("referral %s: %w", p.id, err))
-			}
-		}
-		pending = pending[:0]
+		b := pending
+		pending = nil
+		slots <- struct{}{}
+		writing.Add(1)
+		go func() {
+			defer writing.Done()
+			defer func() { <-slots }()
+			r.writeBatch(ctx, b, fail)
+		}()
 	}
+	defer writing.Wait()
 	timer := time.NewTimer(batchWait)
 	defer timer.Stop()
 	for {
@@ -327,6 +328,31 @@ func (r *Deadline) batchWrites(ctx context.Context, in <-chan prepared, fail fun
 	}
 }
 
+// writeBatch writes one batch (engine.HandleBatch) and arms what each
+// written reaction arms next.
+func (r *Deadline) writeBatch(ctx context.Context, pending []prepared, fail func(error)) {
+	items := make([]engine.BatchItem[aggregates.Command], len(pending))
+	for i, p := range pending {
+		items[i] = engine.BatchItem[aggregates.Command]{ID: p.id, Cmd: p.re.Commands[0], Stored: p.stored,
+			Meta: engine.Meta{Actor: deadline.Actor, CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadline.MsgID(p.id, p.re.Commands[0])}}
+	}
+	results := engine.HandleBatch(ctx, r.Engine, aggregates.Referrals, items)
+	for i, p := range pending {
+		out, err := results[i].Outcome, results[i].Err
+		if err = issue(r.log(), "deadline saga", p.id, p.re.Commands, func(aggregates.Command) (engine.Outcome, error) { return out, err }, func(e events.Event) {
+			if r.OnRecorded != nil {
+				r.OnRecorded(e.Type, p.ref)
+			}
+		}); err != nil {
+			fail(fmt.Errorf("referral %s: %w", p.id, err))
+			continue
+		}
+		if err := r.settle(ctx, p, len(out.Events) > 0); err != nil {
+			fail(fmt.Errorf("referral %s: %w", p.id, err))
+		}
+	}
+}
+
 // settle arms a written reaction's next timer; if that is already due (a
 // breach written after the escalation's time), the referral is decided
 // again at once, as act does.
@@ -342,14 +368,21 @@ func (r *Deadline) settle(ctx context.Context, p prepared, wrote bool) error {
 	return r.act(ctx, p.id, ref, r.Saga.Due(ref, now), p.cause)
 }
 
-func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Time, cause events.Event, batch chan<- prepared) error {
-	// The engine's commits of the referral, read only when it holds none:
-	// what is written on them is checked by the server (a referral that
-	// moved is decided again on a fresh load, engine.HandleBatch), so only
-	// an answer of "nothing due" from them needs the fresh load below.
-	ref, _, err := engine.LoadHolding(ctx, r.Engine, aggregates.Referrals, id, 0)
-	if err != nil {
-		return err
+func (r *Deadline) sweepOne(ctx context.Context, id string, raw []eventstore.RawCommit, now, firedAt time.Time, cause events.Event, batch chan<- prepared) error {
+	// The referral's commits as the sweep read them, or the engine's, read
+	// only when it holds none: what is written on them is checked by the
+	// server (a referral that moved is decided again on a fresh load,
+	// engine.HandleBatch), so only an answer of "nothing due" from them
+	// needs the fresh load below.
+	stored, ok := wholeReferral(raw)
+	var ref aggregates.Referral
+	if ok {
+		ref = engine.Fold(aggregates.Referrals, id, stored)
+	} else {
+		var err error
+		if ref, stored, err = engine.LoadHolding(ctx, r.Engine, aggregates.Referrals, id, 0); err != nil {
+			return err
+		}
 	}
 	// Decided at the time it is taken up, not when the sweep began: in a
 	// long sweep of warnings the breach's time may come, and a referral
@@ -359,7 +392,8 @@ func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Ti
 		now = c
 	}
 	if len(r.Saga.Due(ref, now).Commands) == 0 {
-		if ref, _, err = engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id); err != nil {
+		var err error
+		if ref, stored, err = engine.LoadThrough(ctx, r.Engine, aggregates.Referrals, id); err != nil {
 			return err
 		}
 	}
@@ -371,10 +405,69 @@ func (r *Deadline) sweepOne(ctx context.Context, id string, now, firedAt time.Ti
 	cause.CorrelationID = id
 	re := r.Saga.Due(ref, now)
 	if len(re.Commands) == 1 {
-		batch <- prepared{id: id, ref: ref, re: re, cause: cause}
+		batch <- prepared{id: id, ref: ref, stored: stored, re: re, cause: cause}
 		return nil
 	}
 	return r.act(ctx, id, ref, re, cause)
+}
+
+// readDue reads the commits of a sweep's many referrals in one ordered
+// pass over the stream's last messages (bulkWindow per referral), rather
+// than a load each: in a burst of thousands the loads, one round trip and
+// a walk through the store each, were most of the sweep. What it returns
+// is raw, decoded by the workers; a referral whose commits do not all lie
+// in the window (its first is not where its chain starts) is loaded as
+// before, and one that moves after the read is refused by the server and
+// decided again. Nil when the sweep is small or the read fails: the
+// referrals are then loaded one by one.
+func (r *Deadline) readDue(ctx context.Context, ids []string) map[string][]eventstore.RawCommit {
+	if len(ids) < bulkFrom {
+		return nil
+	}
+	last, err := r.Store.LastSequence(ctx)
+	if err != nil {
+		return nil
+	}
+	from := uint64(1)
+	if w := uint64(bulkWindow * len(ids)); last > w {
+		from = last - w + 1
+	}
+	want := make(map[string]string, len(ids)) // subject -> referral
+	for _, id := range ids {
+		want[aggregates.Referrals.Subject(id)] = id
+	}
+	out := make(map[string][]eventstore.RawCommit, len(ids))
+	err = r.Store.ReadRaw(ctx, from, last, func(c eventstore.RawCommit) error {
+		if id, ok := want[c.Subject]; ok {
+			out[id] = append(out[id], c)
+		}
+		return nil
+	})
+	if err != nil {
+		r.log().Debug("deadline saga: bulk read failed; loading one by one", "referrals", len(ids), "err", err)
+		return nil
+	}
+	return out
+}
+
+// wholeReferral decodes a referral's commits read in bulk, if they are
+// all of them: every one decodes, and the first is where the referral's
+// hash chain starts (nothing of it lies before the window read).
+func wholeReferral(raw []eventstore.RawCommit) ([]eventstore.Stored, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	stored := make([]eventstore.Stored, len(raw))
+	for i, c := range raw {
+		if stored[i] = c.Decode(); stored[i].Err != nil {
+			return nil, false
+		}
+	}
+	first := stored[0].Commit.Events
+	if len(first) == 0 || first[0].PrevHash != "" {
+		return nil, false
+	}
+	return stored, true
 }
 
 // act carries out a reaction for referral id, whose state was ref: its

@@ -47,9 +47,11 @@ separated; all by default):
             beside a raw ordered read of the same stream.
   memory    serve's peak RSS holding that history and its open referrals.
   timers    --timers deadlines falling due in the same second through the
-            real deadline saga: fire lag (due to breach on record) p50, p95,
-            p99 and max, and breaches lost and doubled. 10,000 by default;
-            pass --timers 100000 for the large burst.
+            real deadline saga: lateness (due to breach stored) p50, p95,
+            p99 and max, and breaches lost and doubled, just after the raw
+            floors on the same server (as many commit-sized messages as
+            synchronous publishes from 16 clients, and as atomic batches of
+            100). 10,000 by default; pass --timers 100000 for the large burst.
   mix       the issue-17 HTTP mix (receive, notify, in-house search,
             commissioned search, place; a fifth each: rate x seconds/10
             referrals in flight, each taken through the mix twice) offered

@@ -44,8 +44,10 @@ func freePorts(t testing.TB, n int) []int {
 }
 
 // StartCluster starts n servers (3 for a real quorum) and waits until
-// JetStream has a meta leader and takes a replicated stream.
-func StartCluster(t testing.TB, n int) *Cluster {
+// JetStream has a meta leader and takes a replicated stream. Each tune, if
+// any, adjusts every server's options before it starts (a benchmark's
+// fsync on every write, say).
+func StartCluster(t testing.TB, n int, tune ...func(*server.Options)) *Cluster {
 	t.Helper()
 	ports := freePorts(t, 2*n)
 	c := &Cluster{t: t}
@@ -65,6 +67,9 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			NoLog:      true,
 			Cluster:    server.ClusterOpts{Name: "ntsflow-test", Host: "127.0.0.1", Port: ports[n+i]},
 			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		for _, f := range tune {
+			f(o)
 		}
 		c.opts = append(c.opts, o)
 		c.Servers = append(c.Servers, nil)
