@@ -214,8 +214,8 @@ type WorkerSpell struct {
 
 // Journey reads the referral the caller may see, the child's care and the
 // social workers the team allocated the child to.
-func (u Referrals) Journey(ctx context.Context, c Caller, id string) (Journey, error) {
-	ref, stored, err := u.Referral(ctx, c, id)
+func (u Referrals) Journey(ctx context.Context, c Caller, id string, of ReadOf) (Journey, error) {
+	ref, stored, err := u.Read(ctx, c, id, of)
 	if err != nil {
 		return Journey{}, err
 	}

@@ -143,7 +143,7 @@ func TestChildrenScopeByRoleAndJourney(t *testing.T) {
 		}
 	})
 	t.Run("the journey", func(t *testing.T) {
-		j, err := u.Journey(ctx, stockport, sp)
+		j, err := u.Journey(ctx, stockport, sp, app.ReadOf{View: app.ViewJourney})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestChildrenScopeByRoleAndJourney(t *testing.T) {
 		if got := stockport.CareActions(j.Referral, j.Care, facts, time.Now()); !slices.Equal(got, []string{app.ActReturned, app.ActStrategy, app.ActDateOfBirth}) {
 			t.Errorf("a missing child's care actions: %v", got)
 		}
-		if _, err := u.Journey(ctx, manchester, sp); !errors.Is(err, app.ErrNoReferral) {
+		if _, err := u.Journey(ctx, manchester, sp, app.ReadOf{View: app.ViewJourney}); !errors.Is(err, app.ErrNoReferral) {
 			t.Errorf("Manchester reads Stockport's child's journey: %v", err)
 		}
 	})

@@ -23,6 +23,7 @@ const (
 	ViewReferral      = "referral"       // the referral: API GET, the console's page
 	ViewHistory       = "history"        // every event of it: API history, the audit page
 	ViewSubjectAccess = "subject-access" // everything held, exported
+	ViewJourney       = "journey"        // the child's journey: the console's page and its care forms
 )
 
 // MaxReadReason bounds a reader's reason, in characters.

@@ -206,7 +206,7 @@ func (s *Server) journey(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		id = rows[0].ReferralID
 	}
-	j, err := s.referrals().Journey(ctx, c.app(), id)
+	j, err := s.referrals().Journey(ctx, c.app(), id, app.ReadOf{View: app.ViewJourney, Reason: r.URL.Query().Get("reason")})
 	if !s.loaded(w, c, err) {
 		return
 	}
@@ -567,7 +567,7 @@ func (s *Server) careRequest(w http.ResponseWriter, r *http.Request, c *call) (c
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	j, err := s.referrals().Journey(ctx, c.app(), r.PathValue("id"))
+	j, err := s.referrals().Journey(ctx, c.app(), r.PathValue("id"), app.ReadOf{View: app.ViewJourney})
 	if !s.loaded(w, c, err) {
 		return a, j, false
 	}

@@ -28,6 +28,7 @@ var viewWords = map[string]string{
 	app.ViewReferral:      "The referral",
 	app.ViewHistory:       "The whole history",
 	app.ViewSubjectAccess: "Everything held (subject access export)",
+	app.ViewJourney:       "The child's journey",
 }
 
 func (s *Server) exportFields(referral, reason string, errs []fieldError) []field {
