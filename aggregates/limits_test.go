@@ -20,6 +20,7 @@ var allCommands = []Command{
 	AcceptAllocation{}, RaiseAllocationException{}, RecordAllocationReminder{}, RecordAllocationEscalation{}, Withdraw{},
 	RecordLeftCare{}, SetDeadline{}, RecordDeadlineWarning{}, RecordDeadlineEscalation{}, RecordDeadlineBreach{},
 	SetRota{}, PauseAuthority{}, EndPause{}, Allocate{}, SetWorker{}, MarkWorkerAway{}, RecordWorkerLeft{}, AllocateWorker{},
+	PlaceLegalHold{}, ReleaseLegalHold{}, Dispose{},
 }
 
 // Issue 21, item 5: no command can forget a limit. Every field a client

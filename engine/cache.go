@@ -135,3 +135,20 @@ func (e *Engine) load(ctx context.Context, subject string) ([]eventstore.Stored,
 func (e *Engine) appended(subject string, decidedOn []eventstore.Stored, seq uint64, c events.Commit) {
 	e.cache().put(subject, append(slices.Clip(decidedOn), eventstore.Stored{Sequence: seq, Subject: subject, Commit: c}))
 }
+
+// Forget drops what the engine holds of the subjects, after a disposal:
+// their commits were decrypted with a key that no longer exists.
+func (e *Engine) Forget(subjects ...string) {
+	c := e.cache()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range subjects {
+		if el, ok := c.items[s]; ok {
+			c.lru.Remove(el)
+			delete(c.items, s)
+		}
+	}
+}

@@ -124,7 +124,7 @@ func (e *Engine) loop(ctx context.Context, j *job) error {
 			}
 			return err
 		}
-		writes, err := e.seal(j, now)
+		writes, err := e.seal(ctx, j, now)
 		if err != nil || len(writes) == 0 {
 			return err
 		}
@@ -203,7 +203,7 @@ func ifMatch(j *job) error {
 // seal envelopes what each part decided and returns the parts to write: a
 // part alongside that decided nothing is not written, and in a batch, nor
 // is one refused; an answering part that decided nothing is an error.
-func (e *Engine) seal(j *job, now time.Time) ([]*part, error) {
+func (e *Engine) seal(ctx context.Context, j *job, now time.Time) ([]*part, error) {
 	var writes []*part
 	for _, p := range j.parts {
 		if p.refused != nil {
@@ -215,7 +215,7 @@ func (e *Engine) seal(j *job, now time.Time) ([]*part, error) {
 			}
 			continue
 		}
-		evs, err := e.envelope(p.id, p.decided, now, p.meta, lastHash(p.stored))
+		evs, err := e.envelope(ctx, p.id, p.decided, now, p.meta, lastHash(p.stored))
 		if err != nil {
 			return nil, err
 		}

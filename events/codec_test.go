@@ -60,6 +60,9 @@ func sample() []Event {
 		env(TypeTriplePlanningRecorded, TriplePlanningRecorded{LeaveToRemain: LeavePending, Plans: []string{LeaveGranted, LeavePending, LeaveRefused}}),
 		env(TypeCareLeaver, CareLeaver{LeaveToRemain: LeavePending, Accommodation: AccommodationExtendedPlacement}),
 		env(TypeSequenceVoided, SequenceVoided{Sequence: 41, Reason: "published by mistake", Problem: "does not decode", Forced: true}),
+		env(TypeLegalHoldPlaced, LegalHoldPlaced{Reason: "inquiry into placements in 2026"}),
+		env(TypeLegalHoldReleased, LegalHoldReleased{Reason: "inquiry closed"}),
+		env(TypeRecordDisposed, RecordDisposed{ReferralID: "r-1", Policy: "retention-2026", Rule: "looked-after", RetainedUntil: time.Date(2086, 2, 17, 0, 0, 0, 0, time.UTC)}),
 	}
 }
 

@@ -29,6 +29,7 @@ type decodedCache struct {
 	slots [decodedSlots]atomic.Pointer[Stored]
 	hits  atomic.Uint64
 	miss  atomic.Uint64
+	keys  *keyring
 }
 
 // stored decodes a commit of the events stream, or returns the decoding of
@@ -40,7 +41,7 @@ func (c *decodedCache) stored(seq uint64, subject string, ts time.Time, data []b
 		return *p, nil
 	}
 	c.miss.Add(1)
-	st, err := storedFrom(seq, subject, ts, data)
+	st, err := storedFrom(c.keys, seq, subject, ts, data)
 	if err == nil {
 		slot.Store(&st)
 	}
@@ -51,4 +52,13 @@ func (c *decodedCache) stored(seq uint64, subject string, ts time.Time, data []b
 // was already decoded in this process (hits) or was decoded (misses).
 func (s *Store) DecodedCacheStats() (hits, misses uint64) {
 	return s.decoded.hits.Load(), s.decoded.miss.Load()
+}
+
+// forget drops every decoding that holds the child's personal data, after
+// their key was destroyed. The cache does not index by child, and
+// disposals are rare: it drops them all.
+func (s *Store) forget(string) {
+	for i := range s.decoded.slots {
+		s.decoded.slots[i].Store(nil)
+	}
 }

@@ -1,0 +1,146 @@
+package eventstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+)
+
+// filesHolding lists the files under dir whose bytes contain any of what.
+func filesHolding(t *testing.T, dir string, what ...[]byte) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, w := range what {
+			if bytes.Contains(b, w) {
+				hits = append(hits, path)
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+func kek(t *testing.T) []byte {
+	k := make([]byte, events.DataKeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Issue 24, item 1: a destroyed key cannot be read back from any file of
+// the data directory. The key is found there before (so the scan can
+// see it), and nowhere after, with the server's files written out.
+func TestDestroyedKeyIsInNoFileOfTheDataDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{Durable: true})
+	// No wrapping here, so the key's own bytes are what lies on disk.
+	plain := make([]byte, events.DataKeySize)
+	if err := n.Store.OpenKeys(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	key, err := n.Store.DataKey(ctx, "r-scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := n.Store.DataKey(ctx, "r-kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := n.Store.StoredKey(ctx, "r-scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := filesHolding(t, n.Dir, raw); len(got) == 0 {
+		t.Fatal("the stored key is in no file before its destruction: the scan cannot see it")
+	}
+	if err := n.Store.DestroyKey(ctx, "r-scan", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Store.DestroyKey(ctx, "r-scan", time.Now()); err != nil {
+		t.Fatalf("a second destruction: %v", err)
+	}
+	if _, err := n.Store.DataKey(ctx, "r-scan"); !errors.Is(err, events.ErrKeyDestroyed) {
+		t.Errorf("a key was made again after disposal: %v", err)
+	}
+	if again, err := n.Store.DataKey(ctx, "r-kept"); err != nil || !bytes.Equal(again, other) {
+		t.Errorf("another child's key changed: %v", err)
+	}
+	dir := n.Dir
+	n.Stop()
+	if got := filesHolding(t, dir, raw, key); len(got) > 0 {
+		t.Errorf("the destroyed key is still in %v", got)
+	}
+	// Read back after a restart: destroyed stays destroyed.
+	m := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := m.Store.OpenKeys(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := m.Store.KeyDestroyed(ctx, "r-scan"); err != nil || !gone {
+		t.Errorf("after a restart: destroyed %v, %v", gone, err)
+	}
+}
+
+// Two makers racing for a child's first key get the same key.
+func TestRacingKeyMakersAgree(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{})
+	k := kek(t)
+	second, err := eventstore.Open(ctx, n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*eventstore.Store{n.Store, second} {
+		if err := s.OpenKeys(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := make(chan []byte, 2)
+	for _, s := range []*eventstore.Store{n.Store, second} {
+		go func() {
+			key, err := s.DataKey(ctx, "r-race")
+			if err != nil {
+				t.Error(err)
+			}
+			keys <- key
+		}()
+	}
+	a, b := <-keys, <-keys
+	if !bytes.Equal(a, b) {
+		t.Error("two racing makers kept different keys")
+	}
+	// One store's destruction is heard by the other.
+	if err := n.Store.DestroyKey(ctx, "r-race", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !storetest.WaitFor(5*time.Second, func() bool {
+		gone, err := second.KeyDestroyed(ctx, "r-race")
+		return err == nil && gone
+	}) {
+		t.Error("the other store still holds the destroyed key")
+	}
+}

@@ -1,0 +1,186 @@
+package wiring_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/audit"
+	"github.com/ntsflow/ntsflow/calendar"
+	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/sagas/retention"
+	"github.com/ntsflow/ntsflow/wiring"
+)
+
+// filesHolding lists the files under dir whose bytes hold any of what.
+func filesHolding(t *testing.T, dir string, what ...string) map[string][]string {
+	t.Helper()
+	hits := map[string][]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, w := range what {
+			if bytes.Contains(b, []byte(w)) {
+				hits[w] = append(hits[w], path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// shortPolicy keeps a record of a child never looked after until the 18th
+// birthday and not a day after closing: the shipped periods are decades,
+// a test cannot wait for them, and what is tested is the disposal, not
+// the length (the periods are tested in sagas/retention).
+func shortPolicy(t *testing.T) *retention.Policy {
+	p := retention.DefaultPolicy()
+	p.Version = "retention-test"
+	p.NeverLookedAfter.UntilBirthday, p.NeverLookedAfter.YearsAfterClosing = 18, 0
+	return &p
+}
+
+// Issue 24's test: dispose of a child. Their child reference, date of
+// birth and free text appear nowhere under the data directory, byte for
+// byte; verify passes; the views' totals are unchanged; reads give each
+// personal field as disposed of; the disposal is recorded once with no
+// personal data.
+func TestDisposalLeavesNoPersonalDataOnDisk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{Durable: true})
+	key := bytes.Repeat([]byte{7}, 32)
+	// The engine's clock: a month ago while the referral is recorded,
+	// then now.
+	var clock atomic.Pointer[time.Time]
+	monthAgo := time.Now().AddDate(0, -1, 0).UTC()
+	clock.Store(&monthAgo)
+	node, err := wiring.Build(wiring.Config{Store: n.Store, ChainKey: key, Retention: shortPolicy(t),
+		Now: func() time.Time { return *clock.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { node.Run(runCtx, wiring.Views, wiring.RetentionSaga); close(done) }()
+
+	// 17 when referred a month ago; 18 five days ago.
+	dob := calendar.DateOf(time.Now().AddDate(-18, 0, -5)).String()
+	const (
+		childRef = "UASC-SCAN-77310"
+		need     = "needs an inhaler kept by Mrs Oduya"
+		detail   = "reunited with an uncle at 14 Larch Road, Stockport"
+		hotel    = "hotel-scan-4471"
+	)
+	meta := engine.Meta{Actor: "test"}
+	recv := aggregates.ReceiveReferral{ReferralID: "r-gone", ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: hotel,
+		ChildReference: childRef, DateOfBirth: dob, Needs: []string{need}, ReceivedAt: monthAgo.Add(-time.Hour)}
+	if _, err := node.Engine.Handle(ctx, "r-gone", recv, meta); err != nil {
+		t.Fatal(err)
+	}
+	kept := recv
+	kept.ReferralID, kept.ChildReference = "r-kept", "UASC-KEPT-1"
+	if _, err := node.Engine.Handle(ctx, "r-kept", kept, meta); err != nil {
+		t.Fatal(err)
+	}
+	totals := func() (int, string) {
+		var count int
+		node.Views.Referrals.Read(func(v *projections.ReferralList, _ uint64) { count = v.Len() })
+		var tl []byte
+		node.Views.Timeliness.Read(func(v *projections.Timeliness, _ uint64) { tl, _ = json.Marshal(v) })
+		return count, string(tl)
+	}
+	now := time.Now().UTC()
+	clock.Store(&now)
+	if _, err := node.Engine.Handle(ctx, "r-gone", aggregates.Withdraw{Reason: "family-reunion", Detail: detail}, meta); err != nil {
+		t.Fatal(err)
+	}
+	// The withdrawal and the retention saga's reaction are in the views.
+	if !storetest.WaitFor(10*time.Second, func() bool { c, _ := totals(); return c == 2 }) {
+		t.Fatal("the views never saw both referrals")
+	}
+
+	// The period ended five days ago: the saga's timer fires at once.
+	if !storetest.WaitFor(20*time.Second, func() bool {
+		gone, err := n.Store.KeyDestroyed(ctx, "r-gone")
+		return err == nil && gone
+	}) {
+		t.Fatal("the child's key was never destroyed")
+	}
+	rec, err := n.Store.Load(ctx, events.RecordSubject("r-gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec) != 1 || rec[0].Commit.Events[0].Type != events.TypeRecordDisposed {
+		t.Fatalf("the record: %+v", rec)
+	}
+	d := rec[0].Commit.Events[0].Data.(events.RecordDisposed)
+	if d.ReferralID != "r-gone" || d.Rule != retention.RuleNeverLookedAfter || d.Policy != "retention-test" {
+		t.Errorf("disposal %+v", d)
+	}
+	// Reads now give the personal fields as disposed of; the rest stays.
+	if !storetest.WaitFor(5*time.Second, func() bool {
+		_, stored, err := node.Engine.Load(ctx, "r-gone")
+		if err != nil || len(stored) == 0 {
+			return false
+		}
+		e := stored[0].Commit.Events[0]
+		r := e.Data.(events.ReferralReceived)
+		return r.ChildReference == "" && r.Hotel == hotel && slices.Contains(e.Disposed, "childReference")
+	}) {
+		t.Error("the engine still reads the disposed child's personal fields")
+	}
+	_, stored, err := node.Engine.Load(ctx, "r-kept")
+	if err != nil || stored[0].Commit.Events[0].Data.(events.ReferralReceived).ChildReference != "UASC-KEPT-1" {
+		t.Errorf("another child's record changed: %v", err)
+	}
+	countBefore, timelinessBefore := totals()
+	if rep, err := audit.Verify(ctx, n.Store, key, nil); err != nil || !rep.OK() {
+		t.Errorf("verify after the disposal: %+v, %v", rep.Problems, err)
+	}
+
+	// The views rebuilt from the log as it now reads keep their totals.
+	if err := node.Views.Rebuild(ctx, "timeliness", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Views.Rebuild(ctx, "referrals", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, tl := totals(); c != countBefore || tl != timelinessBefore {
+		t.Errorf("the views' totals changed with the disposal: %d referrals (was %d)\n%s\nwas\n%s", c, countBefore, tl, timelinessBefore)
+	}
+	// Take views' snapshots as they are now, then stop, so the files are
+	// all written out.
+	stop()
+	<-done
+	dir := n.Dir
+	n.Stop()
+	hits := filesHolding(t, dir, childRef, dob, need, detail, hotel)
+	if len(hits[hotel]) == 0 {
+		t.Fatal("the scan finds not even the hotel, which is no personal data: it cannot see the files")
+	}
+	for _, secret := range []string{childRef, dob, need, detail} {
+		if len(hits[secret]) > 0 {
+			t.Errorf("%q is still in %v", secret, hits[secret])
+		}
+	}
+}
