@@ -26,6 +26,7 @@ var bodyOf = map[string]any{
 	"setPledge": aggregates.SetPledge{}, "setWorker": aggregates.SetWorker{}, "markWorkerAway": aggregates.MarkWorkerAway{},
 	"recordWorkerLeft": aggregates.RecordWorkerLeft{}, "allocateWorker": aggregates.AllocateWorker{}, "replayParked": replayRequest{},
 	"endPause": aggregates.EndPause{}, "voidMessage": voidRequest{},
+	"placeLegalHold": aggregates.PlaceLegalHold{}, "releaseLegalHold": aggregates.PlaceLegalHold{},
 }
 
 // Issue 21, item 5: docs/openapi.yaml and the limit tags say the same. The

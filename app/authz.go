@@ -146,7 +146,7 @@ func (c Caller) MayCall(pattern string) bool {
 		return pattern == "GET /metrics" || pattern == "GET /v1/views" || pattern == "POST /v1/views/{name}/rebuild" ||
 			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids"
 	case c.audits():
-		return method == http.MethodGet
+		return method == http.MethodGet || c.ProtectsData() && strings.HasPrefix(path, "/v1/records/")
 	case c.works():
 		return !strings.HasPrefix(path, "/v1/audit/") && !strings.HasPrefix(path, "/v1/views") && !strings.HasPrefix(path, "/v1/parked") && path != "/v1/voids" && path != "/metrics"
 	}

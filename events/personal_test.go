@@ -221,3 +221,32 @@ func TestWrappedKeysStayWithTheirChild(t *testing.T) {
 		t.Fatal()
 	}
 }
+
+// BenchmarkSeal and BenchmarkUnseal: the CPU of sealing alone, per
+// referral.received (BENCHMARKS.md).
+func BenchmarkSeal(b *testing.B) {
+	key := make([]byte, DataKeySize)
+	e := sampleReceived()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Seal(e, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnseal(b *testing.B) {
+	key := make([]byte, DataKeySize)
+	e, err := Seal(sampleReceived(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, _ := Encode(e)
+	d, _ := Decode(raw)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Unseal(d, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

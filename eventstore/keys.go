@@ -320,3 +320,70 @@ func (k *keyring) unseal(c events.Commit) (events.Commit, error) {
 	}
 	return c, nil
 }
+
+// Disposal is one child's disposal as the key store records it: no
+// personal data, so a list of them can be kept anywhere, apart from the
+// backups it must be applied to (docs/runbook.md, "Backup and restore").
+type Disposal struct {
+	Child string    `json:"child"`
+	At    time.Time `json:"at"`
+}
+
+// Disposals lists every disposal the key store holds, oldest first.
+func (s *Store) Disposals(ctx context.Context) ([]Disposal, error) {
+	if s.keys == nil {
+		return nil, errors.New("the children's key store is not open (Store.OpenKeys)")
+	}
+	cons, err := s.js.OrderedConsumer(ctx, KeysStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{disposedSubjectPrefix + ">"}})
+	if err != nil {
+		return nil, fmt.Errorf("list disposals: %w", unavailable(err))
+	}
+	info, err := s.keys.stream.Info(ctx, jetstream.WithSubjectFilter(disposedSubjectPrefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("list disposals: %w", unavailable(err))
+	}
+	want := len(info.State.Subjects)
+	var out []Disposal
+	for len(out) < want {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("list disposals (%d of %d read): %w", len(out), want, unavailable(err))
+		}
+		var mark disposalMark
+		if err := json.Unmarshal(m.Data(), &mark); err != nil {
+			return nil, fmt.Errorf("disposal mark on %s: %w", m.Subject(), err)
+		}
+		out = append(out, Disposal{Child: strings.TrimPrefix(m.Subject(), disposedSubjectPrefix), At: mark.At})
+	}
+	return out, nil
+}
+
+// Reapply destroys the key of every child in list that the store still
+// holds, as after a restore from a backup taken before their disposal:
+// a restore must never bring a destroyed key back. It returns how many
+// keys it destroyed again; a disposal already in the store is left as is.
+func (s *Store) Reapply(ctx context.Context, list []Disposal) (int, error) {
+	n := 0
+	for _, d := range list {
+		if !events.ValidID(d.Child) {
+			return n, fmt.Errorf("disposal list: %q is not a referral id", d.Child)
+		}
+		gone, err := s.KeyDestroyed(ctx, d.Child)
+		if err != nil {
+			return n, err
+		}
+		if gone {
+			// The mark is there; a key next to it (a disposal cut short)
+			// is erased by destroy's repeat.
+			if err := s.keys.erase(ctx, d.Child); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if err := s.DestroyKey(ctx, d.Child, d.At); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

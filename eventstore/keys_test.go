@@ -16,32 +16,6 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
-// filesHolding lists the files under dir whose bytes contain any of what.
-func filesHolding(t *testing.T, dir string, what ...[]byte) []string {
-	t.Helper()
-	var hits []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, w := range what {
-			if bytes.Contains(b, w) {
-				hits = append(hits, path)
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hits
-}
-
 func kek(t *testing.T) []byte {
 	k := make([]byte, events.DataKeySize)
 	if _, err := rand.Read(k); err != nil {
@@ -74,7 +48,7 @@ func TestDestroyedKeyIsInNoFileOfTheDataDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filesHolding(t, n.Dir, raw); len(got) == 0 {
+	if got := storetest.FilesHolding(t, n.Dir, raw); len(got) == 0 {
 		t.Fatal("the stored key is in no file before its destruction: the scan cannot see it")
 	}
 	if err := n.Store.DestroyKey(ctx, "r-scan", time.Now()); err != nil {
@@ -91,7 +65,7 @@ func TestDestroyedKeyIsInNoFileOfTheDataDirectory(t *testing.T) {
 	}
 	dir := n.Dir
 	n.Stop()
-	if got := filesHolding(t, dir, raw, key); len(got) > 0 {
+	if got := storetest.FilesHolding(t, dir, raw, key); len(got) > 0 {
 		t.Errorf("the destroyed key is still in %v", got)
 	}
 	// Read back after a restart: destroyed stays destroyed.
@@ -142,5 +116,99 @@ func TestRacingKeyMakersAgree(t *testing.T) {
 		return err == nil && gone
 	}) {
 		t.Error("the other store still holds the destroyed key")
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 24, item 8: a backup taken before a disposal holds the child's
+// key. Restored, it would bring the key back; the disposals recorded since
+// (listed from the live store, no personal data in the list) are applied
+// again, and the key is gone once more, from every file.
+func TestARestoreNeverResurrectsADestroyedKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	k := kek(t)
+	dir := t.TempDir()
+	n := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := n.Store.OpenKeys(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"r-gone", "r-kept"} {
+		if _, err := n.Store.DataKey(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrapped, err := n.Store.StoredKey(ctx, "r-gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	backup := t.TempDir()
+	copyDir(t, dir, backup)
+
+	n = storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := n.Store.OpenKeys(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Store.DestroyKey(ctx, "r-gone", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := n.Store.Disposals(ctx)
+	if err != nil || len(list) != 1 || list[0].Child != "r-gone" {
+		t.Fatalf("disposals %+v, %v", list, err)
+	}
+	n.Stop()
+
+	// The restore: the data directory replaced by the backup.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, backup, dir)
+	n = storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := n.Store.OpenKeys(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := n.Store.KeyDestroyed(ctx, "r-gone"); gone {
+		t.Fatal("the backup did not hold the key: the test shows nothing")
+	}
+	again, err := n.Store.Reapply(ctx, list)
+	if err != nil || again != 1 {
+		t.Fatalf("reapplied %d, %v", again, err)
+	}
+	if again, err := n.Store.Reapply(ctx, list); err != nil || again != 0 {
+		t.Errorf("a second reapply destroyed %d, %v", again, err)
+	}
+	if gone, err := n.Store.KeyDestroyed(ctx, "r-gone"); err != nil || !gone {
+		t.Errorf("after the reapply: destroyed %v, %v", gone, err)
+	}
+	if gone, err := n.Store.KeyDestroyed(ctx, "r-kept"); err != nil || gone {
+		t.Errorf("another child's key: destroyed %v, %v", gone, err)
+	}
+	n.Stop()
+	if hits := storetest.FilesHolding(t, dir, wrapped); len(hits) > 0 {
+		t.Errorf("the restored key is still in %v", hits)
+	}
+	if _, err := n.Store.Reapply(ctx, []eventstore.Disposal{{Child: "no.such"}}); err == nil {
+		t.Error("a list naming no referral was applied")
 	}
 }

@@ -1,14 +1,16 @@
 package wiring_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
+	"fmt"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,31 +24,6 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/wiring"
 )
-
-// filesHolding lists the files under dir whose bytes hold any of what.
-func filesHolding(t *testing.T, dir string, what ...string) map[string][]string {
-	t.Helper()
-	hits := map[string][]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, w := range what {
-			if bytes.Contains(b, []byte(w)) {
-				hits[w] = append(hits[w], path)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hits
-}
 
 // shortPolicy keeps a record of a child never looked after until the 18th
 // birthday and not a day after closing: the shipped periods are decades,
@@ -174,7 +151,7 @@ func TestDisposalLeavesNoPersonalDataOnDisk(t *testing.T) {
 	<-done
 	dir := n.Dir
 	n.Stop()
-	hits := filesHolding(t, dir, childRef, dob, need, detail, hotel)
+	hits := storetest.FilesHolding(t, dir, []byte(childRef), []byte(dob), []byte(need), []byte(detail), []byte(hotel))
 	if len(hits[hotel]) == 0 {
 		t.Fatal("the scan finds not even the hotel, which is no personal data: it cannot see the files")
 	}
@@ -183,4 +160,142 @@ func TestDisposalLeavesNoPersonalDataOnDisk(t *testing.T) {
 			t.Errorf("%q is still in %v", secret, hits[secret])
 		}
 	}
+}
+
+// childEnv names the data directory a re-executed test binary works in.
+const childEnv = "NTSFLOW_TEST_DISPOSAL_DIR"
+
+// Issue 24's kill -9 test: a process is killed (SIGKILL, no clean-up) in
+// the middle of a disposal, with the disposal recorded and the child's key
+// not yet destroyed. Started again on the same data directory, the
+// retention saga finishes it: the key is destroyed, the disposal is on
+// record once, the log verifies.
+func TestKillNineInTheMiddleOfADisposal(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	if dir := os.Getenv(childEnv); dir != "" {
+		disposeHalfway(t, dir, key)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillNineInTheMiddleOfADisposal$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	halfway := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "disposal recorded; key not yet destroyed" {
+				halfway <- true
+				return
+			}
+		}
+		halfway <- false
+	}()
+	select {
+	case ok := <-halfway:
+		if !ok {
+			cmd.Wait()
+			t.Fatal("the child process ended before it was halfway through the disposal")
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the child process never got halfway through the disposal")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	node, err := wiring.Build(wiring.Config{Store: n.Store, ChainKey: key, Retention: shortPolicy(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := n.Store.KeyDestroyed(ctx, "r-kill"); err != nil || gone {
+		t.Fatalf("before the restart's saga ran: destroyed %v, %v (the kill was not in the middle)", gone, err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { node.Run(runCtx, wiring.RetentionSaga); close(done) }()
+	defer func() { stop(); <-done }()
+	if !storetest.WaitFor(30*time.Second, func() bool {
+		gone, err := n.Store.KeyDestroyed(ctx, "r-kill")
+		return err == nil && gone
+	}) {
+		t.Fatal("after the restart the disposal was never finished")
+	}
+	rec, err := n.Store.Load(ctx, events.RecordSubject("r-kill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	disposals := 0
+	for _, st := range rec {
+		for _, e := range st.Commit.Events {
+			if e.Type == events.TypeRecordDisposed {
+				disposals++
+			}
+		}
+	}
+	if disposals != 1 {
+		t.Errorf("%d disposals on record, want 1", disposals)
+	}
+	if !storetest.WaitFor(5*time.Second, func() bool {
+		_, stored, err := node.Engine.Load(ctx, "r-kill")
+		return err == nil && len(stored) > 0 && len(stored[0].Commit.Events[0].Disposed) > 0
+	}) {
+		t.Error("the child's personal fields are still read")
+	}
+	if rep, err := audit.Verify(ctx, n.Store, key, nil); err != nil || !rep.OK() {
+		t.Errorf("verify: %+v, %v", rep.Problems, err)
+	}
+}
+
+// disposeHalfway is the killed process: it records a referral and its
+// disposal as the retention saga does (same command, same message id), says
+// so, and waits to be killed before it destroys the key.
+func disposeHalfway(t *testing.T, dir string, key []byte) {
+	ctx := context.Background()
+	n := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	monthAgo := time.Now().AddDate(0, -1, 0).UTC()
+	node, err := wiring.Build(wiring.Config{Store: n.Store, ChainKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := aggregates.ReceiveReferral{ReferralID: "r-kill", ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "h",
+		ChildReference: "UASC-KILL-1", DateOfBirth: calendar.DateOf(time.Now().AddDate(-18, 0, -5)).String(), ReceivedAt: monthAgo}
+	meta := engine.Meta{Actor: "test"}
+	if _, err := node.Engine.Handle(ctx, "r-kill", recv, meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Engine.Handle(ctx, "r-kill", aggregates.Withdraw{Reason: "reallocated"}, meta); err != nil {
+		t.Fatal(err)
+	}
+	_, stored, err := node.Engine.Load(ctx, "r-kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var facts []events.Event
+	for _, st := range stored {
+		facts = append(facts, st.Commit.Events...)
+	}
+	r, ok := shortPolicy(t).Retain(retention.FactsOf(facts))
+	if !ok {
+		t.Fatal("no retention for the child")
+	}
+	d := aggregates.Dispose{Policy: "retention-test", Rule: r.Rule, Due: r.Due()}
+	if _, err := engine.Handle(ctx, node.Engine, aggregates.Records, "r-kill", aggregates.RecordCommand(d),
+		engine.Meta{Actor: "retention-saga", MsgID: "retention:r-kill:" + d.CommandName()}); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("disposal recorded; key not yet destroyed")
+	select {}
 }

@@ -45,6 +45,7 @@ var commands = []*Command{
 	cmdExport,
 	cmdVerify,
 	cmdVoid,
+	cmdDisposals,
 	cmdSimulate,
 	cmdBench,
 	cmdToken,
