@@ -169,15 +169,10 @@ func Seal(e Event, key []byte) (Event, error) {
 	if len(own) == 0 {
 		return e, nil
 	}
-	aead, err := newAEAD(key)
+	out, err := gcmSeal(key, own, sealAD(e))
 	if err != nil {
-		return e, err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
 		return e, fmt.Errorf("seal %s: %w", e.Type, err)
 	}
-	out := aead.Seal(nonce, nonce, own, sealAD(e))
 	e.Sealed = sealPrefix + base64.RawStdEncoding.EncodeToString(out)
 	return e, nil
 }
@@ -221,14 +216,7 @@ func OpenSealed(e Event, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unseal %s %s: %w", e.Type, e.ID, err)
 	}
-	aead, err := newAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < aead.NonceSize() {
-		return nil, fmt.Errorf("unseal %s %s: too short", e.Type, e.ID)
-	}
-	own, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], sealAD(e))
+	own, err := gcmOpen(key, b, sealAD(e))
 	if err != nil {
 		return nil, fmt.Errorf("unseal %s %s: wrong key, or the sealed value was altered: %w", e.Type, e.ID, err)
 	}
@@ -249,27 +237,12 @@ func KeyStoreKey(chainKey []byte) []byte {
 // the key store alone gives nothing away. The child id is the additional
 // data: a wrapped key cannot be moved to another child.
 func WrapKey(kek, dataKey []byte, child string) ([]byte, error) {
-	aead, err := newAEAD(kek)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return aead.Seal(nonce, nonce, dataKey, []byte(child)), nil
+	return gcmSeal(kek, dataKey, []byte(child))
 }
 
 // UnwrapKey is WrapKey's inverse.
 func UnwrapKey(kek, wrapped []byte, child string) ([]byte, error) {
-	aead, err := newAEAD(kek)
-	if err != nil {
-		return nil, err
-	}
-	if len(wrapped) < aead.NonceSize() {
-		return nil, errors.New("wrapped key too short")
-	}
-	k, err := aead.Open(nil, wrapped[:aead.NonceSize()], wrapped[aead.NonceSize():], []byte(child))
+	k, err := gcmOpen(kek, wrapped, []byte(child))
 	if err != nil {
 		return nil, fmt.Errorf("the key store's key does not open child %s's key: %w", child, err)
 	}
@@ -279,6 +252,32 @@ func UnwrapKey(kek, wrapped []byte, child string) ([]byte, error) {
 const sealPrefix = "v1:"
 
 func sealAD(e Event) []byte { return []byte(e.ID + "\x00" + e.Type + "\x00" + e.AggregateID) }
+
+// gcmSeal encrypts plain under key with a fresh random nonce, which leads
+// the result.
+func gcmSeal(key, plain, ad []byte) ([]byte, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, plain, ad), nil
+}
+
+// gcmOpen is gcmSeal's inverse.
+func gcmOpen(key, b, ad []byte) ([]byte, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < aead.NonceSize() {
+		return nil, errors.New("too short to be sealed")
+	}
+	return aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], ad)
+}
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != DataKeySize {

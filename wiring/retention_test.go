@@ -19,11 +19,37 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/wiring"
 )
+
+// waitDisposed waits for the child's key to be destroyed and returns the
+// disposals on their record.
+func waitDisposed(ctx context.Context, t *testing.T, st *eventstore.Store, id string) []events.RecordDisposed {
+	t.Helper()
+	if !storetest.WaitFor(30*time.Second, func() bool {
+		gone, err := st.KeyDestroyed(ctx, id)
+		return err == nil && gone
+	}) {
+		t.Fatalf("the key of %s was never destroyed", id)
+	}
+	rec, err := st.Load(ctx, events.RecordSubject(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.RecordDisposed
+	for _, c := range rec {
+		for _, e := range c.Commit.Events {
+			if d, ok := e.Data.(events.RecordDisposed); ok {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
 
 // shortPolicy keeps a record of a child never looked after until the 18th
 // birthday and not a day after closing: the shipped periods are decades,
@@ -97,20 +123,11 @@ func TestDisposalLeavesNoPersonalDataOnDisk(t *testing.T) {
 	}
 
 	// The period ended five days ago: the saga's timer fires at once.
-	if !storetest.WaitFor(20*time.Second, func() bool {
-		gone, err := n.Store.KeyDestroyed(ctx, "r-gone")
-		return err == nil && gone
-	}) {
-		t.Fatal("the child's key was never destroyed")
+	disposals := waitDisposed(ctx, t, n.Store, "r-gone")
+	if len(disposals) != 1 {
+		t.Fatalf("%d disposals on record, want 1", len(disposals))
 	}
-	rec, err := n.Store.Load(ctx, events.RecordSubject("r-gone"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rec) != 1 || rec[0].Commit.Events[0].Type != events.TypeRecordDisposed {
-		t.Fatalf("the record: %+v", rec)
-	}
-	d := rec[0].Commit.Events[0].Data.(events.RecordDisposed)
+	d := disposals[0]
 	if d.ReferralID != "r-gone" || d.Rule != retention.RuleNeverLookedAfter || d.Policy != "retention-test" {
 		t.Errorf("disposal %+v", d)
 	}
@@ -227,26 +244,8 @@ func TestKillNineInTheMiddleOfADisposal(t *testing.T) {
 	done := make(chan struct{})
 	go func() { node.Run(runCtx, wiring.RetentionSaga); close(done) }()
 	defer func() { stop(); <-done }()
-	if !storetest.WaitFor(30*time.Second, func() bool {
-		gone, err := n.Store.KeyDestroyed(ctx, "r-kill")
-		return err == nil && gone
-	}) {
-		t.Fatal("after the restart the disposal was never finished")
-	}
-	rec, err := n.Store.Load(ctx, events.RecordSubject("r-kill"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	disposals := 0
-	for _, st := range rec {
-		for _, e := range st.Commit.Events {
-			if e.Type == events.TypeRecordDisposed {
-				disposals++
-			}
-		}
-	}
-	if disposals != 1 {
-		t.Errorf("%d disposals on record, want 1", disposals)
+	if disposals := waitDisposed(ctx, t, n.Store, "r-kill"); len(disposals) != 1 {
+		t.Errorf("%d disposals on record, want 1", len(disposals))
 	}
 	if !storetest.WaitFor(5*time.Second, func() bool {
 		_, stored, err := node.Engine.Load(ctx, "r-kill")
