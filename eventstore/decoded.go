@@ -41,8 +41,11 @@ func (c *decodedCache) stored(seq uint64, subject string, ts time.Time, data []b
 		return *p, nil
 	}
 	c.miss.Add(1)
+	gen := c.keys.generation()
 	st, err := storedFrom(c.keys, seq, subject, ts, data)
-	if err == nil {
+	// Decrypted with a key destroyed meanwhile: handed out this once, as
+	// any read in flight, but not kept for the next reader.
+	if err == nil && c.keys.generation() == gen {
 		slot.Store(&st)
 	}
 	return st, err

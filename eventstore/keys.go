@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,6 +57,16 @@ type keyring struct {
 	forgot func(child string)
 	sub    *nats.Subscription
 	hooks  []func(child string)
+	// gen counts the destructions heard: a decoding that began before one
+	// is not cached (decodedCache.stored).
+	gen atomic.Uint64
+}
+
+func (k *keyring) generation() uint64 {
+	if k == nil {
+		return 0
+	}
+	return k.gen.Load()
 }
 
 func ensureKeys(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, replicas int, kek []byte, forgot func(string)) (*keyring, error) {
@@ -94,6 +105,7 @@ func (k *keyring) destroyed(child string) {
 	k.keys[child] = nil
 	hooks := k.hooks
 	k.mu.Unlock()
+	k.gen.Add(1)
 	if k.forgot != nil {
 		k.forgot(child)
 	}
