@@ -40,7 +40,12 @@ var AgeAssessmentMethods = set("merton-compliant", "naab")
 var WithdrawalReasons = set("assessed-adult", "missing", "reallocated", "family-reunion", "error")
 
 // LeftCareReasons: why a placed child is no longer looked after here.
-var LeftCareReasons = set("turned-18", "moved", "other")
+// LeftCareDied is also a fact the retention policy weighs (a death before
+// 18 sets the period: sagas/retention).
+var LeftCareReasons = set("turned-18", "moved", LeftCareDied, "other")
+
+// LeftCareDied: the child died.
+const LeftCareDied = "died"
 
 // Sexes as recorded on the referral form.
 var Sexes = set("female", "male", "unknown")

@@ -84,4 +84,11 @@ var (
 		Decide: DecideCare, Evolve: EvolveCare,
 		Initial: func(id string) Care { return Care{ID: id} },
 	}
+	// Records: a child's record's keeping and disposal (record.go), one
+	// per referral, on its own subject.
+	Records = Decider[Record, RecordCommand]{
+		Kind: "record", Subject: events.RecordSubject, CheckID: checkReferralID,
+		Decide: DecideRecord, Evolve: EvolveRecord,
+		Initial: func(id string) Record { return Record{ID: id} },
+	}
 )

@@ -298,6 +298,25 @@ func careModel() model[Care] {
 	}
 }
 
+func recordModel() model[Record] {
+	cmds := []Command{
+		PlaceLegalHold{Reason: "inquiry"}, PlaceLegalHold{}, ReleaseLegalHold{Reason: "inquiry closed"}, ReleaseLegalHold{},
+		Dispose{Policy: "retention-test", Rule: "looked-after", Due: idNow.Add(-time.Hour)},
+		Dispose{Policy: "retention-test", Rule: "looked-after", Due: idNow.Add(time.Hour)}, Dispose{},
+	}
+	return model[Record]{
+		name: "record", id: "r1", start: Records.Start("r1"),
+		decide: func(r Record, cmd Command) ([]events.Event, error) {
+			return DecideRecord(r, cmd.(RecordCommand), idNow)
+		},
+		evolve:   EvolveRecord,
+		identity: func(r Record) map[string]string { return map[string]string{"id": r.ID} },
+		self:     "ReferralID",
+		key:      func(r Record) string { r.Version = 0; return fmt.Sprintf("%+v", r) },
+		cmds:     cmds,
+	}
+}
+
 func TestNoAcceptedCommandDamagesAnIdentity(t *testing.T) {
 	report := func(name string, states, accepted int) {
 		t.Logf("%s: %d states reached, %d commands accepted", name, states, accepted)
@@ -310,6 +329,7 @@ func TestNoAcceptedCommandDamagesAnIdentity(t *testing.T) {
 	t.Run("authority", func(t *testing.T) { s, a := explore(t, authorityModel(), 5); report("authority", s, a) })
 	t.Run("team", func(t *testing.T) { s, a := explore(t, teamModel(), 6); report("team", s, a) })
 	t.Run("care", func(t *testing.T) { s, a := explore(t, careModel(), 7); report("care", s, a) })
+	t.Run("record", func(t *testing.T) { s, a := explore(t, recordModel(), 5); report("record", s, a) })
 }
 
 // Every command type of this package has samples in the property above:
@@ -330,6 +350,7 @@ func TestEveryCommandHasIdentitySamples(t *testing.T) {
 	add(authorityModel().cmds)
 	add(teamModel().cmds)
 	add(careModel().cmds)
+	add(recordModel().cmds)
 	var missing []string
 	for _, name := range commandTypesInSource(t) {
 		if !sampled[name] {

@@ -21,6 +21,7 @@ var allCommands = []Command{
 	RecordLeftCare{}, SetDeadline{}, RecordDeadlineWarning{}, RecordDeadlineEscalation{}, RecordDeadlineBreach{},
 	SetRota{}, PauseAuthority{}, EndPause{}, Allocate{}, SetWorker{}, MarkWorkerAway{}, RecordWorkerLeft{}, AllocateWorker{},
 	CorrectChildDetail{}, RecordSubjectAccess{},
+	PlaceLegalHold{}, ReleaseLegalHold{}, Dispose{},
 }
 
 // Issue 21, item 5: no command can forget a limit. Every field a client

@@ -27,6 +27,7 @@ var bodyOf = map[string]any{
 	"recordWorkerLeft": aggregates.RecordWorkerLeft{}, "allocateWorker": aggregates.AllocateWorker{}, "replayParked": replayRequest{},
 	"endPause": aggregates.EndPause{}, "voidMessage": voidRequest{},
 	"correctChildDetail": aggregates.CorrectChildDetail{}, "exportSubjectAccess": SubjectAccessRequest{},
+	"placeLegalHold": aggregates.PlaceLegalHold{}, "releaseLegalHold": aggregates.PlaceLegalHold{},
 }
 
 // Issue 21, item 5: docs/openapi.yaml and the limit tags say the same. The

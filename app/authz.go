@@ -210,7 +210,7 @@ func (c Caller) MayCall(pattern string) bool {
 			pattern == "GET /v1/parked" || pattern == "POST /v1/parked/replay" || pattern == "POST /v1/voids" ||
 			pattern == "GET /v1/audit/verify"
 	case c.P.Kind == auth.DataProtection:
-		return privacyRoute(path) || pattern == "POST /v1/referrals/{id}/corrections"
+		return privacyRoute(path) || pattern == "POST /v1/referrals/{id}/corrections" || strings.HasPrefix(path, "/v1/records/")
 	case c.audits():
 		return method == http.MethodGet && !privacyRoute(path)
 	case c.works():

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -86,6 +87,9 @@ func Classify(err error) Outcome {
 			return Outcome{Kind: Invalid, Status: http.StatusUnprocessableEntity, Code: string(refusal.Code), Field: refusal.Field, Message: refusal.Message}
 		}
 		return Outcome{Kind: Refused, Status: http.StatusConflict, Code: string(refusal.Code), Field: refusal.Field, Message: refusal.Message}
+	case errors.Is(err, events.ErrKeyDestroyed):
+		return Outcome{Kind: Refused, Status: http.StatusConflict, Code: "disposed",
+			Message: "this child's record was disposed of when its retention ended: nothing personal can be recorded about them again; nothing was changed"}
 	case errors.As(err, &stale):
 		return Outcome{Kind: Stale, Status: http.StatusConflict, Code: "stale_version", Message: stale.Error(), Stale: stale}
 	case errors.Is(err, engine.ErrKeyReused):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -36,6 +37,7 @@ func TestClassify(t *testing.T) {
 		// A timeout is the same answer as a store that is down: the
 		// faces used to differ here (500 from the API, 503 on a page).
 		{"a timeout", fmt.Errorf("load referral r1: %w", context.DeadlineExceeded), Unavailable, http.StatusServiceUnavailable, "unavailable", "", "nothing was written", true},
+		{"a disposed child", fmt.Errorf("referral.withdrawn for r1: %w", events.ErrKeyDestroyed), Refused, http.StatusConflict, "disposed", "", "disposed of when its retention ended", false},
 		{"anything else", errors.New("boom"), Internal, http.StatusInternalServerError, "internal", "", "something went wrong", false},
 	}
 	for _, c := range cases {

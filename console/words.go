@@ -157,7 +157,7 @@ var words = map[string]string{
 	"merton-compliant": "Merton-compliant assessment by the authority", "naab": "National Age Assessment Board",
 	"assessed-adult": "assessed as an adult", "missing": "the child is missing", "reallocated": "reallocated to another authority",
 	"family-reunion": "family reunion", "error": "referred in error",
-	"turned-18": "turned 18", "moved": "moved to another authority", "other": "another reason",
+	"turned-18": "turned 18", "moved": "moved to another authority", "died": "died", "other": "another reason",
 	"mash": "MASH", "commissioning": "commissioning", "placements": "placements", "fostering": "fostering",
 	"health": "health", "education": "education", "police": "police",
 	"female": "female", "male": "male", "unknown": "unknown",

@@ -200,3 +200,21 @@ func (e *Engine) loadForFirstAttempt(ctx context.Context, subject string) (store
 func (e *Engine) appended(subject string, decidedOn []eventstore.Stored, seq uint64, c events.Commit) {
 	e.cache().put(subject, append(slices.Clip(decidedOn), eventstore.Stored{Sequence: seq, Subject: subject, Commit: c}))
 }
+
+// Forget drops what the engine holds of the subjects, after a disposal:
+// their commits were decrypted with a key that no longer exists.
+func (e *Engine) Forget(subjects ...string) {
+	c := e.cache()
+	if c == nil {
+		return
+	}
+	for _, s := range subjects {
+		sh := c.shard(s)
+		sh.mu.Lock()
+		if el, ok := sh.items[s]; ok {
+			sh.lru.Remove(el)
+			delete(sh.items, s)
+		}
+		sh.mu.Unlock()
+	}
+}

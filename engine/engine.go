@@ -13,6 +13,7 @@
 package engine
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -42,6 +43,11 @@ type Engine struct {
 	// ChainKey keys the HMAC chain each aggregate's events carry
 	// (events/chain.go); `ntsflow verify` needs the same key.
 	ChainKey []byte
+	// Keys gives a child's data key, made on first use, to seal personal
+	// fields with (envelope.go); nil: stored in the clear.
+	Keys interface {
+		DataKey(ctx context.Context, child string) ([]byte, error)
+	}
 	// CacheSize is how many aggregates' commits the engine keeps in memory
 	// between commands (cache.go): 0 for DefaultCacheSize, negative for
 	// none.

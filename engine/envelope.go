@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
@@ -9,8 +11,10 @@ import (
 
 // envelope fills in what the decider leaves to the shell: ids, times,
 // actor, correlation, schema version, and the hash chain from prev, the
-// hash of the aggregate's last recorded event.
-func (e *Engine) envelope(id string, decided []events.Event, now time.Time, meta Meta, prev string) ([]events.Event, error) {
+// hash of the aggregate's last recorded event. Personal fields are sealed
+// under the child's key here, the one place events are made for the log,
+// before the hash: the chain covers what is stored (docs/design/privacy.md).
+func (e *Engine) envelope(ctx context.Context, id string, decided []events.Event, now time.Time, meta Meta, prev string) ([]events.Event, error) {
 	out := make([]events.Event, len(decided))
 	for i, ev := range decided {
 		ev.ID = newEventID()
@@ -27,6 +31,15 @@ func (e *Engine) envelope(id string, decided []events.Event, now time.Time, meta
 			ev.CorrelationID = id
 		}
 		ev.PrevHash = prev
+		if e.Keys != nil && len(events.PersonalFields(ev.Type)) > 0 {
+			key, err := e.Keys.DataKey(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("%s for %s: %w", ev.Type, id, err)
+			}
+			if ev, err = events.Seal(ev, key); err != nil {
+				return nil, err
+			}
+		}
 		h, err := events.ChainHash(e.ChainKey, ev)
 		if err != nil {
 			return nil, err

@@ -140,7 +140,7 @@ func (e *Engine) loop(ctx context.Context, j *job) error {
 			}
 			return err
 		}
-		writes, err := e.seal(j, now)
+		writes, err := e.seal(ctx, j, now)
 		if err != nil || len(writes) == 0 {
 			return err
 		}
@@ -219,7 +219,7 @@ func ifMatch(j *job) error {
 // seal envelopes what each part decided and returns the parts to write: a
 // part alongside that decided nothing is not written, and in a batch, nor
 // is one refused; an answering part that decided nothing is an error.
-func (e *Engine) seal(j *job, now time.Time) ([]*part, error) {
+func (e *Engine) seal(ctx context.Context, j *job, now time.Time) ([]*part, error) {
 	var writes []*part
 	for _, p := range j.parts {
 		if p.refused != nil {
@@ -231,7 +231,7 @@ func (e *Engine) seal(j *job, now time.Time) ([]*part, error) {
 			}
 			continue
 		}
-		evs, err := e.envelope(p.id, p.decided, now, p.meta, lastHash(p.stored))
+		evs, err := e.envelope(ctx, p.id, p.decided, now, p.meta, lastHash(p.stored))
 		if err != nil {
 			return nil, err
 		}

@@ -87,7 +87,7 @@ func Void(ctx context.Context, e *Engine, req VoidRequest, meta Meta) (VoidOutco
 		}
 		now := e.now()
 		ev := events.New(now, events.SequenceVoided{Sequence: int(req.Sequence), Reason: req.Reason, Problem: problem, Forced: strings.HasPrefix(problem, forcedProblem)})
-		evs, err := e.envelope(id, []events.Event{ev}, now, meta, chainTail(e.ChainKey, stored))
+		evs, err := e.envelope(ctx, id, []events.Event{ev}, now, meta, chainTail(e.ChainKey, stored))
 		if err != nil {
 			return VoidOutcome{}, err
 		}

@@ -92,6 +92,9 @@ var catalogue = map[string]payloadType{
 	TypeTriplePlanningRecorded:  {version: 1, codec: strict[TriplePlanningRecorded]{}},
 	TypeCareLeaver:              {version: 1, codec: strict[CareLeaver]{}},
 	TypeSequenceVoided:          {version: 1, codec: strict[SequenceVoided]{}},
+	TypeLegalHoldPlaced:         {version: 1, codec: strict[LegalHoldPlaced]{}},
+	TypeLegalHoldReleased:       {version: 1, codec: strict[LegalHoldReleased]{}},
+	TypeRecordDisposed:          {version: 1, codec: strict[RecordDisposed]{}},
 }
 
 // upcastReceivedV1 lifts referral.received v1, which held the child's
@@ -167,18 +170,19 @@ type wireEvent struct {
 	CorrelationID string          `json:"correlationId,omitempty"`
 	CausationID   string          `json:"causationId,omitempty"`
 	Data          json.RawMessage `json:"data"`
+	Sealed        string          `json:"sealed,omitempty"`
 	PrevHash      string          `json:"prevHash,omitempty"`
 	Hash          string          `json:"hash"`
 }
 
 func toWire(e Event, data json.RawMessage) wireEvent {
 	return wireEvent{ID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion, AggregateID: e.AggregateID, OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
-		Actor: e.Actor, Person: e.Person, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, PrevHash: e.PrevHash, Hash: e.Hash}
+		Actor: e.Actor, Person: e.Person, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Data: data, Sealed: e.Sealed, PrevHash: e.PrevHash, Hash: e.Hash}
 }
 
 func (w wireEvent) envelope() Event {
 	return Event{ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, AggregateID: w.AggregateID, OccurredAt: w.OccurredAt, RecordedAt: w.RecordedAt,
-		Actor: w.Actor, Person: w.Person, CorrelationID: w.CorrelationID, CausationID: w.CausationID, PrevHash: w.PrevHash, Hash: w.Hash}
+		Actor: w.Actor, Person: w.Person, CorrelationID: w.CorrelationID, CausationID: w.CausationID, Sealed: w.Sealed, PrevHash: w.PrevHash, Hash: w.Hash}
 }
 
 // Encode writes one event as JSON. The schema version is set from the
@@ -200,6 +204,12 @@ func Encode(e Event) ([]byte, error) {
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", e.Type, err)
+	}
+	if e.Sealed != "" {
+		// The personal fields are stored only inside Sealed.
+		if data, _, err = splitMembers(data, personal[e.Type]); err != nil {
+			return nil, fmt.Errorf("encode %s data: %w", e.Type, err)
+		}
 	}
 	return json.Marshal(toWire(e, data))
 }

@@ -62,6 +62,9 @@ func sample() []Event {
 		env(TypeSequenceVoided, SequenceVoided{Sequence: 41, Reason: "published by mistake", Problem: "does not decode", Forced: true}),
 		env(TypeChildDetailCorrected, ChildDetailCorrected{Field: "nationality", NewValue: "Eritrean", Reason: "the interpreter misheard", Corrector: "authority"}),
 		env(TypeSubjectAccessExported, SubjectAccessExported{Events: 12, Reason: "request from the child's advocate"}),
+		env(TypeLegalHoldPlaced, LegalHoldPlaced{Reason: "inquiry into placements in 2026"}),
+		env(TypeLegalHoldReleased, LegalHoldReleased{Reason: "inquiry closed"}),
+		env(TypeRecordDisposed, RecordDisposed{ReferralID: "r-1", Policy: "retention-2026", Rule: "looked-after", RetainedUntil: time.Date(2086, 2, 17, 0, 0, 0, 0, time.UTC)}),
 	}
 }
 

@@ -54,6 +54,12 @@ type Event struct {
 	// Hash of the aggregate's previous event (see chain.go).
 	PrevHash string `json:"prevHash,omitempty"`
 	Hash     string `json:"hash,omitempty"`
+	// Sealed holds the child's personal fields of Data encrypted, as
+	// stored (personal.go); Data keeps them in the clear in memory.
+	Sealed string `json:"-"`
+	// Disposed names the personal fields that are empty in Data because
+	// the child's key was destroyed: a reader shows "disposed of" there.
+	Disposed []string `json:"disposed,omitempty"`
 }
 
 // ActorPersonSeparator joins the identity that made a call and the person

@@ -668,6 +668,7 @@ const (
 	envData
 	envPrevHash
 	envHash
+	envSealed
 )
 
 // event reads one envelope and its payload into e (zero).
@@ -734,6 +735,8 @@ func (s *scanner) event(e *Event) bool {
 			if e.Data, ok = pt.fast.payload(s); !ok {
 				return false
 			}
+		case "sealed":
+			bit, str = envSealed, &e.Sealed
 		case "prevHash":
 			bit, str = envPrevHash, &e.PrevHash
 		case "hash":

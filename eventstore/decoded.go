@@ -29,6 +29,7 @@ type decodedCache struct {
 	slots [decodedSlots]atomic.Pointer[Stored]
 	hits  atomic.Uint64
 	miss  atomic.Uint64
+	keys  *keyring
 }
 
 // stored decodes a commit of the events stream, or returns the decoding of
@@ -40,8 +41,11 @@ func (c *decodedCache) stored(seq uint64, subject string, ts time.Time, data []b
 		return *p, nil
 	}
 	c.miss.Add(1)
-	st, err := storedFrom(seq, subject, ts, data)
-	if err == nil {
+	gen := c.keys.generation()
+	st, err := storedFrom(c.keys, seq, subject, ts, data)
+	// Decrypted with a key destroyed meanwhile: handed out this once, as
+	// any read in flight, but not kept for the next reader.
+	if err == nil && c.keys.generation() == gen {
 		slot.Store(&st)
 	}
 	return st, err
@@ -51,4 +55,13 @@ func (c *decodedCache) stored(seq uint64, subject string, ts time.Time, data []b
 // was already decoded in this process (hits) or was decoded (misses).
 func (s *Store) DecodedCacheStats() (hits, misses uint64) {
 	return s.decoded.hits.Load(), s.decoded.miss.Load()
+}
+
+// forget drops every decoding that holds the child's personal data, after
+// their key was destroyed. The cache does not index by child, and
+// disposals are rare: it drops them all.
+func (s *Store) forget(string) {
+	for i := range s.decoded.slots {
+		s.decoded.slots[i].Store(nil)
+	}
 }

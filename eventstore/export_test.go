@@ -1,6 +1,10 @@
 package eventstore
 
-import "github.com/nats-io/nats.go"
+import (
+	"context"
+
+	"github.com/nats-io/nats.go"
+)
 
 // SetPerLoadSubscription switches Load back to a subscription per load,
 // for measuring against it.
@@ -17,3 +21,12 @@ func (s *Store) LoadConnsForTest() []*nats.Conn {
 
 // AppendConnsForTest are the extra connections appends are spread over.
 func (s *Store) AppendConnsForTest() []*nats.Conn { return s.appends.conns }
+
+// StoredKey is the child's key as the key stream holds it (wrapped).
+func (s *Store) StoredKey(ctx context.Context, child string) ([]byte, error) {
+	m, err := s.keys.stream.GetLastMsgForSubject(ctx, keySubjectPrefix+child)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}

@@ -18,13 +18,14 @@ type RawCommit struct {
 	Subject  string
 	Time     time.Time // when the server stored it
 	Data     []byte
+	keys     *keyring // unseals on Decode, as every read does
 }
 
 // Decode reads the commit as Follow and ReadRange deliver it: one that
 // does not decode comes back with Err set and an empty Commit, not as an
 // error, so a view counts and skips it exactly as it does when following.
 func (r RawCommit) Decode() Stored {
-	st, err := storedFrom(r.Sequence, r.Subject, r.Time, r.Data)
+	st, err := storedFrom(r.keys, r.Sequence, r.Subject, r.Time, r.Data)
 	if err != nil {
 		return Stored{Sequence: r.Sequence, Subject: r.Subject, Time: r.Time, Err: err, Raw: r.Data}
 	}
@@ -77,7 +78,7 @@ func (s *Store) ReadRaw(ctx context.Context, from, to uint64, fn func(RawCommit)
 		if seq > to {
 			return nil // to itself is gone (a tampered stream): stop after it
 		}
-		if err := fn(RawCommit{Sequence: seq, Subject: m.Subject(), Time: ts, Data: m.Data()}); err != nil {
+		if err := fn(RawCommit{Sequence: seq, Subject: m.Subject(), Time: ts, Data: m.Data(), keys: s.keys}); err != nil {
 			return err
 		}
 		if seq >= to {

@@ -81,6 +81,7 @@ type Store struct {
 	restarts restarts
 	decoded  decodedCache
 	reads    readsStream
+	keys     *keyring
 }
 
 // Stored is one commit as it lies in the stream.
@@ -511,10 +512,13 @@ func (s *Store) storedFromHeaders(h nats.Header, data []byte) (Stored, error) {
 // storedFrom decodes a stored commit. Unknown event types are not an error
 // (they decode as events.Unknown); anything else that does not decode is a
 // *CorruptError naming the sequence.
-func storedFrom(seq uint64, subject string, ts time.Time, data []byte) (Stored, error) {
+func storedFrom(keys *keyring, seq uint64, subject string, ts time.Time, data []byte) (Stored, error) {
 	c, err := events.DecodeCommit(data)
 	if err != nil && !errors.Is(err, events.ErrUnknownType) {
 		return Stored{Sequence: seq, Subject: subject, Time: ts, Raw: data}, &CorruptError{Sequence: seq, Err: err}
+	}
+	if c, err = keys.unseal(c); err != nil {
+		return Stored{Sequence: seq, Subject: subject, Time: ts, Raw: data}, err
 	}
 	return Stored{Sequence: seq, Subject: subject, Time: ts, Commit: c, Raw: data}, nil
 }

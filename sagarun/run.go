@@ -25,6 +25,9 @@ type Deps struct {
 	Now        func() time.Time
 	Log        *slog.Logger
 	OnRecorded func(eventType, label string)
+	// Effects carry out a reaction's named effects for an aggregate id
+	// (sagas.Reaction.Effects).
+	Effects map[string]func(ctx context.Context, id string) error
 }
 
 // Runner is the one runner of a saga value (sagas.Saga): a durable
@@ -160,6 +163,15 @@ func (r *Runner[S, T, C]) do(ctx context.Context, id string, s S, re sagas.React
 	})
 	if err != nil {
 		return err
+	}
+	for _, name := range re.Effects {
+		effect, ok := r.Effects[name]
+		if !ok {
+			return fmt.Errorf("%w: %s asks for %q, which this runner cannot do", eventstore.ErrPermanent, r.Saga.Name, name)
+		}
+		if err := effect(ctx, id); err != nil {
+			return fmt.Errorf("%s: %s for %s: %w", r.Saga.Name, name, id, err)
+		}
 	}
 	if re.Rearm {
 		// Read again, not folded from the commands' outcome: what they

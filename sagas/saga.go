@@ -35,6 +35,11 @@ type Reaction[C aggregates.Command] struct {
 	// the saga's Timers for it are set (a command that changes the times,
 	// such as a date of birth, is armed on what it wrote).
 	Rearm bool
+	// Effects name what the shell must do after the commands, beyond
+	// them (the retention saga's "destroy-key"): each is looked up in the
+	// runner's Deps.Effects and must be idempotent, since a redelivery
+	// after a crash asks for it again.
+	Effects []string
 }
 
 // Source is one aggregate whose events a saga reads, found by the id the

@@ -25,6 +25,7 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/console"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/metrics"
 	"github.com/ntsflow/ntsflow/publisher"
@@ -33,6 +34,7 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/sagas/leavingcare"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -53,6 +55,7 @@ type Config struct {
 	Allocation   *allocation.Policy
 	Safeguarding *safeguarding.Policy
 	LeavingCare  *leavingcare.Policy
+	Retention    *retention.Policy
 	// Tokens turns authentication on for the API and sign-in for the
 	// console.
 	Tokens *auth.Tokens
@@ -95,11 +98,14 @@ const (
 	Publisher
 	// ReadAudit writes the read audit's queue to its stream.
 	ReadAudit
+	// RetentionSaga disposes of children's records when their retention
+	// ends (issue 24).
+	RetentionSaga
 )
 
 // All is every part serve runs; ViewsOnly what `serve --no-sagas` runs.
 var (
-	All       = []Part{Views, DeadlineSaga, AllocationSaga, SafeguardingSaga, LeavingCareSaga, Publisher, ReadAudit}
+	All       = []Part{Views, DeadlineSaga, AllocationSaga, SafeguardingSaga, LeavingCareSaga, Publisher, ReadAudit, RetentionSaga}
 	ViewsOnly = []Part{Views, ReadAudit}
 )
 
@@ -119,6 +125,8 @@ func (p Part) String() string {
 		return "publisher"
 	case ReadAudit:
 		return "read audit"
+	case RetentionSaga:
+		return "retention saga"
 	}
 	return fmt.Sprintf("part %d", int(p))
 }
@@ -144,6 +152,7 @@ type Node struct {
 	AllocationPolicy   allocation.Policy
 	SafeguardingPolicy safeguarding.Policy
 	LeavingCarePolicy  leavingcare.Policy
+	RetentionPolicy    retention.Policy
 
 	runs map[Part]func(context.Context) error
 }
@@ -170,7 +179,10 @@ func Build(cfg Config) (*Node, error) {
 		reg = refdata.Default()
 	}
 	n := &Node{Store: cfg.Store, DeadlinePolicy: deadline.DefaultPolicy(), AllocationPolicy: allocation.DefaultPolicy(),
-		SafeguardingPolicy: safeguarding.DefaultPolicy(), LeavingCarePolicy: leavingcare.DefaultPolicy()}
+		SafeguardingPolicy: safeguarding.DefaultPolicy(), LeavingCarePolicy: leavingcare.DefaultPolicy(), RetentionPolicy: retention.DefaultPolicy()}
+	if cfg.Retention != nil {
+		n.RetentionPolicy = *cfg.Retention
+	}
 	if cfg.Deadline != nil {
 		n.DeadlinePolicy = *cfg.Deadline
 	}
@@ -184,6 +196,16 @@ func Build(cfg Config) (*Node, error) {
 		n.LeavingCarePolicy = *cfg.LeavingCare
 	}
 	store := cfg.Store
+	if len(cfg.ChainKey) > 0 {
+		// Personal fields are sealed from the first command on
+		// (docs/design/privacy.md).
+		kctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := store.OpenKeys(kctx, events.KeyStoreKey(cfg.ChainKey))
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 
 	n.Views = views.NewSet(store, reg, cal, log.With("component", "views"))
 	n.Views.MissingAlertAfter = time.Duration(n.SafeguardingPolicy.AlertMissingLongerThan)
@@ -196,6 +218,13 @@ func Build(cfg Config) (*Node, error) {
 		Referrals: aggregates.ReferralsSettingDeadlines(rule.Rule())}
 	if cfg.Referrals != nil {
 		n.Engine.Referrals = *cfg.Referrals
+	}
+	if len(cfg.ChainKey) > 0 {
+		n.Engine.Keys = store
+		// A key destroyed anywhere: what the engine decrypted with it goes.
+		store.OnKeyDestroyed(func(child string) {
+			n.Engine.Forget(events.ReferralSubject(child), events.CareSubject(child))
+		})
 	}
 
 	n.Reads = &app.ReadAudit{Log: store, Logger: log.With("component", "read-audit"), Policy: app.DefaultReadPolicy(), Now: cfg.Now}
@@ -231,6 +260,17 @@ func Build(cfg Config) (*Node, error) {
 	alloc := sagarun.New(allocation.New(n.AllocationPolicy, cal), deps("allocation-saga", n.Metrics.OnAllocationRecorded))
 	safe := sagarun.New(safeguarding.New(n.SafeguardingPolicy), deps("safeguarding-saga", nil))
 	leaving := sagarun.New(leavingcare.New(n.LeavingCarePolicy), deps("leaving-care-saga", nil))
+	retainDeps := deps("retention-saga", nil)
+	retainDeps.Effects = map[string]func(context.Context, string) error{
+		retention.EffectDestroyKey: func(ctx context.Context, id string) error {
+			at := time.Now()
+			if cfg.Now != nil {
+				at = cfg.Now()
+			}
+			return store.DestroyKey(ctx, id, at)
+		},
+	}
+	retain := sagarun.New(retention.New(n.RetentionPolicy), retainDeps)
 	n.runs = map[Part]func(context.Context) error{
 		Views:            func(ctx context.Context) error { n.Views.Run(ctx); return nil },
 		DeadlineSaga:     n.Deadline.Run,
@@ -239,6 +279,7 @@ func Build(cfg Config) (*Node, error) {
 		LeavingCareSaga:  leaving.Run,
 		Publisher:        n.Publisher.Run,
 		ReadAudit:        n.Reads.Run,
+		RetentionSaga:    retain.Run,
 	}
 	return n, nil
 }

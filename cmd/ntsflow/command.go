@@ -46,6 +46,7 @@ var commands = []*Command{
 	cmdVerify,
 	cmdVoid,
 	cmdSubjectAccess,
+	cmdDisposals,
 	cmdSimulate,
 	cmdBench,
 	cmdToken,

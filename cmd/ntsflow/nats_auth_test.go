@@ -20,6 +20,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/wiring"
 )
@@ -186,11 +187,23 @@ func TestAnEventForgedOutsideTheEngineIsReported(t *testing.T) {
 			key = e.Value()
 		}
 	}
-	forgery, err := wiring.Build(wiring.Config{Store: st, ChainKey: key})
+	// Without the chain key the forger cannot open the children's keys
+	// either (issue 24): a load through them fails rather than reading the
+	// child's personal data. It forges without them, as a writer holding
+	// only NATS would.
+	if peek, err := eventstore.Attach(ctx, nc); err != nil {
+		t.Fatal(err)
+	} else if err := peek.OpenKeys(ctx, events.KeyStoreKey(key)); err != nil {
+		t.Fatal(err)
+	} else if _, err := peek.Load(ctx, events.ReferralSubject(id)); err == nil || !strings.Contains(err.Error(), "does not open child") {
+		t.Fatalf("a wrong chain key read the child's sealed fields: %v", err)
+	}
+	forgery, err := wiring.Build(wiring.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
 	forger := forgery.Engine
+	forger.ChainKey = key
 	if _, err := forger.Handle(ctx, id, aggregates.Withdraw{Reason: "missing"}, engine.Meta{Actor: "Stockport"}); err != nil {
 		t.Fatal(err)
 	}

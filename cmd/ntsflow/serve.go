@@ -23,6 +23,7 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/sagas/leavingcare"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/wiring"
 )
@@ -45,6 +46,7 @@ type serveConfig struct {
 	allocPolicy  string
 	safePolicy   string
 	leavePolicy  string
+	retainPolicy string
 	holidayFile  string
 	noSagas      bool
 	population   string
@@ -76,6 +78,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.logFormat, "log-format", defaultLogFormat(), "log format: json or text (text when stderr is a terminal)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.allocPolicy, "allocation-policy", "", "the allocated authority's response time (JSON, like sagas/allocation/policy.json); default: one working day, a reminder half way, then the partnership's lead")
+	fs.StringVar(&c.retainPolicy, "retention-policy", "", "retention policy (JSON, like sagas/retention/policy.json); default: until the 75th birthday looked after, 15 years after a death before 18, the 21st birthday and 3 years after closing otherwise")
 	fs.StringVar(&c.leavePolicy, "leaving-care-policy", "", "leaving-care policy (JSON, like sagas/leavingcare/policy.json); default: the pathway plan due 90 days after the 16th birthday")
 	fs.StringVar(&c.safePolicy, "safeguarding-policy", "", "missing-episode policy (JSON, like sagas/safeguarding/policy.json); default: police and hub told at once, a strategy discussion within 24 hours, a return interview within 72 hours of return")
 	fs.StringVar(&c.policyFile, "deadline-policy", "", "deadline policy file (JSON, like sagas/deadline/policy.json); default: the shipped NTS policy, 5 working days (hotel) and 10 (entry authority)")
@@ -288,6 +291,13 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		}
 	}
 	log.Info("leaving-care policy", "version", leavePolicy.Version)
+	retainPolicy := retention.DefaultPolicy()
+	if cfg.retainPolicy != "" {
+		if retainPolicy, err = retention.LoadPolicy(cfg.retainPolicy); err != nil {
+			return err
+		}
+	}
+	log.Info("retention policy", "version", retainPolicy.Version)
 	var tokens *auth.Tokens
 	if cfg.tokens != "" {
 		if tokens, err = auth.Load(cfg.tokens, reg); err != nil {
@@ -313,7 +323,7 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 		sessions = kv
 	}
 	node, err := wiring.Build(wiring.Config{Store: store, Log: log, ChainKey: chainKey, Calendar: cal, Authorities: reg,
-		Deadline: &policy, Allocation: &allocPolicy, Safeguarding: &safePolicy, LeavingCare: &leavePolicy,
+		Deadline: &policy, Allocation: &allocPolicy, Safeguarding: &safePolicy, LeavingCare: &leavePolicy, Retention: &retainPolicy,
 		Tokens: tokens, Sessions: sessions, SessionIdle: cfg.sessionIdle, SessionMaxAge: cfg.sessionMax, Secure: cfg.tlsCert != "", Version: version})
 	if err != nil {
 		return err

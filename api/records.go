@@ -1,0 +1,63 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
+)
+
+// RecordView is how a child's record is kept (issue 24): whether a legal
+// hold is in force, and whether, when and by which rule it was disposed
+// of.
+type RecordView struct {
+	ReferralID string     `json:"referralId"`
+	Version    int        `json:"version"`
+	LegalHold  bool       `json:"legalHold"`
+	HoldReason string     `json:"holdReason,omitempty"`
+	Disposed   bool       `json:"disposed"`
+	DisposedAt *time.Time `json:"disposedAt,omitempty"`
+	Rule       string     `json:"rule,omitempty"`
+	Policy     string     `json:"policy,omitempty"`
+}
+
+// record: GET /v1/records/{id}.
+func (s *Server) record(w http.ResponseWriter, r *http.Request) {
+	cr, err := s.records().Record(r.Context(), caller(r), r.PathValue("id"))
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	rec := cr.Record
+	v := RecordView{ReferralID: cr.ReferralID, Version: rec.Version, LegalHold: rec.Held, HoldReason: rec.HoldReason,
+		Disposed: rec.Disposed, Rule: rec.Rule, Policy: rec.Policy}
+	if rec.Disposed {
+		at := rec.DisposedAt
+		v.DisposedAt = &at
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.Itoa(rec.Version)))
+	writeJSON(w, http.StatusOK, v)
+}
+
+// legalHold: POST /v1/records/{id}/legal-hold and .../legal-hold/release,
+// {"reason"}.
+func (s *Server) legalHold(hold bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var c aggregates.PlaceLegalHold
+		meta, ok := s.decodeCommand(w, r, &c)
+		if !ok {
+			return
+		}
+		id := r.PathValue("id")
+		out, err := s.records().Hold(r.Context(), caller(r), id, hold, c.Reason, meta)
+		if err != nil {
+			writeError(w, errorFor(err, noVersion))
+			return
+		}
+		writeJSON(w, http.StatusOK, s.commandResult(r, out))
+	}
+}
+
+func (s *Server) records() app.Records { return app.Records{Engine: s.Engine} }

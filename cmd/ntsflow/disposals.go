@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+)
+
+var cmdDisposals = &Command{
+	Name:      "disposals",
+	UsageLine: "disposals (--nats-url URL | --data-dir DIR) [--reapply FILE]",
+	Short:     "list the children's records disposed of, or apply such a list again after a restore",
+	Long: `Without --reapply, prints every disposal the key store holds, one JSON object
+a line ({"child": referral id, "at": when}): no personal data, so keep the
+list apart from the backups (docs/runbook.md, "Backup and restore").
+
+With --reapply FILE (such a list, "-" for standard input), destroys again the
+key of every child it names that the store still holds: run it on a data
+directory restored from a backup, before the engine serves it, so that no
+key destroyed since the backup comes back. Prints how many were destroyed
+again. The engine must be stopped (--data-dir) or reached through NATS.`,
+	Flags: func(fs *flag.FlagSet) runFunc {
+		natsURL := fs.String("nats-url", "", "the NATS server or cluster holding the store")
+		dataDir := fs.String("data-dir", "", "...or a stopped engine's data directory")
+		keyFile := fs.String("chain-key-file", "", "the chain key file (default: DATA-DIR/chain.key with --data-dir, else the key kept in NATS)")
+		reapply := fs.String("reapply", "", "a list of disposals to apply again")
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if (*natsURL == "") == (*dataDir == "") || len(args) > 0 {
+				return usagef("disposals needs one of --nats-url and --data-dir, and no arguments")
+			}
+			st, closeStore, err := localStore(ctx, *natsURL, *dataDir, nil)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			key, err := toolChainKey(ctx, st, *keyFile, *dataDir)
+			if err != nil {
+				return err
+			}
+			if err := st.OpenKeys(ctx, events.KeyStoreKey(key)); err != nil {
+				return err
+			}
+			if *reapply == "" {
+				list, err := st.Disposals(ctx)
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(stdout)
+				for _, d := range list {
+					enc.Encode(d)
+				}
+				fmt.Fprintf(stderr, "disposals: %d children's records disposed of\n", len(list))
+				return nil
+			}
+			list, err := readDisposals(*reapply)
+			if err != nil {
+				return err
+			}
+			n, err := st.Reapply(ctx, list)
+			fmt.Fprintf(stdout, "destroyed %d keys again (%d disposals in the list)\n", n, len(list))
+			return err
+		}
+	},
+}
+
+func readDisposals(path string) ([]eventstore.Disposal, error) {
+	r := io.Reader(os.Stdin)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	var out []eventstore.Disposal
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var d eventstore.Disposal
+		if err := events.DecodeStrict(sc.Bytes(), &d); err != nil {
+			return nil, fmt.Errorf("%s line %d: not a disposal as 'ntsflow disposals' prints it: %w", path, line, err)
+		}
+		if d.Child == "" {
+			return nil, fmt.Errorf("%s line %d: a disposal names the child (\"child\")", path, line)
+		}
+		out = append(out, d)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errors.New(path + ": no disposals in the list")
+	}
+	return out, nil
+}

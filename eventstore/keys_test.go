@@ -1,0 +1,214 @@
+package eventstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+)
+
+func kek(t *testing.T) []byte {
+	k := make([]byte, events.DataKeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// Issue 24, item 1: a destroyed key cannot be read back from any file of
+// the data directory. The key is found there before (so the scan can
+// see it), and nowhere after, with the server's files written out.
+func TestDestroyedKeyIsInNoFileOfTheDataDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{Durable: true})
+	// No wrapping here, so the key's own bytes are what lies on disk.
+	plain := make([]byte, events.DataKeySize)
+	if err := n.Store.OpenKeys(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	key, err := n.Store.DataKey(ctx, "r-scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := n.Store.DataKey(ctx, "r-kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := n.Store.StoredKey(ctx, "r-scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := storetest.FilesHolding(t, n.Dir, raw); len(got) == 0 {
+		t.Fatal("the stored key is in no file before its destruction: the scan cannot see it")
+	}
+	if err := n.Store.DestroyKey(ctx, "r-scan", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Store.DestroyKey(ctx, "r-scan", time.Now()); err != nil {
+		t.Fatalf("a second destruction: %v", err)
+	}
+	if _, err := n.Store.DataKey(ctx, "r-scan"); !errors.Is(err, events.ErrKeyDestroyed) {
+		t.Errorf("a key was made again after disposal: %v", err)
+	}
+	if again, err := n.Store.DataKey(ctx, "r-kept"); err != nil || !bytes.Equal(again, other) {
+		t.Errorf("another child's key changed: %v", err)
+	}
+	dir := n.Dir
+	n.Stop()
+	if got := storetest.FilesHolding(t, dir, raw, key); len(got) > 0 {
+		t.Errorf("the destroyed key is still in %v", got)
+	}
+	// Read back after a restart: destroyed stays destroyed.
+	m := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := m.Store.OpenKeys(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := m.Store.KeyDestroyed(ctx, "r-scan"); err != nil || !gone {
+		t.Errorf("after a restart: destroyed %v, %v", gone, err)
+	}
+}
+
+// Two makers racing for a child's first key get the same key.
+func TestRacingKeyMakersAgree(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{})
+	k := kek(t)
+	second, err := eventstore.Open(ctx, n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*eventstore.Store{n.Store, second} {
+		if err := s.OpenKeys(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := make(chan []byte, 2)
+	for _, s := range []*eventstore.Store{n.Store, second} {
+		go func() {
+			key, err := s.DataKey(ctx, "r-race")
+			if err != nil {
+				t.Error(err)
+			}
+			keys <- key
+		}()
+	}
+	a, b := <-keys, <-keys
+	if !bytes.Equal(a, b) {
+		t.Error("two racing makers kept different keys")
+	}
+	// One store's destruction is heard by the other.
+	if err := n.Store.DestroyKey(ctx, "r-race", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !storetest.WaitFor(5*time.Second, func() bool {
+		gone, err := second.KeyDestroyed(ctx, "r-race")
+		return err == nil && gone
+	}) {
+		t.Error("the other store still holds the destroyed key")
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 24, item 8: a backup taken before a disposal holds the child's
+// key. Restored, it would bring the key back; the disposals recorded since
+// (listed from the live store, no personal data in the list) are applied
+// again, and the key is gone once more, from every file.
+func TestARestoreNeverResurrectsADestroyedKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	k := kek(t)
+	dir := t.TempDir()
+	n := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := n.Store.OpenKeys(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"r-gone", "r-kept"} {
+		if _, err := n.Store.DataKey(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrapped, err := n.Store.StoredKey(ctx, "r-gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	backup := t.TempDir()
+	copyDir(t, dir, backup)
+
+	n = storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := n.Store.OpenKeys(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Store.DestroyKey(ctx, "r-gone", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := n.Store.Disposals(ctx)
+	if err != nil || len(list) != 1 || list[0].Child != "r-gone" {
+		t.Fatalf("disposals %+v, %v", list, err)
+	}
+	n.Stop()
+
+	// The restore: the data directory replaced by the backup.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, backup, dir)
+	n = storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	if err := n.Store.OpenKeys(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := n.Store.KeyDestroyed(ctx, "r-gone"); gone {
+		t.Fatal("the backup did not hold the key: the test shows nothing")
+	}
+	again, err := n.Store.Reapply(ctx, list)
+	if err != nil || again != 1 {
+		t.Fatalf("reapplied %d, %v", again, err)
+	}
+	if again, err := n.Store.Reapply(ctx, list); err != nil || again != 0 {
+		t.Errorf("a second reapply destroyed %d, %v", again, err)
+	}
+	if gone, err := n.Store.KeyDestroyed(ctx, "r-gone"); err != nil || !gone {
+		t.Errorf("after the reapply: destroyed %v, %v", gone, err)
+	}
+	if gone, err := n.Store.KeyDestroyed(ctx, "r-kept"); err != nil || gone {
+		t.Errorf("another child's key: destroyed %v, %v", gone, err)
+	}
+	n.Stop()
+	if hits := storetest.FilesHolding(t, dir, wrapped); len(hits) > 0 {
+		t.Errorf("the restored key is still in %v", hits)
+	}
+	if _, err := n.Store.Reapply(ctx, []eventstore.Disposal{{Child: "no.such"}}); err == nil {
+		t.Error("a list naming no referral was applied")
+	}
+}
