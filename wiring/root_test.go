@@ -24,9 +24,8 @@ var exceptions = map[string]string{
 	// The engine's own tests take the runner apart: two engines racing on
 	// one cache, a clock that moves, a hook counting appends. The decider
 	// they run is the subject of the test, not production's wiring.
-	"engine/cache_test.go:engine.Engine":   "the runner's own tests",
-	"engine/engine_test.go:engine.Engine":  "the runner's own tests",
-	"engine/replica_test.go:engine.Engine": "the runner's own tests, on a cluster's nodes",
+	"engine/cache_test.go:engine.Engine":  "the runner's own tests",
+	"engine/engine_test.go:engine.Engine": "the runner's own tests",
 	// A zero server's route table, read by the test that every route is
 	// documented; it serves nothing.
 	"api/api_test.go:api.Server": "reads the route table only",
