@@ -248,7 +248,7 @@ func (s *Server) skipWord(g aggregates.Region, sk events.Skip, row projections.C
 		return "declined this child"
 	case events.SkipAtThreshold:
 		if row.Threshold != nil {
-			return fmt.Sprintf("at its threshold: looks after %d, threshold %s (0.1%% of its child population)", row.LookedAfter, decimal(*row.Threshold))
+			return fmt.Sprintf("at its threshold: looks after %s, threshold %s (0.1%% of its child population, %s)", plural(row.LookedAfter, "child"), plural(children(*row.Threshold), "child"), decimal(*row.Threshold))
 		}
 		return "at its threshold (0.1% of its child population)"
 	case events.SkipPledgeMet:
@@ -404,9 +404,11 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 type rotaRow struct {
 	Position                                                                 int
 	Code, Name, Population, Year, Threshold, Pledge, PledgeRemaining, Paused string
-	LookedAfter, InFlight                                                    int
-	Next, Above                                                              bool
-	Value, Error                                                             string
+	// ThresholdExact is 0.1% of the child population unrounded.
+	ThresholdExact        string
+	LookedAfter, InFlight int
+	Next, Above           bool
+	Value, Error          string
 	// AwaitingAnswer: allocations awaiting its answer, each holding a
 	// pledge place and counting towards its threshold.
 	AwaitingAnswer int
@@ -505,7 +507,7 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 		row := rotaRow{Position: i + 1, Code: code, Name: authorityName(s.reg(), code), Year: a.PopulationYear, LookedAfter: a.LookedAfter, InFlight: a.InFlight,
 			Pledge: "none", PledgeRemaining: "none", Next: i == g.Next%len(order), Value: strconv.Itoa(i + 1), AwaitingAnswer: a.AwaitingAnswer}
 		if a.ChildPopulation != nil {
-			row.Population, row.Threshold, row.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), *a.AtOrAboveThreshold
+			row.Population, row.Threshold, row.ThresholdExact, row.Above = thousands(*a.ChildPopulation), thousands(children(*a.Threshold)), decimal(*a.Threshold), *a.AtOrAboveThreshold
 		}
 		if a.Pledge != nil {
 			row.Pledge, row.PledgeRemaining = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)

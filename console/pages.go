@@ -73,6 +73,8 @@ type atRiskData struct {
 	Updated      string
 	Query        string
 	Problem      string
+	// Child is the child's reference searched for.
+	Child string
 }
 
 type atRiskRow struct {
@@ -215,6 +217,67 @@ type referralData struct {
 	Timeline                                                          []timelineItem
 	Actions                                                           []action
 	MayWrite, Auditor, MayAllocate                                    bool
+	// Steps are the receiving authority's steps to a placement, as a task
+	// list; Others are the actions that are not one of those steps.
+	Steps  []step
+	Others []action
+}
+
+// step is one step of a referral's way to a placement, with where it
+// stands and, when it can be taken now, its form.
+type step struct {
+	Name, Text, Status, Colour string
+	// Href is the step's form when the role may take it now.
+	Href string
+}
+
+// steps lists the receiving authority's steps (the referral form, the
+// searches, the placement) once it has the child; others are what is
+// offered besides.
+func steps(ref aggregates.Referral, offered []action) (out []step, others []action) {
+	may := map[string]bool{}
+	for _, a := range offered {
+		may[a.Name] = true
+		if a.Name != "notify" && a.Name != "search" && a.Name != "place" {
+			others = append(others, a)
+		}
+	}
+	if ref.Status == aggregates.StatusAwaitingAllocation || ref.Status == aggregates.StatusAwaitingAcceptance {
+		return nil, others
+	}
+	add := func(name, text, status, colour string) {
+		st := step{Name: name, Text: text, Status: status, Colour: colour}
+		if may[name] {
+			st.Href = "/console/referrals/" + ref.ID + "/" + name
+		}
+		out = append(out, st)
+	}
+	placed := ref.Status == aggregates.StatusPlaced || ref.Status == aggregates.StatusLeftCare
+	switch {
+	case len(ref.Professions) > 0:
+		add("notify", "Send the referral form to the professionals", "Sent to "+plural(len(ref.Professions), "profession"), "")
+	case placed:
+		add("notify", "Send the referral form to the professionals", "Not recorded", "grey")
+	default:
+		add("notify", "Send the referral form to the professionals", "Not yet started", "blue")
+	}
+	switch {
+	case ref.Searches > 0:
+		add("search", "Search for a placement", plural(ref.Searches, "search")+", "+plural(ref.OffersFound, "offer")+" found", "")
+	case placed:
+		add("search", "Search for a placement", "None recorded", "grey")
+	default:
+		add("search", "Search for a placement", "Not yet started", "blue")
+	}
+	switch {
+	case placed:
+		add("place", "Record the placement", "Completed", "")
+	case ref.Status == aggregates.StatusWithdrawn:
+		add("place", "Record the placement", "Withdrawn", "grey")
+	default:
+		add("place", "Record the placement", "Not yet placed", "blue")
+	}
+	return out, others
 }
 
 type timelineItem struct {
@@ -310,6 +373,7 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	d.MayWrite = len(d.Actions) > 0
+	d.Steps, d.Others = steps(ref, d.Actions)
 	p := page{Title: "Referral " + ref.ID, C: c, Data: d}
 	if a, ok := findAction(r.URL.Query().Get("recorded")); ok {
 		p.Notice = a.Notice
@@ -385,8 +449,12 @@ type capacityData struct {
 
 type capRow struct {
 	Code, Name, Link, Population, Year, Threshold, Headroom, Pledge, PledgeRemaining string
-	LookedAfter, InFlight                                                            int
-	Above                                                                            bool
+	// ThresholdExact is 0.1% of the child population unrounded; Threshold
+	// is it in children.
+	ThresholdExact        string
+	thresholdAt           float64
+	LookedAfter, InFlight int
+	Above                 bool
 }
 
 func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
@@ -428,7 +496,8 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 	row := func(a projections.CapacityRow) capRow {
 		cr := capRow{Code: a.Code, Name: a.Name, LookedAfter: a.LookedAfter, InFlight: a.InFlight, Year: a.PopulationYear, Pledge: "none", PledgeRemaining: "none"}
 		if a.ChildPopulation != nil {
-			cr.Population, cr.Threshold, cr.Headroom, cr.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), strconv.Itoa(*a.Headroom), *a.AtOrAboveThreshold
+			cr.Population, cr.Threshold, cr.ThresholdExact, cr.Headroom, cr.Above = thousands(*a.ChildPopulation), thousands(children(*a.Threshold)), decimal(*a.Threshold), thousands(*a.Headroom), *a.AtOrAboveThreshold
+			cr.thresholdAt = *a.Threshold
 		}
 		if a.Pledge != nil {
 			cr.Pledge, cr.PledgeRemaining = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)
@@ -464,8 +533,7 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 	for _, cr := range d.Rows {
 		b := bar{Label: cr.Name, Value: float64(cr.LookedAfter), Text: strconv.Itoa(cr.LookedAfter) + " looked after"}
 		if cr.Threshold != "" {
-			t, _ := strconv.ParseFloat(cr.Threshold, 64)
-			b.Mark, b.HasMark = t, true
+			b.Mark, b.HasMark = cr.thresholdAt, true
 			b.Text += " of " + cr.Threshold
 		}
 		bars = append(bars, b)

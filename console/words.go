@@ -330,6 +330,12 @@ func thousands(n int) string {
 // does not show floating-point dust.
 func decimal(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) }
 
+// children is a threshold as a count of children: the number at which an
+// authority reaches it. At 28.845 that is the 29th child, so it rounds up,
+// as the capacity view's headroom does; the exact figure (decimal) stays
+// beside it where the rate itself is meant.
+func children(threshold float64) int { return int(math.Ceil(threshold - 1e-9)) }
+
 // percent writes a share as a percentage with one decimal: 0.6764 is 67.6%.
 func percent(f *float64) string {
 	if f == nil {
