@@ -368,6 +368,16 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	var cmd aggregates.Allocate
 	var rotaVersion *int
+	// Choosing asks for the authority and the reason; the rota asks for
+	// neither.
+	fields := s.allocateFields(ref, region, "")
+	for i := range fields {
+		fields[i].Optional = fields[i].Name != "mode" && v.Get("mode") != "choose"
+	}
+	if errs := check(cmd.CommandName(), fields, v); len(errs) > 0 {
+		show(http.StatusUnprocessableEntity, errs, nil)
+		return
+	}
 	switch v.Get("mode") {
 	case "rota":
 		n, err := strconv.Atoi(v.Get("rotaVersion"))
@@ -378,18 +388,11 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 		rotaVersion = &n
 	case "choose":
 		cmd.Authority, cmd.Reason = v.Get("authority"), strings.TrimSpace(v.Get("reason"))
-		if cmd.Authority == "" {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "authority", Message: "Choose the authority, or allocate by the rota"}}, nil)
-			return
-		}
-	default:
-		show(http.StatusUnprocessableEntity, []fieldError{{Field: "mode", Message: "Choose how to allocate the child: by the rota, or another authority with a reason"}}, nil)
-		return
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Allocate(ctx, c.app(), ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
-		code, errs, st := errorsFor(err)
+		code, errs, st := errorsFor(cmd.CommandName(), err)
 		if code >= 500 {
 			s.log().Error("console: allocation failed", "referral", ref.ID, "err", err)
 		}
@@ -476,8 +479,8 @@ func (s *Server) endPauseFields(g aggregates.Region, name string, now time.Time)
 	return []field{
 		// Named apart from the pause form's fields, which share the page
 		// (ids are unique on a page).
-		{Name: "endAuthority", Label: "Authority whose pause ends now", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
-		{Name: "endReason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Kind: "textarea"},
+		{Name: "endAuthority", Of: "authority", Label: "Authority whose pause ends now", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
+		{Name: "endReason", Of: "reason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Kind: "textarea"},
 	}
 }
 
@@ -589,28 +592,27 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	switch r.PathValue("change") {
 	case "pause":
 		p := aggregates.PauseAuthority{Authority: v.Get("authority"), Reason: strings.TrimSpace(v.Get("reason")), Members: members}
-		if p.Authority == "" {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "authority", Message: "Choose the authority to pause"}}, nil)
+		if errs := check(p.CommandName(), s.pauseFields(name, s.now()), v); len(errs) > 0 {
+			show(http.StatusUnprocessableEntity, errs, nil)
 			return
 		}
-		day, fe := parseDate(v, "until", "The end of the pause")
-		if fe != nil {
-			show(http.StatusUnprocessableEntity, []fieldError{*fe}, nil)
-			return
-		}
+		day, _ := parseDate(v, "until", "") // check has read it as a date
 		p.Until = calendar.DateOf(day).End().UTC()
 		cmd = p
 	case "end-pause":
 		e := aggregates.EndPause{Authority: v.Get("endAuthority"), Reason: strings.TrimSpace(v.Get("endReason")), Members: members}
-		if e.Authority == "" {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "endAuthority", Message: "Choose the authority whose pause ends"}}, nil)
+		g, _, err := s.region(r, name)
+		if err != nil {
+			s.unavailable(w, c, err)
+			return
+		}
+		if errs := check(e.CommandName(), s.endPauseFields(g, name, s.now()), v); len(errs) > 0 {
+			show(http.StatusUnprocessableEntity, errs, nil)
 			return
 		}
 		cmd = e
 	case "order":
-		ctx, cancel := s.ctx(r)
-		g, _, err := engine.Load(ctx, s.Engine.Store, aggregates.Regions, refdata.Slug(name))
-		cancel()
+		g, _, err := s.region(r, name)
 		if err != nil {
 			s.unavailable(w, c, err)
 			return
@@ -624,7 +626,7 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 		for i, code := range cur {
 			n, err := strconv.Atoi(strings.TrimSpace(v.Get("pos-" + code)))
 			if err != nil {
-				show(http.StatusUnprocessableEntity, []fieldError{{Field: "order", Message: "Give every authority a whole number; the rota runs from the lowest (" + authorityName(s.reg(), code) + " has none)"}}, nil)
+				show(http.StatusUnprocessableEntity, []fieldError{{Field: "order", Message: app.Ask(aggregates.SetRota{}.CommandName(), "order") + " (" + authorityName(s.reg(), code) + " has none)"}}, nil)
 				return
 			}
 			ps = append(ps, pos{code, n, i})
@@ -642,7 +644,16 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := (app.Regions{Engine: s.Engine, Authorities: s.reg()}).Change(ctx, c.app(), name, cmd, m); err != nil {
-		code, errs, st := errorsFor(err)
+		code, errs, st := errorsFor(cmd.CommandName(), err)
+		if r.PathValue("change") == "end-pause" {
+			// The end-pause form names its questions apart from the pause
+			// form's on the same page.
+			for i := range errs {
+				if errs[i].Field != "" {
+					errs[i].Field = "end" + capital(errs[i].Field)
+				}
+			}
+		}
 		if code >= 500 {
 			s.log().Error("console: rota change failed", "region", name, "err", err)
 		}
@@ -650,4 +661,11 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	http.Redirect(w, r, "/console/regions/"+refdata.Slug(name)+"/rota?recorded="+r.PathValue("change"), http.StatusSeeOther)
+}
+
+// region loads the region's rota as it stands.
+func (s *Server) region(r *http.Request, name string) (aggregates.Region, []eventstore.Stored, error) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	return engine.Load(ctx, s.Engine.Store, aggregates.Regions, refdata.Slug(name))
 }

@@ -174,6 +174,9 @@ type violation struct {
 // fails on any violation, then writes a screenshot named name.
 func (b *browser) check(ctx context.Context, name string) {
 	b.t.Helper()
+	// axe and the 320 px check measure the page as styled: wait until the
+	// page has loaded with its style sheets, not just its markup.
+	value(b, ctx, "the page of "+name+" loaded", chromedp.Poll[bool](`document.readyState === "complete" && [...document.styleSheets].every(s => { try { return s.cssRules.length > 0 } catch (e) { return false } })`, chromedp.WithPollingTimeout(10*time.Second)))
 	script := b.axe + `;
 axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
   .then(r => JSON.stringify({version: r.testEngine.version, passes: r.passes.length,
