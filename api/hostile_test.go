@@ -372,6 +372,10 @@ func TestHostileQueryParameters(t *testing.T) {
 				bad = append(bad, "xml", "not-a-value", "JSON ")
 			case s.Pattern != "" || s.Format != "":
 				bad = append(bad, "garbage", "2025-13")
+			case s.MaxLength != nil:
+				// Free text bounded by its length (a search): any word is
+				// a value, one character too many is not.
+				bad = append(bad, strings.Repeat("x", int(*s.MaxLength)+1))
 			default:
 				bad = append(bad, "garbage")
 			}

@@ -50,6 +50,8 @@ type allocationData struct {
 	Next         string
 	Updated      string
 	Problem      string
+	// Child is the child's reference searched for.
+	Child string
 }
 
 // regionFor is the region a partnership page is about: the caller's own
@@ -70,6 +72,9 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 		return
 	}
 	d := allocationData{ShowChild: c.seesChild()}
+	if d.ShowChild {
+		d.Child = strings.TrimSpace(r.URL.Query().Get("child"))
+	}
 	for _, name := range refdata.Regions {
 		d.Regions = append(d.Regions, option{name, name})
 	}
@@ -99,7 +104,7 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 	var ids []string
 	if s.Views != nil {
 		for _, st := range []aggregates.Status{aggregates.StatusAwaitingAllocation, aggregates.StatusAwaitingAcceptance} {
-			rd, _, err := s.queries().Referrals(ctx, c.app(), app.ReferralQuery{Scope: app.Scope{Region: name}, Filter: projections.ReferralFilter{Status: string(st), Limit: atRiskLimit}, Page: true}, at(now))
+			rd, _, err := s.queries().Referrals(ctx, c.app(), app.ReferralQuery{Scope: app.Scope{Region: name}, Filter: projections.ReferralFilter{Status: string(st), Child: d.Child, Limit: atRiskLimit}, Page: true}, at(now))
 			if err != nil {
 				s.unavailable(w, c, err)
 				return

@@ -93,3 +93,32 @@ func TestFormsShowEveryErrorAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// The at-risk list and the allocation page find a child by all or part of
+// the reference, from the list view itself.
+func TestSearchByChildReference(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, false)
+	mine := r.receive("search-1", "E08000007", "hotel", time.Now().Add(-time.Hour))
+	other := r.receive("search-2", "E08000007", "hotel", time.Now().Add(-time.Hour))
+	referred := r.refer("search-3")
+	r.settle()
+	// The rig gives each child the reference "HO-" and its key.
+	child := "HO-search-1"
+	code, page := get(t, r.base+"/console/at-risk?child="+url.QueryEscape(strings.ToLower(child)))
+	if code != 200 || !strings.Contains(page, `data-referral="`+mine+`"`) || strings.Contains(page, `data-referral="`+other+`"`) {
+		t.Errorf("at risk, searching %q: %d; finds %v, also the other %v", child, code, strings.Contains(page, mine), strings.Contains(page, other))
+	}
+	if !strings.Contains(page, "Showing 1 of 1 open referrals for the child") {
+		t.Errorf("at risk: the search is not said")
+	}
+	child = "HO-search-3"
+	code, page = get(t, r.base+"/console/allocation?region=North+West&child="+url.QueryEscape(child))
+	if code != 200 || !strings.Contains(page, `data-referral="`+referred+`"`) {
+		t.Errorf("allocation, searching %q: %d", child, code)
+	}
+	_, page = get(t, r.base+"/console/allocation?region=North+West&child=no-such-child")
+	if strings.Contains(page, `data-referral="`+referred+`"`) {
+		t.Errorf("allocation: a search for nobody lists %s", referred)
+	}
+}

@@ -89,6 +89,9 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	asked, problem := s.askedScope(r)
 	d.Problem = problem
 	d.State = r.URL.Query().Get("state")
+	if d.ShowChild {
+		d.Child = strings.TrimSpace(r.URL.Query().Get("child"))
+	}
 	for _, st := range []string{aggregates.StateAtRisk, aggregates.StateBreached, aggregates.StateOnTrack, aggregates.StatePending} {
 		d.States = append(d.States, option{st, stateTag(st).Text})
 	}
@@ -96,7 +99,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Problem, d.State = "There is no deadline state called "+d.State, ""
 	}
 	now := s.now()
-	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State}, Running: true, Page: true}, at(now))
+	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State, Child: d.Child}, Running: true, Page: true}, at(now))
 	d.Scope = scope(sc)
 	for _, name := range refdata.Regions {
 		d.Regions = append(d.Regions, option{name, name})
@@ -123,7 +126,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		d.Shown = len(rows)
 		for _, row := range rows {
-			ar := atRiskRow{ID: row.ReferralID, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
+			ar := atRiskRow{ID: row.ReferralID, Child: row.ChildReference, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
 				Received: londonDate(row.ReceivedAt), Due: capital(dueWords(row.DueAt)), Left: timeLeft(s.cal(), row.DueAt, now),
 				Tag: stateTag(row.DeadlineState), Who: whoWords(row.EscalatedTo)}
 			switch aggregates.Status(row.Status) {
@@ -149,9 +152,6 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 			d.Rows = append(d.Rows, ar)
 		}
-		if d.ShowChild {
-			s.childRefs(r.Context(), d.Rows)
-		}
 		d.Updated = londonSeconds(now)
 	}
 	p := page{Title: "Referrals at risk now", Nav: "at-risk", C: c, Data: d}
@@ -163,25 +163,6 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	s.render(w, http.StatusOK, "atrisk", p)
-}
-
-// childRefs reads each referral's child reference from its receipt: the
-// list view holds no personal data, so it comes from the referral itself.
-func (s *Server) childRefs(ctx context.Context, rows []atRiskRow) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for i := range rows {
-		_, stored, err := s.Engine.Load(ctx, rows[i].ID)
-		if err != nil {
-			rows[i].Child = "(not available now)"
-			continue
-		}
-		if rec, ok := received(stored); ok {
-			rows[i].Child = rec.ChildReference
-		} else if rf, ok := referred(stored); ok {
-			rows[i].Child = rf.ChildReference
-		}
-	}
 }
 
 func received(stored []eventstore.Stored) (events.ReferralReceived, bool) {
