@@ -88,3 +88,19 @@ func TestCheckFindsEveryProblemAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Counts read as people say them: a threshold of 28.845 children is
+// reached with the 29th child, and thousands have their comma.
+func TestCountsAsPeopleReadThem(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{plural(children(28.845), "child"), "29 children"},
+		{plural(children(29), "child"), "29 children"},
+		{plural(1, "child"), "1 child"},
+		{plural(1572, "working day"), "1,572 working days"},
+		{plural(2, "search"), "2 searches"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
+		}
+	}
+}

@@ -73,13 +73,15 @@ func timeLeft(cal *calendar.Calendar, due, now time.Time) string {
 }
 
 func plural(n int, what string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return "1 " + what
+	case what == "child":
+		return thousands(n) + " children"
+	case strings.HasSuffix(what, "ch"):
+		return thousands(n) + " " + what + "es"
 	}
-	if strings.HasSuffix(what, "ch") {
-		return strconv.Itoa(n) + " " + what + "es"
-	}
-	return strconv.Itoa(n) + " " + what + "s"
+	return thousands(n) + " " + what + "s"
 }
 
 // stateWords are the deadline states as people say them, with the tag
