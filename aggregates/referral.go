@@ -446,7 +446,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, invalid("placedAt", "say when the child was placed")
 		}
 		if c.PlacedAt.Before(r.ReceivedAt) {
-			return nil, invalid("placedAt", "the placement (%s) cannot be before the referral was received (%s)", c.PlacedAt.Format(time.RFC3339), r.ReceivedAt.Format(time.RFC3339))
+			return nil, invalid("placedAt", "the placement (%s) cannot be before the referral was received (%s, London time)", londonMinute(c.PlacedAt), londonMinute(r.ReceivedAt))
 		}
 		if c.PlacedAt.After(now.Add(ClockSkew)) {
 			return nil, invalid("placedAt", "the placement time is in the future")
@@ -512,7 +512,7 @@ func Decide(r Referral, cmd Command, now time.Time) ([]events.Event, error) {
 			return nil, invalid("reason", "the reason must be one of %s", strings.Join(LeftCareReasons.List(), ", "))
 		}
 		if c.LeftAt.IsZero() || c.LeftAt.Before(r.PlacedAt) {
-			return nil, invalid("leftAt", "the child cannot leave care before the placement began (%s)", r.PlacedAt.Format(time.RFC3339))
+			return nil, invalid("leftAt", "the child cannot leave care before the placement began (%s, London time)", londonMinute(r.PlacedAt))
 		}
 		if c.LeftAt.After(now.Add(ClockSkew)) {
 			return nil, invalid("leftAt", "the date of leaving care is in the future")
@@ -1004,3 +1004,7 @@ func (r Referral) detail(field string) string {
 	}
 	return ""
 }
+
+// londonMinute is a moment as the person who sent the command reads it: a
+// refusal is shown on a form as well as in the API's detail.
+func londonMinute(t time.Time) string { return t.In(calendar.London).Format("2 January 2006, 15:04") }

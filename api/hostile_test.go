@@ -386,6 +386,10 @@ func TestHostileQueryParameters(t *testing.T) {
 				// A search takes any text a reference may hold: only what
 				// no reference holds is refused.
 				bad = append(bad, "tab\there", "\x1b[31m")
+			case s.MaxLength != nil:
+				// Free text bounded by its length (a search): any word is
+				// a value, one character too many is not.
+				bad = append(bad, strings.Repeat("x", int(*s.MaxLength)+1))
 			default:
 				bad = append(bad, "garbage")
 			}

@@ -257,7 +257,13 @@ var (
 
 func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := projections.ReferralFilter{Status: q.Get("status"), DeadlineState: q.Get("deadlineState"), Limit: 50}
+	f := projections.ReferralFilter{Status: q.Get("status"), DeadlineState: q.Get("deadlineState"), Child: q.Get("child"), Limit: 50}
+	if f.Child != "" {
+		if p := aggregates.TextProblem(f.Child, 64); p != "" {
+			writeError(w, apiError(http.StatusBadRequest, "invalid_query", "child", "child (a child's reference, or part of one) %s", p))
+			return
+		}
+	}
 	if f.Status != "" && !statuses[f.Status] {
 		writeError(w, apiError(http.StatusBadRequest, "invalid_query", "status", "status is one of awaiting-allocation, awaiting-acceptance, open, placed, withdrawn, left-care"))
 		return

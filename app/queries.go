@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -134,11 +135,19 @@ func (q Queries) Referrals(ctx context.Context, c Caller, rq ReferralQuery, at A
 	}
 	f := rq.Filter
 	f.Region, f.Authority = sc.Region, sc.Authority
+	f.Child = strings.TrimSpace(f.Child)
+	if f.Child != "" && !c.SeesChild() {
+		if !rq.Page {
+			return Read[projections.ReferralPage]{}, sc, c.forbidden("search by child reference; the authorities and regions do", "child")
+		}
+		f.Child = ""
+	}
 	reg := q.Views.Registry
 	if !rq.Running {
 		r, err := read(ctx, q.Views, q.Views.Referrals, projections.ReferralListSpec(), at, func(v *projections.ReferralList, now time.Time) projections.ReferralPage {
 			return projections.ListReferrals(v, reg, f, now)
 		})
+		hideChild(c, r.Result.Referrals)
 		return r, sc, err
 	}
 	// The authority's filter is applied below, so the referrals allocated
@@ -161,6 +170,7 @@ func (q Queries) Referrals(ctx context.Context, c Caller, rq ReferralQuery, at A
 		return projections.ReferralPage{Referrals: rows, Total: len(rows)}
 	})
 	rows := r.Result.Referrals
+	hideChild(c, rows)
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i].DueAt, rows[j].DueAt
 		if a.IsZero() != b.IsZero() {
@@ -169,6 +179,17 @@ func (q Queries) Referrals(ctx context.Context, c Caller, rq ReferralQuery, at A
 		return a.Before(b)
 	})
 	return r, sc, err
+}
+
+// hideChild clears the child's reference from the rows of a caller who may
+// not see it (operators, auditors): the list holds it for the others.
+func hideChild(c Caller, rows []projections.ReferralRow) {
+	if c.SeesChild() {
+		return
+	}
+	for i := range rows {
+		rows[i].ChildReference = ""
+	}
 }
 
 // CapacityQuery is what is asked of the capacity view: England (the zero

@@ -50,6 +50,8 @@ type allocationData struct {
 	Next         string
 	Updated      string
 	Problem      string
+	// Child is the child's reference searched for.
+	Child string
 }
 
 // regionFor is the region a partnership page is about: the caller's own
@@ -70,6 +72,9 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 		return
 	}
 	d := allocationData{ShowChild: c.seesChild()}
+	if d.ShowChild {
+		d.Child = strings.TrimSpace(r.URL.Query().Get("child"))
+	}
 	for _, name := range refdata.Regions {
 		d.Regions = append(d.Regions, option{name, name})
 	}
@@ -99,7 +104,7 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 	var ids []string
 	if s.Views != nil {
 		for _, st := range []aggregates.Status{aggregates.StatusAwaitingAllocation, aggregates.StatusAwaitingAcceptance} {
-			rd, _, err := s.queries().Referrals(ctx, c.app(), app.ReferralQuery{Scope: app.Scope{Region: name}, Filter: projections.ReferralFilter{Status: string(st), Limit: atRiskLimit}, Page: true}, at(now))
+			rd, _, err := s.queries().Referrals(ctx, c.app(), app.ReferralQuery{Scope: app.Scope{Region: name}, Filter: projections.ReferralFilter{Status: string(st), Child: d.Child, Limit: atRiskLimit}, Page: true}, at(now))
 			if err != nil {
 				s.unavailable(w, c, err)
 				return
@@ -248,7 +253,7 @@ func (s *Server) skipWord(g aggregates.Region, sk events.Skip, row projections.C
 		return "declined this child"
 	case events.SkipAtThreshold:
 		if row.Threshold != nil {
-			return fmt.Sprintf("at its threshold: looks after %d, threshold %s (0.1%% of its child population)", row.LookedAfter, decimal(*row.Threshold))
+			return fmt.Sprintf("at its threshold: looks after %s, threshold %s (0.1%% of its child population, %s)", plural(row.LookedAfter, "child"), plural(thresholdCount(*row.Threshold), "child"), decimal(*row.Threshold))
 		}
 		return "at its threshold (0.1% of its child population)"
 	case events.SkipPledgeMet:
@@ -368,6 +373,16 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	var cmd aggregates.Allocate
 	var rotaVersion *int
+	// Choosing asks for the authority and the reason; the rota asks for
+	// neither.
+	fields := s.allocateFields(ref, region, "")
+	for i := range fields {
+		fields[i].Optional = fields[i].Name != "mode" && v.Get("mode") != "choose"
+	}
+	if errs := check(cmd.CommandName(), fields, v); len(errs) > 0 {
+		show(http.StatusUnprocessableEntity, errs, nil)
+		return
+	}
 	switch v.Get("mode") {
 	case "rota":
 		n, err := strconv.Atoi(v.Get("rotaVersion"))
@@ -378,18 +393,11 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 		rotaVersion = &n
 	case "choose":
 		cmd.Authority, cmd.Reason = v.Get("authority"), strings.TrimSpace(v.Get("reason"))
-		if cmd.Authority == "" {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "authority", Message: "Choose the authority, or allocate by the rota"}}, nil)
-			return
-		}
-	default:
-		show(http.StatusUnprocessableEntity, []fieldError{{Field: "mode", Message: "Choose how to allocate the child: by the rota, or another authority with a reason"}}, nil)
-		return
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Allocate(ctx, c.app(), ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
-		code, errs, st := errorsFor(err)
+		code, errs, st := errorsFor(cmd.CommandName(), err)
 		if code >= 500 {
 			s.log().Error("console: allocation failed", "referral", ref.ID, "err", err)
 		}
@@ -404,9 +412,11 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 type rotaRow struct {
 	Position                                                                 int
 	Code, Name, Population, Year, Threshold, Pledge, PledgeRemaining, Paused string
-	LookedAfter, InFlight                                                    int
-	Next, Above                                                              bool
-	Value, Error                                                             string
+	// ThresholdExact is 0.1% of the child population unrounded.
+	ThresholdExact        string
+	LookedAfter, InFlight int
+	Next, Above           bool
+	Value, Error          string
 	// AwaitingAnswer: allocations awaiting its answer, each holding a
 	// pledge place and counting towards its threshold.
 	AwaitingAnswer int
@@ -474,8 +484,8 @@ func (s *Server) endPauseFields(g aggregates.Region, name string, now time.Time)
 	return []field{
 		// Named apart from the pause form's fields, which share the page
 		// (ids are unique on a page).
-		{Name: "endAuthority", Label: "Authority whose pause ends now", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
-		{Name: "endReason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Kind: "textarea"},
+		{Name: "endAuthority", Of: "authority", Label: "Authority whose pause ends now", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
+		{Name: "endReason", Of: "reason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Kind: "textarea"},
 	}
 }
 
@@ -505,7 +515,7 @@ func (s *Server) showRota(w http.ResponseWriter, r *http.Request, c *call, name 
 		row := rotaRow{Position: i + 1, Code: code, Name: authorityName(s.reg(), code), Year: a.PopulationYear, LookedAfter: a.LookedAfter, InFlight: a.InFlight,
 			Pledge: "none", PledgeRemaining: "none", Next: i == g.Next%len(order), Value: strconv.Itoa(i + 1), AwaitingAnswer: a.AwaitingAnswer}
 		if a.ChildPopulation != nil {
-			row.Population, row.Threshold, row.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), *a.AtOrAboveThreshold
+			row.Population, row.Threshold, row.ThresholdExact, row.Above = thousands(*a.ChildPopulation), thousands(thresholdCount(*a.Threshold)), decimal(*a.Threshold), *a.AtOrAboveThreshold
 		}
 		if a.Pledge != nil {
 			row.Pledge, row.PledgeRemaining = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)
@@ -587,28 +597,27 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	switch r.PathValue("change") {
 	case "pause":
 		p := aggregates.PauseAuthority{Authority: v.Get("authority"), Reason: strings.TrimSpace(v.Get("reason")), Members: members}
-		if p.Authority == "" {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "authority", Message: "Choose the authority to pause"}}, nil)
+		if errs := check(p.CommandName(), s.pauseFields(name, s.now()), v); len(errs) > 0 {
+			show(http.StatusUnprocessableEntity, errs, nil)
 			return
 		}
-		day, fe := parseDate(v, "until", "The end of the pause")
-		if fe != nil {
-			show(http.StatusUnprocessableEntity, []fieldError{*fe}, nil)
-			return
-		}
+		day, _ := parseDate(v, "until", "") // check has read it as a date
 		p.Until = calendar.DateOf(day).End().UTC()
 		cmd = p
 	case "end-pause":
 		e := aggregates.EndPause{Authority: v.Get("endAuthority"), Reason: strings.TrimSpace(v.Get("endReason")), Members: members}
-		if e.Authority == "" {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "endAuthority", Message: "Choose the authority whose pause ends"}}, nil)
+		g, _, err := s.region(r, name)
+		if err != nil {
+			s.unavailable(w, c, err)
+			return
+		}
+		if errs := check(e.CommandName(), s.endPauseFields(g, name, s.now()), v); len(errs) > 0 {
+			show(http.StatusUnprocessableEntity, errs, nil)
 			return
 		}
 		cmd = e
 	case "order":
-		ctx, cancel := s.ctx(r)
-		g, _, err := engine.Load(ctx, s.Engine.Store, aggregates.Regions, refdata.Slug(name))
-		cancel()
+		g, _, err := s.region(r, name)
 		if err != nil {
 			s.unavailable(w, c, err)
 			return
@@ -622,7 +631,7 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 		for i, code := range cur {
 			n, err := strconv.Atoi(strings.TrimSpace(v.Get("pos-" + code)))
 			if err != nil {
-				show(http.StatusUnprocessableEntity, []fieldError{{Field: "order", Message: "Give every authority a whole number; the rota runs from the lowest (" + authorityName(s.reg(), code) + " has none)"}}, nil)
+				show(http.StatusUnprocessableEntity, []fieldError{{Field: "order", Message: app.Ask(aggregates.SetRota{}.CommandName(), "order") + " (" + authorityName(s.reg(), code) + " has none)"}}, nil)
 				return
 			}
 			ps = append(ps, pos{code, n, i})
@@ -640,7 +649,16 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := (app.Regions{Engine: s.Engine, Authorities: s.reg()}).Change(ctx, c.app(), name, cmd, m); err != nil {
-		code, errs, st := errorsFor(err)
+		code, errs, st := errorsFor(cmd.CommandName(), err)
+		if r.PathValue("change") == "end-pause" {
+			// The end-pause form names its questions apart from the pause
+			// form's on the same page.
+			for i := range errs {
+				if errs[i].Field != "" {
+					errs[i].Field = "end" + capital(errs[i].Field)
+				}
+			}
+		}
 		if code >= 500 {
 			s.log().Error("console: rota change failed", "region", name, "err", err)
 		}
@@ -648,4 +666,11 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	http.Redirect(w, r, "/console/regions/"+refdata.Slug(name)+"/rota?recorded="+r.PathValue("change"), http.StatusSeeOther)
+}
+
+// region loads the region's rota as it stands.
+func (s *Server) region(r *http.Request, name string) (aggregates.Region, []eventstore.Stored, error) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	return engine.Load(ctx, s.Engine.Store, aggregates.Regions, refdata.Slug(name))
 }

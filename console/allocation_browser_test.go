@@ -98,7 +98,7 @@ func TestAllocationInTheBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#authority"), "E08000007"),
 		chromedp.Click(chromedp.CSS("#submit")),
 		chromedp.WaitVisible(chromedp.CSS("#reason-error")))
-	if msg := b.text(nia, "#reason-error"); !strings.Contains(msg, "needs a reason") {
+	if msg := b.text(nia, "#reason-error"); !strings.Contains(msg, "Enter why you chose this authority") {
 		t.Errorf("reason error: %q", msg)
 	}
 	b.check(nia, "form-allocate-refused")

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -172,6 +174,9 @@ type violation struct {
 // fails on any violation, then writes a screenshot named name.
 func (b *browser) check(ctx context.Context, name string) {
 	b.t.Helper()
+	// axe and the 320 px check measure the page as styled: wait until the
+	// page has loaded with its style sheets, not just its markup.
+	value(b, ctx, "the page of "+name+" loaded", chromedp.Poll[bool](`document.readyState === "complete" && [...document.styleSheets].every(s => { try { return s.cssRules.length > 0 } catch (e) { return false } })`, chromedp.WithPollingTimeout(10*time.Second)))
 	script := b.axe + `;
 axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
   .then(r => JSON.stringify({version: r.testEngine.version, passes: r.passes.length,
@@ -189,11 +194,40 @@ axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a
 	for _, v := range res.Violations {
 		b.t.Errorf("axe on %s: %s (%s)\n  %s", name, v.ID, v.Help, strings.Join(v.Nodes, "\n  "))
 	}
+	b.narrow(ctx, name)
 	png := value(b, ctx, "screenshot of "+name, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(b.out, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
 	b.pages[name] = true
+}
+
+// narrow fails when the page scrolls sideways at 320 CSS pixels wide (WCAG
+// 1.4.10, reflow), naming what sticks out so the fix can start there.
+func (b *browser) narrow(ctx context.Context, name string) {
+	b.t.Helper()
+	type width struct {
+		Scroll, Client int
+		Wide           []string
+	}
+	b.run(ctx, "320 px wide for "+name, chromedp.EmulateViewport(320, 800))
+	w := value(b, ctx, "scroll width of "+name, chromedp.Evaluate[width](`(() => {
+  const d = document.documentElement, wide = [];
+  for (const e of document.body.querySelectorAll("*")) {
+    const r = e.getBoundingClientRect();
+    if (r.right > d.clientWidth + 1 && !(e.parentElement && e.parentElement.closest("[data-scroll-region]"))) {
+      wide.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && e.className.baseVal === undefined ? "." + e.className.split(" ").join(".") : "") + " " + Math.round(r.right) + "px");
+    }
+  }
+  return {scroll: d.scrollWidth, client: d.clientWidth, wide: wide.slice(0, 8)};
+})()`))
+	b.run(ctx, "back to full width for "+name, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+		return err
+	}))
+	if w.Scroll > w.Client {
+		b.t.Errorf("%s scrolls sideways at 320 px: %d px of content in %d px; wider than the window: %s", name, w.Scroll, w.Client, strings.Join(w.Wide, ", "))
+	}
 }
 
 func (b *browser) text(ctx context.Context, sel string) string {
@@ -207,7 +241,7 @@ func signIn(b *browser, r *rig, role string) context.Context {
 		chromedp.Navigate(r.base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), r.tokens[role]),
-		chromedp.Click(chromedp.CSS("button[type=submit].button")),
+		chromedp.Click(chromedp.CSS("button[type=submit].govuk-button")),
 		chromedp.WaitVisible(chromedp.CSS("h1")),
 		chromedp.WaitVisible(chromedp.CSS(".signed-in")),
 	)
@@ -315,7 +349,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	if msg := b.text(sam, "#provider-error"); !strings.Contains(msg, "Name the placement provider") {
 		t.Errorf("provider error: %q", msg)
 	}
-	if s := b.text(sam, ".error-summary"); !strings.Contains(s, "Name the placement provider") {
+	if s := b.text(sam, ".govuk-error-summary"); !strings.Contains(s, "Name the placement provider") {
 		t.Errorf("error summary: %q", s)
 	}
 	b.check(sam, "form-place-refused")
@@ -328,7 +362,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	if st := b.text(sam, "#referral-status"); st != "Placed" {
 		t.Errorf("after placing: status %q", st)
 	}
-	if tag := b.text(sam, "p .tag"); tag != "Placed in time" {
+	if tag := b.text(sam, "p .govuk-tag"); tag != "Placed in time" {
 		t.Errorf("after placing: tag %q", tag)
 	}
 	b.check(sam, "referral-placed")
@@ -411,7 +445,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	}
 	b.check(ada, "audit-verified")
 	b.run(ada, "the referral", chromedp.Navigate(r.base+"/console/referrals/"+id), chromedp.WaitVisible(chromedp.CSS("#timeline")))
-	actions := value(b, ada, "no actions for auditors", chromedp.Evaluate[int](`document.querySelectorAll(".action-list a").length`))
+	actions := value(b, ada, "no actions for auditors", chromedp.Evaluate[int](`document.querySelectorAll(".action-list a, #steps a").length`))
 	if actions != 0 {
 		t.Errorf("the auditor is offered %d actions", actions)
 	}

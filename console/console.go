@@ -1,8 +1,10 @@
 // Package console is the web console for the people who run the scheme:
 // team leaders and social workers of the receiving authorities, regional
-// coordinators, auditors and operators. It is server-rendered HTML (html/template,
-// files embedded in the binary), works without JavaScript, and calls the
-// same engine functions as the API (engine.Handle, engine.Load, the views,
+// coordinators, auditors, operators and the data protection officer. It is
+// server-rendered HTML (html/template, files embedded in the binary) on
+// GOV.UK Frontend's components and styles (static/govuk/, vendored by
+// scripts/govuk-frontend.sh), works without JavaScript and by keyboard
+// alone, and calls the same engine functions as the API (engine.Handle, engine.Load, the views,
 // package audit) with the same role rules (package auth), never HTTP to
 // itself.
 //

@@ -24,12 +24,16 @@ import (
 // cells keyed by data-field.
 func rowCells(html, attr string) map[string]map[string]string {
 	rows := map[string]map[string]string{}
-	rowRe := regexp.MustCompile(`(?s)<tr ` + attr + `="([^"]*)"[^>]*>(.*?)</tr>`)
-	cellRe := regexp.MustCompile(`data-field="(\w+)">([^<]*)<`)
+	rowRe := regexp.MustCompile(`(?s)<tr(?: class="[^"]*")? ` + attr + `="([^"]*)"[^>]*>(.*?)</tr>`)
+	cellRe := regexp.MustCompile(`data-field="(\w+)"((?: [\w-]+="[^"]*")*)>([^<]*)<`)
+	exactRe := regexp.MustCompile(`data-exact="([^"]*)"`)
 	for _, m := range rowRe.FindAllStringSubmatch(html, -1) {
 		cells := map[string]string{}
 		for _, c := range cellRe.FindAllStringSubmatch(m[2], -1) {
-			cells[c[1]] = strings.TrimSpace(c[2])
+			cells[c[1]] = strings.TrimSpace(c[3])
+			if x := exactRe.FindStringSubmatch(c[2]); x != nil {
+				cells[c[1]+"Exact"] = x[1]
+			}
 		}
 		rows[m[1]] = cells
 	}
@@ -96,8 +100,10 @@ func TestConsoleShowsTheAPIsNumbers(t *testing.T) {
 	}
 	for _, a := range append(capAPI.Result.Authorities, capAPI.Result.Region) {
 		c := rows[a.Code]
-		want := map[string]string{"threshold": strconv.FormatFloat(math.Round(*a.Threshold*1000)/1000, 'f', -1, 64), "lookedAfter": strconv.Itoa(a.LookedAfter),
-			"inFlight": strconv.Itoa(a.InFlight), "headroom": strconv.Itoa(*a.Headroom), "pledge": "none", "pledgeRemaining": "none"}
+		// A threshold reads as the children at which it is reached; the
+		// exact rate stays beside it.
+		want := map[string]string{"threshold": thousands(int(math.Ceil(*a.Threshold))), "thresholdExact": strconv.FormatFloat(math.Round(*a.Threshold*1000)/1000, 'f', -1, 64),
+			"lookedAfter": strconv.Itoa(a.LookedAfter), "inFlight": strconv.Itoa(a.InFlight), "headroom": thousands(*a.Headroom), "pledge": "none", "pledgeRemaining": "none"}
 		if a.Pledge != nil {
 			want["pledge"], want["pledgeRemaining"] = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)
 		}
@@ -107,7 +113,7 @@ func TestConsoleShowsTheAPIsNumbers(t *testing.T) {
 			}
 		}
 	}
-	if c := rows["E08000007"]; c["lookedAfter"] != "2" || c["pledge"] != "12" || c["pledgeRemaining"] != "12" || c["threshold"] != "63.903" {
+	if c := rows["E08000007"]; c["lookedAfter"] != "2" || c["pledge"] != "12" || c["pledgeRemaining"] != "12" || c["threshold"] != "64" || c["thresholdExact"] != "63.903" {
 		t.Errorf("Stockport: %v", c)
 	}
 
@@ -243,4 +249,13 @@ func readBody(t *testing.T, res *http.Response) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// thousands writes n as people read it, with a comma between thousands.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

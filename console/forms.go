@@ -39,6 +39,17 @@ type field struct {
 	Optional               bool
 	Error                  string
 	Autocomplete           string
+	// Of is the command's field this question sends, when the form names
+	// it otherwise (two forms on one page need distinct ids).
+	Of string
+}
+
+// of is the command's field the question sends.
+func (f field) of() string {
+	if f.Of != "" {
+		return f.Of
+	}
+	return f.Name
 }
 
 type option struct {
@@ -117,6 +128,9 @@ func datetimeNow(name, label, hint string, now time.Time) field {
 // action is one thing a writer can do to a referral.
 type action struct {
 	Name, Link, Heading, Submit, Notice string
+	// Asks is the CommandName of the command the form sends, whose fields
+	// package app words the form's errors for.
+	Asks string
 	// Whether it can be taken now, and by whom, is package app's to say
 	// (app.Caller.Actions: a dry run of the decider); its Name is the
 	// app's name of the action. The form is served either way, and the
@@ -129,7 +143,7 @@ func (a action) may(c *call, r aggregates.Referral) bool { return c.app().May(a.
 
 var actions = []action{
 	{
-		Name: "accept", Link: "Accept the allocation", Heading: "Accept the allocation", Submit: "Accept the child",
+		Name: "accept", Asks: "accept-allocation", Link: "Accept the allocation", Heading: "Accept the allocation", Submit: "Accept the child",
 		Notice: "Allocation accepted: the referral is now yours, and continues as a received referral.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field { return nil },
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -137,7 +151,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "exception", Link: "Raise an exception", Heading: "Raise an exception to this allocation", Submit: "Raise the exception",
+		Name: "exception", Asks: "raise-allocation-exception", Link: "Raise an exception", Heading: "Raise an exception to this allocation", Submit: "Raise the exception",
 		Notice: "Exception raised: the referral goes back to the partnership to allocate again.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{{Name: "reason", Label: "Why can your authority not take this child?", Hint: "The partnership reads this, and the rota will not offer this child to you again. For example, no placement that can meet the child's needs.", Kind: "textarea"}}
@@ -147,7 +161,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "notify", Link: "Send the referral form", Heading: "Send the referral form to the professionals", Submit: "Record that the form was sent",
+		Name: "notify", Asks: "notify-professionals", Link: "Send the referral form", Heading: "Send the referral form to the professionals", Submit: "Record that the form was sent",
 		Notice: "Referral form sent: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			var left []string
@@ -170,7 +184,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "search", Link: "Record a placement search", Heading: "Record a placement search", Submit: "Record the search",
+		Name: "search", Asks: "record-placement-search", Link: "Record a placement search", Heading: "Record a placement search", Submit: "Record the search",
 		Notice: "Placement search: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
@@ -183,14 +197,14 @@ var actions = []action{
 			c := aggregates.RecordPlacementSearch{Track: v.Get("track"), PlacementTypes: strings.Fields(strings.ToUpper(strings.ReplaceAll(v.Get("placementTypes"), ",", " ")))}
 			n, err := strconv.Atoi(strings.TrimSpace(v.Get("offersFound")))
 			if err != nil {
-				return nil, []fieldError{{Field: "offersFound", Message: "Enter the number of offers found, as a whole number such as 0 or 2"}}
+				return nil, []fieldError{{Field: "offersFound", Message: app.Ask("record-placement-search", "offersFound")}}
 			}
 			c.OffersFound = &n
 			return c, nil
 		},
 	},
 	{
-		Name: "age-request", Link: "Request an age assessment", Heading: "Request an age assessment", Submit: "Record the request",
+		Name: "age-request", Asks: "request-age-assessment", Link: "Request an age assessment", Heading: "Request an age assessment", Submit: "Record the request",
 		Notice: "Age assessment request: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
@@ -203,7 +217,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "age", Link: "Record the age assessment's outcome", Heading: "Record the age assessment's outcome", Submit: "Record the outcome",
+		Name: "age", Asks: "record-age-assessment", Link: "Record the age assessment's outcome", Heading: "Record the age assessment's outcome", Submit: "Record the outcome",
 		Notice: "Age assessment outcome: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
@@ -215,7 +229,7 @@ var actions = []action{
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.RecordAgeAssessment{Method: v.Get("method"), Outcome: v.Get("outcome")}
 			if d, m, y := v.Get("assessedDateOfBirth-day"), v.Get("assessedDateOfBirth-month"), v.Get("assessedDateOfBirth-year"); d+m+y != "" {
-				t, fe := parseDate(v, "assessedDateOfBirth", "The assessed date of birth")
+				t, fe := parseDate(v, "assessedDateOfBirth", app.Ask("record-age-assessment", "assessedDateOfBirth"))
 				if fe != nil {
 					return nil, []fieldError{*fe}
 				}
@@ -225,7 +239,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "place", Link: "Record the placement", Heading: "Record the placement", Submit: "Record the placement",
+		Name: "place", Asks: "place", Link: "Record the placement", Heading: "Record the placement", Submit: "Record the placement",
 		Notice: "Placement: recorded. The deadline has stopped.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			var opts []option
@@ -240,7 +254,7 @@ var actions = []action{
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.Place{PlacementType: v.Get("placementType"), Provider: strings.TrimSpace(v.Get("provider"))}
-			t, fe := parseDateTime(v, "placedAt", "The placement date")
+			t, fe := parseDateTime(v, "placedAt", app.Ask("place", "placedAt"))
 			if fe != nil {
 				return nil, []fieldError{*fe}
 			}
@@ -249,7 +263,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "withdraw", Link: "Withdraw the referral", Heading: "Withdraw the referral", Submit: "Withdraw the referral",
+		Name: "withdraw", Asks: "withdraw", Link: "Withdraw the referral", Heading: "Withdraw the referral", Submit: "Withdraw the referral",
 		Notice: "Referral withdrawn: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
@@ -262,7 +276,7 @@ var actions = []action{
 		},
 	},
 	{
-		Name: "left-care", Link: "Record that the child left care", Heading: "Record that the child left care", Submit: "Record it",
+		Name: "left-care", Asks: "record-left-care", Link: "Record that the child left care", Heading: "Record that the child left care", Submit: "Record it",
 		Notice: "Left care: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
@@ -272,7 +286,7 @@ var actions = []action{
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			c := aggregates.RecordLeftCare{Reason: v.Get("reason")}
-			t, fe := parseDateTime(v, "leftAt", "The date of leaving care")
+			t, fe := parseDateTime(v, "leftAt", app.Ask("record-left-care", "leftAt"))
 			if fe != nil {
 				return nil, []fieldError{*fe}
 			}
@@ -348,41 +362,118 @@ func placeErrors(fields []field, errs []fieldError) []field {
 }
 
 // parseDateTime reads a London date and time from name-day, name-month,
-// name-year and name-time (HH:MM).
-func parseDateTime(v url.Values, name, what string) (time.Time, *fieldError) {
-	d, fe := parseDate(v, name, what)
+// name-year and name-time (HH:MM); ask is what to do when they are not one.
+func parseDateTime(v url.Values, name, ask string) (time.Time, *fieldError) {
+	d, fe := parseDate(v, name, ask)
 	if fe != nil {
 		return time.Time{}, fe
 	}
 	hm := strings.TrimSpace(v.Get(name + "-time"))
 	tt, err := time.Parse("15:04", hm)
 	if err != nil {
-		return time.Time{}, &fieldError{Field: name, Message: what + " must include a time in 24-hour form, such as 14:30"}
+		return time.Time{}, &fieldError{Field: name, Message: ask}
 	}
 	return time.Date(d.Year(), d.Month(), d.Day(), tt.Hour(), tt.Minute(), 0, 0, calendar.London), nil
 }
 
-func parseDate(v url.Values, name, what string) (time.Time, *fieldError) {
+// parseDate reads a London date from name-day, name-month and name-year;
+// ask is what to do when they are not one.
+func parseDate(v url.Values, name, ask string) (time.Time, *fieldError) {
 	var n [3]int
 	for i, part := range []string{"day", "month", "year"} {
 		x, err := strconv.Atoi(strings.TrimSpace(v.Get(name + "-" + part)))
 		if err != nil {
-			return time.Time{}, &fieldError{Field: name, Message: what + " must include a " + part + ", as a number"}
+			return time.Time{}, &fieldError{Field: name, Message: ask}
 		}
 		n[i] = x
 	}
 	t := time.Date(n[2], time.Month(n[1]), n[0], 0, 0, 0, 0, calendar.London)
 	if t.Day() != n[0] || int(t.Month()) != n[1] || n[2] < 1000 {
-		return time.Time{}, &fieldError{Field: name, Message: what + " must be a real date"}
+		return time.Time{}, &fieldError{Field: name, Message: ask}
 	}
 	return t, nil
 }
 
-// errorsFor is app.Classify's answer as a form shows it: a refusal's
-// message beside the field it names (the API's message, word for word), a
-// stale version as its own message, and a form sent twice in the form's
-// own words.
-func errorsFor(err error) (code int, errs []fieldError, st *stale) {
+// check finds every problem a form's answers show before the decider sees
+// them, all at once: a question left empty that must be answered, a choice
+// the form did not offer, a number or a date that is not one. The words
+// are package app's for the command's field (app.Ask).
+func check(command string, fields []field, v url.Values) []fieldError {
+	var errs []fieldError
+	for _, f := range fields {
+		ask := app.Ask(command, f.of())
+		if ask == "" {
+			ask = "Answer this question: " + strings.ToLower(f.Label[:1]) + f.Label[1:]
+		}
+		if !f.answered(v) {
+			if !f.Optional {
+				errs = append(errs, fieldError{Field: f.Name, Message: ask})
+			}
+			continue
+		}
+		var bad bool
+		switch f.Kind {
+		case "radios", "select", "checkboxes":
+			for _, x := range v[f.Name] {
+				bad = bad || (x != "" && !f.offers(x))
+			}
+		case "number":
+			_, err := strconv.Atoi(strings.TrimSpace(v.Get(f.Name)))
+			bad = err != nil
+		case "date":
+			_, fe := parseDate(v, f.Name, ask)
+			bad = fe != nil
+		case "datetime":
+			_, fe := parseDateTime(v, f.Name, ask)
+			bad = fe != nil
+		}
+		if bad {
+			errs = append(errs, fieldError{Field: f.Name, Message: ask})
+		}
+	}
+	return errs
+}
+
+// answered is true when the form sent anything for the field.
+func (f field) answered(v url.Values) bool {
+	switch f.Kind {
+	case "date", "datetime":
+		return strings.TrimSpace(v.Get(f.Name+"-day")+v.Get(f.Name+"-month")+v.Get(f.Name+"-year")+v.Get(f.Name+"-time")) != ""
+	case "checkboxes":
+		return len(v[f.Name]) > 0
+	}
+	return strings.TrimSpace(v.Get(f.Name)) != ""
+}
+
+// offers is true when x is one of the field's options.
+func (f field) offers(x string) bool {
+	for _, o := range f.Options {
+		if o.Value == x {
+			return true
+		}
+	}
+	return false
+}
+
+// besides adds the errors of more about fields errs does not name yet.
+func besides(errs, more []fieldError) []fieldError {
+	for _, m := range more {
+		dup := false
+		for _, e := range errs {
+			dup = dup || (m.Field != "" && e.Field == m.Field)
+		}
+		if !dup {
+			errs = append(errs, m)
+		}
+	}
+	return errs
+}
+
+// errorsFor is app.Classify's answer as a form sending command shows it: a
+// refusal beside the field it names, in app.Say's words for the person at
+// the form, a stale version as its own message, and a form sent twice in
+// the form's own words.
+func errorsFor(command string, err error) (code int, errs []fieldError, st *stale) {
 	o := app.Classify(err)
 	switch o.Kind {
 	case app.Stale:
@@ -394,7 +485,7 @@ func errorsFor(err error) (code int, errs []fieldError, st *stale) {
 		errors.As(err, &denied)
 		return o.Status, []fieldError{{Field: o.Field, Message: "You may not " + denied.What}}, nil
 	}
-	return o.Status, []fieldError{{Field: o.Field, Message: capital(o.Message)}}, nil
+	return o.Status, []fieldError{{Field: o.Field, Message: app.Say(command, o)}}, nil
 }
 
 // meta is the command's metadata from the form: who, the idempotency key
@@ -537,15 +628,15 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 		show(http.StatusBadRequest, []fieldError{*fe}, nil)
 		return
 	}
-	cmd, errs := a.Command(c, v)
-	if len(errs) > 0 {
+	cmd, cerrs := a.Command(c, v)
+	if errs := besides(check(a.Asks, a.Fields(c, ref, s.now()), v), cerrs); len(errs) > 0 {
 		show(http.StatusUnprocessableEntity, errs, nil)
 		return
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Act(ctx, c.app(), id, a.Name, cmd, m); err != nil {
-		code, errs, st := errorsFor(err)
+		code, errs, st := errorsFor(a.Asks, err)
 		if code >= 500 {
 			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)
 		}
@@ -625,29 +716,31 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	cmd := aggregates.ReceiveReferral{ReceivingAuthority: v.Get("receivingAuthority"), Route: v.Get("route"), Hotel: strings.TrimSpace(v.Get("hotel")),
 		TransferringAuthority: v.Get("transferringAuthority"), ChildReference: strings.TrimSpace(v.Get("childReference"))}
-	if cmd.ReceivingAuthority == "" {
-		show(http.StatusUnprocessableEntity, []fieldError{{Field: "receivingAuthority", Message: "Choose the receiving authority"}})
+	// The route decides which of hotel and transferring authority is asked
+	// for; the decider says so too, but only once the rest is right.
+	fields := s.receiveFields(c, s.now())
+	for i := range fields {
+		switch fields[i].Name {
+		case "hotel":
+			fields[i].Optional = cmd.Route != events.RouteHotel
+		case "transferringAuthority":
+			fields[i].Optional = cmd.Route != events.RouteEntryAuthority
+		}
+	}
+	if errs := check(cmd.CommandName(), fields, v); len(errs) > 0 {
+		show(http.StatusUnprocessableEntity, errs)
 		return
 	}
 	if a := strings.TrimSpace(v.Get("claimedAge")); a != "" {
-		n, err := strconv.Atoi(a)
-		if err != nil {
-			show(http.StatusUnprocessableEntity, []fieldError{{Field: "claimedAge", Message: "Enter the claimed age as a whole number of years, such as 15"}})
-			return
-		}
+		n, _ := strconv.Atoi(a) // check has read it as a number
 		cmd.ClaimedAge = &n
 	}
-	t, fe := parseDateTime(v, "receivedAt", "The date of receipt")
-	if fe != nil {
-		show(http.StatusUnprocessableEntity, []fieldError{*fe})
-		return
-	}
-	cmd.ReceivedAt = t
+	cmd.ReceivedAt, _ = parseDateTime(v, "receivedAt", "")
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	out, err := s.referrals().Receive(ctx, c.app(), cmd, m)
 	if err != nil {
-		code, errs, _ := errorsFor(err)
+		code, errs, _ := errorsFor(cmd.CommandName(), err)
 		if code >= 500 {
 			s.log().Error("console: receive failed", "err", err)
 		}

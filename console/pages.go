@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -73,6 +72,8 @@ type atRiskData struct {
 	Updated      string
 	Query        string
 	Problem      string
+	// Child is the child's reference searched for.
+	Child string
 }
 
 type atRiskRow struct {
@@ -91,6 +92,9 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	asked, problem := s.askedScope(r)
 	d.Problem = problem
 	d.State = r.URL.Query().Get("state")
+	if d.ShowChild {
+		d.Child = strings.TrimSpace(r.URL.Query().Get("child"))
+	}
 	for _, st := range []string{aggregates.StateAtRisk, aggregates.StateBreached, aggregates.StateOnTrack, aggregates.StatePending} {
 		d.States = append(d.States, option{st, stateTag(st).Text})
 	}
@@ -98,7 +102,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Problem, d.State = "There is no deadline state called "+d.State, ""
 	}
 	now := s.now()
-	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State}, Running: true, Page: true}, at(now))
+	rd, sc, err := s.queries().Referrals(r.Context(), c.app(), app.ReferralQuery{Scope: asked, Filter: projections.ReferralFilter{DeadlineState: d.State, Child: d.Child}, Running: true, Page: true}, at(now))
 	d.Scope = scope(sc)
 	d.Regions, d.Authorities = s.placeOptions(sc)
 	switch {
@@ -118,7 +122,7 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		d.Shown = len(rows)
 		for _, row := range rows {
-			ar := atRiskRow{ID: row.ReferralID, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
+			ar := atRiskRow{ID: row.ReferralID, Child: row.ChildReference, Authority: authorityName(s.reg(), row.Authority), Route: routeWords[row.Route],
 				Received: londonDate(row.ReceivedAt), Due: capital(dueWords(row.DueAt)), Left: timeLeft(s.cal(), row.DueAt, now),
 				Tag: stateTag(row.DeadlineState), Who: whoWords(row.EscalatedTo)}
 			switch aggregates.Status(row.Status) {
@@ -144,9 +148,6 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 			d.Rows = append(d.Rows, ar)
 		}
-		if d.ShowChild {
-			s.childRefs(r.Context(), d.Rows)
-		}
 		d.Updated = londonSeconds(now)
 	}
 	p := page{Title: "Referrals at risk now", Nav: "at-risk", C: c, Data: d}
@@ -158,25 +159,6 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	s.render(w, http.StatusOK, "atrisk", p)
-}
-
-// childRefs reads each referral's child reference from its receipt: the
-// list view holds no personal data, so it comes from the referral itself.
-func (s *Server) childRefs(ctx context.Context, rows []atRiskRow) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for i := range rows {
-		_, stored, err := s.Engine.Load(ctx, rows[i].ID)
-		if err != nil {
-			rows[i].Child = "(not available now)"
-			continue
-		}
-		if rec, ok := received(stored); ok {
-			rows[i].Child = rec.ChildReference
-		} else if rf, ok := referred(stored); ok {
-			rows[i].Child = rf.ChildReference
-		}
-	}
 }
 
 func received(stored []eventstore.Stored) (events.ReferralReceived, bool) {
@@ -213,6 +195,67 @@ type referralData struct {
 	Timeline                                                          []timelineItem
 	Actions                                                           []action
 	MayWrite, Auditor, MayAllocate                                    bool
+	// Steps are the receiving authority's steps to a placement, as a task
+	// list; Others are the actions that are not one of those steps.
+	Steps  []step
+	Others []action
+}
+
+// step is one step of a referral's way to a placement, with where it
+// stands and, when it can be taken now, its form.
+type step struct {
+	Name, Text, Status, Colour string
+	// Href is the step's form when the role may take it now.
+	Href string
+}
+
+// steps lists the receiving authority's steps (the referral form, the
+// searches, the placement) once it has the child; others are what is
+// offered besides.
+func steps(ref aggregates.Referral, offered []action) (out []step, others []action) {
+	may := map[string]bool{}
+	for _, a := range offered {
+		may[a.Name] = true
+		if a.Name != "notify" && a.Name != "search" && a.Name != "place" {
+			others = append(others, a)
+		}
+	}
+	if ref.Status == aggregates.StatusAwaitingAllocation || ref.Status == aggregates.StatusAwaitingAcceptance {
+		return nil, others
+	}
+	add := func(name, text, status, colour string) {
+		st := step{Name: name, Text: text, Status: status, Colour: colour}
+		if may[name] {
+			st.Href = "/console/referrals/" + ref.ID + "/" + name
+		}
+		out = append(out, st)
+	}
+	placed := ref.Status == aggregates.StatusPlaced || ref.Status == aggregates.StatusLeftCare
+	switch {
+	case len(ref.Professions) > 0:
+		add("notify", "Send the referral form to the professionals", "Sent to "+plural(len(ref.Professions), "profession"), "")
+	case placed:
+		add("notify", "Send the referral form to the professionals", "Not recorded", "grey")
+	default:
+		add("notify", "Send the referral form to the professionals", "Not yet started", "blue")
+	}
+	switch {
+	case ref.Searches > 0:
+		add("search", "Search for a placement", plural(ref.Searches, "search")+", "+plural(ref.OffersFound, "offer")+" found", "")
+	case placed:
+		add("search", "Search for a placement", "None recorded", "grey")
+	default:
+		add("search", "Search for a placement", "Not yet started", "blue")
+	}
+	switch {
+	case placed:
+		add("place", "Record the placement", "Completed", "")
+	case ref.Status == aggregates.StatusWithdrawn:
+		add("place", "Record the placement", "Withdrawn", "grey")
+	default:
+		add("place", "Record the placement", "Not yet placed", "blue")
+	}
+	return out, others
 }
 
 type timelineItem struct {
@@ -316,6 +359,7 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	d.MayWrite = len(d.Actions) > 0
+	d.Steps, d.Others = steps(ref, d.Actions)
 	p := page{Title: "Referral " + ref.ID, C: c, Data: d}
 	if a, ok := findAction(r.URL.Query().Get("recorded")); ok {
 		p.Notice = a.Notice
@@ -391,8 +435,12 @@ type capacityData struct {
 
 type capRow struct {
 	Code, Name, Link, Population, Year, Threshold, Headroom, Pledge, PledgeRemaining string
-	LookedAfter, InFlight                                                            int
-	Above                                                                            bool
+	// ThresholdExact is 0.1% of the child population unrounded; Threshold
+	// is it in children.
+	ThresholdExact        string
+	thresholdAt           float64
+	LookedAfter, InFlight int
+	Above                 bool
 }
 
 func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
@@ -434,7 +482,8 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 	row := func(a projections.CapacityRow) capRow {
 		cr := capRow{Code: a.Code, Name: a.Name, LookedAfter: a.LookedAfter, InFlight: a.InFlight, Year: a.PopulationYear, Pledge: "none", PledgeRemaining: "none"}
 		if a.ChildPopulation != nil {
-			cr.Population, cr.Threshold, cr.Headroom, cr.Above = thousands(*a.ChildPopulation), decimal(*a.Threshold), strconv.Itoa(*a.Headroom), *a.AtOrAboveThreshold
+			cr.Population, cr.Threshold, cr.ThresholdExact, cr.Headroom, cr.Above = thousands(*a.ChildPopulation), thousands(thresholdCount(*a.Threshold)), decimal(*a.Threshold), thousands(*a.Headroom), *a.AtOrAboveThreshold
+			cr.thresholdAt = *a.Threshold
 		}
 		if a.Pledge != nil {
 			cr.Pledge, cr.PledgeRemaining = strconv.Itoa(*a.Pledge), strconv.Itoa(*a.PledgeRemaining)
@@ -470,8 +519,7 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 	for _, cr := range d.Rows {
 		b := bar{Label: cr.Name, Value: float64(cr.LookedAfter), Text: strconv.Itoa(cr.LookedAfter) + " looked after"}
 		if cr.Threshold != "" {
-			t, _ := strconv.ParseFloat(cr.Threshold, 64)
-			b.Mark, b.HasMark = t, true
+			b.Mark, b.HasMark = cr.thresholdAt, true
 			b.Text += " of " + cr.Threshold
 		}
 		bars = append(bars, b)

@@ -72,7 +72,7 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		recs, err := s.Reads.Reads(ctx, c.app(), app.ReadsQuery{Referral: d.Referral.Value, Reader: d.Reader.Value})
 		if err != nil {
 			var fe []fieldError
-			code, fe, _ = errorsFor(err)
+			code, fe, _ = errorsFor("", err)
 			for _, e := range fe {
 				if e.Field == "referral" {
 					e.Field, e.Anchor = "read-referral", "read-referral"
@@ -122,7 +122,7 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 			return
 		}
 		var fe []fieldError
-		code, fe, _ = errorsFor(err)
+		code, fe, _ = errorsFor("", err)
 		for _, e := range fe {
 			if e.Field == "" {
 				e.Field = "referral"

@@ -60,7 +60,7 @@ func TestEndAPauseFromTheRotaPage(t *testing.T) {
 		return res
 	}
 	res := post(v)
-	if b := readBody(t, res); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "Say why the pause ends early") {
+	if b := readBody(t, res); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(b, "Enter why the pause ends early") {
 		t.Fatalf("without a reason: %d", res.StatusCode)
 	}
 	v.Set("endReason", "Placements found after all")

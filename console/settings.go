@@ -67,7 +67,7 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, c *call, c
 		PledgeKey: newKey(), ContactKey: newKey(), Stale: st}
 	pledge := ""
 	if a.PledgeSet {
-		d.Pledge, pledge = children(a.Pledge), strconv.Itoa(a.Pledge)
+		d.Pledge, pledge = plural(a.Pledge, "child"), strconv.Itoa(a.Pledge)
 	}
 	if a.Contact.Mailbox != "" {
 		d.Contact, d.Mailbox = a.Contact.Name, a.Contact.Mailbox
@@ -137,7 +137,7 @@ func (s *Server) settingsChange(w http.ResponseWriter, r *http.Request, c *call)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.authorities().Change(ctx, c.app(), code, cmd, m); err != nil {
-		status, errs, st := errorsFor(err)
+		status, errs, st := errorsFor(cmd.CommandName(), err)
 		s.logFailure(status, "change the settings", code, err)
 		show(status, errs, st)
 		return
@@ -195,7 +195,7 @@ func (s *Server) nationalPage(w http.ResponseWriter, r *http.Request, c *call) {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Region < rows[j].Region })
 	for _, e := range rows {
 		d.Rows = append(d.Rows, nationalRow{Region: e.Region, Slug: refdata.Slug(e.Region), Population: thousands(e.ChildPopulation),
-			Threshold: children(roundPeople(e.ThresholdTotal)), LookedAfter: thousands(e.LookedAfter), Received: thousands(e.ReceivedInYear),
+			Threshold: plural(roundPeople(e.ThresholdTotal), "child"), LookedAfter: thousands(e.LookedAfter), Received: thousands(e.ReceivedInYear),
 			Rate: strconv.FormatFloat(e.ReceivedPer10k, 'f', 2, 64), ShareOfReceived: share(e.ShareOfReceived), ShareOfChildren: share(e.ShareOfChildren),
 			Pledged: thousands(e.Pledged)})
 	}

@@ -212,7 +212,7 @@ func (s *Server) teamPage(w http.ResponseWriter, r *http.Request, c *call) {
 			d.Reallocation = append(d.Reallocation, child+" is now with "+to)
 		}
 		if n := len(q["stuck"]); n > 0 {
-			d.Reallocation = append(d.Reallocation, capital(children(n))+" could not be reallocated by the rota: see the children waiting for a social worker below")
+			d.Reallocation = append(d.Reallocation, capital(plural(n, "child"))+" could not be reallocated by the rota: see the children waiting for a social worker below")
 		}
 	case "allocate":
 		child, to := s.childAndWorker(r, c, q.Get("child"), ro)
@@ -234,14 +234,6 @@ func (s *Server) childAndWorker(r *http.Request, c *call, id string, ro app.Rost
 	return child, worker
 }
 
-// children counts children as people say it: "1 child", "3 children".
-func children(n int) string {
-	if n == 1 {
-		return "1 child"
-	}
-	return thousands(n) + " children"
-}
-
 // workerSkipWords says why the rota passes a worker over, in words.
 func workerSkipWords(ro app.Roster, staffID, reason string) string {
 	w := ro.Team.Workers[staffID]
@@ -253,7 +245,7 @@ func workerSkipWords(ro app.Roster, staffID, reason string) string {
 		}
 		return s
 	case events.SkipWorkerAtCap:
-		return "at their caseload cap (" + strconv.Itoa(w.Caseload()) + " of " + children(w.CaseloadCap) + ")"
+		return "at their caseload cap (" + strconv.Itoa(w.Caseload()) + " of " + plural(w.CaseloadCap, "child") + ")"
 	}
 	return reason
 }
@@ -394,7 +386,7 @@ func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.teams().Change(ctx, c.app(), code, staff, cmd, m); err != nil {
-		status, errs, st := errorsFor(err)
+		status, errs, st := errorsFor(cmd.CommandName(), err)
 		s.logFailure(status, "add a worker", code, err)
 		show(status, errs, st)
 		return
@@ -454,7 +446,7 @@ func (s *Server) workerChangeData(code string, t aggregates.Team, wk aggregates.
 			if len(wk.Children) == 1 {
 				need = " needs"
 			}
-			f.Intro += " " + capital(children(len(wk.Children))) + " on their caseload" + need + " another social worker."
+			f.Intro += " " + capital(plural(len(wk.Children), "child")) + " on their caseload" + need + " another social worker."
 			f.Fields = []field{{Name: "reallocate", Label: "How should their children be reallocated?", Kind: "radios", Value: "rota",
 				Options: []option{{"rota", "Now, each to the rota's next social worker"}, {"later", "Later, one by one from the team page"}}}}
 		}
@@ -549,7 +541,7 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 		if _, err := s.teams().Change(ctx, c.app(), code, wk.StaffID, cmd, m); err != nil {
-			status, errs, st := errorsFor(err)
+			status, errs, st := errorsFor(cmd.CommandName(), err)
 			s.logFailure(status, "change a worker", code, err)
 			show(status, errs, st)
 			return
@@ -567,7 +559,7 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		cmd := aggregates.MarkWorkerAway{Until: calendar.DateOf(day).End().UTC(), Reason: reason}
 		if _, err := s.teams().Change(ctx, c.app(), code, wk.StaffID, cmd, m); err != nil {
-			status, errs, st := errorsFor(err)
+			status, errs, st := errorsFor(cmd.CommandName(), err)
 			s.logFailure(status, "record an absence", code, err)
 			show(status, errs, st)
 			return
@@ -580,7 +572,7 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		_, moved, err := s.teams().Leave(ctx, c.app(), code, wk.StaffID, how == "rota", m)
 		if err != nil {
-			status, errs, st := errorsFor(err)
+			status, errs, st := errorsFor("", err)
 			s.logFailure(status, "record a leaver", code, err)
 			show(status, errs, st)
 			return
@@ -613,7 +605,7 @@ func (s *Server) childWorkerData(ref aggregates.Referral, ro app.Roster, now tim
 	for _, wk := range ro.Workers {
 		names[wk.StaffID] = wk.Name
 		if !wk.Left {
-			workers = append(workers, option{wk.StaffID, wk.Name + " (" + strconv.Itoa(wk.Caseload) + " of " + children(wk.CaseloadCap) + ")"})
+			workers = append(workers, option{wk.StaffID, wk.Name + " (" + strconv.Itoa(wk.Caseload) + " of " + plural(wk.CaseloadCap, "child") + ")"})
 		}
 	}
 	rotaText := "By the rota (it has no social worker to give the child to now)"
@@ -708,7 +700,7 @@ func (s *Server) childWorker(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().AllocateWorker(ctx, c.app(), ref.ID, cmd, m); err != nil {
-		status, errs, st := errorsFor(err)
+		status, errs, st := errorsFor(cmd.CommandName(), err)
 		s.logFailure(status, "allocate a social worker", ref.ID, err)
 		show(status, errs, st)
 		return

@@ -73,13 +73,15 @@ func timeLeft(cal *calendar.Calendar, due, now time.Time) string {
 }
 
 func plural(n int, what string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return "1 " + what
+	case what == "child":
+		return thousands(n) + " children"
+	case strings.HasSuffix(what, "ch"):
+		return thousands(n) + " " + what + "es"
 	}
-	if strings.HasSuffix(what, "ch") {
-		return strconv.Itoa(n) + " " + what + "es"
-	}
-	return strconv.Itoa(n) + " " + what + "s"
+	return thousands(n) + " " + what + "s"
 }
 
 // stateWords are the deadline states as people say them, with the tag
@@ -348,6 +350,12 @@ func thousands(n int) string {
 // 63.903), to the thousandth a threshold is counted in, so a region's sum
 // does not show floating-point dust.
 func decimal(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) }
+
+// thresholdCount is a threshold as a count of children: the number at which an
+// authority reaches it. At 28.845 that is the 29th child, so it rounds up,
+// as the capacity view's headroom does; the exact figure (decimal) stays
+// beside it where the rate itself is meant.
+func thresholdCount(threshold float64) int { return int(math.Ceil(threshold - 1e-9)) }
 
 // percent writes a share as a percentage with one decimal: 0.6764 is 67.6%.
 func percent(f *float64) string {

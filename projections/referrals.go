@@ -2,6 +2,7 @@ package projections
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -12,8 +13,10 @@ import (
 )
 
 // ReferralList is the referral list view's state: one row per referral,
-// enough to filter and page through them. No personal data about the
-// child. Rows are kept compact (see compact.go) and made ReferralRows as
+// enough to filter and page through them. Of the child it holds only the
+// pseudonymous reference the referral came with, so that the people who
+// may see it can find a child's referrals by it (package app says who);
+// no name, age or nationality. Rows are kept compact (see compact.go) and made ReferralRows as
 // they are read.
 type ReferralList struct {
 	syms symbols
@@ -37,6 +40,9 @@ type ReferralRow struct {
 	RegionSlug string `json:"regionSlug,omitempty"`
 	// AllocatedTo is the authority whose answer is awaited.
 	AllocatedTo string `json:"allocatedTo,omitempty"`
+	// ChildReference is the child's pseudonymous reference; package app
+	// clears it for callers who may not see it.
+	ChildReference string `json:"childReference,omitempty"`
 	// Filled in when read:
 	Region        string `json:"region,omitempty"`
 	DeadlineState string `json:"deadlineState,omitempty"`
@@ -48,6 +54,7 @@ type refRow struct {
 	authority, route, status               sym
 	placementType, escalatedTo             sym
 	regionSlug, allocatedTo                sym
+	child                                  sym
 	breached                               bool
 }
 
@@ -70,7 +77,7 @@ func (v *ReferralList) row(i int) ReferralRow {
 	return ReferralRow{ReferralID: v.rows.id(i), Authority: v.syms.name(r.authority), Route: v.syms.name(r.route), Status: v.syms.name(r.status),
 		ReceivedAt: r.receivedAt.time(), DueAt: r.dueAt.time(), WarningAt: r.warningAt.time(), PlacedAt: r.placedAt.time(),
 		PlacementType: v.syms.name(r.placementType), Breached: r.breached, EscalatedTo: v.syms.name(r.escalatedTo),
-		RegionSlug: v.syms.name(r.regionSlug), AllocatedTo: v.syms.name(r.allocatedTo)}
+		RegionSlug: v.syms.name(r.regionSlug), AllocatedTo: v.syms.name(r.allocatedTo), ChildReference: v.syms.name(r.child)}
 }
 
 func (v *ReferralList) put(id string, r refRow) {
@@ -85,7 +92,7 @@ func (v *ReferralList) put(id string, r refRow) {
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	switch d := e.Data.(type) {
 	case events.ReferralReferred:
-		v.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt)})
+		v.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)})
 		return v
 	case events.ReferralReceived:
 		if i, ok := v.rows.find(e.AggregateID); ok {
@@ -94,9 +101,12 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 			if v.rows.get(i).authority == 0 {
 				v.rows.mut(i).authority = v.syms.of(d.ReceivingAuthority)
 			}
+			if v.rows.get(i).child == 0 && d.ChildReference != "" {
+				v.rows.mut(i).child = v.syms.of(d.ChildReference)
+			}
 			return v
 		}
-		*v.rows.add(e.AggregateID) = refRow{authority: v.syms.of(d.ReceivingAuthority), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt)}
+		*v.rows.add(e.AggregateID) = refRow{authority: v.syms.of(d.ReceivingAuthority), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)}
 		return v
 	}
 	i, ok := v.rows.find(e.AggregateID)
@@ -150,7 +160,7 @@ func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
 		w.strs(names)
 		w.name("rows")
 		writeTable(w, rows, func(r *refRow) {
-			for _, s := range []sym{r.authority, r.route, r.status, r.placementType, r.escalatedTo, r.regionSlug, r.allocatedTo} {
+			for _, s := range []sym{r.authority, r.route, r.status, r.placementType, r.escalatedTo, r.regionSlug, r.allocatedTo, r.child} {
 				w.sym(s)
 			}
 			w.flag(r.breached)
@@ -171,7 +181,7 @@ func loadReferralList(dec *jsontext.Decoder) (*ReferralList, error) {
 	r.symbols(&v.syms)
 	r.name("rows")
 	readTable(r, &v.rows, "referral", func() refRow {
-		row := refRow{authority: r.sym(), route: r.sym(), status: r.sym(), placementType: r.sym(), escalatedTo: r.sym(), regionSlug: r.sym(), allocatedTo: r.sym(), breached: r.flag()}
+		row := refRow{authority: r.sym(), route: r.sym(), status: r.sym(), placementType: r.sym(), escalatedTo: r.sym(), regionSlug: r.sym(), allocatedTo: r.sym(), child: r.sym(), breached: r.flag()}
 		row.receivedAt, row.dueAt, row.warningAt, row.placedAt = r.at(), r.at(), r.at(), r.at()
 		return row
 	})
@@ -182,7 +192,10 @@ func loadReferralList(dec *jsontext.Decoder) (*ReferralList, error) {
 // ReferralFilter narrows the list. Empty fields match everything.
 type ReferralFilter struct {
 	Authority, Region, Status, DeadlineState string
-	Offset, Limit                            int
+	// Child keeps the referrals whose child reference holds it, whatever
+	// its case: a search by part of a reference finds the child.
+	Child         string
+	Offset, Limit int
 }
 
 // ReferralPage is one page of the list, newest referral first.
@@ -209,6 +222,9 @@ func ListReferrals(v *ReferralList, reg *refdata.Registry, f ReferralFilter, now
 			continue
 		}
 		if f.DeadlineState != "" && v.state(r).DeadlineState(now) != f.DeadlineState {
+			continue
+		}
+		if f.Child != "" && !strings.Contains(strings.ToLower(v.syms.name(r.child)), strings.ToLower(f.Child)) {
 			continue
 		}
 		match = append(match, int32(i))

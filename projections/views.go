@@ -35,6 +35,8 @@ type Spec[V any] struct {
 // or meaning changes: old snapshots are then rebuilt, not resumed.
 
 // capacity-4 adds the allocations awaiting an answer to capacity-3.
+// referrals-4 adds each row's child reference to referrals-3, for the
+// search by child reference.
 // capacity-3, timeliness-4, referrals-3 and safeguarding-2 are the
 // compact views (compact.go) and their streamed snapshots (snapshot.go):
 // a snapshot of the maps before them is not read, the view folds again.
@@ -57,7 +59,7 @@ func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 
 // ReferralListSpec is the referral list view.
 func ReferralListSpec() Spec[*ReferralList] {
-	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-3", New: NewReferralList, Apply: ApplyReferralList, Save: saveReferralList, Load: loadReferralList}
+	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-4", New: NewReferralList, Apply: ApplyReferralList, Save: saveReferralList, Load: loadReferralList}
 }
 
 // SafeguardingSpec is the safeguarding view (missing episodes).

@@ -1,6 +1,14 @@
-// ntsflow console: the one piece of script. The at-risk list refreshes
-// itself every few seconds (data-refresh) by asking the same page for its
-// results; without script the page is complete and a reload does the same.
+// ntsflow console: our one script, an ES module because GOV.UK Frontend 5's
+// is one. The CSP allows no inline script, so the body class GOV.UK
+// Frontend's template sets inline is set here, before its components start.
+// Without script every page is complete: forms post, lists reload.
+import { initAll } from "/console/static/govuk/govuk-frontend.min.js";
+
+document.body.classList.add("js-enabled", "govuk-frontend-supported");
+initAll();
+
+// The at-risk list refreshes itself every few seconds (data-refresh) by
+// asking the same page for its results; a reload does the same.
 (function () {
   "use strict";
   var box = document.getElementById("at-risk-results");
