@@ -157,7 +157,7 @@ func (c Caller) Audits() bool { return !c.On || c.audits() }
 // HasPages: every role the console serves has pages; the operator's are
 // the engine's state (Operates, WatchesEngine), never a refusal.
 func (c Caller) HasPages() bool {
-	return !c.On || c.works() || c.audits() || c.operates()
+	return !c.On || c.works() || c.audits() || c.operates() || c.P.Kind == auth.DataProtection
 }
 
 func (c Caller) operates() bool { return c.P.Kind == auth.Operator }

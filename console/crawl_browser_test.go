@@ -257,8 +257,9 @@ func crawl(t *testing.T, b *browser, r *rig, ctx context.Context, role, shots st
 				continue
 			}
 			visited[l.Href] = true
-			if l.Download {
-				// A download is not a page: it must answer, as a file.
+			if l.Download || strings.HasPrefix(lu.Path, "/console/static/") {
+				// A download (or a static file, such as GOV.UK Frontend's
+				// licence) is not a page: it must answer, as a file.
 				stats.fetched++
 				if code, _ := fetchInPage(b, ctx, l.Href); code >= 400 {
 					t.Errorf("%s: the download %s (linked from %s) answers %d", role, l.Href, next, code)

@@ -226,9 +226,9 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"recordLeftCare", stockport, "A", ""},
 		{"withdraw", stockport, "B", ""},
 		{"getReferralHistory", auditor, "A", ""},
-		{"placeLegalHold", auditor, "B", ""},
-		{"getChildRecord", auditor, "B", ""},
-		{"releaseLegalHold", auditor, "B", `{"reason":"The inquiry has closed"}`},
+		{"placeLegalHold", dpo, "B", ""},
+		{"getChildRecord", dpo, "B", ""},
+		{"releaseLegalHold", dpo, "B", `{"reason":"The inquiry has closed"}`},
 		{"setPledge", stockport, "", ""},
 		// The allocation: C referred into the scheme, allocated by the rota
 		// (Stockport first in the order set) and accepted; D chosen for

@@ -69,7 +69,7 @@ func NewChildren() *Children {
 // row a child, a few thousand at most per authority, so its JSON is its
 // snapshot.
 func ChildrenSpec() Spec[*Children] {
-	return Spec[*Children]{Name: "children", Schema: "children-1", New: NewChildren, Apply: ApplyChildren}
+	return Spec[*Children]{Name: "children", Schema: "children-1", New: NewChildren, Apply: ApplyChildren, InMemory: true}
 }
 
 func workerKey(authority, staffID string) string { return authority + "/" + staffID }
@@ -77,6 +77,13 @@ func workerKey(authority, staffID string) string { return authority + "/" + staf
 // ApplyChildren folds one event into the view.
 func ApplyChildren(v *Children, e events.Event) *Children {
 	switch d := e.Data.(type) {
+	case events.RecordDisposed:
+		// The child's key is destroyed: forget the reference now, as a
+		// rebuild (reading it as disposed of) would.
+		if c := v.Rows[d.ReferralID]; c != nil {
+			c.Child = ""
+		}
+		return v
 	case events.ReferralReferred:
 		v.Rows[e.AggregateID] = &ChildEntry{Child: d.ChildReference, Status: aggregates.NextStatus(aggregates.StatusNone, e), ReceivedAt: e.OccurredAt}
 		return v

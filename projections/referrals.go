@@ -91,6 +91,13 @@ func (v *ReferralList) put(id string, r refRow) {
 // ApplyReferralList folds one event into the list.
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	switch d := e.Data.(type) {
+	case events.RecordDisposed:
+		// The child's key is destroyed: the list forgets the reference
+		// at once, as a rebuild (reading it as disposed of) would.
+		if i, ok := v.rows.find(d.ReferralID); ok {
+			v.rows.mut(i).child = 0
+		}
+		return v
 	case events.ReferralReferred:
 		v.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)})
 		return v

@@ -29,6 +29,12 @@ type Spec[V any] struct {
 	Save func(V) func(*jsontext.Encoder) error
 	// Load reads the view Save's writer wrote (without Load: its JSON).
 	Load func(*jsontext.Decoder) (V, error)
+	// InMemory views are never snapshotted: they rebuild from the log on
+	// every start. A view that holds a child's reference is one, because a
+	// snapshot is bytes on disk that a disposal (issue 24) cannot reach:
+	// the log holds the reference sealed under the child's key, a
+	// snapshot would hold it in the clear.
+	InMemory bool
 }
 
 // The views, as specs for the runner. Bump a Schema when its view's shape
@@ -59,7 +65,7 @@ func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 
 // ReferralListSpec is the referral list view.
 func ReferralListSpec() Spec[*ReferralList] {
-	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-4", New: NewReferralList, Apply: ApplyReferralList, Save: saveReferralList, Load: loadReferralList}
+	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-4", New: NewReferralList, Apply: ApplyReferralList, Save: saveReferralList, Load: loadReferralList, InMemory: true}
 }
 
 // SafeguardingSpec is the safeguarding view (missing episodes).

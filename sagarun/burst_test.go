@@ -70,10 +70,9 @@ func TestABurstIsBreachedOnceAcrossARestart(t *testing.T) {
 	stop()
 	first := breaches.Load()
 	instance()
-	if !storetest.WaitFor(90*time.Second, func() bool { return breaches.Load() >= n }) {
-		t.Fatalf("%d of %d breaches recorded", breaches.Load(), n)
-	}
-	r.idle(30 * time.Second)
+	// The saga is idle once every due timer has fired and been handled:
+	// then the log, not the instances' reports, says what was recorded.
+	r.idle(120 * time.Second)
 	for i := range n {
 		if h := r.history(fmt.Sprint("burst", i)); count(h, events.TypeDeadlineBreached) != 1 {
 			t.Fatalf("burst%d: %v", i, types(h))

@@ -422,6 +422,10 @@ func writeSnapshot(enc *jsontext.Encoder, h snapshotHead, view func(*jsontext.En
 }
 
 func (r *Runner[V]) resume(ctx context.Context) {
+	if r.Spec.InMemory {
+		r.log().Info("view kept in memory only (it holds children's references); rebuilding from zero", "view", r.Spec.Name)
+		return
+	}
 	v, h, err := r.loadSnapshot(ctx)
 	switch {
 	case errors.Is(err, eventstore.ErrNoSnapshot):
@@ -522,6 +526,9 @@ func (r *Runner[V]) loadSnapshot(ctx context.Context) (V, snapshotHead, error) {
 // needs (sharing its entries, not copying them); the writing and the
 // upload happen after, while the view moves on.
 func (r *Runner[V]) Snapshot(ctx context.Context) error {
+	if r.Spec.InMemory {
+		return nil
+	}
 	r.snapMu.Lock() // one at a time: two uploads of one name would leave chunks behind
 	defer r.snapMu.Unlock()
 	r.mu.Lock()

@@ -239,11 +239,23 @@ func TestRunnerKilledMidStreamResumes(t *testing.T) {
 		time.Sleep(60 * time.Millisecond) // spread the rounds so snapshots (every 20 ms) land mid-stream: a schedule, not a wait
 	}
 	waitCaughtUp(t, r1, n.Store)
-	// Appends go on while the runner dies.
+	// Appends go on while the runner dies: it is killed once it has
+	// snapshotted some of them, while the rest are still being appended.
+	before, _ := n.Store.LastSequence(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); all = append(all, drive(t, eng, 200, 60, 4, "kd")...) }()
-	time.Sleep(30 * time.Millisecond) // kill while the appends are under way: the timing of the crash, not a wait
+	go func() { defer wg.Done(); all = append(all, drive(t, eng, 200, 240, 4, "kd")...) }()
+	snapshotted := func() uint64 {
+		b, err := n.Store.LoadSnapshot(context.Background(), "tally-test")
+		var snap struct{ Sequence uint64 }
+		if err != nil || json.Unmarshal(b, &snap) != nil {
+			return 0
+		}
+		return snap.Sequence
+	}
+	if !storetest.WaitFor(30*time.Second, func() bool { return snapshotted() > before }) {
+		t.Fatal("the runner never snapshotted the appends under way")
+	}
 	kill()
 	wg.Wait()
 	snapSeq := r1.Status().Sequence
@@ -432,6 +444,11 @@ func (c *resumeView[V]) restart(t *testing.T, store *eventstore.Store) {
 
 func (c *resumeView[V]) check(t *testing.T, store *eventstore.Store, resumed bool) {
 	last := waitCaughtUp(t, c.r, store)
+	if c.spec.InMemory {
+		// Never snapshotted (it holds children's references): it
+		// rebuilds from zero, so the second runner applies everything.
+		resumed = false
+	}
 	if resumed && c.applied.Load() != 0 {
 		t.Errorf("%s: the restarted runner applied %d events the snapshot held", c.spec.Name, c.applied.Load())
 	}
