@@ -105,6 +105,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"POST /v1/referrals/{id}/leaving-care":                        cmd("left-care", func() aggregates.Command { return &aggregates.RecordLeftCare{} }),
 		"GET /v1/referrals/{id}":                                      s.get,
 		"GET /v1/referrals/{id}/history":                              s.history,
+		"GET /v1/records":                                             s.recordsDue,
 		"GET /v1/records/{id}":                                        s.record,
 		"POST /v1/records/{id}/legal-hold":                            s.legalHold(true),
 		"POST /v1/records/{id}/legal-hold/release":                    s.legalHold(false),
@@ -196,7 +197,7 @@ func needsViews(pattern string) bool {
 			return true
 		}
 	}
-	return false
+	return pattern == "GET /v1/records"
 }
 
 // commandName names a command route for metrics: its last path segment

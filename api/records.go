@@ -60,4 +60,33 @@ func (s *Server) legalHold(hold bool) http.HandlerFunc {
 	}
 }
 
+// recordsDue: GET /v1/records?within=N&recent=N, the disposals due, the
+// legal holds in force and the latest disposals.
+func (s *Server) recordsDue(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var rq app.RecordsQuery
+	for _, p := range []struct {
+		name string
+		to   *int
+	}{{"within", &rq.Within}, {"recent", &rq.Recent}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				n = -1 // not a count: RecordsProblem words it
+			}
+			*p.to = n
+		}
+	}
+	if param, problem := app.RecordsProblem(rq); problem != "" {
+		writeError(w, apiError(http.StatusBadRequest, "invalid_query", param, "%s", problem))
+		return
+	}
+	at, param, ok := s.at(w, r)
+	if !ok {
+		return
+	}
+	rd, err := s.queries().Records(r.Context(), caller(r), rq, at)
+	answerRead(s, w, r, param, rd, err, same)
+}
+
 func (s *Server) records() app.Records { return app.Records{Engine: s.Engine} }

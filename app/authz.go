@@ -219,10 +219,11 @@ func (c Caller) MayCall(pattern string) bool {
 	return false
 }
 
-// privacyRoute: the data protection officer's routes (the read audit, and
-// subject access exports), which no other role calls.
+// privacyRoute: the data protection officer's routes (the read audit,
+// subject access exports, the disposals due and legal holds), which no
+// other role calls.
 func privacyRoute(path string) bool {
-	return strings.HasPrefix(path, "/v1/privacy/") || strings.HasSuffix(path, "/subject-access")
+	return strings.HasPrefix(path, "/v1/privacy/") || strings.HasSuffix(path, "/subject-access") || path == "/v1/records"
 }
 
 // ProtectsData: the data protection officer exports what is held about a

@@ -229,6 +229,7 @@ func TestEveryOperationsExampleMatchesTheContract(t *testing.T) {
 		{"placeLegalHold", dpo, "B", ""},
 		{"getChildRecord", dpo, "B", ""},
 		{"releaseLegalHold", dpo, "B", `{"reason":"The inquiry has closed"}`},
+		{"listRecords", dpo, "", ""},
 		{"setPledge", stockport, "", ""},
 		// The allocation: C referred into the scheme, allocated by the rota
 		// (Stockport first in the order set) and accepted; D chosen for

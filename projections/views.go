@@ -1,7 +1,8 @@
 // Package projections holds the views people ask for, as pure folds of the
 // event log: capacity (capacity.go), timeliness (timeliness.go), the
-// referral list (referrals.go), safeguarding (safeguarding.go) and the
-// deadline saga's index (deadlines.go), each
+// referral list (referrals.go), safeguarding (safeguarding.go), the
+// deadline saga's index (deadlines.go) and children's records kept and
+// disposed of (records.go), each
 // Apply(view, event) view with no I/O, and the reports people read from
 // them. Package views keeps them live.
 package projections

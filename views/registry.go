@@ -10,6 +10,7 @@ import (
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 )
 
 // registry is every view the engine keeps, in the order they are run,
@@ -35,6 +36,9 @@ var registry = []registered{
 		return projections.ReportChildren(v, e.reg, e.cal, projections.ChildrenFilter{}, e.now)
 	}),
 	view(fixed(projections.DeadlinesSpec), func(s *Set) **Runner[*projections.Deadlines] { return &s.Deadlines }, func(v *projections.Deadlines, e reportEnv) any { return projections.ReportDeadlines(v, e.now) }),
+	view(fixed(projections.RecordsSpec), func(s *Set) **Runner[*projections.Records] { return &s.Records }, func(v *projections.Records, e reportEnv) any {
+		return projections.ReportRecords(v, retention.DefaultPolicy(), projections.RecordsFilter{Within: projections.RecordsWithin, Recent: len(v.Refs)}, e.now)
+	}),
 }
 
 // Names of the views, in the registry's order: what the API and the CLI

@@ -12,6 +12,7 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
@@ -26,13 +27,19 @@ type Set struct {
 	Children     *Runner[*projections.Children]
 	// Deadlines is the deadline saga's index; the saga reads it (Due).
 	Deadlines *Runner[*projections.Deadlines]
-	Registry  *refdata.Registry
-	Calendar  *calendar.Calendar
-	Store     Store
+	// Records is the data protection officer's view of holds and disposals.
+	Records  *Runner[*projections.Records]
+	Registry *refdata.Registry
+	Calendar *calendar.Calendar
+	Store    Store
 	// MissingAlertAfter is the safeguarding policy's time after which a
 	// missing child is counted by the alert (NewSet: the shipped policy's;
 	// serve sets the policy in force).
 	MissingAlertAfter time.Duration
+	// RetentionPolicy is the policy the records view's due dates are
+	// computed by when read (NewSet: the shipped one; serve sets the one in
+	// force, the retention saga's).
+	RetentionPolicy retention.Policy
 
 	mu          sync.Mutex
 	lastRebuild map[string]RebuildResult
@@ -53,6 +60,7 @@ func NewSet(store Store, reg *refdata.Registry, cal *calendar.Calendar, log *slo
 		Calendar:          cal,
 		Store:             store,
 		MissingAlertAfter: time.Duration(safeguarding.DefaultPolicy().AlertMissingLongerThan),
+		RetentionPolicy:   retention.DefaultPolicy(),
 		lastRebuild:       map[string]RebuildResult{},
 	}
 	for _, r := range registry {

@@ -209,6 +209,7 @@ func Build(cfg Config) (*Node, error) {
 
 	n.Views = views.NewSet(store, reg, cal, log.With("component", "views"))
 	n.Views.MissingAlertAfter = time.Duration(n.SafeguardingPolicy.AlertMissingLongerThan)
+	n.Views.RetentionPolicy = n.RetentionPolicy
 	n.Metrics = metrics.New(n.Views, store, reg, cal, cfg.Version)
 	n.Views.OnSnapshotFailure(n.Metrics.OnSnapshotFailure)
 	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: n.Metrics.OnConsumerFailure}
