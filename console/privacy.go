@@ -6,7 +6,11 @@ import (
 	"strings"
 
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/refdata"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 )
 
 // The data protection officer's page: disposals due, legal holds, subject
@@ -18,6 +22,95 @@ type privacyData struct {
 	Searching        string // in words: "the child of referral X", "Jane's team"
 	Reads            []readRow
 	Export           []field
+	Records          *recordsData // nil: the records view could not be read
+}
+
+// recordsData is the records view in words: disposals due, legal holds and
+// the latest disposals.
+type recordsData struct {
+	Until                  string // London date
+	Within                 int
+	Due                    []recordRow
+	Holds                  []recordRow
+	Disposed               []recordRow
+	DisposedTotal, Unknown int
+	DisposedShown, Overdue int
+	Policy                 string
+}
+
+// recordRow is one record in one of the lists; a field a list does not
+// show is empty.
+type recordRow struct {
+	Referral, Link, Authority, Rule, Due string
+	Overdue                              bool
+	Reason, Since                        string
+	At, Policy                           string
+}
+
+var ruleWords = map[string]string{
+	retention.RuleLookedAfter:        "Looked after",
+	retention.RuleDiedBeforeEighteen: "Died before 18",
+	retention.RuleNeverLookedAfter:   "Never looked after",
+}
+
+// dateWords is a London date written YYYY-MM-DD, as people read it.
+func dateWords(d string) string {
+	if t, err := calendar.ParseDate(d); err == nil {
+		return londonDate(t.Start())
+	}
+	return d
+}
+
+// records reads the records view for the page; on failure the page says
+// why beside the lists and goes on with the rest.
+func (s *Server) records(r *http.Request, c *call) (*recordsData, []fieldError) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	rd, err := s.queries().Records(ctx, c.app(), app.RecordsQuery{}, app.At{Now: s.now})
+	if err != nil {
+		_, errs, _ := errorsFor("", err)
+		for i := range errs {
+			errs[i].Field, errs[i].Anchor = "disposals", "disposals"
+			errs[i].Message = "The disposals due and the legal holds could not be read: " + errs[i].Message
+		}
+		return nil, errs
+	}
+	rep := rd.Result
+	d := &recordsData{Until: dateWords(rep.Until), Within: projections.RecordsWithin, DisposedTotal: rep.DisposedTotal, Unknown: rep.Unknown,
+		DisposedShown: len(rep.Disposed), Policy: rep.Policy}
+	link := func(id string) string {
+		if c.app().SeesCases() {
+			return "/console/referrals/" + id
+		}
+		return ""
+	}
+	var reg *refdata.Registry
+	if s.Views != nil {
+		reg = s.Views.Registry
+	}
+	name := func(code string) string {
+		if code == "" || reg == nil {
+			return code
+		}
+		return authorityName(reg, code)
+	}
+	for _, x := range rep.Due {
+		d.Due = append(d.Due, recordRow{Referral: x.ReferralID, Link: link(x.ReferralID), Authority: name(x.Authority), Rule: ruleWords[x.Rule], Due: dateWords(x.Due), Overdue: x.Overdue})
+		if x.Overdue {
+			d.Overdue++
+		}
+	}
+	for _, x := range rep.Holds {
+		due := "Not known yet"
+		if x.Due != "" {
+			due = dateWords(x.Due)
+		}
+		d.Holds = append(d.Holds, recordRow{Referral: x.ReferralID, Link: link(x.ReferralID), Authority: name(x.Authority), Reason: x.Reason, Since: londonTime(x.Since), Due: due})
+	}
+	for _, x := range rep.Disposed {
+		d.Disposed = append(d.Disposed, recordRow{Referral: x.ReferralID, Link: link(x.ReferralID), Authority: name(x.Authority), At: londonTime(x.At), Rule: ruleWords[x.Rule], Policy: x.Policy, Due: dateWords(x.RetainedUntil)})
+	}
+	return d, nil
 }
 
 type readRow struct {
@@ -52,11 +145,12 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	d := privacyData{Export: s.exportFields("", "", nil)}
+	var errs []fieldError
+	d.Records, errs = s.records(r, c)
 	q := r.URL.Query()
 	d.Referral = field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
 	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
 	code := http.StatusOK
-	var errs []fieldError
 	if d.Referral.Value != "" || d.Reader.Value != "" {
 		d.Searched = true
 		switch {
@@ -137,5 +231,6 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 	d := privacyData{Export: s.exportFields(id, reason, errs),
 		Referral: field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true},
 		Reader:   field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true}}
+	d.Records, _ = s.records(r, c)
 	s.render(w, code, "privacy", page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d})
 }

@@ -2,8 +2,12 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +18,33 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 )
+
+const testRetentionPolicy = `{"version":"console-test-retention",
+ "lookedAfter":{"untilBirthday":75,"source":"test"},
+ "diedBeforeEighteen":{"yearsAfterDeath":15,"source":"test"},
+ "neverLookedAfter":{"untilBirthday":18,"yearsAfterClosing":0,"source":"test"}}`
 
 // The data protection officer's page, in chromium with axe-core: the
 // authority sees a corrected value, its read is in the read audit, and the
-// officer finds it there and downloads the child's export.
+// officer finds it there and downloads the child's export. The officer
+// sees the legal hold placed and the disposal due, as the API counts them.
 func TestDataProtectionInTheBrowser(t *testing.T) {
 	b := startBrowser(t)
-	r := newRig(t, true)
+	// Kept to the 18th birthday, and no longer after a withdrawal: the
+	// scheme began in 2016, so under the shipped policy no record it holds
+	// falls due before 2029.
+	keep, err := retention.ParsePolicy([]byte(testRetentionPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRigWith(t, rigOptions{signIn: true, retention: &keep})
 	ctx := context.Background()
 
 	c := aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "Interim hotel A", ChildReference: "HO-DP-1",
@@ -61,13 +81,70 @@ func TestDataProtectionInTheBrowser(t *testing.T) {
 	if h := b.text(dp, "h1"); h != "Data protection" {
 		t.Fatalf("the data protection officer lands on %q", h)
 	}
-	if d := b.text(dp, "#disposals-none"); !strings.Contains(d, "None recorded yet") {
+	if d := b.text(dp, "#disposals-none"); !strings.HasPrefix(d, "None: no record's retention ends by ") {
 		t.Errorf("disposals: %q", d)
 	}
-	if d := b.text(dp, "#holds-none"); !strings.Contains(d, "None recorded yet") {
+	if d := b.text(dp, "#holds-none"); !strings.HasPrefix(d, "None") {
 		t.Errorf("legal holds: %q", d)
 	}
+	if d := b.text(dp, "#disposed-none"); !strings.HasPrefix(d, "None") {
+		t.Errorf("disposals done: %q", d)
+	}
 	b.check(dp, "privacy")
+
+	// A withdrawn referral of a child who turns 18 ten days from now, so
+	// kept until then; and a legal hold on the first child's record, placed
+	// by the officer through the use case the API calls.
+	dueOn := calendar.DateOf(time.Now()).AddDays(10)
+	dob := dueOn
+	dob.Year -= 18
+	old := aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "Interim hotel A", ChildReference: "HO-DP-2",
+		DateOfBirth: dob.String(), ReceivedAt: time.Now().Add(-time.Hour)}
+	old.ReferralID = engine.NewReferralID("E08000007", "dp-2")
+	oldID := r.do(old.ReferralID, old).AggregateID
+	r.do(oldID, aggregates.Withdraw{Reason: "family-reunion"})
+	dee := app.As(auth.Principal{Name: "Dee Protection", Kind: auth.DataProtection})
+	if _, err := (app.Records{Engine: r.eng}).Hold(ctx, dee, id, true, "Inquiry into 2026 placements", engine.Meta{Actor: "Dee Protection"}); err != nil {
+		t.Fatal(err)
+	}
+	var api struct {
+		Result projections.RecordsReport `json:"result"`
+	}
+	waitFor(t, "the hold and the disposal due in GET /v1/records", 10*time.Second, func() bool {
+		api.Result = projections.RecordsReport{}
+		apiGet(t, r, "/v1/records", r.tokens["data-protection"], &api)
+		return len(api.Result.Holds) == 1 && len(api.Result.Due) == 1
+	})
+	if h := api.Result.Holds[0]; h.ReferralID != id || h.Reason != "Inquiry into 2026 placements" {
+		t.Errorf("API hold: %+v", h)
+	}
+	if d := api.Result.Due[0]; d.ReferralID != oldID || d.Due != dueOn.String() || d.Overdue || d.Rule != retention.RuleNeverLookedAfter {
+		t.Errorf("API due: %+v", d)
+	}
+	b.run(dp, "the page again", chromedp.Navigate(r.base+"/console/privacy"), chromedp.WaitVisible(chromedp.CSS("#legal-holds")))
+	holds := b.text(dp, "#legal-holds")
+	if !strings.Contains(holds, id) || !strings.Contains(holds, "Inquiry into 2026 placements") || !strings.Contains(holds, "Stockport") {
+		t.Errorf("legal holds on the page: %s", holds)
+	}
+	due := b.text(dp, "#disposals-due")
+	if !strings.Contains(due, oldID) || !strings.Contains(due, "Never looked after") || !strings.Contains(due, dueOn.Start().Format("2 January 2006")) {
+		t.Errorf("disposals due on the page: %s", due)
+	}
+	// The page's numbers are the API's.
+	if got, want := b.text(dp, "#disposals-count"), strconv.Itoa(len(api.Result.Due)); got != want {
+		t.Errorf("the page counts %s disposals due, the API %s", got, want)
+	}
+	if got, want := b.text(dp, "#holds-count"), strconv.Itoa(len(api.Result.Holds)); got != want {
+		t.Errorf("the page counts %s legal holds, the API %s", got, want)
+	}
+	if got, want := b.text(dp, "#records-unknown"), strconv.Itoa(api.Result.Unknown)+" "; api.Result.Unknown == 0 || !strings.HasPrefix(got, want) {
+		t.Errorf("the page says %q of records not yet known, the API %d", got, api.Result.Unknown)
+	}
+	if d := b.text(dp, "#disposed-none"); api.Result.DisposedTotal != 0 || !strings.HasPrefix(d, "None") {
+		t.Errorf("disposals done: the page says %q, the API counts %d", d, api.Result.DisposedTotal)
+	}
+	b.check(dp, "privacy-records")
+	b.run(dp, "back to the page", chromedp.Navigate(r.base+"/console/privacy"), chromedp.WaitVisible(chromedp.CSS("h1")))
 
 	// Who read the child's record.
 	waitFor(t, "Sam's read in the read audit", 10*time.Second, func() bool { return r.reads.Stats().Written >= 1 })
@@ -96,7 +173,7 @@ func TestDataProtectionInTheBrowser(t *testing.T) {
 	// Then the export, downloaded.
 	dir := t.TempDir()
 	dctx, dcancel := context.WithTimeout(dp, 10*time.Second)
-	_, err := chromedp.CallBrowser(dctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+	_, err = chromedp.CallBrowser(dctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, BrowserContextID: chromedp.FromContext(dp).BrowserContextID})
 	dcancel()
 	if err != nil {
@@ -124,5 +201,27 @@ func TestDataProtectionInTheBrowser(t *testing.T) {
 	last := stored[len(stored)-1].Commit.Events[0]
 	if _, ok := last.Data.(events.SubjectAccessExported); !ok || last.Actor != "Dee Protection" {
 		t.Errorf("the export is not on the child's record: %+v", last)
+	}
+}
+
+// apiGet reads path from the rig's API with token into out.
+func apiGet(t *testing.T, r *rig, path, token string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, r.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/views"
 	"github.com/ntsflow/ntsflow/wiring"
 )
@@ -60,6 +61,9 @@ type rigOptions struct {
 	// safeguarding runs the safeguarding saga too (it tells the police and
 	// the hub of a missing child, and times the clocks).
 	safeguarding bool
+	// retention is the retention policy the views' due dates follow (nil:
+	// the shipped one). The rig runs no retention saga: nothing is disposed.
+	retention *retention.Policy
 }
 
 // roles the rig makes tokens for, when sign-in is on.
@@ -129,7 +133,7 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	n, err := wiring.Build(wiring.Config{Store: node.Store, Log: log, ChainKey: key, Calendar: cal, Authorities: reg,
-		Deadline: &policy, Allocation: &alloc, Tokens: tokens, Sessions: sessions})
+		Deadline: &policy, Allocation: &alloc, Retention: o.retention, Tokens: tokens, Sessions: sessions})
 	if err != nil {
 		t.Fatal(err)
 	}
