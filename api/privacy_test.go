@@ -24,20 +24,7 @@ import (
 func TestDataProtectionOverHTTP(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	reg := refdata.Default()
-	tok := map[string]string{}
-	var f auth.File
-	for _, r := range []struct{ name, role string }{{"Stockport team", "authority:E08000007"}, {"Auditor", "auditor"}, {"DPO", "data-protection"}} {
-		k, e := auth.NewToken(r.name, r.role)
-		tok[r.role] = k
-		f.Tokens = append(f.Tokens, e)
-	}
-	b, _ := json.Marshal(f)
-	path := filepath.Join(t.TempDir(), "tokens.json")
-	os.WriteFile(path, b, 0o600)
-	tokens, err := auth.Load(path, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, tokens := privacyTokens(t, reg)
 	node := buildNode(t, n, wiring.Config{Log: slog.New(slog.DiscardHandler), Authorities: reg, Tokens: tokens, NoViews: true}, wiring.ReadAudit)
 	ts := httptest.NewServer(node.API.Handler())
 	t.Cleanup(ts.Close)
@@ -140,4 +127,25 @@ func TestDataProtectionOverHTTP(t *testing.T) {
 	if r.status != 200 || len(reads.Reads) != 1 || reads.Reads[0].View != "history" || reads.Reads[0].Referral != id {
 		t.Errorf("Stockport's newest read: %d %s", r.status, r.body)
 	}
+}
+
+// privacyTokens are tokens for Stockport's team, an auditor and the data
+// protection officer, by role, loaded as serve loads them.
+func privacyTokens(t *testing.T, reg *refdata.Registry) (map[string]string, *auth.Tokens) {
+	t.Helper()
+	tok := map[string]string{}
+	var f auth.File
+	for _, r := range []struct{ name, role string }{{"Stockport team", "authority:E08000007"}, {"Auditor", "auditor"}, {"DPO", "data-protection"}} {
+		k, e := auth.NewToken(r.name, r.role)
+		tok[r.role] = k
+		f.Tokens = append(f.Tokens, e)
+	}
+	b, _ := json.Marshal(f)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	os.WriteFile(path, b, 0o600)
+	tokens, err := auth.Load(path, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok, tokens
 }

@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
-	"github.com/ntsflow/ntsflow/auth"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
@@ -29,20 +26,7 @@ import (
 func TestRecordsOverHTTP(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	reg := refdata.Default()
-	tok := map[string]string{}
-	var f auth.File
-	for _, r := range []struct{ name, role string }{{"Stockport team", "authority:E08000007"}, {"Auditor", "auditor"}, {"DPO", "data-protection"}} {
-		k, e := auth.NewToken(r.name, r.role)
-		tok[r.role] = k
-		f.Tokens = append(f.Tokens, e)
-	}
-	b, _ := json.Marshal(f)
-	path := filepath.Join(t.TempDir(), "tokens.json")
-	os.WriteFile(path, b, 0o600)
-	tokens, err := auth.Load(path, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, tokens := privacyTokens(t, reg)
 	// Kept to the 18th birthday, nothing after a closing: something falls
 	// due this month (the shipped policy's first dates are years away).
 	keep, err := retention.ParsePolicy([]byte(`{"version":"api-test-retention","lookedAfter":{"untilBirthday":75,"source":"t"},"diedBeforeEighteen":{"yearsAfterDeath":15,"source":"t"},"neverLookedAfter":{"untilBirthday":18,"yearsAfterClosing":0,"source":"t"}}`))
