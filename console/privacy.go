@@ -90,7 +90,11 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 			d.Reads = append(d.Reads, readRow{When: londonSeconds(rec.At), Who: who, Role: rec.Role, Referral: rec.Referral, View: viewWords[rec.View], Reason: rec.Reason})
 		}
 	}
-	s.render(w, code, "privacy", page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d})
+	p := page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d}
+	if id := q.Get("corrected"); id != "" {
+		p.Notice = "Correction recorded on referral " + id + ": it stands over what was recorded, and the history keeps both."
+	}
+	s.render(w, code, "privacy", p)
 }
 
 // subjectAccess makes the export and sends it as the download: nothing is
