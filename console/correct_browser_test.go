@@ -61,7 +61,12 @@ func TestCorrectionInTheBrowser(t *testing.T) {
 	// form does not offer it, and sent all the same (an altered form) the
 	// refusal says who corrects it.
 	dp := signIn(b, r, "data-protection")
-	b.run(dp, "open the correction form", chromedp.Navigate(r.base+"/console/referrals/"+id+"/correct"), chromedp.WaitVisible(chromedp.CSS("#field-0")))
+	b.run(dp, "ask for a correction with no referral", chromedp.Click(chromedp.CSS("#correct")), chromedp.WaitVisible(chromedp.CSS("#correct-referral-error")))
+	b.check(dp, "privacy-correct-empty")
+	b.run(dp, "open the correction form",
+		chromedp.SendKeys(chromedp.CSS("#correct-referral"), id),
+		chromedp.Click(chromedp.CSS("#correct")),
+		chromedp.WaitVisible(chromedp.CSS("#field-0")))
 	if got := b.text(dp, ".govuk-radios"); strings.Contains(got, "Date of birth") || !strings.Contains(got, "Nationality") {
 		t.Errorf("the officer's form should offer the sex and nationality, not the date of birth: %s", got)
 	}

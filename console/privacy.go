@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,8 @@ type privacyData struct {
 	Searching        string // in words: "the child of referral X", "Jane's team"
 	Reads            []readRow
 	Export           []field
+	// Correct asks for the referral whose child's detail is wrong.
+	Correct field
 }
 
 type readRow struct {
@@ -51,12 +54,23 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		s.forbidden(w, c, "see the data protection page")
 		return
 	}
-	d := privacyData{Export: s.exportFields("", "", nil)}
+	d := privacyData{Export: s.exportFields("", "", nil), Correct: correctFinder()}
 	q := r.URL.Query()
+	var errs []fieldError
+	if q.Has(d.Correct.Name) {
+		if id := strings.TrimSpace(q.Get(d.Correct.Name)); id != "" {
+			http.Redirect(w, r, "/console/referrals/"+url.PathEscape(id)+"/correct", http.StatusSeeOther)
+			return
+		}
+		d.Correct.Error = "Enter the referral reference of the child whose detail is wrong"
+		errs = append(errs, fieldError{Field: d.Correct.Name, Anchor: d.Correct.Name, Message: d.Correct.Error})
+	}
 	d.Referral = field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
 	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
 	code := http.StatusOK
-	var errs []fieldError
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
+	}
 	if d.Referral.Value != "" || d.Reader.Value != "" {
 		d.Searched = true
 		switch {
@@ -138,8 +152,12 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 			s.log().Error("console: subject access export", "referral", id, "err", err)
 		}
 	}
-	d := privacyData{Export: s.exportFields(id, reason, errs),
+	d := privacyData{Export: s.exportFields(id, reason, errs), Correct: correctFinder(),
 		Referral: field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true},
 		Reader:   field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true}}
 	s.render(w, code, "privacy", page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d})
+}
+
+func correctFinder() field {
+	return field{Name: "correct-referral", Label: "Referral reference", Hint: "As shown in the read audit or on the request.", Kind: "text"}
 }
