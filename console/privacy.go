@@ -56,6 +56,9 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	d := privacyData{Export: s.exportFields("", "", nil), Correct: correctFinder()}
 	q := r.URL.Query()
+	d.Referral = field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
+	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
+	code := http.StatusOK
 	var errs []fieldError
 	if q.Has(d.Correct.Name) {
 		if id := strings.TrimSpace(q.Get(d.Correct.Name)); id != "" {
@@ -64,11 +67,6 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		d.Correct.Error = "Enter the referral reference of the child whose detail is wrong"
 		errs = append(errs, fieldError{Field: d.Correct.Name, Anchor: d.Correct.Name, Message: d.Correct.Error})
-	}
-	d.Referral = field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
-	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
-	code := http.StatusOK
-	if len(errs) > 0 {
 		code = http.StatusBadRequest
 	}
 	if d.Referral.Value != "" || d.Reader.Value != "" {
