@@ -104,6 +104,39 @@ func TestRectificationThroughTheUseCase(t *testing.T) {
 	}
 }
 
+// What a correction form offers is what Correct accepts from the same
+// caller: the authority every detail, the officer not the date of birth,
+// nobody else anything (and another authority not even the referral).
+func TestACorrectionFormOffersWhatTheCallerCorrects(t *testing.T) {
+	ctx, _, n := privacyRig(t)
+	reg := refdata.Default()
+	u := app.Referrals{Engine: n.Engine, Authorities: reg, Rota: rota.Facts{Authorities: reg}, Reads: n.Reads}
+	id := receiveChild(t, ctx, u, "offer-1")
+	for _, c := range []struct {
+		who  string
+		as   app.Caller
+		want string
+	}{
+		{"the authority", stockportSP, "dateOfBirth sex nationality"},
+		{"the data protection officer", dpo, "sex nationality"},
+	} {
+		ref, fields, err := u.Correction(ctx, c.as, id)
+		if err != nil || ref.ID != id || strings.Join(fields, " ") != c.want {
+			t.Errorf("%s is offered %v (%v); want %s", c.who, fields, err, c.want)
+		}
+	}
+	if _, _, err := u.Correction(ctx, manchesterC, id); !errors.Is(err, app.ErrNoReferral) {
+		t.Errorf("another authority's form: %v; want no referral", err)
+	}
+	var denied *app.Forbidden
+	if _, _, err := u.Correction(ctx, auditorA, id); !errors.As(err, &denied) {
+		t.Errorf("an auditor's form: %v; want Forbidden", err)
+	}
+	if _, _, err := u.Correction(ctx, dpo, "E08000007-nobody"); !errors.Is(err, app.ErrNoReferral) {
+		t.Errorf("the officer's form for a referral never received: %v; want no referral", err)
+	}
+}
+
 func TestEveryReadIsRecordedAndQueryable(t *testing.T) {
 	ctx, _, n := privacyRig(t)
 	reg := refdata.Default()

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -328,18 +330,9 @@ func (a *ReadAudit) Reads(ctx context.Context, c Caller, q ReadsQuery) ([]events
 // authority that may change the referral, or by the data protection
 // officer on a request; which fields each may correct is the decider's.
 func (u Referrals) Correct(ctx context.Context, c Caller, id string, cmd aggregates.CorrectChildDetail, meta engine.Meta) (engine.Outcome, error) {
-	if !c.ProtectsData() || !c.On {
-		if _, _, err := u.Referral(ctx, c, id); err != nil {
-			return engine.Outcome{}, err
-		}
-	}
-	ref, _, err := u.Engine.Load(ctx, id)
+	_, capacity, err := u.corrector(ctx, c, id)
 	if err != nil {
 		return engine.Outcome{}, err
-	}
-	capacity, ok := c.Corrector(ref)
-	if !ok {
-		return engine.Outcome{}, c.forbidden("correct this child's details; the authority that holds the referral does, or the data protection officer on a request", "")
 	}
 	cmd.Corrector = capacity
 	out, err := u.Engine.Handle(ctx, id, cmd, meta)
@@ -348,4 +341,47 @@ func (u Referrals) Correct(ctx context.Context, c Caller, id string, cmd aggrega
 		return out, ErrNoReferral
 	}
 	return out, err
+}
+
+// corrector loads the referral for a correction by c, and says in which
+// capacity c corrects it. The data protection officer reaches a child's
+// record on a request without reading referrals otherwise.
+func (u Referrals) corrector(ctx context.Context, c Caller, id string) (aggregates.Referral, string, error) {
+	if !c.ProtectsData() || !c.On {
+		if _, _, err := u.Referral(ctx, c, id); err != nil {
+			return aggregates.Referral{}, "", err
+		}
+	}
+	ref, _, err := u.Engine.Load(ctx, id)
+	if err != nil {
+		return ref, "", err
+	}
+	capacity, ok := c.Corrector(ref)
+	if !ok {
+		return ref, "", c.forbidden("correct this child's details; the authority that holds the referral does, or the data protection officer on a request", "")
+	}
+	return ref, capacity, nil
+}
+
+// Correction is what a correction form offers c about the child of
+// referral id: the referral as it stands, and the fields c's capacity may
+// correct, in aggregates.CorrectableFields' order.
+func (u Referrals) Correction(ctx context.Context, c Caller, id string) (aggregates.Referral, []string, error) {
+	if !events.ValidID(id) {
+		return aggregates.Referral{}, nil, ErrNoReferral
+	}
+	ref, capacity, err := u.corrector(ctx, c, id)
+	if err != nil {
+		return ref, nil, err
+	}
+	if ref.Version == 0 {
+		return ref, nil, ErrNoReferral
+	}
+	var fields []string
+	for _, f := range aggregates.CorrectableFields() {
+		if slices.Contains(aggregates.Correctable[f], capacity) {
+			fields = append(fields, f)
+		}
+	}
+	return ref, fields, nil
 }

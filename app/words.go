@@ -81,6 +81,11 @@ var questions = map[string]map[string]question{
 		"authority": {"Select the authority whose pause ends", "the authority", true},
 		"reason":    {"Enter why the pause ends early", "the reason", false},
 	},
+	"correct-child-detail": {
+		"field":    {"Select which detail is wrong", "the detail", true},
+		"newValue": {"Enter the right value: a date of birth as a real date such as 27 3 2010, a sex as female, male or unknown, or the nationality", "the right value", false},
+		"reason":   {"Enter why the detail is wrong and where the right value comes from", "the reason", false},
+	},
 	"set-rota": {
 		"order": {"Give every authority a whole number: the rota runs from the lowest", "the order", true},
 	},

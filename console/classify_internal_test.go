@@ -54,6 +54,7 @@ func TestEveryQuestionHasWords(t *testing.T) {
 		aggregates.Allocate{}.CommandName():        s.allocateFields(ref, "North West", "Stockport"),
 		aggregates.PauseAuthority{}.CommandName():  s.pauseFields("North West", now),
 		aggregates.EndPause{}.CommandName():        {{Name: "endAuthority", Of: "authority"}, {Name: "endReason", Of: "reason"}},
+		correctAsks:                                correctFields(aggregates.CorrectableFields()),
 	}
 	for _, a := range actions {
 		forms[a.Asks] = append(forms[a.Asks], a.Fields(c, ref, now)...)

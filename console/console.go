@@ -182,6 +182,10 @@ func (s *Server) init() {
 		page("GET /console/referrals/new", s.receiveForm)
 		page("POST /console/referrals/new", s.receive)
 		page("GET /console/referrals/{id}", s.referral)
+		// The data protection officer corrects on a request without
+		// reading referrals otherwise: app.Referrals.Correction says who.
+		enginePage("GET /console/referrals/{id}/correct", s.correctForm)
+		enginePage("POST /console/referrals/{id}/correct", s.correct)
 		page("GET /console/referrals/{id}/{action}", s.actionForm)
 		page("POST /console/referrals/{id}/{action}", s.action)
 		page("GET /console/allocation", s.allocationPage)

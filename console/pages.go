@@ -195,6 +195,8 @@ type referralData struct {
 	Timeline                                                          []timelineItem
 	Actions                                                           []action
 	MayWrite, Auditor, MayAllocate                                    bool
+	// MayCorrect: the caller may correct a detail about the child.
+	MayCorrect bool
 	// Steps are the receiving authority's steps to a placement, as a task
 	// list; Others are the actions that are not one of those steps.
 	Steps  []step
@@ -359,12 +361,15 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	d.MayWrite = len(d.Actions) > 0
+	_, d.MayCorrect = c.app().Corrector(ref)
 	d.Steps, d.Others = steps(ref, d.Actions)
 	p := page{Title: "Referral " + ref.ID, C: c, Data: d}
 	if a, ok := findAction(r.URL.Query().Get("recorded")); ok {
 		p.Notice = a.Notice
 	} else if r.URL.Query().Get("recorded") == "allocate" && ref.AllocatedTo != "" {
 		p.Notice = "Allocated to " + authorityName(reg, ref.AllocatedTo) + ": recorded. Its single point of contact must answer by " + dueWords(ref.RespondBy) + "."
+	} else if r.URL.Query().Get("recorded") == "correct" {
+		p.Notice = "Correction: recorded. The summary shows the right value, and the timeline keeps both."
 	} else if r.URL.Query().Get("recorded") == "receive" {
 		p.Notice = "Referral received: recorded. The deadline is being set."
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,8 @@ type privacyData struct {
 	Reads            []readRow
 	Export           []field
 	Records          *recordsData // nil: the records view could not be read
+	// Correct asks for the referral whose child's detail is wrong.
+	Correct field
 }
 
 // recordsData is the records view in words: disposals due, legal holds and
@@ -144,13 +147,22 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		s.forbidden(w, c, "see the data protection page")
 		return
 	}
-	d := privacyData{Export: s.exportFields("", "", nil)}
+	d := privacyData{Export: s.exportFields("", "", nil), Correct: correctFinder()}
 	var errs []fieldError
 	d.Records, errs = s.records(r, c)
 	q := r.URL.Query()
 	d.Referral = field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
 	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
 	code := http.StatusOK
+	if q.Has(d.Correct.Name) {
+		if id := strings.TrimSpace(q.Get(d.Correct.Name)); id != "" {
+			http.Redirect(w, r, "/console/referrals/"+url.PathEscape(id)+"/correct", http.StatusSeeOther)
+			return
+		}
+		d.Correct.Error = "Enter the referral reference of the child whose detail is wrong"
+		errs = append(errs, fieldError{Field: d.Correct.Name, Anchor: d.Correct.Name, Message: d.Correct.Error})
+		code = http.StatusBadRequest
+	}
 	if d.Referral.Value != "" || d.Reader.Value != "" {
 		d.Searched = true
 		switch {
@@ -184,7 +196,11 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 			d.Reads = append(d.Reads, readRow{When: londonSeconds(rec.At), Who: who, Role: rec.Role, Referral: rec.Referral, View: viewWords[rec.View], Reason: rec.Reason})
 		}
 	}
-	s.render(w, code, "privacy", page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d})
+	p := page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d}
+	if id := q.Get("corrected"); id != "" {
+		p.Notice = "Correction recorded on referral " + id + ": it stands over what was recorded, and the history keeps both."
+	}
+	s.render(w, code, "privacy", p)
 }
 
 // subjectAccess makes the export and sends it as the download: nothing is
@@ -228,9 +244,13 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 			s.log().Error("console: subject access export", "referral", id, "err", err)
 		}
 	}
-	d := privacyData{Export: s.exportFields(id, reason, errs),
+	d := privacyData{Export: s.exportFields(id, reason, errs), Correct: correctFinder(),
 		Referral: field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true},
 		Reader:   field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true}}
 	d.Records, _ = s.records(r, c)
 	s.render(w, code, "privacy", page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d})
+}
+
+func correctFinder() field {
+	return field{Name: "correct-referral", Label: "Referral reference", Hint: "As shown in the read audit or on the request.", Kind: "text"}
 }
