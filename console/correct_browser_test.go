@@ -10,6 +10,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
 // Rectification in the console, in chromium with axe-core: the authority
@@ -49,7 +50,14 @@ func TestCorrectionInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#reason"), "The child's passport"),
 		chromedp.Click(chromedp.CSS("#submit")),
 		chromedp.WaitVisible(chromedp.CSS("#timeline")))
-	if got := b.text(sp, "#nationality"); got != "Eritrean" {
+	// Read through the page's own DOM, waiting until it shows the value:
+	// a node query made as the new page settles can name a node of the
+	// document it replaced.
+	var got string
+	if !storetest.WaitFor(10*time.Second, func() bool {
+		got = strings.TrimSpace(value(b, sp, "read #nationality", chromedp.Evaluate[string](`(document.getElementById("nationality") || {}).textContent || ""`)))
+		return got == "Eritrean"
+	}) {
 		t.Errorf("the referral shows nationality %q after the correction; want Eritrean", got)
 	}
 	if tl := b.text(sp, "#timeline"); !strings.Contains(tl, "Nationality corrected to Eritrean by the authority") {
