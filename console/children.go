@@ -524,11 +524,7 @@ func (s *Server) careSend(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	show := func(code int, errs []fieldError, st *stale) {
 		f := s.careFormData(a, j)
-		f.Key, f.Version = v.Get("key"), v.Get("version")
-		if st != nil {
-			f.Stale = st
-			st.Reload = r.URL.Path
-		}
+		f.resent(r, st)
 		f.Fields = fill(a.Fields(s.now()), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + a.Heading, Nav: "children", C: c, Errors: errs, Data: f})
 	}

@@ -75,11 +75,7 @@ func (s *Server) correct(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	show := func(code int, errs []fieldError, st *stale) {
 		f := s.correctData(c, ref)
-		f.Key, f.Version = v.Get("key"), v.Get("version")
-		if st != nil {
-			f.Stale = st
-			st.Reload = r.URL.Path
-		}
+		f.resent(r, st)
 		f.Fields = fill(correctFields(fields), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, C: c, Errors: errs, Data: f})
 	}

@@ -579,6 +579,17 @@ func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {
 	s.render(w, http.StatusOK, "form", page{Title: a.Heading, C: c, Data: f})
 }
 
+// resent is the form shown again as it was sent: its idempotency key and
+// the version it was shown at, and, when the record moved meanwhile, the
+// stale notice whose reload is this form again.
+func (f *formData) resent(r *http.Request, st *stale) {
+	f.Key, f.Version = r.PostForm.Get("key"), r.PostForm.Get("version")
+	if st != nil {
+		f.Stale = st
+		st.Reload = r.URL.Path
+	}
+}
+
 func (s *Server) formFor(a action, c *call, ref aggregates.Referral) formData {
 	f := formData{Heading: a.Heading, Caption: "Referral " + ref.ID, Submit: a.Submit,
 		Action: "/console/referrals/" + ref.ID + "/" + a.Name, Back: "/console/referrals/" + ref.ID, BackText: "Back to the referral",
@@ -611,11 +622,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	show := func(code int, errs []fieldError, st *stale) {
 		f := s.formFor(a, c, ref)
-		f.Key, f.Version = v.Get("key"), v.Get("version")
-		if st != nil {
-			f.Stale = st
-			st.Reload = r.URL.Path
-		}
+		f.resent(r, st)
 		f.Fields = fill(a.Fields(c, ref, s.now()), v, errs)
 		title := a.Heading
 		if len(errs) > 0 || st != nil {

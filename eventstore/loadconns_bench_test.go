@@ -83,6 +83,8 @@ func BenchmarkLoadsAtARate(b *testing.B) {
 			for i := range b.N {
 				due := start.Add(time.Duration(i) * interval)
 				// Open loop: each load goes at its instant, answered or not.
+				// The pause is the schedule being measured, not a wait for
+				// a condition.
 				time.Sleep(time.Until(due))
 				wg.Go(func() {
 					got, err := store.Load(ctx, events.ReferralSubject(fmt.Sprintf("cold-%d", i%referrals)))
