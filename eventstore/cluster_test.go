@@ -1,6 +1,7 @@
 package eventstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -115,5 +116,53 @@ func BenchmarkClusterLoad(b *testing.B) {
 				js.DeleteStream(context.Background(), name)
 			}
 		})
+	}
+}
+
+// The children's keys are read back on other servers the moment they are
+// made: an engine instance seals a child's referral with a new key, and
+// another instance's views and sagas unseal it moments later. A follower
+// that has not yet stored the key must not answer for it: "no key" there
+// would be read as a disposal (its events shown as disposed of) or make a
+// second key.
+func TestClusterKeysReadTheirWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test: not in -short")
+	}
+	cluster := storetest.StartCluster(t, 3)
+	kek := kek(t)
+	var stores []*eventstore.Store
+	for i := range 3 {
+		s := cluster.Open(i, eventstore.Config{Replicas: 3})
+		if err := s.OpenKeys(ctx(t), kek); err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	}
+	info, err := stores[0].KeysStreamInfo(ctx(t))
+	if err != nil || info.Config.AllowDirect {
+		t.Fatalf("the key stream answers direct gets (on followers too): %v", err)
+	}
+	wrong := 0
+	for i := range 200 {
+		child := fmt.Sprint("keyed-", i)
+		key, err := stores[i%3].DataKey(ctx(t), child)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 1; j < 3; j++ {
+			reader := stores[(i+j)%3]
+			if gone, err := reader.KeyDestroyed(ctx(t), child); err != nil || gone {
+				t.Fatalf("child %d through server %d: destroyed %v, %v", i, (i+j)%3, gone, err)
+			}
+			got, err := reader.DataKey(ctx(t), child)
+			if err != nil || !bytes.Equal(got, key) {
+				wrong++
+				t.Errorf("child %d through server %d: a different key or none (%v)", i, (i+j)%3, err)
+			}
+		}
+		if wrong > 5 {
+			t.Fatal("stopping: keys are not read back where they were not made")
+		}
 	}
 }

@@ -128,6 +128,9 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 	}
 	return s.consume(ctx, EventsStream, durable, filter, pending, workers, ordered, func(d delivery) error {
 		st, err := s.decoded.stored(d.seq, d.subject, d.time, d.data)
+		if errors.Is(err, ErrUnavailable) {
+			return err // a key not readable now: retried, not parked
+		}
 		if err != nil {
 			if s.voidedMessage(d.subject, d.seq) {
 				// An operator voided it since it was parked (engine.Void):

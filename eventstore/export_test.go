@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // SetPerLoadSubscription switches Load back to a subscription per load,
@@ -29,4 +30,9 @@ func (s *Store) StoredKey(ctx context.Context, child string) ([]byte, error) {
 		return nil, err
 	}
 	return m.Data, nil
+}
+
+// KeysStreamInfo is the key stream's configuration and state.
+func (s *Store) KeysStreamInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
+	return s.keys.stream.Info(ctx)
 }

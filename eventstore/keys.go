@@ -84,7 +84,12 @@ func ensureKeys(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, repl
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
 		Compression: jetstream.NoCompression,
-		AllowDirect: true,
+		// Every read goes to the leader. A direct get may be answered by
+		// a follower that has not yet stored a key another instance just
+		// made: "no key" there reads as a disposal (the child's events
+		// shown as disposed of) and an erase would stop short of the key.
+		// A key is read once per child per process, then kept.
+		AllowDirect: false,
 		DenyPurge:   true,
 	})
 	if err != nil {
@@ -316,10 +321,15 @@ func (k *keyring) unseal(c events.Commit) (events.Commit, error) {
 		key, err := k.read(ctx, e.AggregateID)
 		cancel()
 		switch {
-		case errors.Is(err, events.ErrKeyDestroyed), errors.Is(err, ErrNoKey):
-			// No key for a sealed event: a disposal was cut short between
-			// its two steps; the key is gone either way.
-			key = nil
+		case errors.Is(err, events.ErrKeyDestroyed):
+			key = nil // shown as disposed of
+		case errors.Is(err, ErrNoKey):
+			// Sealed, so a key was stored before the event was; a disposal
+			// records itself before it erases (destroy). Neither key nor
+			// disposal is a read that does not see what was written, never
+			// a disposal: the reader tries again rather than show the
+			// child's data as gone.
+			return c, fmt.Errorf("%w: child %s's event %s is sealed, but neither their key nor their disposal can be read", ErrUnavailable, e.AggregateID, e.ID)
 		case err != nil:
 			return c, err
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
@@ -210,5 +212,85 @@ func TestARestoreNeverResurrectsADestroyedKey(t *testing.T) {
 	}
 	if _, err := n.Store.Reapply(ctx, []eventstore.Disposal{{Child: "no.such"}}); err == nil {
 		t.Error("a list naming no referral was applied")
+	}
+}
+
+// A sealed event whose key cannot be read, with no disposal recorded, is
+// not shown as disposed of and not passed over: readers stop before it
+// and say the store is unavailable, and read it whole once the key
+// answers again. (A follower of a cluster that had not yet stored a new
+// key once made a view pass a child's referral for good.)
+func TestASealedEventWithoutItsKeyIsNotReadAsDisposed(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	k := kek(t)
+	if err := n.Store.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	const child = "r-sealed"
+	key, err := n.Store.DataKey(ctx(t), child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := events.Event{ID: "e-sealed", Type: events.TypeReferralReceived, SchemaVersion: 2, AggregateID: child,
+		OccurredAt: time.Unix(0, 0).UTC(), RecordedAt: time.Unix(0, 0).UTC(), Actor: "t",
+		Data: events.ReferralReceived{ReferralID: child, ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "H", ChildReference: "HO-77"}}
+	if e, err = events.Seal(e, key); err != nil || e.Sealed == "" {
+		t.Fatalf("sealed %q, %v", e.Sealed, err)
+	}
+	subj := events.ReferralSubject(child)
+	if _, err := n.Store.Append(ctx(t), subj, 0, "", events.Commit{Command: "test", Events: []events.Event{e}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The key's message goes behind the key store's back: no disposal.
+	js, err := jetstream.New(n.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := js.Stream(ctx(t), eventstore.KeysStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := keys.GetLastMsgForSubject(ctx(t), "nts.keys.child."+child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.DeleteMsg(ctx(t), m.Sequence); err != nil {
+		t.Fatal(err)
+	}
+
+	// A reader with nothing cached, as another instance is.
+	other, err := eventstore.Open(ctx(t), n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	read := func() (eventstore.Stored, error) {
+		var got eventstore.Stored
+		err := other.ReadRange(ctx(t), 1, 1, func(st eventstore.Stored) error { got = st; return nil })
+		return got, err
+	}
+	if got, err := read(); !errors.Is(err, eventstore.ErrUnavailable) || got.Sequence != 0 {
+		t.Errorf("read without the key: %v, delivered %+v", err, got.Commit.Events)
+	}
+	if _, err := other.Load(ctx(t), subj); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Errorf("load without the key: %v", err)
+	}
+	if gone, err := other.KeyDestroyed(ctx(t), child); err != nil || gone {
+		t.Errorf("destroyed %v, %v", gone, err)
+	}
+
+	// The key answers again: the event is read whole.
+	if _, err := js.Publish(ctx(t), "nts.keys.child."+child, m.Data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := read()
+	if err != nil || len(got.Commit.Events) != 1 {
+		t.Fatalf("read with the key: %v", err)
+	}
+	if r := got.Commit.Events[0].Data.(events.ReferralReceived); r.ChildReference != "HO-77" || got.Commit.Events[0].Disposed != nil {
+		t.Errorf("read with the key: %+v, disposed %v", r, got.Commit.Events[0].Disposed)
 	}
 }

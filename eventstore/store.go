@@ -589,6 +589,11 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 			return fmt.Errorf("follow: %w", err)
 		}
 		st, err := s.decoded.stored(md.Sequence.Stream, m.Subject(), md.Timestamp, m.Data())
+		if errors.Is(err, ErrUnavailable) {
+			// A key that cannot be read now: the commit is whole, so the
+			// follower stops before it and comes back, never past it.
+			return fmt.Errorf("follow: sequence %d: %w", md.Sequence.Stream, err)
+		}
 		if err != nil {
 			st = Stored{Sequence: md.Sequence.Stream, Subject: m.Subject(), Time: md.Timestamp, Err: err, Raw: m.Data()}
 		}

@@ -91,6 +91,11 @@ var errRewind = errors.New("a stopped view's commit was voided: follow again fro
 // events): the error names it, unless an operator voided it (voided, if
 // set, looks that up), when it is passed over and counted.
 func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time.Time, stats *Stats, voided voidCheck) (V, error) {
+	if errors.Is(st.Err, eventstore.ErrUnavailable) {
+		// Whole, but not readable now (its child's key did not answer):
+		// the fold stops before it rather than pass it for good.
+		return v, st.Err
+	}
 	if st.Err != nil {
 		stats.Corrupt++
 		return v, nil

@@ -242,9 +242,23 @@ func TestRunnerKilledMidStreamResumes(t *testing.T) {
 	// Appends go on while the runner dies: it is killed once it has
 	// snapshotted some of them, while the rest are still being appended.
 	before, _ := n.Store.LastSequence(context.Background())
+	// Appends go on in rounds until the kill, and one round after it, so
+	// some are always written after the runner's last snapshot.
+	killed := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); all = append(all, drive(t, eng, 200, 240, 4, "kd")...) }()
+	go func() {
+		defer wg.Done()
+		for round := 0; ; round++ {
+			select {
+			case <-killed:
+				all = append(all, drive(t, eng, uint64(300+round), 20, 4, fmt.Sprint("kd", round, "-"))...)
+				return
+			default:
+			}
+			all = append(all, drive(t, eng, uint64(200+round), 20, 4, fmt.Sprint("kd", round, "-"))...)
+		}
+	}()
 	snapshotted := func() uint64 {
 		b, err := n.Store.LoadSnapshot(context.Background(), "tally-test")
 		var snap struct{ Sequence uint64 }
@@ -257,6 +271,7 @@ func TestRunnerKilledMidStreamResumes(t *testing.T) {
 		t.Fatal("the runner never snapshotted the appends under way")
 	}
 	kill()
+	close(killed)
 	wg.Wait()
 	snapSeq := r1.Status().Sequence
 	b, err := n.Store.LoadSnapshot(context.Background(), "tally-test")

@@ -121,8 +121,13 @@ func (s *Set) Run(ctx context.Context) {
 			for _, v := range views {
 				// A view that stops at an event this build cannot read says
 				// so in its status and readiness; the others go on.
-				if errors.Is(v.applyLive(st), errRewind) {
+				switch err := v.applyLive(st); {
+				case errors.Is(err, errRewind):
 					rewind = true
+				case errors.Is(err, eventstore.ErrUnavailable):
+					// Not readable now: all stop before it and come back
+					// from their checkpoints, none passes it.
+					return err
 				}
 			}
 			if rewind {

@@ -209,5 +209,12 @@ func TestClusterSurvivesANodeLoss(t *testing.T) {
 		if !bytes.Equal(tl.Result, tlRebuilt.Result) {
 			t.Errorf("%s: the live referral list differs from a rebuild:\n%s\n%s", base, tl.Result, tlRebuilt.Result)
 		}
+		if t.Failed() {
+			// What the views say of themselves (commits passed over as
+			// corrupt, stops), for whoever reads the failure.
+			var status json.RawMessage
+			getJSON(t, base+"/v1/views", &status)
+			t.Logf("%s: views: %s", base, status)
+		}
 	}
 }
