@@ -584,3 +584,39 @@ func readCommits(t *testing.T, store *eventstore.Store, from, to uint64) []appen
 	}
 	return out
 }
+
+// After a start, the set says not ready until every view has applied the
+// log as it stood then: the views kept in memory fold it all on every
+// start, and an instance taking reads before would list some children and
+// not others.
+func TestNotReadyUntilTheViewsCatchUpAfterAStart(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := buildEngine(t, n.Store)
+	drive(t, eng, 41, 60, 4, "cu")
+	last, err := n.Store.LastSequence(context.Background())
+	if err != nil || last == 0 {
+		t.Fatalf("last sequence %d: %v", last, err)
+	}
+	set := views.NewSet(n.Store, refdata.Default(), calendar.Default(), quiet)
+	set.CatchUpTo(last)
+	if err := set.Ready(); err == nil || !strings.Contains(err.Error(), "catching up") {
+		t.Fatalf("ready before the views ran: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { set.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !storetest.WaitFor(20*time.Second, func() bool { return set.Ready() == nil }) {
+		t.Fatalf("never ready: %v", set.Ready())
+	}
+	for _, st := range set.Statuses() {
+		if st.Sequence < last {
+			t.Errorf("ready with view %s at %d of %d", st.Name, st.Sequence, last)
+		}
+	}
+	// Caught up once: a view moments behind a new commit is still ready.
+	drive(t, eng, 42, 5, 1, "cv")
+	if err := set.Ready(); err != nil {
+		t.Errorf("not ready after catching up: %v", err)
+	}
+}

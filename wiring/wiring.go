@@ -221,6 +221,13 @@ func Build(cfg Config) (*Node, error) {
 	n.Views = views.NewSet(store, reg, cal, log.With("component", "views"))
 	n.Views.MissingAlertAfter = time.Duration(n.SafeguardingPolicy.AlertMissingLongerThan)
 	n.Views.RetentionPolicy = n.RetentionPolicy
+	lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if last, err := store.LastSequence(lctx); err == nil {
+		n.Views.CatchUpTo(last)
+	} else {
+		log.Warn("the log's last sequence could not be read: readiness will not wait for the views to catch up", "err", err)
+	}
+	cancel()
 	n.Metrics = metrics.New(n.Views, store, reg, cal, cfg.Version)
 	n.Views.OnSnapshotFailure(n.Metrics.OnSnapshotFailure)
 	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: n.Metrics.OnConsumerFailure}
