@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/ntsflow/ntsflow/engine"
 )
@@ -25,9 +23,7 @@ func (s *Server) voidMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	out, err := engine.Void(ctx, s.Engine, engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
+	out, err := s.ops().Void(r.Context(), caller(r), engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
 	if err != nil {
 		writeError(w, errorFor(err, noVersion))
 		return
