@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
 // The browser tests drive Debian's chromium with chromedp against the rig
@@ -230,9 +231,29 @@ func (b *browser) narrow(ctx context.Context, name string) {
 	}
 }
 
+// text reads the visible text of the first element sel matches, through
+// the page's own DOM, waiting (with a bound) until there is one: a node
+// query made while a page that replaced another settles can name a node
+// of the document it replaced ("No node with given id found", seen in CI
+// under -race), and a script run as it navigates finds its context gone.
 func (b *browser) text(ctx context.Context, sel string) string {
 	b.t.Helper()
-	return value(b, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	q, _ := json.Marshal(sel)
+	type found struct {
+		Found bool
+		Text  string
+	}
+	var got found
+	var lastErr error
+	if !storetest.WaitFor(20*time.Second, func() bool {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		got, lastErr = chromedp.Run(tctx, chromedp.Evaluate[found](`(() => { const e = document.querySelector(`+string(q)+`); return e ? {found: true, text: e.innerText} : {found: false, text: ""}; })()`))
+		return lastErr == nil && got.Found
+	}) {
+		b.t.Fatalf("read %s: not on the page (last error: %v)", sel, lastErr)
+	}
+	return got.Text
 }
 
 func signIn(b *browser, r *rig, role string) context.Context {
