@@ -1,7 +1,6 @@
 package eventstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,24 +13,6 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
-
-// syncBuffer is a log sink safe for the consumer's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitUntil polls cond until it holds or the deadline passes.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -54,7 +35,7 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 func TestPoisonMessageIsParkedAndReplayed(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	c := ctx(t)
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	var mu sync.Mutex
 	var failures []eventstore.ConsumerFailure
 	n.Store.Consumers = eventstore.ConsumerPolicy{

@@ -1,11 +1,9 @@
 package metrics_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,25 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 	"github.com/ntsflow/ntsflow/metrics"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
@@ -78,7 +60,7 @@ func until(t *testing.T, what string, cond func() bool) {
 func TestNATSClientEventsLoggedAndCounted(t *testing.T) {
 	s := startNATS(t, -1)
 	port := s.Addr().(*net.TCPAddr).Port
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	c := metrics.NewNATSClient(slog.New(slog.NewJSONHandler(&logs, nil)))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)

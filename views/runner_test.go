@@ -666,7 +666,7 @@ func TestViewsWaitForAKeyThatDoesNotAnswer(t *testing.T) {
 	if err := reader.OpenKeys(context.Background(), events.KeyStoreKey(chainKey)); err != nil {
 		t.Fatal(err)
 	}
-	var logged syncBuffer
+	var logged storetest.LogBuffer
 	set := views.NewSet(reader, refdata.Default(), calendar.Default(), slog.New(slog.NewTextHandler(&logged, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -694,22 +694,4 @@ func TestViewsWaitForAKeyThatDoesNotAnswer(t *testing.T) {
 	if ref == "" || ref != want {
 		t.Errorf("the referral list shows child reference %q, not %q", ref, want)
 	}
-}
-
-// syncBuffer is a log sink the test reads while the views write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
