@@ -209,6 +209,24 @@ func (t *table[E]) add(id string) *E {
 	return &c.rows[i&(chunkLen-1)]
 }
 
+// put sets id's entry, adding it if the table has none.
+func (t *table[E]) put(id string, e E) {
+	if i, ok := t.find(id); ok {
+		*t.mut(i) = e
+		return
+	}
+	*t.add(id) = e
+}
+
+// take is the table for a snapshot: as it is now while the view is held
+// still, frozen when the view moves on while it is written.
+func (t *table[E]) take(freeze bool) rows[E] {
+	if freeze {
+		return t.freeze()
+	}
+	return t.rows()
+}
+
 // rows is the table as it is now, to read while the view is held still.
 func (t *table[E]) rows() rows[E] {
 	return rows[E]{chunks: t.chunks[:len(t.chunks):len(t.chunks)], n: t.n}

@@ -80,14 +80,6 @@ func (v *ReferralList) row(i int) ReferralRow {
 		RegionSlug: v.syms.name(r.regionSlug), AllocatedTo: v.syms.name(r.allocatedTo), ChildReference: v.syms.name(r.child)}
 }
 
-func (v *ReferralList) put(id string, r refRow) {
-	if i, ok := v.rows.find(id); ok {
-		*v.rows.mut(i) = r
-		return
-	}
-	*v.rows.add(id) = r
-}
-
 // ApplyReferralList folds one event into the list.
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	switch d := e.Data.(type) {
@@ -99,7 +91,7 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 		}
 		return v
 	case events.ReferralReferred:
-		v.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)})
+		v.rows.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)})
 		return v
 	case events.ReferralReceived:
 		if i, ok := v.rows.find(e.AggregateID); ok {
@@ -146,25 +138,13 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	return v
 }
 
-// saveReferralList takes the view for a snapshot written while it moves
-// on.
-func saveReferralList(v *ReferralList) func(*jsontext.Encoder) error {
-	write := v.writer(true)
-	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
-}
-
 // MarshalJSON is the view as its snapshot holds it.
 func (v *ReferralList) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
 
 func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
-	names, rows := v.syms.list(), v.rows.rows()
-	if freeze {
-		rows = v.rows.freeze()
-	}
+	names, rows := v.syms.list(), v.rows.take(freeze)
 	return func(w *snapEncoder) {
-		w.beginObject()
-		w.name("symbols")
-		w.strs(names)
+		w.openWithSymbols(names)
 		w.name("rows")
 		writeTable(w, rows, func(r *refRow) {
 			for _, s := range []sym{r.authority, r.route, r.status, r.placementType, r.escalatedTo, r.regionSlug, r.allocatedTo, r.child} {
@@ -183,9 +163,7 @@ func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
 // loadReferralList reads the view from its snapshot.
 func loadReferralList(dec *jsontext.Decoder) (*ReferralList, error) {
 	v, r := NewReferralList(), &snapDecoder{dec: dec}
-	r.beginObject()
-	r.name("symbols")
-	r.symbols(&v.syms)
+	r.openWithSymbols(&v.syms)
 	r.name("rows")
 	readTable(r, &v.rows, "referral", func() refRow {
 		row := refRow{authority: r.sym(), route: r.sym(), status: r.sym(), placementType: r.sym(), escalatedTo: r.sym(), regionSlug: r.sym(), allocatedTo: r.sym(), child: r.sym(), breached: r.flag()}

@@ -84,21 +84,13 @@ func (v *Timeliness) status(r *timeRef) aggregates.Status {
 }
 
 // put replaces id's entry with r.
-func (v *Timeliness) put(id string, r timeRef) {
-	if i, ok := v.refs.find(id); ok {
-		*v.refs.mut(i) = r
-		return
-	}
-	*v.refs.add(id) = r
-}
-
 // ApplyTimeliness folds one event into the timeliness view.
 func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	switch d := e.Data.(type) {
 	case events.ReferralReferred:
 		// Counted once an authority accepts it (the received that follows);
 		// kept now for its deadline, which the saga sets meanwhile.
-		v.put(e.AggregateID, timeRef{month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))})
+		v.refs.put(e.AggregateID, timeRef{month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))})
 		return v
 	case events.ReferralReceived:
 		i, ok := v.refs.find(e.AggregateID)
@@ -119,7 +111,7 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 		}
 		r := timeRef{authority: v.syms.of(d.ReceivingAuthority), month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))}
 		v.bucket(&r).Received++
-		v.put(e.AggregateID, r)
+		v.refs.put(e.AggregateID, r)
 		return v
 	}
 	i, ok := v.refs.find(e.AggregateID)
@@ -177,12 +169,6 @@ func (v *Timeliness) within(r *timeRef) {
 	}
 }
 
-// saveTimeliness takes the view for a snapshot written while it moves on.
-func saveTimeliness(v *Timeliness) func(*jsontext.Encoder) error {
-	write := v.writer(true)
-	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
-}
-
 // MarshalJSON is the view as its snapshot holds it.
 func (v *Timeliness) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
 
@@ -211,14 +197,9 @@ func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
 		}
 		return int(a.key.month - b.key.month)
 	})
-	names, refs := v.syms.list(), v.refs.rows()
-	if freeze {
-		refs = v.refs.freeze()
-	}
+	names, refs := v.syms.list(), v.refs.take(freeze)
 	return func(w *snapEncoder) {
-		w.beginObject()
-		w.name("symbols")
-		w.strs(names)
+		w.openWithSymbols(names)
 		w.name("buckets")
 		w.beginArray()
 		for _, c := range buckets {
@@ -256,9 +237,7 @@ func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
 // loadTimeliness reads the view from its snapshot.
 func loadTimeliness(dec *jsontext.Decoder, cal *calendar.Calendar) (*Timeliness, error) {
 	v, r := NewTimeliness(cal), &snapDecoder{dec: dec}
-	r.beginObject()
-	r.name("symbols")
-	r.symbols(&v.syms)
+	r.openWithSymbols(&v.syms)
 	r.name("buckets")
 	r.beginArray()
 	for r.more() {
