@@ -108,33 +108,23 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 		*v.rows.add(e.AggregateID) = refRow{authority: v.syms.of(d.ReceivingAuthority), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)}
 		return v
 	}
-	i, ok := v.rows.find(e.AggregateID)
-	if !ok {
-		return v
-	}
-	// Most events change nothing here: work on a copy and write it back
-	// only if it changed, so a chunk shared with a snapshot is not copied
-	// for nothing.
-	was := *v.rows.get(i)
-	r := was
-	r.status = v.syms.of(string(aggregates.NextStatus(aggregates.Status(v.syms.name(r.status)), e)))
-	switch d := e.Data.(type) {
-	case events.DeadlineSet:
-		r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
-	case events.ReferralPlaced:
-		r.placedAt, r.placementType = momentOf(d.PlacedAt), v.syms.of(d.PlacementType)
-	case events.ReferralAllocated:
-		r.allocatedTo = v.syms.of(d.Authority)
-	case events.AllocationException, events.AllocationAccepted:
-		r.allocatedTo = 0
-	case events.DeadlineBreached:
-		r.breached, r.escalatedTo = true, v.syms.of(d.EscalatedTo)
-	case events.DeadlineEscalated:
-		r.escalatedTo = v.syms.of(d.EscalatedTo)
-	}
-	if r != was {
-		*v.rows.mut(i) = r
-	}
+	update(&v.rows, e.AggregateID, func(r *refRow) {
+		r.status = v.syms.of(string(aggregates.NextStatus(aggregates.Status(v.syms.name(r.status)), e)))
+		switch d := e.Data.(type) {
+		case events.DeadlineSet:
+			r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
+		case events.ReferralPlaced:
+			r.placedAt, r.placementType = momentOf(d.PlacedAt), v.syms.of(d.PlacementType)
+		case events.ReferralAllocated:
+			r.allocatedTo = v.syms.of(d.Authority)
+		case events.AllocationException, events.AllocationAccepted:
+			r.allocatedTo = 0
+		case events.DeadlineBreached:
+			r.breached, r.escalatedTo = true, v.syms.of(d.EscalatedTo)
+		case events.DeadlineEscalated:
+			r.escalatedTo = v.syms.of(d.EscalatedTo)
+		}
+	})
 	return v
 }
 

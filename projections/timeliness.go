@@ -83,7 +83,6 @@ func (v *Timeliness) status(r *timeRef) aggregates.Status {
 	return aggregates.Status(v.syms.name(r.status))
 }
 
-// put replaces id's entry with r.
 // ApplyTimeliness folds one event into the timeliness view.
 func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	switch d := e.Data.(type) {
@@ -114,46 +113,36 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 		v.refs.put(e.AggregateID, r)
 		return v
 	}
-	i, ok := v.refs.find(e.AggregateID)
-	if !ok {
-		return v
-	}
-	// Most events change nothing here: work on a copy and write it back
-	// only if it changed, so a chunk shared with a snapshot is not copied
-	// for nothing.
-	was := *v.refs.get(i)
-	r := was
-	before := v.status(&r)
-	after := aggregates.NextStatus(before, e)
-	r.status = v.syms.of(string(after))
-	switch d := e.Data.(type) {
-	case events.DeadlineSet:
-		r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
-		v.within(&r)
-	case events.ReferralPlaced:
-		if after == before {
-			return v
+	update(&v.refs, e.AggregateID, func(r *timeRef) {
+		before := v.status(r)
+		after := aggregates.NextStatus(before, e)
+		r.status = v.syms.of(string(after))
+		switch d := e.Data.(type) {
+		case events.DeadlineSet:
+			r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
+			v.within(r)
+		case events.ReferralPlaced:
+			if after == before {
+				return // placed already: the status is as it was
+			}
+			r.placedAt = momentOf(d.PlacedAt)
+			b := v.bucket(r)
+			b.Placed++
+			b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.receivedAt.time()), calendar.DateOf(d.PlacedAt))]++
+			v.within(r)
+		case events.DeadlineBreached:
+			if !r.breached {
+				r.breached = true
+				if r.authority != 0 {
+					v.bucket(r).Breached++
+				} // else counted when an authority accepts it
+			}
+		case events.ReferralWithdrawn:
+			if after != before && r.authority != 0 {
+				v.bucket(r).Withdrawn++
+			}
 		}
-		r.placedAt = momentOf(d.PlacedAt)
-		b := v.bucket(&r)
-		b.Placed++
-		b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.receivedAt.time()), calendar.DateOf(d.PlacedAt))]++
-		v.within(&r)
-	case events.DeadlineBreached:
-		if !r.breached {
-			r.breached = true
-			if r.authority != 0 {
-				v.bucket(&r).Breached++
-			} // else counted when an authority accepts it
-		}
-	case events.ReferralWithdrawn:
-		if after != before && r.authority != 0 {
-			v.bucket(&r).Withdrawn++
-		}
-	}
-	if r != was {
-		*v.refs.mut(i) = r
-	}
+	})
 	return v
 }
 
