@@ -47,12 +47,7 @@ func (s *Server) rota() rota.Facts {
 // authority's contact's .../acceptance and .../allocation-exception. The
 // body decodes into C; run gives it to its use case.
 func allocationRoute[C aggregates.Command](s *Server, run func(r *http.Request, id string, c C, meta engine.Meta) (engine.Outcome, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var c C
-		meta, ok := s.decodeCommand(w, r, &c)
-		if !ok {
-			return
-		}
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
 		id := r.PathValue("id")
 		// An id that cannot name a referral, or names none the caller may
 		// read, is a 404 here even with sign-in off, as it always was (the
@@ -62,7 +57,7 @@ func allocationRoute[C aggregates.Command](s *Server, run func(r *http.Request, 
 		}
 		out, err := run(r, id, c, meta)
 		s.answer(w, r, id, c, out, err, http.StatusOK)
-	}
+	})
 }
 
 // allocate is the allocation by the rota or the coordinator.
@@ -143,12 +138,7 @@ func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 // {"reason"}). The body decodes into C; fromPath, if any, adds what the
 // path names.
 func regionRoute[C aggregates.RegionCommand](s *Server, fromPath func(*C, *http.Request)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var c C
-		meta, ok := s.decodeCommand(w, r, &c)
-		if !ok {
-			return
-		}
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
 		name, ok := s.regionOf(w, r, r.PathValue("region"))
 		if !ok {
 			return
@@ -158,7 +148,7 @@ func regionRoute[C aggregates.RegionCommand](s *Server, fromPath func(*C, *http.
 		}
 		out, err := s.regions().Change(r.Context(), caller(r), name, c, meta)
 		s.answerAggregate(w, r, regionResult, out, err)
-	}
+	})
 }
 
 // pausedAuthority is the authority whose pause .../pauses/{authority}/end
@@ -166,15 +156,9 @@ func regionRoute[C aggregates.RegionCommand](s *Server, fromPath func(*C, *http.
 func pausedAuthority(c *aggregates.EndPause, r *http.Request) { c.Authority = r.PathValue("authority") }
 
 // setContact: PUT /v1/authorities/{code}/contact.
-func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.SetContact
-	meta, ok := s.decodeCommand(w, r, &c)
+func (s *Server) setContact(w http.ResponseWriter, r *http.Request, c aggregates.SetContact, meta engine.Meta) {
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		return
-	}
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
-	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
 	out, err := app.Authorities{Engine: s.Engine}.Change(r.Context(), caller(r), code, c, meta)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 )
 
@@ -19,28 +20,18 @@ import (
 // .../team/workers/{staffId}, POST .../absences, POST .../leaving. The body
 // decodes into C.
 func teamRoute[C aggregates.TeamCommand](s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var c C
-		meta, ok := s.decodeCommand(w, r, &c)
-		if !ok {
-			return
-		}
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
 		code, ok := s.pathAuthority(w, r)
 		if !ok {
 			return
 		}
 		out, err := app.Teams{Engine: s.Engine}.Change(r.Context(), caller(r), code, r.PathValue("staffId"), c, meta)
 		s.answerAggregate(w, r, authorityResult, out, err)
-	}
+	})
 }
 
 // allocateWorker: POST /v1/referrals/{id}/social-worker.
-func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.AllocateWorker
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
+func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request, c aggregates.AllocateWorker, meta engine.Meta) {
 	// The command changes the team, so its result (and version) is the
 	// team's: named by the authority, not as the referral.
 	out, err := s.referrals().AllocateWorker(r.Context(), caller(r), r.PathValue("id"), c, meta)

@@ -329,13 +329,8 @@ func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"view": name, "started": started, "status": "/v1/views"})
 }
 
-func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.SetPledge
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
-	code := r.PathValue("code")
+func (s *Server) setPledge(w http.ResponseWriter, r *http.Request, c aggregates.SetPledge, meta engine.Meta) {
+	code, ok := r.PathValue("code"), true
 	if s.Authorities != nil {
 		code, ok = s.Authorities.Canonical(code)
 	}
