@@ -299,11 +299,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.ops().ViewStatuses(r.Context(), caller(r))
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	answerJSON(w, http.StatusOK, rep, err)
 }
 
 // rebuildView starts a rebuild beside the live view; the view keeps

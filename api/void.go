@@ -23,9 +23,5 @@ func (s *Server) voidMessage(w http.ResponseWriter, r *http.Request, req voidReq
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	out, err := engine.Void(ctx, s.Engine, engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	answerJSON(w, http.StatusCreated, out, err)
 }
