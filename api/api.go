@@ -580,5 +580,5 @@ func (s *Server) ops() app.Operations {
 	if s.Engine != nil {
 		chainKey = s.Engine.ChainKey
 	}
-	return app.Operations{Store: s.EventStore, Views: s.Views, Ready: s.Ready, Verifier: s.Verifier, ChainKey: chainKey, Log: s.log()}
+	return app.Operations{Store: s.EventStore, Views: s.Views, Ready: s.Ready, Verifier: s.Verifier, ChainKey: chainKey, Engine: s.Engine, Log: s.log()}
 }

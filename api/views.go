@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
-	"github.com/ntsflow/ntsflow/views"
 )
 
 // ViewResponse wraps every view read: which view, the stream sequence it
@@ -306,22 +304,11 @@ func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 // answering meanwhile. GET /v1/views shows progress and the outcome.
 func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !views.Known(name) {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "name", "no view %q (views: %s)", name, strings.Join(views.Names(), ", ")))
+	started, err := s.ops().Rebuild(r.Context(), caller(r), name)
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
 		return
 	}
-	for _, st := range s.Views.Statuses() {
-		if st.Name == name && st.Rebuilding != nil {
-			writeError(w, apiError(http.StatusConflict, "already_rebuilding", "name", "the %s view is already rebuilding", name))
-			return
-		}
-	}
-	started := time.Now().UTC()
-	go func() {
-		if err := s.Views.Rebuild(context.WithoutCancel(r.Context()), name, nil); err != nil {
-			s.log().Error("view rebuild failed", "view", name, "err", err)
-		}
-	}()
 	writeJSON(w, http.StatusAccepted, map[string]any{"view": name, "started": started, "status": "/v1/views"})
 }
 

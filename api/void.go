@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/ntsflow/ntsflow/engine"
 )
@@ -20,8 +18,6 @@ type voidRequest struct {
 // the way out of a referral that answers 500 for a message that does not
 // decode, or of views stopped at an event this build does not read.
 func (s *Server) voidMessage(w http.ResponseWriter, r *http.Request, req voidRequest, meta engine.Meta) {
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	out, err := engine.Void(ctx, s.Engine, engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
+	out, err := s.ops().Void(r.Context(), caller(r), engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
 	answerJSON(w, http.StatusCreated, out, err)
 }

@@ -65,7 +65,13 @@ func Classify(err error) Outcome {
 	var denied *Forbidden
 	var notParked *NotParked
 	var reason *ReasonNeeded
+	var unknownView *UnknownView
+	var rebuilding *AlreadyRebuilding
 	switch {
+	case errors.As(err, &unknownView):
+		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Field: "name", Message: unknownView.Error()}
+	case errors.As(err, &rebuilding):
+		return Outcome{Kind: Refused, Status: http.StatusConflict, Code: "already_rebuilding", Field: "name", Message: rebuilding.Error()}
 	case errors.As(err, &notParked):
 		return Outcome{Kind: NotFound, Status: http.StatusNotFound, Code: "not_found", Field: "sequence", Message: notParked.Error()}
 	case errors.Is(err, eventstore.ErrNotHere):

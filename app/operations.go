@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ntsflow/ntsflow/audit"
+	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/views"
 )
@@ -30,7 +32,9 @@ type Operations struct {
 	Verifier *Verifier
 	// ChainKey checks the hash chain.
 	ChainKey []byte
-	Log      *slog.Logger
+	// Engine records an operator's void (nil: this node records none).
+	Engine *engine.Engine
+	Log    *slog.Logger
 }
 
 // Readiness is what /readyz says: ready, or not and why.
@@ -116,6 +120,69 @@ func (o Operations) Replay(ctx context.Context, c Caller, seq uint64) ([]eventst
 		o.log().Info("parked message replay", "consumer", r.Consumer, "sequence", r.StreamSequence, "parked_sequence", r.Sequence, "outcome", r.Outcome, "by", by)
 	}
 	return out, nil
+}
+
+// UnknownView: a rebuild named no view the engine has.
+type UnknownView struct{ Name string }
+
+func (e *UnknownView) Error() string {
+	return fmt.Sprintf("no view %q (views: %s)", e.Name, strings.Join(views.Names(), ", "))
+}
+
+// AlreadyRebuilding: the view named is being rebuilt now.
+type AlreadyRebuilding struct{ Name string }
+
+func (e *AlreadyRebuilding) Error() string {
+	return fmt.Sprintf("the %s view is already rebuilding", e.Name)
+}
+
+// Rebuild starts a rebuild of the named view from zero beside the live
+// one, which keeps answering until the rebuilt one is swapped in; it
+// returns when it started. Its progress and outcome are in ViewStatuses.
+// The rebuild outlives the request that asked for it.
+func (o Operations) Rebuild(ctx context.Context, c Caller, name string) (time.Time, error) {
+	if !c.Operates() {
+		return time.Time{}, c.forbidden("rebuild views", "")
+	}
+	if !views.Known(name) {
+		return time.Time{}, &UnknownView{Name: name}
+	}
+	if o.Views == nil {
+		return time.Time{}, ErrNoViews
+	}
+	for _, st := range o.Views.Statuses() {
+		if st.Name == name && st.Rebuilding != nil {
+			return time.Time{}, &AlreadyRebuilding{Name: name}
+		}
+	}
+	started := time.Now().UTC()
+	by := "anonymous"
+	if c.On {
+		by = c.P.Name
+	}
+	o.log().Info("view rebuild started", "view", name, "by", by)
+	go func() {
+		if err := o.Views.Rebuild(context.WithoutCancel(ctx), name, nil); err != nil {
+			o.log().Error("view rebuild failed", "view", name, "err", err)
+		}
+	}()
+	return started, nil
+}
+
+// Void records an operator's void of one message nobody can read
+// (engine.Void): the way out of a referral that answers "corrupt" for a
+// message that does not decode, or of views stopped before an event this
+// build does not read (docs/runbook.md#message-nobody-can-read).
+func (o Operations) Void(ctx context.Context, c Caller, req engine.VoidRequest, meta engine.Meta) (engine.VoidOutcome, error) {
+	if !c.Operates() {
+		return engine.VoidOutcome{}, c.forbidden("void messages", "")
+	}
+	if o.Engine == nil {
+		return engine.VoidOutcome{}, errors.New("this node records no commands")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return engine.Void(ctx, o.Engine, req, meta)
 }
 
 // Verify walks the whole log's hash chain now and keeps the report as the

@@ -30,7 +30,7 @@
 //	/console/audit                   the whole log's verification (auditors)
 //	/console/audit/referrals/{id}    a referral's history with its hash chain
 //	/console/planning                the forecast, staff needed, training places (and their CSV)
-//	/console/operations              readiness, views, parked messages and replay, last verification
+//	/console/operations              readiness, views (rebuild, void a stop), parked messages and replay, last verification
 //	/console/privacy                 the data protection officer's: disposals, holds, subject access, read audit
 //	/console/sign-in                 the bearer token, for a session kept on the server
 //
@@ -214,6 +214,8 @@ func (s *Server) init() {
 		enginePage("POST /console/audit/verify", s.runVerify)
 		enginePage("GET /console/operations", s.operations)
 		enginePage("POST /console/operations/replay", s.replay)
+		enginePage("POST /console/operations/rebuild", s.rebuild)
+		enginePage("POST /console/operations/void", s.void)
 		page("GET /console/planning", s.planning)
 		page("GET /console/planning/forecast.csv", s.forecastCSV)
 		page("GET /console/planning/training-places.csv", s.trainingPlacesCSV)

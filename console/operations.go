@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/engine"
 )
 
 // The operators' page: is the engine ready, where each view stands and
@@ -21,7 +22,7 @@ func (s *Server) ops() app.Operations {
 	if s.Engine != nil {
 		key = s.Engine.ChainKey
 	}
-	return app.Operations{Store: s.EventStore, Views: s.Views, Ready: s.Ready, Verifier: s.Verifier, ChainKey: key, Log: s.log()}
+	return app.Operations{Store: s.EventStore, Views: s.Views, Ready: s.Ready, Verifier: s.Verifier, ChainKey: key, Engine: s.Engine, Log: s.log()}
 }
 
 type operationsData struct {
@@ -37,11 +38,21 @@ type operationsData struct {
 	MayVerify   bool
 	Replayed    []replayedRow
 	ReplayError string
+	// Done says what an operator's rebuild or void did; Problem why it
+	// did nothing, for the view (ProblemView) it was asked of.
+	Done, Problem, ProblemView string
+	// Reason and Force are a refused void's answers, shown again.
+	Reason string
+	Force  bool
 }
 
 type viewRow struct {
 	Name, Position, Behind, LastApplied, Rebuilding, Stop string
 	Stopped                                               bool
+	// StopSubject and StopSequence name the message a stopped view
+	// stopped before: what a void of it names.
+	StopSubject  string
+	StopSequence uint64
 }
 
 type parkedRow struct {
@@ -59,6 +70,10 @@ func (s *Server) operations(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) renderOperations(w http.ResponseWriter, r *http.Request, c *call, code int, replayed []replayedRow, replayErr string) {
+	s.renderOperationsWith(w, r, c, code, operationsData{Replayed: replayed, ReplayError: replayErr})
+}
+
+func (s *Server) renderOperationsWith(w http.ResponseWriter, r *http.Request, c *call, code int, d operationsData) {
 	if !c.app().WatchesEngine() {
 		s.forbidden(w, c, "see the engine's state")
 		return
@@ -66,7 +81,7 @@ func (s *Server) renderOperations(w http.ResponseWriter, r *http.Request, c *cal
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	ops := s.ops()
-	d := operationsData{MayReplay: c.app().Operates(), MayVerify: c.app().Verifies(), Replayed: replayed, ReplayError: replayErr}
+	d.MayReplay, d.MayVerify = c.app().Operates(), c.app().Verifies()
 	rd := ops.Readiness(ctx)
 	d.Ready, d.NotReady = rd.Ready, rd.Reason
 	vr, err := ops.ViewStatuses(ctx, c.app())
@@ -87,7 +102,7 @@ func (s *Server) renderOperations(w http.ResponseWriter, r *http.Request, c *cal
 				row.Rebuilding = "Rebuilding"
 			}
 			if st := v.Stalled; st != nil {
-				row.Stopped = true
+				row.Stopped, row.StopSubject, row.StopSequence = true, st.Subject, st.Sequence
 				row.Stop = "Stopped before event " + thousands(int(st.Sequence)) + " (" + st.Type + ", on " + st.Subject + ") since " + londonSeconds(st.Since) +
 					". It will not move until an engine that reads that event runs, or an operator voids the message."
 			}
@@ -150,4 +165,51 @@ var replayWords = map[string]string{
 	"replayed": "Replayed: handled, and no longer parked",
 	"failed":   "Failed again: still parked",
 	"waiting":  "Waiting: an earlier message of the same subject is still parked; replay that first",
+}
+
+// rebuild starts a view's rebuild beside the live one, as POST
+// /v1/views/{name}/rebuild does; the page then shows it rebuilding.
+func (s *Server) rebuild(w http.ResponseWriter, r *http.Request, c *call) {
+	name := r.PostForm.Get("view")
+	_, err := s.ops().Rebuild(r.Context(), c.app(), name)
+	if err != nil {
+		s.operationRefused(w, r, c, err, "rebuild views", operationsData{}, "Nothing was started.")
+		return
+	}
+	s.renderOperationsWith(w, r, c, http.StatusAccepted, operationsData{Done: "The " + name + " view is being rebuilt from the whole log beside the live one, which keeps answering until the rebuilt one takes its place. Its state below says when it has finished; reload the page to see it."})
+}
+
+// void records an operator's void of the message a view stopped before,
+// as POST /v1/voids does; the views then go on past it.
+func (s *Server) void(w http.ResponseWriter, r *http.Request, c *call) {
+	v := r.PostForm
+	d := operationsData{ProblemView: v.Get("view"), Reason: strings.TrimSpace(v.Get("reason")), Force: v.Get("force") == "yes"}
+	seq, err := strconv.ParseUint(v.Get("sequence"), 10, 64)
+	if err != nil || seq == 0 {
+		d.Problem = "This form is incomplete. Reload the page and send it again."
+		s.renderOperationsWith(w, r, c, http.StatusBadRequest, d)
+		return
+	}
+	m := engine.Meta{Actor: "console"}
+	if c.Signed {
+		m.Actor = c.P.Name
+	}
+	out, err := s.ops().Void(r.Context(), c.app(), engine.VoidRequest{Subject: v.Get("subject"), Sequence: seq, Reason: d.Reason, Force: d.Force}, m)
+	if err != nil {
+		s.operationRefused(w, r, c, err, "void messages", d, "Nothing was voided.")
+		return
+	}
+	s.renderOperationsWith(w, r, c, http.StatusCreated, operationsData{Done: "Message " + thousands(int(out.Voided)) + " on " + out.Subject + " is voided, on the record (event " + thousands(int(out.Sequence)) + "): the views go on past it, and verify shows it with your reason."})
+}
+
+// operationRefused shows the operations page again with why an operator's
+// action did nothing, in app's words.
+func (s *Server) operationRefused(w http.ResponseWriter, r *http.Request, c *call, err error, what string, d operationsData, nothing string) {
+	o := app.Classify(err)
+	if o.Kind == app.Denied {
+		s.forbidden(w, c, what)
+		return
+	}
+	d.Problem = capital(o.Message) + ". " + nothing
+	s.renderOperationsWith(w, r, c, o.Status, d)
 }

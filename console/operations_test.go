@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 )
 
 // apiAs calls the API with a role's bearer token.
@@ -198,4 +201,74 @@ func csrfOf(t *testing.T, v *visitor, path string) string {
 		t.Fatalf("no CSRF token on %s", path)
 	}
 	return m[1]
+}
+
+// The operator rebuilds a view and voids the message the views stopped
+// before from the operations page, through the same use cases as POST
+// /v1/views/{name}/rebuild and POST /v1/voids: a void without a reason is
+// refused with the reason's words and keeps what was chosen; with one, the
+// views go on. Roles that only watch see neither control and are refused
+// if they post.
+func TestOperatorRebuildsAndVoidsFromThePage(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, true)
+	id := r.receive("ops-void-1", "E08000007", "entry-authority", time.Now())
+	doc := `{"command":"future","events":[{"id":"e1","type":"referral.teleported","schemaVersion":1,"aggregateId":"` + id + `","occurredAt":"2025-01-01T00:00:00Z","recordedAt":"2025-01-01T00:00:00Z","actor":"x","data":{}}]}`
+	bad, err := r.eng.Store.(*eventstore.Store).JetStream().Publish(context.Background(), events.ReferralSubject(id), []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := signedIn(t, r, "operator")
+	var page string
+	waitFor(t, "the views stopped", 15*time.Second, func() bool {
+		_, page = op.get("/console/operations")
+		return strings.Contains(page, `id="void-capacity"`)
+	})
+	csrf := csrfRe.FindStringSubmatch(page)[1]
+	seq := strconv.FormatUint(bad.Sequence, 10)
+	form := url.Values{"csrf": {csrf}, "view": {"capacity"}, "subject": {events.ReferralSubject(id)}, "sequence": {seq}, "force": {"yes"}}
+
+	// No reason: refused, in the void's words, the choice kept.
+	res, page := op.post("/console/operations/void", form)
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `id="operation-problem"`) || !strings.Contains(page, "Say why the message is voided") ||
+		!strings.Contains(page, `id="void-force-capacity" name="force" type="checkbox" value="yes" checked`) {
+		t.Fatalf("a void without a reason: %d\n%s", res.StatusCode, page)
+	}
+	form.Set("reason", "Written by hand during INC-9")
+	form.Del("force")
+	if res, page = op.post("/console/operations/void", form); res.StatusCode != http.StatusCreated || !strings.Contains(page, `id="operation-done"`) {
+		t.Fatalf("the void: %d\n%s", res.StatusCode, page)
+	}
+	waitFor(t, "the views past the void", 15*time.Second, func() bool {
+		_, page = op.get("/console/operations")
+		return !strings.Contains(page, "govuk-tag--red\">Stopped")
+	})
+	if res, page = op.post("/console/operations/void", form); res.StatusCode != http.StatusConflict || !strings.Contains(page, "already voided") {
+		t.Errorf("the same void again: %d", res.StatusCode)
+	}
+
+	// A rebuild, from the page: the view is then rebuilding or rebuilt,
+	// as GET /v1/views says.
+	if res, page = op.post("/console/operations/rebuild", url.Values{"csrf": {csrf}, "view": {"timeliness"}}); res.StatusCode != http.StatusAccepted || !strings.Contains(page, `id="operation-done"`) {
+		t.Fatalf("rebuild: %d\n%s", res.StatusCode, page)
+	}
+	waitFor(t, "the rebuild's outcome", 20*time.Second, func() bool {
+		code, body := apiAs(t, r, "operator", "GET", "/v1/views", "")
+		return code == 200 && strings.Contains(string(body), `"name":"timeliness"`) && strings.Contains(string(body), `"lastRebuild"`)
+	})
+	if res, page = op.post("/console/operations/rebuild", url.Values{"csrf": {csrf}, "view": {"nonesuch"}}); res.StatusCode != http.StatusNotFound || !strings.Contains(page, "No view &#34;nonesuch&#34;") {
+		t.Errorf("rebuild of no view: %d", res.StatusCode)
+	}
+
+	// Watching is not operating: no controls, and a post is refused.
+	aud := signedIn(t, r, "auditor")
+	if res, page = aud.get("/console/operations"); res.StatusCode == http.StatusOK && (strings.Contains(page, `id="rebuild-capacity"`) || strings.Contains(page, "/console/operations/void")) {
+		t.Errorf("an auditor is offered the operator's controls")
+	}
+	acsrf := csrfRe.FindStringSubmatch(page)
+	if acsrf != nil {
+		if res, _ := aud.post("/console/operations/rebuild", url.Values{"csrf": {acsrf[1]}, "view": {"capacity"}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("an auditor's rebuild: %d", res.StatusCode)
+		}
+	}
 }

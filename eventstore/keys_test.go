@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -292,5 +293,67 @@ func TestASealedEventWithoutItsKeyIsNotReadAsDisposed(t *testing.T) {
 	}
 	if r := got.Commit.Events[0].Data.(events.ReferralReceived); r.ChildReference != "HO-77" || got.Commit.Events[0].Disposed != nil {
 		t.Errorf("read with the key: %+v, disposed %v", r, got.Commit.Events[0].Disposed)
+	}
+}
+
+// A starting engine reads every key in one pass: afterwards a key is
+// served from memory (here: still there after its message was deleted
+// behind the store's back), and a disposed child's key stays destroyed.
+func TestPreloadedKeysAreReadInOnePass(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	k := kek(t)
+	if err := n.Store.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for i := range 50 {
+		child := fmt.Sprint("r-pre-", i)
+		key, err := n.Store.DataKey(ctx(t), child)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[child] = key
+	}
+	if err := n.Store.DestroyKey(ctx(t), "r-pre-7", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "r-pre-7")
+
+	other, err := eventstore.Open(ctx(t), n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.PreloadKeys(ctx(t))
+	if err != nil || got != len(want) {
+		t.Fatalf("preloaded %d keys of %d: %v", got, len(want), err)
+	}
+	js, _ := jetstream.New(n.Conn)
+	keys, err := js.Stream(ctx(t), eventstore.KeysStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Purge(ctx(t), jetstream.WithPurgeSubject("nts.keys.child.r-pre-3")); err == nil {
+		t.Fatal("the key stream let a key be purged")
+	}
+	m, err := keys.GetLastMsgForSubject(ctx(t), "nts.keys.child.r-pre-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.DeleteMsg(ctx(t), m.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	for child, key := range want {
+		if again, err := other.DataKey(ctx(t), child); err != nil || !bytes.Equal(again, key) {
+			t.Errorf("%s: a different key, or none, after the preload: %v", child, err)
+		}
+	}
+	if gone, err := other.KeyDestroyed(ctx(t), "r-pre-7"); err != nil || !gone {
+		t.Errorf("a disposed child after the preload: destroyed %v, %v", gone, err)
+	}
+	if again, err := other.PreloadKeys(ctx(t)); err != nil || again != 0 {
+		t.Errorf("a second preload read %d keys anew: %v", again, err)
 	}
 }

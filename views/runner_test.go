@@ -1,6 +1,7 @@
 package views_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
@@ -23,6 +26,7 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/simulate"
 	"github.com/ntsflow/ntsflow/views"
+	"github.com/ntsflow/ntsflow/wiring"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -583,4 +587,129 @@ func readCommits(t *testing.T, store *eventstore.Store, from, to uint64) []appen
 		t.Fatal(err)
 	}
 	return out
+}
+
+// After a start, the set says not ready until every view has applied the
+// log as it stood then: the views kept in memory fold it all on every
+// start, and an instance taking reads before would list some children and
+// not others.
+func TestNotReadyUntilTheViewsCatchUpAfterAStart(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	eng := buildEngine(t, n.Store)
+	drive(t, eng, 41, 60, 4, "cu")
+	last, err := n.Store.LastSequence(context.Background())
+	if err != nil || last == 0 {
+		t.Fatalf("last sequence %d: %v", last, err)
+	}
+	set := views.NewSet(n.Store, refdata.Default(), calendar.Default(), quiet)
+	set.CatchUpTo(last)
+	if err := set.Ready(); err == nil || !strings.Contains(err.Error(), "catching up") {
+		t.Fatalf("ready before the views ran: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { set.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !storetest.WaitFor(20*time.Second, func() bool { return set.Ready() == nil }) {
+		t.Fatalf("never ready: %v", set.Ready())
+	}
+	for _, st := range set.Statuses() {
+		if st.Sequence < last {
+			t.Errorf("ready with view %s at %d of %d", st.Name, st.Sequence, last)
+		}
+	}
+	// Caught up once: a view moments behind a new commit is still ready.
+	drive(t, eng, 42, 5, 1, "cv")
+	if err := set.Ready(); err != nil {
+		t.Errorf("not ready after catching up: %v", err)
+	}
+}
+
+// A sealed commit whose child's key does not answer (here: its message
+// deleted behind the key store's back, no disposal) is not passed over:
+// the views stop before it and say so, and apply it whole once the key
+// answers again. A view once passed such a commit for good, as corrupt or
+// as disposed of, when a key read failed during a cluster node's loss.
+func TestViewsWaitForAKeyThatDoesNotAnswer(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	chainKey := bytes.Repeat([]byte{7}, 32)
+	node, err := wiring.Build(wiring.Config{Store: n.Store, Log: quiet, ChainKey: chainKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := drive(t, node.Engine, 51, 1, 1, "kw")
+	if len(out) == 0 {
+		t.Fatal("nothing recorded")
+	}
+	child := out[0].evs[0].AggregateID
+	js, err := jetstream.New(n.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := js.Stream(context.Background(), eventstore.KeysStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := keys.GetLastMsgForSubject(context.Background(), "nts.keys.child."+child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.DeleteMsg(context.Background(), m.Sequence); err != nil {
+		t.Fatal(err)
+	}
+
+	// Views in another process's place: nothing of the child's cached.
+	reader, err := eventstore.Open(context.Background(), n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.OpenKeys(context.Background(), events.KeyStoreKey(chainKey)); err != nil {
+		t.Fatal(err)
+	}
+	var logged syncBuffer
+	set := views.NewSet(reader, refdata.Default(), calendar.Default(), slog.New(slog.NewTextHandler(&logged, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { set.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !storetest.WaitFor(20*time.Second, func() bool { return strings.Contains(logged.String(), "neither their key nor their disposal") }) {
+		t.Fatalf("the views never met the commit without its key:\n%s", logged.String())
+	}
+	first := out[0].seq
+	for _, st := range set.Statuses() {
+		if st.Sequence >= first || st.Stats.Corrupt > 0 {
+			t.Errorf("view %s passed the commit at %d: at %d, %d corrupt", st.Name, first, st.Sequence, st.Stats.Corrupt)
+		}
+	}
+
+	if _, err := js.Publish(context.Background(), "nts.keys.child."+child, m.Data); err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, set.Referrals, reader)
+	var ref string
+	set.Referrals.Read(func(v *projections.ReferralList, _ uint64) {
+		v.Each(func(r projections.ReferralRow) { ref = r.ChildReference })
+	})
+	want := out[0].evs[0].Data.(events.ReferralReceived).ChildReference
+	if ref == "" || ref != want {
+		t.Errorf("the referral list shows child reference %q, not %q", ref, want)
+	}
+}
+
+// syncBuffer is a log sink the test reads while the views write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ntsflow/ntsflow/calendar"
@@ -43,6 +44,10 @@ type Set struct {
 
 	mu          sync.Mutex
 	lastRebuild map[string]RebuildResult
+	// startAt is the log's last sequence when the node started
+	// (CatchUpTo); caughtUp is set once every view has reached it.
+	startAt  atomic.Uint64
+	caughtUp atomic.Bool
 	// unnamed holds the runners of registered views with no field.
 	unnamed map[string]member
 }
@@ -156,15 +161,36 @@ func (s *Set) Run(ctx context.Context) {
 
 // Ready reports an error when a view has stopped at an event this build
 // cannot read: it answers, but with a state that misses that event and
-// everything after it.
+// everything after it; and, after CatchUpTo, until every view has caught
+// up with the log as it stood at the start.
 func (s *Set) Ready() error {
-	for _, st := range s.statuses() {
+	statuses := s.statuses()
+	for _, st := range statuses {
 		if st.Stalled != nil {
 			return fmt.Errorf("view %s stopped at stream sequence %d (%s): event type %q is not one this build reads; run a build that reads it, or void it (docs/runbook.md#message-nobody-can-read)", st.Name, st.Stalled.Sequence, st.Stalled.Subject, st.Stalled.Type)
 		}
 	}
+	if s.caughtUp.Load() {
+		return nil
+	}
+	at := s.startAt.Load()
+	for _, st := range statuses {
+		if st.Sequence < at {
+			return fmt.Errorf("views catching up with the log after the start: %s at stream sequence %d of %d", st.Name, st.Sequence, at)
+		}
+	}
+	s.caughtUp.Store(true)
 	return nil
 }
+
+// CatchUpTo makes Ready say not ready until every view has applied the
+// log up to seq, the stream's last sequence when the node starts: views
+// kept in memory only (projections.Spec.InMemory) fold the whole log on
+// every start, and until they have, a list read from them would miss
+// children (docs/operations.md, "Readiness"). Once caught up, a view's
+// lag behind new commits is moments, and readers that must see a write
+// ask for it (minSequence).
+func (s *Set) CatchUpTo(seq uint64) { s.startAt.Store(seq) }
 
 // OnSnapshotFailure sets the hook every view calls when a snapshot could
 // not be saved. Call it before Run.

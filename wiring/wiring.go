@@ -205,11 +205,29 @@ func Build(cfg Config) (*Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The views are about to read every sealed event: the keys in one
+		// pass, not one request per child. Not fatal: a key not preloaded
+		// is read when it is needed.
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		start := time.Now()
+		if n, err := store.PreloadKeys(pctx); err != nil {
+			log.Warn("children's keys not preloaded; each is read when first needed", "err", err)
+		} else {
+			log.Info("children's keys preloaded", "keys", n, "took", time.Since(start).Round(time.Millisecond))
+		}
+		cancel()
 	}
 
 	n.Views = views.NewSet(store, reg, cal, log.With("component", "views"))
 	n.Views.MissingAlertAfter = time.Duration(n.SafeguardingPolicy.AlertMissingLongerThan)
 	n.Views.RetentionPolicy = n.RetentionPolicy
+	lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if last, err := store.LastSequence(lctx); err == nil {
+		n.Views.CatchUpTo(last)
+	} else {
+		log.Warn("the log's last sequence could not be read: readiness will not wait for the views to catch up", "err", err)
+	}
+	cancel()
 	n.Metrics = metrics.New(n.Views, store, reg, cal, cfg.Version)
 	n.Views.OnSnapshotFailure(n.Metrics.OnSnapshotFailure)
 	store.Consumers = eventstore.ConsumerPolicy{Log: log.With("component", "consumers"), OnFailure: n.Metrics.OnConsumerFailure}
