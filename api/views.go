@@ -305,11 +305,7 @@ func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	started, err := s.ops().Rebuild(r.Context(), caller(r), name)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"view": name, "started": started, "status": "/v1/views"})
+	answerJSON(w, http.StatusAccepted, map[string]any{"view": name, "started": started, "status": "/v1/views"}, err)
 }
 
 func (s *Server) setPledge(w http.ResponseWriter, r *http.Request, c aggregates.SetPledge, meta engine.Meta) {
