@@ -41,51 +41,35 @@ func (s *Server) rota() rota.Facts {
 	return rota.Facts{Authorities: s.Authorities, Views: s.Views, Policy: s.AllocationPolicy, Calendar: s.cal()}
 }
 
-// allocate: POST /v1/referrals/{id}/allocation, {} for the rota's choice or
-// {"authority","reason"} for the coordinator's.
-func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.Allocate
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	// An id that cannot name a referral is no referral here, as it always
-	// was (the engine would call it invalid).
-	if _, _, ok := s.load(w, r, id); !ok {
-		return
-	}
-	out, err := s.referrals().Allocate(r.Context(), caller(r), id, c, meta, nil, s.now())
-	s.answer(w, r, id, c, out, err, http.StatusOK)
+// allocationRoute serves one of the allocation's commands on a referral:
+// POST /v1/referrals/{id}/allocation ({} for the rota's choice or
+// {"authority","reason"} for the coordinator's), and the allocated
+// authority's contact's .../acceptance and .../allocation-exception. The
+// body decodes into C; run gives it to its use case.
+func allocationRoute[C aggregates.Command](s *Server, run func(r *http.Request, id string, c C, meta engine.Meta) (engine.Outcome, error)) http.HandlerFunc {
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
+		id := r.PathValue("id")
+		// An id that cannot name a referral, or names none the caller may
+		// read, is a 404 here even with sign-in off, as it always was (the
+		// engine would call it invalid).
+		if _, _, ok := s.load(w, r, id); !ok {
+			return
+		}
+		out, err := run(r, id, c, meta)
+		s.answer(w, r, id, c, out, err, http.StatusOK)
+	})
 }
 
-// answerAllocation: POST /v1/referrals/{id}/acceptance and
-// .../allocation-exception, by the allocated authority's contact.
-func (s *Server) answerAllocation(w http.ResponseWriter, r *http.Request, accept bool) {
-	var cmd aggregates.Command
-	var exception aggregates.RaiseAllocationException
-	var acceptance aggregates.AcceptAllocation
-	var body any = &acceptance
-	if !accept {
-		body = &exception
-	}
-	meta, ok := s.decodeCommand(w, r, body)
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	// An id that cannot name a referral, or names none the caller may
-	// read, is a 404 here even with sign-in off, as it always was.
-	if _, _, ok := s.load(w, r, id); !ok {
-		return
-	}
-	action := app.ActException
-	cmd = exception
-	if accept {
-		action, cmd = app.ActAccept, acceptance
-	}
-	out, err := s.referrals().Act(r.Context(), caller(r), id, action, cmd, meta)
-	s.answer(w, r, id, cmd, out, err, http.StatusOK)
+// allocate is the allocation by the rota or the coordinator.
+func (s *Server) allocate(r *http.Request, id string, c aggregates.Allocate, meta engine.Meta) (engine.Outcome, error) {
+	return s.referrals().Allocate(r.Context(), caller(r), id, c, meta, nil, s.now())
+}
+
+// answerAllocation is the contact's answer, the referral's action.
+func answerAllocation[C aggregates.Command](s *Server, action string) http.HandlerFunc {
+	return allocationRoute(s, func(r *http.Request, id string, c C, meta engine.Meta) (engine.Outcome, error) {
+		return s.referrals().Act(r.Context(), caller(r), id, action, c, meta)
+	})
 }
 
 // RotaView is a region's rota as the partnership reads it.
@@ -148,59 +132,33 @@ func (s *Server) rotaView(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, view)
 }
 
-// regionCommand: PUT /v1/regions/{region}/rota and POST .../pauses.
-func (s *Server) regionCommand(w http.ResponseWriter, r *http.Request, setRota bool) {
-	var rota aggregates.SetRota
-	var pause aggregates.PauseAuthority
-	var body any = &pause
-	if setRota {
-		body = &rota
-	}
-	meta, ok := s.decodeCommand(w, r, body)
-	if !ok {
-		return
-	}
-	slug := r.PathValue("region")
-	name, ok := s.regionOf(w, r, slug)
-	if !ok {
-		return
-	}
-	var cmd aggregates.RegionCommand = pause
-	if setRota {
-		cmd = rota
-	}
-	out, err := s.regions().Change(r.Context(), caller(r), name, cmd, meta)
-	s.answerAggregate(w, r, regionResult, out, err)
+// regionRoute serves one of the partnership's commands on a region: PUT
+// /v1/regions/{region}/rota, POST .../pauses, and POST
+// .../pauses/{authority}/end (ending an authority's pause early,
+// {"reason"}). The body decodes into C; fromPath, if any, adds what the
+// path names.
+func regionRoute[C aggregates.RegionCommand](s *Server, fromPath func(*C, *http.Request)) http.HandlerFunc {
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
+		name, ok := s.regionOf(w, r, r.PathValue("region"))
+		if !ok {
+			return
+		}
+		if fromPath != nil {
+			fromPath(&c, r)
+		}
+		out, err := s.regions().Change(r.Context(), caller(r), name, c, meta)
+		s.answerAggregate(w, r, regionResult, out, err)
+	})
 }
 
-// endPause: POST /v1/regions/{region}/pauses/{authority}/end, the
-// partnership ending an authority's pause early, {"reason"}.
-func (s *Server) endPause(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.EndPause
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
-	slug := r.PathValue("region")
-	name, ok := s.regionOf(w, r, slug)
-	if !ok {
-		return
-	}
-	c.Authority = r.PathValue("authority")
-	out, err := s.regions().Change(r.Context(), caller(r), name, c, meta)
-	s.answerAggregate(w, r, regionResult, out, err)
-}
+// pausedAuthority is the authority whose pause .../pauses/{authority}/end
+// ends.
+func pausedAuthority(c *aggregates.EndPause, r *http.Request) { c.Authority = r.PathValue("authority") }
 
 // setContact: PUT /v1/authorities/{code}/contact.
-func (s *Server) setContact(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.SetContact
-	meta, ok := s.decodeCommand(w, r, &c)
+func (s *Server) setContact(w http.ResponseWriter, r *http.Request, c aggregates.SetContact, meta engine.Meta) {
+	code, ok := s.pathAuthority(w, r)
 	if !ok {
-		return
-	}
-	code, ok := s.Authorities.Canonical(r.PathValue("code"))
-	if !ok {
-		writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", r.PathValue("code")))
 		return
 	}
 	out, err := app.Authorities{Engine: s.Engine}.Change(r.Context(), caller(r), code, c, meta)

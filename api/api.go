@@ -91,41 +91,38 @@ const DefaultBodyTimeout = 10 * time.Second
 // Routes lists every route the server serves, as "METHOD /path". The
 // OpenAPI test checks each is documented.
 func (s *Server) Routes() map[string]http.HandlerFunc {
-	cmd := func(action string, newCmd func() aggregates.Command) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) { s.command(w, r, r.PathValue("id"), action, newCmd) }
-	}
 	routes := map[string]http.HandlerFunc{
-		"POST /v1/referrals":                                          s.receive,
-		"POST /v1/referrals/{id}/notifications":                       cmd("notify", func() aggregates.Command { return &aggregates.NotifyProfessionals{} }),
-		"POST /v1/referrals/{id}/placement-searches":                  cmd("search", func() aggregates.Command { return &aggregates.RecordPlacementSearch{} }),
-		"POST /v1/referrals/{id}/age-assessment-requests":             cmd("age-request", func() aggregates.Command { return &aggregates.RequestAgeAssessment{} }),
-		"POST /v1/referrals/{id}/age-assessments":                     cmd("age", func() aggregates.Command { return &aggregates.RecordAgeAssessment{} }),
-		"POST /v1/referrals/{id}/placement":                           cmd("place", func() aggregates.Command { return &aggregates.Place{} }),
-		"POST /v1/referrals/{id}/withdrawal":                          cmd("withdraw", func() aggregates.Command { return &aggregates.Withdraw{} }),
-		"POST /v1/referrals/{id}/leaving-care":                        cmd("left-care", func() aggregates.Command { return &aggregates.RecordLeftCare{} }),
+		"POST /v1/referrals":                                          withCommand(s, s.receive),
+		"POST /v1/referrals/{id}/notifications":                       actionRoute[aggregates.NotifyProfessionals](s, "notify"),
+		"POST /v1/referrals/{id}/placement-searches":                  actionRoute[aggregates.RecordPlacementSearch](s, "search"),
+		"POST /v1/referrals/{id}/age-assessment-requests":             actionRoute[aggregates.RequestAgeAssessment](s, "age-request"),
+		"POST /v1/referrals/{id}/age-assessments":                     actionRoute[aggregates.RecordAgeAssessment](s, "age"),
+		"POST /v1/referrals/{id}/placement":                           actionRoute[aggregates.Place](s, "place"),
+		"POST /v1/referrals/{id}/withdrawal":                          actionRoute[aggregates.Withdraw](s, "withdraw"),
+		"POST /v1/referrals/{id}/leaving-care":                        actionRoute[aggregates.RecordLeftCare](s, "left-care"),
 		"GET /v1/referrals/{id}":                                      s.get,
 		"GET /v1/referrals/{id}/history":                              s.history,
 		"GET /v1/records":                                             s.recordsDue,
 		"GET /v1/records/{id}":                                        s.record,
 		"POST /v1/records/{id}/legal-hold":                            s.legalHold(true),
 		"POST /v1/records/{id}/legal-hold/release":                    s.legalHold(false),
-		"POST /v1/authorities/{code}/pledge":                          s.setPledge,
-		"PUT /v1/authorities/{code}/contact":                          s.setContact,
-		"POST /v1/referrals/{id}/allocation":                          s.allocate,
-		"POST /v1/referrals/{id}/acceptance":                          func(w http.ResponseWriter, r *http.Request) { s.answerAllocation(w, r, true) },
-		"POST /v1/referrals/{id}/allocation-exception":                func(w http.ResponseWriter, r *http.Request) { s.answerAllocation(w, r, false) },
+		"POST /v1/authorities/{code}/pledge":                          withCommand(s, s.setPledge),
+		"PUT /v1/authorities/{code}/contact":                          withCommand(s, s.setContact),
+		"POST /v1/referrals/{id}/allocation":                          allocationRoute(s, s.allocate),
+		"POST /v1/referrals/{id}/acceptance":                          answerAllocation[aggregates.AcceptAllocation](s, app.ActAccept),
+		"POST /v1/referrals/{id}/allocation-exception":                answerAllocation[aggregates.RaiseAllocationException](s, app.ActException),
 		"GET /v1/regions/{region}/rota":                               s.rotaView,
-		"PUT /v1/regions/{region}/rota":                               func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, true) },
-		"POST /v1/regions/{region}/pauses":                            func(w http.ResponseWriter, r *http.Request) { s.regionCommand(w, r, false) },
-		"POST /v1/regions/{region}/pauses/{authority}/end":            s.endPause,
+		"PUT /v1/regions/{region}/rota":                               regionRoute[aggregates.SetRota](s, nil),
+		"POST /v1/regions/{region}/pauses":                            regionRoute[aggregates.PauseAuthority](s, nil),
+		"POST /v1/regions/{region}/pauses/{authority}/end":            regionRoute(s, pausedAuthority),
 		"GET /v1/capacity/national":                                   s.national,
 		"GET /v1/planning/forecast":                                   s.forecast,
 		"GET /v1/authorities/{code}/team":                             s.team,
 		"GET /v1/authorities/{code}":                                  s.authority,
-		"PUT /v1/authorities/{code}/team/workers/{staffId}":           func(w http.ResponseWriter, r *http.Request) { s.teamCommand(w, r, &aggregates.SetWorker{}) },
-		"POST /v1/authorities/{code}/team/workers/{staffId}/absences": func(w http.ResponseWriter, r *http.Request) { s.teamCommand(w, r, &aggregates.MarkWorkerAway{}) },
-		"POST /v1/authorities/{code}/team/workers/{staffId}/leaving":  func(w http.ResponseWriter, r *http.Request) { s.teamCommand(w, r, &aggregates.RecordWorkerLeft{}) },
-		"POST /v1/referrals/{id}/social-worker":                       s.allocateWorker,
+		"PUT /v1/authorities/{code}/team/workers/{staffId}":           teamRoute[aggregates.SetWorker](s),
+		"POST /v1/authorities/{code}/team/workers/{staffId}/absences": teamRoute[aggregates.MarkWorkerAway](s),
+		"POST /v1/authorities/{code}/team/workers/{staffId}/leaving":  teamRoute[aggregates.RecordWorkerLeft](s),
+		"POST /v1/referrals/{id}/social-worker":                       withCommand(s, s.allocateWorker),
 		"GET /v1/planning/training-places":                            s.trainingPlaces,
 		"GET /v1/capacity":                                            s.capacity,
 		"GET /v1/capacity/regions/{region}":                           s.capacity,
@@ -143,7 +140,7 @@ func (s *Server) Routes() map[string]http.HandlerFunc {
 		"GET /readyz":                                                 s.readyz,
 		"GET /v1/parked":                                              s.listParked,
 		"POST /v1/parked/replay":                                      s.replayParked,
-		"POST /v1/voids":                                              s.voidMessage,
+		"POST /v1/voids":                                              withCommand(s, s.voidMessage),
 	}
 	for k, h := range s.careRoutes() {
 		routes[k] = h
@@ -279,12 +276,7 @@ type EventSummary struct {
 	Type string `json:"type"`
 }
 
-func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.ReceiveReferral
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, c aggregates.ReceiveReferral, meta engine.Meta) {
 	out, err := s.referrals().Receive(r.Context(), caller(r), c, meta)
 	if err == nil {
 		w.Header().Set("Location", "/v1/referrals/"+out.AggregateID)
@@ -292,17 +284,14 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	s.answer(w, r, out.AggregateID, c, out, err, http.StatusCreated)
 }
 
-// command: one of a referral's actions (app.ActionNames), whose body
-// newCmd decodes.
-func (s *Server) command(w http.ResponseWriter, r *http.Request, id, action string, newCmd func() aggregates.Command) {
-	ptr := newCmd()
-	meta, ok := s.decodeCommand(w, r, ptr)
-	if !ok {
-		return
-	}
-	c := deref(ptr)
-	out, err := s.referrals().Act(r.Context(), caller(r), id, action, c, meta)
-	s.answer(w, r, id, c, out, err, http.StatusOK)
+// actionRoute serves one of a referral's actions (app.ActionNames), whose
+// body decodes into C.
+func actionRoute[C aggregates.Command](s *Server, action string) http.HandlerFunc {
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
+		id := r.PathValue("id")
+		out, err := s.referrals().Act(r.Context(), caller(r), id, action, c, meta)
+		s.answer(w, r, id, c, out, err, http.StatusOK)
+	})
 }
 
 // referrals are the referral's use cases, on this server's engine and facts.
@@ -310,26 +299,16 @@ func (s *Server) referrals() app.Referrals {
 	return app.Referrals{Engine: s.Engine, Authorities: s.Authorities, Rota: s.rota(), Reads: s.Reads}
 }
 
-// deref turns the pointer the body was decoded into back into the value the
-// decider takes.
-func deref(c aggregates.Command) aggregates.Command {
-	switch p := c.(type) {
-	case *aggregates.NotifyProfessionals:
-		return *p
-	case *aggregates.RecordPlacementSearch:
-		return *p
-	case *aggregates.RequestAgeAssessment:
-		return *p
-	case *aggregates.RecordAgeAssessment:
-		return *p
-	case *aggregates.Place:
-		return *p
-	case *aggregates.Withdraw:
-		return *p
-	case *aggregates.RecordLeftCare:
-		return *p
+// withCommand serves a request whose body is a command of type C: serve
+// gets it, with the request's Meta, once it has decoded; a body or
+// headers refused are answered by decodeCommand.
+func withCommand[C any](s *Server, serve func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var c C
+		if meta, ok := s.decodeCommand(w, r, &c); ok {
+			serve(w, r, c, meta)
+		}
 	}
-	return c
 }
 
 // decodeCommand reads a command: its body into v and its headers into a

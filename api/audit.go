@@ -11,11 +11,7 @@ import (
 func (s *Server) verifyLog(w http.ResponseWriter, r *http.Request) {
 	noWriteDeadline(w)
 	rep, err := s.ops().Verify(r.Context(), caller(r))
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	answerJSON(w, http.StatusOK, rep, err)
 }
 
 // exportLog streams every event recorded between since and until as JSON

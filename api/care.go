@@ -5,6 +5,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 )
 
@@ -24,17 +25,12 @@ func (s *Server) safeguardingPolicy() safeguarding.Policy {
 // careRoute serves one care command: body decodes into the command's
 // value; app.CareFacts adds the referral's facts, as for the console.
 func careRoute[C aggregates.CareCommand](s *Server) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var c C
-		meta, ok := s.decodeCommand(w, r, &c)
-		if !ok {
-			return
-		}
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
 		id := r.PathValue("id")
 		facts := app.CareFacts{Authorities: s.Authorities, Rules: s.safeguardingPolicy().Rules()}
 		out, err := s.referrals().Care(r.Context(), caller(r), id, c, facts.Complete, meta)
 		s.answer(w, r, id, c, out, err, http.StatusOK)
-	}
+	})
 }
 
 func (s *Server) careRoutes() map[string]http.HandlerFunc {

@@ -61,6 +61,16 @@ func writeError(w http.ResponseWriter, e *Error) {
 	}{e})
 }
 
+// answerJSON writes v with status, or err as errorFor answers it (with no
+// version to name).
+func answerJSON(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		writeError(w, errorFor(err, noVersion))
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	// No HTML escaping: the API's messages are read by people, who should
 	// see "<token>", not "\u003ctoken\u003e".

@@ -10,11 +10,7 @@ import (
 // deliveries and the last error of each.
 func (s *Server) listParked(w http.ResponseWriter, r *http.Request) {
 	parked, err := s.ops().Parked(r.Context(), caller(r))
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"parked": parked})
+	answerJSON(w, http.StatusOK, map[string]any{"parked": parked}, err)
 }
 
 // replayRequest names one parked message by its sequence in NTS_PARKED;
@@ -37,9 +33,5 @@ func (s *Server) replayParked(w http.ResponseWriter, r *http.Request) {
 		seq = *req.Sequence
 	}
 	out, err := s.ops().Replay(r.Context(), caller(r), seq)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+	answerJSON(w, http.StatusOK, map[string]any{"results": out}, err)
 }

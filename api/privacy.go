@@ -6,6 +6,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
@@ -14,8 +15,8 @@ import (
 
 func (s *Server) privacyRoutes() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
-		"POST /v1/referrals/{id}/corrections":    s.correct,
-		"POST /v1/referrals/{id}/subject-access": s.subjectAccess,
+		"POST /v1/referrals/{id}/corrections":    withCommand(s, s.correct),
+		"POST /v1/referrals/{id}/subject-access": withCommand(s, s.subjectAccess),
 		"GET /v1/privacy/reads/referrals/{id}": func(w http.ResponseWriter, r *http.Request) {
 			s.reads(w, r, app.ReadsQuery{Referral: r.PathValue("id")})
 		},
@@ -26,12 +27,7 @@ func (s *Server) privacyRoutes() map[string]http.HandlerFunc {
 }
 
 // correct: POST /v1/referrals/{id}/corrections {"field","newValue","reason"}.
-func (s *Server) correct(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.CorrectChildDetail
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
+func (s *Server) correct(w http.ResponseWriter, r *http.Request, c aggregates.CorrectChildDetail, meta engine.Meta) {
 	id := r.PathValue("id")
 	out, err := s.referrals().Correct(r.Context(), caller(r), id, c, meta)
 	s.answer(w, r, id, c, out, err, http.StatusOK)
@@ -44,12 +40,7 @@ type SubjectAccessRequest struct {
 
 // subjectAccess: POST /v1/referrals/{id}/subject-access {"reason"}: the
 // export, recorded, as a zip download.
-func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request) {
-	var body SubjectAccessRequest
-	meta, ok := s.decodeCommand(w, r, &body)
-	if !ok {
-		return
-	}
+func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, body SubjectAccessRequest, meta engine.Meta) {
 	id := r.PathValue("id")
 	x, err := app.SubjectAccess{Engine: s.Engine, Reads: s.Reads, Now: s.Now}.Export(r.Context(), caller(r), id, body.Reason, meta)
 	if err != nil {

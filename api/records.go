@@ -7,6 +7,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/engine"
 )
 
 // RecordView is how a child's record is kept (issue 24): whether a legal
@@ -44,20 +45,14 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request) {
 // legalHold: POST /v1/records/{id}/legal-hold and .../legal-hold/release,
 // {"reason"}.
 func (s *Server) legalHold(hold bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var c aggregates.PlaceLegalHold
-		meta, ok := s.decodeCommand(w, r, &c)
-		if !ok {
-			return
-		}
-		id := r.PathValue("id")
-		out, err := s.records().Hold(r.Context(), caller(r), id, hold, c.Reason, meta)
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c aggregates.PlaceLegalHold, meta engine.Meta) {
+		out, err := s.records().Hold(r.Context(), caller(r), r.PathValue("id"), hold, c.Reason, meta)
 		if err != nil {
 			writeError(w, errorFor(err, noVersion))
 			return
 		}
 		writeJSON(w, http.StatusOK, s.commandResult(r, out))
-	}
+	})
 }
 
 // recordsDue: GET /v1/records?within=N&recent=N, the disposals due, the

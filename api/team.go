@@ -7,6 +7,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/app"
+	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 )
 
@@ -15,38 +16,22 @@ import (
 // authority's own: the authority changes it; the authority and auditors
 // read it.
 
-// teamCommand: PUT .../team/workers/{staffId}, POST .../absences, POST
-// .../leaving. body is a fresh command to decode the request into.
-func (s *Server) teamCommand(w http.ResponseWriter, r *http.Request, body any) {
-	staffID := r.PathValue("staffId")
-	var cmd aggregates.TeamCommand
-	meta, ok := s.decodeCommand(w, r, body)
-	if !ok {
-		return
-	}
-	code, ok := s.pathAuthority(w, r)
-	if !ok {
-		return
-	}
-	switch c := body.(type) {
-	case *aggregates.SetWorker:
-		cmd = *c
-	case *aggregates.MarkWorkerAway:
-		cmd = *c
-	case *aggregates.RecordWorkerLeft:
-		cmd = *c
-	}
-	out, err := app.Teams{Engine: s.Engine}.Change(r.Context(), caller(r), code, staffID, cmd, meta)
-	s.answerAggregate(w, r, authorityResult, out, err)
+// teamRoute serves one of the team's commands on a worker: PUT
+// .../team/workers/{staffId}, POST .../absences, POST .../leaving. The body
+// decodes into C.
+func teamRoute[C aggregates.TeamCommand](s *Server) http.HandlerFunc {
+	return withCommand(s, func(w http.ResponseWriter, r *http.Request, c C, meta engine.Meta) {
+		code, ok := s.pathAuthority(w, r)
+		if !ok {
+			return
+		}
+		out, err := app.Teams{Engine: s.Engine}.Change(r.Context(), caller(r), code, r.PathValue("staffId"), c, meta)
+		s.answerAggregate(w, r, authorityResult, out, err)
+	})
 }
 
 // allocateWorker: POST /v1/referrals/{id}/social-worker.
-func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.AllocateWorker
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
+func (s *Server) allocateWorker(w http.ResponseWriter, r *http.Request, c aggregates.AllocateWorker, meta engine.Meta) {
 	// The command changes the team, so its result (and version) is the
 	// team's: named by the authority, not as the referral.
 	out, err := s.referrals().AllocateWorker(r.Context(), caller(r), r.PathValue("id"), c, meta)

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,28 +119,19 @@ func (s *Server) now() time.Time {
 }
 
 func (s *Server) capacity(w http.ResponseWriter, r *http.Request) {
-	region, code := r.PathValue("region"), r.PathValue("code")
-	if region != "" {
-		name, ok := refdata.RegionByName(region)
-		if !ok {
-			writeError(w, apiError(http.StatusNotFound, "not_found", "region", "no region %q; regions: %v", region, refdata.Regions))
-			return
-		}
-		region = name
+	// The path names the region or authority: one that names none is not
+	// found, where a query parameter would be invalid.
+	asked, e := s.scopeOf(r.PathValue("region"), r.PathValue("code"), http.StatusNotFound, "not_found", "code")
+	if e != nil {
+		writeError(w, e)
+		return
 	}
-	if code != "" {
-		cur, ok := s.Views.Registry.Canonical(code)
-		if !ok {
-			writeError(w, apiError(http.StatusNotFound, "not_found", "code", "%s is not an authority with children's services", code))
-			return
-		}
-		code = cur
-	}
+	region, code := asked.Region, asked.Authority
 	at, param, ok := s.at(w, r)
 	if !ok {
 		return
 	}
-	rd, _, err := s.queries().Capacity(r.Context(), caller(r), app.CapacityQuery{Scope: app.Scope{Region: region, Authority: code}}, at)
+	rd, _, err := s.queries().Capacity(r.Context(), caller(r), app.CapacityQuery{Scope: asked}, at)
 	answerRead(s, w, r, param, rd, err, func(rep projections.CapacityReport) any {
 		switch {
 		case code != "":
@@ -172,12 +164,7 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	var asked app.Scope
-	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &asked.Region, &asked.Authority); e != nil {
-		writeError(w, e)
-		return
-	}
-	at, param, ok := s.at(w, r)
+	asked, at, param, ok := s.scopedAt(w, r)
 	if !ok {
 		return
 	}
@@ -189,13 +176,7 @@ func (s *Server) timeliness(w http.ResponseWriter, r *http.Request) {
 // interviews due, and each authority's and region's figures, narrowed as
 // the timeliness view is to what the caller may read.
 func (s *Server) safeguarding(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var asked app.Scope
-	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &asked.Region, &asked.Authority); e != nil {
-		writeError(w, e)
-		return
-	}
-	at, param, ok := s.at(w, r)
+	asked, at, param, ok := s.scopedAt(w, r)
 	if !ok {
 		return
 	}
@@ -208,7 +189,8 @@ func (s *Server) safeguarding(w http.ResponseWriter, r *http.Request) {
 func (s *Server) children(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	cq := app.ChildrenQuery{Child: strings.TrimSpace(q.Get("child")), CareStatus: q.Get("careStatus")}
-	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &cq.Scope.Region, &cq.Scope.Authority); e != nil {
+	var e *Error
+	if cq.Scope, e = s.scopeQuery(q); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -228,24 +210,45 @@ func (s *Server) children(w http.ResponseWriter, r *http.Request) {
 	answerRead(s, w, r, param, rd, err, same)
 }
 
-// placeFilterParams checks region and authority query parameters: the
-// scope asked for, which package app narrows to what the caller may read.
-func (s *Server) placeFilterParams(region, authority string, regionOut, authorityOut *string) *Error {
+// scopeQuery checks the region and authority query parameters: the scope
+// asked for, which package app narrows to what the caller may read.
+func (s *Server) scopeQuery(q url.Values) (app.Scope, *Error) {
+	return s.scopeOf(q.Get("region"), q.Get("authority"), http.StatusBadRequest, "invalid_query", "authority")
+}
+
+// scopeOf resolves a region's name and an authority's code as asked: one
+// that names none is answered with status and code, the authority's field
+// named authorityField.
+func (s *Server) scopeOf(region, authority string, status int, code, authorityField string) (app.Scope, *Error) {
+	var asked app.Scope
 	if region != "" {
 		name, ok := refdata.RegionByName(region)
 		if !ok {
-			return apiError(http.StatusBadRequest, "invalid_query", "region", "no region %q; regions: %v", region, refdata.Regions)
+			return app.Scope{}, apiError(status, code, "region", "no region %q; regions: %v", region, refdata.Regions)
 		}
-		*regionOut = name
+		asked.Region = name
 	}
 	if authority != "" {
 		cur, ok := s.Views.Registry.Canonical(authority)
 		if !ok {
-			return apiError(http.StatusBadRequest, "invalid_query", "authority", "%s is not an authority with children's services", authority)
+			return app.Scope{}, apiError(status, code, authorityField, "%s is not an authority with children's services", authority)
 		}
-		*authorityOut = cur
+		asked.Authority = cur
 	}
-	return nil
+	return asked, nil
+}
+
+// scopedAt reads what a view read narrowed to a region or an authority
+// asks for: the scope (scopeQuery) and when (at). ok is false once an
+// error has been written.
+func (s *Server) scopedAt(w http.ResponseWriter, r *http.Request) (asked app.Scope, at app.At, param string, ok bool) {
+	asked, e := s.scopeQuery(r.URL.Query())
+	if e != nil {
+		writeError(w, e)
+		return asked, at, "", false
+	}
+	at, param, ok = s.at(w, r)
+	return asked, at, param, ok
 }
 
 var (
@@ -284,12 +287,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 			*p.to = n
 		}
 	}
-	var asked app.Scope
-	if e := s.placeFilterParams(q.Get("region"), q.Get("authority"), &asked.Region, &asked.Authority); e != nil {
-		writeError(w, e)
-		return
-	}
-	at, param, ok := s.at(w, r)
+	asked, at, param, ok := s.scopedAt(w, r)
 	if !ok {
 		return
 	}
@@ -299,11 +297,7 @@ func (s *Server) listReferrals(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.ops().ViewStatuses(r.Context(), caller(r))
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	answerJSON(w, http.StatusOK, rep, err)
 }
 
 // rebuildView starts a rebuild beside the live view; the view keeps
@@ -311,20 +305,11 @@ func (s *Server) viewStatuses(w http.ResponseWriter, r *http.Request) {
 func (s *Server) rebuildView(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	started, err := s.ops().Rebuild(r.Context(), caller(r), name)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"view": name, "started": started, "status": "/v1/views"})
+	answerJSON(w, http.StatusAccepted, map[string]any{"view": name, "started": started, "status": "/v1/views"}, err)
 }
 
-func (s *Server) setPledge(w http.ResponseWriter, r *http.Request) {
-	var c aggregates.SetPledge
-	meta, ok := s.decodeCommand(w, r, &c)
-	if !ok {
-		return
-	}
-	code := r.PathValue("code")
+func (s *Server) setPledge(w http.ResponseWriter, r *http.Request, c aggregates.SetPledge, meta engine.Meta) {
+	code, ok := r.PathValue("code"), true
 	if s.Authorities != nil {
 		code, ok = s.Authorities.Canonical(code)
 	}

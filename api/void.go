@@ -17,16 +17,7 @@ type voidRequest struct {
 // voidMessage records an operator's void of one message (engine.Void):
 // the way out of a referral that answers 500 for a message that does not
 // decode, or of views stopped at an event this build does not read.
-func (s *Server) voidMessage(w http.ResponseWriter, r *http.Request) {
-	var req voidRequest
-	meta, ok := s.decodeCommand(w, r, &req)
-	if !ok {
-		return
-	}
+func (s *Server) voidMessage(w http.ResponseWriter, r *http.Request, req voidRequest, meta engine.Meta) {
 	out, err := s.ops().Void(r.Context(), caller(r), engine.VoidRequest{Subject: req.Subject, Sequence: req.Sequence, Reason: req.Reason, Force: req.Force}, meta)
-	if err != nil {
-		writeError(w, errorFor(err, noVersion))
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	answerJSON(w, http.StatusCreated, out, err)
 }

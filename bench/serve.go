@@ -246,12 +246,18 @@ func (s *Serve) StopKeeping() {
 	os.Remove(s.logPath)
 }
 
-func (s *Serve) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
+func (s *Serve) stop() { stopProcess(s.cmd, s.exited, syscall.SIGTERM) }
+
+// stopProcess asks a process to stop with sig and waits for it to exit
+// (exited closes then), killing it if it has not within 30 s: false then.
+func stopProcess(cmd *exec.Cmd, exited <-chan struct{}, sig os.Signal) (stopped bool) {
+	cmd.Process.Signal(sig)
 	select {
-	case <-s.exited:
+	case <-exited:
+		return true
 	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
+		cmd.Process.Kill()
+		<-exited
+		return false
 	}
 }

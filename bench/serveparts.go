@@ -701,12 +701,7 @@ func startStrace(pid int, out string) (*straceRun, string) {
 // stop detaches strace (SIGINT), which then writes its count table, and
 // reads the calls counted.
 func (t *straceRun) stop() (map[string]int, error) {
-	t.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-t.exited:
-	case <-time.After(30 * time.Second):
-		t.cmd.Process.Kill()
-		<-t.exited
+	if !stopProcess(t.cmd, t.exited, os.Interrupt) {
 		return nil, errors.New("strace did not stop within 30 s")
 	}
 	b, err := os.ReadFile(t.out)

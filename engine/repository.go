@@ -14,6 +14,12 @@ import (
 // state. The API, the sagas and the publisher read aggregates through it.
 func Load[S any, C aggregates.Command](ctx context.Context, store Loader, d aggregates.Decider[S, C], id string) (S, []eventstore.Stored, error) {
 	stored, err := store.Load(ctx, d.Subject(id))
+	return folded(d, id, stored, err)
+}
+
+// folded is an aggregate's state from the commits loaded for it, or why
+// they could not be loaded.
+func folded[S any, C aggregates.Command](d aggregates.Decider[S, C], id string, stored []eventstore.Stored, err error) (S, []eventstore.Stored, error) {
 	if err != nil {
 		var zero S
 		return zero, nil, fmt.Errorf("load %s %s: %w", d.Kind, id, err)
@@ -29,12 +35,7 @@ func Load[S any, C aggregates.Command](ctx context.Context, store Loader, d aggr
 // do not modify it.
 func LoadThrough[S any, C aggregates.Command](ctx context.Context, e *Engine, d aggregates.Decider[S, C], id string) (S, []eventstore.Stored, error) {
 	stored, err := e.load(ctx, d.Subject(id))
-	if err != nil {
-		var zero S
-		return zero, nil, fmt.Errorf("load %s %s: %w", d.Kind, id, err)
-	}
-	s, _ := fold(d, id, stored)
-	return s, stored, nil
+	return folded(d, id, stored, err)
 }
 
 // LoadHolding reads an aggregate for a reaction to its commit at stream

@@ -160,17 +160,27 @@ func (s *Store) ForgetStoredChainKey(ctx context.Context, fileKey []byte) error 
 }
 
 func writeKeyFile(path string, key []byte) error {
+	_, err := writeNewSecret("chain key", path, []byte(hex.EncodeToString(key)+"\n"))
+	return err
+}
+
+// writeNewSecret writes b to a new file at path that only its owner may
+// read, in a directory made private if it is new: all of it, synced, or no
+// file at all. created is false when the file is there already (an earlier
+// run, or another process first): it is left as it is. what names the
+// secret in errors ("chain key").
+func writeNewSecret(what, path string, b []byte) (created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("chain key: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("chain key: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
-	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -179,9 +189,9 @@ func writeKeyFile(path string, key []byte) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return fmt.Errorf("chain key %s: %w", path, err)
+		return false, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	return nil
+	return true, nil
 }
 
 // ReadChainKeyFile reads a chain key file: hex digits (at least 32), or at

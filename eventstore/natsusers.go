@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -68,26 +67,12 @@ func LoadOrCreateNATSUsers(path string) (NATSUsers, error) {
 	}
 	u = NATSUsers{Engine: randomSecret(), Subscriber: randomSecret()}
 	b, _ := json.MarshalIndent(u, "", "  ")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return NATSUsers{}, fmt.Errorf("nats users: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
+	created, err := writeNewSecret("nats users", path, append(b, '\n'))
+	switch {
+	case err != nil:
+		return NATSUsers{}, err
+	case !created:
 		return readNATSUsers(path)
-	}
-	if err != nil {
-		return NATSUsers{}, fmt.Errorf("nats users: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return NATSUsers{}, fmt.Errorf("nats users %s: %w", path, err)
 	}
 	return u, nil
 }

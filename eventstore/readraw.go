@@ -6,8 +6,6 @@ import (
 	"math"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // RawCommit is a commit as the stream holds it, not yet decoded: what
@@ -45,27 +43,15 @@ func (s *Store) ReadRaw(ctx context.Context, from, to uint64, fn func(RawCommit)
 	if to < from {
 		return nil
 	}
-	cons, err := s.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   from,
-	})
+	it, release, err := s.eventsFrom(ctx, from, "read")
 	if err != nil {
-		return fmt.Errorf("read from %d: %w", from, unavailable(err))
+		return err
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("read from %d: %w", from, unavailable(err))
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
+	defer release()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read: %w", unavailable(err))
+			return notNext(ctx, "read", err)
 		}
 		seq, ts, ok := position(m.Reply())
 		if !ok {

@@ -178,20 +178,15 @@ func (s *Store) Reads(ctx context.Context, f ReadsFilter) ([]ReadRecord, error) 
 	if info.NumPending == 0 {
 		return out, nil
 	}
-	it, err := cons.Messages()
+	it, release, err := messagesOf(ctx, cons, "read the read audit")
 	if err != nil {
-		return nil, fmt.Errorf("read the read audit: %w", unavailable(err))
+		return nil, err
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
+	defer release()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("read the read audit: %w", unavailable(err))
+			return nil, notNext(ctx, "read the read audit", err)
 		}
 		md, err := m.Metadata()
 		if err != nil {

@@ -557,32 +557,20 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(Stored) error) 
 	if from < 1 {
 		from = 1
 	}
-	cons, err := s.js.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   from,
-	})
+	it, release, err := s.eventsFrom(ctx, from, "follow")
 	if err != nil {
-		return fmt.Errorf("follow from %d: %w", from, unavailable(err))
+		return err
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("follow from %d: %w", from, unavailable(err))
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
+	defer release()
 	restarted, unwatch := s.onRestart(it.Stop)
 	defer unwatch()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if restarted() {
+			if ctx.Err() == nil && restarted() {
 				return fmt.Errorf("follow: %w: JetStream started again; following afresh", ErrUnavailable)
 			}
-			return fmt.Errorf("follow: %w", unavailable(err))
+			return notNext(ctx, "follow", err)
 		}
 		md, err := m.Metadata()
 		if err != nil {

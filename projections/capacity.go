@@ -136,12 +136,6 @@ func (v *Capacity) release(r *capRef) {
 	}
 }
 
-// saveCapacity takes the view for a snapshot written while it moves on.
-func saveCapacity(v *Capacity) func(*jsontext.Encoder) error {
-	write := v.writer(true)
-	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
-}
-
 // MarshalJSON is the view as its snapshot holds it.
 func (v *Capacity) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
 
@@ -154,14 +148,9 @@ func (v *Capacity) writer(freeze bool) func(*snapEncoder) {
 	for i, code := range codes {
 		counts[i] = *v.Authorities[code]
 	}
-	names, refs := v.syms.list(), v.refs.rows()
-	if freeze {
-		refs = v.refs.freeze()
-	}
+	names, refs := v.syms.list(), v.refs.take(freeze)
 	return func(w *snapEncoder) {
-		w.beginObject()
-		w.name("symbols")
-		w.strs(names)
+		w.openWithSymbols(names)
 		w.name("authorities")
 		w.beginArray()
 		for i, c := range counts {
@@ -189,9 +178,7 @@ func (v *Capacity) writer(freeze bool) func(*snapEncoder) {
 // loadCapacity reads the view from its snapshot.
 func loadCapacity(dec *jsontext.Decoder) (*Capacity, error) {
 	v, r := NewCapacity(), &snapDecoder{dec: dec}
-	r.beginObject()
-	r.name("symbols")
-	r.symbols(&v.syms)
+	r.openWithSymbols(&v.syms)
 	r.name("authorities")
 	r.beginArray()
 	for r.more() {

@@ -209,6 +209,40 @@ func (t *table[E]) add(id string) *E {
 	return &c.rows[i&(chunkLen-1)]
 }
 
+// put sets id's entry, adding it if the table has none.
+func (t *table[E]) put(id string, e E) {
+	if i, ok := t.find(id); ok {
+		*t.mut(i) = e
+		return
+	}
+	*t.add(id) = e
+}
+
+// update applies change to a copy of id's entry, if the table has one, and
+// writes it back only if it changed: most events change nothing in a view,
+// and writing would copy a chunk shared with a snapshot for nothing.
+func update[E comparable](t *table[E], id string, change func(*E)) {
+	i, ok := t.find(id)
+	if !ok {
+		return
+	}
+	was := *t.get(i)
+	e := was
+	change(&e)
+	if e != was {
+		*t.mut(i) = e
+	}
+}
+
+// take is the table for a snapshot: as it is now while the view is held
+// still, frozen when the view moves on while it is written.
+func (t *table[E]) take(freeze bool) rows[E] {
+	if freeze {
+		return t.freeze()
+	}
+	return t.rows()
+}
+
 // rows is the table as it is now, to read while the view is held still.
 func (t *table[E]) rows() rows[E] {
 	return rows[E]{chunks: t.chunks[:len(t.chunks):len(t.chunks)], n: t.n}

@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -173,12 +175,7 @@ func MakeForecast(scope string, own, region map[string]int, now time.Time, looke
 		}
 	}
 	f.YearOne, f.YearTwo = round2(f.YearOne), round2(f.YearTwo)
-	roles := make([]string, 0, len(ratios))
-	for r := range ratios {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, role := range roles {
+	for _, role := range slices.Sorted(maps.Keys(ratios)) {
 		per := ratios[role]
 		if per <= 0 {
 			continue

@@ -80,14 +80,6 @@ func (v *ReferralList) row(i int) ReferralRow {
 		RegionSlug: v.syms.name(r.regionSlug), AllocatedTo: v.syms.name(r.allocatedTo), ChildReference: v.syms.name(r.child)}
 }
 
-func (v *ReferralList) put(id string, r refRow) {
-	if i, ok := v.rows.find(id); ok {
-		*v.rows.mut(i) = r
-		return
-	}
-	*v.rows.add(id) = r
-}
-
 // ApplyReferralList folds one event into the list.
 func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 	switch d := e.Data.(type) {
@@ -99,7 +91,7 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 		}
 		return v
 	case events.ReferralReferred:
-		v.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)})
+		v.rows.put(e.AggregateID, refRow{regionSlug: v.syms.of(d.Region), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)})
 		return v
 	case events.ReferralReceived:
 		if i, ok := v.rows.find(e.AggregateID); ok {
@@ -116,55 +108,33 @@ func ApplyReferralList(v *ReferralList, e events.Event) *ReferralList {
 		*v.rows.add(e.AggregateID) = refRow{authority: v.syms.of(d.ReceivingAuthority), route: v.syms.of(d.Route), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e))), receivedAt: momentOf(e.OccurredAt), child: v.syms.of(d.ChildReference)}
 		return v
 	}
-	i, ok := v.rows.find(e.AggregateID)
-	if !ok {
-		return v
-	}
-	// Most events change nothing here: work on a copy and write it back
-	// only if it changed, so a chunk shared with a snapshot is not copied
-	// for nothing.
-	was := *v.rows.get(i)
-	r := was
-	r.status = v.syms.of(string(aggregates.NextStatus(aggregates.Status(v.syms.name(r.status)), e)))
-	switch d := e.Data.(type) {
-	case events.DeadlineSet:
-		r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
-	case events.ReferralPlaced:
-		r.placedAt, r.placementType = momentOf(d.PlacedAt), v.syms.of(d.PlacementType)
-	case events.ReferralAllocated:
-		r.allocatedTo = v.syms.of(d.Authority)
-	case events.AllocationException, events.AllocationAccepted:
-		r.allocatedTo = 0
-	case events.DeadlineBreached:
-		r.breached, r.escalatedTo = true, v.syms.of(d.EscalatedTo)
-	case events.DeadlineEscalated:
-		r.escalatedTo = v.syms.of(d.EscalatedTo)
-	}
-	if r != was {
-		*v.rows.mut(i) = r
-	}
+	update(&v.rows, e.AggregateID, func(r *refRow) {
+		r.status = v.syms.of(string(aggregates.NextStatus(aggregates.Status(v.syms.name(r.status)), e)))
+		switch d := e.Data.(type) {
+		case events.DeadlineSet:
+			r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
+		case events.ReferralPlaced:
+			r.placedAt, r.placementType = momentOf(d.PlacedAt), v.syms.of(d.PlacementType)
+		case events.ReferralAllocated:
+			r.allocatedTo = v.syms.of(d.Authority)
+		case events.AllocationException, events.AllocationAccepted:
+			r.allocatedTo = 0
+		case events.DeadlineBreached:
+			r.breached, r.escalatedTo = true, v.syms.of(d.EscalatedTo)
+		case events.DeadlineEscalated:
+			r.escalatedTo = v.syms.of(d.EscalatedTo)
+		}
+	})
 	return v
-}
-
-// saveReferralList takes the view for a snapshot written while it moves
-// on.
-func saveReferralList(v *ReferralList) func(*jsontext.Encoder) error {
-	write := v.writer(true)
-	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
 }
 
 // MarshalJSON is the view as its snapshot holds it.
 func (v *ReferralList) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
 
 func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
-	names, rows := v.syms.list(), v.rows.rows()
-	if freeze {
-		rows = v.rows.freeze()
-	}
+	names, rows := v.syms.list(), v.rows.take(freeze)
 	return func(w *snapEncoder) {
-		w.beginObject()
-		w.name("symbols")
-		w.strs(names)
+		w.openWithSymbols(names)
 		w.name("rows")
 		writeTable(w, rows, func(r *refRow) {
 			for _, s := range []sym{r.authority, r.route, r.status, r.placementType, r.escalatedTo, r.regionSlug, r.allocatedTo, r.child} {
@@ -183,9 +153,7 @@ func (v *ReferralList) writer(freeze bool) func(*snapEncoder) {
 // loadReferralList reads the view from its snapshot.
 func loadReferralList(dec *jsontext.Decoder) (*ReferralList, error) {
 	v, r := NewReferralList(), &snapDecoder{dec: dec}
-	r.beginObject()
-	r.name("symbols")
-	r.symbols(&v.syms)
+	r.openWithSymbols(&v.syms)
 	r.name("rows")
 	readTable(r, &v.rows, "referral", func() refRow {
 		row := refRow{authority: r.sym(), route: r.sym(), status: r.sym(), placementType: r.sym(), escalatedTo: r.sym(), regionSlug: r.sym(), allocatedTo: r.sym(), child: r.sym(), breached: r.flag()}

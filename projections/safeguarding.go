@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,25 +113,13 @@ func ApplySafeguarding(v *Safeguarding, e events.Event) *Safeguarding {
 	return v
 }
 
-// saveSafeguarding takes the view for a snapshot written while it moves
-// on.
-func saveSafeguarding(v *Safeguarding) func(*jsontext.Encoder) error {
-	write := v.writer(true)
-	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
-}
-
 // MarshalJSON is the view as its snapshot holds it.
 func (v *Safeguarding) MarshalJSON() ([]byte, error) { return marshal(v.writer(false)) }
 
 func (v *Safeguarding) writer(freeze bool) func(*snapEncoder) {
-	names, eps := v.syms.list(), v.episodes.rows()
-	if freeze {
-		eps = v.episodes.freeze()
-	}
+	names, eps := v.syms.list(), v.episodes.take(freeze)
 	return func(w *snapEncoder) {
-		w.beginObject()
-		w.name("symbols")
-		w.strs(names)
+		w.openWithSymbols(names)
 		w.name("episodes")
 		writeTable(w, eps, func(ep *episode) {
 			w.num(int64(ep.n))
@@ -150,28 +139,18 @@ func (v *Safeguarding) writer(freeze bool) func(*snapEncoder) {
 // loadSafeguarding reads the view from its snapshot.
 func loadSafeguarding(dec *jsontext.Decoder) (*Safeguarding, error) {
 	v, r := NewSafeguarding(), &snapDecoder{dec: dec}
-	r.beginObject()
-	r.name("symbols")
-	r.symbols(&v.syms)
+	r.openWithSymbols(&v.syms)
 	r.name("episodes")
-	r.beginArray()
-	for r.more() {
-		r.beginArray()
-		key := r.str()
+	readTableChecked(r, &v.episodes, "episode", func() episode {
 		ep := episode{n: int32(r.num()), authority: r.sym(), region: r.sym(), early: r.flag(), strategyHeld: r.flag(), strategyOverdue: r.flag(), offeredInTime: r.flag(), breached: r.flag()}
 		ep.missingAt, ep.strategyDueAt, ep.returnedAt, ep.interviewDueAt, ep.interviewWarnAt, ep.offeredAt = r.at(), r.at(), r.at(), r.at(), r.at(), r.at()
-		r.endArray()
-		if _, dup := v.episodes.find(key); dup {
-			r.fail("episode %s twice", key)
+		return ep
+	}, func(key string) error {
+		if !strings.Contains(key, "#") {
+			return fmt.Errorf("episode key %q without its number", key)
 		}
-		if r.err == nil && !strings.Contains(key, "#") {
-			r.fail("episode key %q without its number", key)
-		}
-		if r.err == nil {
-			*v.episodes.add(key) = ep
-		}
-	}
-	r.endArray()
+		return nil
+	})
 	r.endObject()
 	return v, r.err
 }

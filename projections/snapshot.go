@@ -43,6 +43,26 @@ func (w *snapEncoder) strs(s []string) {
 	w.endArray()
 }
 
+// openWithSymbols begins a view's snapshot: an object whose first member
+// is the symbols its entries' codes index.
+func (w *snapEncoder) openWithSymbols(names []string) {
+	w.beginObject()
+	w.name("symbols")
+	w.strs(names)
+}
+
+// snapshotted is a view that writes its own snapshot; freeze when the view
+// moves on while the snapshot is written.
+type snapshotted interface {
+	writer(freeze bool) func(*snapEncoder)
+}
+
+// saveFrozen takes a view for a snapshot written while it moves on.
+func saveFrozen[V snapshotted](v V) func(*jsontext.Encoder) error {
+	write := v.writer(true)
+	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
+}
+
 // marshal is a view's JSON for json.Marshal: its snapshot form, written
 // into memory (tests compare views by it; snapshots stream instead).
 func marshal(write func(*snapEncoder)) ([]byte, error) {
@@ -159,6 +179,13 @@ func (r *snapDecoder) at() moment {
 	return moment{wall: wall, nsec: int32(nsec)}
 }
 
+// openWithSymbols reads what snapEncoder.openWithSymbols wrote into s.
+func (r *snapDecoder) openWithSymbols(s *symbols) {
+	r.beginObject()
+	r.name("symbols")
+	r.symbols(s)
+}
+
 // symbols reads the view's symbols, the first of which is "".
 func (r *snapDecoder) symbols(s *symbols) {
 	var names []string
@@ -195,6 +222,12 @@ func writeTable[E any](w *snapEncoder, entries rows[E], row func(*E)) {
 // row. An id given twice fails the snapshot: what names the entries in
 // the error ("referral", "episode").
 func readTable[E any](r *snapDecoder, t *table[E], what string, row func() E) {
+	readTableChecked(r, t, what, row, nil)
+}
+
+// readTableChecked is readTable with a check of each id (nil: none) made
+// after the check that it is not there twice.
+func readTableChecked[E any](r *snapDecoder, t *table[E], what string, row func() E, checkID func(id string) error) {
 	r.beginArray()
 	for r.more() {
 		r.beginArray()
@@ -203,6 +236,11 @@ func readTable[E any](r *snapDecoder, t *table[E], what string, row func() E) {
 		r.endArray()
 		if _, dup := t.find(id); dup {
 			r.fail("%s %s twice", what, id)
+		}
+		if r.err == nil && checkID != nil {
+			if err := checkID(id); err != nil {
+				r.fail("%v", err)
+			}
 		}
 		if r.err == nil {
 			*t.add(id) = e

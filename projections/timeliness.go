@@ -83,22 +83,13 @@ func (v *Timeliness) status(r *timeRef) aggregates.Status {
 	return aggregates.Status(v.syms.name(r.status))
 }
 
-// put replaces id's entry with r.
-func (v *Timeliness) put(id string, r timeRef) {
-	if i, ok := v.refs.find(id); ok {
-		*v.refs.mut(i) = r
-		return
-	}
-	*v.refs.add(id) = r
-}
-
 // ApplyTimeliness folds one event into the timeliness view.
 func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 	switch d := e.Data.(type) {
 	case events.ReferralReferred:
 		// Counted once an authority accepts it (the received that follows);
 		// kept now for its deadline, which the saga sets meanwhile.
-		v.put(e.AggregateID, timeRef{month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))})
+		v.refs.put(e.AggregateID, timeRef{month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))})
 		return v
 	case events.ReferralReceived:
 		i, ok := v.refs.find(e.AggregateID)
@@ -119,49 +110,39 @@ func ApplyTimeliness(v *Timeliness, e events.Event) *Timeliness {
 		}
 		r := timeRef{authority: v.syms.of(d.ReceivingAuthority), month: monthOf(e.OccurredAt), receivedAt: momentOf(e.OccurredAt), status: v.syms.of(string(aggregates.NextStatus(aggregates.StatusNone, e)))}
 		v.bucket(&r).Received++
-		v.put(e.AggregateID, r)
+		v.refs.put(e.AggregateID, r)
 		return v
 	}
-	i, ok := v.refs.find(e.AggregateID)
-	if !ok {
-		return v
-	}
-	// Most events change nothing here: work on a copy and write it back
-	// only if it changed, so a chunk shared with a snapshot is not copied
-	// for nothing.
-	was := *v.refs.get(i)
-	r := was
-	before := v.status(&r)
-	after := aggregates.NextStatus(before, e)
-	r.status = v.syms.of(string(after))
-	switch d := e.Data.(type) {
-	case events.DeadlineSet:
-		r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
-		v.within(&r)
-	case events.ReferralPlaced:
-		if after == before {
-			return v
+	update(&v.refs, e.AggregateID, func(r *timeRef) {
+		before := v.status(r)
+		after := aggregates.NextStatus(before, e)
+		r.status = v.syms.of(string(after))
+		switch d := e.Data.(type) {
+		case events.DeadlineSet:
+			r.dueAt, r.warningAt = momentOf(d.DueAt), momentOf(d.WarningAt)
+			v.within(r)
+		case events.ReferralPlaced:
+			if after == before {
+				return // placed already: the status is as it was
+			}
+			r.placedAt = momentOf(d.PlacedAt)
+			b := v.bucket(r)
+			b.Placed++
+			b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.receivedAt.time()), calendar.DateOf(d.PlacedAt))]++
+			v.within(r)
+		case events.DeadlineBreached:
+			if !r.breached {
+				r.breached = true
+				if r.authority != 0 {
+					v.bucket(r).Breached++
+				} // else counted when an authority accepts it
+			}
+		case events.ReferralWithdrawn:
+			if after != before && r.authority != 0 {
+				v.bucket(r).Withdrawn++
+			}
 		}
-		r.placedAt = momentOf(d.PlacedAt)
-		b := v.bucket(&r)
-		b.Placed++
-		b.Days[v.cal.WorkingDaysBetween(calendar.DateOf(r.receivedAt.time()), calendar.DateOf(d.PlacedAt))]++
-		v.within(&r)
-	case events.DeadlineBreached:
-		if !r.breached {
-			r.breached = true
-			if r.authority != 0 {
-				v.bucket(&r).Breached++
-			} // else counted when an authority accepts it
-		}
-	case events.ReferralWithdrawn:
-		if after != before && r.authority != 0 {
-			v.bucket(&r).Withdrawn++
-		}
-	}
-	if r != was {
-		*v.refs.mut(i) = r
-	}
+	})
 	return v
 }
 
@@ -175,12 +156,6 @@ func (v *Timeliness) within(r *timeRef) {
 	if !r.dueAt.before(r.placedAt) {
 		v.bucket(r).PlacedWithin++
 	}
-}
-
-// saveTimeliness takes the view for a snapshot written while it moves on.
-func saveTimeliness(v *Timeliness) func(*jsontext.Encoder) error {
-	write := v.writer(true)
-	return func(enc *jsontext.Encoder) error { return encode(enc, write) }
 }
 
 // MarshalJSON is the view as its snapshot holds it.
@@ -211,14 +186,9 @@ func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
 		}
 		return int(a.key.month - b.key.month)
 	})
-	names, refs := v.syms.list(), v.refs.rows()
-	if freeze {
-		refs = v.refs.freeze()
-	}
+	names, refs := v.syms.list(), v.refs.take(freeze)
 	return func(w *snapEncoder) {
-		w.beginObject()
-		w.name("symbols")
-		w.strs(names)
+		w.openWithSymbols(names)
 		w.name("buckets")
 		w.beginArray()
 		for _, c := range buckets {
@@ -256,9 +226,7 @@ func (v *Timeliness) writer(freeze bool) func(*snapEncoder) {
 // loadTimeliness reads the view from its snapshot.
 func loadTimeliness(dec *jsontext.Decoder, cal *calendar.Calendar) (*Timeliness, error) {
 	v, r := NewTimeliness(cal), &snapDecoder{dec: dec}
-	r.beginObject()
-	r.name("symbols")
-	r.symbols(&v.syms)
+	r.openWithSymbols(&v.syms)
 	r.name("buckets")
 	r.beginArray()
 	for r.more() {

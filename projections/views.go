@@ -50,7 +50,7 @@ type Spec[V any] struct {
 
 // CapacitySpec is the capacity view.
 func CapacitySpec() Spec[*Capacity] {
-	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-4", New: NewCapacity, Apply: ApplyCapacity, Save: saveCapacity, Load: loadCapacity}
+	return Spec[*Capacity]{Name: "capacity", Schema: "capacity-4", New: NewCapacity, Apply: ApplyCapacity, Save: saveFrozen[*Capacity], Load: loadCapacity}
 }
 
 // TimelinessSpec is the timeliness view, counting working days with cal.
@@ -59,19 +59,19 @@ func TimelinessSpec(cal *calendar.Calendar) Spec[*Timeliness] {
 		Name: "timeliness", Schema: "timeliness-4",
 		New:   func() *Timeliness { return NewTimeliness(cal) },
 		Apply: ApplyTimeliness,
-		Save:  saveTimeliness,
+		Save:  saveFrozen[*Timeliness],
 		Load:  func(dec *jsontext.Decoder) (*Timeliness, error) { return loadTimeliness(dec, cal) },
 	}
 }
 
 // ReferralListSpec is the referral list view.
 func ReferralListSpec() Spec[*ReferralList] {
-	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-4", New: NewReferralList, Apply: ApplyReferralList, Save: saveReferralList, Load: loadReferralList, InMemory: true}
+	return Spec[*ReferralList]{Name: "referrals", Schema: "referrals-4", New: NewReferralList, Apply: ApplyReferralList, Save: saveFrozen[*ReferralList], Load: loadReferralList, InMemory: true}
 }
 
 // SafeguardingSpec is the safeguarding view (missing episodes).
 func SafeguardingSpec() Spec[*Safeguarding] {
-	return Spec[*Safeguarding]{Name: "safeguarding", Schema: "safeguarding-2", New: NewSafeguarding, Apply: ApplySafeguarding, Save: saveSafeguarding, Load: loadSafeguarding}
+	return Spec[*Safeguarding]{Name: "safeguarding", Schema: "safeguarding-2", New: NewSafeguarding, Apply: ApplySafeguarding, Save: saveFrozen[*Safeguarding], Load: loadSafeguarding}
 }
 
 // DeadlinesSpec is the deadline saga's index (deadlines.go).

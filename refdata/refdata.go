@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -265,12 +267,7 @@ func (r *Registry) LoadPopulation(path string) error {
 func (r *Registry) setPopulation(rows map[string][]string, from string) error {
 	seen := map[string]bool{}
 	updated := map[string]Authority{}
-	codes := make([]string, 0, len(rows))
-	for c := range rows {
-		codes = append(codes, c)
-	}
-	sort.Strings(codes)
-	for _, raw := range codes {
+	for _, raw := range slices.Sorted(maps.Keys(rows)) {
 		f := rows[raw]
 		code, ok := r.Canonical(f[0])
 		if !ok {

@@ -124,10 +124,7 @@ var cmdHistory = &Command{
 		engine := engineFlags(fs, "the running engine's HTTP address", "bearer token (an auditor's, or the referral's authority's)")
 		asJSON := fs.Bool("json", false, "print the events as JSON instead of a table")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			if err := engine.ready(); err != nil {
-				return err
-			}
-			id, err := oneReferral(fs, args)
+			id, err := engine.referral(fs, args)
 			if err != nil {
 				return err
 			}

@@ -202,84 +202,87 @@ kinds, fsyncs and messages per command, to a file.`,
 			say := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 			fail := func(part string, err error) error { return fmt.Errorf("%s: %w", part, err) }
 			say("%d cores (GOMAXPROCS %d), %s/%s, go %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
+			// onStore runs one part on a store of its own in base/dir
+			// (synced every syncEvery; 0: on each write), closed after, and
+			// keeps the rows it measured.
+			onStore := func(part, dir string, syncEvery time.Duration, run func(*bench.Server) ([]bench.Row, error)) error {
+				srv, err := bench.Open(ctx, filepath.Join(base, dir), syncEvery)
+				if err != nil {
+					return fail(part, err)
+				}
+				defer srv.Close()
+				r, err := run(srv)
+				if err != nil {
+					return fail(part, err)
+				}
+				rows = append(rows, r...)
+				return nil
+			}
 
 			if want["appends"] {
 				for _, mode := range []struct {
 					name  string
 					every time.Duration
 				}{{"fsync every write (default)", 0}, {"interval sync (1m)", time.Minute}} {
-					srv, err := bench.Open(ctx, filepath.Join(base, "appends-"+fmt.Sprint(mode.every)), mode.every)
+					err := onStore("appends", "appends-"+fmt.Sprint(mode.every), mode.every, func(srv *bench.Server) ([]bench.Row, error) {
+						var all []bench.Row
+						for _, o := range []bench.AppendOptions{
+							{Writers: 4, OpsPerWriter: *ops, Streams: 10000, EventsPerCommit: 1, PayloadBytes: 256},
+							{Writers: 4, OpsPerWriter: *ops, Streams: 10000, Zipf: true, EventsPerCommit: 1, PayloadBytes: 256},
+							{Writers: 4, OpsPerWriter: *ops / 3, Streams: 10000, EventsPerCommit: 3, PayloadBytes: 256},
+						} {
+							say("appends: %s: %d writers, zipf %v, %d-event commits", mode.name, o.Writers, o.Zipf, o.EventsPerCommit)
+							r, err := bench.Appends(ctx, srv.Store, o, fmt.Sprintf("m%d-z%v-e%d-", mode.every, o.Zipf, o.EventsPerCommit))
+							if err != nil {
+								return nil, err
+							}
+							for i := range r {
+								r[i].Group = mode.name + ": " + r[i].Group
+							}
+							all = append(all, r...)
+						}
+						return all, nil
+					})
 					if err != nil {
-						return fail("appends", err)
+						return err
 					}
-					for _, o := range []bench.AppendOptions{
-						{Writers: 4, OpsPerWriter: *ops, Streams: 10000, EventsPerCommit: 1, PayloadBytes: 256},
-						{Writers: 4, OpsPerWriter: *ops, Streams: 10000, Zipf: true, EventsPerCommit: 1, PayloadBytes: 256},
-						{Writers: 4, OpsPerWriter: *ops / 3, Streams: 10000, EventsPerCommit: 3, PayloadBytes: 256},
-					} {
-						say("appends: %s: %d writers, zipf %v, %d-event commits", mode.name, o.Writers, o.Zipf, o.EventsPerCommit)
-						r, err := bench.Appends(ctx, srv.Store, o, fmt.Sprintf("m%d-z%v-e%d-", mode.every, o.Zipf, o.EventsPerCommit))
-						if err != nil {
-							return fail("appends", err)
-						}
-						for i := range r {
-							r[i].Group = mode.name + ": " + r[i].Group
-						}
-						rows = append(rows, r...)
-					}
-					srv.Close()
 				}
 			}
 			if want["commands"] {
-				srv, err := bench.Open(ctx, filepath.Join(base, "commands"), 0)
-				if err != nil {
-					return fail("commands", err)
-				}
 				o := bench.CommandOptions{Writers: 4, Commands: 1000, Rounds: 5, Active: 50}
 				if *quick {
 					o.Commands, o.Rounds = 25, 2
 				}
 				say("commands: %d writers, %d rounds of %d commands each, interleaved with raw publishes", o.Writers, o.Rounds, o.Commands)
-				r, err := bench.Commands(ctx, srv.Store, o, "c")
-				if err != nil {
-					return fail("commands", err)
+				if err := onStore("commands", "commands", 0, func(srv *bench.Server) ([]bench.Row, error) {
+					return bench.Commands(ctx, srv.Store, o, "c")
+				}); err != nil {
+					return err
 				}
-				rows = append(rows, r...)
-				srv.Close()
 			}
 			if want["http"] {
-				srv, err := bench.Open(ctx, filepath.Join(base, "http"), 0)
-				if err != nil {
-					return fail("http", err)
-				}
 				rates, each := []int{100, 500, 2000}, 10*time.Second
 				if *quick {
 					rates, each = []int{50}, time.Second
 				}
 				say("http: offered rates %v, %s each", rates, each)
-				r, err := bench.HTTP(ctx, srv.Store, rates, each)
-				if err != nil {
-					return fail("http", err)
+				if err := onStore("http", "http", 0, func(srv *bench.Server) ([]bench.Row, error) {
+					return bench.HTTP(ctx, srv.Store, rates, each)
+				}); err != nil {
+					return err
 				}
-				rows = append(rows, r...)
-				srv.Close()
 			}
 			if want["load"] {
-				srv, err := bench.Open(ctx, filepath.Join(base, "load"), time.Minute)
-				if err != nil {
-					return fail("load", err)
-				}
 				times := 1000
 				if *quick {
 					times = 20
 				}
 				say("load: referrals of 10, 50 and 500 events, %d loads each", times)
-				r, err := bench.Load(ctx, srv.Store, []int{10, 50, 500}, times)
-				if err != nil {
-					return fail("load", err)
+				if err := onStore("load", "load", time.Minute, func(srv *bench.Server) ([]bench.Row, error) {
+					return bench.Load(ctx, srv.Store, []int{10, 50, 500}, times)
+				}); err != nil {
+					return err
 				}
-				rows = append(rows, r...)
-				srv.Close()
 			}
 			historyDir := filepath.Join(base, "history")
 			var loadedEvents, openReferrals int
@@ -323,17 +326,13 @@ kinds, fsyncs and messages per command, to a file.`,
 					Seconds: took.Seconds(), Note: fmt.Sprintf("peak RSS %.0f MiB (VmHWM), start to views caught up %s", float64(rss)/1024, took.Round(time.Millisecond))})
 			}
 			if want["timers"] {
-				srv, err := bench.Open(ctx, filepath.Join(base, "timers"), 0)
-				if err != nil {
-					return fail("timers", err)
-				}
 				say("timers: %d deadlines due together", *nTimers)
-				r, err := bench.Timers(ctx, srv.Store, *nTimers, 1)
-				if err != nil {
-					return fail("timers", err)
+				if err := onStore("timers", "timers", 0, func(srv *bench.Server) ([]bench.Row, error) {
+					r, err := bench.Timers(ctx, srv.Store, *nTimers, 1)
+					return []bench.Row{r}, err
+				}); err != nil {
+					return err
 				}
-				rows = append(rows, r)
-				srv.Close()
 			}
 			if want["mix"] || want["writes"] {
 				mixOpts.Dir = filepath.Join(base, "serve")

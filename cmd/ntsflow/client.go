@@ -50,6 +50,17 @@ func (c engineClient) ready() error {
 	return nil
 }
 
+// referral reads the one referral a tool asks the engine about, with the
+// flags that may follow it, and then readies the client: a flag after the
+// referral ("history REF --token-file F") counts as one before it.
+func (c engineClient) referral(fs *flag.FlagSet, args []string) (string, error) {
+	id, err := oneReferral(fs, args)
+	if err != nil {
+		return "", err
+	}
+	return id, c.ready()
+}
+
 // url is the engine's address for path.
 func (c engineClient) url(path string) string { return strings.TrimRight(*c.server, "/") + path }
 

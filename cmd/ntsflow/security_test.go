@@ -126,6 +126,12 @@ func TestToolsSendTheirToken(t *testing.T) {
 	if code := run([]string{"history", "--server", base, "--token-file", tokenFile, id}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.received") {
 		t.Fatalf("history with an auditor's token file: exit %d: %s %s", code, out.String(), errb.String())
 	}
+	// history takes its flags after the referral too: a token file named
+	// there is sent as well (it was read too late, and none was sent).
+	out.Reset()
+	if code := run([]string{"history", "--server", base, id, "--token-file", tokenFile}, &out, &errb); code != 0 || !strings.Contains(out.String(), "referral.received") {
+		t.Fatalf("history REF --token-file F: exit %d: %s %s", code, out.String(), errb.String())
+	}
 	t.Setenv("NTSFLOW_TOKEN", auditor)
 	out.Reset()
 	if code := run([]string{"verify", "--server", base}, &out, &errb); code != 0 || !strings.Contains(out.String(), "no problems") {

@@ -23,6 +23,7 @@ import (
 	"github.com/ntsflow/ntsflow/sagas/allocation"
 	"github.com/ntsflow/ntsflow/sagas/deadline"
 	"github.com/ntsflow/ntsflow/sagas/leavingcare"
+	"github.com/ntsflow/ntsflow/sagas/policy"
 	"github.com/ntsflow/ntsflow/sagas/retention"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
 	"github.com/ntsflow/ntsflow/wiring"
@@ -242,11 +243,9 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 			return err
 		}
 	}
-	policy := deadline.DefaultPolicy()
-	if cfg.policyFile != "" {
-		if policy, err = deadline.LoadPolicy(cfg.policyFile); err != nil {
-			return err
-		}
+	policy, err := deadline.Policies.FileOr(cfg.policyFile)
+	if err != nil {
+		return err
 	}
 	reg := refdata.Default()
 	if cfg.authorities != "" {
@@ -270,33 +269,17 @@ func runServe(ctx context.Context, cfg *serveConfig, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
-	allocPolicy := allocation.DefaultPolicy()
-	if cfg.allocPolicy != "" {
-		if allocPolicy, err = allocation.LoadPolicy(cfg.allocPolicy); err != nil {
-			return err
-		}
+	var policies policyReader
+	allocPolicy := readPolicy(&policies, allocation.Policies, cfg.allocPolicy)
+	safePolicy := readPolicy(&policies, safeguarding.Policies, cfg.safePolicy)
+	leavePolicy := readPolicy(&policies, leavingcare.Policies, cfg.leavePolicy)
+	retainPolicy := readPolicy(&policies, retention.Policies, cfg.retainPolicy)
+	if policies.err != nil {
+		return policies.err
 	}
 	log.Info("allocation response policy", "version", allocPolicy.Version)
-	safePolicy := safeguarding.DefaultPolicy()
-	if cfg.safePolicy != "" {
-		if safePolicy, err = safeguarding.LoadPolicy(cfg.safePolicy); err != nil {
-			return err
-		}
-	}
 	log.Info("safeguarding policy", "version", safePolicy.Version)
-	leavePolicy := leavingcare.DefaultPolicy()
-	if cfg.leavePolicy != "" {
-		if leavePolicy, err = leavingcare.LoadPolicy(cfg.leavePolicy); err != nil {
-			return err
-		}
-	}
 	log.Info("leaving-care policy", "version", leavePolicy.Version)
-	retainPolicy := retention.DefaultPolicy()
-	if cfg.retainPolicy != "" {
-		if retainPolicy, err = retention.LoadPolicy(cfg.retainPolicy); err != nil {
-			return err
-		}
-	}
 	log.Info("retention policy", "version", retainPolicy.Version)
 	var tokens *auth.Tokens
 	if cfg.tokens != "" {
@@ -457,4 +440,20 @@ func checkExposure(cfg *serveConfig) error {
 		return fmt.Errorf("--http-addr %s is beyond loopback: serve TLS with --tokens, or pass --insecure on a closed network", cfg.httpAddr)
 	}
 	return nil
+}
+
+// policyReader keeps the first error of the sagas' policies read one
+// after another, so that serve stops on it as it would reading each alone.
+type policyReader struct{ err error }
+
+// readPolicy is the policy in force for one saga: the operator's file at
+// path, or the shipped one. After an error it reads nothing more.
+func readPolicy[P any](r *policyReader, rule policy.Rule[P], path string) P {
+	if r.err != nil {
+		var none P
+		return none
+	}
+	p, err := rule.FileOr(path)
+	r.err = err
+	return p
 }

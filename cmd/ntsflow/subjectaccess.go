@@ -27,10 +27,7 @@ var cmdSubjectAccess = &Command{
 		reason := fs.String("reason", "", "the request the export answers: who asked and when (required)")
 		out := fs.String("out", "", "the file to write (default: the engine's name for it, in the current directory)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			if err := engine.ready(); err != nil {
-				return err
-			}
-			id, err := oneReferral(fs, args)
+			id, err := engine.referral(fs, args)
 			if err != nil {
 				return err
 			}

@@ -63,16 +63,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes a Go duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// DefaultPolicy is the policy shipped in the binary.
-func DefaultPolicy() Policy { return policy.Shipped(shippedPolicy, "deadline", Policy.check) }
+// Policies reads this saga's policy: the one shipped, an operator's file
+// (same shape as policy.json), or bytes.
+var Policies = policy.Rule[Policy]{What: "deadline policy", Shipped: shippedPolicy, Check: Policy.check}
 
-// LoadPolicy reads a policy file (same shape as policy.json).
-func LoadPolicy(path string) (Policy, error) {
-	return policy.Load(path, "deadline policy", Policy.check)
-}
+// DefaultPolicy is the policy shipped in the binary.
+func DefaultPolicy() Policy { return Policies.Default() }
 
 // ParsePolicy reads and checks a policy.
-func ParsePolicy(b []byte) (Policy, error) { return policy.Parse(b, Policy.check) }
+func ParsePolicy(b []byte) (Policy, error) { return Policies.Parse(b) }
 
 func (p Policy) check() error {
 	if p.Version == "" {

@@ -28,16 +28,15 @@ type Policy struct {
 	PathwayPlanWithin deadline.Duration `json:"pathwayPlanWithin"`
 }
 
-// DefaultPolicy is the policy shipped in the binary.
-func DefaultPolicy() Policy { return policy.Shipped(shippedPolicy, "leavingcare", Policy.check) }
+// Policies reads this saga's policy: the one shipped, an operator's file
+// (same shape as policy.json), or bytes.
+var Policies = policy.Rule[Policy]{What: "leaving-care policy", Shipped: shippedPolicy, Check: Policy.check}
 
-// LoadPolicy reads a policy file (same shape as policy.json).
-func LoadPolicy(path string) (Policy, error) {
-	return policy.Load(path, "leaving-care policy", Policy.check)
-}
+// DefaultPolicy is the policy shipped in the binary.
+func DefaultPolicy() Policy { return Policies.Default() }
 
 // ParsePolicy reads and checks a policy.
-func ParsePolicy(b []byte) (Policy, error) { return policy.Parse(b, Policy.check) }
+func ParsePolicy(b []byte) (Policy, error) { return Policies.Parse(b) }
 
 // check is what makes a policy usable.
 func (p Policy) check() error {

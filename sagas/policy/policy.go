@@ -46,3 +46,27 @@ func Shipped[P any](b []byte, what string, check func(P) error) P {
 	}
 	return p
 }
+
+// Rule is one saga's policy as its package ships it: what names it in
+// errors ("deadline policy"), the policy.json shipped in the binary, and
+// the saga's own check of what makes a policy usable.
+type Rule[P any] struct {
+	What    string
+	Shipped []byte
+	Check   func(P) error
+}
+
+// Default is the policy shipped in the binary.
+func (r Rule[P]) Default() P { return Shipped(r.Shipped, r.What, r.Check) }
+
+// Parse reads and checks a policy.
+func (r Rule[P]) Parse(b []byte) (P, error) { return Parse(b, r.Check) }
+
+// FileOr is the policy in force: the operator's file at path, or the
+// shipped one when no file is named ("").
+func (r Rule[P]) FileOr(path string) (P, error) {
+	if path == "" {
+		return r.Default(), nil
+	}
+	return Load(path, r.What, r.Check)
+}
