@@ -87,4 +87,15 @@ func TestValueMovesTheMilestonesOnACorrectedDateOfBirth(t *testing.T) {
 	if a, b := v.MsgID("r1", st, set), v.MsgID("r1", st2, re2.Commands[0]); a == b {
 		t.Errorf("the third correction would be dropped as the first one again: both %s", a)
 	}
+	// An age assessment after the placement moves them the same way (it
+	// did before corrections did), and stands over the corrections before
+	// it.
+	assessed := ev(events.AgeAssessed{Method: "merton-compliant", Outcome: events.AgeOutcomeChild, AssessedDateOfBirth: "2009-09-09"})
+	re3 := onReferral.ReactCommit(v.State("r1", [][]events.Event{{received, placed, corrected, assessed}, care}), []events.Event{assessed}, t0)
+	if len(re3.Commands) != 1 || !re3.Rearm {
+		t.Fatalf("assessed after the placement: %+v", re3)
+	}
+	if set, ok := re3.Commands[0].(aggregates.SetDateOfBirth); !ok || set.DateOfBirth != "2009-09-09" || set.Basis != events.DOBAssessed {
+		t.Fatalf("assessed after the placement: %+v", re3.Commands[0])
+	}
 }
