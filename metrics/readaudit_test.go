@@ -3,14 +3,11 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/auth"
@@ -70,16 +67,7 @@ func TestReadAuditMetrics(t *testing.T) {
 		t.Fatalf("one queued, one written directly:\n%s", grepReads(out))
 	}
 
-	js := n.Store.JetStream()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FILLER", Subjects: []string{"filler.>"}, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatal(err)
-	}
-	block := make([]byte, 64<<10)
-	for i := range 40 { // past the 2 MiB allowed
-		if _, err := js.Publish(ctx, fmt.Sprintf("filler.%d", i), block); err != nil {
-			break
-		}
-	}
+	free := fillStore(ctx, t, n)
 	if err := read(); !errors.Is(err, app.ErrReadNotRecorded) {
 		t.Fatalf("a read with the store full: %v", err)
 	}
@@ -87,9 +75,7 @@ func TestReadAuditMetrics(t *testing.T) {
 		t.Fatalf("one refused:\n%s", grepReads(out))
 	}
 
-	if err := js.DeleteStream(ctx, "FILLER"); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(rctx) }()
