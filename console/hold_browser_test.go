@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
 // The data protection officer places a legal hold from the console and
@@ -65,8 +67,9 @@ func TestLegalHoldsInTheBrowser(t *testing.T) {
 	long := strings.Repeat("An inquiry into 2026 placements. ", 20)
 	b.run(dp, "place with a reason too long",
 		chromedp.SendKeys(chromedp.CSS("#reason"), long),
-		chromedp.Click(chromedp.CSS("#hold-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#reason-error")))
+		chromedp.Click(chromedp.CSS("#hold-submit")))
+	// The page before had an error beside the field too: wait for the new one.
+	shows(b, dp, "#reason-error", "longer than 500")
 	if msg := b.text(dp, "#reason-error"); !strings.Contains(msg, "longer than 500") {
 		t.Errorf("a long reason: %q", msg)
 	}
@@ -83,9 +86,8 @@ func TestLegalHoldsInTheBrowser(t *testing.T) {
   f.querySelector("#reason").value = "Inquiry into 2026 placements";
   return new URLSearchParams(new FormData(f)).toString();
 })()`))
-	b.run(dp, "place the hold",
-		chromedp.Click(chromedp.CSS("#hold-submit")),
-		chromedp.WaitVisible(chromedp.CSS(".govuk-notification-banner")))
+	b.run(dp, "place the hold", chromedp.Click(chromedp.CSS("#hold-submit")))
+	shows(b, dp, "#record-hold", "In force")
 	if got := b.text(dp, "#record-hold"); !strings.Contains(got, "In force") || !strings.Contains(got, "Inquiry into 2026 placements") {
 		t.Errorf("hold on the page: %q", got)
 	}
@@ -130,8 +132,8 @@ func TestLegalHoldsInTheBrowser(t *testing.T) {
 	}
 	b.run(dp, "release the hold",
 		chromedp.SendKeys(chromedp.CSS("#reason"), "The inquiry has reported"),
-		chromedp.Click(chromedp.CSS("#hold-submit")),
-		chromedp.WaitVisible(chromedp.CSS(".govuk-notification-banner")))
+		chromedp.Click(chromedp.CSS("#hold-submit")))
+	shows(b, dp, "#hold-history", "The inquiry has reported")
 	if got := b.text(dp, "#record-hold"); got != "None" {
 		t.Errorf("after the release: %q", got)
 	}
@@ -180,4 +182,21 @@ func (r *rig) record(id string) aggregates.Record {
 // jsString is s as a JavaScript string literal.
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
+}
+
+// shows waits until the element sel of the page now loaded holds text: a
+// form sent reloads the page, and the page before may have had the same
+// element, so waiting for it to be visible could read the old one. A
+// read made while the page navigates fails and is made again.
+func shows(b *browser, ctx context.Context, sel, text string) {
+	b.t.Helper()
+	expr := `document.readyState === "complete" && ((document.querySelector(` + jsString(sel) + `) || {}).textContent || "").includes(` + jsString(text) + `)`
+	if !storetest.WaitFor(15*time.Second, func() bool {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool](expr))
+		return err == nil && ok
+	}) {
+		b.t.Fatalf("%s does not show %q within 15s: %q", sel, text, b.text(ctx, sel))
+	}
 }
