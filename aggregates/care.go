@@ -416,8 +416,8 @@ func DecideCare(c Care, cmd CareCommand, now time.Time) ([]events.Event, error) 
 		if err != nil {
 			return nil, err
 		}
-		if c.DOBBasis == events.DOBAssessed && basis != events.DOBAssessed {
-			return nil, illegal(CodeAssessedDOBStands, "the age assessment's date of birth (%s) stands", c.DateOfBirth)
+		if stands(c.DOBBasis) && !stands(basis) {
+			return nil, illegal(CodeAssessedDOBStands, "the %s date of birth (%s) stands", standsWords[c.DOBBasis], c.DateOfBirth)
 		}
 		date := dob.Format(time.DateOnly)
 		if date == c.DateOfBirth && basis == c.DOBBasis {
@@ -501,6 +501,13 @@ func AccommodationAt18(leave string) string {
 	}
 	return events.AccommodationExtendedPlacement
 }
+
+// stands is true of a date of birth found after the referral's own (an
+// age assessment, a correction): the referral's own never replaces it,
+// and the later of the two findings replaces the earlier.
+func stands(basis string) bool { return basis == events.DOBAssessed || basis == events.DOBCorrected }
+
+var standsWords = map[string]string{events.DOBAssessed: "age assessment's", events.DOBCorrected: "corrected"}
 
 // ParseDateOfBirth reads "YYYY-MM-DD" or "YYYY" (the Home Office's
 // convention for a birth date known only by its year is 1 January of that

@@ -209,6 +209,15 @@ func TestDateOfBirthAndMilestones(t *testing.T) {
 		t.Fatalf("assessed: %+v", assessed)
 	}
 	refusedWith(t, assessed, SetDateOfBirth{DateOfBirth: "2009-03-03", Child: placedCh}, cNow, CodeAssessedDOBStands)
+	// A corrected date stands over a recorded one too; of an assessment
+	// and a correction, the later stands.
+	corrected := given(t, SetDateOfBirth{DateOfBirth: "2009", Child: placedCh}, SetDateOfBirth{DateOfBirth: "2008-05-10", Basis: events.DOBAssessed, Child: placedCh},
+		SetDateOfBirth{DateOfBirth: "2008-07-01", Basis: events.DOBCorrected, Child: placedCh})
+	if corrected.DateOfBirth != "2008-07-01" || corrected.DOBBasis != events.DOBCorrected {
+		t.Fatalf("corrected: %+v", corrected)
+	}
+	refusedWith(t, corrected, SetDateOfBirth{DateOfBirth: "2009-03-03", Child: placedCh}, cNow, CodeAssessedDOBStands)
+	mustDecide(t, corrected, SetDateOfBirth{DateOfBirth: "2008-05-10", Basis: events.DOBAssessed, Child: placedCh})
 
 	// At 16: the leaving-care team, a pathway plan due; not before, not
 	// twice, not without a date of birth, not for a child who left care.

@@ -338,3 +338,61 @@ func TestSubjectAccessExport(t *testing.T) {
 		t.Error("the export was not recorded in the read audit")
 	}
 }
+
+// Given a child's referral, the record's keeping reads until when it is
+// kept by the policy in force, and follows a corrected date of birth;
+// holds placed and released are its history, oldest first, with who and
+// why; only data protection reads it.
+func TestARecordsKeepingAndItsHolds(t *testing.T) {
+	ctx, _, n := privacyRig(t)
+	reg := refdata.Default()
+	u := app.Referrals{Engine: n.Engine, Authorities: reg, Rota: rota.Facts{Authorities: reg}, Reads: n.Reads}
+	id := receiveChild(t, ctx, u, "keep-1")
+	if _, err := n.Engine.Handle(ctx, id, aggregates.Withdraw{Reason: "family-reunion"}, engine.Meta{Actor: "Stockport placements"}); err != nil {
+		t.Fatal(err)
+	}
+	recs := app.Records{Engine: n.Engine, Policy: &n.RetentionPolicy}
+	kept := func() string {
+		t.Helper()
+		cr, err := recs.Record(ctx, dpo, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.Kept == nil || cr.Policy != n.RetentionPolicy.Version {
+			t.Fatalf("no retention known: %+v", cr)
+		}
+		return cr.Kept.Until.String()
+	}
+	before := kept()
+	if _, err := u.Correct(ctx, stockportSP, id, aggregates.CorrectChildDetail{Field: aggregates.FieldDateOfBirth, NewValue: "2009-07-15", Reason: "the child's passport"},
+		engine.Meta{Actor: "Stockport placements"}); err != nil {
+		t.Fatal(err)
+	}
+	if after := kept(); after == before || !strings.HasSuffix(after, "-07-15") {
+		t.Errorf("kept until %s before the correction and %s after; want the corrected birthday's", before, after)
+	}
+
+	for _, h := range []struct {
+		hold   bool
+		reason string
+	}{{true, "Claim 2026/77"}, {false, "Claim settled"}} {
+		if _, err := recs.Hold(ctx, dpo, id, h.hold, h.reason, engine.Meta{Actor: "Data protection officer"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cr, err := recs.Record(ctx, dpo, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cr.Holds) != 2 || !cr.Holds[0].Placed || cr.Holds[0].Reason != "Claim 2026/77" || cr.Holds[1].Placed || cr.Holds[1].Reason != "Claim settled" ||
+		cr.Holds[1].Actor != "Data protection officer" || cr.Holds[1].At.IsZero() || cr.Record.Held {
+		t.Errorf("holds: %+v", cr.Holds)
+	}
+	var denied *app.Forbidden
+	if _, err := recs.Record(ctx, stockportSP, id); !errors.As(err, &denied) {
+		t.Errorf("the authority reads the record's keeping: %v", err)
+	}
+	if _, err := recs.Hold(ctx, stockportSP, id, true, "keep it", engine.Meta{Actor: "Stockport placements"}); !errors.As(err, &denied) {
+		t.Errorf("the authority places a hold: %v", err)
+	}
+}

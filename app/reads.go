@@ -94,6 +94,9 @@ type ReadAudit struct {
 	q    chan eventstore.ReadRecord
 	// What happened to the records, for the metrics and the tests.
 	queued, written, direct, failed atomic.Uint64
+	// directWritten and refused split direct: stored on the reader's
+	// time, or not, and the read refused.
+	directWritten, refused atomic.Uint64
 }
 
 // ReadStats counts what the read audit did with its records.
@@ -103,13 +106,19 @@ type ReadStats struct {
 	// Failed could not be written at all (their reads were refused, or,
 	// at shutdown, their records were logged in full instead).
 	Queued, Written, Direct, Failed uint64
+	// Recorded are the records stored, by the writer or on the reader's
+	// time; Refused the reads refused because their record could not be
+	// stored (answered read_not_recorded), a part of Failed.
+	Recorded, Refused uint64
 	// Waiting are in the queue now.
 	Waiting int
 }
 
 // Stats reports the counts so far.
 func (a *ReadAudit) Stats() ReadStats {
-	return ReadStats{Queued: a.queued.Load(), Written: a.written.Load(), Direct: a.direct.Load(), Failed: a.failed.Load(), Waiting: len(a.queue())}
+	w, dw := a.written.Load(), a.directWritten.Load()
+	return ReadStats{Queued: a.queued.Load(), Written: w, Direct: a.direct.Load(), Failed: a.failed.Load(),
+		Recorded: w + dw, Refused: a.refused.Load(), Waiting: len(a.queue())}
 }
 
 func (a *ReadAudit) queue() chan eventstore.ReadRecord {
@@ -172,9 +181,11 @@ func (a *ReadAudit) Record(ctx context.Context, c Caller, referral string, of Re
 	a.logger().Warn("read audit: the queue is full; writing this read's record before serving it", "referral", referral, "waiting", len(a.queue()))
 	if _, err := a.Log.AppendReads(ctx, []eventstore.ReadRecord{rec}); err != nil {
 		a.failed.Add(1)
+		a.refused.Add(1)
 		a.logger().Error("read audit: a read's record could not be written; the read was refused", "referral", referral, "actor", rec.Actor, "view", rec.View, "err", err)
 		return fmt.Errorf("%w: %v", ErrReadNotRecorded, err)
 	}
+	a.directWritten.Add(1)
 	return nil
 }
 

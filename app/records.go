@@ -7,7 +7,10 @@ import (
 
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/projections"
+	"github.com/ntsflow/ntsflow/sagas/retention"
 )
 
 // Records are the use cases of a child's record as information kept
@@ -15,12 +18,32 @@ import (
 // Disposal itself is the retention saga's, never a face's.
 type Records struct {
 	Engine *engine.Engine
+	// Policy, if set, is the retention policy in force, by which Record
+	// says until when the record is kept (the saga's own computation).
+	Policy *retention.Policy
 }
 
 // ChildRecord is a child's record's keeping, as the faces show it.
 type ChildRecord struct {
 	ReferralID string
 	Record     aggregates.Record
+	// Holds are the legal holds placed and released, oldest first.
+	Holds []HoldChange
+	// Kept is until when the record is kept and by which rule, by
+	// Policy; nil when Records has no policy, the period cannot be known
+	// yet, or the record is disposed of.
+	Kept *retention.Retention
+	// Policy is the version of the policy Kept was computed by.
+	Policy string
+}
+
+// HoldChange is a legal hold placed (Placed) or released: why, by whom,
+// when.
+type HoldChange struct {
+	Placed bool
+	Reason string
+	Actor  string
+	At     time.Time
 }
 
 // Hold places (hold) or releases (!hold) a legal hold on the record of the
@@ -30,7 +53,7 @@ func (u Records) Hold(ctx context.Context, c Caller, id string, hold bool, reaso
 	if !c.ProtectsData() {
 		return engine.Outcome{}, c.forbidden("place or release legal holds; data protection does", "")
 	}
-	if err := u.exists(ctx, id); err != nil {
+	if _, err := u.referral(ctx, id); err != nil {
 		return engine.Outcome{}, err
 	}
 	var cmd aggregates.RecordCommand = aggregates.PlaceLegalHold{Reason: reason}
@@ -42,33 +65,56 @@ func (u Records) Hold(ctx context.Context, c Caller, id string, hold bool, reaso
 	return out, err
 }
 
-// Record is the keeping of a child's record: its holds and disposal.
+// Record is the keeping of a child's record: its holds, their history,
+// until when it is kept, and its disposal.
 func (u Records) Record(ctx context.Context, c Caller, id string) (ChildRecord, error) {
 	if !c.ProtectsData() {
 		return ChildRecord{}, c.forbidden("read how children's records are kept; data protection does", "")
 	}
-	if err := u.exists(ctx, id); err != nil {
-		return ChildRecord{}, err
-	}
-	rec, _, err := engine.Load(ctx, u.Engine.Store, aggregates.Records, id)
+	referral, err := u.referral(ctx, id)
 	if err != nil {
 		return ChildRecord{}, err
 	}
-	return ChildRecord{ReferralID: id, Record: rec}, nil
+	rec, stored, err := engine.Load(ctx, u.Engine.Store, aggregates.Records, id)
+	if err != nil {
+		return ChildRecord{}, err
+	}
+	cr := ChildRecord{ReferralID: id, Record: rec}
+	for _, st := range stored {
+		for _, e := range st.Commit.Events {
+			switch d := e.Data.(type) {
+			case events.LegalHoldPlaced:
+				cr.Holds = append(cr.Holds, HoldChange{Placed: true, Reason: d.Reason, Actor: e.Actor, At: e.OccurredAt})
+			case events.LegalHoldReleased:
+				cr.Holds = append(cr.Holds, HoldChange{Reason: d.Reason, Actor: e.Actor, At: e.OccurredAt})
+			}
+		}
+	}
+	if u.Policy != nil && !rec.Disposed {
+		var h []events.Event
+		for _, st := range referral {
+			h = append(h, st.Commit.Events...)
+		}
+		if kept, ok := u.Policy.Retain(retention.FactsOf(h)); ok {
+			cr.Kept, cr.Policy = &kept, u.Policy.Version
+		}
+	}
+	return cr, nil
 }
 
-func (u Records) exists(ctx context.Context, id string) error {
+// referral is the referral's history; ErrNoReferral when there is none.
+func (u Records) referral(ctx context.Context, id string) ([]eventstore.Stored, error) {
 	if aggregates.Records.CheckID(id) != nil {
-		return ErrNoReferral
+		return nil, ErrNoReferral
 	}
-	ref, _, err := u.Engine.Load(ctx, id)
+	ref, stored, err := u.Engine.Load(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ref.Version == 0 {
-		return ErrNoReferral
+		return nil, ErrNoReferral
 	}
-	return nil
+	return stored, nil
 }
 
 // RecordsQuery is what the data protection officer asks of the records

@@ -86,6 +86,12 @@ var questions = map[string]map[string]question{
 		"newValue": {"Enter the right value: a date of birth as a real date such as 27 3 2010, a sex as female, male or unknown, or the nationality", "the right value", false},
 		"reason":   {"Enter why the detail is wrong and where the right value comes from", "the reason", false},
 	},
+	"place-legal-hold": {
+		"reason": {"Enter why the record must be kept: the inquiry, claim or complaint", "the reason", false},
+	},
+	"release-legal-hold": {
+		"reason": {"Enter why the hold can be lifted", "the reason", false},
+	},
 	"set-rota": {
 		"order": {"Give every authority a whole number: the rota runs from the lowest", "the order", true},
 	},

@@ -260,8 +260,11 @@ func (s *Server) journeyOf(c *call, j app.Journey, now time.Time) journeyData {
 		if t, err := time.Parse(time.DateOnly, care.DateOfBirth); err == nil {
 			d.DateOfBirth = t.Format("2 January 2006")
 		}
-		if care.DOBBasis == events.DOBAssessed {
+		switch care.DOBBasis {
+		case events.DOBAssessed:
 			d.DateOfBirth += " (assessed)"
+		case events.DOBCorrected:
+			d.DateOfBirth += " (corrected)"
 		}
 		d.Milestones = []milestoneRow{
 			s.milestone("16: the leaving-care team joins and a pathway plan begins", care.SixteenAt, care.LeavingCareInvolved, now),

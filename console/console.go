@@ -32,6 +32,7 @@
 //	/console/planning                the forecast, staff needed, training places (and their CSV)
 //	/console/operations              readiness, views (rebuild, void a stop), parked messages and replay, last verification
 //	/console/privacy                 the data protection officer's: disposals, holds, subject access, read audit
+//	/console/privacy/records/{id}    a child's record: until when it is kept, its legal holds; place or release one
 //	/console/sign-in                 the bearer token, for a session kept on the server
 //
 // Times are shown in Europe/London, durations in working days, shares as
@@ -222,6 +223,9 @@ func (s *Server) init() {
 		page("GET /console/audit/referrals/{id}", s.history)
 		enginePage("GET /console/privacy", s.privacyPage)
 		enginePage("POST /console/privacy/subject-access", s.subjectAccess)
+		enginePage("GET /console/privacy/records/{id}", s.recordPage)
+		enginePage("POST /console/privacy/records/{id}/legal-hold", s.holdSend(true))
+		enginePage("POST /console/privacy/records/{id}/legal-hold/release", s.holdSend(false))
 		enginePage("/console/", s.notFound)
 		s.mux = mux
 	})

@@ -91,6 +91,9 @@ func seedForCrawl(t *testing.T, r *rig) {
 	}
 	post("/v1/referrals/"+missing+"/missing-episodes", fmt.Sprintf(`{"missingAt":%q,"lastSeen":"Stockport bus station","policeReference":"GMP-1"}`, now.Add(-30*time.Minute).UTC().Format(time.RFC3339)), "authority:"+sk)
 	post("/v1/referrals/"+allocated+"/allocation", `{"authority":"E08000007","reason":"Her brother is placed in Stockport"}`, "region:North West")
+	// A legal hold, so the data protection page lists a record whose own
+	// page the crawler then opens.
+	post("/v1/records/"+placed+"/legal-hold", `{"reason":"Inquiry into 2026 placements"}`, "data-protection")
 
 	parkOne(t, r, "nts.events.referral."+withdrawn)
 	r.settle()

@@ -26,6 +26,8 @@ type privacyData struct {
 	Records          *recordsData // nil: the records view could not be read
 	// Correct asks for the referral whose child's detail is wrong.
 	Correct field
+	// Find asks for the referral whose record to open (to place a hold).
+	Find field
 }
 
 // recordsData is the records view in words: disposals due, legal holds and
@@ -81,12 +83,9 @@ func (s *Server) records(r *http.Request, c *call) (*recordsData, []fieldError) 
 	rep := rd.Result
 	d := &recordsData{Until: dateWords(rep.Until), Within: projections.RecordsWithin, DisposedTotal: rep.DisposedTotal, Unknown: rep.Unknown,
 		DisposedShown: len(rep.Disposed), Policy: rep.Policy}
-	link := func(id string) string {
-		if c.app().SeesCases() {
-			return "/console/referrals/" + id
-		}
-		return ""
-	}
+	// Each record opens on its own page, where its holds are placed and
+	// released.
+	link := recordPath
 	var reg *refdata.Registry
 	if s.Views != nil {
 		reg = s.Views.Registry
@@ -147,7 +146,7 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		s.forbidden(w, c, "see the data protection page")
 		return
 	}
-	d := privacyData{Export: s.exportFields("", "", nil), Correct: correctFinder()}
+	d := privacyData{Export: s.exportFields("", "", nil), Correct: correctFinder(), Find: recordFinder()}
 	var errs []fieldError
 	d.Records, errs = s.records(r, c)
 	q := r.URL.Query()
@@ -161,6 +160,15 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		d.Correct.Error = "Enter the referral reference of the child whose detail is wrong"
 		errs = append(errs, fieldError{Field: d.Correct.Name, Anchor: d.Correct.Name, Message: d.Correct.Error})
+		code = http.StatusBadRequest
+	}
+	if q.Has(d.Find.Name) {
+		if id := strings.TrimSpace(q.Get(d.Find.Name)); id != "" {
+			http.Redirect(w, r, recordPath(id), http.StatusSeeOther)
+			return
+		}
+		d.Find.Error = "Enter the referral reference of the child whose record to open"
+		errs = append(errs, fieldError{Field: d.Find.Name, Anchor: d.Find.Name, Message: d.Find.Error})
 		code = http.StatusBadRequest
 	}
 	if d.Referral.Value != "" || d.Reader.Value != "" {
@@ -244,7 +252,7 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 			s.log().Error("console: subject access export", "referral", id, "err", err)
 		}
 	}
-	d := privacyData{Export: s.exportFields(id, reason, errs), Correct: correctFinder(),
+	d := privacyData{Export: s.exportFields(id, reason, errs), Correct: correctFinder(), Find: recordFinder(),
 		Referral: field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true},
 		Reader:   field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true}}
 	d.Records, _ = s.records(r, c)
@@ -253,4 +261,8 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 
 func correctFinder() field {
 	return field{Name: "correct-referral", Label: "Referral reference", Hint: "As shown in the read audit or on the request.", Kind: "text"}
+}
+
+func recordFinder() field {
+	return field{Name: "record-referral", Label: "Referral reference", Hint: "The record of the child of this referral opens, to place or release a legal hold.", Kind: "text"}
 }

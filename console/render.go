@@ -117,7 +117,7 @@ var funcs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 }
 
-var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national", "operations", "planning", "privacy"}
+var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national", "operations", "planning", "privacy", "record"}
 
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}

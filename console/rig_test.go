@@ -199,7 +199,7 @@ func (r *rig) settle() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	for _, wait := range []func(context.Context, uint64) error{r.views.Capacity.WaitFor, r.views.Timeliness.WaitFor, r.views.Referrals.WaitFor, r.views.Children.WaitFor, r.views.Safeguarding.WaitFor} {
+	for _, wait := range []func(context.Context, uint64) error{r.views.Capacity.WaitFor, r.views.Timeliness.WaitFor, r.views.Referrals.WaitFor, r.views.Children.WaitFor, r.views.Safeguarding.WaitFor, r.views.Records.WaitFor} {
 		if err := wait(ctx, last); err != nil {
 			r.t.Fatalf("views did not reach sequence %d: %v", last, err)
 		}

@@ -53,6 +53,10 @@ const (
 	DOBRecorded = "recorded" // on the referral
 	DOBAssessed = "assessed" // by an age assessment; it stands over the recorded one
 	DOBYearOnly = "year-only"
+	// DOBCorrected: a rectification of the referral's date of birth, on
+	// the authority's evidence. The latest of an assessment and a
+	// correction stands: each is a later, better-founded finding.
+	DOBCorrected = "corrected"
 )
 
 // MissingReported: the child went missing from the placement. LastSeen and

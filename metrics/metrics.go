@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -124,6 +125,26 @@ func New(set *views.Set, store *eventstore.Store, reg *refdata.Registry, cal *ca
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ntsflow_build_info", Help: "The running build.", ConstLabels: prometheus.Labels{"version": version}}, func() float64 { return 1 }))
 	f(&scrape{m})
 	return m
+}
+
+// WatchReadAudit exports what the read audit did (stats: its Stats), read
+// at scrape time: the reads recorded, those refused because their record
+// could not be written (read_not_recorded), those written on the reader's
+// time because the queue was full, and the queue's depth.
+func (m *Metrics) WatchReadAudit(stats func() app.ReadStats) {
+	counter := func(name, help string, v func(app.ReadStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(stats())) })
+	}
+	m.Registry.MustRegister(
+		counter("ntsflow_read_audit_recorded_total", "Reads of a child's record this instance recorded in the read audit (by its writer, or on the reader's time when the queue was full).",
+			func(s app.ReadStats) uint64 { return s.Recorded }),
+		counter("ntsflow_read_audit_refused_total", "Reads this instance refused because their record could not be written to the read audit (answered 503 read_not_recorded).",
+			func(s app.ReadStats) uint64 { return s.Refused }),
+		counter("ntsflow_read_audit_direct_total", "Reads whose record this instance wrote on the reader's time because the read audit's queue was full (its writer behind or not running).",
+			func(s app.ReadStats) uint64 { return s.Direct }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ntsflow_read_audit_queue_depth", Help: "Read records waiting in this instance's queue to be written to the read audit."},
+			func() float64 { return float64(stats().Waiting) }),
+	)
 }
 
 // Handler serves /metrics.

@@ -44,16 +44,7 @@ func TestStoreUpIsZeroWhileWritesFail(t *testing.T) {
 	if up := storeUp(t, m); up != 1 {
 		t.Fatalf("store up %v before anything failed", up)
 	}
-	js := n.Store.JetStream()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FILLER", Subjects: []string{"filler.>"}, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatal(err)
-	}
-	block := make([]byte, 64<<10)
-	for i := range 40 { // past the 2 MiB allowed
-		if _, err := js.Publish(ctx, fmt.Sprintf("filler.%d", i), block); err != nil {
-			break
-		}
-	}
+	free := fillStore(ctx, t, n)
 	_, err := n.Store.Append(ctx, events.ReferralSubject("up"), 0, "", events.Commit{Command: "test", Events: []events.Event{{
 		ID: "up-0", Type: events.TypePlacementSearched, SchemaVersion: 1, AggregateID: "up",
 		OccurredAt: time.Unix(0, 0).UTC(), RecordedAt: time.Unix(0, 0).UTC(), Actor: "t",
@@ -65,11 +56,32 @@ func TestStoreUpIsZeroWhileWritesFail(t *testing.T) {
 	if up := storeUp(t, m); up != 0 {
 		t.Fatalf("store up %v while writes fail", up)
 	}
-	if err := js.DeleteStream(ctx, "FILLER"); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	// The server counts the space released as the stream's files go.
 	if !storetest.WaitFor(10*time.Second, func() bool { return storeUp(t, m) == 1 }) {
 		t.Fatal("store up still 0 10s after there was room again")
+	}
+}
+
+// fillStore fills a node started with MaxStore 2 MiB until JetStream
+// refuses writes (its storage limit, as a full disk would); free makes
+// room again.
+func fillStore(ctx context.Context, t *testing.T, n *storetest.Node) (free func()) {
+	t.Helper()
+	js := n.Store.JetStream()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FILLER", Subjects: []string{"filler.>"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	block := make([]byte, 64<<10)
+	for i := range 40 { // past the 2 MiB allowed
+		if _, err := js.Publish(ctx, fmt.Sprintf("filler.%d", i), block); err != nil {
+			break
+		}
+	}
+	return func() {
+		t.Helper()
+		if err := js.DeleteStream(ctx, "FILLER"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas/retention"
@@ -72,7 +73,7 @@ func NewRecords() *Records { return &Records{Refs: map[string]*RecordEntry{}} }
 
 // RecordsSpec is the records view.
 func RecordsSpec() Spec[*Records] {
-	return Spec[*Records]{Name: "records", Schema: "records-1", New: NewRecords, Apply: ApplyRecords}
+	return Spec[*Records]{Name: "records", Schema: "records-2", New: NewRecords, Apply: ApplyRecords}
 }
 
 // ApplyRecords folds one event into the view.
@@ -106,6 +107,13 @@ func ApplyRecords(v *Records, e events.Event) *Records {
 	case events.AgeAssessed:
 		if f != nil && d.Outcome == events.AgeOutcomeChild && d.AssessedDateOfBirth != "" {
 			f.AssessedAdult = shiftYears(d.AssessedDateOfBirth, 18)
+		}
+	case events.ChildDetailCorrected:
+		// A corrected date stands over the recorded and any earlier
+		// assessed one (leavingcare.DateOfBirth); kept as the recorded
+		// date, an assessment after it still stands over it, as it would.
+		if f != nil && d.Field == aggregates.FieldDateOfBirth && d.NewValue != "" {
+			f.Adult, f.AssessedAdult = shiftYears(d.NewValue, 18), ""
 		}
 	case events.ReferralPlaced:
 		if f != nil {

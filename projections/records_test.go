@@ -35,6 +35,14 @@ func TestRecordsDueIsTheSagas(t *testing.T) {
 		{"withdrawn, never placed", []events.Event{receivedBorn("r", "E08000007", "2025-06-02T10:00:00Z", "2009-03-04", 0), recEvent("r", "2025-06-04T10:00:00Z", events.ReferralWithdrawn{Reason: "missing"})}},
 		{"died in care before 18", []events.Event{receivedBorn("r", "E08000007", "2025-06-02T10:00:00Z", "2009-03-04", 0), placed("r", "2025-06-05T10:00:00Z"),
 			recEvent("r", "2026-02-01T10:00:00Z", events.ChildLeftCare{LeftAt: at("2026-02-01T10:00:00Z"), Reason: "died"})}},
+		{"corrected date of birth over the recorded one", []events.Event{receivedBorn("r", "E08000007", "2025-06-02T10:00:00Z", "2009-03-04", 0), placed("r", "2025-06-05T10:00:00Z"),
+			recEvent("r", "2025-07-01T10:00:00Z", events.ChildDetailCorrected{Field: "dateOfBirth", NewValue: "2008-01-15", Reason: "passport", Corrector: "authority"})}},
+		{"corrected date of birth over an earlier assessed one", []events.Event{receivedBorn("r", "E08000007", "2025-06-02T10:00:00Z", "2009-03-04", 0),
+			recEvent("r", "2025-06-03T10:00:00Z", events.AgeAssessed{Method: "merton", Outcome: events.AgeOutcomeChild, AssessedDateOfBirth: "2008-11-20"}), placed("r", "2025-06-05T10:00:00Z"),
+			recEvent("r", "2025-07-01T10:00:00Z", events.ChildDetailCorrected{Field: "dateOfBirth", NewValue: "2008-01-15", Reason: "passport", Corrector: "authority"})}},
+		{"assessed date of birth over an earlier correction", []events.Event{receivedBorn("r", "E08000007", "2025-06-02T10:00:00Z", "2009-03-04", 0),
+			recEvent("r", "2025-06-03T10:00:00Z", events.ChildDetailCorrected{Field: "dateOfBirth", NewValue: "2008-01-15", Reason: "passport", Corrector: "authority"}),
+			recEvent("r", "2025-06-04T10:00:00Z", events.AgeAssessed{Method: "merton", Outcome: events.AgeOutcomeChild, AssessedDateOfBirth: "2008-11-20"}), placed("r", "2025-06-05T10:00:00Z")}},
 		{"referred into the scheme with a date of birth, placed", []events.Event{recEvent("r", "2025-06-02T10:00:00Z", events.ReferralReferred{ReferralID: "r", Region: "north-west", Route: "hotel", DateOfBirth: "2010-01-31", ClaimedAge: 15}), placed("r", "2025-06-05T10:00:00Z")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,5 +164,31 @@ func TestRecordsSnapshotRoundTrip(t *testing.T) {
 	f := RecordsFilter{Within: 3650, Recent: 10}
 	if got, want := ReportRecords(back, p, f, now), ReportRecords(v, p, f, now); !reflect.DeepEqual(got, want) {
 		t.Fatalf("resumed %+v\nfolded  %+v", got, want)
+	}
+}
+
+// Given a child looked after, when the authority corrects the date of
+// birth, then the record is kept until the 75th birthday by the corrected
+// date, in the view as in the saga that disposes; a corrected nationality
+// moves nothing.
+func TestACorrectedDateOfBirthMovesTheRecordsDueDate(t *testing.T) {
+	p := retention.DefaultPolicy()
+	now := at("2100-01-01T12:00:00Z")
+	given := []events.Event{receivedBorn("r", "E08000007", "2025-06-02T10:00:00Z", "2009-03-04", 0), placed("r", "2025-06-05T10:00:00Z"),
+		recEvent("r", "2025-06-20T10:00:00Z", events.ChildDetailCorrected{Field: "nationality", NewValue: "Eritrean", Reason: "documents", Corrector: "data-protection"})}
+	due := func(evs []events.Event) string {
+		t.Helper()
+		rep := ReportRecords(fold(RecordsSpec(), evs...), p, RecordsFilter{Within: 90, Recent: 10}, now)
+		if len(rep.Due) != 1 {
+			t.Fatalf("due = %+v, want the one record", rep.Due)
+		}
+		return rep.Due[0].Due
+	}
+	before := due(given)
+	corrected := append(given, recEvent("r", "2025-07-01T10:00:00Z", events.ChildDetailCorrected{Field: "dateOfBirth", NewValue: "2008-01-15", Reason: "passport", Corrector: "authority"}))
+	after := due(corrected)
+	want, _ := p.Retain(retention.FactsOf(corrected))
+	if before == after || after != want.Until.String() || !strings.HasPrefix(after, "2083-01-15") {
+		t.Fatalf("kept until %s before the correction and %s after; the saga says %s, want the 75th birthday by the corrected date (2083-01-15)", before, after, want.Until)
 	}
 }

@@ -41,6 +41,7 @@ type Spec[V any] struct {
 // The views, as specs for the runner. Bump a Schema when its view's shape
 // or meaning changes: old snapshots are then rebuilt, not resumed.
 
+// records-2 folds a corrected date of birth, which records-1 missed.
 // capacity-4 adds the allocations awaiting an answer to capacity-3.
 // referrals-4 adds each row's child reference to referrals-3, for the
 // search by child reference.

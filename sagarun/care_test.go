@@ -2,6 +2,7 @@ package sagarun_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/sagas/leavingcare"
 	"github.com/ntsflow/ntsflow/sagas/safeguarding"
@@ -208,4 +210,74 @@ func TestLeavingCareMilestonesAcrossARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitFor("l1's milestones cancelled", 5*time.Second, func() bool { return r.pending() == 0 })
+}
+
+// timerAt is when the pending timer of key is due; false when none is.
+func (r *rig) timerAt(key string) (time.Time, bool) {
+	msg, err := r.node.Store.JetStream().Stream(context.Background(), "NTS_TIMERS")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	m, err := msg.GetLastMsgForSubject(context.Background(), "nts.timers.schedule."+key)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var tm eventstore.Timer
+	if err := json.Unmarshal(m.Data, &tm); err != nil {
+		r.t.Fatal(err)
+	}
+	return tm.At, true
+}
+
+// A placed child of 15 has three milestones pending, the 16th a year
+// off. The authority corrects the date of birth on the child's passport:
+// 16 ten days ago. The 16th fires at once and is recorded once; the 17
+// and a half and the 18th wait at the corrected birthdays, not the old.
+func TestACorrectedDateOfBirthMovesTheMilestoneTimers(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	r.leavingCareRunner()
+	now := time.Now().UTC()
+	id := "l3"
+	r.placed(id, now.AddDate(-15, 0, 0).Format(time.DateOnly), now.Add(-24*time.Hour))
+	key := func(kind string) string { return leavingcare.TimerPrefix + "." + id + "." + kind }
+	oldSixteen, oldTriple, oldEighteen := aggregates.Milestones(now.AddDate(-15, 0, 0))
+	r.waitFor("the milestones armed at the recorded birthdays", 5*time.Second, func() bool {
+		at, ok := r.timerAt(key(leavingcare.KindSixteen))
+		return ok && at.Equal(oldSixteen) && r.pending() == 3
+	})
+	dob, _ := time.Parse(time.DateOnly, now.AddDate(-16, 0, -10).Format(time.DateOnly))
+	_, triple, eighteen := aggregates.Milestones(dob)
+	if err := r.do(id, aggregates.CorrectChildDetail{Field: aggregates.FieldDateOfBirth, NewValue: dob.Format(time.DateOnly),
+		Reason: "the child's passport", Corrector: aggregates.CorrectorAuthority}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor("the leaving-care team involved at the corrected 16th birthday", 5*time.Second, func() bool {
+		return count(r.careHistory(id), events.TypeLeavingCareInvolved) == 1
+	})
+	r.waitFor("the later milestones moved to the corrected birthdays", 5*time.Second, func() bool {
+		t1, ok1 := r.timerAt(key(leavingcare.KindTriple))
+		t2, ok2 := r.timerAt(key(leavingcare.KindEighteen))
+		_, ok3 := r.timerAt(key(leavingcare.KindSixteen))
+		return ok1 && ok2 && !ok3 && t1.Equal(triple) && t2.Equal(eighteen) && r.pending() == 2
+	})
+	r.waitFor("the consumers to drain", 10*time.Second, func() bool {
+		p1, err1 := r.node.Store.ConsumerPending(context.Background(), "NTS_EVENTS", sagarun.LeavingCareCareConsumer)
+		p2, err2 := r.node.Store.ConsumerPending(context.Background(), "NTS_EVENTS", sagarun.LeavingCareReferralConsumer)
+		p3, err3 := r.node.Store.ConsumerPending(context.Background(), "NTS_TIMERS", sagarun.LeavingCareTimersConsumer)
+		return err1 == nil && err2 == nil && err3 == nil && p1+p2+p3 == 0
+	})
+	h := r.careHistory(id)
+	if got := counts(h, events.TypeCareDateOfBirthSet, events.TypeLeavingCareInvolved, events.TypeTriplePlanningRecorded, events.TypeCareLeaver); got[events.TypeCareDateOfBirthSet] != 2 || got[events.TypeLeavingCareInvolved] != 1 || got[events.TypeTriplePlanningRecorded]+got[events.TypeCareLeaver] != 0 {
+		t.Fatalf("care: %v", got)
+	}
+	var last events.CareDateOfBirthSet
+	for _, e := range h {
+		if d, ok := e.Data.(events.CareDateOfBirthSet); ok {
+			last = d
+		}
+	}
+	if last.DateOfBirth != dob.Format(time.DateOnly) || last.Basis != events.DOBCorrected || last.EighteenAt.Equal(oldEighteen) || last.TriplePlanningAt.Equal(oldTriple) {
+		t.Fatalf("the care's date of birth: %+v", last)
+	}
 }

@@ -250,6 +250,7 @@ func Build(cfg Config) (*Node, error) {
 	if cfg.ReadPolicy != nil {
 		n.Reads.Policy = *cfg.ReadPolicy
 	}
+	n.Metrics.WatchReadAudit(n.Reads.Stats)
 
 	var served *views.Set
 	ready := store.Ping

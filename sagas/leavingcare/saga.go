@@ -1,5 +1,6 @@
 // Package leavingcare is the leaving-care saga: from the child's date of
-// birth (the referral's, or the age assessment's, which stands over it),
+// birth (the referral's, or the latest age assessment's or correction's,
+// which stands over it),
 // durable timers at 16 (the leaving-care team involved, a pathway plan
 // due within the policy's time), 17 and a half (triple planning) and 18 (a
 // care leaver with an accommodation status). The policy is data
@@ -103,10 +104,16 @@ func New(p Policy) sagas.Saga[State, aggregates.Care, aggregates.CareCommand] {
 			return Reaction{Commands: cmds, Timers: timers}
 		},
 		Timers: func(st State) []sagas.Timer { return s.Timers(st.Care) },
-		MsgID: func(id string, _ State, cmd aggregates.CareCommand) string {
+		MsgID: func(id string, st State, cmd aggregates.CareCommand) string {
 			msgID := fmt.Sprintf("leaving-care:%s:%s", id, cmd.CommandName())
 			if d, ok := cmd.(aggregates.SetDateOfBirth); ok {
 				msgID += ":" + d.DateOfBirth + ":" + d.Basis
+				// A date corrected back to one it was corrected from
+				// earlier is new work, not a repeat of that one: the
+				// store's deduplication would drop it.
+				if d.Basis == events.DOBCorrected {
+					msgID += fmt.Sprintf(":%d", st.Referral.Corrections)
+				}
 			}
 			return msgID
 		},
@@ -115,11 +122,19 @@ func New(p Policy) sagas.Saga[State, aggregates.Care, aggregates.CareCommand] {
 }
 
 func onReferral(e events.Event) bool {
-	switch e.Data.(type) {
+	switch d := e.Data.(type) {
 	case events.ReferralPlaced, events.AgeAssessed, events.ChildLeftCare, events.ReferralWithdrawn:
 		return true
+	case events.ChildDetailCorrected:
+		return CorrectsDateOfBirth(d)
 	}
 	return false
+}
+
+// CorrectsDateOfBirth is true of a correction that moves the birthdays
+// the milestones (and the record's retention) run from.
+func CorrectsDateOfBirth(d events.ChildDetailCorrected) bool {
+	return d.Field == aggregates.FieldDateOfBirth
 }
 
 func onCare(e events.Event) bool {
@@ -128,11 +143,13 @@ func onCare(e events.Event) bool {
 }
 
 // reactReferral answers a referral's commit: leaving care or a withdrawal
-// cancels the milestones; a placement or an age assessment sets the date
-// of birth, and a placed child's milestones are armed on the care as it
-// then is (a date of birth set before the placement, the Home Office's
-// record, is armed now; one just set is armed again, which replaces the
-// same timers).
+// cancels the milestones; a placement, an age assessment or a corrected
+// date of birth sets the date of birth, and a placed child's milestones
+// are armed on the care as it then is (a date of birth set before the
+// placement, the Home Office's record, is armed now; one just set is
+// armed again, which replaces the same timers, so a moved birthday leaves
+// no timer at the old one; a milestone already recorded is not armed
+// again, so none is recorded twice).
 func (s Saga) reactReferral(st State, picked []events.Event, _ time.Time) Reaction {
 	for _, e := range picked {
 		switch e.Data.(type) {
@@ -145,23 +162,28 @@ func (s Saga) reactReferral(st State, picked []events.Event, _ time.Time) Reacti
 }
 
 // DateOfBirth finds the date of birth the milestones run from in a
-// referral's events: the age assessment's (a child, with a date) stands
-// over the one on the referral. "" when neither gives one (a claimed age
-// alone).
+// referral's events: the referral's own, unless a later finding stands
+// over it, the age assessment's (a child, with a date) or a correction of
+// the date of birth, whichever came last. "" when none gives one (a
+// claimed age alone).
 func DateOfBirth(referral []events.Event) (dob, basis string) {
 	for _, e := range referral {
 		switch d := e.Data.(type) {
 		case events.ReferralReceived:
-			if d.DateOfBirth != "" && basis != events.DOBAssessed {
+			if d.DateOfBirth != "" && basis == "" {
 				dob, basis = d.DateOfBirth, events.DOBRecorded
 			}
 		case events.ReferralReferred:
-			if d.DateOfBirth != "" && basis != events.DOBAssessed {
+			if d.DateOfBirth != "" && (basis == "" || basis == events.DOBRecorded) {
 				dob, basis = d.DateOfBirth, events.DOBRecorded
 			}
 		case events.AgeAssessed:
 			if d.Outcome == events.AgeOutcomeChild && d.AssessedDateOfBirth != "" {
 				dob, basis = d.AssessedDateOfBirth, events.DOBAssessed
+			}
+		case events.ChildDetailCorrected:
+			if d.Field == aggregates.FieldDateOfBirth && d.NewValue != "" {
+				dob, basis = d.NewValue, events.DOBCorrected
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/ntsflow/ntsflow/aggregates"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas"
+	"github.com/ntsflow/ntsflow/sagas/leavingcare"
 )
 
 // Its durable consumers, shared by every engine instance, its timers'
@@ -71,9 +72,11 @@ func New(p Policy) sagas.Saga[State, aggregates.Record, aggregates.RecordCommand
 }
 
 func onFact(e events.Event) bool {
-	switch e.Data.(type) {
+	switch d := e.Data.(type) {
 	case events.ReferralReceived, events.ReferralReferred, events.ReferralPlaced, events.AgeAssessed, events.ChildLeftCare, events.ReferralWithdrawn:
 		return true
+	case events.ChildDetailCorrected:
+		return leavingcare.CorrectsDateOfBirth(d)
 	}
 	return false
 }

@@ -67,3 +67,24 @@ func TestALegalHoldSuspendsDisposalAndItsReleaseResumesIt(t *testing.T) {
 		t.Error("a disposed record would be disposed of again")
 	}
 }
+
+// Given a withdrawn child's record with its disposal timer set, when the
+// date of birth is corrected, then the saga hears it and arms the timer
+// at the end the corrected date gives; a corrected nationality it does
+// not hear.
+func TestACorrectedDateOfBirthMovesTheDisposal(t *testing.T) {
+	v := New(DefaultPolicy())
+	onReferral := v.Triggers[0]
+	fix := events.New(at("2026-03-03T09:00:00Z"), events.ChildDetailCorrected{Field: aggregates.FieldDateOfBirth, NewValue: "2009-08-01", Reason: "passport", Corrector: aggregates.CorrectorAuthority})
+	if !onReferral.On(fix) {
+		t.Fatal("the retention saga does not hear a corrected date of birth")
+	}
+	if onReferral.On(events.New(at("2026-03-03T09:00:00Z"), events.ChildDetailCorrected{Field: aggregates.FieldNationality, NewValue: "Eritrean"})) {
+		t.Error("the retention saga hears a corrected nationality")
+	}
+	st := State{Referral: append(withdrawnChild(), fix), Record: record()}
+	re := onReferral.ReactCommit(st, []events.Event{fix}, at("2026-03-03T09:00:00Z"))
+	if len(re.Timers) != 1 || !re.Timers[0].At.Equal(date("2030-08-01").Start()) {
+		t.Fatalf("timers %+v, want the 21st birthday by the corrected date", re.Timers)
+	}
+}
