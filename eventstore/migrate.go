@@ -36,6 +36,28 @@ func FromMigrationSubject(subject string) string {
 	return events.SubjectPrefix + strings.TrimPrefix(subject, migrationSubjectPrefix)
 }
 
+// AttachForMigration is Attach for the migration, which must open a store
+// whose events stream it retired and had not yet made again when it was
+// stopped: with the working copy there, the events stream may be absent
+// (CreateEventsStreamAs makes it).
+func (c *Conn) AttachForMigration(ctx context.Context) (*Store, error) {
+	st, err := Attach(ctx, c.nc)
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return st, err
+	}
+	js, jerr := jetstream.New(c.nc)
+	if jerr != nil {
+		return nil, jerr
+	}
+	wk, werr := js.Stream(ctx, MigrationStream)
+	if werr != nil {
+		return nil, err
+	}
+	// The other streams are made (OpenKeys) with the working copy's
+	// replicas, which are the events stream's.
+	return &Store{nc: c.nc, js: js, replicas: wk.CachedInfo().Config.Replicas, main: loadConn{nc: c.nc, name: c.nc.Opts.Name}}, nil
+}
+
 // StreamFacts is what the migration reads of a stream to know where it
 // stands.
 type StreamFacts struct {
@@ -112,9 +134,10 @@ func (s *Store) SetMetadata(ctx context.Context, stream, key, value string) erro
 
 // CreateEventsStreamAs makes the events stream again with the
 // configuration it had (Facts.Config), while the copy fills it: a short
-// duplicate window, and the metadata marker that says it is being filled.
+// duplicate window, and meta (the migration's marker that it is being
+// filled).
 // RestoreEventsStream gives it back its own configuration.
-func (s *Store) CreateEventsStreamAs(ctx context.Context, cfgJSON json.RawMessage, markerKey, markerValue string) error {
+func (s *Store) CreateEventsStreamAs(ctx context.Context, cfgJSON json.RawMessage, meta map[string]string) error {
 	var cfg jetstream.StreamConfig
 	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
 		return err
@@ -123,10 +146,12 @@ func (s *Store) CreateEventsStreamAs(ctx context.Context, cfgJSON json.RawMessag
 		return fmt.Errorf("the saved configuration is of stream %q, not %s", cfg.Name, EventsStream)
 	}
 	cfg.Duplicates = copyDuplicates
-	cfg.Metadata = map[string]string{markerKey: markerValue}
-	if _, err := s.js.CreateStream(ctx, cfg); err != nil {
+	cfg.Metadata = meta
+	st, err := s.js.CreateStream(ctx, cfg)
+	if err != nil {
 		return fmt.Errorf("create stream %s: %w", EventsStream, unavailable(err))
 	}
+	s.stream, s.replicas = st, cfg.Replicas
 	return nil
 }
 

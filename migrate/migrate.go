@@ -186,7 +186,7 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			return Result{Outcome: DryRun, Resumed: true}, nil
 		}
 		r.o.Log.Info("finishing a migration cut short: giving the events stream its configuration back")
-		return Result{Outcome: Migrated, Resumed: true}, r.store.RestoreEventsStream(ctx, json.RawMessage(ev.Metadata[metaFilling]))
+		return Result{Outcome: Migrated, Resumed: true, Manifest: ev.Metadata[metaManifest]}, r.store.RestoreEventsStream(ctx, json.RawMessage(ev.Metadata[metaFilling]))
 	case wk != nil && wk.Metadata[metaState] != stateChecked:
 		// A copy cut short, or not yet checked: the events stream is as it
 		// was, so the copy is made afresh.
@@ -235,7 +235,7 @@ func (r *run) fresh(ctx context.Context, ev *eventstore.StreamFacts) (Result, er
 	}
 	if !rep.OK() {
 		p := rep.Problems[0]
-		return Result{}, fmt.Errorf("the log does not verify (%d problems; the first, at sequence %d of %s: %s, %s): run 'ntsflow verify' for all of them and settle them first; nothing was changed", len(rep.Problems), p.Sequence, p.Aggregate, p.Kind, p.Detail)
+		return Result{}, fmt.Errorf("the log does not verify (%s; the first, at sequence %d of %s: %s, %s): run 'ntsflow verify' for all of them and settle them first; nothing was changed", problems(len(rep.Problems)), p.Sequence, p.Aggregate, p.Kind, p.Detail)
 	}
 	voided := map[uint64]bool{}
 	for _, v := range rep.Voided {
@@ -323,7 +323,7 @@ func (r *run) swap(ctx context.Context, ev, wk *eventstore.StreamFacts) error {
 	}
 	var from uint64 = 1
 	if ev == nil {
-		if err := r.store.CreateEventsStreamAs(ctx, cfg, metaFilling, string(cfg)); err != nil {
+		if err := r.store.CreateEventsStreamAs(ctx, cfg, map[string]string{metaFilling: string(cfg), metaManifest: wk.Metadata[metaManifest]}); err != nil {
 			return err
 		}
 	} else {
@@ -376,7 +376,7 @@ func (r *run) swap(ctx context.Context, ev, wk *eventstore.StreamFacts) error {
 	}
 	if !rep.OK() {
 		p := rep.Problems[0]
-		return fmt.Errorf("the new events stream does not verify (%d problems; the first, at sequence %d: %s): the working copy %s is kept; ask for help before going on", len(rep.Problems), p.Sequence, p.Detail, eventstore.MigrationStream)
+		return fmt.Errorf("the new events stream does not verify (%s; the first, at sequence %d: %s): the working copy %s is kept; ask for help before going on", problems(len(rep.Problems)), p.Sequence, p.Detail, eventstore.MigrationStream)
 	}
 	if err := r.store.DeleteStream(ctx, eventstore.MigrationStream); err != nil {
 		return err
@@ -401,6 +401,13 @@ func (r *run) progress(what string) func(done, total uint64) {
 		}
 		fmt.Fprintf(r.o.Progress, "%s: %5.1f%%  %d/%d commits  %.0f commits/s  ETA %s\n", what, 100*float64(done)/float64(max(total, 1)), done, total, rate, eta)
 	}
+}
+
+func problems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return strconv.Itoa(n) + " problems"
 }
 
 func writeManifest(path string, m Manifest) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/migrate"
 )
 
@@ -58,7 +59,7 @@ takes, twice over at its peak.`,
 			if (*natsURL == "") == (*dataDir == "") || len(args) > 0 {
 				return usagef("migrate-personal-data needs one of --nats-url and --data-dir, and no arguments")
 			}
-			st, closeStore, err := localStore(ctx, *natsURL, *dataDir, nil)
+			st, closeStore, err := localStoreWith(ctx, *natsURL, *dataDir, nil, (*eventstore.Conn).AttachForMigration)
 			if err != nil {
 				return err
 			}

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,7 +71,9 @@ func buildOldLog(t *testing.T) oldLog {
 	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	node, err := wiring.Build(wiring.Config{Store: n.Store, ChainKey: key})
+	// The old engine's clock says an hour ago: the log was written well
+	// before the migration stores its copy (at the server's time now).
+	node, err := wiring.Build(wiring.Config{Store: n.Store, ChainKey: key, Now: func() time.Time { return time.Now().Add(-time.Hour).UTC() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +88,7 @@ func buildOldLog(t *testing.T) oldLog {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
-	at := time.Now().UTC().Add(-time.Hour)
+	at := time.Now().UTC().Add(-2 * time.Hour)
 	recv := func(id, ref string) aggregates.ReceiveReferral {
 		return aggregates.ReceiveReferral{ReferralID: id, ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: migrateHotel,
 			ChildReference: ref, DateOfBirth: oldDOB, Needs: []string{oldNeed}, ReceivedAt: at}
@@ -324,6 +329,12 @@ func TestMigrationSealsThePlaintextOfOldEvents(t *testing.T) {
 	if last, _ := n.Store.LastSequence(ctx); last != old.lastSeq {
 		t.Errorf("%d commits after the engine started on the migrated log, %d before: reactions were redone", last, old.lastSeq)
 	}
+	// A view as of a moment before the migration is folded from the
+	// events recorded by then, though the copy was stored after it.
+	asOf, _, _, err := views.Fold(ctx, n.Store, projections.ReferralListSpec(), views.FoldOptions{AsOf: time.Now().Add(-30 * time.Minute)})
+	if err != nil || asOf.Len() != 3 {
+		t.Errorf("the referrals as of half an hour ago, after the migration: %d, %v; want all 3", asOf.Len(), err)
+	}
 	_, stored, err := node.Engine.Load(ctx, "r-old-1")
 	if err != nil {
 		t.Fatal(err)
@@ -390,4 +401,135 @@ func bytesOf(ss []string) [][]byte {
 		out = append(out, []byte(s))
 	}
 	return out
+}
+
+// killEnv names the step a re-executed test binary kills itself at, and
+// dirEnv its data directory.
+const (
+	killEnv = "NTSFLOW_TEST_MIGRATE_KILL_AT"
+	dirEnv  = "NTSFLOW_TEST_MIGRATE_DIR"
+)
+
+// Issue 24's crash test for the migration: a process running it is killed
+// (SIGKILL: no clean-up, the embedded server's files as they were) at each
+// of its steps in turn, from the working copy's creation to the working
+// copy's removal. The next run finishes it: nothing is lost (every
+// sequence there), verify passes, no plaintext is left in any file, the
+// consumers are where they were and the living child's fields read back.
+func TestMigrationKilledAtEachStepIsFinishedByTheNextRun(t *testing.T) {
+	if step := os.Getenv(killEnv); step != "" {
+		migrateStep = func(s string) {
+			if s == step {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+		code, out, errText := runMigrate(t, "--data-dir", os.Getenv(dirEnv), "--manifest", filepath.Join(os.Getenv(dirEnv), "..", "manifest.json"))
+		t.Fatalf("the migration was not killed at %s: exit %d\n%s\n%s", step, code, out, errText)
+	}
+	old := buildOldLog(t)
+	for _, step := range migrate.Steps {
+		t.Run(step, func(t *testing.T) {
+			dir := copyDir(t, old.dir)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMigrationKilledAtEachStepIsFinishedByTheNextRun$", "-test.count=1")
+			cmd.Env = append(os.Environ(), killEnv+"="+step, dirEnv+"="+dir)
+			var childOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &childOut, &childOut
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("the child was not killed at %s: %v\n%s", step, err, childOut.String())
+			}
+			code, out, errText := runMigrate(t, "--data-dir", dir, "--manifest", filepath.Join(t.TempDir(), "manifest.json"))
+			if code != 0 {
+				t.Fatalf("the run after the kill at %s: exit %d\n%s\n%s", step, code, out, errText)
+			}
+			t.Logf("after the kill at %s: %s", step, strings.TrimSpace(out))
+			checkMigrated(t, dir, old)
+			// And a run after that finds nothing to do.
+			if code, out, errText := runMigrate(t, "--data-dir", dir, "--manifest", filepath.Join(t.TempDir(), "again.json")); code != 0 || !strings.HasPrefix(out, "nothing to do") {
+				t.Errorf("a run after the finished one: exit %d\n%s\n%s", code, out, errText)
+			}
+		})
+	}
+}
+
+// checkMigrated checks a data directory migrated from old: verify passes,
+// no plaintext in any file, every sequence there, consumers where they
+// were, the living child's fields read back.
+func checkMigrated(t *testing.T, dir string, old oldLog) {
+	t.Helper()
+	var o, e bytes.Buffer
+	if code := run([]string{"verify", "--data-dir", dir}, &o, &e); code != 0 {
+		t.Fatalf("verify: exit %d\n%s\n%s", code, o.String(), e.String())
+	}
+	hits := storetest.FilesHolding(t, dir, bytesOf(append(oldSecrets, migrateHotel))...)
+	if len(hits[migrateHotel]) == 0 {
+		t.Fatal("the scan finds not even the hotel: it cannot see the files")
+	}
+	for _, s := range oldSecrets {
+		if len(hits[s]) > 0 {
+			t.Errorf("%q is still in %v", s, hits[s])
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
+	defer n.Stop()
+	if last, err := n.Store.LastSequence(ctx); err != nil || last != old.lastSeq {
+		t.Errorf("the log ends at %d (%v), it ended at %d", last, err, old.lastSeq)
+	}
+	if f, err := n.Store.Facts(ctx, eventstore.MigrationStream); err != nil || f != nil {
+		t.Errorf("the working copy is still there: %+v, %v", f, err)
+	}
+	if got := floors(ctx, t, n.Store); !maps.Equal(got, old.floors) {
+		t.Errorf("consumers' ack floors %v, before %v", got, old.floors)
+	}
+	if err := n.Store.OpenKeys(ctx, events.KeyStoreKey(old.key)); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := n.Store.Load(ctx, events.ReferralSubject("r-old-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := stored[0].Commit.Events[0].Data.(events.ReferralReceived); r.ChildReference != oldRef || r.DateOfBirth != oldDOB {
+		t.Errorf("r-old-1 reads back as %+v", r)
+	}
+}
+
+// A log whose chain is broken (an event forged without the chain key) is
+// refused before anything is done: no working copy, the events stream as
+// it was, the plaintext where it was.
+func TestMigrationRefusesALogThatDoesNotVerify(t *testing.T) {
+	old := buildOldLog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := storetest.Start(t, storetest.Options{Dir: old.dir, Durable: true})
+	stored, err := n.Store.Load(ctx, events.ReferralSubject("r-new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := events.Event{ID: "forged-1", Type: events.TypeReferralWithdrawn, AggregateID: "r-new", RecordedAt: time.Now().UTC(), OccurredAt: time.Now().UTC(),
+		Actor: "intruder", Data: events.ReferralWithdrawn{Reason: "other"}, PrevHash: "not-the-last-hash", Hash: strings.Repeat("0", 64)}
+	if _, err := n.Store.Append(ctx, events.ReferralSubject("r-new"), eventstore.LastSequenceOf(stored), "", events.Commit{Command: "withdraw", Events: []events.Event{forged}}); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := n.Store.LastSequence(ctx)
+	n.Stop()
+
+	code, out, errText := runMigrate(t, "--data-dir", old.dir)
+	if code != 1 || !strings.Contains(errText, "the log does not verify") || !strings.Contains(errText, "nothing was changed") {
+		t.Fatalf("a broken log: exit %d\n%s\n%s", code, out, errText)
+	}
+	t.Logf("%s", strings.TrimSpace(errText[strings.LastIndex(errText, "ntsflow migrate-personal-data:"):]))
+	n = storetest.Start(t, storetest.Options{Dir: old.dir, Durable: true})
+	if l, err := n.Store.LastSequence(ctx); err != nil || l != last {
+		t.Errorf("the log ends at %d (%v), it ended at %d", l, err, last)
+	}
+	if f, err := n.Store.Facts(ctx, eventstore.MigrationStream); err != nil || f != nil {
+		t.Errorf("a working copy was made: %+v, %v", f, err)
+	}
+	n.Stop()
+	if hits := storetest.FilesHolding(t, old.dir, []byte(oldRef)); len(hits[oldRef]) == 0 {
+		t.Error("the plaintext was changed although the migration refused")
+	}
 }
