@@ -14,7 +14,7 @@ import (
 // from then on is chained again, since each hash covers the bytes before it.
 
 // InClear reports whether e, as decoded, holds any of the child's personal
-// fields outside a seal: what the migration seals.
+// fields, not empty, outside a seal: what the migration seals.
 func InClear(e Event) (bool, error) {
 	fields := personal[e.Type]
 	if len(fields) == 0 || e.Sealed != "" {
@@ -25,7 +25,23 @@ func InClear(e Event) (bool, error) {
 		return false, err
 	}
 	_, own, err := splitMembers(data, fields)
-	return own != nil, err
+	if err != nil || own == nil {
+		return false, err
+	}
+	// A member written empty (a child reference never given) says
+	// nothing about the child: no reason to rewrite the chain for it.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(own, &members); err != nil {
+		return false, err
+	}
+	for _, v := range members {
+		switch string(v) {
+		case `""`, `0`, `null`, `[]`, `{}`, `false`:
+		default:
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // SealForward writes a stored event (decoded as e) again with its personal
