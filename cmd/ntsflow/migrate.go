@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/migrate"
 )
@@ -59,18 +58,11 @@ takes, twice over at its peak.`,
 			if (*natsURL == "") == (*dataDir == "") || len(args) > 0 {
 				return usagef("migrate-personal-data needs one of --nats-url and --data-dir, and no arguments")
 			}
-			st, closeStore, err := localStoreWith(ctx, *natsURL, *dataDir, nil, (*eventstore.Conn).AttachForMigration)
+			st, key, closeStore, err := keyedStore(ctx, *natsURL, *dataDir, *keyFile, (*eventstore.Conn).AttachForMigration)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
-			key, err := toolChainKey(ctx, st, *keyFile, *dataDir)
-			if err != nil {
-				return err
-			}
-			if err := st.OpenKeys(ctx, events.KeyStoreKey(key)); err != nil {
-				return err
-			}
 			path := *manifest
 			if path == "" {
 				path = migrate.DefaultManifest(*dataDir, time.Now())

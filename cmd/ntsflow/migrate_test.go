@@ -166,30 +166,6 @@ func viewsJSON(s *views.Set) map[string]string {
 	return out
 }
 
-// copyDir copies a stopped server's data directory.
-func copyDir(t *testing.T, from string) string {
-	t.Helper()
-	to := t.TempDir()
-	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return to
-}
-
 // runMigrate runs the command in process.
 func runMigrate(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -429,7 +405,8 @@ func TestMigrationKilledAtEachStepIsFinishedByTheNextRun(t *testing.T) {
 	old := buildOldLog(t)
 	for _, step := range migrate.Steps {
 		t.Run(step, func(t *testing.T) {
-			dir := copyDir(t, old.dir)
+			dir := t.TempDir()
+			storetest.CopyDir(t, old.dir, dir)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMigrationKilledAtEachStepIsFinishedByTheNextRun$", "-test.count=1")
 			cmd.Env = append(os.Environ(), killEnv+"="+step, dirEnv+"="+dir)
 			var childOut bytes.Buffer
