@@ -344,6 +344,11 @@ func TestMigrationSealsThePlaintextOfOldEvents(t *testing.T) {
 	if _, err := os.Stat(manifest + ".2"); err == nil {
 		t.Error("a second run wrote a manifest")
 	}
+	// The key store came through untouched: the disposal is still listed.
+	var list, errb bytes.Buffer
+	if code := run([]string{"disposals", "--data-dir", old.dir}, &list, &errb); code != 0 || !strings.Contains(list.String(), `"child":"r-old-2"`) {
+		t.Errorf("disposals after the migration: exit %d\n%s\n%s", code, list.String(), errb.String())
+	}
 }
 
 // forgetDisposed is a view as it was before the migration, less what the
