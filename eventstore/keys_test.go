@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -122,27 +120,6 @@ func TestRacingKeyMakersAgree(t *testing.T) {
 	}
 }
 
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Issue 24, item 8: a backup taken before a disposal holds the child's
 // key. Restored, it would bring the key back; the disposals recorded since
 // (listed from the live store, no personal data in the list) are applied
@@ -167,7 +144,7 @@ func TestARestoreNeverResurrectsADestroyedKey(t *testing.T) {
 	}
 	n.Stop()
 	backup := t.TempDir()
-	copyDir(t, dir, backup)
+	storetest.CopyDir(t, dir, backup)
 
 	n = storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
 	if err := n.Store.OpenKeys(ctx, k); err != nil {
@@ -186,7 +163,7 @@ func TestARestoreNeverResurrectsADestroyedKey(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	copyDir(t, backup, dir)
+	storetest.CopyDir(t, backup, dir)
 	n = storetest.Start(t, storetest.Options{Dir: dir, Durable: true})
 	if err := n.Store.OpenKeys(ctx, k); err != nil {
 		t.Fatal(err)

@@ -133,7 +133,7 @@ func foldReadRange[V any](ctx context.Context, store *eventstore.Store, spec pro
 	}
 	errStop := errors.New("stop")
 	err := store.ReadRange(ctx, 1, to, func(st eventstore.Stored) error {
-		if !stopAfter.IsZero() && st.Time.After(stopAfter) {
+		if !stopAfter.IsZero() && st.Time.After(stopAfter) && recordedPast(st, o.AsOf.Add(20*time.Minute)) {
 			return errStop
 		}
 		var err error

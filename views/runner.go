@@ -122,6 +122,17 @@ func apply[V any](spec projections.Spec[V], v V, st eventstore.Stored, asOf time
 	return v, nil
 }
 
+// recordedPast reports whether every event of a commit was recorded after
+// t (a commit that does not decode tells nothing).
+func recordedPast(st eventstore.Stored, t time.Time) bool {
+	for _, e := range st.Commit.Events {
+		if !e.RecordedAt.After(t) {
+			return false
+		}
+	}
+	return len(st.Commit.Events) > 0
+}
+
 // Progress of a long fold.
 type Progress struct {
 	Done, Total uint64
@@ -157,16 +168,21 @@ func Fold[V any](ctx context.Context, store Log, spec projections.Spec[V], o Fol
 	// Engines' clocks are within ClockSkew of the server's: once the server
 	// stored commits that much after the moment, none recorded before it
 	// can follow.
-	stopAfter := time.Time{}
+	// The server's times alone do not do: a log copied by
+	// `ntsflow migrate-personal-data` carries the copy's, every commit
+	// stored long after every moment before it. So the fold stops only
+	// once the engine's own clock, as recorded, is past the moment too, by
+	// twice the skew (two engines may be that far apart).
+	stopAfter, recordedAfter := time.Time{}, time.Time{}
 	if !o.AsOf.IsZero() {
-		stopAfter = o.AsOf.Add(10 * time.Minute)
+		stopAfter, recordedAfter = o.AsOf.Add(10*time.Minute), o.AsOf.Add(20*time.Minute)
 	}
 	errStop := errors.New("stop")
 	voided := voidLookup(ctx, store, slog.Default())
 	// Read, decode and fold on separate goroutines (readahead.go), the fold
 	// still commit by commit in stream order.
 	err := readAhead(ctx, store, 1, to, runtime.GOMAXPROCS(0), func(st eventstore.Stored) error {
-		if !stopAfter.IsZero() && st.Time.After(stopAfter) {
+		if !stopAfter.IsZero() && st.Time.After(stopAfter) && recordedPast(st, recordedAfter) {
 			return errStop
 		}
 		var err error

@@ -81,12 +81,17 @@ func (l logSource) open(ctx context.Context) (*eventstore.Store, func(), error) 
 // or cluster by URL, or the embedded server's data directory (the engine
 // must be stopped: two servers must not share a directory).
 func localStore(ctx context.Context, natsURL, dataDir string, login *eventstore.Login) (*eventstore.Store, func(), error) {
+	return localStoreWith(ctx, natsURL, dataDir, login, (*eventstore.Conn).Attach)
+}
+
+// localStoreWith is localStore opening the store with attach.
+func localStoreWith(ctx context.Context, natsURL, dataDir string, login *eventstore.Login, attach func(*eventstore.Conn, context.Context) (*eventstore.Store, error)) (*eventstore.Store, func(), error) {
 	if natsURL != "" {
 		nc, err := eventstore.Dial(natsURL, "ntsflow-tool", eventstore.ConnOptions{Login: login})
 		if err != nil {
 			return nil, nil, err
 		}
-		st, err := nc.Attach(ctx)
+		st, err := attach(nc, ctx)
 		if err != nil {
 			nc.Close()
 			return nil, nil, err
@@ -106,7 +111,7 @@ func localStore(ctx context.Context, natsURL, dataDir string, login *eventstore.
 		emb.Shutdown()
 		return nil, nil, err
 	}
-	st, err := nc.Attach(ctx)
+	st, err := attach(nc, ctx)
 	if err != nil {
 		nc.Close()
 		emb.Shutdown()

@@ -47,6 +47,7 @@ var commands = []*Command{
 	cmdVoid,
 	cmdSubjectAccess,
 	cmdDisposals,
+	cmdMigrate,
 	cmdSimulate,
 	cmdBench,
 	cmdToken,

@@ -36,18 +36,11 @@ again. The engine must be stopped (--data-dir) or reached through NATS.`,
 			if (*natsURL == "") == (*dataDir == "") || len(args) > 0 {
 				return usagef("disposals needs one of --nats-url and --data-dir, and no arguments")
 			}
-			st, closeStore, err := localStore(ctx, *natsURL, *dataDir, nil)
+			st, _, closeStore, err := keyedStore(ctx, *natsURL, *dataDir, *keyFile, (*eventstore.Conn).Attach)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
-			key, err := toolChainKey(ctx, st, *keyFile, *dataDir)
-			if err != nil {
-				return err
-			}
-			if err := st.OpenKeys(ctx, events.KeyStoreKey(key)); err != nil {
-				return err
-			}
 			if *reapply == "" {
 				list, err := st.Disposals(ctx)
 				if err != nil {
@@ -103,4 +96,23 @@ func readDisposals(path string) ([]eventstore.Disposal, error) {
 		return nil, errors.New(path + ": no disposals in the list")
 	}
 	return out, nil
+}
+
+// keyedStore opens the store for a tool that reads or changes the
+// children's keys: the log (opened with attach), its chain key, and the
+// key store opened with the key derived from it.
+func keyedStore(ctx context.Context, natsURL, dataDir, keyFile string, attach func(*eventstore.Conn, context.Context) (*eventstore.Store, error)) (*eventstore.Store, []byte, func(), error) {
+	st, closeStore, err := localStoreWith(ctx, natsURL, dataDir, nil, attach)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := toolChainKey(ctx, st, keyFile, dataDir)
+	if err == nil {
+		err = st.OpenKeys(ctx, events.KeyStoreKey(key))
+	}
+	if err != nil {
+		closeStore()
+		return nil, nil, nil, err
+	}
+	return st, key, closeStore, nil
 }

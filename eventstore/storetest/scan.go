@@ -34,3 +34,26 @@ func FilesHolding(t testing.TB, dir string, what ...[]byte) map[string][]string 
 	}
 	return hits
 }
+
+// CopyDir copies a stopped server's data directory, from, into to: a
+// backup, or one state of a store for several tests to start from.
+func CopyDir(t testing.TB, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
