@@ -20,7 +20,7 @@ import (
 // corrects, and a date of birth sent all the same is refused in words.
 func TestCorrectionInTheBrowser(t *testing.T) {
 	b := startBrowser(t)
-	r := newRig(t, true)
+	r := newRigWith(t, rigOptions{signIn: true, deadlines: calmPolicy})
 
 	c := aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "Interim hotel A", ChildReference: "HO-CR-1",
 		DateOfBirth: "2010-03-01", Sex: "male", Nationality: "Sudanese", ReceivedAt: time.Now().Add(-time.Hour)}

@@ -22,7 +22,7 @@ import (
 // refused when it posts the form anyway.
 func TestLegalHoldsInTheBrowser(t *testing.T) {
 	b := startBrowser(t)
-	r := newRigWith(t, rigOptions{signIn: true})
+	r := newRigWith(t, rigOptions{signIn: true, deadlines: calmPolicy})
 	c := aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "Interim hotel A", ChildReference: "HO-HOLD-1",
 		DateOfBirth: "2010-03-01", ReceivedAt: time.Now().Add(-2 * time.Hour)}
 	c.ReferralID = engine.NewReferralID("E08000007", "hold-1")

@@ -17,7 +17,10 @@ import (
 // turned off, which the console needs for nothing.
 func TestConsoleByKeyboardAndWithoutScript(t *testing.T) {
 	b := startBrowser(t)
-	r := newRig(t, true)
+	// Both routes two hours: a walk at the keyboard under -race can take
+	// longer than the test policy's 3 s to the hotel route's warning, and
+	// the warning would make the open form stale.
+	r := newRigWith(t, rigOptions{signIn: true, deadlines: calmPolicy})
 
 	// tabTo presses Tab until the control with the id has the focus, as a
 	// person would, failing when it is not reached: a control the keyboard

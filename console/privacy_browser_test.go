@@ -44,7 +44,7 @@ func TestDataProtectionInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRigWith(t, rigOptions{signIn: true, retention: &keep})
+	r := newRigWith(t, rigOptions{signIn: true, retention: &keep, deadlines: calmPolicy})
 	ctx := context.Background()
 
 	c := aggregates.ReceiveReferral{ReceivingAuthority: "E08000007", Route: "hotel", Hotel: "Interim hotel A", ChildReference: "HO-DP-1",

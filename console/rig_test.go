@@ -64,7 +64,17 @@ type rigOptions struct {
 	// retention is the retention policy the views' due dates follow (nil:
 	// the shipped one). The rig runs no retention saga: nothing is disposed.
 	retention *retention.Policy
+	// deadlines is the deadline policy (empty: testPolicy, whose hotel
+	// route is warned 3 s after receipt).
+	deadlines string
 }
+
+// calmPolicy gives both routes two hours (warned ten minutes before), for
+// a walk through the forms that must not meet the deadline saga on the
+// way: a form opened before a warning or breach was recorded is refused as
+// stale when sent after, and a hotel referral received an hour ago is
+// breached at once under testPolicy.
+const calmPolicy = `{"version":"console-test-calm","routes":{"hotel":{"duration":"2h"},"entry-authority":{"duration":"2h"}},"warnBefore":{"duration":"10m"},"warnTo":"team-leader","escalation":[{"after":{},"to":"team-leader"}]}`
 
 // roles the rig makes tokens for, when sign-in is on.
 var roles = []struct{ name, role string }{
@@ -95,7 +105,11 @@ func newRigWith(t testing.TB, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	reg, cal := refdata.Default(), calendar.Default()
-	policy, err := deadline.ParsePolicy([]byte(testPolicy))
+	policyJSON := testPolicy
+	if o.deadlines != "" {
+		policyJSON = o.deadlines
+	}
+	policy, err := deadline.ParsePolicy([]byte(policyJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
