@@ -542,18 +542,18 @@ func (s *Server) readRecord(w http.ResponseWriter, r *http.Request, c *call, id,
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	ref, stored, err := s.referrals().Read(ctx, c.app(), id, app.ReadOf{View: view, Reason: r.URL.Query().Get("reason")})
-	switch {
+	if err == nil {
+		return ref, stored, true
+	}
+	switch o := app.Classify(err); {
 	case errors.Is(err, app.ErrNoReferral):
 		s.noReferral(w, c)
-		return ref, nil, false
-	case err != nil && app.Classify(err).Kind == app.Invalid:
-		s.fail(w, c, http.StatusBadRequest, "Say why you are reading this record", capital(app.Classify(err).Message)+". Add ?reason= and your reason to the address.")
-		return ref, nil, false
-	case err != nil:
+	case o.Kind == app.Invalid:
+		s.fail(w, c, http.StatusBadRequest, "Say why you are reading this record", capital(o.Message)+". Add ?reason= and your reason to the address.")
+	default:
 		s.unavailable(w, c, err)
-		return ref, nil, false
 	}
-	return ref, stored, true
+	return ref, nil, false
 }
 
 func (s *Server) actionForm(w http.ResponseWriter, r *http.Request, c *call) {

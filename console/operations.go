@@ -139,12 +139,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out, err := s.ops().Replay(r.Context(), c.app(), seq)
 	if err != nil {
-		o := app.Classify(err)
-		if o.Kind == app.Denied {
-			s.forbidden(w, c, "replay parked messages")
-			return
+		if code, why, ok := s.operationRefused(w, c, err, "replay parked messages", "Nothing was replayed."); ok {
+			s.renderOperations(w, r, c, code, nil, why)
 		}
-		s.renderOperations(w, r, c, o.Status, nil, capital(o.Message)+". Nothing was replayed.")
 		return
 	}
 	var rows []replayedRow
@@ -173,7 +170,9 @@ func (s *Server) rebuild(w http.ResponseWriter, r *http.Request, c *call) {
 	name := r.PostForm.Get("view")
 	_, err := s.ops().Rebuild(r.Context(), c.app(), name)
 	if err != nil {
-		s.operationRefused(w, r, c, err, "rebuild views", operationsData{}, "Nothing was started.")
+		if code, why, ok := s.operationRefused(w, c, err, "rebuild views", "Nothing was started."); ok {
+			s.renderOperationsWith(w, r, c, code, operationsData{Problem: why})
+		}
 		return
 	}
 	s.renderOperationsWith(w, r, c, http.StatusAccepted, operationsData{Done: "The " + name + " view is being rebuilt from the whole log beside the live one, which keeps answering until the rebuilt one takes its place. Its state below says when it has finished; reload the page to see it."})
@@ -196,20 +195,24 @@ func (s *Server) void(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out, err := s.ops().Void(r.Context(), c.app(), engine.VoidRequest{Subject: v.Get("subject"), Sequence: seq, Reason: d.Reason, Force: d.Force}, m)
 	if err != nil {
-		s.operationRefused(w, r, c, err, "void messages", d, "Nothing was voided.")
+		if code, why, ok := s.operationRefused(w, c, err, "void messages", "Nothing was voided."); ok {
+			d.Problem = why
+			s.renderOperationsWith(w, r, c, code, d)
+		}
 		return
 	}
 	s.renderOperationsWith(w, r, c, http.StatusCreated, operationsData{Done: "Message " + thousands(int(out.Voided)) + " on " + out.Subject + " is voided, on the record (event " + thousands(int(out.Sequence)) + "): the views go on past it, and verify shows it with your reason."})
 }
 
-// operationRefused shows the operations page again with why an operator's
-// action did nothing, in app's words.
-func (s *Server) operationRefused(w http.ResponseWriter, r *http.Request, c *call, err error, what string, d operationsData, nothing string) {
+// operationRefused is why an operator's action (replay, rebuild, void) did
+// nothing, in app's words, and the status to answer it with, for the
+// operations page to show again; ok is false when the caller may not act at
+// all, and the refusal page has been written.
+func (s *Server) operationRefused(w http.ResponseWriter, c *call, err error, what, nothing string) (code int, why string, ok bool) {
 	o := app.Classify(err)
 	if o.Kind == app.Denied {
 		s.forbidden(w, c, what)
-		return
+		return 0, "", false
 	}
-	d.Problem = capital(o.Message) + ". " + nothing
-	s.renderOperationsWith(w, r, c, o.Status, d)
+	return o.Status, capital(o.Message) + ". " + nothing, true
 }
