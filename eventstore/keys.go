@@ -281,18 +281,16 @@ func (k *keyring) preload(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("preload keys: %w", unavailable(err))
 	}
-	it, err := cons.Messages()
+	it, release, err := messagesOf(ctx, cons, "preload keys")
 	if err != nil {
-		return 0, fmt.Errorf("preload keys: %w", unavailable(err))
+		return 0, err
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
+	defer release()
 	n := 0
 	for {
 		m, err := it.Next()
 		if err != nil {
-			return n, fmt.Errorf("preload keys (%d read): %w", n, unavailable(err))
+			return n, notNext(ctx, fmt.Sprintf("preload keys (%d read)", n), err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
