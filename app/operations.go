@@ -112,12 +112,8 @@ func (o Operations) Replay(ctx context.Context, c Caller, seq uint64) ([]eventst
 	if err != nil {
 		return nil, err
 	}
-	by := "anonymous"
-	if c.On {
-		by = c.P.Name
-	}
 	for _, r := range out {
-		o.log().Info("parked message replay", "consumer", r.Consumer, "sequence", r.StreamSequence, "parked_sequence", r.Sequence, "outcome", r.Outcome, "by", by)
+		o.log().Info("parked message replay", "consumer", r.Consumer, "sequence", r.StreamSequence, "parked_sequence", r.Sequence, "outcome", r.Outcome, "by", c.by())
 	}
 	return out, nil
 }
@@ -156,11 +152,7 @@ func (o Operations) Rebuild(ctx context.Context, c Caller, name string) (time.Ti
 		}
 	}
 	started := time.Now().UTC()
-	by := "anonymous"
-	if c.On {
-		by = c.P.Name
-	}
-	o.log().Info("view rebuild started", "view", name, "by", by)
+	o.log().Info("view rebuild started", "view", name, "by", c.by())
 	go func() {
 		if err := o.Views.Rebuild(context.WithoutCancel(ctx), name, nil); err != nil {
 			o.log().Error("view rebuild failed", "view", name, "err", err)
@@ -219,6 +211,14 @@ func (o Operations) verifier() *Verifier {
 		return o.Verifier
 	}
 	return &Verifier{}
+}
+
+// by names the caller in an operator's log line.
+func (c Caller) by() string {
+	if c.On {
+		return c.P.Name
+	}
+	return "anonymous"
 }
 
 func (o Operations) log() *slog.Logger {

@@ -488,9 +488,10 @@ func errorsFor(command string, err error) (code int, errs []fieldError, st *stal
 	return o.Status, []fieldError{{Field: o.Field, Message: app.Say(command, o)}}, nil
 }
 
-// meta is the command's metadata from the form: who, the idempotency key
-// made when the form was shown, and the version it was shown at.
-func meta(c *call, v url.Values) (engine.Meta, *fieldError) {
+// actor is who a command from the console is recorded as: the signed-in
+// person (their role, if the token names nobody), or "console" with
+// sign-in off.
+func actor(c *call) engine.Meta {
 	m := engine.Meta{Actor: "console"}
 	if c.Signed {
 		m.Actor = c.P.Name
@@ -498,6 +499,13 @@ func meta(c *call, v url.Values) (engine.Meta, *fieldError) {
 			m.Actor = c.P.Role()
 		}
 	}
+	return m
+}
+
+// meta is the command's metadata from the form: who, the idempotency key
+// made when the form was shown, and the version it was shown at.
+func meta(c *call, v url.Values) (engine.Meta, *fieldError) {
+	m := actor(c)
 	k := v.Get("key")
 	if k == "" || len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		return m, &fieldError{Message: "This form is incomplete. Reload the page and send it again."}

@@ -189,11 +189,7 @@ func (s *Server) void(w http.ResponseWriter, r *http.Request, c *call) {
 		s.renderOperationsWith(w, r, c, http.StatusBadRequest, d)
 		return
 	}
-	m := engine.Meta{Actor: "console"}
-	if c.Signed {
-		m.Actor = c.P.Name
-	}
-	out, err := s.ops().Void(r.Context(), c.app(), engine.VoidRequest{Subject: v.Get("subject"), Sequence: seq, Reason: d.Reason, Force: d.Force}, m)
+	out, err := s.ops().Void(r.Context(), c.app(), engine.VoidRequest{Subject: v.Get("subject"), Sequence: seq, Reason: d.Reason, Force: d.Force}, actor(c))
 	if err != nil {
 		if code, why, ok := s.operationRefused(w, c, err, "void messages", "Nothing was voided."); ok {
 			d.Problem = why

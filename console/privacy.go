@@ -8,7 +8,6 @@ import (
 
 	"github.com/ntsflow/ntsflow/app"
 	"github.com/ntsflow/ntsflow/calendar"
-	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/projections"
 	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagas/retention"
@@ -219,10 +218,7 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	id, reason := strings.TrimSpace(r.PostForm.Get("referral")), strings.TrimSpace(r.PostForm.Get("reason"))
-	m := engine.Meta{Actor: "console"}
-	if c.Signed {
-		m.Actor = c.P.Name
-	}
+	m := actor(c)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	var errs []fieldError
