@@ -316,3 +316,14 @@ func (s *Store) ConsumerPending(ctx context.Context, stream, durable string) (ui
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
+
+// RemoveConsumer deletes the durable consumer named durable on stream, if
+// there is one: a consumer no version of the engine runs any more, whose
+// backlog the server would otherwise keep, and count, for ever.
+func (s *Store) RemoveConsumer(ctx context.Context, stream, durable string) error {
+	err := s.js.DeleteConsumer(ctx, stream, durable)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("remove consumer %s on %s: %w", durable, stream, unavailable(err))
+	}
+	return nil
+}

@@ -93,6 +93,30 @@ func (s *Store) Schedule(ctx context.Context, key string, at time.Time, data []b
 	return nil
 }
 
+// ScheduleRepeating sets the timer named key to fire every time the cron
+// pattern (six fields, seconds first, or "@daily" and the like) comes
+// round on the clocks of zone, replacing any timer of that key, until it
+// is cancelled. The server keeps it as one message, however often it
+// fires: a sweep that runs daily costs one write a day, not one per thing
+// swept. A time missed while the server was down is not fired late: the
+// next one is (the sweeper's start must look back for itself).
+func (s *Store) ScheduleRepeating(ctx context.Context, key, cron, zone string, data []byte) error {
+	if !validTimerKey(key) {
+		return fmt.Errorf("schedule: bad timer key %q", key)
+	}
+	if _, err := time.LoadLocation(zone); err != nil || zone == "" {
+		return fmt.Errorf("schedule %s: time zone %q is not one the server knows", key, zone)
+	}
+	body, _ := json.Marshal(Timer{Key: key, Data: data})
+	msg := &nats.Msg{Subject: timerSchedulePrefix + key, Data: body}
+	_, err := s.js.PublishMsg(ctx, msg, jetstream.WithScheduleCron(cron), jetstream.WithScheduleTimeZone(zone),
+		jetstream.WithScheduleTarget(timerFiredPrefix+key), jetstream.WithExpectStream(TimersStream))
+	if err != nil {
+		return fmt.Errorf("schedule %s %q in %s: %w", key, cron, zone, unavailable(err))
+	}
+	return nil
+}
+
 // Cancel removes the pending timer named key, if there is one. Timers that
 // already fired are not recalled: their handler must check whether they
 // still apply (every saga does).

@@ -57,3 +57,61 @@ func TestTimersFireReplaceAndCancel(t *testing.T) {
 		t.Fatalf("%d timers still pending after firing (%v)", p, err)
 	}
 }
+
+// A repeating timer fires each time its pattern comes round, from one
+// message the server keeps: set again (every instance does, when it
+// starts) it is replaced, not doubled; cancelled, it stops.
+func TestRepeatingTimersFireUntilCancelled(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	c := ctx(t)
+	for range 2 {
+		if err := n.Store.ScheduleRepeating(c, "t.sweep", "* * * * * *", "Europe/London", []byte("sweep")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.Store.ScheduleRepeating(c, "t.other", "@daily", "Mars/Olympus", nil); err == nil {
+		t.Error("a time zone nobody knows was accepted")
+	}
+	if err := n.Store.ScheduleRepeating(c, "t.other", "every day", "Europe/London", nil); err == nil {
+		t.Error("a pattern that is not cron was accepted")
+	}
+	var mu sync.Mutex
+	var fired []eventstore.Fired
+	cctx, cancel := context.WithCancel(c)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.Store.ConsumeTimers(cctx, "test", "t.>", func(f eventstore.Fired) error {
+			mu.Lock()
+			defer mu.Unlock()
+			fired = append(fired, f)
+			return nil
+		})
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(fired) }
+	if !storetest.WaitFor(10*time.Second, func() bool { return count() >= 3 }) {
+		t.Fatalf("a timer due every second fired %d times in 10 s", count())
+	}
+	if p, err := n.Store.PendingTimers(c); err != nil || p != 1 {
+		t.Errorf("%d timers pending, want the one repeating (%v)", p, err)
+	}
+	mu.Lock()
+	for i, f := range fired {
+		if f.Key != "t.sweep" || string(f.Data) != "sweep" {
+			t.Errorf("fired %+v", f)
+		}
+		// One message set twice fires once a second, not twice.
+		if i > 0 && f.FiredAt.Sub(fired[i-1].FiredAt) < 500*time.Millisecond {
+			t.Errorf("fired twice within a second: %s, %s", fired[i-1].FiredAt, f.FiredAt)
+		}
+	}
+	mu.Unlock()
+	if err := n.Store.Cancel(c, "t.sweep"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := n.Store.PendingTimers(c); err != nil || p != 0 {
+		t.Errorf("%d timers pending after the cancel (%v)", p, err)
+	}
+	cancel()
+	<-done
+}

@@ -174,6 +174,23 @@ func shiftYears(date string, n int) string {
 	return fmt.Sprintf("%04d", y+n) + date[4:]
 }
 
+// RecordsDueBy lists, in order, the records whose retention under p has
+// ended by now and that are neither held nor disposed of: the retention
+// saga's daily sweep, which decides each again on its own events.
+func RecordsDueBy(v *Records, p retention.Policy, now time.Time) []string {
+	var due []string
+	for id, r := range v.Refs {
+		if r.Disposal != nil || r.Hold != nil || r.Facts == nil {
+			continue
+		}
+		if ret, ok := p.Retain(retention.FactsOf(r.Facts.history())); ok && !now.Before(ret.Due()) {
+			due = append(due, id)
+		}
+	}
+	slices.Sort(due)
+	return due
+}
+
 // RecordsWithin is how many days ahead the disposals due are listed when
 // nobody says: a quarter, time to place a hold before a disposal.
 const RecordsWithin = 90

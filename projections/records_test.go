@@ -3,8 +3,10 @@ package projections
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas/retention"
@@ -57,6 +59,15 @@ func TestRecordsDueIsTheSagas(t *testing.T) {
 			if got := rep.Due[0]; got.Due != want.Until.String() || got.Rule != want.Rule || !got.Overdue {
 				t.Fatalf("due = %+v, want %s by %s, overdue", got, want.Until, want.Rule)
 			}
+			// The sweep's list: the record from the instant its retention
+			// ends, not a second before.
+			v := fold(RecordsSpec(), c.given...)
+			if got := RecordsDueBy(v, p, want.Due().Add(-time.Second)); len(got) != 0 {
+				t.Errorf("due a second before the end: %v", got)
+			}
+			if got := RecordsDueBy(v, p, want.Due()); !slices.Equal(got, []string{"r"}) {
+				t.Errorf("due at the end: %v, want [r]", got)
+			}
 		})
 	}
 }
@@ -108,6 +119,12 @@ func TestRecordsHoldsAndDisposals(t *testing.T) {
 	if h := rep.Holds[0]; h.Reason != "Inquiry 2026/4" || !h.Since.Equal(at("2026-01-10T09:00:00Z")) || h.Due != "2026-02-10" || h.Authority != "E08000007" {
 		t.Fatalf("hold = %+v", h)
 	}
+	if due := RecordsDueBy(fold(RecordsSpec(), append(given, hold)...), p, now); len(due) != 0 {
+		t.Errorf("the sweep would take a held record: %v", due)
+	}
+	if due := RecordsDueBy(fold(RecordsSpec(), given...), p, now); !slices.Equal(due, []string{"r"}) {
+		t.Errorf("the sweep would not take the record before its hold: %v", due)
+	}
 
 	released := append(given, hold, recEvent("r", "2026-02-20T09:00:00Z", events.LegalHoldReleased{Reason: "Inquiry closed"}))
 	rep = ReportRecords(fold(RecordsSpec(), released...), p, RecordsFilter{Within: 90}, now)
@@ -120,6 +137,9 @@ func TestRecordsHoldsAndDisposals(t *testing.T) {
 	rep = ReportRecords(v, p, RecordsFilter{Within: 90, Recent: 5}, now)
 	if len(rep.Due) != 0 || len(rep.Holds) != 0 || rep.DisposedTotal != 1 || rep.Unknown != 0 {
 		t.Fatalf("disposed: %+v", rep)
+	}
+	if due := RecordsDueBy(v, p, now); len(due) != 0 {
+		t.Errorf("the sweep would take a disposed record again: %v", due)
 	}
 	want := DisposedRecord{ReferralID: "r", Authority: "E08000007", At: at("2026-02-20T09:00:05Z"), Rule: retention.RuleLookedAfter, Policy: p.Version, RetainedUntil: "2026-02-10"}
 	if !reflect.DeepEqual(rep.Disposed, []DisposedRecord{want}) {

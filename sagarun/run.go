@@ -28,6 +28,10 @@ type Deps struct {
 	// Effects carry out a reaction's named effects for an aggregate id
 	// (sagas.Reaction.Effects).
 	Effects map[string]func(ctx context.Context, id string) error
+	// Due lists the aggregates a sweeping saga (sagas.Saga.Sweep) should
+	// look at now, as of everything on the stream when asked: a view's
+	// candidates, each decided again on its own state.
+	Due func(ctx context.Context, now time.Time) ([]string, error)
 }
 
 // Runner is the one runner of a saga value (sagas.Saga): a durable
@@ -54,6 +58,9 @@ func (r *Runner[S, T, C]) Run(ctx context.Context) error {
 		cs = append(cs, consumer{t.Consumer, func(ctx context.Context) error {
 			return r.Store.ConsumeEvents(ctx, t.Consumer, subject, false, func(st eventstore.Stored) error { return r.HandleCommit(ctx, i, st) })
 		}})
+	}
+	if r.Saga.Sweep != nil {
+		cs = append(cs, consumer{r.Saga.Name + " start", r.start})
 	}
 	if r.Saga.OnFire != nil {
 		cs = append(cs, consumer{r.Saga.TimersConsumer, func(ctx context.Context) error {
@@ -88,9 +95,77 @@ func (r *Runner[S, T, C]) HandleCommit(ctx context.Context, trigger int, st even
 	return nil
 }
 
+// start removes the saga's retired consumers, sets its sweep's repeating
+// timer (every instance does; the server keeps one) and sweeps once, for
+// what fell due while no saga ran, then waits for the end: a consumer
+// that has done its work. A sweep that failed for good is logged and left
+// to the timer, whose consumer parks it where an operator sees it, rather
+// than tried again every second.
+func (r *Runner[S, T, C]) start(ctx context.Context) error {
+	for _, name := range r.Saga.Retired {
+		if err := r.Store.RemoveConsumer(ctx, eventstore.EventsStream, name); err != nil {
+			return err
+		}
+	}
+	sw := r.Saga.Sweep
+	if err := r.Store.ScheduleRepeating(ctx, sw.Key, sw.Cron, sw.Zone, nil); err != nil {
+		return err
+	}
+	if err := r.sweep(ctx, r.Saga.Actor+":start"); err != nil {
+		if !errors.Is(err, eventstore.ErrPermanent) {
+			return err
+		}
+		r.log().Error(r.Saga.Name+": the sweep at the start failed; the next one will try again", "err", err)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// sweep gives every aggregate Due lists what OnFire says, on its state as
+// it is now. One aggregate's failure does not stop the others'; the
+// sweep's error joins them all, so the timer is delivered again (what was
+// done is not done twice: the saga's message ids and the target's
+// refusals see to it) and, if one can never be done, parked.
+func (r *Runner[S, T, C]) sweep(ctx context.Context, causeID string) error {
+	if r.Due == nil {
+		return fmt.Errorf("%w: %s sweeps, and its runner was given nothing to ask who is due", eventstore.ErrPermanent, r.Saga.Name)
+	}
+	now := r.now()
+	ids, err := r.Due(ctx, now)
+	if err != nil {
+		return err
+	}
+	var retry, never []error
+	for _, id := range ids {
+		s, err := r.load(ctx, id, -1, 0)
+		if err == nil {
+			err = r.do(ctx, id, s, r.Saga.OnFire(s, r.Saga.Sweep.Kind, now), causeID)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch {
+		case errors.Is(err, eventstore.ErrPermanent):
+			never = append(never, fmt.Errorf("%s: %w", id, err))
+		case err != nil:
+			retry = append(retry, fmt.Errorf("%s: %w", id, err))
+		}
+	}
+	r.log().Info(r.Saga.Name+": swept", "due", len(ids), "failed", len(retry)+len(never), "cause", causeID)
+	// What may yet succeed is tried again first; the sweep is parked for
+	// what never will only once nothing else is left.
+	if len(retry) > 0 {
+		return errors.Join(retry...)
+	}
+	return errors.Join(never...)
+}
+
 // HandleFired acts on one fired timer, "<prefix>.<id>.<kind>", with the
-// state as it is now.
+// state as it is now, or, the saga's sweep, on every aggregate then due.
 func (r *Runner[S, T, C]) HandleFired(ctx context.Context, f eventstore.Fired) error {
+	if sw := r.Saga.Sweep; sw != nil && f.Key == sw.Key {
+		return r.sweep(ctx, fmt.Sprintf("timer:%s:%d", f.Key, f.Sequence))
+	}
 	id, kind, err := timerKey(f.Key, r.Saga.TimerPrefix)
 	if err != nil {
 		return err

@@ -30,6 +30,13 @@ type Store interface {
 	Schedule(ctx context.Context, key string, at time.Time, data []byte) error
 	Cancel(ctx context.Context, key string) error
 	CancelAll(ctx context.Context, prefix string) error
+	// ScheduleRepeating sets the timer key to fire each time the cron
+	// pattern comes round in zone (a saga's Sweep), replacing one set
+	// before.
+	ScheduleRepeating(ctx context.Context, key, cron, zone string, data []byte) error
+	// RemoveConsumer deletes a durable consumer of stream no saga runs any
+	// more (Saga.Retired), if it is there.
+	RemoveConsumer(ctx context.Context, stream, durable string) error
 }
 
 // DeadlineStore is the deadline saga's: a saga's store, and the views'

@@ -89,6 +89,16 @@ type Saga[S, T any, C aggregates.Command] struct {
 	CheckKind func(kind string) error
 	// OnFire answers a fired timer of kind, with the state as it is now.
 	OnFire func(s S, kind string, now time.Time) Reaction[C]
+	// Sweep, if set, is a repeating timer that wakes the saga for every
+	// aggregate then due (the runner's Deps.Due lists them), instead of a
+	// timer per aggregate: for a deadline years away, known long before,
+	// that every aggregate has, one schedule a day is all the server needs
+	// to keep, and no command waits for a timer to be written.
+	Sweep *Sweep
+	// Retired are durable consumers of events an earlier version of the
+	// saga ran and this one does not: the runner removes them when it
+	// starts, so the server stops keeping their backlog.
+	Retired []string
 	// Timers, if set, are the timers a state asks for (Reaction.Rearm).
 	Timers func(s S) []Timer
 	// MsgID names a command for the engine's deduplication, so that the
@@ -98,6 +108,20 @@ type Saga[S, T any, C aggregates.Command] struct {
 	// Label, if set, is what the runner's OnRecorded hears with each event
 	// recorded (an authority, a region).
 	Label func(s S) string
+}
+
+// Sweep is a saga's repeating timer. When it fires, and once when the
+// runner starts (a time missed while nothing ran is not fired late), each
+// aggregate due is given OnFire(Kind), with its state as it is then.
+type Sweep struct {
+	// Key is the timer's key, under the saga's TimerPrefix and of no
+	// aggregate ("retention.daily").
+	Key string
+	// Cron is when it fires (six fields, seconds first, or "@daily"), on
+	// the clocks of Zone ("Europe/London").
+	Cron, Zone string
+	// Kind is what OnFire is told fired.
+	Kind string
 }
 
 // Fold is State for a saga that reads one aggregate, folded by its

@@ -256,39 +256,41 @@ func ReportAsOf(ctx context.Context, store Log, reg *refdata.Registry, cal *cale
 
 // DeadlinesDue answers the deadline saga's question (sagarun.Deadline.Due)
 // from a deadlines view: the referrals whose next deadline event is due at
-// now, as of everything on the stream when asked. Waiting for the view to
-// reach the stream's last sequence makes a sweep see every write before it,
-// its own sweep's included, so nothing is loaded twice for nothing.
+// now, as of everything on the stream when asked.
 func DeadlinesDue(r *Runner[*projections.Deadlines]) func(ctx context.Context, now time.Time) ([]string, error) {
-	return func(ctx context.Context, now time.Time) ([]string, error) {
-		last, err := r.Store.LastSequence(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := caughtUp(ctx, r, last); err != nil {
-			return nil, err
-		}
-		var due []string
-		r.Read(func(v *projections.Deadlines, _ uint64) { due = projections.DueBy(v, now) })
-		return due, nil
-	}
+	return askCaughtUp(r, projections.DueBy)
 }
 
 // DeadlinesUpcoming answers sagarun.Deadline.Upcoming from a deadlines view:
 // the distinct instants after now still to come, once the view has caught
 // up with the stream.
 func DeadlinesUpcoming(r *Runner[*projections.Deadlines]) func(ctx context.Context, now time.Time) ([]time.Time, error) {
-	return func(ctx context.Context, now time.Time) ([]time.Time, error) {
+	return askCaughtUp(r, projections.Upcoming)
+}
+
+// RecordsDue answers the retention saga's sweep (sagarun.Deps.Due) from a
+// records view: the records whose retention under p has ended by now,
+// once the view has caught up with the stream.
+func RecordsDue(r *Runner[*projections.Records], p retention.Policy) func(ctx context.Context, now time.Time) ([]string, error) {
+	return askCaughtUp(r, func(v *projections.Records, now time.Time) []string { return projections.RecordsDueBy(v, p, now) })
+}
+
+// askCaughtUp answers a saga's question from view r once it has applied
+// everything on the stream when asked: a sweep then sees every write
+// before it, its own sweep's included, so nothing is loaded twice for
+// nothing.
+func askCaughtUp[V, T any](r *Runner[V], ask func(v V, now time.Time) T) func(ctx context.Context, now time.Time) (T, error) {
+	return func(ctx context.Context, now time.Time) (T, error) {
+		var out T
 		last, err := r.Store.LastSequence(ctx)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		if err := caughtUp(ctx, r, last); err != nil {
-			return nil, err
+			return out, err
 		}
-		var up []time.Time
-		r.Read(func(v *projections.Deadlines, _ uint64) { up = projections.Upcoming(v, now) })
-		return up, nil
+		r.Read(func(v V, _ uint64) { out = ask(v, now) })
+		return out, nil
 	}
 }
 
@@ -302,11 +304,11 @@ func (s *Set) UpcomingDeadlines(ctx context.Context, now time.Time) ([]time.Time
 	return DeadlinesUpcoming(s.Deadlines)(ctx, now)
 }
 
-// caughtUp waits for the deadlines view to apply sequence last. A view
+// caughtUp waits for a view (deadlines, records) to apply sequence last. A view
 // stopped at an event this build cannot read will not get there: the saga
 // is answered from what it has (deadlines before the stop still fall due)
 // rather than not at all.
-func caughtUp(ctx context.Context, r *Runner[*projections.Deadlines], last uint64) error {
+func caughtUp[V any](ctx context.Context, r *Runner[V], last uint64) error {
 	if st := r.Status(); st.Stalled != nil && st.Stalled.Sequence <= last {
 		return nil
 	}

@@ -99,7 +99,8 @@ const (
 	// ReadAudit writes the read audit's queue to its stream.
 	ReadAudit
 	// RetentionSaga disposes of children's records when their retention
-	// ends (issue 24).
+	// ends (issue 24). Its daily sweep asks the records view who is due:
+	// run it with Views.
 	RetentionSaga
 )
 
@@ -290,6 +291,8 @@ func Build(cfg Config) (*Node, error) {
 			return store.DestroyKey(ctx, id, at)
 		},
 	}
+	// The sweep asks the records view who is due: run with the Views part.
+	retainDeps.Due = views.RecordsDue(n.Views.Records, n.RetentionPolicy)
 	retain := sagarun.New(retention.New(n.RetentionPolicy), retainDeps)
 	n.runs = map[Part]func(context.Context) error{
 		Views:            func(ctx context.Context) error { n.Views.Run(ctx); return nil },

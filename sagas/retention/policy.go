@@ -1,8 +1,9 @@
 // Package retention is the retention saga (issue 24): how long a child's
 // record is kept, as data (policy.json), computed from the facts recorded
-// on London dates, and a durable timer per child at the end of it that
-// records the disposal and has the child's data key destroyed, unless a
-// legal hold is in force. The rules are pure; package sagarun runs them.
+// on London dates, and a daily sweep on a durable server-side schedule
+// that records the disposal of each record whose period has ended and
+// has the child's data key destroyed, unless a legal hold is in force.
+// The rules are pure; package sagarun runs them.
 package retention
 
 import (

@@ -5,23 +5,34 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/sagas"
-	"github.com/ntsflow/ntsflow/sagas/leavingcare"
 )
 
-// Its durable consumers, shared by every engine instance, its timers'
-// keys ("retention.<referral>.dispose") and its one effect.
+// Its durable consumers, shared by every engine instance, its sweep's
+// timer and its one effect.
 const (
-	ReferralConsumer = "retention-referrals"
-	RecordConsumer   = "retention-records"
-	TimersConsumer   = "retention-timers"
-	TimerPrefix      = "retention"
-	KindDispose      = "dispose"
+	RecordConsumer = "retention-records"
+	TimersConsumer = "retention-timers"
+	TimerPrefix    = "retention"
+	// SweepKey is the daily sweep's timer. Timers of a child
+	// ("retention.<referral>.dispose"), which versions before the sweep
+	// set, still fire and are answered as the sweep would answer them.
+	SweepKey    = TimerPrefix + ".daily"
+	KindDispose = "dispose"
+	// SweepCron: five minutes past midnight, London, every day. A record
+	// is kept until the start of its date; the minutes spare a disposal
+	// from an engine clock a little behind the server's, whose sweep at
+	// midnight would find the day's records not yet due.
+	SweepCron = "0 5 0 * * *"
 	// EffectDestroyKey asks the shell to destroy the child's data key
 	// (eventstore.Store.DestroyKey): idempotent, so a redelivery after a
 	// crash finishes a disposal and never does it twice.
 	EffectDestroyKey = "destroy-key"
+	// retiredReferralConsumer read every referral's facts to set a timer
+	// per child; the sweep needs neither.
+	retiredReferralConsumer = "retention-referrals"
 )
 
 // State is what the saga reads: the referral's events (the facts) and the
@@ -37,10 +48,18 @@ type Reaction = sagas.Reaction[aggregates.RecordCommand]
 // Saga holds what the reactions need.
 type Saga struct{ Policy Policy }
 
-// New is the retention saga as a value: the facts of a referral arm a
-// timer at the end of its retention; a legal hold cancels it and its
-// release arms it again; the timer, when due, records the disposal; the
-// disposal recorded has the child's key destroyed.
+// New is the retention saga as a value. Every day a sweep takes each
+// record whose retention has ended (a view of the log lists them; each is
+// decided again on its own events) and records its disposal, unless a
+// legal hold is in force; a hold released on a record already due is
+// disposed of at once; a disposal recorded has the child's key destroyed.
+//
+// A sweep, not a timer per child: a record's end is decades away and
+// known from the placement, and each child's timer was a synced write on
+// the path of the command that placed them (a fifth of all the writes of
+// a referral's five commands) for a schedule the server then kept for
+// sixty years. The sweep costs one schedule in all, and a record is
+// disposed of in the first minutes of the day its retention ends.
 func New(p Policy) sagas.Saga[State, aggregates.Record, aggregates.RecordCommand] {
 	s := Saga{Policy: p}
 	return sagas.Saga[State, aggregates.Record, aggregates.RecordCommand]{
@@ -51,9 +70,6 @@ func New(p Policy) sagas.Saga[State, aggregates.Record, aggregates.RecordCommand
 			return State{Referral: h[0], Record: aggregates.Records.Apply(aggregates.Records.Start(id), h[1])}
 		},
 		Triggers: []sagas.Trigger[State, aggregates.RecordCommand]{
-			{Consumer: ReferralConsumer, Source: 0, On: onFact, ReactCommit: func(st State, _ []events.Event, _ time.Time) Reaction {
-				return Reaction{Timers: s.Timers(st)}
-			}},
 			{Consumer: RecordConsumer, Source: 1, On: onRecord, React: s.onRecord},
 		},
 		TimerPrefix: TimerPrefix, TimersConsumer: TimersConsumer,
@@ -63,70 +79,55 @@ func New(p Policy) sagas.Saga[State, aggregates.Record, aggregates.RecordCommand
 			}
 			return nil
 		},
-		OnFire: s.OnFire,
-		Timers: s.Timers,
+		OnFire:  s.OnFire,
+		Sweep:   &sagas.Sweep{Key: SweepKey, Cron: SweepCron, Zone: calendar.London.String(), Kind: KindDispose},
+		Retired: []string{retiredReferralConsumer},
 		MsgID: func(id string, _ State, cmd aggregates.RecordCommand) string {
 			return "retention:" + id + ":" + cmd.CommandName()
 		},
 	}
 }
 
-func onFact(e events.Event) bool {
-	switch d := e.Data.(type) {
-	case events.ReferralReceived, events.ReferralReferred, events.ReferralPlaced, events.AgeAssessed, events.ChildLeftCare, events.ReferralWithdrawn:
-		return true
-	case events.ChildDetailCorrected:
-		return leavingcare.CorrectsDateOfBirth(d)
-	}
-	return false
-}
-
 func onRecord(e events.Event) bool {
 	switch e.Data.(type) {
-	case events.LegalHoldPlaced, events.LegalHoldReleased, events.RecordDisposed:
+	case events.LegalHoldReleased, events.RecordDisposed:
 		return true
 	}
 	return false
 }
 
-func (s Saga) onRecord(st State, e events.Event, _ time.Time) Reaction {
+func (s Saga) onRecord(st State, e events.Event, now time.Time) Reaction {
 	switch e.Data.(type) {
-	case events.LegalHoldPlaced:
-		return Reaction{Cancel: []string{KindDispose}}
 	case events.LegalHoldReleased:
-		return Reaction{Timers: s.Timers(st)}
+		return s.OnFire(st, KindDispose, now)
 	case events.RecordDisposed:
+		// CancelAll: a timer of the child's that an earlier version set.
 		return Reaction{CancelAll: true, Effects: []string{EffectDestroyKey}}
 	}
 	return Reaction{}
 }
 
-// Timers is the disposal timer, when the period is known and neither a
-// hold nor a disposal stops it. A time already past fires at once.
-func (s Saga) Timers(st State) []sagas.Timer {
+// Due says whether a record's retention has ended by now, by the facts
+// and the record as they are: neither held nor disposed of, its period
+// known and over.
+func (s Saga) Due(st State, now time.Time) (Retention, bool) {
 	if st.Record.Held || st.Record.Disposed {
-		return nil
+		return Retention{}, false
 	}
 	r, ok := s.Policy.Retain(FactsOf(st.Referral))
-	if !ok {
-		return nil
+	if !ok || now.Before(r.Due()) {
+		return Retention{}, false
 	}
-	return []sagas.Timer{{Kind: KindDispose, At: r.Due()}}
+	return r, true
 }
 
-// OnFire answers the disposal timer with the state as it is now: the
-// disposal when due and not held; the timer again if the facts moved the
-// end later; nothing if a hold or a disposal came first.
+// OnFire answers the sweep, for one record it found due, with the state
+// as it is now: the disposal, or nothing if a hold, a disposal or a later
+// end came first (the sweep comes again every day).
 func (s Saga) OnFire(st State, kind string, now time.Time) Reaction {
-	if kind != KindDispose || st.Record.Held || st.Record.Disposed {
+	r, ok := s.Due(st, now)
+	if kind != KindDispose || !ok {
 		return Reaction{}
-	}
-	r, ok := s.Policy.Retain(FactsOf(st.Referral))
-	switch {
-	case !ok:
-		return Reaction{}
-	case now.Before(r.Due()):
-		return Reaction{Timers: []sagas.Timer{{Kind: KindDispose, At: r.Due()}}}
 	}
 	return Reaction{Commands: []aggregates.RecordCommand{aggregates.Dispose{Policy: s.Policy.Version, Rule: r.Rule, Due: r.Due()}}}
 }
