@@ -166,10 +166,21 @@ func (k *keyring) isDisposed(ctx context.Context, child string) (bool, error) {
 }
 
 // make is the child's key, made and stored if there is none yet.
+//
+// A key not in memory is written before anything is read: expecting an
+// empty subject, the write itself says whether the child has a key (one
+// made by another instance, or before a restart, refuses it, and is then
+// read). A new child's key, made on their referral's receipt, so costs the
+// write and one read of the disposal mark, not two reads more before it.
 func (k *keyring) make(ctx context.Context, child string) ([]byte, error) {
-	key, err := k.read(ctx, child)
-	if !errors.Is(err, ErrNoKey) {
-		return key, err
+	k.mu.Lock()
+	key, ok := k.keys[child]
+	k.mu.Unlock()
+	switch {
+	case ok && key == nil:
+		return nil, events.ErrKeyDestroyed
+	case ok:
+		return key, nil
 	}
 	key = make([]byte, events.DataKeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -188,14 +199,16 @@ func (k *keyring) make(ctx context.Context, child string) ([]byte, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("store child %s's key: %w", child, unavailable(err))
 	}
-	// A disposal that began between the read and the publish erased no
-	// key: erase this one, so none outlives the disposal.
+	// A child disposed of (whose key was erased, leaving the subject
+	// empty), or a disposal that began with this write, erased no key:
+	// erase this one, so none outlives the disposal.
 	if gone, err := k.isDisposed(ctx, child); err != nil {
 		return nil, err
 	} else if gone {
 		if err := k.erase(ctx, child); err != nil {
 			return nil, err
 		}
+		k.destroyed(child)
 		return nil, events.ErrKeyDestroyed
 	}
 	k.mu.Lock()

@@ -334,3 +334,66 @@ func TestPreloadedKeysAreReadInOnePass(t *testing.T) {
 		t.Errorf("a second preload read %d keys anew: %v", again, err)
 	}
 }
+
+// A new child's key is made with one write and one read (the disposal
+// mark), not with two reads more before the write; a child with a key
+// made elsewhere gets that key; a child disposed of gets none, and no key
+// is left on their subject.
+func TestANewChildsKeyIsMadeWithOneWriteAndOneRead(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	k := kek(t)
+	if err := n.Store.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(n.Conn)
+	requests := func() uint64 {
+		t.Helper()
+		info, err := js.AccountInfo(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.API.Total
+	}
+	// AccountInfo is itself one request.
+	before := requests()
+	key, err := n.Store.DataKey(ctx(t), "r-new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := requests() - before - 1; got > 1 {
+		t.Errorf("a new child's key took %d requests to the JetStream API besides its write, want 1", got)
+	}
+
+	other, err := eventstore.Open(ctx(t), n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := other.DataKey(ctx(t), "r-new"); err != nil || !bytes.Equal(again, key) {
+		t.Errorf("another store made a second key for a child who had one: %v", err)
+	}
+	if err := n.Store.DestroyKey(ctx(t), "r-new", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	third, err := eventstore.Open(ctx(t), n.Conn, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := third.OpenKeys(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := third.DataKey(ctx(t), "r-new"); !errors.Is(err, events.ErrKeyDestroyed) {
+			t.Fatalf("a key for a child disposed of: %v", err)
+		}
+	}
+	keys, err := js.Stream(ctx(t), eventstore.KeysStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.GetLastMsgForSubject(ctx(t), "nts.keys.child.r-new"); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("a key is left on the disposed child's subject: %v", err)
+	}
+}
