@@ -47,6 +47,9 @@ type Row struct {
 	// FsyncsPerOp is serve's fsync and fdatasync calls per command sent;
 	// absent when they could not be counted (no strace, no ptrace).
 	FsyncsPerOp *float64 `json:"fsyncsPerOp,omitempty"`
+	// FsyncsBy divides FsyncsPerOp by whose file was synced ("stream
+	// NTS_EVENTS", "consumer deadline-saga", "raft log: consumers").
+	FsyncsBy map[string]float64 `json:"fsyncsBy,omitempty"`
 	// MessagesPerOp is the messages each stream gained per command sent.
 	MessagesPerOp map[string]float64 `json:"messagesPerOp,omitempty"`
 	// Target is where the mix's and raw rows ran: "embedded" (one

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strconv"
 	"testing"
@@ -92,22 +93,30 @@ func BenchmarkCommands(b *testing.B) {
 	}
 }
 
-// strace -c's table, as strace 6.1 writes it: the errors column is empty
-// for fsync and filled for fdatasync here, and the calls are read from the
-// same column either way.
-func TestParseStraceCounts(t *testing.T) {
-	table := `% time     seconds  usecs/call     calls    errors syscall
------- ----------- ----------- --------- --------- ----------------
- 99.80    2.037585         308      6614           fsync
-  0.20    0.004000          40       100         3 fdatasync
------- ----------- ----------- --------- --------- ----------------
-100.00    2.041585                  6714         3 total
+// strace -f -y's lines, as strace 6.1 writes them: a call whole, a call
+// begun on one thread and resumed after another's (counted once), and
+// each attributed to whose file it synced.
+func TestParseStraceCalls(t *testing.T) {
+	trace := `101 fsync(12</d/jetstream/$G/streams/NTS_EVENTS/msgs/1.blk>) = 0
+102 fsync(14</d/jetstream/$G/streams/NTS_EVENTS/obs/deadline-saga/o.dat.tmp> <unfinished ...>
+101 fdatasync(9</d/jetstream/$SYS/_js_/C-R3F-abc/msgs/1.blk>) = 0
+102 <... fsync resumed>) = 0
+103 fsync(7</d/jetstream/$SYS/_js_/S-R3F-def/msgs/1.blk>) = 0
+103 fsync(8</d/jetstream/$SYS/_js_/_meta_/msgs/1.blk>) = 0
+103 fsync(5</d/jetstream/$G/streams/NTS_TIMERS/msgs/2.blk>) = 0
+103 fsync(6</d/other/x.json>) = 0
++++ exited with 0 +++
 `
-	got := parseStraceCounts(table)
-	if got["fsync"] != 6614 || got["fdatasync"] != 100 || len(got) != 2 {
-		t.Fatalf("%v", got)
+	calls, by := parseStraceCalls(trace)
+	if calls["fsync"] != 6 || calls["fdatasync"] != 1 || len(calls) != 2 {
+		t.Fatalf("calls %v", calls)
 	}
-	if got := parseStraceCounts(""); got["fsync"] != 0 || got["fdatasync"] != 0 {
-		t.Fatalf("an empty table: %v", got)
+	want := map[string]int{"stream NTS_EVENTS": 1, "consumer deadline-saga": 1, "raft log: consumers": 1, "raft log: streams": 1,
+		"raft log: meta": 1, "stream NTS_TIMERS": 1, "other: other": 1}
+	if !maps.Equal(by, want) {
+		t.Fatalf("by %v, want %v", by, want)
+	}
+	if calls, by := parseStraceCalls(""); calls["fsync"] != 0 || len(by) != 0 {
+		t.Fatalf("no trace: %v %v", calls, by)
 	}
 }

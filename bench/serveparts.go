@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -547,28 +548,37 @@ func Writes(ctx context.Context, o MixOptions) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	targets := []bool{false}
+	if o.Cluster {
+		targets = append(targets, true)
+	}
 	var rows []Row
-	for _, mode := range modes {
-		var seed *coldSeed
-		if mode == "cold" {
-			o.say("writes: seeding %d referrals for the cold mode", o.coldReferrals())
-			if seed, err = seedCold(ctx, o, o.coldReferrals(), false); err != nil {
-				return nil, fmt.Errorf("cold seed: %w", err)
+	for _, r3 := range targets {
+		for _, mode := range modes {
+			var seed *coldSeed
+			if mode == "cold" {
+				o.say("writes: seeding %d referrals for the cold mode%s", o.coldReferrals(), map[bool]string{true: " on a fresh R3 cluster"}[r3])
+				if seed, err = seedCold(ctx, o, o.coldReferrals(), r3); err != nil {
+					return nil, fmt.Errorf("cold seed: %w", err)
+				}
 			}
+			r, err := writesWindow(ctx, o, mode, seed, r3)
+			if seed != nil {
+				os.RemoveAll(seed.dir)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", mode, err)
+			}
+			rows = append(rows, r)
 		}
-		r, err := writesWindow(ctx, o, mode, seed)
-		if seed != nil {
-			os.RemoveAll(seed.dir)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", mode, err)
-		}
-		rows = append(rows, r)
 	}
 	return rows, nil
 }
 
-func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed) (Row, error) {
+// writesWindow is one window of the writes part. On the cluster (r3) the
+// fsyncs counted are the three nodes' (serve embeds no server there), and
+// the streams are read over the cluster's client port.
+func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed, r3 bool) (Row, error) {
 	dir := filepath.Join(o.Dir, "writes-"+mode)
 	settle := 10 * time.Second
 	if cold != nil {
@@ -577,7 +587,17 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 		}
 		settle = max(settle, o.Drain)
 	}
-	s, err := StartServe(ctx, ServeOptions{Bin: o.Bin, Dir: dir, NATS: true})
+	so := ServeOptions{Bin: o.Bin, Dir: dir, NATS: true}
+	var cl *Cluster
+	if r3 {
+		var err error
+		if cl, err = StartCluster(ctx, o.nodeBin(), dir); err != nil {
+			return Row{}, err
+		}
+		defer cl.Remove()
+		so = ServeOptions{Bin: o.Bin, Dir: dir + "-serve", NATSURL: cl.URL, Replicas: ClusterNodes}
+	}
+	s, err := StartServe(ctx, so)
 	if err != nil {
 		return Row{}, err
 	}
@@ -585,10 +605,23 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
 		return Row{}, err
 	}
+	streams, pids := s.Streams, []int{s.Pid}
+	if r3 {
+		streams, pids = cl.Streams, cl.Pids()
+	}
 	// The streams' state is read over NATS; without it the fsyncs are
 	// still counted, and the row says what was missing.
-	before, errBefore := s.Streams(ctx)
-	tr, why := startStrace(s.Pid, filepath.Join(o.Dir, "writes.strace"))
+	before, errBefore := streams(ctx)
+	var traces []*straceRun
+	why := ""
+	for i, pid := range pids {
+		tr, w := startStrace(pid, filepath.Join(o.Dir, fmt.Sprintf("writes-%d.strace", i)))
+		if tr == nil {
+			why = w
+			break
+		}
+		traces = append(traces, tr)
+	}
 	var m MixResult
 	if cold != nil {
 		m = OfferColdMix(ctx, s.URL, o.WritesRate, o.Window, cold.referrals)
@@ -599,24 +632,60 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 	if err != nil {
 		return Row{}, err
 	}
-	after, errAfter := s.Streams(ctx)
-	var calls map[string]int
-	if tr != nil {
-		if calls, err = tr.stop(); err != nil {
-			why = err.Error()
+	after, errAfter := streams(ctx)
+	var calls, by map[string]int
+	for _, tr := range traces {
+		c, b, err := tr.stop()
+		if err != nil {
+			why, calls = err.Error(), nil
+			break
 		}
+		if calls == nil {
+			calls, by = map[string]int{}, map[string]int{}
+		}
+		for k, v := range c {
+			calls[k] += v
+		}
+		for k, v := range b {
+			by[k] += v
+		}
+	}
+	if len(traces) < len(pids) {
+		calls = nil
 	}
 	r := mixRow(m)
 	r.Group = "writes per command: serve under the HTTP mix, strace attached (it slows serve: no latency or CPU from this window)"
 	r.Name = fmt.Sprintf("%s, %d/s offered for %s and its drain", mode, o.WritesRate, o.Window)
 	r.Mode = mode
+	r.Target = "embedded"
+	traced := "strace -f -c on serve"
+	if r3 {
+		r.Target, r.Name = "r3", "R3 "+r.Name
+		traced = fmt.Sprintf("strace -f -c on each of the %d nodes, all together", len(pids))
+	}
 	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
 	sent := float64(max(1, m.Sent))
 	var notes []string
 	if calls != nil {
 		f := float64(calls["fsync"]+calls["fdatasync"]) / sent
 		r.FsyncsPerOp = &f
-		notes = append(notes, fmt.Sprintf("%.2f fsyncs per command (fsync %d, fdatasync %d; strace -f -c on serve)", f, calls["fsync"], calls["fdatasync"]))
+		notes = append(notes, fmt.Sprintf("%.2f fsyncs per command (fsync %d, fdatasync %d; %s)", f, calls["fsync"], calls["fdatasync"], traced))
+		if r3 {
+			notes = append(notes, fmt.Sprintf("%.2f per node", f/float64(len(pids))))
+		}
+		r.FsyncsBy = map[string]float64{}
+		var what []string
+		for k, v := range by {
+			r.FsyncsBy[k] = float64(v) / sent
+			what = append(what, k)
+		}
+		// Most first.
+		slices.SortFunc(what, func(a, b string) int { return cmp.Or(by[b]-by[a], strings.Compare(a, b)) })
+		var per []string
+		for _, k := range what {
+			per = append(per, fmt.Sprintf("%s %.2f", k, r.FsyncsBy[k]))
+		}
+		notes = append(notes, "fsyncs per command by whose file: "+strings.Join(per, ", "))
 	} else {
 		notes = append(notes, "fsyncs not measured: "+why)
 	}
@@ -657,7 +726,9 @@ func startStrace(pid int, out string) (*straceRun, string) {
 	if err != nil {
 		return nil, "strace not on PATH"
 	}
-	cmd := exec.Command(bin, "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", out, "-p", strconv.Itoa(pid))
+	// Each call with its file's path (-y), not a count table: the paths say
+	// whose writes were synced (a stream, a consumer, a raft log).
+	cmd := exec.Command(bin, "-f", "-y", "-e", "trace=fsync,fdatasync", "-o", out, "-p", strconv.Itoa(pid))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err.Error()
@@ -698,36 +769,70 @@ func startStrace(pid int, out string) (*straceRun, string) {
 	return nil, "strace did not attach: " + strings.Join(said, " ")
 }
 
-// stop detaches strace (SIGINT), which then writes its count table, and
-// reads the calls counted.
-func (t *straceRun) stop() (map[string]int, error) {
+// stop detaches strace (SIGINT) and reads the calls it saw: by system
+// call, and by whose file they synced (syncedWhat).
+func (t *straceRun) stop() (calls, by map[string]int, err error) {
 	if !stopProcess(t.cmd, t.exited, os.Interrupt) {
-		return nil, errors.New("strace did not stop within 30 s")
+		return nil, nil, errors.New("strace did not stop within 30 s")
 	}
 	b, err := os.ReadFile(t.out)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.Remove(t.out)
-	return parseStraceCounts(string(b)), nil
+	calls, by = parseStraceCalls(string(b))
+	return calls, by, nil
 }
 
-// parseStraceCounts reads strace -c's table: "% time, seconds, usecs/call,
-// calls, [errors,] syscall"; the calls are the fourth column whether or
-// not the errors column is filled.
-func parseStraceCounts(table string) map[string]int {
-	calls := map[string]int{"fsync": 0, "fdatasync": 0}
-	for _, line := range strings.Split(table, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		if _, ok := calls[f[len(f)-1]]; !ok {
-			continue
-		}
-		if n, err := strconv.Atoi(f[3]); err == nil {
-			calls[f[len(f)-1]] += n
+// parseStraceCalls reads strace -f -y's lines, one per call begun
+// ("PID fsync(FD</path>) = 0", or its start "... <unfinished ...>", whose
+// "resumed" line is not counted again).
+func parseStraceCalls(trace string) (calls, by map[string]int) {
+	calls, by = map[string]int{"fsync": 0, "fdatasync": 0}, map[string]int{}
+	for _, line := range strings.Split(trace, "\n") {
+		for name := range calls {
+			i := strings.Index(line, name+"(")
+			if i < 0 || (i > 0 && line[i-1] != ' ') {
+				continue
+			}
+			calls[name]++
+			path := line[i+len(name)+1:]
+			if j, k := strings.IndexByte(path, '<'), strings.IndexByte(path, '>'); j >= 0 && k > j {
+				path = path[j+1 : k]
+			} else {
+				path = ""
+			}
+			by[syncedWhat(path)]++
 		}
 	}
-	return calls
+	return calls, by
+}
+
+// syncedWhat names whose file a sync was of, from nats-server's layout: a
+// stream's messages ("stream NTS_EVENTS"), a consumer's state ("consumer
+// deadline-saga"), a raft group's log on a cluster ("raft log: streams",
+// "raft log: consumers", "raft log: meta"), or another file's directory.
+func syncedWhat(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		switch {
+		case p == "obs" && i+1 < len(parts):
+			return "consumer " + parts[i+1]
+		case p == "streams" && i+1 < len(parts) && !slices.Contains(parts[i+1:], "obs"):
+			return "stream " + parts[i+1]
+		case p == "_js_" && i+1 < len(parts):
+			switch g := parts[i+1]; {
+			case g == "_meta_":
+				return "raft log: meta"
+			case strings.HasPrefix(g, "S-"):
+				return "raft log: streams"
+			case strings.HasPrefix(g, "C-"):
+				return "raft log: consumers"
+			}
+		}
+	}
+	if path == "" {
+		return "unknown"
+	}
+	return "other: " + filepath.Base(filepath.Dir(path))
 }

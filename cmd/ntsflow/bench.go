@@ -96,7 +96,9 @@ clients (a connection each) and the mix in each mode with serve on a
 fresh cluster (--nats-url, --replicas 3; cold: on a copy of a seeded
 cluster). Reported as the embedded runs are, with the three nodes' CPU per
 command beside serve's; the summary's baseline is the 64 clients'.
-The writes part stays on the embedded server.
+The writes part then also runs in each mode with serve on a fresh cluster,
+counting the three nodes' fsyncs (strace on each) and reading the streams
+over the cluster's client ports.
 
 --quick runs every part at tiny sizes in seconds: it checks the harness, not
 the figures. --json writes every row, with the mix's rates, rounds, error
