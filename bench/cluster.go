@@ -178,16 +178,7 @@ func (c *Cluster) CPU() (time.Duration, error) {
 // Streams reads the state of the events, public and timers streams over
 // the cluster's client ports, as Serve.Streams does over serve's.
 func (c *Cluster) Streams(ctx context.Context) (StreamState, error) {
-	nc, err := eventstore.Dial(c.URL, "ntsflow-bench", eventstore.ConnOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer nc.Close()
-	store, err := nc.Attach(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return store.StreamStates(ctx, eventstore.EventsStream, eventstore.PublicStream, eventstore.TimersStream)
+	return streamsAt(ctx, c.URL, eventstore.ConnOptions{})
 }
 
 // Stop asks every node to stop (SIGTERM: it finishes writing) and kills

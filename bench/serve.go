@@ -218,7 +218,13 @@ func (s *Serve) Streams(ctx context.Context) (StreamState, error) {
 	if err := json.Unmarshal(b, &users); err != nil {
 		return nil, err
 	}
-	nc, err := eventstore.Dial("nats://"+s.NATSAddr, "ntsflow-bench", eventstore.ConnOptions{Login: &eventstore.Login{User: eventstore.EngineUser, Password: users.Engine}})
+	return streamsAt(ctx, "nats://"+s.NATSAddr, eventstore.ConnOptions{Login: &eventstore.Login{User: eventstore.EngineUser, Password: users.Engine}})
+}
+
+// streamsAt reads the state of the events, public and timers streams over
+// a NATS connection to url.
+func streamsAt(ctx context.Context, url string, o eventstore.ConnOptions) (StreamState, error) {
+	nc, err := eventstore.Dial(url, "ntsflow-bench", o)
 	if err != nil {
 		return nil, err
 	}

@@ -122,14 +122,8 @@ func (k *keyring) destroyed(child string) {
 // read is the child's key, ErrKeyDestroyed after disposal, ErrNoKey before
 // any.
 func (k *keyring) read(ctx context.Context, child string) ([]byte, error) {
-	k.mu.Lock()
-	key, ok := k.keys[child]
-	k.mu.Unlock()
-	switch {
-	case ok && key == nil:
-		return nil, events.ErrKeyDestroyed
-	case ok:
-		return key, nil
+	if key, ok, err := k.held(child); ok {
+		return key, err
 	}
 	if gone, err := k.isDisposed(ctx, child); err != nil {
 		return nil, err
@@ -143,7 +137,8 @@ func (k *keyring) read(ctx context.Context, child string) ([]byte, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read child %s's key: %w", child, unavailable(err))
 	}
-	if key, err = events.UnwrapKey(k.kek, m.Data, child); err != nil {
+	key, err := events.UnwrapKey(k.kek, m.Data, child)
+	if err != nil {
 		return nil, err
 	}
 	k.mu.Lock()
@@ -152,6 +147,18 @@ func (k *keyring) read(ctx context.Context, child string) ([]byte, error) {
 	}
 	k.mu.Unlock()
 	return key, nil
+}
+
+// held is what this keyring knows of the child's key without asking the
+// store: ok, the key or, destroyed, events.ErrKeyDestroyed.
+func (k *keyring) held(child string) (key []byte, ok bool, err error) {
+	k.mu.Lock()
+	key, ok = k.keys[child]
+	k.mu.Unlock()
+	if ok && key == nil {
+		return nil, true, events.ErrKeyDestroyed
+	}
+	return key, ok, nil
 }
 
 func (k *keyring) isDisposed(ctx context.Context, child string) (bool, error) {
@@ -173,16 +180,10 @@ func (k *keyring) isDisposed(ctx context.Context, child string) (bool, error) {
 // read). A new child's key, made on their referral's receipt, so costs the
 // write and one read of the disposal mark, not two reads more before it.
 func (k *keyring) make(ctx context.Context, child string) ([]byte, error) {
-	k.mu.Lock()
-	key, ok := k.keys[child]
-	k.mu.Unlock()
-	switch {
-	case ok && key == nil:
-		return nil, events.ErrKeyDestroyed
-	case ok:
-		return key, nil
+	if key, ok, err := k.held(child); ok {
+		return key, err
 	}
-	key = make([]byte, events.DataKeySize)
+	key := make([]byte, events.DataKeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
