@@ -208,17 +208,8 @@ func lastAllocation(stored []eventstore.Stored) (events.ReferralAllocated, bool)
 }
 
 func (s *Server) names(codes []string) string {
-	ns := make([]string, len(codes))
-	for i, c := range codes {
-		ns[i] = authorityName(s.reg(), c)
-	}
-	switch len(ns) {
-	case 0:
-		return ""
-	case 1:
-		return ns[0]
-	}
-	return strings.Join(ns[:len(ns)-1], ", ") + " and " + ns[len(ns)-1]
+	reg := s.reg()
+	return listWords(codes, func(code string) string { return authorityName(reg, code) })
 }
 
 func (s *Server) capacityRows() map[string]projections.CapacityRow {
