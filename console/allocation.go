@@ -128,7 +128,7 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 			row.Due, row.Left = capital(dueWords(ref.DueAt)), timeLeft(s.cal(), ref.DueAt, now)
 		}
 		if d.ShowChild {
-			if rf, ok := referred(stored); ok {
+			if rf, ok := firstEvent[events.ReferralReferred](stored); ok {
 				row.Child = rf.ChildReference
 			}
 		}
@@ -146,7 +146,7 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 			row.RespondLeft, row.Overdue = responseLeft(s.cal(), ref.RespondBy, now), now.After(ref.RespondBy)
 			row.Reminded, row.Escalated = ref.Reminded, ref.AllocationEscalated
 			row.How = "By the rota, position " + strconv.Itoa(ref.AllocationPosition)
-			if a, ok := lastAllocation(stored); ok && a.OverrideReason != "" {
+			if a, ok := lastEvent[events.ReferralAllocated](stored); ok && a.OverrideReason != "" {
 				row.How = "Chosen by the partnership: " + a.OverrideReason
 			}
 			d.Answers = append(d.Answers, row)
@@ -181,30 +181,6 @@ func span(d time.Duration) string {
 		return plural(int(d/time.Minute), "minute")
 	}
 	return plural(int(d/time.Hour), "hour") + " " + plural(int(d%time.Hour/time.Minute), "minute")
-}
-
-func referred(stored []eventstore.Stored) (events.ReferralReferred, bool) {
-	for _, st := range stored {
-		for _, e := range st.Commit.Events {
-			if d, ok := e.Data.(events.ReferralReferred); ok {
-				return d, true
-			}
-		}
-	}
-	return events.ReferralReferred{}, false
-}
-
-func lastAllocation(stored []eventstore.Stored) (events.ReferralAllocated, bool) {
-	var out events.ReferralAllocated
-	found := false
-	for _, st := range stored {
-		for _, e := range st.Commit.Events {
-			if d, ok := e.Data.(events.ReferralAllocated); ok {
-				out, found = d, true
-			}
-		}
-	}
-	return out, found
 }
 
 func (s *Server) names(codes []string) string {
