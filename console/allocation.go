@@ -364,11 +364,7 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Allocate(ctx, c.app(), ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
-		code, errs, st := errorsFor(cmd.CommandName(), err)
-		if code >= 500 {
-			s.log().Error("console: allocation failed", "referral", ref.ID, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: allocation failed", "referral", ref.ID)
 		return
 	}
 	http.Redirect(w, r, "/console/referrals/"+ref.ID+"?recorded=allocate", http.StatusSeeOther)

@@ -544,11 +544,7 @@ func (s *Server) careSend(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Care(ctx, c.app(), j.Referral.ID, cmd, s.careFacts().Complete, m); err != nil {
-		code, errs, st := errorsFor(cmd.CommandName(), err)
-		if code >= 500 {
-			s.log().Error("console: care command failed", "command", cmd.CommandName(), "referral", j.Referral.ID, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: care command failed", "command", cmd.CommandName(), "referral", j.Referral.ID)
 		return
 	}
 	http.Redirect(w, r, childLink(j.Referral.ChildReference, j.Referral.ID)+"&recorded="+a.Name, http.StatusSeeOther)

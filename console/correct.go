@@ -103,11 +103,7 @@ func (s *Server) correct(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Correct(ctx, c.app(), ref.ID, cmd, m); err != nil {
-		code, errs, st := errorsFor(correctAsks, err)
-		if code >= 500 {
-			s.log().Error("console: correction failed", "referral", ref.ID, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, correctAsks, err, "console: correction failed", "referral", ref.ID)
 		return
 	}
 	if !c.app().SeesCases() {

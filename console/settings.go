@@ -137,9 +137,7 @@ func (s *Server) settingsChange(w http.ResponseWriter, r *http.Request, c *call)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.authorities().Change(ctx, c.app(), code, cmd, m); err != nil {
-		status, errs, st := errorsFor(cmd.CommandName(), err)
-		s.logFailure(status, "change the settings", code, err)
-		show(status, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: change the settings failed", "about", code)
 		return
 	}
 	http.Redirect(w, r, "/console/authorities/"+code+"/settings?recorded="+r.PathValue("change"), http.StatusSeeOther)
