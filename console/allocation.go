@@ -333,9 +333,8 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(s.allocateFields(ref, region, proposal), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, Nav: "allocation", C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	var cmd aggregates.Allocate
@@ -550,9 +549,8 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	v := r.PostForm
 	show := func(code int, errs []fieldError, st *stale) { s.showRota(w, r, c, name, code, v, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	members := s.rota().Members(name)

@@ -531,9 +531,8 @@ func (s *Server) careSend(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(a.Fields(s.now()), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + a.Heading, Nav: "children", C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd, errs := a.Command(v)

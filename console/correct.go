@@ -79,9 +79,8 @@ func (s *Server) correct(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(correctFields(fields), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	// The check knows every correctable detail, not only those offered:

@@ -504,6 +504,17 @@ func (s *Server) notRecorded(show resend, asks string, err error, msg string, ar
 	show(code, errs, st)
 }
 
+// sent reads who sends a form, its key and the version it was opened at;
+// ok is false when the form came incomplete and has been shown again.
+func sent(c *call, v url.Values, show resend) (m engine.Meta, ok bool) {
+	m, fe := meta(c, v)
+	if fe != nil {
+		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+		return m, false
+	}
+	return m, true
+}
+
 // actor is who a command from the console is recorded as: the signed-in
 // person (their role, if the token names nobody), or "console" with
 // sign-in off.
@@ -654,9 +665,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		s.render(w, code, "form", page{Title: title, C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd, cerrs := a.Command(c, v)
@@ -738,9 +748,8 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(s.receiveFields(c, s.now()), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd := aggregates.ReceiveReferral{ReceivingAuthority: v.Get("receivingAuthority"), Route: v.Get("route"), Hotel: strings.TrimSpace(v.Get("hotel")),

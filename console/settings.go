@@ -107,9 +107,8 @@ func (s *Server) settingsChange(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	v := r.PostForm
 	show := func(status int, errs []fieldError, st *stale) { s.showSettings(w, r, c, code, status, "", v, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	var cmd aggregates.AuthorityCommand

@@ -367,9 +367,8 @@ func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	f := s.workerFormData(code, t.Version)
 	show := func(status int, errs []fieldError, st *stale) { s.showErrors(w, r, c, "team", f, v, status, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	var errs []fieldError
@@ -517,9 +516,8 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 	f.Children = s.childReferences(r, c, f.Children)
 	v := r.PostForm
 	show := func(status int, errs []fieldError, st *stale) { s.showErrors(w, r, c, "team", f, v, status, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	ctx, cancel := s.ctx(r)
@@ -664,9 +662,8 @@ func (s *Server) childWorker(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	f := s.childWorkerData(ref, ro, s.now())
 	show := func(status int, errs []fieldError, st *stale) { s.showErrors(w, r, c, "team", f, v, status, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd := aggregates.AllocateWorker{Reason: strings.TrimSpace(v.Get("reason"))}
