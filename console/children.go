@@ -288,24 +288,8 @@ func (s *Server) journeyOf(c *call, j app.Journey, now time.Time) journeyData {
 // careStatusOf is the child's care status as the children view gives it,
 // from the aggregates themselves: the page reads them, not the view.
 func careStatusOf(ref aggregates.Referral, care aggregates.Care) string {
-	switch ref.Status {
-	case aggregates.StatusOpen:
-		return projections.CareAwaitingPlacement
-	case aggregates.StatusLeftCare:
-		return projections.CareLeftCare
-	case aggregates.StatusWithdrawn:
-		return projections.CareWithdrawn
-	}
 	last, any := care.Episode(0)
-	switch {
-	case any && !last.Returned:
-		return projections.CareMissing
-	case any && !last.Offered:
-		return projections.CareReturned
-	case care.CareLeaver:
-		return projections.CareLeaverStatus
-	}
-	return projections.CarePlaced
+	return projections.CareStatus(ref.Status, any && !last.Returned, any && !last.Offered, care.CareLeaver)
 }
 
 func (s *Server) episodeRow(ep aggregates.Episode, now time.Time) episodeRow {
