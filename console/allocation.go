@@ -128,7 +128,7 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 			row.Due, row.Left = capital(dueWords(ref.DueAt)), timeLeft(s.cal(), ref.DueAt, now)
 		}
 		if d.ShowChild {
-			if rf, ok := referred(stored); ok {
+			if rf, ok := firstEvent[events.ReferralReferred](stored); ok {
 				row.Child = rf.ChildReference
 			}
 		}
@@ -146,7 +146,7 @@ func (s *Server) allocationPage(w http.ResponseWriter, r *http.Request, c *call)
 			row.RespondLeft, row.Overdue = responseLeft(s.cal(), ref.RespondBy, now), now.After(ref.RespondBy)
 			row.Reminded, row.Escalated = ref.Reminded, ref.AllocationEscalated
 			row.How = "By the rota, position " + strconv.Itoa(ref.AllocationPosition)
-			if a, ok := lastAllocation(stored); ok && a.OverrideReason != "" {
+			if a, ok := lastEvent[events.ReferralAllocated](stored); ok && a.OverrideReason != "" {
 				row.How = "Chosen by the partnership: " + a.OverrideReason
 			}
 			d.Answers = append(d.Answers, row)
@@ -183,42 +183,9 @@ func span(d time.Duration) string {
 	return plural(int(d/time.Hour), "hour") + " " + plural(int(d%time.Hour/time.Minute), "minute")
 }
 
-func referred(stored []eventstore.Stored) (events.ReferralReferred, bool) {
-	for _, st := range stored {
-		for _, e := range st.Commit.Events {
-			if d, ok := e.Data.(events.ReferralReferred); ok {
-				return d, true
-			}
-		}
-	}
-	return events.ReferralReferred{}, false
-}
-
-func lastAllocation(stored []eventstore.Stored) (events.ReferralAllocated, bool) {
-	var out events.ReferralAllocated
-	found := false
-	for _, st := range stored {
-		for _, e := range st.Commit.Events {
-			if d, ok := e.Data.(events.ReferralAllocated); ok {
-				out, found = d, true
-			}
-		}
-	}
-	return out, found
-}
-
 func (s *Server) names(codes []string) string {
-	ns := make([]string, len(codes))
-	for i, c := range codes {
-		ns[i] = authorityName(s.reg(), c)
-	}
-	switch len(ns) {
-	case 0:
-		return ""
-	case 1:
-		return ns[0]
-	}
-	return strings.Join(ns[:len(ns)-1], ", ") + " and " + ns[len(ns)-1]
+	reg := s.reg()
+	return listWords(codes, func(code string) string { return authorityName(reg, code) })
 }
 
 func (s *Server) capacityRows() map[string]projections.CapacityRow {
@@ -366,9 +333,8 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(s.allocateFields(ref, region, proposal), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, Nav: "allocation", C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	var cmd aggregates.Allocate
@@ -397,11 +363,7 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Allocate(ctx, c.app(), ref.ID, cmd, m, rotaVersion, s.now()); err != nil {
-		code, errs, st := errorsFor(cmd.CommandName(), err)
-		if code >= 500 {
-			s.log().Error("console: allocation failed", "referral", ref.ID, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: allocation failed", "referral", ref.ID)
 		return
 	}
 	http.Redirect(w, r, "/console/referrals/"+ref.ID+"?recorded=allocate", http.StatusSeeOther)
@@ -587,9 +549,8 @@ func (s *Server) rotaChange(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	v := r.PostForm
 	show := func(code int, errs []fieldError, st *stale) { s.showRota(w, r, c, name, code, v, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	members := s.rota().Members(name)

@@ -288,24 +288,8 @@ func (s *Server) journeyOf(c *call, j app.Journey, now time.Time) journeyData {
 // careStatusOf is the child's care status as the children view gives it,
 // from the aggregates themselves: the page reads them, not the view.
 func careStatusOf(ref aggregates.Referral, care aggregates.Care) string {
-	switch ref.Status {
-	case aggregates.StatusOpen:
-		return projections.CareAwaitingPlacement
-	case aggregates.StatusLeftCare:
-		return projections.CareLeftCare
-	case aggregates.StatusWithdrawn:
-		return projections.CareWithdrawn
-	}
 	last, any := care.Episode(0)
-	switch {
-	case any && !last.Returned:
-		return projections.CareMissing
-	case any && !last.Offered:
-		return projections.CareReturned
-	case care.CareLeaver:
-		return projections.CareLeaverStatus
-	}
-	return projections.CarePlaced
+	return projections.CareStatus(ref.Status, any && !last.Returned, any && !last.Offered, care.CareLeaver)
 }
 
 func (s *Server) episodeRow(ep aggregates.Episode, now time.Time) episodeRow {
@@ -531,9 +515,8 @@ func (s *Server) careSend(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(a.Fields(s.now()), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + a.Heading, Nav: "children", C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd, errs := a.Command(v)
@@ -544,11 +527,7 @@ func (s *Server) careSend(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Care(ctx, c.app(), j.Referral.ID, cmd, s.careFacts().Complete, m); err != nil {
-		code, errs, st := errorsFor(cmd.CommandName(), err)
-		if code >= 500 {
-			s.log().Error("console: care command failed", "command", cmd.CommandName(), "referral", j.Referral.ID, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: care command failed", "command", cmd.CommandName(), "referral", j.Referral.ID)
 		return
 	}
 	http.Redirect(w, r, childLink(j.Referral.ChildReference, j.Referral.ID)+"&recorded="+a.Name, http.StatusSeeOther)

@@ -79,9 +79,8 @@ func (s *Server) correct(w http.ResponseWriter, r *http.Request, c *call) {
 		f.Fields = fill(correctFields(fields), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	// The check knows every correctable detail, not only those offered:
@@ -103,11 +102,7 @@ func (s *Server) correct(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Correct(ctx, c.app(), ref.ID, cmd, m); err != nil {
-		code, errs, st := errorsFor(correctAsks, err)
-		if code >= 500 {
-			s.log().Error("console: correction failed", "referral", ref.ID, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, correctAsks, err, "console: correction failed", "referral", ref.ID)
 		return
 	}
 	if !c.app().SeesCases() {

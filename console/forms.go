@@ -488,6 +488,33 @@ func errorsFor(command string, err error) (code int, errs []fieldError, st *stal
 	return o.Status, []fieldError{{Field: o.Field, Message: app.Say(command, o)}}, nil
 }
 
+// resend shows a form again, as it was sent, with what to put right (or
+// why nothing was recorded) and, when the thing changed meanwhile, how to
+// see it as it is now.
+type resend func(code int, errs []fieldError, st *stale)
+
+// notRecorded answers a command the engine did not record: the form
+// again, with the refusal in words. A fault of the service's own is
+// logged (msg and args say what was tried); a person's mistake is not.
+func (s *Server) notRecorded(show resend, asks string, err error, msg string, args ...any) {
+	code, errs, st := errorsFor(asks, err)
+	if code >= 500 {
+		s.log().Error(msg, append(args, "err", err)...)
+	}
+	show(code, errs, st)
+}
+
+// sent reads who sends a form, its key and the version it was opened at;
+// ok is false when the form came incomplete and has been shown again.
+func sent(c *call, v url.Values, show resend) (m engine.Meta, ok bool) {
+	m, fe := meta(c, v)
+	if fe != nil {
+		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+		return m, false
+	}
+	return m, true
+}
+
 // actor is who a command from the console is recorded as: the signed-in
 // person (their role, if the token names nobody), or "console" with
 // sign-in off.
@@ -638,9 +665,8 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		s.render(w, code, "form", page{Title: title, C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd, cerrs := a.Command(c, v)
@@ -651,11 +677,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().Act(ctx, c.app(), id, a.Name, cmd, m); err != nil {
-		code, errs, st := errorsFor(a.Asks, err)
-		if code >= 500 {
-			s.log().Error("console: command failed", "command", cmd.CommandName(), "referral", id, "err", err)
-		}
-		show(code, errs, st)
+		s.notRecorded(show, a.Asks, err, "console: command failed", "command", cmd.CommandName(), "referral", id)
 		return
 	}
 	if a.Name == "exception" {
@@ -718,15 +740,16 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	v := r.PostForm
-	show := func(code int, errs []fieldError) {
+	// A new referral has no version to be stale against: the form is shown
+	// again as sent.
+	show := func(code int, errs []fieldError, _ *stale) {
 		f := s.receiveData(c)
 		f.Key = v.Get("key")
 		f.Fields = fill(s.receiveFields(c, s.now()), v, errs)
 		s.render(w, code, "form", page{Title: "Error: " + f.Heading, C: c, Errors: errs, Data: f})
 	}
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe})
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd := aggregates.ReceiveReferral{ReceivingAuthority: v.Get("receivingAuthority"), Route: v.Get("route"), Hotel: strings.TrimSpace(v.Get("hotel")),
@@ -743,7 +766,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	if errs := check(cmd.CommandName(), fields, v); len(errs) > 0 {
-		show(http.StatusUnprocessableEntity, errs)
+		show(http.StatusUnprocessableEntity, errs, nil)
 		return
 	}
 	if a := strings.TrimSpace(v.Get("claimedAge")); a != "" {
@@ -755,11 +778,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, c *call) {
 	defer cancel()
 	out, err := s.referrals().Receive(ctx, c.app(), cmd, m)
 	if err != nil {
-		code, errs, _ := errorsFor(cmd.CommandName(), err)
-		if code >= 500 {
-			s.log().Error("console: receive failed", "err", err)
-		}
-		show(code, errs)
+		s.notRecorded(show, cmd.CommandName(), err, "console: receive failed")
 		return
 	}
 	http.Redirect(w, r, "/console/referrals/"+out.AggregateID+"?recorded=receive", http.StatusSeeOther)

@@ -161,15 +161,32 @@ func (s *Server) atRisk(w http.ResponseWriter, r *http.Request, c *call) {
 	s.render(w, http.StatusOK, "atrisk", p)
 }
 
-func received(stored []eventstore.Stored) (events.ReferralReceived, bool) {
+// firstEvent is the first event of type T in a stream's history.
+func firstEvent[T any](stored []eventstore.Stored) (T, bool) {
 	for _, st := range stored {
 		for _, e := range st.Commit.Events {
-			if d, ok := e.Data.(events.ReferralReceived); ok {
+			if d, ok := e.Data.(T); ok {
 				return d, true
 			}
 		}
 	}
-	return events.ReferralReceived{}, false
+	var none T
+	return none, false
+}
+
+// lastEvent is the last event of type T in a stream's history: the one
+// that stands.
+func lastEvent[T any](stored []eventstore.Stored) (T, bool) {
+	var out T
+	found := false
+	for _, st := range stored {
+		for _, e := range st.Commit.Events {
+			if d, ok := e.Data.(T); ok {
+				out, found = d, true
+			}
+		}
+	}
+	return out, found
 }
 
 func (s *Server) refresh() time.Duration {
@@ -201,6 +218,22 @@ type referralData struct {
 	// list; Others are the actions that are not one of those steps.
 	Steps  []step
 	Others []action
+}
+
+// cameFrom fills in the child and where they come from, as the referral's
+// first event tells it: a referral to a region and a referral received
+// directly carry the same facts.
+func (d *referralData) cameFrom(c *call, reg *refdata.Registry, child string, claimedAge int, route, hotel, transferring string) {
+	if c.seesChild() {
+		d.Child = child
+		if claimedAge > 0 {
+			d.ClaimedAge = strconv.Itoa(claimedAge)
+		}
+	}
+	d.From = hotel
+	if route == events.RouteEntryAuthority {
+		d.From = authorityName(reg, transferring)
+	}
 }
 
 // step is one step of a referral's way to a placement, with where it
@@ -294,29 +327,11 @@ func (s *Server) referral(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		d.MayAllocate = ref.Status == aggregates.StatusAwaitingAllocation && c.mayAllocate(d.Region)
 	}
-	if rf, ok := referred(stored); ok {
-		if c.seesChild() {
-			d.Child = rf.ChildReference
-			if rf.ClaimedAge > 0 {
-				d.ClaimedAge = strconv.Itoa(rf.ClaimedAge)
-			}
-		}
-		d.From = rf.Hotel
-		if rf.Route == events.RouteEntryAuthority {
-			d.From = authorityName(reg, rf.TransferringAuthority)
-		}
+	if rf, ok := firstEvent[events.ReferralReferred](stored); ok {
+		d.cameFrom(c, reg, rf.ChildReference, rf.ClaimedAge, rf.Route, rf.Hotel, rf.TransferringAuthority)
 	}
-	if rec, ok := received(stored); ok {
-		if c.seesChild() {
-			d.Child = rec.ChildReference
-			if rec.ClaimedAge > 0 {
-				d.ClaimedAge = strconv.Itoa(rec.ClaimedAge)
-			}
-		}
-		d.From = rec.Hotel
-		if rec.Route == events.RouteEntryAuthority {
-			d.From = authorityName(reg, rec.TransferringAuthority)
-		}
+	if rec, ok := firstEvent[events.ReferralReceived](stored); ok {
+		d.cameFrom(c, reg, rec.ChildReference, rec.ClaimedAge, rec.Route, rec.Hotel, rec.TransferringAuthority)
 	}
 	if c.seesChild() {
 		// The fold's values: a correction stands over the receipt.
@@ -396,8 +411,8 @@ func (s *Server) timeline(ref aggregates.Referral, stored []eventstore.Stored) [
 				it.Day = "Day of referral"
 			default:
 				it.Day = "Working day " + strconv.Itoa(n)
-				if set := deadlineSpan(stored); set > 0 {
-					it.Day += " of " + strconv.Itoa(set)
+				if set, ok := firstEvent[events.DeadlineSet](stored); ok && set.WorkingDays > 0 {
+					it.Day += " of " + strconv.Itoa(set.WorkingDays)
 				}
 			}
 			out = append(out, it)
@@ -407,17 +422,6 @@ func (s *Server) timeline(ref aggregates.Referral, stored []eventstore.Stored) [
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-func deadlineSpan(stored []eventstore.Stored) int {
-	for _, st := range stored {
-		for _, e := range st.Commit.Events {
-			if d, ok := e.Data.(events.DeadlineSet); ok {
-				return d.WorkingDays
-			}
-		}
-	}
-	return 0
 }
 
 // Capacity.

@@ -113,8 +113,24 @@ func (p page) ErrorFor(field string) string {
 func describeRole(p auth.Principal) string { return app.Describe(p, defaultRegistry) }
 
 var funcs = template.FuncMap{
-	"join": strings.Join,
-	"add":  func(a, b int) int { return a + b },
+	"join":       strings.Join,
+	"add":        func(a, b int) int { return a + b },
+	"changeForm": newChangeForm,
+}
+
+// changeForm is one of a page's small forms that each record one change to
+// what the page shows (a rota's pause, an authority's pledge): sent with
+// the page's CSRF token, its own idempotency key and the version the page
+// showed, so a change made meanwhile is refused, not overwritten.
+type changeForm struct {
+	CSRF, Action, Key string
+	Version           int
+	Fields            []field
+	Submit, ID        string
+}
+
+func newChangeForm(csrf, action, key string, version int, fields []field, submit, id string) changeForm {
+	return changeForm{CSRF: csrf, Action: action, Key: key, Version: version, Fields: fields, Submit: submit, ID: id}
 }
 
 var pageFiles = []string{"atrisk", "referral", "form", "capacity", "timeliness", "audit", "history", "signin", "message", "allocation", "rota", "children", "journey", "safeguarding", "team", "teamform", "choose", "settings", "national", "operations", "planning", "privacy", "record"}

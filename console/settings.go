@@ -107,9 +107,8 @@ func (s *Server) settingsChange(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	v := r.PostForm
 	show := func(status int, errs []fieldError, st *stale) { s.showSettings(w, r, c, code, status, "", v, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	var cmd aggregates.AuthorityCommand
@@ -137,9 +136,7 @@ func (s *Server) settingsChange(w http.ResponseWriter, r *http.Request, c *call)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.authorities().Change(ctx, c.app(), code, cmd, m); err != nil {
-		status, errs, st := errorsFor(cmd.CommandName(), err)
-		s.logFailure(status, "change the settings", code, err)
-		show(status, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: change the settings failed", "about", code)
 		return
 	}
 	http.Redirect(w, r, "/console/authorities/"+code+"/settings?recorded="+r.PathValue("change"), http.StatusSeeOther)

@@ -367,9 +367,8 @@ func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	f := s.workerFormData(code, t.Version)
 	show := func(status int, errs []fieldError, st *stale) { s.showErrors(w, r, c, "team", f, v, status, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	var errs []fieldError
@@ -386,9 +385,7 @@ func (s *Server) workerAdd(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.teams().Change(ctx, c.app(), code, staff, cmd, m); err != nil {
-		status, errs, st := errorsFor(cmd.CommandName(), err)
-		s.logFailure(status, "add a worker", code, err)
-		show(status, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: add a worker failed", "about", code)
 		return
 	}
 	http.Redirect(w, r, "/console/authorities/"+code+"/team?recorded=worker", http.StatusSeeOther)
@@ -407,12 +404,6 @@ func workerDetails(v url.Values) (aggregates.SetWorker, []fieldError) {
 	}
 	cmd.OtherCases = wholeNumber(v, "otherCases", true, 0, "Enter the other children as a whole number, such as 0 or 5", &errs)
 	return cmd, errs
-}
-
-func (s *Server) logFailure(status int, what, about string, err error) {
-	if status >= 500 {
-		s.log().Error("console: "+what+" failed", "about", about, "err", err)
-	}
 }
 
 // The worker's own forms: an absence, and leaving.
@@ -525,9 +516,8 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 	f.Children = s.childReferences(r, c, f.Children)
 	v := r.PostForm
 	show := func(status int, errs []fieldError, st *stale) { s.showErrors(w, r, c, "team", f, v, status, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	ctx, cancel := s.ctx(r)
@@ -541,9 +531,7 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 		if _, err := s.teams().Change(ctx, c.app(), code, wk.StaffID, cmd, m); err != nil {
-			status, errs, st := errorsFor(cmd.CommandName(), err)
-			s.logFailure(status, "change a worker", code, err)
-			show(status, errs, st)
+			s.notRecorded(show, cmd.CommandName(), err, "console: change a worker failed", "about", code)
 			return
 		}
 	case "away":
@@ -559,9 +547,7 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		cmd := aggregates.MarkWorkerAway{Until: calendar.DateOf(day).End().UTC(), Reason: reason}
 		if _, err := s.teams().Change(ctx, c.app(), code, wk.StaffID, cmd, m); err != nil {
-			status, errs, st := errorsFor(cmd.CommandName(), err)
-			s.logFailure(status, "record an absence", code, err)
-			show(status, errs, st)
+			s.notRecorded(show, cmd.CommandName(), err, "console: record an absence failed", "about", code)
 			return
 		}
 	case "leaving":
@@ -572,9 +558,7 @@ func (s *Server) workerChange(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		_, moved, err := s.teams().Leave(ctx, c.app(), code, wk.StaffID, how == "rota", m)
 		if err != nil {
-			status, errs, st := errorsFor("", err)
-			s.logFailure(status, "record a leaver", code, err)
-			show(status, errs, st)
+			s.notRecorded(show, "", err, "console: record a leaver failed", "about", code)
 			return
 		}
 		for _, mv := range moved {
@@ -678,9 +662,8 @@ func (s *Server) childWorker(w http.ResponseWriter, r *http.Request, c *call) {
 	v := r.PostForm
 	f := s.childWorkerData(ref, ro, s.now())
 	show := func(status int, errs []fieldError, st *stale) { s.showErrors(w, r, c, "team", f, v, status, errs, st) }
-	m, fe := meta(c, v)
-	if fe != nil {
-		show(http.StatusBadRequest, []fieldError{*fe}, nil)
+	m, ok := sent(c, v, show)
+	if !ok {
 		return
 	}
 	cmd := aggregates.AllocateWorker{Reason: strings.TrimSpace(v.Get("reason"))}
@@ -700,9 +683,7 @@ func (s *Server) childWorker(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	if _, err := s.referrals().AllocateWorker(ctx, c.app(), ref.ID, cmd, m); err != nil {
-		status, errs, st := errorsFor(cmd.CommandName(), err)
-		s.logFailure(status, "allocate a social worker", ref.ID, err)
-		show(status, errs, st)
+		s.notRecorded(show, cmd.CommandName(), err, "console: allocate a social worker failed", "about", ref.ID)
 		return
 	}
 	http.Redirect(w, r, "/console/authorities/"+ref.ReceivingAuthority+"/team?recorded=allocate&child="+url.QueryEscape(ref.ID), http.StatusSeeOther)

@@ -16,27 +16,21 @@ import (
 // Everything a person reads: London dates and times, working days, words.
 
 // londonDate is "9 June 2025".
-func londonDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.In(calendar.London).Format("2 January 2006")
-}
+func londonDate(t time.Time) string { return inLondon(t, "2 January 2006") }
 
 // londonTime is "9 June 2025, 14:05" (London).
-func londonTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.In(calendar.London).Format("2 January 2006, 15:04")
-}
+func londonTime(t time.Time) string { return inLondon(t, "2 January 2006, 15:04") }
 
 // londonSeconds is "9 June 2025, 14:05:09" (London), where seconds matter.
-func londonSeconds(t time.Time) string {
+func londonSeconds(t time.Time) string { return inLondon(t, "2 January 2006, 15:04:05") }
+
+// inLondon writes t as London reads it; no time at all is left blank, not
+// written as the year 1.
+func inLondon(t time.Time, layout string) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(calendar.London).Format("2 January 2006, 15:04:05")
+	return t.In(calendar.London).Format(layout)
 }
 
 // dueWords describes a deadline: its London date and time (a deadline at
@@ -172,10 +166,14 @@ func word(code string) string {
 	return code
 }
 
-func wordList(codes []string) string {
+func wordList(codes []string) string { return listWords(codes, word) }
+
+// listWords says codes as a person lists them: "a", "a and b",
+// "a, b and c", each code said by say.
+func listWords(codes []string, say func(string) string) string {
 	ws := make([]string, len(codes))
 	for i, c := range codes {
-		ws[i] = word(c)
+		ws[i] = say(c)
 	}
 	switch len(ws) {
 	case 0:

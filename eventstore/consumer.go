@@ -303,16 +303,26 @@ func callSafely(fn func(delivery) error, d delivery) (err error) {
 	return fn(d)
 }
 
-// ConsumerPending is how many messages a durable consumer has yet to see
-// or acknowledge.
-func (s *Store) ConsumerPending(ctx context.Context, stream, durable string) (uint64, error) {
+// consumerInfo is where a durable consumer of stream stands, as the
+// server says now; the server not answering is ErrUnavailable.
+func (s *Store) consumerInfo(ctx context.Context, stream, durable string) (*jetstream.ConsumerInfo, error) {
 	c, err := s.js.Consumer(ctx, stream, durable)
 	if err != nil {
-		return 0, unavailable(err)
+		return nil, unavailable(err)
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return 0, unavailable(err)
+		return nil, unavailable(err)
+	}
+	return info, nil
+}
+
+// ConsumerPending is how many messages a durable consumer has yet to see
+// or acknowledge.
+func (s *Store) ConsumerPending(ctx context.Context, stream, durable string) (uint64, error) {
+	info, err := s.consumerInfo(ctx, stream, durable)
+	if err != nil {
+		return 0, err
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
 }

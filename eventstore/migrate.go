@@ -371,13 +371,9 @@ func (s *Store) RestoreConsumers(ctx context.Context, stream string, list []Cons
 // ConsumerAckFloor is how far a durable consumer of stream has
 // acknowledged.
 func (s *Store) ConsumerAckFloor(ctx context.Context, stream, durable string) (uint64, error) {
-	c, err := s.js.Consumer(ctx, stream, durable)
+	info, err := s.consumerInfo(ctx, stream, durable)
 	if err != nil {
-		return 0, unavailable(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, unavailable(err)
+		return 0, err
 	}
 	return info.AckFloor.Stream, nil
 }

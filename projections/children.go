@@ -229,7 +229,15 @@ type ChildrenReport struct {
 
 // careStatus is where the child stands in care.
 func (c *ChildEntry) careStatus() string {
-	switch c.Status {
+	return CareStatus(c.Status, !c.MissingAt.IsZero(), !c.InterviewDueAt.IsZero(), c.CareLeaver)
+}
+
+// CareStatus is where a child stands in care, one of the Care* statuses,
+// from the referral's status and the care's facts: missing now, returned
+// with the return interview not yet offered, a care leaver. The view and
+// the pages that read the aggregates themselves say it by this one rule.
+func CareStatus(referral aggregates.Status, missing, interviewDue, careLeaver bool) string {
+	switch referral {
 	case aggregates.StatusOpen:
 		return CareAwaitingPlacement
 	case aggregates.StatusLeftCare:
@@ -238,11 +246,11 @@ func (c *ChildEntry) careStatus() string {
 		return CareWithdrawn
 	}
 	switch {
-	case !c.MissingAt.IsZero():
+	case missing:
 		return CareMissing
-	case !c.InterviewDueAt.IsZero():
+	case interviewDue:
 		return CareReturned
-	case c.CareLeaver:
+	case careLeaver:
 		return CareLeaverStatus
 	}
 	return CarePlaced

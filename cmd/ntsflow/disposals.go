@@ -28,15 +28,10 @@ directory restored from a backup, before the engine serves it, so that no
 key destroyed since the backup comes back. Prints how many were destroyed
 again. The engine must be stopped (--data-dir) or reached through NATS.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
-		natsURL := fs.String("nats-url", "", "the NATS server or cluster holding the store")
-		dataDir := fs.String("data-dir", "", "...or a stopped engine's data directory")
-		keyFile := fs.String("chain-key-file", "", "the chain key file (default: DATA-DIR/chain.key with --data-dir, else the key kept in NATS)")
+		store := keyedStoreFlags(fs)
 		reapply := fs.String("reapply", "", "a list of disposals to apply again")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			if (*natsURL == "") == (*dataDir == "") || len(args) > 0 {
-				return usagef("disposals needs one of --nats-url and --data-dir, and no arguments")
-			}
-			st, _, closeStore, err := keyedStore(ctx, *natsURL, *dataDir, *keyFile, (*eventstore.Conn).Attach)
+			st, _, closeStore, err := store.open(ctx, "disposals", args, (*eventstore.Conn).Attach)
 			if err != nil {
 				return err
 			}
@@ -98,15 +93,31 @@ func readDisposals(path string) ([]eventstore.Disposal, error) {
 	return out, nil
 }
 
-// keyedStore opens the store for a tool that reads or changes the
+// storeFlags name the store a maintenance command works on itself, with
+// the chain key: through NATS, or in a stopped engine's data directory.
+type storeFlags struct{ natsURL, dataDir, keyFile *string }
+
+func keyedStoreFlags(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		natsURL: fs.String("nats-url", "", "the NATS server or cluster holding the store"),
+		dataDir: fs.String("data-dir", "", "...or a stopped engine's data directory"),
+		keyFile: fs.String("chain-key-file", "", "the chain key file (default: DATA-DIR/chain.key with --data-dir, else the key kept in NATS)"),
+	}
+}
+
+// open opens the store the flags name for a tool that reads or changes the
 // children's keys: the log (opened with attach), its chain key, and the
-// key store opened with the key derived from it.
-func keyedStore(ctx context.Context, natsURL, dataDir, keyFile string, attach func(*eventstore.Conn, context.Context) (*eventstore.Store, error)) (*eventstore.Store, []byte, func(), error) {
-	st, closeStore, err := localStoreWith(ctx, natsURL, dataDir, nil, attach)
+// key store opened with the key derived from it. name is the command's,
+// which takes no arguments.
+func (f storeFlags) open(ctx context.Context, name string, args []string, attach func(*eventstore.Conn, context.Context) (*eventstore.Store, error)) (*eventstore.Store, []byte, func(), error) {
+	if (*f.natsURL == "") == (*f.dataDir == "") || len(args) > 0 {
+		return nil, nil, nil, usagef("%s needs one of --nats-url and --data-dir, and no arguments", name)
+	}
+	st, closeStore, err := localStoreWith(ctx, *f.natsURL, *f.dataDir, nil, attach)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	key, err := toolChainKey(ctx, st, keyFile, dataDir)
+	key, err := toolChainKey(ctx, st, *f.keyFile, *f.dataDir)
 	if err == nil {
 		err = st.OpenKeys(ctx, events.KeyStoreKey(key))
 	}

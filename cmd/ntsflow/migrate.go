@@ -49,23 +49,18 @@ STOP EVERY ENGINE FIRST, and back up the data directory or the cluster's
 streams; the migration needs about as much free disk as the events stream
 takes, twice over at its peak.`,
 	Flags: func(fs *flag.FlagSet) runFunc {
-		natsURL := fs.String("nats-url", "", "the NATS server or cluster holding the store")
-		dataDir := fs.String("data-dir", "", "...or a stopped engine's data directory")
-		keyFile := fs.String("chain-key-file", "", "the chain key file (default: DATA-DIR/chain.key with --data-dir, else the key kept in NATS)")
+		store := keyedStoreFlags(fs)
 		dryRun := fs.Bool("dry-run", false, "say what the migration would do (aggregates, events, bytes), change nothing")
 		manifest := fs.String("manifest", "", "where to write the manifest (default: beside the data directory, or in the current directory)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			if (*natsURL == "") == (*dataDir == "") || len(args) > 0 {
-				return usagef("migrate-personal-data needs one of --nats-url and --data-dir, and no arguments")
-			}
-			st, key, closeStore, err := keyedStore(ctx, *natsURL, *dataDir, *keyFile, (*eventstore.Conn).AttachForMigration)
+			st, key, closeStore, err := store.open(ctx, "migrate-personal-data", args, (*eventstore.Conn).AttachForMigration)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
 			path := *manifest
 			if path == "" {
-				path = migrate.DefaultManifest(*dataDir, time.Now())
+				path = migrate.DefaultManifest(*store.dataDir, time.Now())
 			}
 			res, err := migrate.Run(ctx, st, migrate.Options{ChainKey: key, DryRun: *dryRun, Manifest: path, Progress: stderr,
 				Log: slog.New(slog.NewTextHandler(stderr, nil)).With("command", "migrate-personal-data"), Step: migrateStep})
