@@ -658,10 +658,10 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 	r.Name = fmt.Sprintf("%s, %d/s offered for %s and its drain", mode, o.WritesRate, o.Window)
 	r.Mode = mode
 	r.Target = "embedded"
-	traced := "strace -f -c on serve"
+	traced := "strace -f -y on serve"
 	if r3 {
 		r.Target, r.Name = "r3", "R3 "+r.Name
-		traced = fmt.Sprintf("strace -f -c on each of the %d nodes, all together", len(pids))
+		traced = fmt.Sprintf("strace -f -y on each of the %d nodes, all together", len(pids))
 	}
 	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
 	sent := float64(max(1, m.Sent))

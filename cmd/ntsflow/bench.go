@@ -81,10 +81,12 @@ separated; all by default):
             apart, always in the engine's cache.
   writes    in each of --modes, the mix at --writes-rate for --seconds and
             its drain (cold: on a seed of its own, as the mix's), with
-            'strace -f -c -e trace=fsync,fdatasync' attached to serve:
+            'strace -f -y -e trace=fsync,fdatasync' attached to serve:
             fsyncs per command ("not measured" without strace or ptrace),
-            and the messages each stream (NTS_EVENTS, NTS_PUBLIC,
-            NTS_TIMERS) gained per command, read over serve's NATS port.
+            divided by whose file they synced (a stream, a consumer's
+            state, a raft group's log), and the messages each stream
+            (NTS_EVENTS, NTS_PUBLIC, NTS_TIMERS) gained per command, read
+            over serve's NATS port.
 
 --cluster r3 also runs the mix on a replicated cluster, in the same rounds:
 three nats-server processes on this machine (this binary's hidden
