@@ -165,34 +165,14 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // (or the drain bound) and stops it. Serve's CPU from the window's start to
 // idle is charged to the commands sent, and so is the cluster's.
 func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *coldSeed, r3 bool) (Row, error) {
-	settle := 10 * time.Second
-	if cold != nil {
-		// A copy of the seeded store (serve's, or the cluster nodes'):
-		// serve starts on it with its engine's cache empty, and its views
-		// fold the seed before it is idle.
-		if err := copyDir(cold.dir, dir); err != nil {
-			return Row{}, fmt.Errorf("copy the cold seed: %w", err)
-		}
-		settle = max(settle, o.Drain)
-	}
-	so := ServeOptions{Bin: o.Bin, Dir: dir, Args: o.ServeArgs, Pprof: o.ProfileDir != ""}
-	clusterCPU := func() (time.Duration, error) { return 0, nil }
-	if r3 {
-		cl, err := StartCluster(ctx, o.nodeBin(), dir)
-		if err != nil {
-			return Row{}, err
-		}
-		defer cl.Remove()
-		so.Dir, so.NATSURL, so.Replicas = dir+"-serve", cl.URL, ClusterNodes
-		clusterCPU = cl.CPU
-	}
-	s, err := StartServe(ctx, so)
+	s, cl, stop, err := startWindow(ctx, o, dir, cold, r3, ServeOptions{Bin: o.Bin, Args: o.ServeArgs, Pprof: o.ProfileDir != ""})
 	if err != nil {
 		return Row{}, err
 	}
-	defer s.Stop()
-	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
-		return Row{}, err
+	defer stop()
+	clusterCPU := func() (time.Duration, error) { return 0, nil }
+	if cl != nil {
+		clusterCPU = cl.CPU
 	}
 	c0, err := s.CPU()
 	if err != nil {
@@ -241,6 +221,46 @@ func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *co
 		r.Note += fmt.Sprintf("; the cluster's three nodes used %.3f ms of CPU per command (%.2f cores over the window and drain)", r.ClusterCPUPerOpMs, (k1-k0).Seconds()/(m.Took+drained).Seconds())
 	}
 	return r, nil
+}
+
+// startWindow starts a window's serve (so, on dir) and returns once it has
+// settled: on a copy of the cold seed if there is one (serve's store, or
+// the cluster nodes'), where serve starts with its engine's cache empty
+// and its views fold the seed before it is idle; with r3 on a fresh
+// cluster (nil without), serve then keeping only its log, in dir-serve.
+// stop stops serve and removes the cluster.
+func startWindow(ctx context.Context, o MixOptions, dir string, cold *coldSeed, r3 bool, so ServeOptions) (s *Serve, cl *Cluster, stop func(), err error) {
+	settle := 10 * time.Second
+	if cold != nil {
+		if err := copyDir(cold.dir, dir); err != nil {
+			return nil, nil, nil, fmt.Errorf("copy the cold seed: %w", err)
+		}
+		settle = max(settle, o.Drain)
+	}
+	so.Dir = dir
+	if r3 {
+		if cl, err = StartCluster(ctx, o.nodeBin(), dir); err != nil {
+			return nil, nil, nil, err
+		}
+		so.Dir, so.NATSURL, so.Replicas, so.NATS = dir+"-serve", cl.URL, ClusterNodes, false
+	}
+	stop = func() {
+		if s != nil {
+			s.Stop()
+		}
+		if cl != nil {
+			cl.Remove()
+		}
+	}
+	if s, err = StartServe(ctx, so); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return s, cl, stop, nil
 }
 
 func mixRow(m MixResult) Row {
@@ -579,34 +599,13 @@ func Writes(ctx context.Context, o MixOptions) ([]Row, error) {
 // fsyncs counted are the three nodes' (serve embeds no server there), and
 // the streams are read over the cluster's client port.
 func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed, r3 bool) (Row, error) {
-	dir := filepath.Join(o.Dir, "writes-"+mode)
-	settle := 10 * time.Second
-	if cold != nil {
-		if err := copyDir(cold.dir, dir); err != nil {
-			return Row{}, fmt.Errorf("copy the cold seed: %w", err)
-		}
-		settle = max(settle, o.Drain)
-	}
-	so := ServeOptions{Bin: o.Bin, Dir: dir, NATS: true}
-	var cl *Cluster
-	if r3 {
-		var err error
-		if cl, err = StartCluster(ctx, o.nodeBin(), dir); err != nil {
-			return Row{}, err
-		}
-		defer cl.Remove()
-		so = ServeOptions{Bin: o.Bin, Dir: dir + "-serve", NATSURL: cl.URL, Replicas: ClusterNodes}
-	}
-	s, err := StartServe(ctx, so)
+	s, cl, stop, err := startWindow(ctx, o, filepath.Join(o.Dir, "writes-"+mode), cold, r3, ServeOptions{Bin: o.Bin, NATS: true})
 	if err != nil {
 		return Row{}, err
 	}
-	defer s.Stop()
-	if _, _, _, err := s.WaitIdle(ctx, settle); err != nil {
-		return Row{}, err
-	}
+	defer stop()
 	streams, pids := s.Streams, []int{s.Pid}
-	if r3 {
+	if cl != nil {
 		streams, pids = cl.Streams, cl.Pids()
 	}
 	// The streams' state is read over NATS; without it the fsyncs are
