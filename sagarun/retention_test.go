@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,5 +148,45 @@ func TestTheRetentionSweepDisposesOnceWhenDue(t *testing.T) {
 	}
 	if n := r.pending(); n != 1 {
 		t.Errorf("%d schedules kept by the server, want the sweep's one", n)
+	}
+}
+
+// A sweep delivered again while the first still runs (a long one outlives
+// its acknowledgement wait) waits for it on the same instance rather than
+// going over the same records beside it.
+func TestOneSweepAtATimeOnAnInstance(t *testing.T) {
+	saga := retention.New(retention.DefaultPolicy())
+	var inside, most atomic.Int32
+	entered := make(chan struct{}, 2)
+	release := make(chan struct{})
+	due := func(context.Context, time.Time) ([]string, error) {
+		n := inside.Add(1)
+		defer inside.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		entered <- struct{}{}
+		<-release
+		return nil, nil
+	}
+	r := sagarun.New(saga, sagarun.Deps{Log: slog.New(slog.DiscardHandler), Due: due})
+	fired := eventstore.Fired{Timer: eventstore.Timer{Key: retention.SweepKey}}
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { done <- r.HandleFired(context.Background(), fired) }()
+	}
+	<-entered
+	// The second delivery must not get in while the first is in; given a
+	// second to do so, it does not.
+	if storetest.WaitFor(time.Second, func() bool { return len(entered) > 0 }) {
+		t.Error("a second sweep ran beside the first on the same instance")
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if most.Load() != 1 {
+		t.Errorf("%d sweeps at once, want 1", most.Load())
 	}
 }

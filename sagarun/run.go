@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
@@ -43,6 +44,11 @@ type Deps struct {
 type Runner[S, T any, C aggregates.Command] struct {
 	Saga sagas.Saga[S, T, C]
 	Deps
+	// sweeping: one sweep at a time on this instance. A long sweep
+	// outlives its fired timer's acknowledgement wait, and the timer
+	// delivered again would otherwise start a second sweep over the same
+	// records beside it.
+	sweeping sync.Mutex
 }
 
 // New is a runner of saga.
@@ -130,6 +136,8 @@ func (r *Runner[S, T, C]) sweep(ctx context.Context, causeID string) error {
 	if r.Due == nil {
 		return fmt.Errorf("%w: %s sweeps, and its runner was given nothing to ask who is due", eventstore.ErrPermanent, r.Saga.Name)
 	}
+	r.sweeping.Lock()
+	defer r.sweeping.Unlock()
 	now := r.now()
 	ids, err := r.Due(ctx, now)
 	if err != nil {
