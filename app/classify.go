@@ -51,6 +51,9 @@ type Outcome struct {
 	RetryAfter time.Duration
 	// Stale holds the versions of a Stale outcome.
 	Stale *engine.StaleError
+	// StaleRota: the stale version was the region's rota's, which every
+	// allocation in the region moves, not the thing the form was about.
+	StaleRota bool
 }
 
 // Classify says what a failure of the engine, a decider or the store means
@@ -97,7 +100,8 @@ func Classify(err error) Outcome {
 		return Outcome{Kind: Refused, Status: http.StatusConflict, Code: "disposed",
 			Message: "this child's record was disposed of when its retention ended: nothing personal can be recorded about them again; nothing was changed"}
 	case errors.As(err, &stale):
-		return Outcome{Kind: Stale, Status: http.StatusConflict, Code: "stale_version", Message: stale.Error(), Stale: stale}
+		return Outcome{Kind: Stale, Status: http.StatusConflict, Code: "stale_version", Message: stale.Error(), Stale: stale,
+			StaleRota: stale.Kind == aggregates.Regions.Kind}
 	case errors.Is(err, engine.ErrKeyReused):
 		return Outcome{Kind: KeyReused, Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused", Message: err.Error()}
 	case errors.As(err, &busy):

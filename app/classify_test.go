@@ -14,6 +14,15 @@ import (
 	"github.com/ntsflow/ntsflow/eventstore"
 )
 
+// A stale rota is told apart from a stale referral: the person at the
+// allocation form did not change the rota, another allocation did.
+func TestClassifyAStaleRota(t *testing.T) {
+	o := Classify(fmt.Errorf("allocate: %w", &engine.StaleError{Kind: aggregates.Regions.Kind, Expected: 4, Current: 5}))
+	if o.Kind != Stale || !o.StaleRota || o.Stale.Current != 5 {
+		t.Errorf("a stale rota: %+v", o)
+	}
+}
+
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -43,6 +52,9 @@ func TestClassify(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := Classify(c.err)
+			if o.StaleRota {
+				t.Errorf("Classify(%v) says the rota changed", c.err)
+			}
 			if o.Kind != c.kind || o.Status != c.status || o.Code != c.code || o.Field != c.field {
 				t.Errorf("Classify(%v) = %s %d %s field %q; want %s %d %s field %q", c.err, o.Kind, o.Status, o.Code, o.Field, c.kind, c.status, c.code, c.field)
 			}

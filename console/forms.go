@@ -477,7 +477,7 @@ func errorsFor(command string, err error) (code int, errs []fieldError, st *stal
 	o := app.Classify(err)
 	switch o.Kind {
 	case app.Stale:
-		return o.Status, nil, &stale{Seen: o.Stale.Expected, Current: o.Stale.Current, Rota: o.Stale.Kind == aggregates.Regions.Kind}
+		return o.Status, nil, &stale{Seen: o.Stale.Expected, Current: o.Stale.Current, Rota: o.StaleRota}
 	case app.KeyReused:
 		return o.Status, []fieldError{{Message: "This form was already sent with different answers. Reload the page to start a new one."}}, nil
 	case app.Denied:
@@ -580,11 +580,12 @@ func (s *Server) readRecord(w http.ResponseWriter, r *http.Request, c *call, id,
 	if err == nil {
 		return ref, stored, true
 	}
-	switch o := app.Classify(err); {
+	var need *app.ReasonNeeded
+	switch {
 	case errors.Is(err, app.ErrNoReferral):
 		s.noReferral(w, c)
-	case o.Kind == app.Invalid:
-		s.fail(w, c, http.StatusBadRequest, "Say why you are reading this record", capital(o.Message)+". Add ?reason= and your reason to the address.")
+	case errors.As(err, &need):
+		s.fail(w, c, http.StatusBadRequest, "Say why you are reading this record", capital(need.Error())+". Add ?reason= and your reason to the address.")
 	default:
 		s.unavailable(w, c, err)
 	}

@@ -205,10 +205,11 @@ func (s *Server) void(w http.ResponseWriter, r *http.Request, c *call) {
 // operations page to show again; ok is false when the caller may not act at
 // all, and the refusal page has been written.
 func (s *Server) operationRefused(w http.ResponseWriter, c *call, err error, what, nothing string) (code int, why string, ok bool) {
-	o := app.Classify(err)
-	if o.Kind == app.Denied {
+	var denied *app.Forbidden
+	if errors.As(err, &denied) {
 		s.forbidden(w, c, what)
 		return 0, "", false
 	}
+	o := app.Classify(err)
 	return o.Status, capital(o.Message) + ". " + nothing, true
 }
