@@ -175,15 +175,18 @@ func shiftYears(date string, n int) string {
 }
 
 // RecordsDueBy lists, in order, the records whose retention under p has
-// ended by now and that are neither held nor disposed of: the retention
-// saga's daily sweep, which decides each again on its own events.
+// ended by now and that are neither held nor disposed of, by the saga's
+// own rule (retention.Saga.Due): the retention saga's daily sweep, which
+// decides each again on its own events.
 func RecordsDueBy(v *Records, p retention.Policy, now time.Time) []string {
+	saga := retention.Saga{Policy: p}
 	var due []string
 	for id, r := range v.Refs {
-		if r.Disposal != nil || r.Hold != nil || r.Facts == nil {
+		if r.Facts == nil { // disposed of: its facts are dropped
 			continue
 		}
-		if ret, ok := p.Retain(retention.FactsOf(r.Facts.history())); ok && !now.Before(ret.Due()) {
+		st := retention.State{Referral: r.Facts.history(), Record: aggregates.Record{Held: r.Hold != nil, Disposed: r.Disposal != nil}}
+		if _, ok := saga.Due(st, now); ok {
 			due = append(due, id)
 		}
 	}
