@@ -577,7 +577,11 @@ func Writes(ctx context.Context, o MixOptions) ([]Row, error) {
 		for _, mode := range modes {
 			var seed *coldSeed
 			if mode == "cold" {
-				o.say("writes: seeding %d referrals for the cold mode%s", o.coldReferrals(), map[bool]string{true: " on a fresh R3 cluster"}[r3])
+				where := ""
+				if r3 {
+					where = " on a fresh R3 cluster"
+				}
+				o.say("writes: seeding %d referrals for the cold mode%s", o.coldReferrals(), where)
 				if seed, err = seedCold(ctx, o, o.coldReferrals(), r3); err != nil {
 					return nil, fmt.Errorf("cold seed: %w", err)
 				}
@@ -632,15 +636,15 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 		return Row{}, err
 	}
 	after, errAfter := streams(ctx)
-	var calls, by map[string]int
+	// Every strace started is stopped, whatever the others did; the counts
+	// stand only if every process was traced to the end.
+	calls, by := map[string]int{}, map[string]int{}
+	counted := len(traces) == len(pids)
 	for _, tr := range traces {
 		c, b, err := tr.stop()
 		if err != nil {
-			why, calls = err.Error(), nil
-			break
-		}
-		if calls == nil {
-			calls, by = map[string]int{}, map[string]int{}
+			why, counted = err.Error(), false
+			continue
 		}
 		for k, v := range c {
 			calls[k] += v
@@ -648,9 +652,6 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 		for k, v := range b {
 			by[k] += v
 		}
-	}
-	if len(traces) < len(pids) {
-		calls = nil
 	}
 	r := mixRow(m)
 	r.Group = "writes per command: serve under the HTTP mix, strace attached (it slows serve: no latency or CPU from this window)"
@@ -665,7 +666,7 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 	r.P50ms, r.P95ms, r.P99ms, r.P999ms, r.MaxMs = 0, 0, 0, 0, 0
 	sent := float64(max(1, m.Sent))
 	var notes []string
-	if calls != nil {
+	if counted {
 		f := float64(calls["fsync"]+calls["fdatasync"]) / sent
 		r.FsyncsPerOp = &f
 		notes = append(notes, fmt.Sprintf("%.2f fsyncs per command (fsync %d, fdatasync %d; %s)", f, calls["fsync"], calls["fdatasync"], traced))
