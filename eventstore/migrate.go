@@ -208,27 +208,15 @@ func (s *Store) Messages(ctx context.Context, stream string, from, to uint64, fn
 	if to < from {
 		return nil
 	}
-	cons, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   max(from, 1),
-	})
+	it, release, err := s.streamFrom(ctx, stream, max(from, 1), "read "+stream, jetstream.PullMaxMessages(512))
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", stream, from, unavailable(err))
+		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(512))
-	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", stream, from, unavailable(err))
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
+	defer release()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read %s: %w", stream, unavailable(err))
+			return notNext(ctx, "read "+stream, err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
