@@ -107,16 +107,19 @@ func TestParseStraceCalls(t *testing.T) {
 103 fsync(6</d/other/x.json>) = 0
 +++ exited with 0 +++
 `
-	calls, by := parseStraceCalls(trace)
+	calls, by := parseStraceCalls(trace, map[string]string{"C-R3F-abc": "consumer public-publisher"})
 	if calls["fsync"] != 6 || calls["fdatasync"] != 1 || len(calls) != 2 {
 		t.Fatalf("calls %v", calls)
 	}
-	want := map[string]int{"stream NTS_EVENTS": 1, "consumer deadline-saga": 1, "raft log: consumers": 1, "raft log: streams": 1,
+	want := map[string]int{"stream NTS_EVENTS": 1, "consumer deadline-saga": 1, "raft log: consumer public-publisher": 1, "raft log: streams": 1,
 		"raft log: meta": 1, "stream NTS_TIMERS": 1, "other: other": 1}
 	if !maps.Equal(by, want) {
 		t.Fatalf("by %v, want %v", by, want)
 	}
-	if calls, by := parseStraceCalls(""); calls["fsync"] != 0 || len(by) != 0 {
+	if _, by := parseStraceCalls(trace, nil); by["raft log: consumers"] != 1 {
+		t.Fatalf("an unnamed consumer's raft log: %v", by)
+	}
+	if calls, by := parseStraceCalls("", nil); calls["fsync"] != 0 || len(by) != 0 {
 		t.Fatalf("no trace: %v %v", calls, by)
 	}
 }

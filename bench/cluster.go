@@ -181,6 +181,21 @@ func (c *Cluster) Streams(ctx context.Context) (StreamState, error) {
 	return streamsAt(ctx, c.URL, eventstore.ConnOptions{})
 }
 
+// RaftGroups names each raft group on the cluster by its stream or
+// consumer (eventstore.Store.RaftGroups).
+func (c *Cluster) RaftGroups(ctx context.Context) (map[string]string, error) {
+	nc, err := eventstore.Dial(c.URL, "ntsflow-bench-groups", eventstore.ConnOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	store, err := nc.Attach(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.RaftGroups(ctx)
+}
+
 // Stop asks every node to stop (SIGTERM: it finishes writing) and kills
 // one that has not within 30 s. The directories stay: Remove, or copy them
 // for another cluster.

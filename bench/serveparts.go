@@ -636,12 +636,18 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 		return Row{}, err
 	}
 	after, errAfter := streams(ctx)
+	// On the cluster each raft log is named by its stream or consumer.
+	var groups map[string]string
+	var errGroups error
+	if cl != nil {
+		groups, errGroups = cl.RaftGroups(ctx)
+	}
 	// Every strace started is stopped, whatever the others did; the counts
 	// stand only if every process was traced to the end.
 	calls, by := map[string]int{}, map[string]int{}
 	counted := len(traces) == len(pids)
 	for _, tr := range traces {
-		c, b, err := tr.stop()
+		c, b, err := tr.stop(groups)
 		if err != nil {
 			why, counted = err.Error(), false
 			continue
@@ -686,6 +692,9 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 			per = append(per, fmt.Sprintf("%s %.2f", k, r.FsyncsBy[k]))
 		}
 		notes = append(notes, "fsyncs per command by whose file: "+strings.Join(per, ", "))
+		if errGroups != nil {
+			notes = append(notes, "raft logs not named by their stream or consumer: "+errGroups.Error())
+		}
 	} else {
 		notes = append(notes, "fsyncs not measured: "+why)
 	}
@@ -770,8 +779,9 @@ func startStrace(pid int, out string) (*straceRun, string) {
 }
 
 // stop detaches strace (SIGINT) and reads the calls it saw: by system
-// call, and by whose file they synced (syncedWhat).
-func (t *straceRun) stop() (calls, by map[string]int, err error) {
+// call, and by whose file they synced (syncedWhat, with the cluster's
+// raft groups by name).
+func (t *straceRun) stop(groups map[string]string) (calls, by map[string]int, err error) {
 	if !stopProcess(t.cmd, t.exited, os.Interrupt) {
 		return nil, nil, errors.New("strace did not stop within 30 s")
 	}
@@ -780,14 +790,14 @@ func (t *straceRun) stop() (calls, by map[string]int, err error) {
 		return nil, nil, err
 	}
 	defer os.Remove(t.out)
-	calls, by = parseStraceCalls(string(b))
+	calls, by = parseStraceCalls(string(b), groups)
 	return calls, by, nil
 }
 
 // parseStraceCalls reads strace -f -y's lines, one per call begun
 // ("PID fsync(FD</path>) = 0", or its start "... <unfinished ...>", whose
 // "resumed" line is not counted again).
-func parseStraceCalls(trace string) (calls, by map[string]int) {
+func parseStraceCalls(trace string, groups map[string]string) (calls, by map[string]int) {
 	calls, by = map[string]int{"fsync": 0, "fdatasync": 0}, map[string]int{}
 	for _, line := range strings.Split(trace, "\n") {
 		for name := range calls {
@@ -802,7 +812,7 @@ func parseStraceCalls(trace string) (calls, by map[string]int) {
 			} else {
 				path = ""
 			}
-			by[syncedWhat(path)]++
+			by[syncedWhat(path, groups)]++
 		}
 	}
 	return calls, by
@@ -812,7 +822,10 @@ func parseStraceCalls(trace string) (calls, by map[string]int) {
 // stream's messages ("stream NTS_EVENTS"), a consumer's state ("consumer
 // deadline-saga"), a raft group's log on a cluster ("raft log: streams",
 // "raft log: consumers", "raft log: meta"), or another file's directory.
-func syncedWhat(path string) string {
+// groups names a raft group by whose it is ("C-R3F-..." to "consumer
+// public-publisher", from Store.RaftGroups): its log is then "raft log:
+// consumer public-publisher".
+func syncedWhat(path string, groups map[string]string) string {
 	parts := strings.Split(path, "/")
 	for i, p := range parts {
 		switch {
@@ -822,6 +835,8 @@ func syncedWhat(path string) string {
 			return "stream " + parts[i+1]
 		case p == "_js_" && i+1 < len(parts):
 			switch g := parts[i+1]; {
+			case groups[g] != "":
+				return "raft log: " + groups[g]
 			case g == "_meta_":
 				return "raft log: meta"
 			case strings.HasPrefix(g, "S-"):

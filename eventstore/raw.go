@@ -79,6 +79,37 @@ func (s *Store) StreamStates(ctx context.Context, names ...string) (map[string]S
 	return out, nil
 }
 
+// RaftGroups names the raft group of every stream and consumer on a
+// cluster ("S-R3F-..." to "stream NTS_EVENTS", "C-R3F-..." to "consumer
+// public-publisher"), so that a raft log on disk can be told apart by
+// whose it is. On a single server there are none. For measurements only.
+func (s *Store) RaftGroups(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	streams := s.js.ListStreams(ctx)
+	for info := range streams.Info() {
+		if info.Cluster != nil && info.Cluster.RaftGroup != "" {
+			out[info.Cluster.RaftGroup] = "stream " + info.Config.Name
+		}
+		st, err := s.js.Stream(ctx, info.Config.Name)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", info.Config.Name, err)
+		}
+		consumers := st.ListConsumers(ctx)
+		for ci := range consumers.Info() {
+			if ci.Cluster != nil && ci.Cluster.RaftGroup != "" {
+				out[ci.Cluster.RaftGroup] = "consumer " + ci.Name
+			}
+		}
+		if err := consumers.Err(); err != nil {
+			return nil, fmt.Errorf("consumers of %s: %w", info.Config.Name, err)
+		}
+	}
+	if err := streams.Err(); err != nil {
+		return nil, fmt.Errorf("streams: %w", err)
+	}
+	return out, nil
+}
+
 // RawBurstStream is the scratch stream RawBurst writes to and deletes.
 const RawBurstStream = "BENCH_RAW_BURST"
 
