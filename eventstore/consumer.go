@@ -122,7 +122,7 @@ func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn fu
 // aggregates go on, and later commits of the same aggregate are parked
 // behind it, to be replayed in order.
 func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, ordered bool, fn func(Stored) error) error {
-	pending, workers := 1024, 8
+	pending, workers := eventsMaxAckPending, 8
 	if ordered {
 		pending, workers = 1, 1
 	}
@@ -151,17 +151,17 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 // crash leaves it to AckWait, kept short because handlers take
 // milliseconds.
 func (s *Store) consume(ctx context.Context, stream, durable, filter string, maxAckPending, workers int, perSubject bool, fn func(delivery) error) error {
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       10 * time.Second,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: maxAckPending,
-		// The server never gives up on a message by itself (it would drop it
-		// with only an advisory): the policy parks it where operators see it.
-		MaxDeliver: -1,
-	})
+	cfg := consumerConfig(durable, filter, maxAckPending)
+	// Where a consumer starts is fixed when it is made (one that took over
+	// from others starts where they had got to, TakeOver): an update of
+	// its other settings keeps it.
+	if cur, err := s.js.Consumer(ctx, stream, durable); err == nil {
+		c := cur.CachedInfo().Config
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = c.DeliverPolicy, c.OptStartSeq, c.OptStartTime
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
+	}
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", durable, unavailable(err))
 	}
@@ -233,6 +233,26 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 			defer func() { <-sem }()
 			handle(m)
 		}()
+	}
+}
+
+// eventsMaxAckPending bounds the commits an unordered consumer of events
+// has in flight across all instances.
+const eventsMaxAckPending = 1024
+
+// consumerConfig is a durable consumer's settings, as consume makes it:
+// from the start of the stream.
+func consumerConfig(durable, filter string, maxAckPending int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       durable,
+		FilterSubject: filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       10 * time.Second,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: maxAckPending,
+		// The server never gives up on a message by itself (it would drop it
+		// with only an advisory): the policy parks it where operators see it.
+		MaxDeliver: -1,
 	}
 }
 

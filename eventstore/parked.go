@@ -207,7 +207,13 @@ func (s *Store) ReplayParked(ctx context.Context, seq uint64) ([]Replayed, error
 var errWaiting = errors.New("an earlier message of this subject is still parked")
 
 func (s *Store) replayOne(ctx context.Context, str jetstream.Stream, p Parked) error {
-	v, ok := s.handlers.Load(p.Consumer)
+	name := p.Consumer
+	if to, joined := s.replaced.Load(name); joined {
+		// Parked by a consumer since joined into another (TakeOver): that
+		// one's handler does the work now.
+		name = to.(string)
+	}
+	v, ok := s.handlers.Load(name)
 	if !ok {
 		return fmt.Errorf("%s: %w", p.Consumer, ErrNotHere)
 	}

@@ -72,6 +72,7 @@ type Store struct {
 	// before starting them.
 	Consumers ConsumerPolicy
 	handlers  sync.Map // durable name -> *handler, for replaying parked messages
+	replaced  sync.Map // durable name -> the one that took over from it (TakeOver)
 	// Storage, if set, asks the server under the store whether it can
 	// write (Embedded.CheckStorage): readiness then knows of a full disk
 	// from the server itself, at once, and a failed append says why.

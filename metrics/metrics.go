@@ -234,9 +234,13 @@ func (m *Metrics) OnPublished(stored time.Time, _ int) {
 }
 
 // Consumers are the engine's durable consumers, by name, with their
-// stream: their backlog and parked messages are exported.
+// stream: their backlog and parked messages are exported. The deadline,
+// allocation and leaving-care sagas' consumers of referral events are
+// there while those sagas run apart, and what they parked before
+// referral-sagas took over from them stays to be seen.
 var Consumers = map[string]string{
 	publisher.Durable:                   eventstore.EventsStream,
+	sagarun.ReferralSagasConsumer:       eventstore.EventsStream,
 	sagarun.DeadlineEventsConsumer:      eventstore.EventsStream,
 	sagarun.DeadlineTimersConsumer:      eventstore.TimersStream,
 	sagarun.AllocationEventsConsumer:    eventstore.EventsStream,

@@ -101,6 +101,10 @@ type Deadline struct {
 	// awaiting allocation has a region but no receiving authority yet.
 	OnRecorded func(eventType string, ref aggregates.Referral)
 
+	// EventsElsewhere: a Joined consumer hands the saga its referral
+	// commits (HandleCommit), and Run does not consume them itself.
+	EventsElsewhere bool
+
 	due      func(ctx context.Context, now time.Time) ([]string, error)
 	upcoming func(ctx context.Context, now time.Time) ([]time.Time, error)
 	sweeping sync.Mutex // one sweep at a time on this instance
@@ -120,10 +124,11 @@ func (r *Deadline) Run(ctx context.Context) error {
 		go v.Run(ctx)
 		r.due, r.upcoming = views.DeadlinesDue(v), views.DeadlinesUpcoming(v)
 	}
-	return runConsumers(ctx, r.log(),
-		consumer{"deadline saga start", r.start},
-		consumer{"deadline saga events", r.consumeEvents},
-		consumer{"deadline saga timers", r.consumeTimers})
+	cs := []consumer{{"deadline saga start", r.start}, {"deadline saga timers", r.consumeTimers}}
+	if !r.EventsElsewhere {
+		cs = append(cs, consumer{"deadline saga events", r.consumeEvents})
+	}
+	return runConsumers(ctx, r.log(), cs...)
 }
 
 // start sweeps and arms a sentinel for every instant to come, then waits

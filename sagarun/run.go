@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,10 @@ type Deps struct {
 type Runner[S, T any, C aggregates.Command] struct {
 	Saga sagas.Saga[S, T, C]
 	Deps
+	// Elsewhere are consumers of the saga's triggers that a Joined
+	// consumer runs for it: Run leaves them out, and hands their commits
+	// to Trigger's handler instead.
+	Elsewhere []string
 	// sweeping: one sweep at a time on this instance. A long sweep
 	// outlives its fired timer's acknowledgement wait, and the timer
 	// delivered again would otherwise start a second sweep over the same
@@ -60,6 +65,9 @@ func New[S, T any, C aggregates.Command](saga sagas.Saga[S, T, C], deps Deps) *R
 func (r *Runner[S, T, C]) Run(ctx context.Context) error {
 	var cs []consumer
 	for i, t := range r.Saga.Triggers {
+		if slices.Contains(r.Elsewhere, t.Consumer) {
+			continue
+		}
 		subject := r.Saga.Reads[t.Source].Subject("*")
 		cs = append(cs, consumer{t.Consumer, func(ctx context.Context) error {
 			return r.Store.ConsumeEvents(ctx, t.Consumer, subject, false, func(st eventstore.Stored) error { return r.HandleCommit(ctx, i, st) })
@@ -74,6 +82,17 @@ func (r *Runner[S, T, C]) Run(ctx context.Context) error {
 		}})
 	}
 	return runConsumers(ctx, r.log(), cs...)
+}
+
+// Trigger is the handler of the trigger whose consumer is named, for a
+// Joined consumer to run; nil if the saga has no such trigger.
+func (r *Runner[S, T, C]) Trigger(consumer string) func(context.Context, eventstore.Stored) error {
+	for i, t := range r.Saga.Triggers {
+		if t.Consumer == consumer {
+			return func(ctx context.Context, st eventstore.Stored) error { return r.HandleCommit(ctx, i, st) }
+		}
+	}
+	return nil
 }
 
 // HandleCommit reacts to one commit delivered to the saga's trigger: the

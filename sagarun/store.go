@@ -37,6 +37,10 @@ type Store interface {
 	// RemoveConsumer deletes a durable consumer of stream no saga runs any
 	// more (Saga.Retired), if it is there.
 	RemoveConsumer(ctx context.Context, stream, durable string) error
+	// TakeOver makes durable, a consumer of the events on filter, do the
+	// work of the consumers named in from, starting where the slowest of
+	// them had got to, and removes them (Joined).
+	TakeOver(ctx context.Context, durable, filter string, from []string) error
 }
 
 // DeadlineStore is the deadline saga's: a saga's store, and the views'

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -156,6 +157,10 @@ type Node struct {
 	RetentionPolicy    retention.Policy
 
 	runs map[Part]func(context.Context) error
+	// joinReferralSagas, called when Run starts every saga that reads each
+	// referral commit, gives them one consumer of those commits and is
+	// that consumer's run.
+	joinReferralSagas func() func(context.Context) error
 }
 
 // ErrNoStore is Build's answer to a Config without a store.
@@ -294,6 +299,19 @@ func Build(cfg Config) (*Node, error) {
 	// The sweep asks the records view who is due: run with the Views part.
 	retainDeps.Due = views.RecordsDue(n.Views.Records, n.RetentionPolicy)
 	retain := sagarun.New(retention.New(n.RetentionPolicy), retainDeps)
+	n.joinReferralSagas = func() func(context.Context) error {
+		n.Deadline.EventsElsewhere = true
+		alloc.Elsewhere = []string{sagarun.AllocationEventsConsumer}
+		leaving.Elsewhere = []string{sagarun.LeavingCareReferralConsumer}
+		j := &sagarun.Joined{Consumer: sagarun.ReferralSagasConsumer, Subject: events.ReferralSubject("*"), Store: store,
+			Log: log.With("component", "referral-sagas"),
+			Handlers: []sagarun.Handler{
+				{Saga: "deadline saga", Handle: n.Deadline.HandleCommit},
+				{Saga: "allocation saga", Handle: alloc.Trigger(sagarun.AllocationEventsConsumer)},
+				{Saga: "leaving-care saga", Handle: leaving.Trigger(sagarun.LeavingCareReferralConsumer)}},
+			From: []string{sagarun.DeadlineEventsConsumer, sagarun.AllocationEventsConsumer, sagarun.LeavingCareReferralConsumer}}
+		return j.Run
+	}
 	n.runs = map[Part]func(context.Context) error{
 		Views:            func(ctx context.Context) error { n.Views.Run(ctx); return nil },
 		DeadlineSaga:     n.Deadline.Run,
@@ -313,8 +331,18 @@ func (n *Node) Handler() http.Handler { return n.Console.Mount(n.API.Handler()) 
 
 // Run runs the parts named (each at most once) until ctx ends, and returns
 // once every one has stopped.
+//
+// The sagas that react to every referral commit (deadline, allocation and
+// leaving care), when all are started, share one durable consumer of those
+// commits (sagarun.Joined), taken over from the three they ran apart
+// before; started alone, each has its own.
 func (n *Node) Run(ctx context.Context, parts ...Part) {
 	var wg sync.WaitGroup
+	if slices.Contains(parts, DeadlineSaga) && slices.Contains(parts, AllocationSaga) && slices.Contains(parts, LeavingCareSaga) {
+		run := n.joinReferralSagas()
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
 	started := map[Part]bool{}
 	for _, p := range parts {
 		run, ok := n.runs[p]
