@@ -204,12 +204,15 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 			return
 		}
 		// Handled or parked: acknowledge, even while stopping (the work is
-		// done). A failed acknowledgement means a redelivery, which the
-		// handler's idempotency (or the parked stream's de-duplication)
+		// done; stopping drains the connection, which sends it). Not
+		// waiting for the server's confirmation: on a cluster that is a
+		// raft round per message, which held the worker (and, for the
+		// ordered publisher, every next commit) and kept the server from
+		// proposing this acknowledgement with the next delivery. A lost
+		// acknowledgement means a redelivery, which the handler's
+		// idempotency (or the parked and public streams' de-duplication)
 		// makes harmless.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		m.DoubleAck(actx)
-		cancel()
+		m.Ack()
 	}
 	for {
 		m, err := it.Next()
