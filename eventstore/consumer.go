@@ -181,6 +181,13 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 	// (one worker, one message in flight) needs them one at a time.
 	sem := make(chan struct{}, max(1, workers))
 	var wg sync.WaitGroup
+	// The acknowledgements are sent without waiting (below): once the
+	// handlers are done, they are flushed to the server before the
+	// consumer says it has stopped, so that a shutdown that follows (serve
+	// stops its consumers, then its connection and server) does not leave
+	// them in the connection's buffer, to be delivered again after the
+	// restart.
+	defer s.nc.FlushTimeout(2 * time.Second)
 	defer wg.Wait()
 	handle := func(m jetstream.Msg) {
 		if ctx.Err() != nil {
@@ -204,8 +211,8 @@ func (s *Store) consume(ctx context.Context, stream, durable, filter string, max
 			return
 		}
 		// Handled or parked: acknowledge, even while stopping (the work is
-		// done; stopping drains the connection, which sends it). Not
-		// waiting for the server's confirmation: on a cluster that is a
+		// done; the consumer flushes it before it returns). Not waiting for
+		// the server's confirmation: on a cluster that is a
 		// raft round per message, which held the worker (and, for the
 		// ordered publisher, every next commit) and kept the server from
 		// proposing this acknowledgement with the next delivery. A lost

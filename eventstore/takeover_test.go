@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,7 +22,7 @@ func consumeUntilDone(t *testing.T, n *storetest.Node, durable string, fn func(e
 	c, cancel := context.WithCancel(ctx(t))
 	done := make(chan error, 1)
 	go func() { done <- n.Store.ConsumeEvents(c, durable, events.ReferralSubject("*"), false, fn) }()
-	waitUntil(t, 10*time.Second, durable+" has acknowledged everything", func() bool {
+	waitUntil(t, 30*time.Second, durable+" has acknowledged everything", func() bool {
 		p, err := n.Store.ConsumerPending(c, eventstore.EventsStream, durable)
 		return err == nil && p == 0
 	})
@@ -97,7 +98,7 @@ func TestTakeOverStartsWhereTheSlowestHadGot(t *testing.T) {
 		done <- n.Store.ConsumeEvents(cctx, "joined", events.ReferralSubject("*"), false, got.handle)
 	}()
 	defer func() { cancel(); <-done }()
-	waitUntil(t, 10*time.Second, "the joined consumer has acknowledged everything", func() bool {
+	waitUntil(t, 30*time.Second, "the joined consumer has acknowledged everything", func() bool {
 		p, err := n.Store.ConsumerPending(c, eventstore.EventsStream, "joined")
 		return err == nil && p == 0 && len(got.sorted()) >= 4
 	})
@@ -105,9 +106,41 @@ func TestTakeOverStartsWhereTheSlowestHadGot(t *testing.T) {
 		t.Fatalf("the joined consumer was given %v, want [3 4 5 6]", s)
 	}
 
-	// A second instance starting: nothing to take over, nothing changes.
+	// An instance that died between making the joined consumer and
+	// removing the others, or an older one still running, leaves one of
+	// them there: the next take-over removes it and leaves the joined
+	// consumer where it was.
+	startOf := func(name string) (uint64, bool) {
+		cs, err := n.Store.DurableConsumers(c, eventstore.EventsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cp := range cs {
+			if cp.Name == name {
+				var cfg struct {
+					OptStartSeq uint64 `json:"opt_start_seq"`
+				}
+				if err := json.Unmarshal(cp.Config, &cfg); err != nil {
+					t.Fatal(err)
+				}
+				return cfg.OptStartSeq, true
+			}
+		}
+		return 0, false
+	}
+	start, _ := startOf("joined")
+	if start != 3 {
+		t.Fatalf("the joined consumer starts at %d, want 3", start)
+	}
+	consumeUntilDone(t, n, "fast", func(eventstore.Stored) error { return nil })
 	if err := n.Store.TakeOver(c, "joined", events.ReferralSubject("*"), []string{"slow", "fast"}); err != nil {
 		t.Fatal(err)
+	}
+	if again, _ := startOf("joined"); again != start {
+		t.Fatalf("taken over again, the joined consumer starts at %d, not %d", again, start)
+	}
+	if _, there := startOf("fast"); there {
+		t.Fatal("fast, made again, is still there after the next take-over")
 	}
 
 	parked, err := n.Store.ListParked(c, 0)
@@ -155,23 +188,44 @@ func TestTakeOverWithOneMissingStartsFromTheBeginning(t *testing.T) {
 	}
 }
 
-// A take-over the server cannot answer says so as unavailable, to be
-// tried again, and removes nothing.
-func TestTakeOverUnavailableRemovesNothing(t *testing.T) {
+// A commit a consumer was still retrying, above others it had
+// acknowledged, holds its acknowledgement floor below it: the consumer
+// taking over is given it (and the acknowledged ones after it again).
+func TestTakeOverGivesWhatWasBeingRetried(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	c := ctx(t)
-	if _, err := n.Store.Append(c, events.ReferralSubject("u"), 0, "", commit("u", 1)); err != nil {
+	// The retry comes a minute later: long after the take-over.
+	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return time.Minute }}
+	for i := range 4 {
+		id := fmt.Sprintf("h%d", i)
+		if _, err := n.Store.Append(c, events.ReferralSubject(id), 0, "", commit(id, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var done seqs
+	cctx, cancel := context.WithCancel(c)
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- n.Store.ConsumeEvents(cctx, "held", events.ReferralSubject("*"), false, func(st eventstore.Stored) error {
+			if st.Sequence == 2 {
+				return errors.New("the store is slow today")
+			}
+			return done.handle(st)
+		})
+	}()
+	waitUntil(t, 30*time.Second, "held to handle all but the second commit", func() bool {
+		p, err := n.Store.ConsumerPending(c, eventstore.EventsStream, "held")
+		return err == nil && p == 1 && len(done.sorted()) == 3
+	})
+	cancel()
+	<-stopped
+
+	if err := n.Store.TakeOver(c, "joined", events.ReferralSubject("*"), []string{"held"}); err != nil {
 		t.Fatal(err)
 	}
-	consumeUntilDone(t, n, "old", func(eventstore.Stored) error { return nil })
-	gone, cancel := context.WithCancel(c)
-	cancel()
-	if err := n.Store.TakeOver(gone, "joined", events.ReferralSubject("*"), []string{"old"}); err == nil {
-		t.Fatal("a take-over with no answer from the server succeeded")
-	} else if !errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want unavailable", err)
-	}
-	if _, err := n.Store.ConsumerPending(c, eventstore.EventsStream, "old"); err != nil {
-		t.Fatalf("old was removed by a take-over that failed: %v", err)
+	var got seqs
+	consumeUntilDone(t, n, "joined", got.handle)
+	if s := got.sorted(); !slices.Equal(s, []uint64{2, 3, 4}) {
+		t.Fatalf("the joined consumer was given %v, want [2 3 4]", s)
 	}
 }

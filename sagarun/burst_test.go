@@ -78,8 +78,14 @@ func TestABurstIsBreachedOnceAcrossARestart(t *testing.T) {
 			t.Fatalf("burst%d: %v", i, types(h))
 		}
 	}
-	if breaches.Load() != n {
-		t.Fatalf("%d breaches reported recorded for %d referrals", breaches.Load(), n)
+	// No breach is reported twice. One may go unreported: a write whose
+	// answer never came (a timeout under load) may have landed, and the
+	// instance that finds it on record does not report it again. The log
+	// above is what says each was recorded once.
+	if got := breaches.Load(); got > n {
+		t.Fatalf("%d breaches reported recorded for %d referrals", got, n)
+	} else if got < n {
+		t.Logf("%d of %d breaches reported: the rest were written without an answer and found on record", got, n)
 	}
 	// Each instance's sweep at start finds nothing due before the burst;
 	// the burst itself is a few batches, whichever instance writes them.

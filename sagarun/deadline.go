@@ -58,6 +58,9 @@ const (
 	// settleRounds bounds how often one referral is decided again within a
 	// sweep when a write leaves the next step already due.
 	settleRounds = 3
+	// batchFinishWithin bounds a batch's write once begun, when the saga
+	// is stopping.
+	batchFinishWithin = 10 * time.Second
 	// A sweep of at least bulkFrom referrals reads their commits from the
 	// stream's last bulkWindow messages per referral, in one ordered pass,
 	// instead of loading each (readDue).
@@ -341,7 +344,14 @@ func (r *Deadline) writeBatch(ctx context.Context, pending []prepared, fail func
 		items[i] = engine.BatchItem[aggregates.Command]{ID: p.id, Cmd: p.re.Commands[0], Stored: p.stored,
 			Meta: engine.Meta{Actor: deadline.Actor, CausationID: p.cause.ID, CorrelationID: p.cause.CorrelationID, MsgID: deadline.MsgID(p.id, p.re.Commands[0])}}
 	}
-	results := engine.HandleBatch(ctx, r.Engine, aggregates.Referrals, items)
+	// A batch begun is finished even if the saga is stopping: cut off, its
+	// write could land with no one told, and the next instance, finding it
+	// on record, would not report it either (OnRecorded, the breaches
+	// counted). Bounded, so a store that does not answer does not hold up
+	// the shutdown for long.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchFinishWithin)
+	results := engine.HandleBatch(wctx, r.Engine, aggregates.Referrals, items)
+	cancel()
 	for i, p := range pending {
 		out, err := results[i].Outcome, results[i].Err
 		if err = issue(r.log(), "deadline saga", p.id, p.re.Commands, func(aggregates.Command) (engine.Outcome, error) { return out, err }, func(e events.Event) {

@@ -24,6 +24,12 @@ const ReferralSagasConsumer = "referral-sagas"
 // commit comes back and every handler is given it again, which their
 // idempotency (the sagas' message ids, timers set again under the same
 // key) makes harmless; it is parked only when every failure is for good.
+//
+// The sagas share the commit's delivery count: one that failed on it
+// many times (the store away, say, which never parks) leaves another
+// fewer tries of its own before the commit is parked (eventstore's
+// ConsumerPolicy.MaxDeliveries). A parked commit is replayed through all
+// of them.
 type Joined struct {
 	Consumer string
 	Subject  string

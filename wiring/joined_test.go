@@ -7,22 +7,27 @@ import (
 	"time"
 
 	"github.com/ntsflow/ntsflow/aggregates"
+	"github.com/ntsflow/ntsflow/calendar"
 	"github.com/ntsflow/ntsflow/engine"
 	"github.com/ntsflow/ntsflow/events"
 	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
+	"github.com/ntsflow/ntsflow/refdata"
 	"github.com/ntsflow/ntsflow/sagarun"
 	"github.com/ntsflow/ntsflow/wiring"
 )
 
 // An upgrade from sagas that each read the referral commits on their own:
 // the first node runs the deadline, allocation and leaving-care sagas
-// apart (three consumers), as the build before did; a child is placed
-// while nothing runs; the next node runs every part, and the three sagas
-// share one consumer. It starts where the three had got to (not from the
-// beginning of the log), the three are gone, and the sagas still react
-// to what came in between: the placed child's date of birth is set on
-// their care, once.
+// apart (three consumers), as the build before did. While nothing runs, a
+// child is placed, another is received by a build from before receipts
+// carried their deadline, and a third is allocated by the region's rota.
+// The next node runs every part, and the three sagas share one consumer.
+// It starts where the three had got to (not from the beginning of the
+// log), the three are gone, and each saga reacts to what came in between
+// through it: the placed child's date of birth is set on their care
+// (leaving care), the second child's deadline is set (deadline), the
+// third child's allocation awaits its answer on a timer (allocation).
 func TestTheReferralSagasShareOneConsumerTakenOverFromTheirOwn(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -103,6 +108,54 @@ func TestTheReferralSagasShareOneConsumerTakenOverFromTheirOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	place(before, "b")
+	// A build from before receipts carried their deadline: only the
+	// deadline saga's reaction to the receipt sets it.
+	older, err := wiring.Build(wiring.Config{Store: n.Store, Referrals: &aggregates.Referrals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := older.Engine.Handle(ctx, "d", aggregates.ReceiveReferral{ReferralID: "d", ReceivingAuthority: "E08000007", Route: events.RouteHotel, Hotel: "H",
+		ChildReference: "HO-d", ReceivedAt: time.Now().Add(-time.Hour).UTC()}, engine.Meta{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	deadlineSet := func(id string) bool {
+		stored, err := n.Store.Load(ctx, events.ReferralSubject(id))
+		if err != nil {
+			return false
+		}
+		for _, st := range stored {
+			for _, e := range st.Commit.Events {
+				if e.Type == events.TypeDeadlineSet && e.Actor == "deadline-saga" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	// Allocated by the rota: the allocation saga arms the wait for the
+	// authority's answer.
+	if _, err := before.Engine.Handle(ctx, "c", aggregates.ReceiveReferral{ReferralID: "c", Region: "north-west", Route: events.RouteHotel, Hotel: "H",
+		ChildReference: "HO-c", ReceivedAt: time.Now().Add(-time.Minute).UTC()}, engine.Meta{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	alloc := aggregates.Allocate{Members: refdata.Default().InRegion("North West"), RespondBy: before.AllocationPolicy.RespondBy(calendar.Default(), time.Now())}
+	if _, err := engine.HandlePair(ctx, before.Engine, aggregates.Regions, "north-west", aggregates.Referrals, "c", alloc, engine.Meta{Actor: "test"},
+		func(g aggregates.Region, ref aggregates.Referral, now time.Time) ([]events.Event, []events.Event, error) {
+			return aggregates.DecideAllocation(g, ref, alloc, now)
+		}); err != nil {
+		t.Fatal(err)
+	}
+	timers, err := n.Store.JetStream().Stream(ctx, eventstore.TimersStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitingAnswer := func(id string) bool {
+		_, err := timers.GetLastMsgForSubject(ctx, "nts.timers.schedule.allocation."+id+".>")
+		return err == nil
+	}
+	if deadlineSet("d") || awaitingAnswer("c") {
+		t.Fatal("a saga reacted while none ran")
+	}
 
 	after, err := wiring.Build(wiring.Config{Store: n.Store})
 	if err != nil {
@@ -112,9 +165,10 @@ func TestTheReferralSagasShareOneConsumerTakenOverFromTheirOwn(t *testing.T) {
 	defer func() { stopAfter(); <-done }()
 	go func() { after.Run(runAfter, wiring.All...); done <- struct{}{} }()
 	if !storetest.WaitFor(30*time.Second, func() bool {
-		return datesOfBirthSet("b") == 1 && caughtUp(sagarun.ReferralSagasConsumer)
+		return datesOfBirthSet("b") == 1 && deadlineSet("d") && awaitingAnswer("c") && caughtUp(sagarun.ReferralSagasConsumer)
 	}) {
-		t.Fatal("the joined consumer never handled b's placement")
+		t.Fatalf("the joined consumer never gave every saga its commits: b's date of birth set %d times, d's deadline set %v, c awaiting its answer %v",
+			datesOfBirthSet("b"), deadlineSet("d"), awaitingAnswer("c"))
 	}
 	cs := consumers()
 	for _, name := range apart {
