@@ -184,16 +184,9 @@ func (c *Cluster) Streams(ctx context.Context) (StreamState, error) {
 // RaftGroups names each raft group on the cluster by its stream or
 // consumer (eventstore.Store.RaftGroups).
 func (c *Cluster) RaftGroups(ctx context.Context) (map[string]string, error) {
-	nc, err := eventstore.Dial(c.URL, "ntsflow-bench-groups", eventstore.ConnOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer nc.Close()
-	store, err := nc.Attach(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return store.RaftGroups(ctx)
+	return askStore(ctx, c.URL, eventstore.ConnOptions{}, func(store *eventstore.Store) (map[string]string, error) {
+		return store.RaftGroups(ctx)
+	})
 }
 
 // Stop asks every node to stop (SIGTERM: it finishes writing) and kills

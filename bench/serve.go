@@ -224,16 +224,25 @@ func (s *Serve) Streams(ctx context.Context) (StreamState, error) {
 // streamsAt reads the state of the events, public and timers streams over
 // a NATS connection to url.
 func streamsAt(ctx context.Context, url string, o eventstore.ConnOptions) (StreamState, error) {
+	return askStore(ctx, url, o, func(store *eventstore.Store) (StreamState, error) {
+		return store.StreamStates(ctx, eventstore.EventsStream, eventstore.PublicStream, eventstore.TimersStream)
+	})
+}
+
+// askStore asks the engine's store at url one thing, over a connection of
+// its own, closed after.
+func askStore[T any](ctx context.Context, url string, o eventstore.ConnOptions, ask func(*eventstore.Store) (T, error)) (T, error) {
+	var zero T
 	nc, err := eventstore.Dial(url, "ntsflow-bench", o)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer nc.Close()
 	store, err := nc.Attach(ctx)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return store.StreamStates(ctx, eventstore.EventsStream, eventstore.PublicStream, eventstore.TimersStream)
+	return ask(store)
 }
 
 // Stop asks serve to stop (SIGTERM: it finishes requests in flight and
