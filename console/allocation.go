@@ -251,11 +251,11 @@ func (s *Server) allocateFields(ref aggregates.Referral, region string, proposal
 		auths = append(auths, option{code, authorityName(s.reg(), code)})
 	}
 	return []field{
-		{Name: "mode", Label: "How do you allocate this child?", Kind: "radios", Value: "rota",
+		{Name: "mode", Label: "How do you allocate this child?", Widget: "radios", Value: "rota",
 			Options: []option{{"rota", rotaText}, {"choose", "Choose another authority, with a reason"}}},
-		{Name: "authority", Label: "Authority", Hint: "Only when you choose another authority. Choosing does not move the rota.", Kind: "select", Optional: true,
+		{Name: "authority", Label: "Authority", Hint: "Only when you choose another authority. Choosing does not move the rota.", Widget: "select", Optional: true,
 			Options: append([]option{{"", "Choose an authority"}}, auths...)},
-		{Name: "reason", Label: "Why this authority?", Hint: "Only when you choose. For example, her brother is placed there, or a need it can meet.", Kind: "textarea", Optional: true},
+		{Name: "reason", Label: "Why this authority?", Hint: "Only when you choose. For example, her brother is placed there, or a need it can meet.", Widget: "textarea", Optional: true},
 	}
 }
 
@@ -425,9 +425,9 @@ func (s *Server) pauseFields(name string, now time.Time) []field {
 	until := calendar.DateOf(now).End().AddDate(0, 1, 0)
 	l := until.In(calendar.London)
 	return []field{
-		{Name: "authority", Label: "Authority to pause", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, auths...)},
-		{Name: "reason", Label: "Why is it paused?", Hint: "As agreed by the partnership: placement pressures, health or education places, another migration programme.", Kind: "textarea"},
-		{Name: "until", Label: "Paused until the end of", Hint: "For example, 31 1 2030.", Kind: "date", Day: strconv.Itoa(l.Day()), Month: strconv.Itoa(int(l.Month())), Year: strconv.Itoa(l.Year())},
+		{Name: "authority", Label: "Authority to pause", Widget: "select", Options: append([]option{{"", "Choose an authority"}}, auths...)},
+		{Name: "reason", Label: "Why is it paused?", Hint: "As agreed by the partnership: placement pressures, health or education places, another migration programme.", Widget: "textarea"},
+		{Name: "until", Label: "Paused until the end of", Hint: "For example, 31 1 2030.", Widget: "date", Day: strconv.Itoa(l.Day()), Month: strconv.Itoa(int(l.Month())), Year: strconv.Itoa(l.Year())},
 	}
 }
 
@@ -446,8 +446,8 @@ func (s *Server) endPauseFields(g aggregates.Region, name string, now time.Time)
 	return []field{
 		// Named apart from the pause form's fields, which share the page
 		// (ids are unique on a page).
-		{Name: "endAuthority", Of: "authority", Label: "Authority whose pause ends now", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
-		{Name: "endReason", Of: "reason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Kind: "textarea"},
+		{Name: "endAuthority", Of: "authority", Label: "Authority whose pause ends now", Widget: "select", Options: append([]option{{"", "Choose an authority"}}, paused...)},
+		{Name: "endReason", Of: "reason", Label: "Why does the pause end early?", Hint: "As agreed by the partnership: for example, placements found or the pressure eased.", Widget: "textarea"},
 	}
 }
 

@@ -108,7 +108,7 @@ func (s *Server) childrenPage(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Problem, d.CareStatus = "There is no care status called "+d.CareStatus, ""
 	}
 	var errs []fieldError
-	d.SearchField = field{Name: "child", Label: "Search by child's reference", Hint: "The start of the reference is enough, for example HO-2026.", Kind: "text", Optional: true, Value: d.Child}
+	d.SearchField = field{Name: "child", Label: "Search by child's reference", Hint: "The start of the reference is enough, for example HO-2026.", Widget: "text", Optional: true, Value: d.Child}
 	if problem := app.ChildSearchProblem(d.Child); problem != "" {
 		errs = []fieldError{{Field: "child", Anchor: "child", Message: capital(problem)}}
 		d.SearchField.Error, d.Child = errs[0].Message, ""
@@ -370,8 +370,8 @@ var careActions = []careAction{
 		Fields: func(now time.Time) []field {
 			return []field{
 				datetimeNow("missingAt", "When did the child go missing?", "London time. For example, 27 3 2026 21:30.", now),
-				{Name: "lastSeen", Label: "Where and when was the child last seen?", Kind: "textarea"},
-				{Name: "policeReference", Label: "Police reference", Hint: "Tell the police at once, and give the reference they gave you.", Kind: "text"},
+				{Name: "lastSeen", Label: "Where and when was the child last seen?", Widget: "textarea"},
+				{Name: "policeReference", Label: "Police reference", Hint: "Tell the police at once, and give the reference they gave you.", Widget: "text"},
 			}
 		},
 		Command: func(v url.Values) (aggregates.CareCommand, []fieldError) {
@@ -388,7 +388,7 @@ var careActions = []careAction{
 		Fields: func(now time.Time) []field {
 			return []field{
 				datetimeNow("returnedAt", "When did the child return, or when were they found?", "London time. For example, 28 3 2026 09:15.", now),
-				{Name: "whereFound", Label: "Where was the child found, or where did they return to?", Kind: "textarea"},
+				{Name: "whereFound", Label: "Where was the child found, or where did they return to?", Widget: "textarea"},
 			}
 		},
 		Command: func(v url.Values) (aggregates.CareCommand, []fieldError) {
@@ -405,7 +405,7 @@ var careActions = []careAction{
 		Fields: func(now time.Time) []field {
 			return []field{
 				datetimeNow("heldAt", "When was the strategy discussion held?", "London time. For example, 28 3 2026 10:00.", now),
-				{Name: "attendees", Label: "Who took part?", Hint: "Select every profession at the discussion.", Kind: "checkboxes", Options: attendeeOptions},
+				{Name: "attendees", Label: "Who took part?", Hint: "Select every profession at the discussion.", Widget: "checkboxes", Options: attendeeOptions},
 			}
 		},
 		Command: func(v url.Values) (aggregates.CareCommand, []fieldError) {
@@ -425,8 +425,8 @@ var careActions = []careAction{
 		Fields: func(now time.Time) []field {
 			return []field{
 				datetimeNow("offeredAt", "When was the return interview offered?", "London time. For example, 29 3 2026 11:00.", now),
-				{Name: "offeredBy", Label: "Who offered it?", Hint: "The guidance asks for an independent person, for example an advocate.", Kind: "text"},
-				{Name: "accepted", Label: "Did the child accept the interview?", Kind: "radios", Options: []option{{"yes", "Yes"}, {"no", "No"}}},
+				{Name: "offeredBy", Label: "Who offered it?", Hint: "The guidance asks for an independent person, for example an advocate.", Widget: "text"},
+				{Name: "accepted", Label: "Did the child accept the interview?", Widget: "radios", Options: []option{{"yes", "Yes"}, {"no", "No"}}},
 			}
 		},
 		Command: func(v url.Values) (aggregates.CareCommand, []fieldError) {
@@ -445,7 +445,7 @@ var careActions = []careAction{
 		Name: app.ActDateOfBirth, Link: "Record the date of birth", Heading: "Record the child's date of birth", Submit: "Record the date of birth",
 		Notice: "Date of birth recorded: the leaving-care milestones at 16, 17 and a half and 18 are set from it.",
 		Fields: func(now time.Time) []field {
-			return []field{{Name: "dateOfBirth", Label: "What is the child's date of birth?", Hint: "As the Home Office records it. For example, 27 3 2010. An age assessment's date stands over this one.", Kind: "date"}}
+			return []field{{Name: "dateOfBirth", Label: "What is the child's date of birth?", Hint: "As the Home Office records it. For example, 27 3 2010. An age assessment's date stands over this one.", Widget: "date"}}
 		},
 		Command: func(v url.Values) (aggregates.CareCommand, []fieldError) {
 			t, fe := parseDate(v, "dateOfBirth", "The date of birth")

@@ -26,9 +26,9 @@ func correctFields(fields []string) []field {
 		opts = append(opts, option{f, capital(label(f))})
 	}
 	return []field{
-		{Name: "field", Label: "Which detail is wrong?", Kind: "radios", Options: opts},
-		{Name: "newValue", Label: "The right value", Hint: "A date of birth as day, month and year, for example 27 3 2010; a sex as female, male or unknown; a nationality as the child's documents give it.", Kind: "text"},
-		{Name: "reason", Label: "Why is it wrong, and where does the right value come from?", Hint: "For example, the child's passport. It is kept with the correction, and the old value stays in the history.", Kind: "textarea"},
+		{Name: "field", Label: "Which detail is wrong?", Widget: "radios", Options: opts},
+		{Name: "newValue", Label: "The right value", Hint: "A date of birth as day, month and year, for example 27 3 2010; a sex as female, male or unknown; a nationality as the child's documents give it.", Widget: "text"},
+		{Name: "reason", Label: "Why is it wrong, and where does the right value come from?", Hint: "For example, the child's passport. It is kept with the correction, and the old value stays in the history.", Widget: "textarea"},
 	}
 }
 

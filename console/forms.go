@@ -28,8 +28,8 @@ import (
 // name, so a refusal's field lands beside the right control.
 type field struct {
 	Name, Label, Hint string
-	// Kind: text, number, select, radios, checkboxes, date, datetime, textarea.
-	Kind    string
+	// Widget: text, number, select, radios, checkboxes, date, datetime, textarea.
+	Widget  string
 	Options []option
 	// Value (text, number, select, radios), Values (checkboxes), and the
 	// parts of a date or date and time.
@@ -59,7 +59,7 @@ type option struct {
 // Checked reports whether an option of a radios, select or checkboxes field
 // is chosen.
 func (f field) Checked(v string) bool {
-	if f.Kind == "checkboxes" {
+	if f.Widget == "checkboxes" {
 		for _, x := range f.Values {
 			if x == v {
 				return true
@@ -72,7 +72,7 @@ func (f field) Checked(v string) bool {
 
 // Anchor is the id of the field's first control, for the error summary.
 func (f field) Anchor() string {
-	switch f.Kind {
+	switch f.Widget {
 	case "date", "datetime":
 		return f.Name + "-day"
 	case "radios", "checkboxes":
@@ -121,7 +121,7 @@ func options(codes []string) []option {
 
 func datetimeNow(name, label, hint string, now time.Time) field {
 	l := now.In(calendar.London)
-	return field{Name: name, Label: label, Hint: hint, Kind: "datetime",
+	return field{Name: name, Label: label, Hint: hint, Widget: "datetime",
 		Day: strconv.Itoa(l.Day()), Month: strconv.Itoa(int(l.Month())), Year: strconv.Itoa(l.Year()), Time: l.Format("15:04")}
 }
 
@@ -154,7 +154,7 @@ var actions = []action{
 		Name: "exception", Asks: "raise-allocation-exception", Link: "Raise an exception", Heading: "Raise an exception to this allocation", Submit: "Raise the exception",
 		Notice: "Exception raised: the referral goes back to the partnership to allocate again.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
-			return []field{{Name: "reason", Label: "Why can your authority not take this child?", Hint: "The partnership reads this, and the rota will not offer this child to you again. For example, no placement that can meet the child's needs.", Kind: "textarea"}}
+			return []field{{Name: "reason", Label: "Why can your authority not take this child?", Hint: "The partnership reads this, and the rota will not offer this child to you again. For example, no placement that can meet the child's needs.", Widget: "textarea"}}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
 			return aggregates.RaiseAllocationException{Authority: answering(who), Reason: strings.TrimSpace(v.Get("reason"))}, nil
@@ -175,8 +175,8 @@ var actions = []action{
 				hint += " Already sent to " + wordList(r.Professions) + "."
 			}
 			return []field{
-				{Name: "professions", Label: "Which professions was the form sent to?", Hint: hint, Kind: "checkboxes", Options: options(aggregates.Professions.List()), Values: left},
-				{Name: "notifiedBy", Label: "Who sent it?", Hint: "Your name or role, for example team leader.", Kind: "text", Value: signedName(c), Autocomplete: "name"},
+				{Name: "professions", Label: "Which professions was the form sent to?", Hint: hint, Widget: "checkboxes", Options: options(aggregates.Professions.List()), Values: left},
+				{Name: "notifiedBy", Label: "Who sent it?", Hint: "Your name or role, for example team leader.", Widget: "text", Value: signedName(c), Autocomplete: "name"},
 			}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -188,9 +188,9 @@ var actions = []action{
 		Notice: "Placement search: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
-				{Name: "track", Label: "Which track was searched?", Hint: "Placement searches run on twin tracks.", Kind: "radios", Options: options(aggregates.SearchTracks.List())},
-				{Name: "offersFound", Label: "How many offers were found?", Kind: "number"},
-				{Name: "placementTypes", Label: "Placement types offered", Hint: "SSDA903 codes separated by spaces, for example U4 H5. Leave empty if no offers were found.", Kind: "text", Optional: true},
+				{Name: "track", Label: "Which track was searched?", Hint: "Placement searches run on twin tracks.", Widget: "radios", Options: options(aggregates.SearchTracks.List())},
+				{Name: "offersFound", Label: "How many offers were found?", Widget: "number"},
+				{Name: "placementTypes", Label: "Placement types offered", Hint: "SSDA903 codes separated by spaces, for example U4 H5. Leave empty if no offers were found.", Widget: "text", Optional: true},
 			}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -208,8 +208,8 @@ var actions = []action{
 		Notice: "Age assessment request: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
-				{Name: "method", Label: "Who will assess the child's age?", Kind: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
-				{Name: "reason", Label: "Why is the age disputed?", Kind: "textarea", Optional: true},
+				{Name: "method", Label: "Who will assess the child's age?", Widget: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
+				{Name: "reason", Label: "Why is the age disputed?", Widget: "textarea", Optional: true},
 			}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -221,9 +221,9 @@ var actions = []action{
 		Notice: "Age assessment outcome: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
-				{Name: "method", Label: "Who assessed the child's age?", Kind: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
-				{Name: "outcome", Label: "What was the outcome?", Hint: "Assessed as an adult withdraws the referral from the children's scheme.", Kind: "radios", Options: []option{{events.AgeOutcomeChild, "Assessed as a child"}, {events.AgeOutcomeAdult, "Assessed as an adult"}}},
-				{Name: "assessedDateOfBirth", Label: "Assessed date of birth", Hint: "For example, 27 3 2009. Leave empty if none was given.", Kind: "date", Optional: true},
+				{Name: "method", Label: "Who assessed the child's age?", Widget: "radios", Options: options(aggregates.AgeAssessmentMethods.List())},
+				{Name: "outcome", Label: "What was the outcome?", Hint: "Assessed as an adult withdraws the referral from the children's scheme.", Widget: "radios", Options: []option{{events.AgeOutcomeChild, "Assessed as a child"}, {events.AgeOutcomeAdult, "Assessed as an adult"}}},
+				{Name: "assessedDateOfBirth", Label: "Assessed date of birth", Hint: "For example, 27 3 2009. Leave empty if none was given.", Widget: "date", Optional: true},
 			}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -247,8 +247,8 @@ var actions = []action{
 				opts = append(opts, option{code, placementType(code)})
 			}
 			return []field{
-				{Name: "placementType", Label: "Placement type", Hint: "The SSDA903 placement type.", Kind: "select", Options: append([]option{{"", "Choose a placement type"}}, opts...)},
-				{Name: "provider", Label: "Placement provider", Hint: "For example, the fostering agency or children's home.", Kind: "text"},
+				{Name: "placementType", Label: "Placement type", Hint: "The SSDA903 placement type.", Widget: "select", Options: append([]option{{"", "Choose a placement type"}}, opts...)},
+				{Name: "provider", Label: "Placement provider", Hint: "For example, the fostering agency or children's home.", Widget: "text"},
 				datetimeNow("placedAt", "When was the child placed?", "London time. For example, 27 3 2026 14:30.", now),
 			}
 		},
@@ -267,8 +267,8 @@ var actions = []action{
 		Notice: "Referral withdrawn: recorded.",
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
-				{Name: "reason", Label: "Why is the referral withdrawn?", Kind: "radios", Options: options(aggregates.WithdrawalReasons.List())},
-				{Name: "detail", Label: "Details", Kind: "textarea", Optional: true},
+				{Name: "reason", Label: "Why is the referral withdrawn?", Widget: "radios", Options: options(aggregates.WithdrawalReasons.List())},
+				{Name: "detail", Label: "Details", Widget: "textarea", Optional: true},
 			}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -281,7 +281,7 @@ var actions = []action{
 		Fields: func(c *call, r aggregates.Referral, now time.Time) []field {
 			return []field{
 				datetimeNow("leftAt", "When did the child leave care?", "London time. For example, 27 3 2026 14:30.", now),
-				{Name: "reason", Label: "Why?", Kind: "radios", Options: options(aggregates.LeftCareReasons.List())},
+				{Name: "reason", Label: "Why?", Widget: "radios", Options: options(aggregates.LeftCareReasons.List())},
 			}
 		},
 		Command: func(who *call, v url.Values) (aggregates.Command, []fieldError) {
@@ -335,7 +335,7 @@ func signedName(c *call) string {
 func fill(fields []field, v url.Values, errs []fieldError) []field {
 	for i := range fields {
 		f := &fields[i]
-		switch f.Kind {
+		switch f.Widget {
 		case "checkboxes":
 			f.Values = v[f.Name]
 		case "date", "datetime":
@@ -412,7 +412,7 @@ func check(command string, fields []field, v url.Values) []fieldError {
 			continue
 		}
 		var bad bool
-		switch f.Kind {
+		switch f.Widget {
 		case "radios", "select", "checkboxes":
 			for _, x := range v[f.Name] {
 				bad = bad || (x != "" && !f.offers(x))
@@ -436,7 +436,7 @@ func check(command string, fields []field, v url.Values) []fieldError {
 
 // answered is true when the form sent anything for the field.
 func (f field) answered(v url.Values) bool {
-	switch f.Kind {
+	switch f.Widget {
 	case "date", "datetime":
 		return strings.TrimSpace(v.Get(f.Name+"-day")+v.Get(f.Name+"-month")+v.Get(f.Name+"-year")+v.Get(f.Name+"-time")) != ""
 	case "checkboxes":
@@ -702,7 +702,7 @@ func (s *Server) receiveFields(c *call, now time.Time) []field {
 			mine = append(mine, o)
 		}
 	}
-	recv := field{Name: "receivingAuthority", Label: "Receiving authority", Kind: "select", Options: mine}
+	recv := field{Name: "receivingAuthority", Label: "Receiving authority", Widget: "select", Options: mine}
 	if len(mine) > 1 {
 		recv.Options = append([]option{{"", "Choose the receiving authority"}}, mine...)
 	} else if len(mine) == 1 {
@@ -710,11 +710,11 @@ func (s *Server) receiveFields(c *call, now time.Time) []field {
 	}
 	return []field{
 		recv,
-		{Name: "route", Label: "How did the referral come?", Kind: "radios", Options: []option{{events.RouteHotel, "From an interim hotel (5 working days)"}, {events.RouteEntryAuthority, "From an entry authority (10 working days)"}}},
-		{Name: "hotel", Label: "Interim hotel", Hint: "Only for referrals from an interim hotel.", Kind: "text", Optional: true},
-		{Name: "transferringAuthority", Label: "Transferring authority", Hint: "Only for referrals from an entry authority.", Kind: "select", Optional: true, Options: append([]option{{"", "Not from an entry authority"}}, all...)},
-		{Name: "childReference", Label: "Child's reference", Hint: "The Home Office or pseudonymous reference, not the child's name.", Kind: "text"},
-		{Name: "claimedAge", Label: "Claimed age", Hint: "In years.", Kind: "number", Optional: true},
+		{Name: "route", Label: "How did the referral come?", Widget: "radios", Options: []option{{events.RouteHotel, "From an interim hotel (5 working days)"}, {events.RouteEntryAuthority, "From an entry authority (10 working days)"}}},
+		{Name: "hotel", Label: "Interim hotel", Hint: "Only for referrals from an interim hotel.", Widget: "text", Optional: true},
+		{Name: "transferringAuthority", Label: "Transferring authority", Hint: "Only for referrals from an entry authority.", Widget: "select", Optional: true, Options: append([]option{{"", "Not from an entry authority"}}, all...)},
+		{Name: "childReference", Label: "Child's reference", Hint: "The Home Office or pseudonymous reference, not the child's name.", Widget: "text"},
+		{Name: "claimedAge", Label: "Claimed age", Hint: "In years.", Widget: "number", Optional: true},
 		datetimeNow("receivedAt", "When was the referral received?", "London time. For example, 27 3 2026 14:30.", now),
 	}
 }

@@ -454,7 +454,7 @@ type capRow struct {
 
 func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c *call) {
 	asked, problem := s.askedScope(r)
-	d := capacityData{Problem: problem, AsOfDay: field{Name: "asOf", Label: "Show it as it stood at the end of", Hint: "For audit. For example, 30 6 2025.", Kind: "date", Optional: true}}
+	d := capacityData{Problem: problem, AsOfDay: field{Name: "asOf", Label: "Show it as it stood at the end of", Hint: "For audit. For example, 30 6 2025.", Widget: "date", Optional: true}}
 	d.Scope = scope(c.app().PageScope(asked, s.reg()))
 	for _, name := range refdata.Regions {
 		d.Regions = append(d.Regions, option{name, name})

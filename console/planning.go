@@ -152,11 +152,11 @@ func (s *Server) planningForm(q url.Values, now time.Time) (planningData, []fiel
 	}
 	this := time.Date(now.In(calendar.London).Year(), now.In(calendar.London).Month(), 1, 0, 0, 0, 0, time.UTC)
 	d := planningData{
-		SocialWorker:    field{Name: "casesPerSocialWorker", Label: "Children per social worker", Hint: "The caseload each social worker carries, such as 15.", Kind: "number", Value: val("casesPerSocialWorker", defaultCasesPerSocialWorker)},
-		PersonalAdviser: field{Name: "casesPerPersonalAdviser", Label: "Young people per personal adviser", Hint: "The caseload each personal adviser carries, such as 20.", Kind: "number", Value: val("casesPerPersonalAdviser", defaultCasesPerPersonalAdviser)},
-		Places:          field{Name: "places", Label: "Training places to share", Hint: "DfE allocated 1,000.", Kind: "number", Value: val("places", defaultTrainingPlaces)},
-		From:            field{Name: "from", Label: "By referrals received from", Hint: "A month as year and month, such as " + this.AddDate(0, -12, 0).Format("2006-01") + ".", Kind: "text", Value: val("from", this.AddDate(0, -12, 0).Format("2006-01"))},
-		To:              field{Name: "to", Label: "To the end of", Hint: "A month as year and month, such as " + this.AddDate(0, -1, 0).Format("2006-01") + ".", Kind: "text", Value: val("to", this.AddDate(0, -1, 0).Format("2006-01"))},
+		SocialWorker:    field{Name: "casesPerSocialWorker", Label: "Children per social worker", Hint: "The caseload each social worker carries, such as 15.", Widget: "number", Value: val("casesPerSocialWorker", defaultCasesPerSocialWorker)},
+		PersonalAdviser: field{Name: "casesPerPersonalAdviser", Label: "Young people per personal adviser", Hint: "The caseload each personal adviser carries, such as 20.", Widget: "number", Value: val("casesPerPersonalAdviser", defaultCasesPerPersonalAdviser)},
+		Places:          field{Name: "places", Label: "Training places to share", Hint: "DfE allocated 1,000.", Widget: "number", Value: val("places", defaultTrainingPlaces)},
+		From:            field{Name: "from", Label: "By referrals received from", Hint: "A month as year and month, such as " + this.AddDate(0, -12, 0).Format("2006-01") + ".", Widget: "text", Value: val("from", this.AddDate(0, -12, 0).Format("2006-01"))},
+		To:              field{Name: "to", Label: "To the end of", Hint: "A month as year and month, such as " + this.AddDate(0, -1, 0).Format("2006-01") + ".", Widget: "text", Value: val("to", this.AddDate(0, -1, 0).Format("2006-01"))},
 	}
 	for _, f := range []*field{&d.SocialWorker, &d.PersonalAdviser} {
 		n, err := strconv.ParseFloat(f.Value, 64)

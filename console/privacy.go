@@ -127,8 +127,8 @@ var viewWords = map[string]string{
 
 func (s *Server) exportFields(referral, reason string, errs []fieldError) []field {
 	fs := []field{
-		{Name: "referral", Label: "Referral reference", Hint: "As shown on the referral's page or in the read audit.", Kind: "text", Value: referral},
-		{Name: "reason", Label: "Why you are exporting this child's record", Hint: "The request it answers: who asked and when. It is recorded with the export.", Kind: "text", Value: reason},
+		{Name: "referral", Label: "Referral reference", Hint: "As shown on the referral's page or in the read audit.", Widget: "text", Value: referral},
+		{Name: "reason", Label: "Why you are exporting this child's record", Hint: "The request it answers: who asked and when. It is recorded with the export.", Widget: "text", Value: reason},
 	}
 	for i := range fs {
 		for _, e := range errs {
@@ -149,8 +149,8 @@ func (s *Server) privacyPage(w http.ResponseWriter, r *http.Request, c *call) {
 	var errs []fieldError
 	d.Records, errs = s.records(r, c)
 	q := r.URL.Query()
-	d.Referral = field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
-	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
+	d.Referral = field{Name: "read-referral", Label: "Referral reference", Widget: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-referral"))}
+	d.Reader = field{Name: "read-reader", Label: "Who read: the name they sign in as", Widget: "text", Optional: true, Value: strings.TrimSpace(q.Get("read-reader"))}
 	code := http.StatusOK
 	if q.Has(d.Correct.Name) {
 		if id := strings.TrimSpace(q.Get(d.Correct.Name)); id != "" {
@@ -249,16 +249,16 @@ func (s *Server) subjectAccess(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 	}
 	d := privacyData{Export: s.exportFields(id, reason, errs), Correct: correctFinder(), Find: recordFinder(),
-		Referral: field{Name: "read-referral", Label: "Referral reference", Kind: "text", Optional: true},
-		Reader:   field{Name: "read-reader", Label: "Who read: the name they sign in as", Kind: "text", Optional: true}}
+		Referral: field{Name: "read-referral", Label: "Referral reference", Widget: "text", Optional: true},
+		Reader:   field{Name: "read-reader", Label: "Who read: the name they sign in as", Widget: "text", Optional: true}}
 	d.Records, _ = s.records(r, c)
 	s.render(w, code, "privacy", page{Title: "Data protection", Nav: "privacy", C: c, Errors: errs, Data: d})
 }
 
 func correctFinder() field {
-	return field{Name: "correct-referral", Label: "Referral reference", Hint: "As shown in the read audit or on the request.", Kind: "text"}
+	return field{Name: "correct-referral", Label: "Referral reference", Hint: "As shown in the read audit or on the request.", Widget: "text"}
 }
 
 func recordFinder() field {
-	return field{Name: "record-referral", Label: "Referral reference", Hint: "The record of the child of this referral opens, to place or release a legal hold.", Kind: "text"}
+	return field{Name: "record-referral", Label: "Referral reference", Hint: "The record of the child of this referral opens, to place or release a legal hold.", Widget: "text"}
 }

@@ -57,9 +57,9 @@ func holdAsks(hold bool) string {
 
 func holdFields(hold bool) []field {
 	if hold {
-		return []field{{Name: "reason", Label: "Why must this record be kept?", Hint: "The inquiry, claim or complaint that needs it, and who asked. It is kept with the hold and shown on the data protection page.", Kind: "textarea"}}
+		return []field{{Name: "reason", Label: "Why must this record be kept?", Hint: "The inquiry, claim or complaint that needs it, and who asked. It is kept with the hold and shown on the data protection page.", Widget: "textarea"}}
 	}
-	return []field{{Name: "reason", Label: "Why can the hold be lifted?", Hint: "For example, the inquiry has reported. Once released, the record is disposed of when its retention ends, at once if that date has passed.", Kind: "textarea"}}
+	return []field{{Name: "reason", Label: "Why can the hold be lifted?", Hint: "For example, the inquiry has reported. Once released, the record is disposed of when its retention ends, at once if that date has passed.", Widget: "textarea"}}
 }
 
 func (s *Server) holdForm(cr app.ChildRecord) *formData {

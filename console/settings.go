@@ -72,10 +72,10 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, c *call, c
 	if a.Contact.Mailbox != "" {
 		d.Contact, d.Mailbox = a.Contact.Name, a.Contact.Mailbox
 	}
-	d.PledgeFields = []field{{Name: "pledge", Label: "Pledge", Hint: "How many children the authority commits to receive, from 0 to 1,000. For example, 4.", Kind: "number", Value: pledge}}
+	d.PledgeFields = []field{{Name: "pledge", Label: "Pledge", Hint: "How many children the authority commits to receive, from 0 to 1,000. For example, 4.", Widget: "number", Value: pledge}}
 	d.ContactForm = []field{
-		{Name: "name", Label: "Contact's name or team", Hint: "For example, Placements team or Jane Smith.", Kind: "text", Value: a.Contact.Name},
-		{Name: "mailbox", Label: "Contact's email address", Hint: "A role mailbox the partnership writes to about allocations, for example nts@council.gov.uk.", Kind: "text", Value: a.Contact.Mailbox, Autocomplete: "email"},
+		{Name: "name", Label: "Contact's name or team", Hint: "For example, Placements team or Jane Smith.", Widget: "text", Value: a.Contact.Name},
+		{Name: "mailbox", Label: "Contact's email address", Hint: "A role mailbox the partnership writes to about allocations, for example nts@council.gov.uk.", Widget: "text", Value: a.Contact.Mailbox, Autocomplete: "email"},
 	}
 	title := "Authority settings, " + d.Name
 	if v != nil {
@@ -181,7 +181,7 @@ func (s *Server) nationalPage(w http.ResponseWriter, r *http.Request, c *call) {
 	for y := this; y >= 2016; y-- {
 		years = append(years, option{strconv.Itoa(y), strconv.Itoa(y)})
 	}
-	d.Years = field{Name: "year", Label: "Year", Hint: "Referrals received are counted from January to December of the year.", Kind: "select", Options: years, Value: d.Year, Error: d.Problem}
+	d.Years = field{Name: "year", Label: "Year", Hint: "Referrals received are counted from January to December of the year.", Widget: "select", Options: years, Value: d.Year, Error: d.Problem}
 	rd, err := s.queries().National(d.Year, now)
 	if err != nil {
 		s.unavailable(w, c, err)

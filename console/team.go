@@ -55,7 +55,7 @@ func (s *Server) authorityHome(w http.ResponseWriter, r *http.Request, c *call, 
 			opts = append(opts, option{a.Code, a.Name})
 		}
 	}
-	d.Field = field{Name: "authority", Label: "Authority", Kind: "select", Options: append([]option{{"", "Choose an authority"}}, opts...), Error: d.Problem}
+	d.Field = field{Name: "authority", Label: "Authority", Widget: "select", Options: append([]option{{"", "Choose an authority"}}, opts...), Error: d.Problem}
 	var errs []fieldError
 	if d.Problem != "" {
 		errs = []fieldError{{Field: "authority", Anchor: "authority", Message: d.Problem}}
@@ -284,10 +284,10 @@ func (s *Server) showErrors(w http.ResponseWriter, r *http.Request, c *call, nav
 
 func workerFields() []field {
 	return []field{
-		{Name: "staffId", Label: "Staff ID", Hint: "The worker's staff number or another ID your authority uses: letters, numbers, hyphens or underscores.", Kind: "text"},
-		{Name: "name", Label: "Name", Hint: "As the team knows them, for example Jo Smith.", Kind: "text", Autocomplete: "off"},
-		{Name: "caseloadCap", Label: "Caseload cap", Hint: "The most children this worker should hold, from 1 to 100. The rota passes over a worker at their cap.", Kind: "number"},
-		{Name: "otherCases", Label: "Other children on their caseload", Hint: "Children they hold besides the unaccompanied children allocated here. Leave empty for none.", Kind: "number", Optional: true},
+		{Name: "staffId", Label: "Staff ID", Hint: "The worker's staff number or another ID your authority uses: letters, numbers, hyphens or underscores.", Widget: "text"},
+		{Name: "name", Label: "Name", Hint: "As the team knows them, for example Jo Smith.", Widget: "text", Autocomplete: "off"},
+		{Name: "caseloadCap", Label: "Caseload cap", Hint: "The most children this worker should hold, from 1 to 100. The rota passes over a worker at their cap.", Widget: "number"},
+		{Name: "otherCases", Label: "Other children on their caseload", Hint: "Children they hold besides the unaccompanied children allocated here. Leave empty for none.", Widget: "number", Optional: true},
 	}
 }
 
@@ -423,8 +423,8 @@ func (s *Server) workerChangeData(code string, t aggregates.Team, wk aggregates.
 		f.Heading, f.Submit = "Record an absence", "Record the absence"
 		f.Intro = "While " + wk.Name + " is away the rota passes them over; their children stay with them."
 		f.Fields = []field{
-			{Name: "until", Label: "Away until the end of", Hint: "The last day they are away. For example, " + exampleDate(now) + ".", Kind: "date"},
-			{Name: "reason", Label: "Why are they away?", Hint: "For example, annual leave, training or sickness.", Kind: "textarea"},
+			{Name: "until", Label: "Away until the end of", Hint: "The last day they are away. For example, " + exampleDate(now) + ".", Widget: "date"},
+			{Name: "reason", Label: "Why are they away?", Hint: "For example, annual leave, training or sickness.", Widget: "textarea"},
 		}
 	case "leaving":
 		f.Heading, f.Submit = "Record that "+wk.Name+" left the team", "Record the leaving"
@@ -438,7 +438,7 @@ func (s *Server) workerChangeData(code string, t aggregates.Team, wk aggregates.
 				need = " needs"
 			}
 			f.Intro += " " + capital(plural(len(wk.Children), "child")) + " on their caseload" + need + " another social worker."
-			f.Fields = []field{{Name: "reallocate", Label: "How should their children be reallocated?", Kind: "radios", Value: "rota",
+			f.Fields = []field{{Name: "reallocate", Label: "How should their children be reallocated?", Widget: "radios", Value: "rota",
 				Options: []option{{"rota", "Now, each to the rota's next social worker"}, {"later", "Later, one by one from the team page"}}}}
 		}
 	default:
@@ -612,11 +612,11 @@ func (s *Server) childWorkerData(ref aggregates.Referral, ro app.Roster, now tim
 		reasonHint, reasonOptional = "For example, their social worker left the team.", false
 	}
 	f.Fields = []field{
-		{Name: "mode", Label: "How do you allocate this child?", Kind: "radios", Value: "rota",
+		{Name: "mode", Label: "How do you allocate this child?", Widget: "radios", Value: "rota",
 			Options: []option{{"rota", rotaText}, {"choose", "Choose a social worker, with a reason"}}},
-		{Name: "staffId", Label: "Social worker", Hint: "Only when you choose. Choosing does not move the rota.", Kind: "select", Optional: true,
+		{Name: "staffId", Label: "Social worker", Hint: "Only when you choose. Choosing does not move the rota.", Widget: "select", Optional: true,
 			Options: append([]option{{"", "Choose a social worker"}}, workers...)},
-		{Name: "reason", Label: "Why?", Hint: reasonHint, Kind: "textarea", Optional: reasonOptional},
+		{Name: "reason", Label: "Why?", Hint: reasonHint, Widget: "textarea", Optional: reasonOptional},
 	}
 	return f
 }
