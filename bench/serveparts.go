@@ -823,8 +823,8 @@ func parseStraceCalls(trace string, groups map[string]string) (calls, by map[str
 // deadline-saga"), a raft group's log on a cluster ("raft log: streams",
 // "raft log: consumers", "raft log: meta"), or another file's directory.
 // groups names a raft group by whose it is ("C-R3F-..." to "consumer
-// public-publisher", from Store.RaftGroups): its log is then "raft log:
-// consumer public-publisher".
+// referral-sagas", from Store.RaftGroups): its log is then "raft log:
+// consumer referral-sagas".
 func syncedWhat(path string, groups map[string]string) string {
 	parts := strings.Split(path, "/")
 	for i, p := range parts {

@@ -111,13 +111,13 @@ func (s *Store) ConsumeTimers(ctx context.Context, durable, filter string, fn fu
 }
 
 // ConsumeEvents delivers commits on subjects matching filter through a
-// durable consumer shared by every engine instance (sagas, the publisher),
+// durable consumer shared by every engine instance (the sagas),
 // from the start of the stream the first time, then from where the
 // consumer's acknowledgements left off.
 //
 // ordered, if true, keeps one commit in flight across all instances, so
-// commits are handled strictly in stream order (the publisher needs this;
-// the deadline saga does not, and handles many at once). A commit that is
+// commits are handled strictly in stream order (the deadline saga does
+// not need it, and handles many at once). A commit that is
 // parked does not stop an ordered consumer: later commits of other
 // aggregates go on, and later commits of the same aggregate are parked
 // behind it, to be replayed in order.
@@ -126,7 +126,13 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 	if ordered {
 		pending, workers = 1, 1
 	}
-	return s.consume(ctx, EventsStream, durable, filter, pending, workers, ordered, func(d delivery) error {
+	return s.consume(ctx, EventsStream, durable, filter, pending, workers, ordered, s.commitHandler(fn))
+}
+
+// commitHandler hands a delivered commit, decoded, to fn: the handler of
+// every consumer of commits (ConsumeEvents, PublishFollowing).
+func (s *Store) commitHandler(fn func(Stored) error) func(delivery) error {
+	return func(d delivery) error {
 		st, err := s.decoded.stored(d.seq, d.subject, d.time, d.data)
 		if errors.Is(err, ErrUnavailable) {
 			return err // a key not readable now: retried, not parked
@@ -140,7 +146,7 @@ func (s *Store) ConsumeEvents(ctx context.Context, durable, filter string, order
 			return fmt.Errorf("%w: %v", ErrPermanent, err)
 		}
 		return fn(st)
-	})
+	}
 }
 
 // consume runs a durable pull consumer until ctx ends, through the
@@ -272,6 +278,7 @@ const (
 	outcomeDone outcome = iota
 	outcomeRetry
 	outcomeParked
+	outcomeFenced
 )
 
 // process is the failure policy around one delivery, in the manner of a
@@ -296,6 +303,11 @@ func (s *Store) process(ctx context.Context, durable string, h *handler, d deliv
 	}
 	if err == nil {
 		return outcomeDone
+	}
+	if errors.Is(err, errFenced) {
+		// Not a failure of the message: the public publisher starts again
+		// from what another wrote (PublishFollowing).
+		return outcomeFenced
 	}
 	pol := s.Consumers
 	f := ConsumerFailure{Consumer: durable, Stream: d.stream, Subject: d.subject, Sequence: d.seq, Deliveries: d.deliveries, Err: err, Outcome: OutcomeRetry}

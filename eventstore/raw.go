@@ -81,7 +81,7 @@ func (s *Store) StreamStates(ctx context.Context, names ...string) (map[string]S
 
 // RaftGroups names the raft group of every stream and consumer on a
 // cluster ("S-R3F-..." to "stream NTS_EVENTS", "C-R3F-..." to "consumer
-// public-publisher"), so that a raft log on disk can be told apart by
+// referral-sagas"), so that a raft log on disk can be told apart by
 // whose it is. On a single server there are none. For measurements only.
 func (s *Store) RaftGroups(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}

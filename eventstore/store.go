@@ -52,6 +52,7 @@ type Store struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	timers    jetstream.Stream
+	public    jetstream.Stream
 	parked    jetstream.Stream
 	snapshots jetstream.ObjectStore
 	// snapshotsMu guards snapshots, opened late by snapshotBucket.
@@ -153,7 +154,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ensurePublic(ctx, js, cfg.Replicas); err != nil {
+	public, err := ensurePublic(ctx, js, cfg.Replicas)
+	if err != nil {
 		return nil, err
 	}
 	parked, err := ensureParked(ctx, js, cfg.Replicas)
@@ -168,7 +170,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{nc: nc, js: js, stream: s, timers: timers, parked: parked, snapshots: obs, replicas: cfg.Replicas, main: loadConn{nc: nc, name: nc.Opts.Name}}
+	st := &Store{nc: nc, js: js, stream: s, timers: timers, public: public, parked: parked, snapshots: obs, replicas: cfg.Replicas, main: loadConn{nc: nc, name: nc.Opts.Name}}
 	st.loads.extra = extra
 	if err := st.appends.open(nc, cfg.AppendConns); err != nil {
 		st.Close()

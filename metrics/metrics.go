@@ -56,6 +56,10 @@ type Metrics struct {
 
 	mu            sync.Mutex
 	lastPublished time.Time
+	// pubSeq is the last commit the publisher here has handled; pubKnown
+	// says it has said so since it started.
+	pubSeq   uint64
+	pubKnown bool
 }
 
 // New registers the engine's metrics. views and store may be nil (no view
@@ -227,9 +231,9 @@ func (m *Metrics) OnFired(kind string, due, _, handled time.Time) {
 }
 
 // OnPublished notes the publisher's progress (publisher.Publisher.OnPublished).
-func (m *Metrics) OnPublished(stored time.Time, _ int) {
+func (m *Metrics) OnPublished(seq uint64, stored time.Time) {
 	m.mu.Lock()
-	m.lastPublished = stored
+	m.pubSeq, m.pubKnown, m.lastPublished = seq, true, stored
 	m.mu.Unlock()
 }
 
@@ -304,10 +308,10 @@ var (
 	descStalled       = prometheus.NewDesc("ntsflow_projection_stalled", "1 when a view has stopped at an event this build cannot read (it does not pass it; GET /v1/views says which), else 0.", []string{"view"}, nil)
 	descLastSeq       = prometheus.NewDesc("ntsflow_stream_last_sequence", "The events stream's last sequence.", nil, nil)
 	descTimers        = prometheus.NewDesc("ntsflow_saga_timers_pending", "Deadline timers scheduled on the server and not yet fired.", nil, nil)
-	descPubPending    = prometheus.NewDesc("ntsflow_publisher_pending_events", "Commits the public publisher has not yet published.", nil, nil)
+	descPubPending    = prometheus.NewDesc("ntsflow_publisher_pending_events", "Commits the public publisher on this instance has not yet handled (it keeps no consumer on the server: each instance runs one).", nil, nil)
 	descPubLagSeconds = prometheus.NewDesc("ntsflow_publisher_lag_seconds", "How far behind the public publisher is: 0 when caught up, else the age of the last commit it published.", nil, nil)
 	descParked        = prometheus.NewDesc("ntsflow_parked_messages", "Messages a saga or the publisher could not handle, parked on NTS_PARKED for an operator to replay (GET /v1/parked), by consumer.", []string{"consumer"}, nil)
-	descConsPending   = prometheus.NewDesc("ntsflow_consumer_pending_messages", "Messages a saga's or the publisher's durable consumer has yet to handle (its backlog), by consumer.", []string{"consumer"}, nil)
+	descConsPending   = prometheus.NewDesc("ntsflow_consumer_pending_messages", "Messages a saga's durable consumer has yet to handle (its backlog), by consumer.", []string{"consumer"}, nil)
 	descMissing       = prometheus.NewDesc("ntsflow_children_missing", "Children missing now (an open missing episode), by region.", []string{"region"}, nil)
 	descMissingLong   = prometheus.NewDesc("ntsflow_children_missing_over_alert", "Children missing now for longer than the safeguarding policy's alert time (alertMissingLongerThan), by region.", []string{"region"}, nil)
 	descStoreUp       = prometheus.NewDesc("ntsflow_store_up", "1 when the event store answered this scrape and can take writes; 0 when it cannot be reached or cannot write (a full disk, its storage limit).", nil, nil)
@@ -342,14 +346,21 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		if n, err := m.store.PendingTimers(ctx); err == nil {
 			gauge(descTimers, float64(n))
 		}
-		if n, err := m.store.ConsumerPending(ctx, eventstore.EventsStream, publisher.Durable); err == nil {
+		// The publisher keeps no consumer on the server: where it stands
+		// is what it said last (an instance not running one says nothing).
+		m.mu.Lock()
+		pubSeq, pubKnown, published := m.pubSeq, m.pubKnown, m.lastPublished
+		m.mu.Unlock()
+		if pubKnown && err == nil {
+			n := uint64(0)
+			if last > pubSeq {
+				n = last - pubSeq
+			}
 			gauge(descPubPending, float64(n))
 			lag := 0.0
-			m.mu.Lock()
-			if n > 0 && !m.lastPublished.IsZero() {
-				lag = now.Sub(m.lastPublished).Seconds()
+			if n > 0 && !published.IsZero() {
+				lag = now.Sub(published).Seconds()
 			}
-			m.mu.Unlock()
 			gauge(descPubLagSeconds, lag)
 		}
 		if counts, err := m.store.ParkedCounts(ctx); err == nil {

@@ -17,30 +17,35 @@ import (
 	"github.com/ntsflow/ntsflow/refdata"
 )
 
-// Durable is the publisher's consumer, shared by every engine instance.
+// Durable names the publisher: its parked messages, and the durable
+// consumer that versions before the public stream became its checkpoint
+// kept (eventstore.PublishFollowing takes over from it).
 const Durable = "public-publisher"
 
 // Publisher publishes the public contract from the internal log. Its
-// checkpoint is its durable consumer's acknowledgements: it resumes after a
-// restart where it stopped; a commit published but not yet acknowledged
-// when it died is published again and dropped by the public stream's
-// de-duplication (the message id is the source event's id). One commit is
-// in flight at a time, across all instances, so each referral's public
-// events keep their order.
+// checkpoint is the public stream: each message names the commit it came
+// from, and a publisher starting goes on after the last one
+// (eventstore.PublishFollowing). Every instance runs one; a write another
+// made first is refused by the stream, never doubled, so each referral's
+// public events keep their order.
 type Publisher struct {
 	Engine   *engine.Engine
 	Store    *eventstore.Store
 	Registry *refdata.Registry
 	Log      *slog.Logger
-	// OnPublished, if set, hears of each commit handled and its stored
-	// time, for the publisher-lag metric.
-	OnPublished func(stored time.Time, n int)
+	// OnPublished, if set, hears where the publisher stands: the last
+	// commit handled and its stored time, for the publisher's metrics.
+	OnPublished func(seq uint64, stored time.Time)
 }
 
 // Run publishes until ctx ends, restarting after errors.
 func (p *Publisher) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		err := p.Store.ConsumeEvents(ctx, Durable, events.SubjectPrefix+">", true, func(st eventstore.Stored) error { return p.Handle(ctx, st) })
+		err := p.Store.PublishFollowing(ctx, eventstore.PublicFollower{
+			Name: Durable,
+			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) { return p.Messages(ctx, st) },
+			At:   p.OnPublished,
+		})
 		if ctx.Err() != nil {
 			break
 		}
@@ -53,8 +58,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Handle publishes one commit's public events.
-func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
+// Messages are one commit's public events, in the commit's order.
+func (p *Publisher) Messages(ctx context.Context, st eventstore.Stored) ([]eventstore.PublicMessage, error) {
 	var msgs []eventstore.PublicMessage
 	var c *contract.Context
 	for _, e := range st.Commit.Events {
@@ -77,7 +82,7 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 				ref, stored, err = p.Engine.Load(ctx, e.AggregateID)
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			c = &contract.Context{Referral: ref, Region: p.Registry.RegionOf(ref.ReceivingAuthority)}
 			if ref.ReceivingAuthority == "" {
@@ -103,15 +108,7 @@ func (p *Publisher) Handle(ctx context.Context, st eventstore.Stored) error {
 			msgs = append(msgs, eventstore.PublicMessage(m))
 		}
 	}
-	if len(msgs) > 0 {
-		if err := p.Store.PublishPublic(ctx, msgs...); err != nil {
-			return err
-		}
-	}
-	if p.OnPublished != nil {
-		p.OnPublished(st.Time, len(msgs))
-	}
-	return nil
+	return msgs, nil
 }
 
 func (p *Publisher) log() *slog.Logger {

@@ -39,8 +39,12 @@ func TestPublishesAReferralWhoseFirstMessageWasVoided(t *testing.T) {
 	if err := n.Store.ReadRange(ctx, out.Sequence, out.Sequence, func(s eventstore.Stored) error { st = s; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Handle(ctx, st); err != nil {
+	msgs, err := p.Messages(ctx, st)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("%d public messages for the receipt, want 1", len(msgs))
 	}
 }
 

@@ -27,8 +27,10 @@ sealed under each child's key (a disposed child's are dropped: their key is
 gone), the hash chains of the aggregates concerned computed again, and every
 stream sequence kept; checks the copy (the chains verify, every sealed event
 opens to exactly what it held); then replaces the events stream with it. The
-sagas' and publisher's consumers are put back where they were; the views'
-snapshots are deleted, so the views are built again on the next start.
+sagas' consumers are put back where they were (the publisher's checkpoint
+is the public stream, which names commits by the sequences the copy
+keeps); the views' snapshots are deleted, so the views are built again on
+the next start.
 
 It first verifies the log and changes nothing if it does not verify, has
 deleted messages, or holds nothing in the clear (so a second run does

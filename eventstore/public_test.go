@@ -1,0 +1,337 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
+	"github.com/ntsflow/ntsflow/eventstore"
+	"github.com/ntsflow/ntsflow/eventstore/storetest"
+)
+
+// publicOf is the tests' public contract: the commit at sequence q has
+// q%3 public messages, "q.i". They carry no message id unless withIDs, so
+// the stream's de-duplication cannot hide a message published twice.
+func publicOf(st eventstore.Stored, withIDs bool) []eventstore.PublicMessage {
+	var out []eventstore.PublicMessage
+	for i := range int(st.Sequence % 3) {
+		body := fmt.Sprintf("%d.%d", st.Sequence, i)
+		m := eventstore.PublicMessage{Subject: events.PublicSubjectPrefix + "test", Data: []byte(body)}
+		if withIDs {
+			m.MsgID = body
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// wantPublic is what publicOf makes of commits from to to, in order.
+func wantPublic(from, to uint64) []string {
+	var out []string
+	for q := from; q <= to; q++ {
+		for _, m := range publicOf(eventstore.Stored{Sequence: q}, false) {
+			out = append(out, string(m.Data))
+		}
+	}
+	return out
+}
+
+// publicBodies reads the public stream's messages, in order.
+func publicBodies(t *testing.T, n *storetest.Node) []string {
+	t.Helper()
+	c := ctx(t)
+	str, err := n.Store.JetStream().Stream(c, eventstore.PublicStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := str.Info(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for q := info.State.FirstSeq; q > 0 && q <= info.State.LastSeq; q++ {
+		m, err := str.GetMsg(c, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(m.Data))
+	}
+	return out
+}
+
+// appendCommits appends k commits, each on a referral of its own, and
+// returns the last one's sequence.
+func appendCommits(t *testing.T, n *storetest.Node, k int) (last uint64) {
+	t.Helper()
+	for range k {
+		id := fmt.Sprintf("p%d", time.Now().UnixNano())
+		a, err := n.Store.Append(ctx(t), events.ReferralSubject(id), 0, "", commit(id, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = a.Sequence
+	}
+	return last
+}
+
+// follower runs PublishFollowing with publicOf until stopped, noting
+// where it stands.
+type follower struct {
+	mu   sync.Mutex
+	at   uint64
+	stop func()
+}
+
+func startFollower(t *testing.T, n *storetest.Node, name string, withIDs bool) *follower {
+	t.Helper()
+	f := &follower{}
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
+			Name: name,
+			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) { return publicOf(st, withIDs), nil },
+			At: func(seq uint64, _ time.Time) {
+				f.mu.Lock()
+				f.at = max(f.at, seq)
+				f.mu.Unlock()
+			},
+		})
+	}()
+	var once sync.Once
+	f.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("the publisher stopped with %v", err)
+			}
+		})
+	}
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *follower) handled(through uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at >= through
+}
+
+// The publisher's checkpoint is the public stream: stopped and started
+// again, it publishes each commit's messages once, in order, going on
+// after the last one published, even from the middle of a commit whose
+// messages were cut off; and it leaves no consumer on the server.
+func TestThePublisherGoesOnFromThePublicStream(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	last := appendCommits(t, n, 6)
+	f := startFollower(t, n, "pub", false)
+	waitUntil(t, 20*time.Second, "the first commits published", func() bool { return f.handled(last) })
+	f.stop()
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+
+	// Commit 7's message and the first of commit 8's two are published,
+	// as by a publisher that died between 8's two.
+	last = appendCommits(t, n, 6)
+	for _, m := range []struct {
+		body, source, part string
+	}{{"7.0", "7", "1/1"}, {"8.0", "8", "1/2"}} {
+		msg := &nats.Msg{Subject: events.PublicSubjectPrefix + "test", Data: []byte(m.body), Header: nats.Header{}}
+		msg.Header[eventstore.PublicSourceHeader] = []string{m.source}
+		msg.Header[eventstore.PublicPartHeader] = []string{m.part}
+		if _, err := n.Store.JetStream().PublishMsg(ctx(t), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f = startFollower(t, n, "pub", false)
+	waitUntil(t, 20*time.Second, "the later commits published", func() bool { return f.handled(last) })
+	f.stop()
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	cs, err := n.Store.DurableConsumers(ctx(t), eventstore.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 0 {
+		t.Fatalf("durable consumers left on the events stream: %+v", cs)
+	}
+}
+
+// Two instances' publishers at once (every instance runs one): each
+// message is published once and in order, the one written second refused
+// and its publisher going on from what the other wrote.
+func TestTwoPublishersPublishEachMessageOnce(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	a := startFollower(t, n, "pub", false)
+	b := startFollower(t, n, "pub", false)
+	var last uint64
+	for range 4 {
+		last = appendCommits(t, n, 25)
+	}
+	waitUntil(t, 30*time.Second, "both publishers past the last commit", func() bool { return a.handled(last) && b.handled(last) })
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream (%d messages) %v,\nwant (%d) %v", len(got), got, len(want), want)
+	}
+}
+
+// A public stream an older version wrote, through its durable consumer:
+// the publisher goes on just after that consumer's acknowledgements, and
+// removes it once it has published.
+func TestThePublisherTakesOverFromItsDurableConsumer(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	old := appendCommits(t, n, 5)
+	// The older version: headers without the source.
+	c, cancel := context.WithCancel(ctx(t))
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Store.ConsumeEvents(c, "pub", events.SubjectPrefix+">", true, func(st eventstore.Stored) error {
+			for _, m := range publicOf(st, true) {
+				if _, err := n.Store.JetStream().Publish(context.Background(), m.Subject, m.Data, jetstream.WithMsgID(m.MsgID)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	waitUntil(t, 20*time.Second, "the older version's publisher past the first commits", func() bool {
+		info, err := n.Store.JetStream().Consumer(c, eventstore.EventsStream, "pub")
+		if err != nil {
+			return false
+		}
+		return info.CachedInfo().AckFloor.Stream >= old
+	})
+	cancel()
+	<-done
+	last := appendCommits(t, n, 5)
+	f := startFollower(t, n, "pub", true)
+	waitUntil(t, 20*time.Second, "the new commits published", func() bool { return f.handled(last) })
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	waitUntil(t, 20*time.Second, "the old consumer removed", func() bool {
+		_, err := n.Store.ConsumerPending(ctx(t), eventstore.EventsStream, "pub")
+		return errors.Is(err, jetstream.ErrConsumerNotFound)
+	})
+	if old >= last {
+		t.Fatal("no commits after the take-over")
+	}
+}
+
+// An older version's public stream whose consumer is gone: the publisher
+// publishes again from the de-duplication window before the last message,
+// and the stream drops what it had.
+func TestThePublisherWithoutACheckpointLeansOnDeduplication(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	appendCommits(t, n, 5)
+	for q := uint64(1); q <= 5; q++ {
+		for _, m := range publicOf(eventstore.Stored{Sequence: q}, true) {
+			if _, err := n.Store.JetStream().Publish(ctx(t), m.Subject, m.Data, jetstream.WithMsgID(m.MsgID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	last := appendCommits(t, n, 4)
+	f := startFollower(t, n, "pub", true)
+	waitUntil(t, 20*time.Second, "the new commits published", func() bool { return f.handled(last) })
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+}
+
+// A commit the publisher cannot handle is parked, and later commits go
+// on; replayed, its messages are published, marked as a replay; and a
+// publisher started after that goes on from its own last message, not
+// the replay's, publishing nothing twice.
+func TestAReplayedCommitDoesNotMoveThePublishersCheckpoint(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	n.Store.Consumers = eventstore.ConsumerPolicy{MaxDeliveries: 1, Log: slog.New(slog.DiscardHandler)}
+	last := appendCommits(t, n, 6)
+	var broken sync.Map // sequence -> true while it fails
+	broken.Store(uint64(2), true)
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var at sync.Map
+	go func() {
+		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
+			Name: "pub",
+			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+				if _, bad := broken.Load(st.Sequence); bad {
+					return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
+				}
+				return publicOf(st, false), nil
+			},
+			At: func(seq uint64, _ time.Time) { at.Store(seq, true) },
+		})
+	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	defer stop()
+	waitUntil(t, 20*time.Second, "the commits after the broken one published", func() bool { _, ok := at.Load(last); return ok })
+	want := slices.DeleteFunc(wantPublic(1, last), func(b string) bool { return b == "2.0" || b == "2.1" })
+	if got := publicBodies(t, n); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	broken.Delete(uint64(2))
+	res, err := n.Store.ReplayParked(ctx(t), 0)
+	if err != nil || len(res) != 1 || res[0].Outcome != "replayed" {
+		t.Fatalf("replay: %+v, %v", res, err)
+	}
+	stop()
+	replayedAt := len(publicBodies(t, n))
+
+	// Started again: it goes on after commit 6, not after the replay's 2.
+	last = appendCommits(t, n, 3)
+	f := startFollower(t, n, "pub", false)
+	waitUntil(t, 20*time.Second, "the later commits published", func() bool { return f.handled(last) })
+	got := publicBodies(t, n)
+	want = append(append(want, "2.0", "2.1"), wantPublic(7, last)...)
+	if !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	str, err := n.Store.JetStream().Stream(ctx(t), eventstore.PublicStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := str.GetMsg(ctx(t), uint64(replayedAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(eventstore.PublicReplayedHeader) == "" || m.Header.Get(eventstore.PublicSourceHeader) != strconv.Itoa(2) {
+		t.Fatalf("the replayed message's headers: %v", m.Header)
+	}
+}
+
+// A public stream ahead of the log (the two restored from backups taken
+// at different moments) names commits the log does not have: the
+// publisher goes on from the log's end, so the next commits are
+// published.
+func TestAPublicStreamAheadOfTheLogDoesNotHideTheNextCommits(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	first := appendCommits(t, n, 3)
+	msg := &nats.Msg{Subject: events.PublicSubjectPrefix + "test", Data: []byte("from a later backup"), Header: nats.Header{}}
+	msg.Header[eventstore.PublicSourceHeader] = []string{"100"}
+	msg.Header[eventstore.PublicPartHeader] = []string{"1/1"}
+	if _, err := n.Store.JetStream().PublishMsg(ctx(t), msg); err != nil {
+		t.Fatal(err)
+	}
+	f := startFollower(t, n, "pub", false)
+	waitUntil(t, 20*time.Second, "the publisher started", func() bool { return f.handled(first) })
+	last := appendCommits(t, n, 3)
+	waitUntil(t, 20*time.Second, "the next commits published", func() bool { return f.handled(last) })
+	want := append([]string{"from a later backup"}, wantPublic(first+1, last)...)
+	if got := publicBodies(t, n); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+}
