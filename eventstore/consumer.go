@@ -295,7 +295,16 @@ func (s *Store) process(ctx context.Context, durable string, h *handler, d deliv
 		case found && first.StreamSequence == d.seq:
 			return outcomeParked // parked already (its acknowledgement was lost)
 		case found:
-			err = fmt.Errorf("%w: an earlier message on %s (stream sequence %d) is parked; this one waits behind it", ErrPermanent, d.subject, first.StreamSequence)
+			// Parked behind it already, when read again (a redelivery, or
+			// the publisher going over commits again after a start)?
+			behind, berr := s.parkedBehind(ctx, durable, d.subject, first.Sequence, d.seq)
+			if berr != nil {
+				err = berr
+			} else if behind {
+				return outcomeParked
+			} else {
+				err = fmt.Errorf("%w: an earlier message on %s (stream sequence %d) is parked; this one waits behind it", ErrPermanent, d.subject, first.StreamSequence)
+			}
 		}
 	}
 	if err == nil {

@@ -97,6 +97,21 @@ func (s *Store) firstParked(ctx context.Context, consumer, subject string) (Park
 	return nextParked(ctx, str, 1, parkedSubject(consumer, subject))
 }
 
+// parkedBehind says whether consumer parked the message at stream
+// sequence seq on subject, after its record at parked sequence after.
+func (s *Store) parkedBehind(ctx context.Context, consumer, subject string, after, seq uint64) (bool, error) {
+	for from := after + 1; ; {
+		p, ok, err := nextParked(ctx, s.parked, from, parkedSubject(consumer, subject))
+		if err != nil || !ok {
+			return false, err
+		}
+		if p.StreamSequence == seq {
+			return true, nil
+		}
+		from = p.Sequence + 1
+	}
+}
+
 func nextParked(ctx context.Context, str jetstream.Stream, from uint64, filter string) (Parked, bool, error) {
 	m, err := str.GetMsg(ctx, from, jetstream.WithGetMsgSubject(filter))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,19 @@ func TestTwoPublishersPublishEachMessageOnce(t *testing.T) {
 	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
 		t.Fatalf("public stream (%d messages) %v,\nwant (%d) %v", len(got), got, len(want), want)
 	}
+	// A publisher refused goes on with the reader it has: the server holds
+	// the two publishers' readers, not one more per refusal.
+	str, err := n.Store.JetStream().Stream(ctx(t), eventstore.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := str.Info(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers > 2 {
+		t.Fatalf("%d consumers on the events stream after two publishers raced, want 2 at most", info.State.Consumers)
+	}
 }
 
 // A public stream an older version wrote, through its durable consumer:
@@ -215,7 +229,8 @@ func TestThePublisherTakesOverFromItsDurableConsumer(t *testing.T) {
 	cancel()
 	<-done
 	last := appendCommits(t, n, 5)
-	f := startFollower(t, n, "pub", true)
+	// Without message ids: a start before the floor would show.
+	f := startFollower(t, n, "pub", false)
 	waitUntil(t, 20*time.Second, "the new commits published", func() bool { return f.handled(last) })
 	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
 		t.Fatalf("public stream %v, want %v", got, want)
@@ -333,5 +348,106 @@ func TestAPublicStreamAheadOfTheLogDoesNotHideTheNextCommits(t *testing.T) {
 	want := append([]string{"from a later backup"}, wantPublic(first+1, last)...)
 	if got := publicBodies(t, n); !slices.Equal(got, want) {
 		t.Fatalf("public stream %v, want %v", got, want)
+	}
+}
+
+// A commit parked last, then replayed: a publisher started after that
+// does not publish it again, though no live message follows the replay's;
+// and the parked commit counts as done where the publisher says it stands.
+func TestAReplayedLastCommitIsNotPublishedAgain(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	n.Store.Consumers = eventstore.ConsumerPolicy{MaxDeliveries: 1, Log: slog.New(slog.DiscardHandler)}
+	last := appendCommits(t, n, 5) // commit 5 makes two messages
+	var broken sync.Map
+	broken.Store(last, true)
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var at sync.Map
+	go func() {
+		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
+			Name: "pub",
+			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+				if _, bad := broken.Load(st.Sequence); bad {
+					return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
+				}
+				return publicOf(st, false), nil
+			},
+			At: func(seq uint64, _ time.Time) { at.Store(seq, true) },
+		})
+	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	defer stop()
+	waitUntil(t, 20*time.Second, "the parked commit counted as done", func() bool { _, ok := at.Load(last); return ok })
+	broken.Delete(last)
+	res, err := n.Store.ReplayParked(ctx(t), 0)
+	if err != nil || len(res) != 1 || res[0].Outcome != "replayed" {
+		t.Fatalf("replay: %+v, %v", res, err)
+	}
+	stop()
+
+	f := startFollower(t, n, "pub", false)
+	next := appendCommits(t, n, 1)
+	waitUntil(t, 20*time.Second, "the next commit handled", func() bool { return f.handled(next) })
+	if got, want := publicBodies(t, n), wantPublic(1, next); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+}
+
+// A commit whose second message failed to be written after its first was:
+// the retry writes the second only.
+func TestARetriedCommitGoesOnAfterWhatItWrote(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.DiscardHandler)}
+	last := appendCommits(t, n, 2) // commit 2 makes two messages
+	var failed sync.Once
+	var handled sync.Map
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
+			Name: "pub",
+			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+				msgs := publicOf(st, false)
+				if st.Sequence == last {
+					failed.Do(func() {
+						// No stream takes this subject: the write fails.
+						msgs[1].Subject = "nts.nowhere"
+					})
+				}
+				return msgs, nil
+			},
+			At: func(seq uint64, _ time.Time) { handled.Store(seq, true) },
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, 20*time.Second, "the commit handled", func() bool { _, ok := handled.Load(last); return ok })
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+}
+
+// An earlier version's publisher still pulling from its durable consumer:
+// the publisher does not take over (the earlier one would make its
+// consumer again from the start of the log), and says why.
+func TestThePublisherWaitsForAnEarlierVersionToStop(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	appendCommits(t, n, 2)
+	c, cancel := context.WithCancel(ctx(t))
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Store.ConsumeEvents(c, "pub", events.SubjectPrefix+">", true, func(eventstore.Stored) error { return nil })
+	}()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, 20*time.Second, "the earlier version pulling", func() bool {
+		cons, err := n.Store.JetStream().Consumer(c, eventstore.EventsStream, "pub")
+		return err == nil && cons.CachedInfo().NumWaiting > 0
+	})
+	err := n.Store.PublishFollowing(ctx(t), eventstore.PublicFollower{Name: "pub", Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) { return publicOf(st, false), nil }})
+	if !errors.Is(err, eventstore.ErrUnavailable) || !strings.Contains(err.Error(), "still pulling") {
+		t.Fatalf("publisher beside an earlier version: %v", err)
+	}
+	if got := publicBodies(t, n); len(got) != 0 {
+		t.Fatalf("published beside an earlier version: %v", got)
 	}
 }

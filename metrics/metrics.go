@@ -238,7 +238,8 @@ func (m *Metrics) OnPublished(seq uint64, stored time.Time) {
 }
 
 // Consumers are the engine's durable consumers, by name, with their
-// stream: their backlog and parked messages are exported. The deadline,
+// stream: their backlog and parked messages are exported. The publisher
+// keeps no consumer any more; what it parked is under its name. The deadline,
 // allocation and leaving-care sagas' consumers of referral events are
 // there while those sagas run apart, and what they parked before
 // referral-sagas took over from them stays to be seen.
@@ -369,6 +370,11 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		for name, stream := range Consumers {
+			if name == publisher.Durable {
+				// An earlier version's, until the publisher removes it:
+				// its backlog is not the publisher's (ntsflow_publisher_pending_events).
+				continue
+			}
 			if n, err := m.store.ConsumerPending(ctx, stream, name); err == nil {
 				gauge(descConsPending, float64(n), name)
 			}

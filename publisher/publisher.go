@@ -38,9 +38,13 @@ type Publisher struct {
 	OnPublished func(seq uint64, stored time.Time)
 }
 
-// Run publishes until ctx ends, restarting after errors.
+// Run publishes until ctx ends, restarting after errors, at first after
+// a second, then less often while it keeps failing at once (an earlier
+// version still running, say), at most every half a minute.
 func (p *Publisher) Run(ctx context.Context) error {
+	pause := time.Second
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := p.Store.PublishFollowing(ctx, eventstore.PublicFollower{
 			Name: Durable,
 			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) { return p.Messages(ctx, st) },
@@ -49,11 +53,15 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		p.log().Warn("public publisher stopped; restarting", "err", err)
+		if time.Since(began) > time.Minute {
+			pause = time.Second
+		}
+		p.log().Warn("public publisher stopped; restarting", "err", err, "retry_in", pause.String())
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 30*time.Second)
 	}
 	return ctx.Err()
 }

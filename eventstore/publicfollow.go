@@ -1,0 +1,352 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// errFenced: the public stream's last sequence was not the one the
+// publisher expected. Another instance's publisher wrote first, or a
+// write of its own landed whose answer was lost.
+var errFenced = errors.New("the public stream moved on")
+
+// PublicFollower is what PublishFollowing needs of the publisher.
+type PublicFollower struct {
+	// Name is the publisher's, for its parked messages and logs.
+	Name string
+	// Make makes a commit's public messages; the same commit must always
+	// make the same messages. Its errors are treated as a durable
+	// consumer's handler's are (ConsumerPolicy): retried, and parked when
+	// they wrap ErrPermanent or keep failing.
+	Make func(Stored) ([]PublicMessage, error)
+	// At, if set, hears where the publisher stands: the last commit it is
+	// done with (published, parked, or published by another) and when that
+	// commit was stored; on a start, the commit it goes on after.
+	At func(seq uint64, stored time.Time)
+}
+
+// PublishFollowing publishes the public contract from the events stream,
+// in order, until ctx ends.
+//
+// It keeps no consumer on the server. A durable consumer of every commit
+// costs a write of its state for each commit it acknowledges, on a
+// cluster a raft append synced on every node (BENCHMARKS.md, issue 25:
+// 3.1 per command for the publisher's); the publisher's checkpoint is the
+// public stream itself instead. Each public message names the commit it
+// came from (PublicSourceHeader, PublicPartHeader), so a publisher starting
+// reads the last one and follows commits from there with an ordered
+// consumer, skipping what that commit already published.
+//
+// Each message is written expecting the stream's last sequence to be the
+// one this publisher last saw. When another instance's publisher wrote in
+// between, the write is refused and this one reads the stream's end again
+// and goes on from there, so instances may all run it: the public stream
+// keeps the log's order and holds each message once. (Each instance makes
+// every commit's messages; the one that writes first is kept.)
+//
+// A public stream written by an earlier version, which kept a durable
+// consumer, is taken over from just after that consumer's acknowledgement
+// floor, and the consumer is removed once this publisher has written. It is
+// not taken over while something pulls from it (an earlier version still
+// running, which would make it again from the start of the log): the
+// publisher says so and waits. If that consumer is gone, it publishes
+// again from the public stream's de-duplication window before now, which
+// drops what it holds already; what the earlier version had not published
+// by then is not published (a warning says from when).
+//
+// Failures are handled as a durable consumer's are (ConsumerPolicy): a
+// commit is retried with a pause, parked on NTS_PARKED under Name when it
+// cannot be handled, and later commits of its subject are parked behind
+// it. ReplayParked publishes a parked commit's messages through Make when
+// an operator replays it, marked PublicReplayedHeader; the live publisher
+// does not publish that commit again.
+func (s *Store) PublishFollowing(ctx context.Context, f PublicFollower) error {
+	s.handlers.Store(f.Name, &handler{stream: EventsStream, perSubject: true, fn: s.commitHandler(func(st Stored) error {
+		msgs, err := f.Make(st)
+		if err != nil {
+			return err
+		}
+		for i, pm := range msgs {
+			if _, err := s.publishPublic(ctx, st.Sequence, i, len(msgs), pm, 0, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})})
+	for first := true; ; first = false {
+		at, err := s.publicResume(ctx, f.Name)
+		if err != nil {
+			return err
+		}
+		if first && at.live {
+			s.retireOldPublisher(ctx, f.Name)
+		}
+		if f.At != nil && at.from > 0 {
+			var stored time.Time
+			if at.from > 1 {
+				if m, err := s.stream.GetMsg(ctx, at.from-1); err == nil {
+					stored = m.Time
+				}
+			}
+			f.At(at.from-1, stored)
+		}
+		err = s.publishFrom(ctx, f, at)
+		if !errors.Is(err, errFenced) {
+			return err
+		}
+	}
+}
+
+// publicStart is where a publisher starts.
+type publicStart struct {
+	// from is the first commit to handle; 0 when fromTime says instead.
+	from     uint64
+	fromTime time.Time
+	// skip is how many of commit from's messages were published already.
+	skip int
+	// replayed are commits whose messages a replay published after the
+	// last live message: not to be published again.
+	replayed map[uint64]bool
+	// last is the public stream's last sequence: the first write's fence.
+	last uint64
+	// live: resumed from a message of this version's live publisher.
+	live bool
+	// takeOver: an earlier version's durable consumer to remove once this
+	// publisher has written.
+	takeOver bool
+}
+
+// publicResume reads where the public stream says the publisher got to.
+func (s *Store) publicResume(ctx context.Context, name string) (publicStart, error) {
+	info, err := s.public.Info(ctx)
+	if err != nil {
+		return publicStart{}, fmt.Errorf("public stream: %w", unavailable(err))
+	}
+	at := publicStart{last: info.State.LastSeq, replayed: map[uint64]bool{}}
+	seen := false
+	for seq := at.last; seq >= max(info.State.FirstSeq, 1); seq-- {
+		m, err := s.public.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return publicStart{}, fmt.Errorf("public stream sequence %d: %w", seq, unavailable(err))
+		}
+		seen = true
+		src, srcErr := strconv.ParseUint(m.Header.Get(PublicSourceHeader), 10, 64)
+		part, parts, partOK := parsePart(m.Header.Get(PublicPartHeader))
+		if m.Header.Get(PublicSourceHeader) == "" {
+			break // an earlier version's: its consumer says where it got to
+		}
+		if srcErr != nil || src == 0 || !partOK {
+			s.Consumers.log().Error("a public message's source headers do not parse; read as an earlier version's", "consumer", name, "public_sequence", seq,
+				PublicSourceHeader, m.Header.Get(PublicSourceHeader), PublicPartHeader, m.Header.Get(PublicPartHeader))
+			break
+		}
+		if m.Header.Get(PublicReplayedHeader) != "" {
+			at.replayed[src] = true // out of the live order: look further back
+			continue
+		}
+		at.from, at.skip, at.live = src, part, true
+		if part == parts {
+			at.from, at.skip = src+1, 0
+		}
+		head, err := s.LastSequence(ctx)
+		if err != nil {
+			return publicStart{}, err
+		}
+		if at.from > head+1 {
+			// Restored from backups of different moments: the public stream
+			// names commits the log does not have. The next commits are
+			// new ones, to be published.
+			s.Consumers.log().Error("the public stream is ahead of the log (restored from backups of different moments?); publishing from the log's end",
+				"consumer", name, "public_source", src, "log_last", head)
+			at.from, at.skip = head+1, 0
+		}
+		return at, nil
+	}
+	old, err := s.consumerInfo(ctx, EventsStream, name)
+	switch {
+	case err == nil:
+		if old.NumWaiting > 0 || old.PushBound {
+			return publicStart{}, fmt.Errorf("%w: an earlier version's publisher is still pulling from the durable consumer %s: stop it (docs/runbook.md, Upgrading to a publisher without a consumer)", ErrUnavailable, name)
+		}
+		at.from, at.takeOver = old.AckFloor.Stream+1, true
+		s.Consumers.log().Info("public publisher taking over from an earlier version's durable consumer", "consumer", name, "from", at.from)
+		return at, nil
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return publicStart{}, err
+	case !seen:
+		at.from = 1
+		return at, nil
+	}
+	// The de-duplication window, counted back from now: what was published
+	// since is remembered, and dropped when published again.
+	at.fromTime = time.Now().Add(-info.Config.Duplicates)
+	s.Consumers.log().Warn("the public stream does not say where its publisher got to, and its consumer is gone: publishing again from the de-duplication window before now; anything older not yet published is not published",
+		"consumer", name, "from_time", at.fromTime, "last_public", at.last)
+	return at, nil
+}
+
+// retireOldPublisher removes an earlier version's durable consumer left
+// behind a take-over (the instance stopped before it could), unless
+// something pulls from it.
+func (s *Store) retireOldPublisher(ctx context.Context, name string) {
+	old, err := s.consumerInfo(ctx, EventsStream, name)
+	if err != nil {
+		return // none (or the server will be asked on the next start)
+	}
+	if old.NumWaiting > 0 || old.PushBound {
+		s.Consumers.log().Error("an earlier version's publisher is still running, through its durable consumer: stop it (docs/runbook.md, Upgrading to a publisher without a consumer)", "consumer", name)
+		return
+	}
+	if err := s.RemoveConsumer(ctx, EventsStream, name); err != nil {
+		s.Consumers.log().Warn("could not remove an earlier version's publisher consumer; the next start tries again", "consumer", name, "err", err)
+	}
+}
+
+// publishFrom follows commits from at, publishing each one's public
+// messages, until ctx ends or the store fails; errFenced when it must
+// start again from the public stream's end.
+func (s *Store) publishFrom(ctx context.Context, f PublicFollower, at publicStart) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: at.from}
+	what := fmt.Sprintf("public publisher from %d", at.from)
+	if at.from == 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &at.fromTime}
+		what = fmt.Sprintf("public publisher from %s", at.fromTime.Format(time.RFC3339))
+	}
+	cons, err := s.js.OrderedConsumer(ctx, EventsStream, cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, unavailable(err))
+	}
+	it, release, err := messagesOf(ctx, cons, what)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		release()
+		// The server would keep an ordered consumer its client stopped
+		// for a while (its inactivity threshold): remove it now.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if info := cons.CachedInfo(); info != nil {
+			s.js.DeleteConsumer(dctx, EventsStream, info.Name)
+		}
+	}()
+	restarted, unwatch := s.onRestart(it.Stop)
+	defer unwatch()
+	h := &handler{stream: EventsStream, perSubject: true, fn: s.commitHandler(func(st Stored) error {
+		msgs, err := f.Make(st)
+		if err != nil {
+			return err
+		}
+		first := 0
+		if st.Sequence == at.from {
+			first = min(at.skip, len(msgs))
+		}
+		for i := first; i < len(msgs); i++ {
+			seq, err := s.publishPublic(ctx, st.Sequence, i, len(msgs), msgs[i], at.last, false)
+			if err != nil {
+				return err
+			}
+			// Written (or, answered as a duplicate, written before): a
+			// retry of this commit goes on after it.
+			at.from, at.skip = st.Sequence, i+1
+			if seq > at.last {
+				at.last = seq
+				if at.takeOver {
+					at.takeOver = false
+					s.retireOldPublisher(ctx, f.Name)
+				}
+			}
+		}
+		return nil
+	})}
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() == nil && restarted() {
+				return fmt.Errorf("%s: %w: JetStream started again; following afresh", what, ErrUnavailable)
+			}
+			return notNext(ctx, what, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		d := delivery{stream: EventsStream, subject: m.Subject(), seq: md.Sequence.Stream, time: md.Timestamp, data: m.Data(), deliveries: 1}
+		for {
+			o := outcomeDone
+			// Done already: before where the public stream says the live
+			// publisher got to (another instance's went ahead), or published
+			// by a replay.
+			if d.seq >= at.from && !at.replayed[d.seq] {
+				o = s.process(ctx, f.Name, h, d)
+			}
+			if o == outcomeFenced {
+				// Read the stream's end again. Where it says is at or after
+				// this commit (another instance's publisher is level or
+				// ahead): go on with this reader. Anywhere else: a new one.
+				next, err := s.publicResume(ctx, f.Name)
+				if err != nil {
+					return err
+				}
+				if !next.live || next.from < d.seq {
+					return errFenced
+				}
+				at = next
+				continue
+			}
+			if o == outcomeDone || o == outcomeParked {
+				if f.At != nil {
+					f.At(d.seq, d.time)
+				}
+				break
+			}
+			// One commit at a time, in order: the next waits for this one.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(s.Consumers.backoff(d.deliveries)):
+			}
+			d.deliveries++
+		}
+	}
+}
+
+// publishPublic publishes the i-th of the n public messages of the commit
+// at source, deduplicated by its id, and returns its sequence (0 when the
+// server had it already). A live write expects the stream's last sequence
+// to be fence; a replay's is marked instead.
+func (s *Store) publishPublic(ctx context.Context, source uint64, i, n int, pm PublicMessage, fence uint64, replay bool) (uint64, error) {
+	m := &nats.Msg{Subject: pm.Subject, Data: pm.Data, Header: nats.Header{}}
+	for k, v := range pm.Headers {
+		m.Header[k] = []string{v} // as given: the CloudEvents binding reads lower-case "ce-" keys
+	}
+	m.Header[PublicSourceHeader] = []string{strconv.FormatUint(source, 10)}
+	m.Header[PublicPartHeader] = []string{strconv.Itoa(i+1) + "/" + strconv.Itoa(n)}
+	opts := []jetstream.PublishOpt{jetstream.WithMsgID(pm.MsgID), jetstream.WithExpectStream(PublicStream)}
+	if replay {
+		m.Header[PublicReplayedHeader] = []string{"true"}
+	} else {
+		opts = append(opts, jetstream.WithExpectLastSequence(fence))
+	}
+	ack, err := s.js.PublishMsg(ctx, m, opts...)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, errFenced
+		}
+		return 0, fmt.Errorf("publish %s: %w", pm.Subject, unavailable(err))
+	}
+	if ack.Duplicate {
+		return 0, nil
+	}
+	return ack.Sequence, nil
+}
