@@ -85,6 +85,31 @@ func appendCommits(t *testing.T, n *storetest.Node, k int) (last uint64) {
 	return last
 }
 
+// publishUnlessBroken runs PublishFollowing with publicOf, failing for
+// good on the commits broken holds; at holds the commits it is done with.
+func publishUnlessBroken(t *testing.T, n *storetest.Node, broken *sync.Map) (at *sync.Map, stop func()) {
+	t.Helper()
+	at = &sync.Map{}
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
+			Name: "pub",
+			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+				if _, bad := broken.Load(st.Sequence); bad {
+					return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
+				}
+				return publicOf(st, false), nil
+			},
+			At: func(seq uint64, _ time.Time) { at.Store(seq, true) },
+		})
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return at, stop
+}
+
 // follower runs PublishFollowing with publicOf until stopped, noting
 // where it stands.
 type follower struct {
@@ -275,23 +300,7 @@ func TestAReplayedCommitDoesNotMoveThePublishersCheckpoint(t *testing.T) {
 	last := appendCommits(t, n, 6)
 	var broken sync.Map // sequence -> true while it fails
 	broken.Store(uint64(2), true)
-	c, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var at sync.Map
-	go func() {
-		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
-			Name: "pub",
-			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
-				if _, bad := broken.Load(st.Sequence); bad {
-					return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
-				}
-				return publicOf(st, false), nil
-			},
-			At: func(seq uint64, _ time.Time) { at.Store(seq, true) },
-		})
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	at, stop := publishUnlessBroken(t, n, &broken)
 	defer stop()
 	waitUntil(t, 20*time.Second, "the commits after the broken one published", func() bool { _, ok := at.Load(last); return ok })
 	want := slices.DeleteFunc(wantPublic(1, last), func(b string) bool { return b == "2.0" || b == "2.1" })
@@ -360,23 +369,7 @@ func TestAReplayedLastCommitIsNotPublishedAgain(t *testing.T) {
 	last := appendCommits(t, n, 5) // commit 5 makes two messages
 	var broken sync.Map
 	broken.Store(last, true)
-	c, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var at sync.Map
-	go func() {
-		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
-			Name: "pub",
-			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
-				if _, bad := broken.Load(st.Sequence); bad {
-					return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
-				}
-				return publicOf(st, false), nil
-			},
-			At: func(seq uint64, _ time.Time) { at.Store(seq, true) },
-		})
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	at, stop := publishUnlessBroken(t, n, &broken)
 	defer stop()
 	waitUntil(t, 20*time.Second, "the parked commit counted as done", func() bool { _, ok := at.Load(last); return ok })
 	broken.Delete(last)
