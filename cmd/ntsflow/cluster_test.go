@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,11 +10,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/eventstore"
 	"github.com/ntsflow/ntsflow/eventstore/storetest"
 )
 
@@ -221,5 +227,74 @@ func TestClusterSurvivesANodeLoss(t *testing.T) {
 			getJSON(t, base+"/v1/views", &status)
 			t.Logf("%s: views: %s", base, status)
 		}
+	}
+
+	// Both instances ran a publisher, through the node loss: the public
+	// stream holds each event once, and each referral's in the log's order.
+	publicOnce(t, cluster.URL(), map[string]int{"org.ntsflow.referral.received.v1": n, "org.ntsflow.referral.placed.v1": n / 2})
+}
+
+// publicOnce waits until the public stream at url holds at least want of
+// each type, then checks that no event (ce-id) is there twice and that
+// each referral's events come in the order of the commits they came from.
+func publicOnce(t *testing.T, url string, want map[string]int) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	str, err := js.Stream(ctx, eventstore.PublicStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*jetstream.RawStreamMsg
+	read := func() bool {
+		msgs = msgs[:0]
+		info, err := str.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byType := map[string]int{}
+		for q := info.State.FirstSeq; q > 0 && q <= info.State.LastSeq; q++ {
+			m, err := str.GetMsg(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, m)
+			byType[m.Header.Get("ce-type")]++
+		}
+		for typ, k := range want {
+			if byType[typ] < k {
+				return false
+			}
+		}
+		return true
+	}
+	if !storetest.WaitFor(45*time.Second, read) {
+		t.Fatalf("the public stream never held %v (%d messages)", want, len(msgs))
+	}
+	seen := map[string]uint64{}
+	lastOf := map[string]uint64{} // referral -> source sequence of its last event
+	for _, m := range msgs {
+		id, subject := m.Header.Get("ce-id"), m.Header.Get("ce-subject")
+		if at, dup := seen[id]; dup {
+			t.Errorf("public event %s at %d and again at %d", id, at, m.Sequence)
+		}
+		seen[id] = m.Sequence
+		src, err := strconv.ParseUint(m.Header.Get(eventstore.PublicSourceHeader), 10, 64)
+		if err != nil {
+			t.Fatalf("public message %d: %s %q", m.Sequence, eventstore.PublicSourceHeader, m.Header.Get(eventstore.PublicSourceHeader))
+		}
+		if src < lastOf[subject] {
+			t.Errorf("referral %s: an event of commit %d after one of commit %d", subject, src, lastOf[subject])
+		}
+		lastOf[subject] = src
 	}
 }
