@@ -86,28 +86,15 @@ func appendCommits(t *testing.T, n *storetest.Node, k int) (last uint64) {
 }
 
 // publishUnlessBroken runs PublishFollowing with publicOf, failing for
-// good on the commits broken holds; at holds the commits it is done with.
-func publishUnlessBroken(t *testing.T, n *storetest.Node, broken *sync.Map) (at *sync.Map, stop func()) {
+// good on the commits broken holds.
+func publishUnlessBroken(t *testing.T, n *storetest.Node, broken *sync.Map) *follower {
 	t.Helper()
-	at = &sync.Map{}
-	c, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
-			Name: "pub",
-			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
-				if _, bad := broken.Load(st.Sequence); bad {
-					return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
-				}
-				return publicOf(st, false), nil
-			},
-			At: func(seq uint64, _ time.Time) { at.Store(seq, true) },
-		})
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return at, stop
+	return runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+		if _, bad := broken.Load(st.Sequence); bad {
+			return nil, fmt.Errorf("%w: cannot make this one", eventstore.ErrPermanent)
+		}
+		return publicOf(st, false), nil
+	})
 }
 
 // follower runs PublishFollowing with publicOf until stopped, noting
@@ -120,13 +107,20 @@ type follower struct {
 
 func startFollower(t *testing.T, n *storetest.Node, name string, withIDs bool) *follower {
 	t.Helper()
+	return runFollower(t, n, name, func(st eventstore.Stored) ([]eventstore.PublicMessage, error) { return publicOf(st, withIDs), nil })
+}
+
+// runFollower runs PublishFollowing with mk until stopped (or the test
+// ends), noting the last commit it is done with.
+func runFollower(t *testing.T, n *storetest.Node, name string, mk func(eventstore.Stored) ([]eventstore.PublicMessage, error)) *follower {
+	t.Helper()
 	f := &follower{}
 	c, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
 			Name: name,
-			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) { return publicOf(st, withIDs), nil },
+			Make: mk,
 			At: func(seq uint64, _ time.Time) {
 				f.mu.Lock()
 				f.at = max(f.at, seq)
@@ -300,9 +294,8 @@ func TestAReplayedCommitDoesNotMoveThePublishersCheckpoint(t *testing.T) {
 	last := appendCommits(t, n, 6)
 	var broken sync.Map // sequence -> true while it fails
 	broken.Store(uint64(2), true)
-	at, stop := publishUnlessBroken(t, n, &broken)
-	defer stop()
-	waitUntil(t, 20*time.Second, "the commits after the broken one published", func() bool { _, ok := at.Load(last); return ok })
+	f := publishUnlessBroken(t, n, &broken)
+	waitUntil(t, 20*time.Second, "the commits after the broken one published", func() bool { return f.handled(last) })
 	want := slices.DeleteFunc(wantPublic(1, last), func(b string) bool { return b == "2.0" || b == "2.1" })
 	if got := publicBodies(t, n); !slices.Equal(got, want) {
 		t.Fatalf("public stream %v, want %v", got, want)
@@ -312,12 +305,12 @@ func TestAReplayedCommitDoesNotMoveThePublishersCheckpoint(t *testing.T) {
 	if err != nil || len(res) != 1 || res[0].Outcome != "replayed" {
 		t.Fatalf("replay: %+v, %v", res, err)
 	}
-	stop()
+	f.stop()
 	replayedAt := len(publicBodies(t, n))
 
 	// Started again: it goes on after commit 6, not after the replay's 2.
 	last = appendCommits(t, n, 3)
-	f := startFollower(t, n, "pub", false)
+	f = startFollower(t, n, "pub", false)
 	waitUntil(t, 20*time.Second, "the later commits published", func() bool { return f.handled(last) })
 	got := publicBodies(t, n)
 	want = append(append(want, "2.0", "2.1"), wantPublic(7, last)...)
@@ -369,17 +362,16 @@ func TestAReplayedLastCommitIsNotPublishedAgain(t *testing.T) {
 	last := appendCommits(t, n, 5) // commit 5 makes two messages
 	var broken sync.Map
 	broken.Store(last, true)
-	at, stop := publishUnlessBroken(t, n, &broken)
-	defer stop()
-	waitUntil(t, 20*time.Second, "the parked commit counted as done", func() bool { _, ok := at.Load(last); return ok })
+	f := publishUnlessBroken(t, n, &broken)
+	waitUntil(t, 20*time.Second, "the parked commit counted as done", func() bool { return f.handled(last) })
 	broken.Delete(last)
 	res, err := n.Store.ReplayParked(ctx(t), 0)
 	if err != nil || len(res) != 1 || res[0].Outcome != "replayed" {
 		t.Fatalf("replay: %+v, %v", res, err)
 	}
-	stop()
+	f.stop()
 
-	f := startFollower(t, n, "pub", false)
+	f = startFollower(t, n, "pub", false)
 	next := appendCommits(t, n, 1)
 	waitUntil(t, 20*time.Second, "the next commit handled", func() bool { return f.handled(next) })
 	if got, want := publicBodies(t, n), wantPublic(1, next); !slices.Equal(got, want) {
@@ -394,27 +386,17 @@ func TestARetriedCommitGoesOnAfterWhatItWrote(t *testing.T) {
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.DiscardHandler)}
 	last := appendCommits(t, n, 2) // commit 2 makes two messages
 	var failed sync.Once
-	var handled sync.Map
-	c, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- n.Store.PublishFollowing(c, eventstore.PublicFollower{
-			Name: "pub",
-			Make: func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
-				msgs := publicOf(st, false)
-				if st.Sequence == last {
-					failed.Do(func() {
-						// No stream takes this subject: the write fails.
-						msgs[1].Subject = "nts.nowhere"
-					})
-				}
-				return msgs, nil
-			},
-			At: func(seq uint64, _ time.Time) { handled.Store(seq, true) },
-		})
-	}()
-	defer func() { cancel(); <-done }()
-	waitUntil(t, 20*time.Second, "the commit handled", func() bool { _, ok := handled.Load(last); return ok })
+	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+		msgs := publicOf(st, false)
+		if st.Sequence == last {
+			failed.Do(func() {
+				// No stream takes this subject: the write fails.
+				msgs[1].Subject = "nts.nowhere"
+			})
+		}
+		return msgs, nil
+	})
+	waitUntil(t, 20*time.Second, "the commit handled", func() bool { return f.handled(last) })
 	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
 		t.Fatalf("public stream %v, want %v", got, want)
 	}
