@@ -378,6 +378,12 @@ func (s *Store) ConsumerPending(ctx context.Context, stream, durable string) (ui
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
+// inUse says a client is pulling from (or bound to) the consumer now: an
+// engine running it.
+func inUse(info *jetstream.ConsumerInfo) bool {
+	return info.NumWaiting > 0 || info.PushBound
+}
+
 // RemoveConsumer deletes the durable consumer named durable on stream, if
 // there is one: a consumer no version of the engine runs any more, whose
 // backlog the server would otherwise keep, and count, for ever.

@@ -324,7 +324,7 @@ func (s *Store) DurableConsumers(ctx context.Context, stream string) ([]Consumer
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ConsumerPosition{Name: info.Name, AckFloor: info.AckFloor.Stream, Config: cfg, InUse: info.NumWaiting > 0 || info.PushBound})
+		out = append(out, ConsumerPosition{Name: info.Name, AckFloor: info.AckFloor.Stream, Config: cfg, InUse: inUse(info)})
 	}
 	if err := list.Err(); err != nil {
 		return nil, fmt.Errorf("list the consumers of %s: %w", stream, unavailable(err))

@@ -85,6 +85,11 @@ func (s *Store) PublishFollowing(ctx context.Context, f PublicFollower) error {
 			return err
 		}
 		if first && at.live {
+			// Only a start can find these: a resume after a refusal reads
+			// what a live publisher of this log just wrote.
+			if err := s.notAheadOfLog(ctx, f.Name, &at); err != nil {
+				return err
+			}
 			s.retireOldPublisher(ctx, f.Name)
 		}
 		if f.At != nil && at.from > 0 {
@@ -139,14 +144,15 @@ func (s *Store) publicResume(ctx context.Context, name string) (publicStart, err
 			return publicStart{}, fmt.Errorf("public stream sequence %d: %w", seq, unavailable(err))
 		}
 		seen = true
-		src, srcErr := strconv.ParseUint(m.Header.Get(PublicSourceHeader), 10, 64)
-		part, parts, partOK := parsePart(m.Header.Get(PublicPartHeader))
-		if m.Header.Get(PublicSourceHeader) == "" {
+		srcHeader, partHeader := m.Header.Get(PublicSourceHeader), m.Header.Get(PublicPartHeader)
+		if srcHeader == "" {
 			break // an earlier version's: its consumer says where it got to
 		}
+		src, srcErr := strconv.ParseUint(srcHeader, 10, 64)
+		part, parts, partOK := parsePart(partHeader)
 		if srcErr != nil || src == 0 || !partOK {
 			s.Consumers.log().Error("a public message's source headers do not parse; read as an earlier version's", "consumer", name, "public_sequence", seq,
-				PublicSourceHeader, m.Header.Get(PublicSourceHeader), PublicPartHeader, m.Header.Get(PublicPartHeader))
+				PublicSourceHeader, srcHeader, PublicPartHeader, partHeader)
 			break
 		}
 		if m.Header.Get(PublicReplayedHeader) != "" {
@@ -157,24 +163,12 @@ func (s *Store) publicResume(ctx context.Context, name string) (publicStart, err
 		if part == parts {
 			at.from, at.skip = src+1, 0
 		}
-		head, err := s.LastSequence(ctx)
-		if err != nil {
-			return publicStart{}, err
-		}
-		if at.from > head+1 {
-			// Restored from backups of different moments: the public stream
-			// names commits the log does not have. The next commits are
-			// new ones, to be published.
-			s.Consumers.log().Error("the public stream is ahead of the log (restored from backups of different moments?); publishing from the log's end",
-				"consumer", name, "public_source", src, "log_last", head)
-			at.from, at.skip = head+1, 0
-		}
 		return at, nil
 	}
 	old, err := s.consumerInfo(ctx, EventsStream, name)
 	switch {
 	case err == nil:
-		if old.NumWaiting > 0 || old.PushBound {
+		if inUse(old) {
 			return publicStart{}, fmt.Errorf("%w: an earlier version's publisher is still pulling from the durable consumer %s: stop it (docs/runbook.md, Upgrading to a publisher without a consumer)", ErrUnavailable, name)
 		}
 		at.from, at.takeOver = old.AckFloor.Stream+1, true
@@ -194,6 +188,23 @@ func (s *Store) publicResume(ctx context.Context, name string) (publicStart, err
 	return at, nil
 }
 
+// notAheadOfLog checks a start read from the public stream against the
+// log. Restored from backups of different moments, the public stream may
+// name commits the log does not have; the next commits are new ones, to be
+// published, so the publisher goes on from the log's end.
+func (s *Store) notAheadOfLog(ctx context.Context, name string, at *publicStart) error {
+	head, err := s.LastSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if at.from > head+1 {
+		s.Consumers.log().Error("the public stream is ahead of the log (restored from backups of different moments?); publishing from the log's end",
+			"consumer", name, "public_from", at.from, "log_last", head)
+		at.from, at.skip = head+1, 0
+	}
+	return nil
+}
+
 // retireOldPublisher removes an earlier version's durable consumer left
 // behind a take-over (the instance stopped before it could), unless
 // something pulls from it.
@@ -202,7 +213,7 @@ func (s *Store) retireOldPublisher(ctx context.Context, name string) {
 	if err != nil {
 		return // none (or the server will be asked on the next start)
 	}
-	if old.NumWaiting > 0 || old.PushBound {
+	if inUse(old) {
 		s.Consumers.log().Error("an earlier version's publisher is still running, through its durable consumer: stop it (docs/runbook.md, Upgrading to a publisher without a consumer)", "consumer", name)
 		return
 	}

@@ -237,14 +237,16 @@ func (m *Metrics) OnPublished(seq uint64, stored time.Time) {
 	m.mu.Unlock()
 }
 
-// Consumers are the engine's durable consumers, by name, with their
-// stream: their backlog and parked messages are exported. The publisher
-// keeps no consumer any more; what it parked is under its name. The deadline,
+// Consumers are the engine's consumers, by name, with the stream their
+// durable consumer reads: their failures and parked messages are exported,
+// and the backlog of those with a durable consumer. The publisher keeps none
+// (its backlog is ntsflow_publisher_pending_events); what it parked is
+// under its name. The deadline,
 // allocation and leaving-care sagas' consumers of referral events are
 // there while those sagas run apart, and what they parked before
 // referral-sagas took over from them stays to be seen.
 var Consumers = map[string]string{
-	publisher.Durable:                   eventstore.EventsStream,
+	publisher.Durable:                   "",
 	sagarun.ReferralSagasConsumer:       eventstore.EventsStream,
 	sagarun.DeadlineEventsConsumer:      eventstore.EventsStream,
 	sagarun.DeadlineTimersConsumer:      eventstore.TimersStream,
@@ -370,10 +372,8 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		for name, stream := range Consumers {
-			if name == publisher.Durable {
-				// An earlier version's, until the publisher removes it:
-				// its backlog is not the publisher's (ntsflow_publisher_pending_events).
-				continue
+			if stream == "" {
+				continue // no durable consumer
 			}
 			if n, err := m.store.ConsumerPending(ctx, stream, name); err == nil {
 				gauge(descConsPending, float64(n), name)
