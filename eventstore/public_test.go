@@ -50,21 +50,8 @@ func wantPublic(from, to uint64) []string {
 // publicBodies reads the public stream's messages, in order.
 func publicBodies(t *testing.T, n *storetest.Node) []string {
 	t.Helper()
-	c := ctx(t)
-	str, err := n.Store.JetStream().Stream(c, eventstore.PublicStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := str.Info(c)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for q := info.State.FirstSeq; q > 0 && q <= info.State.LastSeq; q++ {
-		m, err := str.GetMsg(c, q)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range storetest.Messages(t, ctx(t), n.Store.JetStream(), eventstore.PublicStream) {
 		out = append(out, string(m.Data))
 	}
 	return out

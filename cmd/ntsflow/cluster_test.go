@@ -250,24 +250,11 @@ func publicOnce(t *testing.T, url string, want map[string]int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	str, err := js.Stream(ctx, eventstore.PublicStream)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var msgs []*jetstream.RawStreamMsg
 	read := func() bool {
-		msgs = msgs[:0]
-		info, err := str.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		msgs = storetest.Messages(t, ctx, js, eventstore.PublicStream)
 		byType := map[string]int{}
-		for q := info.State.FirstSeq; q > 0 && q <= info.State.LastSeq; q++ {
-			m, err := str.GetMsg(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs = append(msgs, m)
+		for _, m := range msgs {
 			byType[m.Header.Get("ce-type")]++
 		}
 		for typ, k := range want {
