@@ -44,8 +44,10 @@ type Row struct {
 	// Mode is the mix's mode (cold or warm) for its rows.
 	Mode       string         `json:"mode,omitempty"`
 	ErrorKinds map[string]int `json:"errorKinds,omitempty"`
-	// FsyncsPerOp is serve's fsync and fdatasync calls per command sent;
-	// absent when they could not be counted (no strace, no ptrace).
+	// FsyncsPerOp is serve's synced writes per command sent: fsync and
+	// fdatasync calls, and files opened O_SYNC (counted since 2026-12-08;
+	// earlier rows count the calls only); absent when they could not be
+	// counted (no strace, no ptrace).
 	FsyncsPerOp *float64 `json:"fsyncsPerOp,omitempty"`
 	// FsyncsBy divides FsyncsPerOp by whose file was synced ("stream
 	// NTS_EVENTS", "consumer deadline-saga", "raft log: consumers").

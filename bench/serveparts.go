@@ -673,9 +673,9 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 	sent := float64(max(1, m.Sent))
 	var notes []string
 	if counted {
-		f := float64(calls["fsync"]+calls["fdatasync"]) / sent
+		f := float64(calls["fsync"]+calls["fdatasync"]+calls[osyncOpen]) / sent
 		r.FsyncsPerOp = &f
-		notes = append(notes, fmt.Sprintf("%.2f fsyncs per command (fsync %d, fdatasync %d; %s)", f, calls["fsync"], calls["fdatasync"], traced))
+		notes = append(notes, fmt.Sprintf("%.2f synced writes per command (fsync %d, fdatasync %d, files opened O_SYNC %d; %s)", f, calls["fsync"], calls["fdatasync"], calls[osyncOpen], traced))
 		if r3 {
 			notes = append(notes, fmt.Sprintf("%.2f per node", f/float64(len(pids))))
 		}
@@ -691,7 +691,7 @@ func writesWindow(ctx context.Context, o MixOptions, mode string, cold *coldSeed
 		for _, k := range what {
 			per = append(per, fmt.Sprintf("%s %.2f", k, r.FsyncsBy[k]))
 		}
-		notes = append(notes, "fsyncs per command by whose file: "+strings.Join(per, ", "))
+		notes = append(notes, "synced writes per command by whose file: "+strings.Join(per, ", "))
 		if errGroups != nil {
 			notes = append(notes, "raft logs not named by their stream or consumer: "+errGroups.Error())
 		}
@@ -737,7 +737,7 @@ func startStrace(pid int, out string) (*straceRun, string) {
 	}
 	// Each call with its file's path (-y), not a count table: the paths say
 	// whose writes were synced (a stream, a consumer, a raft log).
-	cmd := exec.Command(bin, "-f", "-y", "-e", "trace=fsync,fdatasync", "-o", out, "-p", strconv.Itoa(pid))
+	cmd := exec.Command(bin, "-f", "-y", "-e", "trace=fsync,fdatasync,openat", "-o", out, "-p", strconv.Itoa(pid))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err.Error()
@@ -796,27 +796,43 @@ func (t *straceRun) stop(groups map[string]string) (calls, by map[string]int, er
 
 // parseStraceCalls reads strace -f -y's lines, one per call begun
 // ("PID fsync(FD</path>) = 0", or its start "... <unfinished ...>", whose
-// "resumed" line is not counted again).
+// "resumed" line is not counted again). A file opened with O_SYNC or
+// O_DSYNC counts as one synced write ("O_SYNC open"): nats-server writes
+// its small metadata files whole that way, with no fsync call, and each is
+// a write the disk must finish before the call returns.
 func parseStraceCalls(trace string, groups map[string]string) (calls, by map[string]int) {
-	calls, by = map[string]int{"fsync": 0, "fdatasync": 0}, map[string]int{}
+	calls, by = map[string]int{"fsync": 0, "fdatasync": 0, osyncOpen: 0}, map[string]int{}
 	for _, line := range strings.Split(trace, "\n") {
-		for name := range calls {
+		for _, name := range []string{"fsync", "fdatasync", "openat"} {
 			i := strings.Index(line, name+"(")
 			if i < 0 || (i > 0 && line[i-1] != ' ') {
 				continue
 			}
-			calls[name]++
-			path := line[i+len(name)+1:]
-			if j, k := strings.IndexByte(path, '<'), strings.IndexByte(path, '>'); j >= 0 && k > j {
-				path = path[j+1 : k]
-			} else {
-				path = ""
+			args := line[i+len(name)+1:]
+			var path string
+			if name == "openat" {
+				// openat(DIRFD</dir>, "/path", FLAGS, MODE) = FD</path>
+				if !strings.Contains(args, "O_SYNC") && !strings.Contains(args, "O_DSYNC") {
+					continue
+				}
+				name = osyncOpen
+				if j := strings.IndexByte(args, '"'); j >= 0 {
+					if k := strings.IndexByte(args[j+1:], '"'); k >= 0 {
+						path = args[j+1 : j+1+k]
+					}
+				}
+			} else if j, k := strings.IndexByte(args, '<'), strings.IndexByte(args, '>'); j >= 0 && k > j {
+				path = args[j+1 : k]
 			}
+			calls[name]++
 			by[syncedWhat(path, groups)]++
 		}
 	}
 	return calls, by
 }
+
+// osyncOpen counts files opened for synchronous writes (parseStraceCalls).
+const osyncOpen = "O_SYNC open"
 
 // syncedWhat names whose file a sync was of, from nats-server's layout: a
 // stream's messages ("stream NTS_EVENTS"), a consumer's state ("consumer

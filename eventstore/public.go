@@ -33,6 +33,8 @@ func ensurePublic(ctx context.Context, js jetstream.JetStream, replicas int) (je
 		Retention:   jetstream.LimitsPolicy,
 		Duplicates:  time.Hour,
 		DenyDelete:  true,
+		// The publisher writes messages in atomic batches (publicbatch.go).
+		AllowAtomicPublish: true,
 		// Applies to a stream created by an earlier version too: the
 		// server takes a lower limit on update, keeping what exists.
 		MaxConsumers: PublicMaxConsumers,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,14 +373,15 @@ func TestARetriedCommitGoesOnAfterWhatItWrote(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.DiscardHandler)}
 	last := appendCommits(t, n, 2) // commit 2 makes two messages
-	var failed sync.Once
+	var made atomic.Int32
 	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
 		msgs := publicOf(st, false)
-		if st.Sequence == last {
-			failed.Do(func() {
-				// No stream takes this subject: the write fails.
-				msgs[1].Subject = "nts.nowhere"
-			})
+		// The first two makings are bad: one stages the commit (and fails
+		// a batch whole, where it is written in one), the next writes it
+		// alone, its first message written and its second not. No stream
+		// takes this subject: the write fails.
+		if st.Sequence == last && made.Add(1) <= 2 {
+			msgs[1].Subject = "nts.nowhere"
 		}
 		return msgs, nil
 	})
@@ -411,5 +413,63 @@ func TestThePublisherWaitsForAnEarlierVersionToStop(t *testing.T) {
 	}
 	if got := publicBodies(t, n); len(got) != 0 {
 		t.Fatalf("published beside an earlier version: %v", got)
+	}
+}
+
+// Commits read close together have their messages written as one atomic
+// batch (fewer synced writes), still each once and in order.
+func TestThePublisherWritesCommitsCloseTogetherInBatches(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	f := startFollower(t, n, "pub", false)
+	last := appendCommits(t, n, 60)
+	waitUntil(t, 20*time.Second, "the commits published", func() bool { return f.handled(last) })
+	msgs := storetest.Messages(t, ctx(t), n.Store.JetStream(), eventstore.PublicStream)
+	var got []string
+	batches := map[string]int{}
+	for _, m := range msgs {
+		got = append(got, string(m.Data))
+		if id := m.Header.Get("Nats-Batch-Id"); id != "" {
+			batches[id]++
+		}
+	}
+	if want := wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	inBatches := 0
+	for _, k := range batches {
+		inBatches += k
+	}
+	if len(batches) == 0 || inBatches <= len(batches) {
+		t.Fatalf("%d of %d public messages written in %d batches: want commits read together written together", inBatches, len(msgs), len(batches))
+	}
+}
+
+// A public stream that takes no atomic batches (allow_atomic turned off,
+// or a server before 2.12): the publisher writes one message at a time,
+// each once and in order.
+func TestThePublisherWritesOneByOneWhereBatchesAreRefused(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	str, err := n.Store.JetStream().Stream(ctx(t), eventstore.PublicStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := str.CachedInfo().Config
+	cfg.AllowAtomicPublish = false
+	if _, err := n.Store.JetStream().UpdateStream(ctx(t), cfg); err != nil {
+		t.Fatal(err)
+	}
+	f := startFollower(t, n, "pub", false)
+	last := appendCommits(t, n, 30)
+	waitUntil(t, 20*time.Second, "the commits published", func() bool { return f.handled(last) })
+	msgs := storetest.Messages(t, ctx(t), n.Store.JetStream(), eventstore.PublicStream)
+	var got []string
+	for _, m := range msgs {
+		got = append(got, string(m.Data))
+		if id := m.Header.Get("Nats-Batch-Id"); id != "" {
+			t.Fatalf("a message written in a batch the stream refuses: %v", m.Header)
+		}
+	}
+	if want := wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
 	}
 }

@@ -225,6 +225,11 @@ func (s *Store) retireOldPublisher(ctx context.Context, name string) {
 // publishFrom follows commits from at, publishing each one's public
 // messages, until ctx ends or the store fails; errFenced when it must
 // start again from the public stream's end.
+//
+// It makes each commit's messages as it reads it, and writes them when
+// no commit has come for publicLinger, or publicLinger after the first
+// of them was made, whichever is sooner: together, as one atomic batch
+// (publicbatch.go).
 func (s *Store) publishFrom(ctx context.Context, f PublicFollower, at publicStart) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: at.from}
 	what := fmt.Sprintf("public publisher from %d", at.from)
@@ -252,35 +257,29 @@ func (s *Store) publishFrom(ctx context.Context, f PublicFollower, at publicStar
 	}()
 	restarted, unwatch := s.onRestart(it.Stop)
 	defer unwatch()
-	h := &handler{stream: EventsStream, perSubject: true, fn: s.commitHandler(func(st Stored) error {
+	p := &publicRun{ctx: ctx, s: s, f: f, at: at}
+	p.one = &handler{stream: EventsStream, perSubject: true, fn: s.commitHandler(p.writeOne)}
+	p.make = &handler{stream: EventsStream, perSubject: true, fn: s.commitHandler(func(st Stored) error {
 		msgs, err := f.Make(st)
-		if err != nil {
-			return err
-		}
-		first := 0
-		if st.Sequence == at.from {
-			first = min(at.skip, len(msgs))
-		}
-		for i := first; i < len(msgs); i++ {
-			seq, err := s.publishPublic(ctx, st.Sequence, i, len(msgs), msgs[i], at.last, false)
-			if err != nil {
-				return err
-			}
-			// Written (or, answered as a duplicate, written before): a
-			// retry of this commit goes on after it.
-			at.from, at.skip = st.Sequence, i+1
-			if seq > at.last {
-				at.last = seq
-				if at.takeOver {
-					at.takeOver = false
-					s.retireOldPublisher(ctx, f.Name)
-				}
-			}
-		}
-		return nil
+		p.made = msgs
+		return err
 	})}
 	for {
-		m, err := it.Next()
+		var m jetstream.Msg
+		switch wait := time.Until(p.batch.due); {
+		case len(p.batch.commits) == 0:
+			m, err = it.Next()
+		case wait > 0 && p.batch.msgs < publicBatchMax:
+			m, err = it.Next(jetstream.NextMaxWait(wait))
+		default:
+			err = nats.ErrTimeout
+		}
+		if errors.Is(err, nats.ErrTimeout) && len(p.batch.commits) > 0 {
+			if err := p.flush(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil && restarted() {
 				return fmt.Errorf("%s: %w: JetStream started again; following afresh", what, ErrUnavailable)
@@ -292,43 +291,158 @@ func (s *Store) publishFrom(ctx context.Context, f PublicFollower, at publicStar
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		d := delivery{stream: EventsStream, subject: m.Subject(), seq: md.Sequence.Stream, time: md.Timestamp, data: m.Data(), deliveries: 1}
-		for {
-			o := outcomeDone
-			// Done already: before where the public stream says the live
-			// publisher got to (another instance's went ahead), or published
-			// by a replay.
-			if d.seq >= at.from && !at.replayed[d.seq] {
-				o = s.process(ctx, f.Name, h, d)
-			}
-			if o == outcomeFenced {
-				// Read the stream's end again. Where it says is at or after
-				// this commit (another instance's publisher is level or
-				// ahead): go on with this reader. Anywhere else: a new one.
-				next, err := s.publicResume(ctx, f.Name)
-				if err != nil {
-					return err
-				}
-				if !next.live || next.from < d.seq {
-					return errFenced
-				}
-				at = next
-				continue
-			}
-			if o == outcomeDone || o == outcomeParked {
-				if f.At != nil {
-					f.At(d.seq, d.time)
-				}
-				break
-			}
-			// One commit at a time, in order: the next waits for this one.
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(s.Consumers.backoff(d.deliveries)):
-			}
-			d.deliveries++
+		if err := p.read(ctx, d); err != nil {
+			return err
 		}
 	}
+}
+
+// publicRun is one run of publishFrom: where it stands, and the commits
+// whose messages wait to be written.
+type publicRun struct {
+	// ctx is publishFrom's, for the handlers, which the failure policy
+	// calls without one.
+	ctx context.Context
+	s   *Store
+	f   PublicFollower
+	at  publicStart
+	// make makes a commit's messages into made; one makes and writes them
+	// at once, commit by commit (writeOne). Both go through the failure
+	// policy (Store.process).
+	make, one *handler
+	made      []PublicMessage
+	batch     publicBatch
+	// noBatches: the stream refused an atomic batch as such; this run
+	// writes one message at a time.
+	noBatches bool
+}
+
+// skips: done already. Before where the public stream says the live
+// publisher got to (another instance's went ahead), or published by a
+// replay.
+func (p *publicRun) skips(seq uint64) bool {
+	return seq < p.at.from || p.at.replayed[seq]
+}
+
+// read makes commit d's messages and adds them to the batch, retrying
+// with a pause while the failure policy says so.
+func (p *publicRun) read(ctx context.Context, d delivery) error {
+	for {
+		o := outcomeDone
+		p.made = nil
+		if !p.skips(d.seq) {
+			o = p.s.process(ctx, p.f.Name, p.make, d)
+		}
+		switch {
+		case o == outcomeDone && len(p.made) > 0:
+			p.batch.add(d, p.made)
+			return nil
+		case o == outcomeDone || o == outcomeParked:
+			p.batch.last = d
+			if len(p.batch.commits) == 0 {
+				p.done()
+			}
+			return nil
+		}
+		// Write what waits first: it should not wait on this commit's
+		// retries.
+		if err := p.flush(ctx); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.s.Consumers.backoff(d.deliveries)):
+		}
+		d.deliveries++
+	}
+}
+
+// done tells the follower where the publisher stands: the last commit read,
+// now that everything read is written.
+func (p *publicRun) done() {
+	if p.f.At != nil && p.batch.last.seq > 0 {
+		p.f.At(p.batch.last.seq, p.batch.last.time)
+	}
+}
+
+// writeOne makes and writes one commit's messages, one at a time: the way
+// a batch's commits go when the batch cannot be written whole.
+func (p *publicRun) writeOne(st Stored) error {
+	msgs, err := p.f.Make(st)
+	if err != nil {
+		return err
+	}
+	first := 0
+	if st.Sequence == p.at.from {
+		first = min(p.at.skip, len(msgs))
+	}
+	for i := first; i < len(msgs); i++ {
+		seq, err := p.s.publishPublic(p.ctx, st.Sequence, i, len(msgs), msgs[i], p.at.last, false)
+		if err != nil {
+			return err
+		}
+		// Written (or, answered as a duplicate, written before): a
+		// retry of this commit goes on after it.
+		p.wrote(st.Sequence, i+1, seq)
+	}
+	return nil
+}
+
+// wrote notes that the public stream holds the first part messages of
+// commit src, the last written at public sequence seq (0: the server had
+// it already).
+func (p *publicRun) wrote(src uint64, part int, seq uint64) {
+	p.at.from, p.at.skip = src, part
+	if seq > p.at.last {
+		p.at.last = seq
+		if p.at.takeOver {
+			p.at.takeOver = false
+			p.s.retireOldPublisher(p.ctx, p.f.Name)
+		}
+	}
+}
+
+// writeEach writes the commit d through the failure policy, one message
+// at a time, retrying with a pause; errFenced when the reader must start
+// again from the public stream's end.
+func (p *publicRun) writeEach(ctx context.Context, d delivery) error {
+	for {
+		if p.skips(d.seq) {
+			return nil
+		}
+		switch p.s.process(ctx, p.f.Name, p.one, d) {
+		case outcomeDone, outcomeParked:
+			return nil
+		case outcomeFenced:
+			if err := p.refenced(ctx, d.seq); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.s.Consumers.backoff(d.deliveries)):
+		}
+		d.deliveries++
+	}
+}
+
+// refenced reads the stream's end again after a refused write of commit
+// seq's messages. Where it says is at or after that commit (another
+// instance's publisher is level or ahead), the run goes on with its
+// reader; anywhere else, errFenced: a new one.
+func (p *publicRun) refenced(ctx context.Context, seq uint64) error {
+	next, err := p.s.publicResume(ctx, p.f.Name)
+	if err != nil {
+		return err
+	}
+	if !next.live || next.from < seq {
+		return errFenced
+	}
+	p.at = next
+	return nil
 }
 
 // publishPublic publishes the i-th of the n public messages of the commit
@@ -336,12 +450,7 @@ func (s *Store) publishFrom(ctx context.Context, f PublicFollower, at publicStar
 // server had it already). A live write expects the stream's last sequence
 // to be fence; a replay's is marked instead.
 func (s *Store) publishPublic(ctx context.Context, source uint64, i, n int, pm PublicMessage, fence uint64, replay bool) (uint64, error) {
-	m := &nats.Msg{Subject: pm.Subject, Data: pm.Data, Header: nats.Header{}}
-	for k, v := range pm.Headers {
-		m.Header[k] = []string{v} // as given: the CloudEvents binding reads lower-case "ce-" keys
-	}
-	m.Header[PublicSourceHeader] = []string{strconv.FormatUint(source, 10)}
-	m.Header[PublicPartHeader] = []string{strconv.Itoa(i+1) + "/" + strconv.Itoa(n)}
+	m := publicMsg(sourcedMessage{source, i, n, pm})
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(pm.MsgID), jetstream.WithExpectStream(PublicStream)}
 	if replay {
 		m.Header[PublicReplayedHeader] = []string{"true"}
@@ -350,8 +459,7 @@ func (s *Store) publishPublic(ctx context.Context, source uint64, i, n int, pm P
 	}
 	ack, err := s.js.PublishMsg(ctx, m, opts...)
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if isFenced(err) {
 			return 0, errFenced
 		}
 		return 0, fmt.Errorf("publish %s: %w", pm.Subject, unavailable(err))
@@ -360,4 +468,29 @@ func (s *Store) publishPublic(ctx context.Context, source uint64, i, n int, pm P
 		return 0, nil
 	}
 	return ack.Sequence, nil
+}
+
+// sourcedMessage is the i-th of the n public messages of the commit at
+// source.
+type sourcedMessage struct {
+	source uint64
+	i, n   int
+	pm     PublicMessage
+}
+
+// publicMsg is m as written to the public stream, naming its source.
+func publicMsg(m sourcedMessage) *nats.Msg {
+	msg := &nats.Msg{Subject: m.pm.Subject, Data: m.pm.Data, Header: nats.Header{}}
+	for k, v := range m.pm.Headers {
+		msg.Header[k] = []string{v} // as given: the CloudEvents binding reads lower-case "ce-" keys
+	}
+	msg.Header[PublicSourceHeader] = []string{strconv.FormatUint(m.source, 10)}
+	msg.Header[PublicPartHeader] = []string{strconv.Itoa(m.i+1) + "/" + strconv.Itoa(m.n)}
+	return msg
+}
+
+// isFenced: the server refused a write expecting another last sequence.
+func isFenced(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }

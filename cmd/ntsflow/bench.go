@@ -81,9 +81,10 @@ separated; all by default):
             apart, always in the engine's cache.
   writes    in each of --modes, the mix at --writes-rate for --seconds and
             its drain (cold: on a seed of its own, as the mix's), with
-            'strace -f -y -e trace=fsync,fdatasync' attached to serve:
-            fsyncs per command ("not measured" without strace or ptrace),
-            divided by whose file they synced (a stream, a consumer's
+            'strace -f -y -e trace=fsync,fdatasync,openat' attached to
+            serve: synced writes per command (fsync and fdatasync calls,
+            and files opened O_SYNC; "not measured" without strace or
+            ptrace), divided by whose file they synced (a stream, a consumer's
             state, a raft group's log), and the messages each stream
             (NTS_EVENTS, NTS_PUBLIC, NTS_TIMERS) gained per command, read
             over serve's NATS port.
@@ -99,7 +100,7 @@ fresh cluster (--nats-url, --replicas 3; cold: on a copy of a seeded
 cluster). Reported as the embedded runs are, with the three nodes' CPU per
 command beside serve's; the summary's baseline is the 64 clients'.
 The writes part then also runs in each mode with serve on a fresh cluster,
-counting the three nodes' fsyncs (strace on each) and reading the streams
+counting the three nodes' synced writes (strace on each) and reading the streams
 over the cluster's client ports.
 
 --quick runs every part at tiny sizes in seconds: it checks the harness, not

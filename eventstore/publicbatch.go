@@ -1,0 +1,181 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The public publisher writes the messages of commits read close together
+// as one atomic batch, for fewer synced writes. With fsync on every write
+// a single server syncs each message it stores, while a batch costs six
+// synced writes however many messages it holds: it is staged in a file
+// store of its own (two metadata files written O_SYNC, two directory
+// syncs, one of its messages) before the stream's one sync. On a cluster
+// the batch is staged in memory and proposed as one raft append, synced
+// once on each node where each message was one. BENCHMARKS.md (issue 25)
+// has the figures.
+const (
+	// publicLinger is how long the first commit's messages wait for
+	// others to join them. Partners read the public contract as steps
+	// hours or days apart; a quarter of a second is nothing to them, and
+	// at the scheme's busiest it gathers tens of messages.
+	publicLinger = 250 * time.Millisecond
+	// publicBatchMax bounds a batch well below the server's own limit
+	// (1,000 messages by default).
+	publicBatchMax = 256
+)
+
+// publicBatchMin is the fewest messages worth a batch on a stream of
+// replicas: on a single server, enough to outweigh its staging (above);
+// on a cluster, two.
+func publicBatchMin(replicas int) int {
+	if replicas > 1 {
+		return 2
+	}
+	return 8
+}
+
+// The atomic batch protocol's headers (nats-server's jetstream_batching):
+// nats.go has no API for it yet.
+const (
+	batchIDHeader     = "Nats-Batch-Id"
+	batchSeqHeader    = "Nats-Batch-Sequence"
+	batchCommitHeader = "Nats-Batch-Commit"
+	// errCodeAtomicPublishDisabled: the stream does not take batches (its
+	// allow_atomic is off, or the server is older than 2.12).
+	errCodeAtomicPublishDisabled = 10174
+)
+
+// publicBatch is commits read whose messages wait to be written.
+type publicBatch struct {
+	commits []madeCommit
+	msgs    int
+	// due is when the batch is written if it has not filled by then.
+	due time.Time
+	// last is the last commit read: done once the batch is written.
+	last delivery
+}
+
+// madeCommit is a commit and the public messages made of it.
+type madeCommit struct {
+	d    delivery
+	msgs []PublicMessage
+}
+
+func (b *publicBatch) add(d delivery, msgs []PublicMessage) {
+	if len(b.commits) == 0 {
+		b.due = time.Now().Add(publicLinger)
+	}
+	b.commits = append(b.commits, madeCommit{d, msgs})
+	b.msgs += len(msgs)
+	b.last = d
+}
+
+// flush writes what the batch holds: as one atomic batch when that is
+// publicBatchMin messages or more; else, or when the server will not take
+// the batch whole, commit by commit through the failure policy
+// (writeEach). errFenced when the reader must start again.
+func (p *publicRun) flush(ctx context.Context) error {
+	for len(p.batch.commits) > 0 && !p.noBatches {
+		msgs := p.unwritten()
+		if len(msgs) < publicBatchMin(p.s.replicas) {
+			break
+		}
+		seq, err := p.s.publishPublicBatch(ctx, msgs, p.at.last)
+		if err == nil {
+			last := msgs[len(msgs)-1]
+			p.wrote(last.source, last.n, seq)
+			p.batch.commits = nil
+			break
+		}
+		if errors.Is(err, errFenced) {
+			// Another instance's publisher wrote first: what it wrote of
+			// this batch is dropped (unwritten) and the rest written.
+			if err := p.refenced(ctx, p.batch.commits[0].d.seq); err != nil {
+				return err
+			}
+			continue
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicPublishDisabled {
+			p.noBatches = true
+			p.s.Consumers.log().Warn("the public stream takes no atomic batches (nats-server before 2.12, or its allow_atomic turned off): writing public messages one at a time", "consumer", p.f.Name)
+			break
+		}
+		// A message id the stream has already (a publisher going over the
+		// de-duplication window again), a lost answer, a server away:
+		// commit by commit, each is retried, deduplicated or parked as a
+		// durable consumer's message would be.
+		p.s.Consumers.log().Warn("a batch of public messages was not written; writing its commits one at a time", "consumer", p.f.Name, "messages", len(msgs), "err", err)
+		break
+	}
+	for _, c := range p.batch.commits {
+		if err := p.writeEach(ctx, c.d); err != nil {
+			return err
+		}
+	}
+	p.batch.commits, p.batch.msgs = nil, 0
+	p.done()
+	return nil
+}
+
+// unwritten is the batch's messages the public stream does not hold yet,
+// in order.
+func (p *publicRun) unwritten() []sourcedMessage {
+	var out []sourcedMessage
+	for _, c := range p.batch.commits {
+		if p.skips(c.d.seq) {
+			continue
+		}
+		first := 0
+		if c.d.seq == p.at.from {
+			first = min(p.at.skip, len(c.msgs))
+		}
+		for i := first; i < len(c.msgs); i++ {
+			out = append(out, sourcedMessage{c.d.seq, i, len(c.msgs), c.msgs[i]})
+		}
+	}
+	return out
+}
+
+// publishPublicBatch writes msgs to the public stream as one atomic batch,
+// the first expecting the stream's last sequence to be fence, and returns
+// the last one's sequence. The server stores all of them or none.
+func (s *Store) publishPublicBatch(ctx context.Context, msgs []sourcedMessage, fence uint64) (uint64, error) {
+	id := uuid.NewString()
+	for i, sm := range msgs {
+		m := publicMsg(sm)
+		m.Header.Set(batchIDHeader, id)
+		m.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
+		if sm.pm.MsgID != "" {
+			m.Header.Set(jetstream.MsgIDHeader, sm.pm.MsgID)
+		}
+		if i == 0 {
+			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(fence, 10))
+		}
+		if i < len(msgs)-1 {
+			// Asking no answer: the commit's says whether all came, and
+			// the same connection keeps them in order.
+			if err := s.js.Conn().PublishMsg(m); err != nil {
+				return 0, fmt.Errorf("publish a batch of %d public messages: %w", len(msgs), unavailable(err))
+			}
+			continue
+		}
+		m.Header.Set(batchCommitHeader, "1")
+		ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectStream(PublicStream))
+		if err != nil {
+			if isFenced(err) {
+				return 0, errFenced
+			}
+			return 0, fmt.Errorf("publish a batch of %d public messages: %w", len(msgs), unavailable(err))
+		}
+		return ack.Sequence, nil
+	}
+	return 0, errors.New("publishPublicBatch: no messages")
+}
