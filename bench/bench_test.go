@@ -107,14 +107,17 @@ func TestParseStraceCalls(t *testing.T) {
 103 fsync(6</d/other/x.json>) = 0
 104 openat(AT_FDCWD</d>, "/d/jetstream/$G/streams/NTS_PUBLIC/batches/Ab1/meta.inf.tmp", O_WRONLY|O_CREAT|O_TRUNC|O_SYNC|O_CLOEXEC, 0600) = 9</d/jetstream/$G/streams/NTS_PUBLIC/batches/Ab1/meta.inf.tmp>
 104 openat(AT_FDCWD</d>, "/d/jetstream/$G/streams/NTS_PUBLIC/msgs/1.blk", O_RDONLY|O_CLOEXEC) = 10</d/jetstream/$G/streams/NTS_PUBLIC/msgs/1.blk>
+105 openat(AT_FDCWD</d>, "/d/jetstream/$G/streams/NTS_KEYS/meta.inf.tmp", O_WRONLY|O_CREAT|O_TRUNC|O_SYNC|O_CLOEXEC, 0600 <unfinished ...>
+104 openat(AT_FDCWD</d>, "/d/gone/x.tmp", O_WRONLY|O_SYNC, 0600) = -1 ENOENT (No such file or directory)
+105 <... openat resumed>) = 11</d/jetstream/$G/streams/NTS_KEYS/meta.inf.tmp>
 +++ exited with 0 +++
 `
 	calls, by := parseStraceCalls(trace, map[string]string{"C-R3F-abc": "consumer public-publisher"})
-	if calls["fsync"] != 6 || calls["fdatasync"] != 1 || calls["O_SYNC open"] != 1 || len(calls) != 3 {
+	if calls["fsync"] != 6 || calls["fdatasync"] != 1 || calls["O_SYNC open"] != 2 || len(calls) != 3 {
 		t.Fatalf("calls %v", calls)
 	}
 	want := map[string]int{"stream NTS_EVENTS": 1, "consumer deadline-saga": 1, "raft log: consumer public-publisher": 1, "raft log: streams": 1,
-		"raft log: meta": 1, "stream NTS_TIMERS": 1, "other: other": 1, "stream NTS_PUBLIC": 1}
+		"raft log: meta": 1, "stream NTS_TIMERS": 1, "other: other": 1, "stream NTS_PUBLIC": 1, "stream NTS_KEYS": 1}
 	if !maps.Equal(by, want) {
 		t.Fatalf("by %v, want %v", by, want)
 	}

@@ -812,8 +812,8 @@ func parseStraceCalls(trace string, groups map[string]string) (calls, by map[str
 			var path string
 			if name == "openat" {
 				// openat(DIRFD</dir>, "/path", FLAGS, MODE) = FD</path>
-				if !strings.Contains(args, "O_SYNC") && !strings.Contains(args, "O_DSYNC") {
-					continue
+				if !strings.Contains(args, "O_SYNC") && !strings.Contains(args, "O_DSYNC") || strings.Contains(args, ") = -1 ") {
+					continue // not for synced writes, or it failed
 				}
 				name = osyncOpen
 				if j := strings.IndexByte(args, '"'); j >= 0 {

@@ -1,6 +1,7 @@
 package eventstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -181,9 +182,19 @@ func TestThePublisherGoesOnFromThePublicStream(t *testing.T) {
 // message is published once and in order, the one written second refused
 // and its publisher going on from what the other wrote.
 func TestTwoPublishersPublishEachMessageOnce(t *testing.T) {
+	for _, withIDs := range []bool{false, true} {
+		t.Run(fmt.Sprint("message ids ", withIDs), func(t *testing.T) { twoPublishers(t, withIDs) })
+	}
+}
+
+// twoPublishers: without message ids, the fence alone keeps each message
+// once (the stream's de-duplication cannot hide a double); with them, as
+// in production, the server refuses a batch for a message it has before
+// it checks the fence.
+func twoPublishers(t *testing.T, withIDs bool) {
 	n := storetest.Start(t, storetest.Options{})
-	a := startFollower(t, n, "pub", false)
-	b := startFollower(t, n, "pub", false)
+	a := startFollower(t, n, "pub", withIDs)
+	b := startFollower(t, n, "pub", withIDs)
 	var last uint64
 	for range 4 {
 		last = appendCommits(t, n, 25)
@@ -376,10 +387,10 @@ func TestARetriedCommitGoesOnAfterWhatItWrote(t *testing.T) {
 	var made atomic.Int32
 	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
 		msgs := publicOf(st, false)
-		// The first two makings are bad: one stages the commit (and fails
-		// a batch whole, where it is written in one), the next writes it
-		// alone, its first message written and its second not. No stream
-		// takes this subject: the write fails.
+		// The first two makings are bad: one is read into the batch (three
+		// messages: too few for a batch on a single server), the next is
+		// written, its first message and not its second. No stream takes
+		// this subject: the write fails.
 		if st.Sequence == last && made.Add(1) <= 2 {
 			msgs[1].Subject = "nts.nowhere"
 		}
@@ -444,32 +455,138 @@ func TestThePublisherWritesCommitsCloseTogetherInBatches(t *testing.T) {
 	}
 }
 
-// A public stream that takes no atomic batches (allow_atomic turned off,
-// or a server before 2.12): the publisher writes one message at a time,
-// each once and in order.
+// A public stream that takes no atomic batches: the publisher writes one
+// message at a time, each once and in order. Where its config says so
+// from the start (as a server before 2.12 would, knowing no such field),
+// it does not try; turned off while it runs, the refused batch is written
+// commit by commit.
 func TestThePublisherWritesOneByOneWhereBatchesAreRefused(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	str, err := n.Store.JetStream().Stream(ctx(t), eventstore.PublicStream)
-	if err != nil {
-		t.Fatal(err)
+	var logs syncBuffer
+	n.Store.Consumers = eventstore.ConsumerPolicy{Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	allowBatches := func(on bool) {
+		t.Helper()
+		str, err := n.Store.JetStream().Stream(ctx(t), eventstore.PublicStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := str.CachedInfo().Config
+		cfg.AllowAtomicPublish = on
+		if _, err := n.Store.JetStream().UpdateStream(ctx(t), cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
-	cfg := str.CachedInfo().Config
-	cfg.AllowAtomicPublish = false
-	if _, err := n.Store.JetStream().UpdateStream(ctx(t), cfg); err != nil {
-		t.Fatal(err)
-	}
+	refused := "takes no atomic batches"
+
+	allowBatches(false)
 	f := startFollower(t, n, "pub", false)
 	last := appendCommits(t, n, 30)
 	waitUntil(t, 20*time.Second, "the commits published", func() bool { return f.handled(last) })
-	msgs := storetest.Messages(t, ctx(t), n.Store.JetStream(), eventstore.PublicStream)
-	var got []string
-	for _, m := range msgs {
-		got = append(got, string(m.Data))
-		if id := m.Header.Get("Nats-Batch-Id"); id != "" {
-			t.Fatalf("a message written in a batch the stream refuses: %v", m.Header)
-		}
-	}
-	if want := wantPublic(1, last); !slices.Equal(got, want) {
+	f.stop()
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
 		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	if strings.Contains(logs.String(), refused) {
+		t.Fatalf("the publisher tried a batch on a stream whose config takes none:\n%s", logs.String())
+	}
+
+	allowBatches(true)
+	f = startFollower(t, n, "pub", false)
+	first := last + 1
+	last = appendCommits(t, n, 1)
+	waitUntil(t, 20*time.Second, "a commit published with batches allowed", func() bool { return f.handled(last) })
+	allowBatches(false)
+	last = appendCommits(t, n, 30)
+	waitUntil(t, 20*time.Second, "the commits published", func() bool { return f.handled(last) })
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	if !strings.Contains(logs.String(), refused) {
+		t.Fatalf("no batch of commits %d to %d was refused, so this test did not see the publisher fall back:\n%s", first, last, logs.String())
+	}
+}
+
+// A commit that cannot be published, read while an earlier commit of its
+// referral waits to be written: the earlier one is published and this one
+// parked, not the other way round; replayed, the referral's messages are
+// in its order.
+func TestAFailingCommitIsNotParkedAheadOfItsReferralsEarlierOne(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	n.Store.Consumers = eventstore.ConsumerPolicy{MaxDeliveries: 1, Log: slog.New(slog.DiscardHandler)}
+	var broken sync.Map
+	f := publishUnlessBroken(t, n, &broken)
+	subject := events.ReferralSubject("x1")
+	a1, err := n.Store.Append(ctx(t), subject, 0, "", commit("x1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Store(a1.Sequence+1, true)
+	a2, err := n.Store.Append(ctx(t), subject, a1.Sequence, "", commit("x1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a2.Sequence != a1.Sequence+1 {
+		t.Fatalf("the second commit at %d, not just after the first (%d)", a2.Sequence, a1.Sequence)
+	}
+	waitUntil(t, 20*time.Second, "both commits handled", func() bool { return f.handled(a2.Sequence) })
+	if got, want := publicBodies(t, n), wantPublic(a1.Sequence, a1.Sequence); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want the first commit's %v", got, want)
+	}
+	broken.Delete(a2.Sequence)
+	res, err := n.Store.ReplayParked(ctx(t), 0)
+	if err != nil || len(res) != 1 || res[0].Outcome != "replayed" {
+		t.Fatalf("replay: %+v, %v (want the second commit alone parked)", res, err)
+	}
+	if got, want := publicBodies(t, n), wantPublic(a1.Sequence, a2.Sequence); !slices.Equal(got, want) {
+		t.Fatalf("public stream after the replay %v, want %v", got, want)
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from several
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A message no stream takes, among enough for a batch: the batch is not
+// sent (it would stay staged on the server, holding one of its few places
+// for batches until it expired); its commits are written one at a time,
+// the failing one retried, and everything is published once, in order.
+func TestABatchWithAMessageNoStreamTakesIsNotSent(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	var logs syncBuffer
+	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	bad := uint64(5) // makes two messages
+	var made atomic.Int32
+	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+		msgs := publicOf(st, false)
+		if st.Sequence == bad && made.Add(1) <= 2 {
+			msgs[0].Subject = "nts.nowhere"
+		}
+		return msgs, nil
+	})
+	last := appendCommits(t, n, 20)
+	waitUntil(t, 20*time.Second, "the commits published", func() bool { return f.handled(last) })
+	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	if made.Load() < 3 {
+		t.Fatalf("commit %d made %d times: its bad message was never written alone and retried", bad, made.Load())
+	}
+	if strings.Contains(logs.String(), "batch of public messages was not written") {
+		t.Fatalf("a batch holding a message no stream takes was sent:\n%s", logs.String())
 	}
 }

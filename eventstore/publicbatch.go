@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
 )
 
 // The public publisher writes the messages of commits read close together
@@ -22,7 +25,7 @@ import (
 // has the figures.
 const (
 	// publicLinger is how long the first commit's messages wait for
-	// others to join them. Partners read the public contract as steps
+	// others to join them (or fewer, publicBatchMax, fill the batch). Partners read the public contract as steps
 	// hours or days apart; a quarter of a second is nothing to them, and
 	// at the scheme's busiest it gathers tens of messages.
 	publicLinger = 250 * time.Millisecond
@@ -48,8 +51,14 @@ const (
 	batchSeqHeader    = "Nats-Batch-Sequence"
 	batchCommitHeader = "Nats-Batch-Commit"
 	// errCodeAtomicPublishDisabled: the stream does not take batches (its
-	// allow_atomic is off, or the server is older than 2.12).
+	// allow_atomic turned off since the publisher read its config).
 	errCodeAtomicPublishDisabled = 10174
+	// errCodeAtomicPublishDuplicate: a batch holds a message id the
+	// stream has.
+	errCodeAtomicPublishDuplicate = 10201
+	// errCodeDuplicateConflict: a message id being written as it was
+	// asked for again.
+	errCodeDuplicateConflict = 10158
 )
 
 // publicBatch is commits read whose messages wait to be written.
@@ -77,14 +86,24 @@ func (b *publicBatch) add(d delivery, msgs []PublicMessage) {
 	b.last = d
 }
 
+// holds: the batch has a commit on subject.
+func (b *publicBatch) holds(subject string) bool {
+	for _, c := range b.commits {
+		if c.d.subject == subject {
+			return true
+		}
+	}
+	return false
+}
+
 // flush writes what the batch holds: as one atomic batch when that is
 // publicBatchMin messages or more; else, or when the server will not take
 // the batch whole, commit by commit through the failure policy
 // (writeEach). errFenced when the reader must start again.
 func (p *publicRun) flush(ctx context.Context) error {
-	for len(p.batch.commits) > 0 && !p.noBatches {
+	for len(p.batch.commits) > 0 && p.at.batches {
 		msgs := p.unwritten()
-		if len(msgs) < publicBatchMin(p.s.replicas) {
+		if len(msgs) < publicBatchMin(p.s.replicas) || !p.batchable(msgs) {
 			break
 		}
 		seq, err := p.s.publishPublicBatch(ctx, msgs, p.at.last)
@@ -94,24 +113,35 @@ func (p *publicRun) flush(ctx context.Context) error {
 			p.batch.commits = nil
 			break
 		}
-		if errors.Is(err, errFenced) {
-			// Another instance's publisher wrote first: what it wrote of
-			// this batch is dropped (unwritten) and the rest written.
-			if err := p.refenced(ctx, p.batch.commits[0].d.seq); err != nil {
+		if errors.Is(err, errFenced) || isDuplicateInBatch(err) {
+			// Another instance's publisher wrote first. With message ids
+			// (as in production) the server finds a message it has before
+			// it checks the fence, and says so instead. What the other
+			// wrote of this batch is dropped (unwritten), the rest written.
+			next, err2 := p.s.publicResume(ctx, p.f.Name)
+			if err2 != nil {
+				return err2
+			}
+			if !errors.Is(err, errFenced) && next.last == p.at.last {
+				// Nothing written since: the stream had one of the batch's
+				// messages before (a publisher going over the
+				// de-duplication window again). One at a time, each is
+				// deduplicated.
+				break
+			}
+			if err := p.goOnFrom(next, p.batch.commits[0].d.seq); err != nil {
 				return err
 			}
 			continue
 		}
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicPublishDisabled {
-			p.noBatches = true
-			p.s.Consumers.log().Warn("the public stream takes no atomic batches (nats-server before 2.12, or its allow_atomic turned off): writing public messages one at a time", "consumer", p.f.Name)
+			p.at.batches = false
+			p.s.Consumers.log().Warn("the public stream takes no atomic batches (its allow_atomic turned off): writing public messages one at a time", "consumer", p.f.Name)
 			break
 		}
-		// A message id the stream has already (a publisher going over the
-		// de-duplication window again), a lost answer, a server away:
-		// commit by commit, each is retried, deduplicated or parked as a
-		// durable consumer's message would be.
+		// A lost answer, a server away: commit by commit, each is retried
+		// or parked as a durable consumer's message would be.
 		p.s.Consumers.log().Warn("a batch of public messages was not written; writing its commits one at a time", "consumer", p.f.Name, "messages", len(msgs), "err", err)
 		break
 	}
@@ -123,6 +153,31 @@ func (p *publicRun) flush(ctx context.Context) error {
 	p.batch.commits, p.batch.msgs = nil, 0
 	p.done()
 	return nil
+}
+
+// batchable: the server can take msgs as a batch. A message no stream takes
+// (the wrong subject) or too large to send would leave the batch staged on
+// the server, holding one of its few places for batches until it expires;
+// written one at a time, each fails alone and the failure policy has it.
+func (p *publicRun) batchable(msgs []sourcedMessage) bool {
+	limit := p.s.js.Conn().MaxPayload()
+	for _, m := range msgs {
+		if !strings.HasPrefix(m.pm.Subject, events.PublicSubjectPrefix) || int64(len(m.pm.Data))+publicHeaderRoom > limit {
+			return false
+		}
+	}
+	return true
+}
+
+// publicHeaderRoom is room for a public message's headers, ours and the
+// CloudEvents binding's, against the server's largest message.
+const publicHeaderRoom = 4 << 10
+
+// isDuplicateInBatch: the server refused a batch for a message id it has
+// (10201), or one being written as it asked (10158).
+func isDuplicateInBatch(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeAtomicPublishDuplicate || apiErr.ErrorCode == errCodeDuplicateConflict)
 }
 
 // unwritten is the batch's messages the public stream does not hold yet,

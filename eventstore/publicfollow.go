@@ -122,6 +122,10 @@ type publicStart struct {
 	last uint64
 	// live: resumed from a message of this version's live publisher.
 	live bool
+	// batches: the stream takes atomic batches (its config says so; a
+	// server before 2.12 knows no such field, and would store a batch's
+	// messages as if each came alone).
+	batches bool
 	// takeOver: an earlier version's durable consumer to remove once this
 	// publisher has written.
 	takeOver bool
@@ -133,7 +137,7 @@ func (s *Store) publicResume(ctx context.Context, name string) (publicStart, err
 	if err != nil {
 		return publicStart{}, fmt.Errorf("public stream: %w", unavailable(err))
 	}
-	at := publicStart{last: info.State.LastSeq, replayed: map[uint64]bool{}}
+	at := publicStart{last: info.State.LastSeq, replayed: map[uint64]bool{}, batches: info.Config.AllowAtomicPublish}
 	seen := false
 	for seq := at.last; seq >= max(info.State.FirstSeq, 1); seq-- {
 		m, err := s.public.GetMsg(ctx, seq)
@@ -226,9 +230,9 @@ func (s *Store) retireOldPublisher(ctx context.Context, name string) {
 // messages, until ctx ends or the store fails; errFenced when it must
 // start again from the public stream's end.
 //
-// It makes each commit's messages as it reads it, and writes them when
-// no commit has come for publicLinger, or publicLinger after the first
-// of them was made, whichever is sooner: together, as one atomic batch
+// It makes each commit's messages as it reads it, and writes them
+// publicLinger after the first of them was made (sooner when they fill a
+// batch, or a commit must be retried): together, as one atomic batch
 // (publicbatch.go).
 func (s *Store) publishFrom(ctx context.Context, f PublicFollower, at publicStart) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: at.from}
@@ -327,21 +331,31 @@ func (p *publicRun) skips(seq uint64) bool {
 // read makes commit d's messages and adds them to the batch, retrying
 // with a pause while the failure policy says so.
 func (p *publicRun) read(ctx context.Context, d delivery) error {
+	if !p.skips(d.seq) && p.batch.holds(d.subject) {
+		// An earlier commit of its referral waits in the batch, so none of
+		// the referral's is parked: made here, this one may join it. If it
+		// fails, the batch is written first, so that it is not parked
+		// ahead of that commit (which would then be parked behind it).
+		p.made = nil
+		if err := callSafely(p.make.fn, d); err == nil {
+			p.add(d)
+			return nil
+		}
+		if err := p.flush(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		o := outcomeDone
 		p.made = nil
 		if !p.skips(d.seq) {
 			o = p.s.process(ctx, p.f.Name, p.make, d)
 		}
-		switch {
-		case o == outcomeDone && len(p.made) > 0:
-			p.batch.add(d, p.made)
-			return nil
-		case o == outcomeDone || o == outcomeParked:
-			p.batch.last = d
-			if len(p.batch.commits) == 0 {
-				p.done()
-			}
+		if o == outcomeParked {
+			p.made = nil // whatever a failing Make gave is not published
+		}
+		if o == outcomeDone || o == outcomeParked {
+			p.add(d)
 			return nil
 		}
 		// Write what waits first: it should not wait on this commit's
@@ -355,6 +369,18 @@ func (p *publicRun) read(ctx context.Context, d delivery) error {
 		case <-time.After(p.s.Consumers.backoff(d.deliveries)):
 		}
 		d.deliveries++
+	}
+}
+
+// add adds commit d, read and made (p.made), to the batch.
+func (p *publicRun) add(d delivery) {
+	if len(p.made) > 0 {
+		p.batch.add(d, p.made)
+		return
+	}
+	p.batch.last = d
+	if len(p.batch.commits) == 0 {
+		p.done()
 	}
 }
 
@@ -430,14 +456,20 @@ func (p *publicRun) writeEach(ctx context.Context, d delivery) error {
 }
 
 // refenced reads the stream's end again after a refused write of commit
-// seq's messages. Where it says is at or after that commit (another
-// instance's publisher is level or ahead), the run goes on with its
-// reader; anywhere else, errFenced: a new one.
+// seq's messages, and goes on from there (goOnFrom).
 func (p *publicRun) refenced(ctx context.Context, seq uint64) error {
 	next, err := p.s.publicResume(ctx, p.f.Name)
 	if err != nil {
 		return err
 	}
+	return p.goOnFrom(next, seq)
+}
+
+// goOnFrom takes next, read from the stream's end after a refused write of
+// commit seq's messages. Where it says is at or after that commit (another
+// instance's publisher is level or ahead), the run goes on with its
+// reader; anywhere else, errFenced: a new one.
+func (p *publicRun) goOnFrom(next publicStart, seq uint64) error {
 	if !next.live || next.from < seq {
 		return errFenced
 	}
@@ -489,8 +521,16 @@ func publicMsg(m sourcedMessage) *nats.Msg {
 	return msg
 }
 
-// isFenced: the server refused a write expecting another last sequence.
+// isFenced: the server refused a write expecting another last sequence,
+// or one whose message id another writer is writing as it asked.
 func isFenced(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant, errCodeDuplicateConflict:
+		return true
+	}
+	return false
 }
