@@ -19,15 +19,16 @@ import (
 // a single server syncs each message it stores, while a batch costs six
 // synced writes however many messages it holds: it is staged in a file
 // store of its own (two metadata files written O_SYNC, two directory
-// syncs, one of its messages) before the stream's one sync. On a cluster
-// the batch is staged in memory and proposed as one raft append, synced
-// once on each node where each message was one. BENCHMARKS.md (issue 25)
-// has the figures.
+// syncs, one of its message block) before the stream's one sync. On a
+// cluster the batch is staged in memory and proposed as one raft append,
+// synced once on each node where each message was one. BENCHMARKS.md
+// (issue 25, stop 32) has the figures.
 const (
 	// publicLinger is how long the first commit's messages wait for
-	// others to join them (or fewer, publicBatchMax, fill the batch). Partners read the public contract as steps
-	// hours or days apart; a quarter of a second is nothing to them, and
-	// at the scheme's busiest it gathers tens of messages.
+	// others to join them (less when publicBatchMax fill the batch).
+	// Partners read the public contract as steps hours or days apart; a
+	// quarter of a second is nothing to them, and at the scheme's busiest
+	// it gathers tens of messages.
 	publicLinger = 250 * time.Millisecond
 	// publicBatchMax bounds a batch well below the server's own limit
 	// (1,000 messages by default).
