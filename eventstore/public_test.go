@@ -193,6 +193,8 @@ func TestTwoPublishersPublishEachMessageOnce(t *testing.T) {
 // it checks the fence.
 func twoPublishers(t *testing.T, withIDs bool) {
 	n := storetest.Start(t, storetest.Options{})
+	var logs syncBuffer
+	n.Store.Consumers = eventstore.ConsumerPolicy{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	a := startFollower(t, n, "pub", withIDs)
 	b := startFollower(t, n, "pub", withIDs)
 	var last uint64
@@ -200,6 +202,11 @@ func twoPublishers(t *testing.T, withIDs bool) {
 		last = appendCommits(t, n, 25)
 	}
 	waitUntil(t, 30*time.Second, "both publishers past the last commit", func() bool { return a.handled(last) && b.handled(last) })
+	// A batch refused for a message the other wrote first is a refusal
+	// like the fence's, not a failure to write commit by commit.
+	if strings.Contains(logs.String(), "duplicate message id") {
+		t.Fatalf("a batch refused for a message the other publisher wrote was written one by one:\n%s", logs.String())
+	}
 	if got, want := publicBodies(t, n), wantPublic(1, last); !slices.Equal(got, want) {
 		t.Fatalf("public stream (%d messages) %v,\nwant (%d) %v", len(got), got, len(want), want)
 	}
@@ -385,14 +392,15 @@ func TestARetriedCommitGoesOnAfterWhatItWrote(t *testing.T) {
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.DiscardHandler)}
 	last := appendCommits(t, n, 2) // commit 2 makes two messages
 	var made atomic.Int32
+	big := tooLarge(n)
 	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
 		msgs := publicOf(st, false)
 		// The first two makings are bad: one is read into the batch (three
 		// messages: too few for a batch on a single server), the next is
-		// written, its first message and not its second. No stream takes
-		// this subject: the write fails.
+		// written, its first message and not its second, too large to send
+		// (a write failing once).
 		if st.Sequence == last && made.Add(1) <= 2 {
-			msgs[1].Subject = "nts.nowhere"
+			msgs[1].Data = big
 		}
 		return msgs, nil
 	})
@@ -561,20 +569,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// A message no stream takes, among enough for a batch: the batch is not
-// sent (it would stay staged on the server, holding one of its few places
-// for batches until it expired); its commits are written one at a time,
-// the failing one retried, and everything is published once, in order.
-func TestABatchWithAMessageNoStreamTakesIsNotSent(t *testing.T) {
+// A message too large to send, among enough for a batch: the batch is not
+// sent (its first messages would stay staged on the server, holding one of
+// its few places for batches until they expired); its commits are written
+// one at a time, the failing one retried, and everything is published
+// once, in order.
+func TestABatchWithAMessageTooLargeIsNotSent(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
 	var logs syncBuffer
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	bad := uint64(5) // makes two messages
 	var made atomic.Int32
+	big := tooLarge(n)
 	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
 		msgs := publicOf(st, false)
 		if st.Sequence == bad && made.Add(1) <= 2 {
-			msgs[0].Subject = "nts.nowhere"
+			msgs[0].Data = big
 		}
 		return msgs, nil
 	})
@@ -584,8 +594,50 @@ func TestABatchWithAMessageNoStreamTakesIsNotSent(t *testing.T) {
 		t.Fatalf("public stream %v, want %v", got, want)
 	}
 	if made.Load() < 3 {
-		t.Fatalf("commit %d made %d times: its bad message was never written alone and retried", bad, made.Load())
+		t.Fatalf("commit %d made %d times: its large message was never written alone and retried", bad, made.Load())
 	}
+	if strings.Contains(logs.String(), "batch of public messages was not written") {
+		t.Fatalf("a batch holding a message too large to send was sent:\n%s", logs.String())
+	}
+}
+
+// tooLarge is more than n's server takes in one message.
+func tooLarge(n *storetest.Node) []byte {
+	return make([]byte, n.Store.JetStream().Conn().MaxPayload()+1)
+}
+
+// A message on a subject no stream takes (a fault in making it) is parked
+// with its commit, not retried for ever as if the server were away, and
+// the commits after it are published; and a batch holding it is not sent.
+func TestAPublicMessageNoStreamTakesIsParked(t *testing.T) {
+	n := storetest.Start(t, storetest.Options{})
+	var logs syncBuffer
+	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	bad := uint64(5) // makes two messages
+	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
+		msgs := publicOf(st, false)
+		if st.Sequence == bad {
+			msgs[1].Subject = "nts.nowhere"
+		}
+		return msgs, nil
+	})
+	last := appendCommits(t, n, 20)
+	waitUntil(t, 20*time.Second, "the commits handled", func() bool { return f.handled(last) })
+	// Its first message may be out before the second failed: the commit is
+	// parked whole, and replayed whole once made right.
+	got := slices.DeleteFunc(publicBodies(t, n), func(b string) bool { return b == "5.0" })
+	if want := slices.DeleteFunc(wantPublic(1, last), func(b string) bool { return strings.HasPrefix(b, "5.") }); !slices.Equal(got, want) {
+		t.Fatalf("public stream %v, want %v", got, want)
+	}
+	parked, err := n.Store.ListParked(ctx(t), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parked) != 1 || parked[0].StreamSequence != bad {
+		t.Fatalf("parked %+v, want commit %d alone", parked, bad)
+	}
+	// Among enough for a batch, it was not sent in one: the batch's other
+	// messages would stay staged on the server until they expired.
 	if strings.Contains(logs.String(), "batch of public messages was not written") {
 		t.Fatalf("a batch holding a message no stream takes was sent:\n%s", logs.String())
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ntsflow/ntsflow/events"
@@ -57,9 +58,6 @@ const (
 	// errCodeAtomicPublishDuplicate: a batch holds a message id the
 	// stream has.
 	errCodeAtomicPublishDuplicate = 10201
-	// errCodeDuplicateConflict: a message id being written as it was
-	// asked for again.
-	errCodeDuplicateConflict = 10158
 )
 
 // publicBatch is commits read whose messages wait to be written.
@@ -159,26 +157,40 @@ func (p *publicRun) flush(ctx context.Context) error {
 // batchable: the server can take msgs as a batch. A message no stream takes
 // (the wrong subject) or too large to send would leave the batch staged on
 // the server, holding one of its few places for batches until it expires;
-// written one at a time, each fails alone and the failure policy has it.
+// written one at a time, each fails alone (publishPublic parks the first
+// kind; the second is the server's refusal).
 func (p *publicRun) batchable(msgs []sourcedMessage) bool {
 	limit := p.s.js.Conn().MaxPayload()
 	for _, m := range msgs {
-		if !strings.HasPrefix(m.pm.Subject, events.PublicSubjectPrefix) || int64(len(m.pm.Data))+publicHeaderRoom > limit {
+		if !strings.HasPrefix(m.pm.Subject, events.PublicSubjectPrefix) || int64(len(m.pm.Data)+headerSize(publicMsg(m).Header)+batchHeaderRoom) > limit {
 			return false
 		}
 	}
 	return true
 }
 
-// publicHeaderRoom is room for a public message's headers, ours and the
-// CloudEvents binding's, against the server's largest message.
-const publicHeaderRoom = 4 << 10
+// headerSize is h's size as NATS sends it ("NATS/1.0\r\n", a line a value,
+// and a blank line).
+func headerSize(h nats.Header) int {
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
+}
+
+// batchHeaderRoom is room for what publishPublicBatch adds to a message's
+// headers: the batch's id, sequence and commit, the message id, the fence.
+const batchHeaderRoom = 512
 
 // isDuplicateInBatch: the server refused a batch for a message id it has
-// (10201), or one being written as it asked (10158).
+// (10201). (A message id being written at that moment, 10158, is retried
+// one at a time, with a pause, as the failure policy does.)
 func isDuplicateInBatch(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeAtomicPublishDuplicate || apiErr.ErrorCode == errCodeDuplicateConflict)
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicPublishDuplicate
 }
 
 // unwritten is the batch's messages the public stream does not hold yet,

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ntsflow/ntsflow/events"
 )
 
 // errFenced: the public stream's last sequence was not the one the
@@ -316,9 +319,6 @@ type publicRun struct {
 	make, one *handler
 	made      []PublicMessage
 	batch     publicBatch
-	// noBatches: the stream refused an atomic batch as such; this run
-	// writes one message at a time.
-	noBatches bool
 }
 
 // skips: done already. Before where the public stream says the live
@@ -335,7 +335,8 @@ func (p *publicRun) read(ctx context.Context, d delivery) error {
 		// An earlier commit of its referral waits in the batch, so none of
 		// the referral's is parked: made here, this one may join it. If it
 		// fails, the batch is written first, so that it is not parked
-		// ahead of that commit (which would then be parked behind it).
+		// ahead of that commit (which would then be parked behind it), and
+		// it is made again below, where its failure is logged and counted.
 		p.made = nil
 		if err := callSafely(p.make.fn, d); err == nil {
 			p.add(d)
@@ -482,6 +483,11 @@ func (p *publicRun) goOnFrom(next publicStart, seq uint64) error {
 // server had it already). A live write expects the stream's last sequence
 // to be fence; a replay's is marked instead.
 func (s *Store) publishPublic(ctx context.Context, source uint64, i, n int, pm PublicMessage, fence uint64, replay bool) (uint64, error) {
+	if !strings.HasPrefix(pm.Subject, events.PublicSubjectPrefix) {
+		// No stream would ever take it (the server answers "no
+		// responders", as when it is away): parked, not retried for ever.
+		return 0, fmt.Errorf("%w: public message on %s, outside %s>", ErrPermanent, pm.Subject, events.PublicSubjectPrefix)
+	}
 	m := publicMsg(sourcedMessage{source, i, n, pm})
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(pm.MsgID), jetstream.WithExpectStream(PublicStream)}
 	if replay {
@@ -521,16 +527,8 @@ func publicMsg(m sourcedMessage) *nats.Msg {
 	return msg
 }
 
-// isFenced: the server refused a write expecting another last sequence,
-// or one whose message id another writer is writing as it asked.
+// isFenced: the server refused a write expecting another last sequence.
 func isFenced(err error) bool {
 	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	switch apiErr.ErrorCode {
-	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant, errCodeDuplicateConflict:
-		return true
-	}
-	return false
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
