@@ -1,7 +1,6 @@
 package eventstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,7 +192,7 @@ func TestTwoPublishersPublishEachMessageOnce(t *testing.T) {
 // it checks the fence.
 func twoPublishers(t *testing.T, withIDs bool) {
 	n := storetest.Start(t, storetest.Options{})
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	n.Store.Consumers = eventstore.ConsumerPolicy{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	a := startFollower(t, n, "pub", withIDs)
 	b := startFollower(t, n, "pub", withIDs)
@@ -470,7 +469,7 @@ func TestThePublisherWritesCommitsCloseTogetherInBatches(t *testing.T) {
 // commit by commit.
 func TestThePublisherWritesOneByOneWhereBatchesAreRefused(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	n.Store.Consumers = eventstore.ConsumerPolicy{Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	allowBatches := func(on bool) {
 		t.Helper()
@@ -550,25 +549,6 @@ func TestAFailingCommitIsNotParkedAheadOfItsReferralsEarlierOne(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger written from several
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A message too large to send, among enough for a batch: the batch is not
 // sent (its first messages would stay staged on the server, holding one of
 // its few places for batches until they expired); its commits are written
@@ -576,7 +556,7 @@ func (s *syncBuffer) String() string {
 // once, in order.
 func TestABatchWithAMessageTooLargeIsNotSent(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	bad := uint64(5) // makes two messages
 	var made atomic.Int32
@@ -611,7 +591,7 @@ func tooLarge(n *storetest.Node) []byte {
 // the commits after it are published; and a batch holding it is not sent.
 func TestAPublicMessageNoStreamTakesIsParked(t *testing.T) {
 	n := storetest.Start(t, storetest.Options{})
-	var logs syncBuffer
+	var logs storetest.LogBuffer
 	n.Store.Consumers = eventstore.ConsumerPolicy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	bad := uint64(5) // makes two messages
 	f := runFollower(t, n, "pub", func(st eventstore.Stored) ([]eventstore.PublicMessage, error) {
