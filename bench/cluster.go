@@ -23,9 +23,12 @@ const ClusterNodes = 3
 // this machine (`ntsflow nats-node`, the server built into the binary),
 // each with its own directory and loopback ports, fsync on every write.
 type Cluster struct {
-	URL   string // every node's client URL, comma-separated, for --nats-url
-	Dir   string // holds each node's directory, n1 ... n3
-	nodes []*clusterNode
+	URL string // every node's client URL, comma-separated, for --nats-url
+	Dir string // holds each node's directory, n1 ... n3
+	// PprofAddrs are the nodes' profile addresses, n1 first, when the
+	// cluster was started profiled.
+	PprofAddrs []string
+	nodes      []*clusterNode
 }
 
 type clusterNode struct {
@@ -39,7 +42,9 @@ type clusterNode struct {
 // name, which is its identity in the raft groups, on fresh ports), and
 // returns once the cluster places a stream of ClusterNodes replicas. Each
 // node is killed if this process dies first (Linux), and stopped by Stop.
-func StartCluster(ctx context.Context, bin, dir string) (*Cluster, error) {
+// profiled: each node serves Go's profiles on a loopback port of its own
+// (PprofAddrs), so that a window's nodes can be profiled as serve is.
+func StartCluster(ctx context.Context, bin, dir string, profiled bool) (*Cluster, error) {
 	c := &Cluster{Dir: dir}
 	var clients, routes []string
 	for range 2 * ClusterNodes {
@@ -66,7 +71,17 @@ func StartCluster(ctx context.Context, bin, dir string) (*Cluster, error) {
 			return nil, err
 		}
 		n := &clusterNode{exited: make(chan struct{}), log: nodeDir + ".log"}
-		n.cmd = exec.Command(bin, "nats-node", "--name", name, "--data-dir", nodeDir, "--listen", clients[i], "--cluster-listen", routes[i], "--routes", strings.Join(routes, ","))
+		args := []string{"nats-node", "--name", name, "--data-dir", nodeDir, "--listen", clients[i], "--cluster-listen", routes[i], "--routes", strings.Join(routes, ",")}
+		if profiled {
+			a, err := freeAddr()
+			if err != nil {
+				c.Stop()
+				return nil, err
+			}
+			args = append(args, "--pprof-addr", a)
+			c.PprofAddrs = append(c.PprofAddrs, a)
+		}
+		n.cmd = exec.Command(bin, args...)
 		n.cmd.SysProcAttr = childAttr()
 		logf, err := os.Create(n.log)
 		if err != nil {
@@ -229,7 +244,7 @@ func tail(path string) string {
 // publish is the nodes' and this process's (the clients'), as the embedded
 // baseline's is its process's.
 func RawClusterPublishes(ctx context.Context, bin, dir string, clients []int, window time.Duration) ([]Row, error) {
-	cl, err := StartCluster(ctx, bin, dir)
+	cl, err := StartCluster(ctx, bin, dir, false)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,8 @@ type MixOptions struct {
 	// ServeArgs are more of serve's flags for every window (--load-conns).
 	ServeArgs []string
 	// ProfileDir, if set, receives serve's CPU, block, mutex and
-	// goroutine profiles of every mix window (serve --pprof-addr).
+	// goroutine profiles of every mix window (serve --pprof-addr), and on
+	// the cluster each node's (NAME-node-n1 ...; nats-node --pprof-addr).
 	ProfileDir string
 	Say        func(format string, a ...any)
 }
@@ -184,7 +185,19 @@ func mixWindow(ctx context.Context, o MixOptions, dir string, rate int, cold *co
 	}
 	profiled := func() error { return nil }
 	if o.ProfileDir != "" {
-		profiled = profileWindow(ctx, s.PprofAddr, o.Window, o.ProfileDir, filepath.Base(dir))
+		waits := []func() error{profileWindow(ctx, s.PprofAddr, o.Window, o.ProfileDir, filepath.Base(dir))}
+		if cl != nil {
+			for i, a := range cl.PprofAddrs {
+				waits = append(waits, profileWindow(ctx, a, o.Window, o.ProfileDir, fmt.Sprintf("%s-node-n%d", filepath.Base(dir), i+1)))
+			}
+		}
+		profiled = func() error {
+			var errs []error
+			for _, w := range waits {
+				errs = append(errs, w())
+			}
+			return errors.Join(errs...)
+		}
 	}
 	var m MixResult
 	if cold != nil {
@@ -239,7 +252,7 @@ func startWindow(ctx context.Context, o MixOptions, dir string, cold *coldSeed, 
 	}
 	so.Dir = dir
 	if r3 {
-		if cl, err = StartCluster(ctx, o.nodeBin(), dir); err != nil {
+		if cl, err = StartCluster(ctx, o.nodeBin(), dir, so.Pprof); err != nil {
 			return nil, nil, nil, err
 		}
 		so.Dir, so.NATSURL, so.Replicas, so.NATS = dir+"-serve", cl.URL, ClusterNodes, false
@@ -297,7 +310,7 @@ func seedCold(ctx context.Context, o MixOptions, n int, r3 bool) (*coldSeed, err
 	so := ServeOptions{Bin: o.Bin, Dir: dir, Args: o.ServeArgs}
 	if r3 {
 		dir += "-r3"
-		cl, err := StartCluster(ctx, o.nodeBin(), dir)
+		cl, err := StartCluster(ctx, o.nodeBin(), dir, false)
 		if err != nil {
 			return nil, err
 		}

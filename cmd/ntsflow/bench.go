@@ -124,7 +124,7 @@ kinds, fsyncs and messages per command, to a file.`,
 		cluster := fs.String("cluster", "", "mix: also run on a replicated cluster (r3: three nats-server processes on this machine; see above)")
 		loadConns := fs.Int("load-conns", 0, "mix and writes: serve's --load-conns (0: serve's default)")
 		appendConns := fs.Int("append-conns", 0, "mix and writes: serve's --append-conns (0: serve's default)")
-		profileDir := fs.String("profile", "", "mix: write serve's CPU, block, mutex and goroutine profiles of every window to this directory (serve --pprof-addr; the serve binary must have it)")
+		profileDir := fs.String("profile", "", "mix: write serve's CPU, block, mutex and goroutine profiles of every window to this directory (serve --pprof-addr; the serve binary must have it), and on the cluster each node's (NAME-node-n1 ...)")
 		serveBin := fs.String("serve-bin", "", "mix and writes: the ntsflow binary whose serve is measured (default: this one), to measure another build with this harness")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			mixOpts := bench.MixOptions{Rounds: *rounds, Window: time.Duration(*seconds) * time.Second, Drain: *drain, WritesRate: *writesRate, Bin: *serveBin, ColdReferrals: *coldReferrals}

@@ -69,7 +69,7 @@ func TestBenchClusterStartsAndStopsThreeProcesses(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cluster")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := bench.StartCluster(ctx, self, dir)
+	cl, err := bench.StartCluster(ctx, self, dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,8 @@ func TestBenchClusterStartsAndStopsThreeProcesses(t *testing.T) {
 
 // A short run of the mix with --cluster r3 completes: raw R3 publishes
 // from 4, 16 and 64 clients, and every command of both modes accepted with
-// serve on the cluster; no node is left running.
+// serve on the cluster; with --profile, each window's serve and, on the
+// cluster, each of its nodes is profiled; no node is left running.
 func TestBenchClusterQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bench on a cluster: not in -short")
@@ -119,8 +120,25 @@ func TestBenchClusterQuickRun(t *testing.T) {
 	t.Setenv(asMainEnv, "1")
 	var out, errb bytes.Buffer
 	jsonFile := filepath.Join(t.TempDir(), "bench.json")
-	if code := run([]string{"bench", "--quick", "--parts", "mix", "--cluster", "r3", "--cold-referrals", "50", "--json", jsonFile}, &out, &errb); code != 0 {
+	profiles := t.TempDir()
+	if code := run([]string{"bench", "--quick", "--parts", "mix", "--cluster", "r3", "--cold-referrals", "50", "--json", jsonFile, "--profile", profiles}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, pattern := range []string{"*-r3-*-node-n1.cpu", "*-r3-*-node-n3.goroutines", "*-embedded-*.cpu"} {
+		found, _ := filepath.Glob(filepath.Join(profiles, pattern))
+		var full int
+		for _, f := range found {
+			if fi, err := os.Stat(f); err == nil && fi.Size() > 0 {
+				full++
+			}
+		}
+		if full == 0 {
+			names, _ := os.ReadDir(profiles)
+			t.Errorf("no profile %s written (the directory holds %d files)", pattern, len(names))
+		}
+	}
+	if strings.Contains(errb.String(), "profile") && strings.Contains(errb.String(), "mix: ") {
+		t.Errorf("a profile failed: %s", errb.String())
 	}
 	var doc struct {
 		Rows []struct {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/ntsflow/ntsflow/eventstore"
@@ -19,7 +20,7 @@ var hiddenCommands = []*Command{cmdNATSNode}
 // downloaded), one per process.
 var cmdNATSNode = &Command{
 	Name:      "nats-node",
-	UsageLine: "nats-node --name NAME --data-dir DIR --listen HOST:PORT --cluster-listen HOST:PORT --routes HOST:PORT,...",
+	UsageLine: "nats-node --name NAME --data-dir DIR --listen HOST:PORT --cluster-listen HOST:PORT --routes HOST:PORT,... [--pprof-addr HOST:PORT]",
 	Short:     "one node of bench's JetStream cluster (bench starts it)",
 	Long: `Runs one nats-server node of a JetStream cluster on loopback, fsync on every
 write, until SIGINT or SIGTERM. 'ntsflow bench --cluster r3' starts three;
@@ -33,9 +34,15 @@ it is not meant to hold records (no users, no TLS).`,
 		fs.StringVar(&cfg.ClusterName, "cluster", "ntsflow-bench", "the cluster's name")
 		fs.StringVar(&cfg.ClusterListen, "cluster-listen", "", "loopback host:port for the cluster's routes")
 		fs.StringVar(&routes, "routes", "", "every node's cluster host:port, comma-separated")
+		pprofAddr := fs.String("pprof-addr", "", "serve Go's profiles on this loopback host:port (bench --profile asks for it)")
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if routes != "" {
 				cfg.Routes = strings.Split(routes, ",")
+			}
+			if *pprofAddr != "" {
+				if err := startPprof(ctx, *pprofAddr, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+					return err
+				}
 			}
 			node, err := eventstore.StartClusterNode(cfg)
 			if err != nil {
