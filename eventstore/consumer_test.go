@@ -98,17 +98,24 @@ func TestPoisonMessageIsParkedAndReplayed(t *testing.T) {
 	if counts, err := n.Store.ParkedCounts(c); err != nil || counts["test-ordered"] != 2 {
 		t.Fatalf("parked counts %v (%v)", counts, err)
 	}
-	mu.Lock()
+	// A park is reported once its record is written: the second may be
+	// listed a moment before it is reported.
 	var retries, parks int
-	for _, f := range failures {
-		switch f.Outcome {
-		case eventstore.OutcomeRetry:
-			retries++
-		case eventstore.OutcomeParked:
-			parks++
+	reported := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		retries, parks = 0, 0
+		for _, f := range failures {
+			switch f.Outcome {
+			case eventstore.OutcomeRetry:
+				retries++
+			case eventstore.OutcomeParked:
+				parks++
+			}
 		}
+		return parks >= 2
 	}
-	mu.Unlock()
+	waitUntil(t, 10*time.Second, "both parks reported", reported)
 	if retries != 2 || parks != 2 {
 		t.Fatalf("failures reported: %d retries, %d parked; want 2 and 2", retries, parks)
 	}
