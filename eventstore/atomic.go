@@ -50,8 +50,7 @@ func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, er
 	if err := s.refuseWhileFailing(); err != nil {
 		return nil, fmt.Errorf("append atomic to %s: %w", writes[0].Subject, err)
 	}
-	batch := uuid.NewString()
-	var ack *jetstream.PubAck
+	msgs := make([]*nats.Msg, len(writes))
 	for i, w := range writes {
 		data, err := events.EncodeCommit(w.Commit)
 		if err != nil {
@@ -60,39 +59,27 @@ func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, er
 		m := &nats.Msg{Subject: w.Subject, Data: data, Header: nats.Header{}}
 		m.Header.Set(jetstream.ExpectedStreamHeader, EventsStream)
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(w.Expected, 10))
-		m.Header.Set("Nats-Batch-Id", batch)
-		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
 		if w.MsgID != "" {
 			m.Header.Set(jetstream.MsgIDHeader, w.MsgID)
 		}
-		if i < len(writes)-1 {
-			// Only the commit message is acknowledged; the server answers a
-			// broken batch there.
-			if err := s.nc.PublishMsg(m); err != nil {
-				return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, s.writeFailed(err))
-			}
-			continue
+		msgs[i] = m
+	}
+	ack, failed, err := s.publishAtomic(ctx, msgs)
+	if err != nil {
+		switch {
+		case wrongLastSequence(err):
+			s.writes.note(nil) // the store took the batch and answered
+			return nil, &ConflictError{Subject: writes[0].Subject, Expected: writes[0].Expected}
+		case apiErrorIs(err, errCodeDuplicateInBatch):
+			s.writes.note(nil)
+			return nil, fmt.Errorf("append atomic to %s: %w", subjectsOf(writes), ErrDuplicate)
+		case apiErrorIs(err, errCodeDuplicateInProcess):
+			// A copy with the same id is being stored right now: once
+			// it is, the sequences this batch expects have moved.
+			s.writes.note(nil)
+			return nil, &ConflictError{Subject: writes[0].Subject, Expected: writes[0].Expected}
 		}
-		m.Header.Set("Nats-Batch-Commit", "1")
-		ack, err = s.js.PublishMsg(ctx, m)
-		if err != nil {
-			var apiErr *jetstream.APIError
-			if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-				s.writes.note(nil) // the store took the batch and answered
-				return nil, &ConflictError{Subject: writes[0].Subject, Expected: writes[0].Expected}
-			}
-			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDuplicateInBatch {
-				s.writes.note(nil)
-				return nil, fmt.Errorf("append atomic to %s: %w", subjectsOf(writes), ErrDuplicate)
-			}
-			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDuplicateInProcess {
-				// A copy with the same id is being stored right now: once
-				// it is, the sequences this batch expects have moved.
-				s.writes.note(nil)
-				return nil, &ConflictError{Subject: writes[0].Subject, Expected: writes[0].Expected}
-			}
-			return nil, fmt.Errorf("append atomic to %s: %w", w.Subject, s.writeFailed(err))
-		}
+		return nil, fmt.Errorf("append atomic to %s: %w", writes[failed].Subject, s.writeFailed(err))
 	}
 	s.writes.note(nil)
 	// The batch's messages are stored consecutively, ending at the ack's.
@@ -101,6 +88,37 @@ func (s *Store) AppendAtomic(ctx context.Context, writes ...Write) ([]uint64, er
 		seqs[i] = ack.Sequence - uint64(len(writes)-1-i)
 	}
 	return seqs, nil
+}
+
+// The atomic batch protocol's headers (nats-server's jetstream_batching,
+// ADR-50): nats.go has no API for it yet.
+const (
+	batchIDHeader     = "Nats-Batch-Id"
+	batchSeqHeader    = "Nats-Batch-Sequence"
+	batchCommitHeader = "Nats-Batch-Commit"
+)
+
+// publishAtomic sends msgs as one atomic batch: every message but the last
+// without asking an answer (one connection keeps them in order), the last
+// as the commit, whose answer (ack, or the server's refusal as a
+// *jetstream.APIError) says whether the server stored them all. A send
+// that fails names its message: failed is its index.
+func (s *Store) publishAtomic(ctx context.Context, msgs []*nats.Msg, opts ...jetstream.PublishOpt) (ack *jetstream.PubAck, failed int, err error) {
+	id := uuid.NewString()
+	for i, m := range msgs {
+		m.Header.Set(batchIDHeader, id)
+		m.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return nil, i, err
+			}
+			continue
+		}
+		m.Header.Set(batchCommitHeader, "1")
+		ack, err := s.js.PublishMsg(ctx, m, opts...)
+		return ack, i, err
+	}
+	return nil, 0, errors.New("an atomic batch of no messages")
 }
 
 func subjectsOf(writes []Write) string {

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -34,7 +35,21 @@ const (
 	errCodeInsufficientRes      jetstream.ErrorCode = 10023 // not enough resources for the stream
 	errCodeDuplicateInBatch     jetstream.ErrorCode = 10201 // an atomic batch holds a message id already stored
 	errCodeDuplicateInProcess   jetstream.ErrorCode = 10158 // a message with this id is being stored now
+	errCodeAtomicDisabled       jetstream.ErrorCode = 10174 // the stream takes no atomic batches (allow_atomic off)
 )
+
+// apiErrorIs says err is the server's refusal with one of codes.
+func apiErrorIs(err error, codes ...jetstream.ErrorCode) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && slices.Contains(codes, apiErr.ErrorCode)
+}
+
+// wrongLastSequence says the server refused a write that expected another
+// last sequence (of the stream or of a subject; the server answers either
+// code).
+func wrongLastSequence(err error) bool {
+	return apiErrorIs(err, jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
 
 // ErrDuplicate is an atomic batch refused because one of its messages
 // carries a message id the server already stored within its duplicate

@@ -194,8 +194,7 @@ func (k *keyring) make(ctx context.Context, child string) ([]byte, error) {
 	// Expecting an empty subject: of two racing makers one key wins and
 	// the other reads it.
 	_, err = k.js.Publish(ctx, keySubjectPrefix+child, wrapped, jetstream.WithExpectLastSequencePerSubject(0))
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+	if apiErrorIs(err, jetstream.JSErrCodeStreamWrongLastSequence) {
 		return k.read(ctx, child)
 	} else if err != nil {
 		return nil, fmt.Errorf("store child %s's key: %w", child, unavailable(err))
@@ -228,8 +227,7 @@ type disposalMark struct {
 func (k *keyring) destroy(ctx context.Context, child string, at time.Time) error {
 	mark, _ := json.Marshal(disposalMark{At: at.UTC()})
 	_, err := k.js.Publish(ctx, disposedSubjectPrefix+child, mark, jetstream.WithExpectLastSequencePerSubject(0))
-	var apiErr *jetstream.APIError
-	if err != nil && !(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+	if err != nil && !apiErrorIs(err, jetstream.JSErrCodeStreamWrongLastSequence) {
 		return fmt.Errorf("record child %s's disposal: %w", child, unavailable(err))
 	}
 	if err := k.erase(ctx, child); err != nil {

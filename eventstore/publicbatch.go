@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -45,20 +44,6 @@ func publicBatchMin(replicas int) int {
 	}
 	return 8
 }
-
-// The atomic batch protocol's headers (nats-server's jetstream_batching):
-// nats.go has no API for it yet.
-const (
-	batchIDHeader     = "Nats-Batch-Id"
-	batchSeqHeader    = "Nats-Batch-Sequence"
-	batchCommitHeader = "Nats-Batch-Commit"
-	// errCodeAtomicPublishDisabled: the stream does not take batches (its
-	// allow_atomic turned off since the publisher read its config).
-	errCodeAtomicPublishDisabled = 10174
-	// errCodeAtomicPublishDuplicate: a batch holds a message id the
-	// stream has.
-	errCodeAtomicPublishDuplicate = 10201
-)
 
 // publicBatch is commits read whose messages wait to be written.
 type publicBatch struct {
@@ -112,7 +97,7 @@ func (p *publicRun) flush(ctx context.Context) error {
 			p.batch.commits = nil
 			break
 		}
-		if errors.Is(err, errFenced) || isDuplicateInBatch(err) {
+		if errors.Is(err, errFenced) || apiErrorIs(err, errCodeDuplicateInBatch) {
 			// Another instance's publisher wrote first. With message ids
 			// (as in production) the server finds a message it has before
 			// it checks the fence, and says so instead. What the other
@@ -133,8 +118,7 @@ func (p *publicRun) flush(ctx context.Context) error {
 			}
 			continue
 		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicPublishDisabled {
+		if apiErrorIs(err, errCodeAtomicDisabled) {
 			p.at.batches = false
 			p.s.Consumers.log().Warn("the public stream takes no atomic batches (its allow_atomic turned off): writing public messages one at a time", "consumer", p.f.Name)
 			break
@@ -185,14 +169,6 @@ func headerSize(h nats.Header) int {
 // headers: the batch's id, sequence and commit, the message id, the fence.
 const batchHeaderRoom = 512
 
-// isDuplicateInBatch: the server refused a batch for a message id it has
-// (10201). (A message id being written at that moment, 10158, is retried
-// one at a time, with a pause, as the failure policy does.)
-func isDuplicateInBatch(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeAtomicPublishDuplicate
-}
-
 // unwritten is the batch's messages the public stream does not hold yet,
 // in order.
 func (p *publicRun) unwritten() []sourcedMessage {
@@ -214,36 +190,27 @@ func (p *publicRun) unwritten() []sourcedMessage {
 
 // publishPublicBatch writes msgs to the public stream as one atomic batch,
 // the first expecting the stream's last sequence to be fence, and returns
-// the last one's sequence. The server stores all of them or none.
+// the last one's sequence. The server stores all of them or none. (A
+// message being written at that moment, 10158, is retried one at a time,
+// with a pause, as the failure policy does.)
 func (s *Store) publishPublicBatch(ctx context.Context, msgs []sourcedMessage, fence uint64) (uint64, error) {
-	id := uuid.NewString()
+	batch := make([]*nats.Msg, len(msgs))
 	for i, sm := range msgs {
 		m := publicMsg(sm)
-		m.Header.Set(batchIDHeader, id)
-		m.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
 		if sm.pm.MsgID != "" {
 			m.Header.Set(jetstream.MsgIDHeader, sm.pm.MsgID)
 		}
 		if i == 0 {
 			m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(fence, 10))
 		}
-		if i < len(msgs)-1 {
-			// Asking no answer: the commit's says whether all came, and
-			// the same connection keeps them in order.
-			if err := s.js.Conn().PublishMsg(m); err != nil {
-				return 0, fmt.Errorf("publish a batch of %d public messages: %w", len(msgs), unavailable(err))
-			}
-			continue
-		}
-		m.Header.Set(batchCommitHeader, "1")
-		ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectStream(PublicStream))
-		if err != nil {
-			if isFenced(err) {
-				return 0, errFenced
-			}
-			return 0, fmt.Errorf("publish a batch of %d public messages: %w", len(msgs), unavailable(err))
-		}
-		return ack.Sequence, nil
+		batch[i] = m
 	}
-	return 0, errors.New("publishPublicBatch: no messages")
+	ack, _, err := s.publishAtomic(ctx, batch, jetstream.WithExpectStream(PublicStream))
+	if err != nil {
+		if wrongLastSequence(err) {
+			return 0, errFenced
+		}
+		return 0, fmt.Errorf("publish a batch of %d public messages: %w", len(msgs), unavailable(err))
+	}
+	return ack.Sequence, nil
 }

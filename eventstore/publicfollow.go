@@ -497,7 +497,7 @@ func (s *Store) publishPublic(ctx context.Context, source uint64, i, n int, pm P
 	}
 	ack, err := s.js.PublishMsg(ctx, m, opts...)
 	if err != nil {
-		if isFenced(err) {
+		if wrongLastSequence(err) {
 			return 0, errFenced
 		}
 		return 0, fmt.Errorf("publish %s: %w", pm.Subject, unavailable(err))
@@ -525,10 +525,4 @@ func publicMsg(m sourcedMessage) *nats.Msg {
 	msg.Header[PublicSourceHeader] = []string{strconv.FormatUint(m.source, 10)}
 	msg.Header[PublicPartHeader] = []string{strconv.Itoa(m.i+1) + "/" + strconv.Itoa(m.n)}
 	return msg
-}
-
-// isFenced: the server refused a write expecting another last sequence.
-func isFenced(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }

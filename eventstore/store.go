@@ -239,8 +239,7 @@ func (s *Store) Append(ctx context.Context, subject string, expected uint64, msg
 	}
 	ack, err := s.appendJS().PublishMsg(ctx, msg, opts...)
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if wrongLastSequence(err) {
 			s.writes.note(nil) // the store took the request and answered
 			return Appended{}, &ConflictError{Subject: subject, Expected: expected}
 		}
